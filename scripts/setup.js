@@ -1,0 +1,128 @@
+#!/usr/bin/env node
+// Set-up shared by `npm start`, `npm test` and `npm run bench`: installs what is missing and nothing else.
+// Plain Node (no dependencies), so it runs on a fresh clone before node_modules exists.
+//   node scripts/setup.js [--for start|test|bench]
+// Idempotent and quiet when everything is there. Writes only inside the repo (and apt's system packages).
+"use strict";
+const { execFileSync, spawnSync } = require("child_process");
+const crypto = require("crypto");
+const fs = require("fs");
+const path = require("path");
+const { repo, jupyterEnv, PYTHON } = require("./env");
+
+const purpose = (() => {
+  const i = process.argv.indexOf("--for");
+  return i > 0 ? process.argv[i + 1] : "start";
+})();
+
+function say(msg) {
+  console.log(`[tsdl setup] ${msg}`);
+}
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { stdio: "inherit", cwd: repo, ...opts });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (exit ${r.status ?? r.signal})`);
+}
+
+// 1. npm dependencies: `npm ci` when node_modules is absent or was installed from another lockfile.
+function npmDeps() {
+  const lock = path.join(repo, "package-lock.json");
+  const stamp = path.join(repo, "node_modules", ".tsdl-lock-sha1");
+  const want = crypto.createHash("sha1").update(fs.readFileSync(lock)).digest("hex");
+  const have = fs.existsSync(stamp) ? fs.readFileSync(stamp, "utf8").trim() : "";
+  if (have === want) return;
+  say(fs.existsSync(path.join(repo, "node_modules")) ? "node_modules is stale: npm ci" : "installing npm dependencies: npm ci");
+  // Optional tfjs-node(-gpu) fail here without network to Google storage; npm skips them.
+  run("npm", ["ci", "--no-audit", "--no-fund", "--loglevel=error"]);
+  fs.writeFileSync(stamp, want + "\n");
+}
+
+// 2. `import ... from "tsdl"` resolves to this repo from notebooks, tests and benches.
+function linkSelf() {
+  const link = path.join(repo, "node_modules", "tsdl");
+  try {
+    if (fs.readlinkSync(link) === "..") return;
+    fs.unlinkSync(link);
+  } catch {
+    /* absent */
+  }
+  fs.symlinkSync("..", link, "dir");
+}
+
+// 3. Build dist/ when any source is newer than the last build.
+function newestMtime(dir) {
+  let newest = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : fs.statSync(p).mtimeMs);
+  }
+  return newest;
+}
+function build() {
+  const info = path.join(repo, "dist", ".tsbuildinfo");
+  const built = fs.existsSync(info) ? fs.statSync(info).mtimeMs : 0;
+  const sources = Math.max(newestMtime(path.join(repo, "src")), fs.statSync(path.join(repo, "tsconfig.json")).mtimeMs);
+  if (built >= sources) return;
+  say("building dist/ (tsc)");
+  run(process.execPath, [path.join(repo, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.json"]);
+  fs.utimesSync(info, new Date(), new Date());
+}
+
+// 4. Debian packages: Jupyter always; Chromium and Fashion-MNIST for tests; PyTorch for benches.
+const APT = {
+  jupyter: ["jupyter-notebook", "jupyter-nbconvert", "python3-nbclient", "jupyter-client", "python3-jupyter-kernel-test"],
+  data: ["dataset-fashion-mnist"],
+  browser: ["chromium"],
+  torch: ["python3-torch", "python3-torchvision"],
+};
+const WANT = {
+  start: [...APT.jupyter, ...APT.data],
+  test: [...APT.jupyter, ...APT.data, ...APT.browser],
+  bench: [...APT.jupyter, ...APT.torch],
+};
+function dpkgInstalled(pkg) {
+  const r = spawnSync("dpkg-query", ["-W", "-f=${Status}", pkg], { encoding: "utf8" });
+  return r.status === 0 && r.stdout.includes("install ok installed");
+}
+function aptPackages() {
+  const want = WANT[purpose] || WANT.start;
+  const hasDpkg = spawnSync("dpkg-query", ["--version"]).status === 0;
+  const missing = hasDpkg ? want.filter((p) => !dpkgInstalled(p)) : want;
+  if (missing.length === 0) return;
+  const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+  const hasApt = spawnSync("apt-get", ["--version"]).status === 0;
+  if (!(hasApt && isRoot)) {
+    say(
+      `missing: ${missing.join(" ")}. Install them with your package manager (Debian/Ubuntu: ` +
+        `sudo apt-get install -y ${missing.join(" ")}), or Jupyter with pip: ` +
+        `python3 -m pip install notebook nbconvert nbclient jupyter_client jupyter_kernel_test`,
+    );
+    return;
+  }
+  say(`installing Debian packages: ${missing.join(" ")}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  run("apt-get", ["update", "-qq"], { env });
+  run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing], { env, stdio: ["ignore", "ignore", "inherit"] });
+}
+
+// 5. Project-local Jupyter: config, data and runtime dirs in the repo; the kernelspec lives in kernel/.
+function jupyterDirs() {
+  const env = jupyterEnv();
+  for (const k of ["JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR"]) fs.mkdirSync(env[k], { recursive: true });
+}
+
+function main() {
+  npmDeps();
+  linkSelf();
+  build();
+  aptPackages();
+  jupyterDirs();
+}
+
+try {
+  main();
+} catch (e) {
+  console.error(`[tsdl setup] ${e.message}`);
+  process.exit(1);
+}
+

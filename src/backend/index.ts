@@ -1,0 +1,192 @@
+// The backend ladder: tfjs-node-gpu with a CUDA device, then tfjs-node, then wasm, then cpu.
+// TSDL_BACKEND (or the argument of init) forces one; a forced backend that cannot load is an error.
+import * as fs from "fs";
+import * as tf from "@tensorflow/tfjs";
+
+/** Names accepted by `init()` and `TSDL_BACKEND`. */
+export const BACKEND_NAMES = ["tensorflow", "wasm", "cpu"] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+
+/** A rung of the ladder that was not taken, and why. */
+export interface Skipped {
+  backend: string;
+  reason: string;
+}
+
+export interface BackendInfo {
+  /** tfjs backend name: "tensorflow", "wasm" or "cpu". */
+  name: string;
+  /** What computes: "CUDA GPU", "CPU (libtensorflow)", "CPU (wasm, XNNPACK SIMD)", "CPU (JavaScript)". */
+  device: string;
+  /** Why the rung was taken: "best available" or "forced by TSDL_BACKEND=…". */
+  why: string;
+  versions: Record<string, string>;
+  skipped: Skipped[];
+}
+
+export interface InitOptions {
+  /** Print the one-line summary (default true). */
+  verbose?: boolean;
+}
+
+let current: BackendInfo | undefined;
+let pending: Promise<BackendInfo> | undefined;
+
+/** Hook run after the wasm backend is selected (training kernels are registered there). */
+const wasmSetupHooks: Array<() => void | Promise<void>> = [];
+export function onWasmSelected(hook: () => void | Promise<void>): void {
+  wasmSetupHooks.push(hook);
+}
+
+function parseForced(value: string | undefined, source: string): BackendName | undefined {
+  if (value === undefined || value === "" || value === "auto") return undefined;
+  const v = value.trim().toLowerCase();
+  if ((BACKEND_NAMES as readonly string[]).includes(v)) return v as BackendName;
+  throw new Error(
+    `tsdl: unknown backend ${JSON.stringify(value)} (from ${source}); accepted: ${BACKEND_NAMES.join(", ")} ` +
+      `(or "auto" / unset for the best available)`,
+  );
+}
+
+function moduleMissing(e: unknown, pkg: string): boolean {
+  const err = e as NodeJS.ErrnoException;
+  return err?.code === "MODULE_NOT_FOUND" && String(err.message).includes(`'${pkg}'`);
+}
+
+function firstLine(e: unknown): string {
+  return String((e as Error)?.message ?? e).split("\n")[0];
+}
+
+function installed(pkg: string): boolean {
+  try {
+    require.resolve(`${pkg}/package.json`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A CUDA device is usable when the NVIDIA driver exposes one. */
+function cudaDevicePresent(): boolean {
+  try {
+    if (fs.readdirSync("/proc/driver/nvidia/gpus").length > 0) return true;
+  } catch {
+    /* no driver */
+  }
+  return fs.existsSync("/dev/nvidia0");
+}
+
+async function tryTensorflow(pkg: string): Promise<string> {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  require(pkg); // registers the "tensorflow" backend with the shared tfjs-core
+  if (!(await tf.setBackend("tensorflow"))) throw new Error(`${pkg} loaded but the "tensorflow" backend did not initialise`);
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  return require(`${pkg}/package.json`).version as string;
+}
+
+async function tryWasm(): Promise<string> {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  require("@tensorflow/tfjs-backend-wasm");
+  if (!(await tf.setBackend("wasm"))) throw new Error("the wasm backend did not initialise");
+  for (const hook of wasmSetupHooks) await hook();
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  return require("@tensorflow/tfjs-backend-wasm/package.json").version as string;
+}
+
+async function useCpu(): Promise<void> {
+  await tf.setBackend("cpu");
+  // The cpu backend prints a "install tfjs-node" banner on its first write; tsdl already explains the choice.
+  (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
+}
+
+async function select(forced: BackendName | undefined, why: string): Promise<BackendInfo> {
+  const skipped: Skipped[] = [];
+  const versions: Record<string, string> = { "@tensorflow/tfjs": tf.version.tfjs };
+  const done = (name: string, device: string): BackendInfo => ({ name, device, why, versions, skipped });
+
+  if (forced === undefined || forced === "tensorflow") {
+    // GPU rung
+    if (!installed("@tensorflow/tfjs-node-gpu")) {
+      skipped.push({ backend: "tensorflow (GPU)", reason: "not installed (@tensorflow/tfjs-node-gpu)" });
+    } else if (!cudaDevicePresent()) {
+      skipped.push({ backend: "tensorflow (GPU)", reason: "no CUDA device" });
+    } else {
+      try {
+        versions["@tensorflow/tfjs-node-gpu"] = await tryTensorflow("@tensorflow/tfjs-node-gpu");
+        return done("tensorflow", "CUDA GPU");
+      } catch (e) {
+        skipped.push({
+          backend: "tensorflow (GPU)",
+          reason: moduleMissing(e, "@tensorflow/tfjs-node-gpu")
+            ? "not installed (@tensorflow/tfjs-node-gpu)"
+            : `failed to load: ${firstLine(e)}`,
+        });
+      }
+    }
+    // CPU libtensorflow rung
+    try {
+      versions["@tensorflow/tfjs-node"] = await tryTensorflow("@tensorflow/tfjs-node");
+      return done("tensorflow", "CPU (libtensorflow)");
+    } catch (e) {
+      skipped.push({
+        backend: "tensorflow (CPU)",
+        reason: moduleMissing(e, "@tensorflow/tfjs-node")
+          ? "not installed (@tensorflow/tfjs-node)"
+          : `failed to load: ${firstLine(e)}`,
+      });
+    }
+    if (forced === "tensorflow") {
+      throw new Error(
+        `tsdl: backend "tensorflow" was forced (${why}) but cannot load: ` +
+          skipped.map((s) => `${s.backend}: ${s.reason}`).join("; ") +
+          ". Install @tensorflow/tfjs-node (CPU) or @tensorflow/tfjs-node-gpu (CUDA 11.2 + cuDNN 8.1), " +
+          "or choose TSDL_BACKEND=wasm or cpu.",
+      );
+    }
+  }
+  if (forced === undefined || forced === "wasm") {
+    try {
+      versions["@tensorflow/tfjs-backend-wasm"] = await tryWasm();
+      return done("wasm", "CPU (wasm, XNNPACK SIMD)");
+    } catch (e) {
+      if (forced === "wasm") throw new Error(`tsdl: backend "wasm" was forced (${why}) but cannot load: ${firstLine(e)}`);
+      skipped.push({ backend: "wasm", reason: `failed to load: ${firstLine(e)}` });
+    }
+  }
+  await useCpu();
+  return done("cpu", "CPU (JavaScript)");
+}
+
+/** One line: the chosen backend and why each better one was skipped. */
+export function describe(info: BackendInfo): string {
+  const skipped = info.skipped.length ? `; skipped ${info.skipped.map((s) => `${s.backend}: ${s.reason}`).join("; ")}` : "";
+  return `tsdl backend: ${info.name} on ${info.device} (${info.why})${skipped}`;
+}
+
+/**
+ * Select the best available backend, or the one forced by `name` / `TSDL_BACKEND`
+ * ("tensorflow", "wasm", "cpu"). Prints one line unless `verbose: false`. Calling it again
+ * with the same request returns the current selection.
+ */
+export async function init(name?: BackendName | "auto", opts: InitOptions = {}): Promise<BackendInfo> {
+  const fromArg = parseForced(name, "the argument of backend.init()");
+  const fromEnv = fromArg === undefined && name === undefined ? parseForced(process.env.TSDL_BACKEND, "TSDL_BACKEND") : undefined;
+  const forced = fromArg ?? fromEnv;
+  const why = fromArg ? `forced by backend.init("${fromArg}")` : fromEnv ? `forced by TSDL_BACKEND=${fromEnv}` : "best available";
+  if (current && (forced === undefined || forced === current.name)) return current;
+  if (pending) await pending.catch(() => undefined);
+  pending = select(forced, why);
+  try {
+    current = await pending;
+  } finally {
+    pending = undefined;
+  }
+  if (opts.verbose ?? true) console.log(describe(current));
+  return current;
+}
+
+/** The current selection (after `init()`), as data. */
+export function info(): BackendInfo {
+  if (!current) throw new Error("tsdl: no backend selected yet; call `await backend.init()` first");
+  return { ...current, skipped: [...current.skipped], versions: { ...current.versions } };
+}
