@@ -1,2 +1,1 @@
-// placeholder: filled by the train work
-export {};
+export type { EpochRecord, BatchRecord, History, LrFinderResult } from "./history";
