@@ -1,0 +1,60 @@
+// The set-up (scripts/setup.js) behind `npm start` / `npm test`: idempotent, quiet, and writes only inside the repo.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+const repo = path.resolve(__dirname, "..");
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const { jupyterEnv, PYTHON } = require("../scripts/env.js");
+
+function listTree(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    out.push(p);
+    if (e.isDirectory()) out.push(...listTree(p));
+  }
+  return out;
+}
+
+describe("set-up", function () {
+  let home: string;
+  let env: NodeJS.ProcessEnv;
+  const globalKernelDirs = ["/usr/share/jupyter/kernels/tsdl", "/usr/local/share/jupyter/kernels/tsdl"];
+
+  before(() => {
+    // A home directory of its own: anything the set-up or Jupyter wrote under ~ would land here.
+    home = fs.mkdtempSync(path.join(os.tmpdir(), "tsdl-home-"));
+    env = { ...process.env, HOME: home, XDG_DATA_HOME: undefined, XDG_CONFIG_HOME: undefined, XDG_RUNTIME_DIR: undefined };
+  });
+  after(() => fs.rmSync(home, { recursive: true, force: true }));
+
+  it("is idempotent and quiet when everything is there, and writes nothing under the home directory", () => {
+    const r = spawnSync(process.execPath, ["scripts/setup.js", "--for", "test"], { cwd: repo, env, encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), "", `set-up printed when nothing was missing:\n${r.stdout}`);
+    assert.deepEqual(listTree(home), []);
+    for (const d of globalKernelDirs) assert.equal(fs.existsSync(d), false, `${d} exists`);
+  });
+
+  it("registers the tsdl kernel inside the repo: `jupyter kernelspec list` finds it there", () => {
+    const r = spawnSync(PYTHON, ["-m", "jupyter_client.kernelspecapp", "list", "--json"], {
+      cwd: repo,
+      env: jupyterEnv(env),
+      encoding: "utf8",
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const specs = JSON.parse(r.stdout).kernelspecs;
+    assert.ok(specs.tsdl, `tsdl not among ${Object.keys(specs).join(", ")}`);
+    assert.equal(specs.tsdl.spec.display_name, "TypeScript (tsdl)");
+    assert.ok(fs.realpathSync(specs.tsdl.resource_dir).startsWith(repo + path.sep), specs.tsdl.resource_dir);
+    assert.deepEqual(listTree(home), [], "jupyter wrote under the home directory");
+  });
+
+  it("generated Jupyter dirs are git-ignored", () => {
+    const r = spawnSync("git", ["check-ignore", ".jupyter/runtime", "node_modules", "dist"], { cwd: repo, encoding: "utf8" });
+    assert.deepEqual(r.stdout.trim().split("\n"), [".jupyter/runtime", "node_modules", "dist"]);
+  });
+});
