@@ -1,0 +1,347 @@
+// Drive notebooks in a real browser: a classic Jupyter Notebook server on 127.0.0.1 with a token (project-local
+// Jupyter dirs from scripts/env.js), Debian Chromium through playwright-core, Kernel > Restart & Run All, then
+// what the page shows: error outputs, stderr, charts (SVG), a full-page screenshot.
+import { spawn, ChildProcess } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as http from "http";
+import * as net from "net";
+import * as path from "path";
+import { chromium, Browser, Page } from "playwright-core";
+
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const { repo, jupyterEnv, PYTHON } = require("../../scripts/env") as {
+  repo: string;
+  PYTHON: string;
+  jupyterEnv(base?: NodeJS.ProcessEnv): NodeJS.ProcessEnv;
+};
+
+export const REPO = repo;
+export const CHROMIUM = process.env.TSDL_CHROMIUM || "/usr/bin/chromium";
+/** Where screenshots go (git-ignored). */
+export const ARTIFACTS = path.join(repo, "artifacts", "browser");
+
+const HOST = "127.0.0.1";
+
+/** Flags that keep Chromium quiet offline (environment.md); playwright adds --headless and a fresh profile. */
+const CHROMIUM_ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+export interface NotebookServerOptions {
+  /** Folder the server serves. */
+  notebookDir: string;
+  /** Extra environment for the server and its kernels (e.g. TSDL_SMOKE=1). */
+  env?: Record<string, string>;
+  /** Kernelspec folders searched before kernel/share (each holds kernels/<name>/kernel.json). */
+  extraJupyterPath?: string[];
+  readyTimeoutMs?: number;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, HOST, () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function get(port: number, urlPath: string, token: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: HOST, port, path: urlPath, headers: { Authorization: `token ${token}` }, timeout: 5000 }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c) => (body += c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("error", reject);
+    req.on("timeout", () => req.destroy(new Error(`GET ${urlPath} timed out`)));
+  });
+}
+
+/** A classic Notebook server on 127.0.0.1 with a generated token; `stop()` sends SIGTERM. */
+export class NotebookServer {
+  private log = "";
+  private constructor(
+    readonly port: number,
+    readonly token: string,
+    readonly proc: ChildProcess,
+  ) {
+    proc.stdout?.on("data", (d) => (this.log += d));
+    proc.stderr?.on("data", (d) => (this.log += d));
+  }
+
+  get baseUrl(): string {
+    return `http://${HOST}:${this.port}`;
+  }
+
+  /** The server's own log so far (for failure messages). */
+  output(): string {
+    return this.log;
+  }
+
+  static async start(opts: NotebookServerOptions): Promise<NotebookServer> {
+    const port = await freePort();
+    const token = crypto.randomBytes(24).toString("hex");
+    const env = { ...jupyterEnv({ ...process.env, ...opts.env }), JUPYTER_TOKEN: token } as NodeJS.ProcessEnv;
+    if (opts.extraJupyterPath?.length) env.JUPYTER_PATH = [...opts.extraJupyterPath, env.JUPYTER_PATH].join(path.delimiter);
+    for (const k of ["JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR"]) fs.mkdirSync(env[k]!, { recursive: true });
+    const args = ["-m", "notebook", `--ip=${HOST}`, `--port=${port}`, "--port-retries=0", "--no-browser", `--notebook-dir=${opts.notebookDir}`];
+    if (process.getuid?.() === 0) args.push("--allow-root");
+    // Own process group, so stop() reaches the server and nothing else.
+    const proc = spawn(PYTHON, args, { env, cwd: opts.notebookDir, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const server = new NotebookServer(port, token, proc);
+    const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
+    for (;;) {
+      if (proc.exitCode !== null) throw new Error(`Jupyter Notebook exited (code ${proc.exitCode}) before answering:\n${server.log}`);
+      const ok = await get(port, "/api/status", token).then((r) => r.status === 200, () => false);
+      if (ok) return server;
+      if (Date.now() > deadline) {
+        await server.stop();
+        throw new Error(`Jupyter Notebook did not answer on ${HOST}:${port}:\n${server.log}`);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  /** GET a REST path with the token, parsed as JSON. */
+  async api<T = unknown>(urlPath: string): Promise<T> {
+    const r = await get(this.port, urlPath, this.token);
+    if (r.status !== 200) throw new Error(`GET ${urlPath}: HTTP ${r.status} ${r.body.slice(0, 200)}`);
+    return JSON.parse(r.body) as T;
+  }
+
+  /** SIGTERM (Notebook shuts its kernels down; SIGINT would wait for a y/n answer); SIGKILL after 15 s. */
+  async stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    const p = this.proc;
+    if (p.exitCode !== null || p.signalCode !== null) return { code: p.exitCode, signal: p.signalCode };
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      p.once("exit", (code, signal) => resolve({ code, signal })),
+    );
+    p.kill("SIGTERM");
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-p.pid!, "SIGKILL");
+      } catch {
+        /* gone */
+      }
+    }, 15_000);
+    const r = await exited;
+    clearTimeout(timer);
+    return r;
+  }
+}
+
+export async function launchChromium(): Promise<Browser> {
+  if (!fs.existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium, or set TSDL_CHROMIUM`);
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+}
+
+/** One output of a cell as the notebook model holds it after the run. */
+export interface CellOutput {
+  output_type: string;
+  name?: string;
+  text?: string;
+  data?: Record<string, unknown>;
+  ename?: string;
+  evalue?: string;
+  traceback?: string[];
+}
+
+export interface CellRun {
+  index: number;
+  source: string;
+  /** Execution count shown in the prompt; null when the cell did not run (e.g. aborted after an error). */
+  executionCount: number | null;
+  outputs: CellOutput[];
+  /** SVG outputs in the model, and rendered, non-empty <svg> elements in the cell's output area. */
+  svgOutputs: number;
+  svgRendered: number;
+}
+
+export interface BrowserRun {
+  notebook: string;
+  cells: CellRun[];
+  /** Error outputs (ename: evalue) and stderr text, with the cell index. */
+  errors: string[];
+  stderr: string[];
+  /** Cells with code that produced no execution count. */
+  notRun: number[];
+  /** Error and stderr output areas the page shows (text), as a check on the model. */
+  shownErrors: string[];
+  /** Uncaught exceptions in the page's JavaScript. */
+  pageErrors: string[];
+  screenshot: string;
+  seconds: number;
+}
+
+export interface RunAllOptions {
+  timeoutMs?: number;
+  /** Screenshot path (default artifacts/browser/<notebook>.png). */
+  screenshot?: string;
+}
+
+/** Text of every stdout stream of a run, cell by cell. */
+export function streamText(run: BrowserRun, name: "stdout" | "stderr" = "stdout"): string {
+  return run.cells
+    .flatMap((c) => c.outputs.filter((o) => o.output_type === "stream" && o.name === name).map((o) => o.text ?? ""))
+    .join("");
+}
+
+/**
+ * Open `notebook` (path relative to the server's folder), click Kernel > Restart & Run All, confirm, wait until
+ * every code cell has finished and the kernel is idle, then read the result from the page and take a screenshot.
+ */
+export async function runAllInBrowser(browser: Browser, server: NotebookServer, notebook: string, opts: RunAllOptions = {}): Promise<BrowserRun> {
+  const t0 = Date.now();
+  const timeout = opts.timeoutMs ?? 300_000;
+  const page: Page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const pageErrors: string[] = [];
+  page.on("pageerror", (e) => pageErrors.push(String(e)));
+  try {
+    const url = `${server.baseUrl}/notebooks/${notebook.split("/").map(encodeURIComponent).join("/")}?token=${server.token}`;
+    await page.goto(url, { waitUntil: "load", timeout: 60_000 });
+    await page.waitForFunction(
+      () => {
+        const J = (window as any).Jupyter;
+        return !!(J && J.notebook && J.notebook._fully_loaded && J.notebook.kernel && J.notebook.kernel.is_connected());
+      },
+      undefined,
+      { timeout: 60_000 },
+    );
+    // No autosave: a run must never write outputs back into the notebook file.
+    await page.evaluate(() => (window as any).Jupyter.notebook.set_autosave_interval(0));
+    // Count executions from the notebook's own events: a cell starts (execute.CodeCell) and ends when the
+    // kernel is idle for its request (finished_execute.CodeCell), aborted cells included.
+    const expected = await page.evaluate(() => {
+      const J = (window as any).Jupyter;
+      const w = window as any;
+      w.__tsdlRun = { started: 0, finished: 0 };
+      J.notebook.events.on("execute.CodeCell", () => w.__tsdlRun.started++);
+      J.notebook.events.on("finished_execute.CodeCell", () => w.__tsdlRun.finished++);
+      return J.notebook.get_cells().filter((c: any) => c.cell_type === "code" && c.get_text().trim().length > 0).length;
+    });
+    // The real menu: Kernel > Restart & Run All, then the confirmation dialog.
+    await page.click("#kernellink");
+    await page.click("#restart_run_all");
+    await page.click(".modal-dialog .modal-footer button.btn-danger", { timeout: 10_000 });
+    await page.waitForFunction(
+      (n: number) => {
+        const r = (window as any).__tsdlRun;
+        const idle = document.querySelector("#kernel_indicator_icon.kernel_idle_icon") !== null;
+        return r.started === n && r.finished === n && idle && document.querySelectorAll(".cell.running").length === 0;
+      },
+      expected,
+      { timeout, polling: 250 },
+    );
+    // Let renderers (SVG, markdown) settle.
+    await page.waitForTimeout(300);
+    const cells: CellRun[] = await page.evaluate(() => {
+      const J = (window as any).Jupyter;
+      return J.notebook
+        .get_cells()
+        .map((c: any, index: number) => ({ c, index }))
+        .filter(({ c }: any) => c.cell_type === "code")
+        .map(({ c, index }: any) => {
+          const json = c.toJSON();
+          const outputs = (json.outputs ?? []).map((o: any) => ({
+            ...o,
+            text: Array.isArray(o.text) ? o.text.join("") : o.text,
+          }));
+          const svgs = Array.from(c.element[0].querySelectorAll(".output_area svg")) as SVGSVGElement[];
+          const top = svgs.filter((s) => !s.parentElement?.closest("svg"));
+          const rendered = top.filter((s) => {
+            const r = s.getBoundingClientRect();
+            return r.width > 0 && r.height > 0 && s.querySelector("path, text, rect, line") !== null;
+          }).length;
+          return {
+            index,
+            source: c.get_text(),
+            executionCount: typeof json.execution_count === "number" ? json.execution_count : null,
+            outputs,
+            svgOutputs: outputs.filter((o: any) => o.data && o.data["image/svg+xml"] !== undefined).length,
+            svgRendered: rendered,
+          };
+        });
+    });
+    const errors: string[] = [];
+    const stderr: string[] = [];
+    const notRun: number[] = [];
+    for (const cell of cells) {
+      if (cell.source.trim() && cell.executionCount === null) notRun.push(cell.index);
+      for (const o of cell.outputs) {
+        if (o.output_type === "error") errors.push(`cell ${cell.index}: ${o.ename}: ${o.evalue}`);
+        if (o.output_type === "stream" && o.name === "stderr") stderr.push(`cell ${cell.index}: ${o.text}`);
+      }
+    }
+    const shownErrors = await page.evaluate(() =>
+      Array.from(document.querySelectorAll(".output_area .output_error, .output_area .output_stderr")).map((e) => (e.textContent ?? "").slice(0, 500)),
+    );
+    // The classic Notebook scrolls inside #site; let the page grow so a full-page screenshot shows every cell.
+    await page.evaluate(() => {
+      for (const sel of ["html", "body", "#site"]) {
+        const el = document.querySelector(sel) as HTMLElement | null;
+        if (el) {
+          el.style.height = "auto";
+          el.style.overflow = "visible";
+        }
+      }
+    });
+    const shot = opts.screenshot ?? path.join(ARTIFACTS, `${path.basename(notebook, ".ipynb")}.png`);
+    fs.mkdirSync(path.dirname(shot), { recursive: true });
+    await page.screenshot({ path: shot, fullPage: true });
+    // Shut this notebook's kernel down now rather than with the server, to free the CPU for the next one.
+    await page.evaluate(
+      () =>
+        new Promise<void>((resolve) => {
+          const J = (window as any).Jupyter;
+          J.notebook.session.delete(
+            () => resolve(),
+            () => resolve(),
+          );
+        }),
+    );
+    return { notebook, cells, errors, stderr, notRun, shownErrors, pageErrors, screenshot: shot, seconds: (Date.now() - t0) / 1000 };
+  } finally {
+    await page.close();
+  }
+}
+
+/** A kernelspec folder for tslab's own TypeScript kernel (to test the harness without the tsdl kernel). */
+export function tslabKernelspec(dir: string): string {
+  const spec = path.join(dir, "kernels", "tslab");
+  fs.mkdirSync(spec, { recursive: true });
+  const bin = path.join(repo, "node_modules", "tslab", "bin", "tslab");
+  fs.writeFileSync(
+    path.join(spec, "kernel.json"),
+    JSON.stringify({ argv: [process.execPath, bin, "kernel", "--config-path", "{connection_file}"], display_name: "TypeScript (tslab)", language: "typescript" }),
+  );
+  return dir;
+}
+
+/** A minimal nbformat 4 notebook from cell sources ("md:" prefix = markdown). */
+export function makeNotebook(kernel: string, cells: string[]): string {
+  return JSON.stringify(
+    {
+      cells: cells.map((src) =>
+        src.startsWith("md:")
+          ? { cell_type: "markdown", metadata: {}, source: src.slice(3) }
+          : { cell_type: "code", metadata: {}, source: src, outputs: [], execution_count: null },
+      ),
+      metadata: { kernelspec: { name: kernel, display_name: kernel, language: "typescript" } },
+      nbformat: 4,
+      nbformat_minor: 5,
+    },
+    null,
+    1,
+  );
+}
