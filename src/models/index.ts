@@ -1,2 +1,4 @@
-// placeholder: filled by the models work
-export {};
+// Model builders: the course's ResNet and its residual block.
+export { resnet, residualBlock, resnetFeatureSizes, resnetInputProblem, RESNET_INPUT_RANGE } from "./resnet";
+export type { ResNetOptions, ResidualBlockOptions } from "./resnet";
+export { torchDefaultInit, SeedSequence, PrintShape } from "./layers";

@@ -1,2 +1,5 @@
-// placeholder: filled by the nn work
-export {};
+// torch.nn counterparts: losses (callable objects) and layers with PyTorch numerics.
+export { Loss, CrossEntropyLoss, NLLLoss, MSELoss, L1Loss } from "./loss";
+export type { LossFn, Reduction, CrossEntropyLossOptions, NLLLossOptions, ReductionOptions } from "./loss";
+export { BatchNorm2d, batchNorm2d } from "./batchnorm";
+export type { BatchNorm2dOptions } from "./batchnorm";

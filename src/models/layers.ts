@@ -1,0 +1,52 @@
+// Small layers the course models need: PyTorch's default initialisation, a shape printer and an input check.
+import * as tf from "@tensorflow/tfjs";
+
+/** What tf.initializers.* return. */
+export type Initializer = ReturnType<typeof tf.initializers.zeros>;
+
+type LayerArgs = ConstructorParameters<typeof tf.layers.Layer>[0];
+type Kwargs = { [key: string]: unknown };
+
+/** Seeds for initialisers: undefined (random) or seed, seed+1, … so every layer gets its own stream. */
+export class SeedSequence {
+  private n = 0;
+  constructor(private readonly seed?: number) {}
+  next(): number | undefined {
+    return this.seed === undefined ? undefined : this.seed + this.n++;
+  }
+}
+
+/**
+ * PyTorch's default init for Conv2d and Linear: weight ~ U(-1/√fanIn, 1/√fanIn) (kaiming_uniform with a=√5),
+ * bias ~ U(-1/√fanIn, 1/√fanIn), fanIn = inChannels·kh·kw (or inFeatures).
+ */
+export function torchDefaultInit(fanIn: number, seeds: SeedSequence): { kernel: Initializer; bias: Initializer } {
+  const bound = 1 / Math.sqrt(fanIn);
+  return {
+    // varianceScaling uniform: limit = √(3·scale/fanIn) = 1/√fanIn for scale 1/3.
+    kernel: tf.initializers.varianceScaling({ scale: 1 / 3, mode: "fanIn", distribution: "uniform", seed: seeds.next() }),
+    bias: tf.initializers.randomUniform({ minval: -bound, maxval: bound, seed: seeds.next() }),
+  };
+}
+
+/** Identity that prints `<label> output: [N, H, W, C]` on every forward pass, as the course's verbose resnet does. */
+export class PrintShape extends tf.layers.Layer {
+  static className = "TsdlPrintShape";
+  readonly label: string;
+  constructor(args: { label: string; name?: string }) {
+    super({ name: args.name } as LayerArgs);
+    this.label = args.label;
+  }
+  override computeOutputShape(s: tf.Shape | tf.Shape[]): tf.Shape | tf.Shape[] {
+    return s;
+  }
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    console.log(`${this.label} output: [${x.shape.join(", ")}]`);
+    return tf.clone(x); // a layer must return a new tensor: the caller's tidy may dispose its input
+  }
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), label: this.label };
+  }
+}
+tf.serialization.registerClass(PrintShape);

@@ -1,0 +1,121 @@
+// torch.nn.BatchNorm2d as a tfjs layer over NHWC tensors (channels last).
+import * as tf from "@tensorflow/tfjs";
+
+export interface BatchNorm2dOptions {
+  /** C, the channel count; checked against the input's last dimension when the layer is built. */
+  numFeatures?: number;
+  /** Added to the variance (default 1e-5, PyTorch's). */
+  eps?: number;
+  /** PyTorch convention: running = (1 - momentum)·running + momentum·batch (default 0.1; tfjs/Keras 0.9 is the same). */
+  momentum?: number;
+  /** Learnable per-channel scale γ ("weight") and shift β ("bias") (default true). */
+  affine?: boolean;
+  name?: string;
+  trainable?: boolean;
+}
+
+type LayerArgs = ConstructorParameters<typeof tf.layers.Layer>[0];
+type Kwargs = { [key: string]: unknown };
+
+/**
+ * Batch normalisation with PyTorch's numerics, per channel c over the N·H·W values of a batch:
+ *
+ *   training:  y = γ·(x - μ_B)/√(σ²_B + eps) + β,  σ²_B the biased batch variance (÷ n)
+ *              running_mean ← (1-momentum)·running_mean + momentum·μ_B
+ *              running_var  ← (1-momentum)·running_var  + momentum·σ²_B·n/(n-1)   (unbiased, as PyTorch)
+ *   eval:      y = γ·(x - running_mean)/√(running_var + eps) + β
+ *
+ * tfjs's own batchNormalization layer stores the biased variance in its moving average, so a model trained with
+ * it evaluates differently from the same model in PyTorch; this layer does not. Weights are named as PyTorch's:
+ * weight (γ), bias (β), running_mean, running_var. Training mode is `model.apply(x, { training: true })`.
+ */
+export class BatchNorm2d extends tf.layers.Layer {
+  static className = "TsdlBatchNorm2d";
+  readonly numFeatures?: number;
+  readonly eps: number;
+  readonly momentum: number;
+  readonly affine: boolean;
+  private gamma?: tf.LayerVariable;
+  private beta?: tf.LayerVariable;
+  private runningMean!: tf.LayerVariable;
+  private runningVar!: tf.LayerVariable;
+
+  constructor(opts: BatchNorm2dOptions = {}) {
+    super({ name: opts.name, trainable: opts.trainable } as LayerArgs);
+    this.numFeatures = opts.numFeatures ?? undefined; // null from a saved config
+    this.eps = opts.eps ?? 1e-5;
+    this.momentum = opts.momentum ?? 0.1;
+    this.affine = opts.affine ?? true;
+    if (!(this.eps > 0)) throw new Error(`BatchNorm2d: eps must be > 0, got ${opts.eps}`);
+    if (!(this.momentum >= 0 && this.momentum <= 1)) {
+      throw new Error(`BatchNorm2d: momentum must be in [0, 1] (PyTorch convention, default 0.1), got ${opts.momentum}`);
+    }
+    if (this.numFeatures !== undefined && !(Number.isInteger(this.numFeatures) && this.numFeatures > 0)) {
+      throw new Error(`BatchNorm2d: numFeatures must be a positive integer, got ${opts.numFeatures}`);
+    }
+    this.supportsMasking = true;
+  }
+
+  override build(inputShape: tf.Shape | tf.Shape[]): void {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
+    if (shape.length !== 4) throw new Error(`BatchNorm2d ${this.name}: expects 4-D NHWC input, got shape [${shape.join(", ")}]`);
+    const c = shape[3];
+    if (c == null) throw new Error(`BatchNorm2d ${this.name}: the channel dimension must be known`);
+    if (this.numFeatures !== undefined && c !== this.numFeatures) {
+      throw new Error(`BatchNorm2d ${this.name}: numFeatures is ${this.numFeatures} but the input has ${c} channels (NHWC)`);
+    }
+    if (this.affine) {
+      this.gamma = this.addWeight("weight", [c], "float32", tf.initializers.ones());
+      this.beta = this.addWeight("bias", [c], "float32", tf.initializers.zeros());
+    }
+    this.runningMean = this.addWeight("running_mean", [c], "float32", tf.initializers.zeros(), undefined, false);
+    this.runningVar = this.addWeight("running_var", [c], "float32", tf.initializers.ones(), undefined, false);
+    this.built = true;
+  }
+
+  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape | tf.Shape[] {
+    return inputShape;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
+    return tf.tidy(() => {
+      const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
+      const gamma = this.gamma?.read() as tf.Tensor1D | undefined;
+      const beta = this.beta?.read() as tf.Tensor1D | undefined;
+      if (!kwargs["training"]) {
+        return tf.batchNorm4d(x, this.runningMean.read() as tf.Tensor1D, this.runningVar.read() as tf.Tensor1D, beta, gamma, this.eps);
+      }
+      const n = x.shape[0] * x.shape[1] * x.shape[2];
+      if (n <= 1) {
+        throw new Error(
+          `BatchNorm2d ${this.name}: expected more than 1 value per channel when training, got input shape ` +
+            `[${x.shape.join(", ")}] (PyTorch raises too; use a batch larger than 1 or eval mode)`,
+        );
+      }
+      const { mean, variance } = tf.moments(x, [0, 1, 2]);
+      const y = tf.batchNorm4d(x, mean as tf.Tensor1D, variance as tf.Tensor1D, beta, gamma, this.eps);
+      const m = this.momentum;
+      // Running statistics are buffers: written here, never part of the loss, so no gradient reaches them.
+      const unbiased = tf.mul(variance, n / (n - 1));
+      this.runningMean.write(tf.add(tf.mul(this.runningMean.read(), 1 - m), tf.mul(mean, m)));
+      this.runningVar.write(tf.add(tf.mul(this.runningVar.read(), 1 - m), tf.mul(unbiased, m)));
+      return y;
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return {
+      ...super.getConfig(),
+      numFeatures: this.numFeatures ?? null,
+      eps: this.eps,
+      momentum: this.momentum,
+      affine: this.affine,
+    };
+  }
+}
+tf.serialization.registerClass(BatchNorm2d);
+
+/** `nn.batchNorm2d({ numFeatures, eps, momentum })`: a BatchNorm2d layer (PyTorch defaults eps 1e-5, momentum 0.1). */
+export function batchNorm2d(opts: BatchNorm2dOptions = {}): BatchNorm2d {
+  return new BatchNorm2d(opts);
+}
