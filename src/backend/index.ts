@@ -190,3 +190,7 @@ export function info(): BackendInfo {
   if (!current) throw new Error("tsdl: no backend selected yet; call `await backend.init()` first");
   return { ...current, skipped: [...current.skipped], versions: { ...current.versions } };
 }
+
+// wasm training kernels (Conv2DBackpropFilter, a faster Conv2DBackpropInput), registered when wasm is selected.
+import { registerWasmTrainingKernels } from "./wasm";
+onWasmSelected(registerWasmTrainingKernels);

@@ -1,0 +1,69 @@
+// The shapes and paddings shared by the two conv2d gradient kernels, checked once.
+import * as tf from "@tensorflow/tfjs";
+
+/** What tfjs passes to Conv2DBackpropInput / Conv2DBackpropFilter. */
+export interface ConvGradAttrs {
+  strides: number | [number, number];
+  pad: "valid" | "same" | number | tf.backend_util.ExplicitPadding;
+  dataFormat?: "NHWC" | "NCHW";
+  dimRoundingMode?: "floor" | "round" | "ceil";
+  /** tfjs never sends it (its conv2d gradient rejects dilations > 1 itself); checked in case a caller does. */
+  dilations?: number | [number, number];
+}
+
+/** NHWC conv geometry: x [n, inH, inW, inC] * filter [kH, kW, inC, outC] -> y [n, outH, outW, outC]. */
+export interface ConvGeometry {
+  n: number;
+  inH: number;
+  inW: number;
+  inC: number;
+  outH: number;
+  outW: number;
+  outC: number;
+  kH: number;
+  kW: number;
+  strideH: number;
+  strideW: number;
+  padTop: number;
+  padBottom: number;
+  padLeft: number;
+  padRight: number;
+}
+
+export function convGeometry(
+  kernel: string,
+  xShape: [number, number, number, number],
+  filterShape: [number, number, number, number],
+  attrs: ConvGradAttrs,
+): ConvGeometry {
+  const dataFormat = attrs.dataFormat ?? "NHWC";
+  if (dataFormat !== "NHWC") {
+    throw new Error(`tsdl wasm ${kernel}: dataFormat ${JSON.stringify(dataFormat)} is not supported; accepted: "NHWC"`);
+  }
+  const d = attrs.dilations ?? 1;
+  const [dH, dW] = typeof d === "number" ? [d, d] : d;
+  if (dH !== 1 || dW !== 1) {
+    throw new Error(`tsdl wasm ${kernel}: dilations ${JSON.stringify(d)} are not supported; accepted: 1 (or [1, 1])`);
+  }
+  const info = tf.backend_util.computeConv2DInfo(
+    xShape, filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, "channelsLast",
+  );
+  const p = info.padInfo;
+  return {
+    n: info.batchSize,
+    inH: info.inHeight,
+    inW: info.inWidth,
+    inC: info.inChannels,
+    outH: info.outHeight,
+    outW: info.outWidth,
+    outC: info.outChannels,
+    kH: info.filterHeight,
+    kW: info.filterWidth,
+    strideH: info.strideHeight,
+    strideW: info.strideWidth,
+    padTop: p.top,
+    padBottom: p.bottom,
+    padLeft: p.left,
+    padRight: p.right,
+  };
+}

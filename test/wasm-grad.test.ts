@@ -1,0 +1,212 @@
+// Gradient checks of tsdl's wasm conv2d gradient kernels against the cpu backend (and PyTorch goldens).
+import assert from "node:assert/strict";
+import * as fs from "fs";
+import * as path from "path";
+import { backend, tf } from "tsdl";
+import { filterGradOptions, type FilterGradStrategy } from "tsdl/dist/backend/wasm"; // the instance the registered kernels read
+
+type Pad = "same" | "valid" | [[number, number], [number, number], [number, number], [number, number]];
+interface Case {
+  name: string;
+  x: [number, number, number, number];
+  filter: [number, number, number, number];
+  strides: [number, number];
+  pad: Pad;
+}
+
+/** Deterministic N(0, 1) samples (mulberry32 + Box-Muller). */
+function randn(size: number, seed: number): Float32Array {
+  let a = seed >>> 0;
+  const uniform = (): number => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) + 1) / 4294967297;
+  };
+  const out = new Float32Array(size);
+  for (let i = 0; i < size; i++) out[i] = Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+  return out;
+}
+
+/** max|a - b| / max|b|: robust where b has entries near zero. */
+function relErr(a: Float32Array | number[], b: Float32Array | number[]): number {
+  assert.equal(a.length, b.length);
+  let num = 0, den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num = Math.max(num, Math.abs(a[i] - b[i]));
+    den = Math.max(den, Math.abs(b[i]));
+  }
+  return den === 0 ? num : num / den;
+}
+
+const P1: Pad = [[0, 0], [1, 1], [1, 1], [0, 0]];
+const P3: Pad = [[0, 0], [3, 3], [3, 3], [0, 0]];
+const named: Case[] = [
+  { name: "3x3 s1 same", x: [2, 9, 9, 5], filter: [3, 3, 5, 7], strides: [1, 1], pad: "same" },
+  { name: "3x3 s1 valid", x: [2, 8, 7, 4], filter: [3, 3, 4, 6], strides: [1, 1], pad: "valid" },
+  { name: "3x3 s1 pad 1 (PyTorch)", x: [2, 8, 8, 6], filter: [3, 3, 6, 6], strides: [1, 1], pad: P1 },
+  { name: "3x3 s2 same, even", x: [2, 10, 10, 4], filter: [3, 3, 4, 6], strides: [2, 2], pad: "same" },
+  { name: "3x3 s2 same, odd", x: [2, 11, 11, 4], filter: [3, 3, 4, 6], strides: [2, 2], pad: "same" },
+  { name: "3x3 s2 valid", x: [2, 12, 11, 3], filter: [3, 3, 3, 5], strides: [2, 2], pad: "valid" },
+  { name: "3x3 s2 pad 1 (PyTorch), even", x: [3, 12, 12, 8], filter: [3, 3, 8, 16], strides: [2, 2], pad: P1 },
+  { name: "3x3 s2 pad 1 (PyTorch), odd", x: [2, 11, 11, 8], filter: [3, 3, 8, 16], strides: [2, 2], pad: P1 },
+  { name: "3x3 asymmetric explicit pad", x: [2, 9, 8, 3], filter: [3, 3, 3, 4], strides: [1, 1], pad: [[0, 0], [0, 2], [1, 0], [0, 0]] },
+  { name: "3x3 strides [2, 1]", x: [2, 9, 8, 3], filter: [3, 3, 3, 4], strides: [2, 1], pad: "same" },
+  { name: "1x1 s1 valid", x: [2, 6, 6, 8], filter: [1, 1, 8, 12], strides: [1, 1], pad: "valid" },
+  { name: "1x1 s2 valid (projection), even", x: [2, 10, 10, 8], filter: [1, 1, 8, 16], strides: [2, 2], pad: "valid" },
+  { name: "1x1 s2 valid (projection), odd", x: [2, 11, 11, 8], filter: [1, 1, 8, 16], strides: [2, 2], pad: "valid" },
+  { name: "1x1 s2 same", x: [2, 9, 9, 4], filter: [1, 1, 4, 5], strides: [2, 2], pad: "same" },
+  { name: "7x7 s2 valid (stem)", x: [2, 23, 23, 3], filter: [7, 7, 3, 8], strides: [2, 2], pad: "valid" },
+  { name: "7x7 s2 pad 3", x: [1, 20, 17, 3], filter: [7, 7, 3, 8], strides: [2, 2], pad: P3 },
+  { name: "7x7 s1 same", x: [2, 12, 12, 2], filter: [7, 7, 2, 3], strides: [1, 1], pad: "same" },
+];
+
+/** Seeded random shapes over the same space: k in {1, 3, 7}, stride 1/2, same/valid/explicit padding. */
+function randomCases(count: number, seed: number): Case[] {
+  const r = randn(count * 8, seed).map((v) => Math.abs(v) % 1);
+  const pick = <T>(xs: T[], u: number): T => xs[Math.floor(u * xs.length) % xs.length];
+  const cases: Case[] = [];
+  for (let i = 0; i < count; i++) {
+    const u = r.subarray(i * 8, i * 8 + 8);
+    const k = pick([1, 3, 3, 7], u[0]);
+    const s = pick([1, 2], u[1]);
+    const h = k + 1 + Math.floor(u[2] * 10);
+    const w = k + 1 + Math.floor(u[3] * 10);
+    const p = Math.floor(u[4] * ((k + 1) / 2));
+    const pad = pick<Pad>(["same", "valid", [[0, 0], [p, p], [p, p], [0, 0]]], u[5]);
+    cases.push({
+      name: `random ${i}: ${h}x${w} k${k} s${s} ${typeof pad === "string" ? pad : `pad ${p}`}`,
+      x: [1 + Math.floor(u[6] * 3), h, w, 1 + Math.floor(u[7] * 7)],
+      filter: [k, k, 1 + Math.floor(u[7] * 7), 1 + Math.floor(u[6] * 9)],
+      strides: [s, s],
+      pad,
+    });
+  }
+  return cases;
+}
+
+interface Grads {
+  dx: Float32Array;
+  dw: Float32Array;
+}
+
+/** dx and dW of Σ conv2d(x, W) · dy through tf.grads, on the current backend. */
+function convGrads(c: Case, seed: number): Grads {
+  return tf.tidy(() => {
+    const x = tf.tensor4d(randn(c.x.reduce((a, b) => a * b), seed), c.x);
+    const w = tf.tensor4d(randn(c.filter.reduce((a, b) => a * b), seed + 1), c.filter);
+    const yShape = tf.conv2d(x, w, c.strides, c.pad).shape;
+    const dy = tf.tensor(randn(yShape.reduce((a, b) => a * b), seed + 2), yShape);
+    const f = (xx: tf.Tensor, ww: tf.Tensor): tf.Tensor =>
+      tf.sum(tf.mul(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, c.strides, c.pad), dy));
+    const [dx, dw] = tf.grads(f)([x, w]);
+    return { dx: dx.dataSync() as Float32Array, dw: dw.dataSync() as Float32Array };
+  });
+}
+
+function onBackend<T>(name: "cpu" | "wasm", body: () => T): Promise<T> {
+  return backend.init(name, { verbose: false }).then(() => body());
+}
+
+const TOL = 1e-4;
+
+describe("wasm conv2d gradients vs the cpu backend", function () {
+  this.timeout(120_000);
+  const cases = [...named, ...randomCases(14, 20261123)];
+  const reference = new Map<string, Grads>();
+  const saved = { ...filterGradOptions };
+
+  before(async () => {
+    await onBackend("cpu", () => cases.forEach((c, i) => reference.set(c.name, convGrads(c, 1000 + 10 * i))));
+    await backend.init("wasm", { verbose: false });
+  });
+  afterEach(() => Object.assign(filterGradOptions, saved));
+
+  const strategies: FilterGradStrategy[] = ["im2col", "conv"];
+  for (const strategy of strategies) {
+    it(`dx and dW match on ${cases.length} shapes (dW by ${strategy}), max rel. error <= ${TOL}`, () => {
+      filterGradOptions.strategy = strategy;
+      const errors: string[] = [];
+      cases.forEach((c, i) => {
+        const got = convGrads(c, 1000 + 10 * i);
+        const want = reference.get(c.name)!;
+        const ex = relErr(got.dx, want.dx);
+        const ew = relErr(got.dw, want.dw);
+        if (!(ex <= TOL && ew <= TOL)) errors.push(`${c.name}: dx ${ex.toExponential(2)}, dW ${ew.toExponential(2)}`);
+      });
+      assert.deepEqual(errors, []);
+    });
+  }
+
+  it("splits the im2col batch into chunks with the same result", () => {
+    filterGradOptions.maxColumns = 500; // forces one image per chunk
+    const errors: string[] = [];
+    cases.forEach((c, i) => {
+      if (c.x[0] < 2) return;
+      const got = convGrads(c, 1000 + 10 * i);
+      const ew = relErr(got.dw, reference.get(c.name)!.dw);
+      if (!(ew <= TOL)) errors.push(`${c.name}: dW ${ew.toExponential(2)}`);
+    });
+    assert.deepEqual(errors, []);
+  });
+
+  it("leaves no tensors or backend buffers behind", () => {
+    const c = named[6];
+    convGrads(c, 1); // warm-up
+    const before = { tensors: tf.memory().numTensors, data: tf.backend().numDataIds() };
+    for (let i = 0; i < 3; i++) convGrads(c, 1);
+    for (const strategy of strategies) {
+      filterGradOptions.strategy = strategy;
+      convGrads(named[14], 2);
+    }
+    assert.deepEqual({ tensors: tf.memory().numTensors, data: tf.backend().numDataIds() }, before);
+  });
+
+  it("rejects NCHW and dilations with an error naming the value", () => {
+    const x = tf.zeros([1, 5, 5, 2]);
+    const dy = tf.zeros([1, 5, 5, 3]);
+    const w = tf.zeros([3, 3, 2, 3]);
+    const attrs = { strides: 1, pad: "same", dimRoundingMode: undefined };
+    assert.throws(
+      () => tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, { ...attrs, dataFormat: "NCHW", filterShape: [3, 3, 2, 3] }),
+      /dataFormat "NCHW" is not supported; accepted: "NHWC"/,
+    );
+    assert.throws(
+      () => tf.engine().runKernel("Conv2DBackpropInput", { dy, filter: w }, { ...attrs, dataFormat: "NHWC", dilations: 2, inputShape: [1, 5, 5, 2] }),
+      /dilations 2 are not supported; accepted: 1/,
+    );
+    tf.dispose([x, dy, w]);
+  });
+});
+
+describe("wasm conv2d gradients vs PyTorch goldens", () => {
+  const file = path.join(__dirname, "fixtures", "conv2d-grads.json");
+  interface Golden {
+    name: string;
+    x: number[]; xShape: [number, number, number, number];
+    w: number[]; wShape: [number, number, number, number];
+    dy: number[]; dyShape: [number, number, number, number];
+    stride: number; padding: number;
+    dx: number[]; dw: number[];
+  }
+  const goldens = JSON.parse(fs.readFileSync(file, "utf8")) as Golden[];
+  before(() => backend.init("wasm", { verbose: false }));
+
+  for (const g of goldens) {
+    it(`${g.name}: dx and dW match torch.autograd (rel. error <= ${TOL})`, () => {
+      const [dx, dw] = tf.tidy(() => {
+        const x = tf.tensor4d(g.x, g.xShape);
+        const w = tf.tensor4d(g.w, g.wShape);
+        const dy = tf.tensor4d(g.dy, g.dyShape);
+        const p = g.padding;
+        const pad: Pad = [[0, 0], [p, p], [p, p], [0, 0]];
+        const f = (xx: tf.Tensor, ww: tf.Tensor): tf.Tensor =>
+          tf.sum(tf.mul(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, g.stride, pad), dy));
+        return tf.grads(f)([x, w]).map((t) => t.dataSync() as Float32Array);
+      });
+      assert.ok(relErr(dx, g.dx) <= TOL, `dx rel. error ${relErr(dx, g.dx)}`);
+      assert.ok(relErr(dw, g.dw) <= TOL, `dW rel. error ${relErr(dw, g.dw)}`);
+    });
+  }
+});
