@@ -1,7 +1,8 @@
 // Rich display for notebooks. Inside the tsdl kernel, a sink installed by the kernel sends
-// display_data / update_display_data; anywhere else the text/plain form is printed.
+// display_data / update_display_data / clear_output; anywhere else the text/plain form is printed.
+import * as util from "util";
 
-/** A Jupyter MIME bundle: MIME type -> data. */
+/** A Jupyter MIME bundle: MIME type -> data (strings, JSON for `*json` types, bytes for images). */
 export type MimeBundle = { [mime: string]: unknown };
 
 /** Deno's convention: an object with this method renders as the returned bundle. */
@@ -15,6 +16,8 @@ export interface Displayable {
 export interface DisplaySink {
   display(bundle: MimeBundle, metadata: Record<string, unknown>, displayId?: string): void;
   update(bundle: MimeBundle, metadata: Record<string, unknown>, displayId: string): void;
+  /** Clear the cell's outputs; `wait` defers the clearing until the next output arrives (no flicker). */
+  clear?(wait: boolean): void;
 }
 
 export const SINK_KEY = Symbol.for("tsdl.displaySink");
@@ -32,21 +35,65 @@ function isDisplayable(v: unknown): v is Displayable {
   return v !== null && (typeof v === "object" || typeof v === "function") && typeof (v as Displayable)[JUPYTER_DISPLAY] === "function";
 }
 
-/** The MIME bundle of a value: its Jupyter.display method, a bundle given as such, or a text form. */
+/** A tf.Tensor (duck-typed: tsdl must not pick one tfjs instance over another). */
+function isTensor(v: unknown): v is { toString(verbose?: boolean): string; isDisposed: boolean; shape: number[]; dtype: string } {
+  const t = v as { dataSync?: unknown; shape?: unknown; dtype?: unknown; rankType?: unknown };
+  return v !== null && typeof v === "object" && typeof t.dataSync === "function" && Array.isArray(t.shape) && typeof t.dtype === "string";
+}
+
+function textOf(value: unknown, quoteStrings: boolean): string {
+  if (typeof value === "string" && !quoteStrings) return value;
+  if (isTensor(value)) {
+    // Reading a disposed tensor throws; its shape and dtype are still known.
+    return value.isDisposed ? `Tensor (disposed) shape=[${value.shape}] dtype=${value.dtype}` : value.toString();
+  }
+  return util.inspect(value, { depth: 4, colors: false, maxArrayLength: 100 });
+}
+
+function ownBundle(value: Displayable): MimeBundle {
+  const b = value[JUPYTER_DISPLAY]();
+  if (b === null || typeof b !== "object" || Array.isArray(b)) {
+    throw new TypeError(
+      `[Symbol.for("Jupyter.display")]() must return a MIME bundle object such as { "text/plain": "..." }; got ${util.inspect(b)}`,
+    );
+  }
+  return b;
+}
+
+/** The MIME bundle `display(value)` sends: its Jupyter.display method, a `bundle(...)`, a string as is, else a text form. */
 export function toBundle(value: unknown): MimeBundle {
-  if (isDisplayable(value)) return value[JUPYTER_DISPLAY]();
-  if (value instanceof MimeBundleValue) return value.bundle;
-  if (typeof value === "string") return { "text/plain": value };
-  return { "text/plain": require("util").inspect(value, { depth: 4, colors: false }) };
+  if (isDisplayable(value)) return ownBundle(value);
+  return { "text/plain": textOf(value, false) };
 }
 
-/** Marks a plain object as a MIME bundle for `display` (a plain object alone is displayed as data). */
-export class MimeBundleValue {
+/**
+ * The MIME bundle of a cell's final value (the kernel's execute_result): like `toBundle`, except that strings
+ * are quoted as a REPL shows them, so `"1"` and `1` differ.
+ */
+export function resultBundle(value: unknown): MimeBundle {
+  if (isDisplayable(value)) return ownBundle(value);
+  return { "text/plain": textOf(value, true) };
+}
+
+/** A MIME bundle given as such; it displays as itself (it is Displayable). */
+export class MimeBundleValue implements Displayable {
   constructor(readonly bundle: MimeBundle) {}
+  [JUPYTER_DISPLAY](): MimeBundle {
+    return this.bundle;
+  }
 }
 
-/** Wrap a MIME bundle, e.g. `display(bundle({ "text/html": "<b>hi</b>", "text/plain": "hi" }))`. */
+/**
+ * Wrap a MIME bundle, e.g. `display(bundle({ "text/html": "<b>hi</b>", "text/plain": "hi" }))`: one output
+ * carrying every form, the front end picks the richest it can render.
+ */
 export function bundle(b: MimeBundle): MimeBundleValue {
+  if (b === null || typeof b !== "object" || Array.isArray(b) || Object.keys(b).length === 0) {
+    throw new TypeError(`bundle() takes a non-empty { mimeType: data } object, e.g. { "text/plain": "hi" }; got ${util.inspect(b)}`);
+  }
+  for (const k of Object.keys(b)) {
+    if (!/^[a-z]+\/[-+.\w]+$/i.test(k)) throw new TypeError(`bundle(): ${JSON.stringify(k)} is not a MIME type (type/subtype, e.g. "text/html")`);
+  }
   return new MimeBundleValue(b);
 }
 
@@ -55,7 +102,7 @@ let nextId = 0;
 /** A display that can be redrawn in place (progress bars, live plots). */
 export class DisplayHandle {
   constructor(readonly displayId: string) {}
-  /** Replace what this display shows. */
+  /** Replace what this display shows (update_display_data with the same display_id). */
   update(value: unknown): void {
     const b = toBundle(value);
     const s = sink();
@@ -82,4 +129,9 @@ export function display(value: unknown): DisplayHandle {
   if (s) s.display(b, {}, handle.displayId);
   else printText(b, false);
   return handle;
+}
+
+/** Clear the current cell's outputs (IPython's clear_output). Outside a kernel it does nothing. */
+export function clearOutput(opts: { wait?: boolean } = {}): void {
+  sink()?.clear?.(opts.wait ?? false);
 }

@@ -1,0 +1,83 @@
+// @ts-check
+// Jupyter `error` contents (ename, evalue, traceback) for the two ways a cell fails: TypeScript diagnostics
+// (from tslab's converter, positions relative to the cell) and exceptions thrown while it runs.
+"use strict";
+const util = require("util");
+
+/**
+ * @typedef {{ ename: string, evalue: string, traceback: string[] }} ErrorContent
+ * @typedef {{ start: { line: number, character: number }, messageText: string, code: number, category: number, fileName?: string }} Diagnostic
+ */
+
+/** Marks errors raised by an interrupt (SIGINT / interrupt_request). */
+const INTERRUPTED = "Interrupted";
+
+/**
+ * TypeScript diagnostics as one error: ename "TSError" (as ts-node names it), evalue the first message with
+ * its code and cell line:col, traceback every diagnostic with the offending source line and a caret.
+ * @param {Diagnostic[]} diags
+ * @param {string} code the cell source (positions are relative to it)
+ * @returns {ErrorContent}
+ */
+function compileError(diags, code) {
+  const lines = code.split("\n");
+  const where = (/** @type {Diagnostic} */ d) => `${d.fileName ? d.fileName + " " : "cell "}${d.start.line + 1}:${d.start.character + 1}`;
+  const traceback = [];
+  for (const d of diags) {
+    traceback.push(`${where(d)} - error TS${d.code}: ${d.messageText}`);
+    const src = d.fileName ? undefined : lines[d.start.line];
+    if (src !== undefined) {
+      traceback.push(`    ${src}`);
+      traceback.push(`    ${" ".repeat(d.start.character)}^`);
+    }
+  }
+  const first = diags[0];
+  const more = diags.length > 1 ? ` (and ${diags.length - 1} more)` : "";
+  return {
+    ename: "TSError",
+    evalue: `TS${first.code} at ${where(first)}: ${first.messageText}${more}`,
+    traceback,
+  };
+}
+
+// Stack frames from the kernel machinery (tslab, this folder, Node internals) say nothing about the user's code.
+const INTERNAL_FRAME = /node_modules[\\/]tslab[\\/]|[\\/]kernel[\\/][a-z-]+\.js|\(node:|at node:|<anonymous>\)$/;
+
+/**
+ * An exception thrown by a cell: ename its class name, evalue its message, traceback the stack without
+ * kernel frames. tslab runs cells with vm.runInThisContext, whose frames read `evalmachine.<anonymous>:L:C`
+ * (lines of the compiled JavaScript); they are shown as `<cell>:L:C`.
+ * @param {unknown} e
+ * @returns {ErrorContent}
+ */
+function runtimeError(e) {
+  if (isInterrupt(e)) {
+    return { ename: INTERRUPTED, evalue: "execution interrupted (SIGINT / interrupt_request)", traceback: [`${INTERRUPTED}: execution interrupted`] };
+  }
+  if (e instanceof Error || (e !== null && typeof e === "object" && "message" in e && "stack" in e)) {
+    const err = /** @type {Error} */ (e);
+    const ename = err.name || err.constructor?.name || "Error";
+    const evalue = String(err.message);
+    const stack = typeof err.stack === "string" ? err.stack.split("\n") : [];
+    // The first stack lines repeat "Name: message" (possibly multi-line); frames start with "    at ".
+    const frames = stack
+      .filter((l) => /^\s+at /.test(l) && !INTERNAL_FRAME.test(l))
+      .map((l) => l.replace(/evalmachine\.<anonymous>/g, "<cell>"));
+    return { ename, evalue, traceback: [`${ename}: ${evalue}`, ...frames] };
+  }
+  // `throw "text"` or `throw 42`: JavaScript allows throwing anything.
+  const evalue = typeof e === "string" ? e : util.inspect(e, { depth: 3 });
+  return { ename: "Uncaught", evalue, traceback: [`Uncaught ${evalue}`] };
+}
+
+/** @param {unknown} e */
+function isInterrupt(e) {
+  const err = /** @type {{ code?: string, message?: string, name?: string }} */ (e);
+  return (
+    err !== null &&
+    typeof err === "object" &&
+    (err.code === "ERR_SCRIPT_EXECUTION_INTERRUPTED" || err.message === "Interrupted asynchronously" || err.name === INTERRUPTED)
+  );
+}
+
+module.exports = { compileError, runtimeError, isInterrupt, INTERRUPTED };

@@ -1,0 +1,200 @@
+// @ts-check
+// The execute side of the kernel: tslab's JupyterHandlerImpl (completion, inspection, is_complete come from it
+// unchanged) with execution redone to speak the protocol fully:
+//   - execute_input with the execution count, execute_result for the final expression (rich where it can be),
+//   - an `error` message with ename/evalue/traceback instead of stderr text,
+//   - no silent aborts: after an error only requests already queued are aborted, and only when the request
+//     asks for it (stop_on_error, true by default as in ipykernel); nbconvert --allow-errors sends false.
+"use strict";
+const { JupyterHandlerImpl } = require("tslab/dist/jupyter");
+const tslabJupyter = require("tslab/dist/jupyter");
+const ts = require("@tslab/typescript-for-tslab");
+const { compileError, runtimeError } = require("./errors");
+const { resultWire, toWire } = require("./bundle");
+
+/**
+ * Where one execute request's outputs go (the server binds these to its iopub socket and parent header).
+ * @typedef {object} CellIO
+ * @property {(count: number) => void} executeInput
+ * @property {(name: "stdout" | "stderr", text: string) => void} stream
+ * @property {(content: { data: Record<string, unknown>, metadata: Record<string, unknown>, transient?: Record<string, unknown> }, update: boolean) => void} display
+ * @property {(wait: boolean) => void} clear
+ * @property {(count: number, data: Record<string, unknown>) => void} result
+ * @property {(content: import("./errors").ErrorContent) => void} error
+ * @property {() => void} flush
+ */
+
+/**
+ * What the executor reports while one cell runs (tslab calls `console.log(value)` for the final
+ * expression and `console.error(...)` for diagnostics and exceptions on the console it was given).
+ * @typedef {{ diagnostics: import("./errors").Diagnostic[], errors: unknown[], hasResult: boolean, result: unknown }} Capture
+ */
+
+const DIAGNOSTIC_FORMAT = "%s%d:%d - %s";
+
+class TsdlHandler extends JupyterHandlerImpl {
+  /**
+   * @param {import("tslab/dist/executor").Executor} executor
+   * @param {{ version: string, log: (text: string) => void }} opts
+   */
+  constructor(executor, opts) {
+    super(executor, false);
+    this.version = opts.version;
+    this.log = opts.log;
+    /** @type {Promise<unknown>} */
+    this.queue = Promise.resolve();
+    /** Requests waiting their turn; an error with stop_on_error aborts them. @type {Set<{ aborted: boolean }>} */
+    this.waiting = new Set();
+    /** @type {Capture | null} */
+    this.capture = null;
+    /** Outputs of the cell that ran last: output written after a cell finished goes there, as in ipykernel. @type {CellIO | null} */
+    this.io = null;
+  }
+
+  /** The console handed to tslab's executor: it reports results and errors here instead of printing. */
+  executorConsole() {
+    return {
+      log: (/** @type {unknown} */ value) => {
+        if (this.capture) {
+          this.capture.hasResult = true;
+          this.capture.result = value;
+        } else this.log(String(value));
+      },
+      error: (/** @type {unknown[]} */ ...args) => {
+        const c = this.capture;
+        // Diagnostics arrive with their codes through recordDiagnostics(); tslab's printed copy is dropped.
+        if (args[0] === DIAGNOSTIC_FORMAT) return;
+        if (c) c.errors.push(args[0]);
+        else this.log(args.map(String).join(" "));
+      },
+    };
+  }
+
+  /**
+   * Called by the converter wrapper with every diagnostics list tslab computes for the running cell.
+   * @param {import("./errors").Diagnostic[]} diagnostics
+   */
+  recordDiagnostics(diagnostics) {
+    if (this.capture) this.capture.diagnostics.push(...diagnostics);
+  }
+
+  /** kernel_info_reply content: tslab's plus the fields it lacks. */
+  handleKernel() {
+    const base = super.handleKernel();
+    return {
+      ...base,
+      status: "ok",
+      protocol_version: "5.3",
+      implementation: "tsdl",
+      implementation_version: this.version,
+      language_info: { ...base.language_info, version: ts.version, pygments_lexer: "typescript" },
+      banner: `TypeScript ${ts.version} on Node.js ${process.version} (tsdl kernel ${this.version}, tslab ${require("tslab/package.json").version})`,
+      help_links: [{ text: "TensorFlow.js API", url: "https://js.tensorflow.org/api/latest/" }],
+    };
+  }
+
+  /**
+   * Queue an execute_request; requests run one at a time in arrival order.
+   * @param {{ code: string, silent?: boolean, store_history?: boolean, stop_on_error?: boolean }} req
+   * @param {CellIO} io
+   */
+  execute(req, io) {
+    const ticket = { aborted: false };
+    this.waiting.add(ticket);
+    const run = () => {
+      this.waiting.delete(ticket);
+      if (ticket.aborted) return { status: "aborted", execution_count: this.execCount };
+      return this.runCell(req, io);
+    };
+    const p = this.queue.then(run, run);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  /**
+   * @param {{ code: string, silent?: boolean, store_history?: boolean, stop_on_error?: boolean }} req
+   * @param {CellIO} io
+   */
+  async runCell(req, io) {
+    const silent = req.silent === true;
+    const storeHistory = req.store_history ?? !silent;
+    if (storeHistory) this.execCount++;
+    const count = this.execCount;
+    this.bind(io);
+    if (!silent) io.executeInput(count);
+
+    /** @type {Capture} */
+    const cap = (this.capture = { diagnostics: [], errors: [], hasResult: false, result: undefined });
+    let ok;
+    try {
+      ok = await this.executor.execute(req.code);
+    } catch (e) {
+      ok = false;
+      cap.errors.push(e);
+    } finally {
+      this.capture = null;
+    }
+    io.flush();
+
+    if (!ok) {
+      const err = cap.diagnostics.length > 0 ? compileError(cap.diagnostics, req.code) : runtimeError(cap.errors[0]);
+      if (!silent) io.error(err);
+      if (req.stop_on_error ?? true) for (const t of this.waiting) t.aborted = true;
+      return { status: "error", execution_count: count, ...err };
+    }
+    // `//@module` cells register a module even when it has type errors; tslab prints those, so does this.
+    for (const d of cap.diagnostics) io.stream("stderr", `${d.fileName ?? ""} ${d.start.line + 1}:${d.start.character + 1} - ${d.messageText}\n`);
+    if (cap.hasResult && !silent) {
+      try {
+        io.result(count, resultWire(cap.result));
+      } catch (e) {
+        // A broken [Symbol.for("Jupyter.display")] must not lose the cell: report it like a thrown error.
+        const err = runtimeError(e);
+        io.error(err);
+        return { status: "error", execution_count: count, ...err };
+      }
+    }
+    return { status: "ok", execution_count: count, user_expressions: {}, payload: [] };
+  }
+
+  /**
+   * Route console output, tslab's display API and tsdl's display sink to this cell.
+   * @param {CellIO} io
+   */
+  bind(io) {
+    this.io = io;
+    const write = (/** @type {"stdout" | "stderr"} */ name) =>
+      /** @type {typeof process.stdout.write} */ (
+        (/** @type {string | Uint8Array} */ chunk, /** @type {unknown[]} */ ...rest) => {
+          io.stream(name, typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8"));
+          const cb = rest.find((x) => typeof x === "function");
+          if (cb) /** @type {() => void} */ (cb)();
+          return true;
+        }
+      );
+    process.stdout.write = write("stdout");
+    process.stderr.write = write("stderr");
+    tslabJupyter.lastWriteDisplayData = (/** @type {any} */ content, /** @type {boolean} */ update) => {
+      io.flush();
+      io.display({ ...content, data: toWire(content.data) }, update);
+    };
+  }
+
+  /** The sink tsdl's `display()` finds at globalThis[Symbol.for("tsdl.displaySink")]. */
+  displaySink() {
+    const current = () => {
+      if (!this.io) throw new Error("tsdl kernel: display() before any cell ran");
+      this.io.flush();
+      return this.io;
+    };
+    return {
+      display: (/** @type {Record<string, unknown>} */ bundle, /** @type {Record<string, unknown>} */ metadata, /** @type {string | undefined} */ displayId) =>
+        current().display({ data: toWire(bundle), metadata: metadata ?? {}, transient: displayId ? { display_id: displayId } : {} }, false),
+      update: (/** @type {Record<string, unknown>} */ bundle, /** @type {Record<string, unknown>} */ metadata, /** @type {string} */ displayId) =>
+        current().display({ data: toWire(bundle), metadata: metadata ?? {}, transient: { display_id: displayId } }, true),
+      clear: (/** @type {boolean} */ wait) => current().clear(wait),
+    };
+  }
+}
+
+module.exports = { TsdlHandler };

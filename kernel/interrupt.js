@@ -1,0 +1,96 @@
+// @ts-check
+// Interrupting asynchronous loops. A synchronous loop is stopped by Node itself (tslab runs cells with
+// vm's breakOnSigint), but a loop that awaits (a training loop awaiting each batch) runs in promise jobs:
+// tslab only stops *waiting* for it, and the loop keeps running in the background.
+//
+// So the emitted JavaScript checks at every `await`: each async function records the interrupt epoch when it
+// starts, and each `await x` becomes `__tsdlInt.after(await x, epoch)`, which throws `Interrupted` once an
+// interrupt happened after the function started. Work started after the interrupt runs normally. Insertions
+// never add lines, so stack line numbers are unchanged.
+"use strict";
+const ts = require("@tslab/typescript-for-tslab");
+
+class Interrupted extends Error {
+  constructor() {
+    super("execution interrupted (SIGINT / interrupt_request)");
+    this.name = "Interrupted";
+  }
+}
+
+const interruptState = {
+  /** Incremented by every interrupt. */
+  epoch: 0,
+  interrupt() {
+    this.epoch++;
+  },
+  /**
+   * The value of an await, unless an interrupt came since the awaiting function started.
+   * @template T @param {T} value @param {number} epoch @returns {T}
+   */
+  after(value, epoch) {
+    if (epoch !== this.epoch) throw new Interrupted();
+    return value;
+  },
+  /** @param {number} epoch */
+  check(epoch) {
+    if (epoch !== this.epoch) throw new Interrupted();
+  },
+};
+Object.defineProperty(globalThis, "__tsdlInt", { value: interruptState, configurable: true });
+
+const EPOCH = "__tsdlE";
+const CAPTURE = `const ${EPOCH} = __tsdlInt.epoch; `;
+
+/**
+ * Add interrupt checks to a cell's compiled JavaScript (the body tslab wraps in a function).
+ * @param {string} js
+ * @returns {string}
+ */
+function instrumentAwaits(js) {
+  if (!js.includes("await")) return js;
+  const sf = ts.createSourceFile("cell.js", js, ts.ScriptTarget.Latest, true, ts.ScriptKind.JS);
+  /** Insertions; `close` ones end a wrapper opened earlier. @type {Array<{ pos: number, text: string, close: boolean }>} */
+  const edits = [{ pos: 0, text: CAPTURE, close: false }];
+  const open = (/** @type {number} */ pos, /** @type {string} */ text) => edits.push({ pos, text, close: false });
+  const close = (/** @type {number} */ pos, /** @type {string} */ text) => edits.push({ pos, text, close: true });
+  let found = false;
+  /** @param {import("typescript").Node} node */
+  const visit = (node) => {
+    if (ts.isAwaitExpression(node)) {
+      found = true;
+      open(node.getStart(sf), "__tsdlInt.after(");
+      close(node.getEnd(), `, ${EPOCH})`);
+    } else if (ts.isForOfStatement(node) && node.awaitModifier && ts.isBlock(node.statement)) {
+      found = true;
+      open(node.statement.getStart(sf) + 1, ` __tsdlInt.check(${EPOCH});`);
+    } else if (ts.isFunctionLike(node) && isAsync(node) && "body" in node && node.body) {
+      const body = /** @type {import("typescript").Node} */ (node.body);
+      if (ts.isBlock(body)) open(body.getStart(sf) + 1, " " + CAPTURE);
+      else {
+        open(body.getStart(sf), `{ ${CAPTURE}return (`);
+        close(body.getEnd(), "); }");
+      }
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(sf);
+  if (!found) return js;
+  // Text order at one position: closings first, innermost (visited last) first; then openings, outermost first.
+  const order = edits.map((e, i) => ({ ...e, i }));
+  order.sort((a, b) => a.pos - b.pos || Number(a.close ? 0 : 1) - Number(b.close ? 0 : 1) || (a.close ? b.i - a.i : a.i - b.i));
+  let out = "";
+  let at = 0;
+  for (const e of order) {
+    out += js.slice(at, e.pos) + e.text;
+    at = e.pos;
+  }
+  return out + js.slice(at);
+}
+
+/** @param {import("typescript").Node} node */
+function isAsync(node) {
+  const mods = /** @type {{ modifiers?: readonly import("typescript").Node[] }} */ (node).modifiers;
+  return !!mods && mods.some((m) => m.kind === ts.SyntaxKind.AsyncKeyword);
+}
+
+module.exports = { instrumentAwaits, interruptState, Interrupted };

@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+// @ts-check
+// The tsdl Jupyter kernel: tslab 1.0.22's converter (TypeScript -> JS with type checking) and executor
+// (variables kept across cells, top-level await) behind a handler and server that speak the protocol fully.
+//   node kernel/main.js --connection-file <file>      (what kernel/share/kernels/tsdl/kernel.json runs)
+// The kernelspec starts Node with --experimental-require-module, so ESM-only packages load with `import`.
+"use strict";
+const fs = require("fs");
+const path = require("path");
+const util = require("util");
+const { createConverter } = require("tslab/dist/converter");
+const { createExecutor } = require("tslab/dist/executor");
+const { TsdlHandler } = require("./handler");
+const { TsdlServer } = require("./server");
+const { instrumentAwaits, interruptState } = require("./interrupt");
+const { wrapRequire } = require("./esm");
+
+function connectionFile() {
+  const args = process.argv.slice(2);
+  const i = args.findIndex((a) => a === "--connection-file" || a === "-f" || a === "--config-path");
+  const file = i >= 0 ? args[i + 1] : args.find((a) => !a.startsWith("-"));
+  if (!file || !fs.existsSync(file)) {
+    process.stderr.write(`usage: node kernel/main.js --connection-file <jupyter connection file>; got ${JSON.stringify(file)}\n`);
+    process.exit(2);
+  }
+  return file;
+}
+
+function main() {
+  const configPath = connectionFile();
+  // Kernel diagnostics go to the kernel's own stderr (the Jupyter server log), never into a cell.
+  const stderrWrite = process.stderr.write.bind(process.stderr);
+  const log = (/** @type {string} */ text) => void stderrWrite(text.endsWith("\n") ? text : text + "\n");
+  const version = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "package.json"), "utf8")).version;
+
+  /** @type {TsdlHandler} */
+  let handler;
+  // tslab's converter, wrapped: diagnostics reach the handler with their TS codes, and the emitted JS checks
+  // for interrupts at every `await` (see interrupt.js).
+  const node = createConverter({ isJS: false, isBrowser: false });
+  /** @type {import("tslab/dist/converter").Converter} */
+  const wrapped = {
+    convert(prevDecl, src) {
+      const r = node.convert(prevDecl, src);
+      handler.recordDiagnostics(r.diagnostics);
+      if (r.output) r.output = instrumentAwaits(r.output);
+      return r;
+    },
+    addModule(name, content, meta) {
+      const diags = node.addModule(name, content, meta);
+      handler.recordDiagnostics(diags);
+      return diags;
+    },
+    inspect: (prevDecl, src, pos) => node.inspect(prevDecl, src, pos),
+    complete: (prevDecl, src, pos) => node.complete(prevDecl, src, pos),
+    close: () => node.close(),
+  };
+  /** @type {import("tslab/dist/converter").Converter | undefined} */
+  let browser;
+  const convs = {
+    node: wrapped,
+    get browser() {
+      return (browser ??= createConverter({ isJS: false, isBrowser: true }));
+    },
+    close() {
+      node.close();
+      browser?.close();
+    },
+  };
+
+  /** @type {ReturnType<TsdlHandler["executorConsole"]>} */
+  const executorConsole = { log: (v) => handler.executorConsole().log(v), error: (...a) => handler.executorConsole().error(...a) };
+  const executor = createExecutor(process.cwd(), convs, executorConsole);
+  handler = new TsdlHandler(executor, { version, log });
+
+  // Cells call `require` through tslab's hook; ESM load failures get an explanation of what to do.
+  const tslabGlobal = /** @type {{ __tslab__: { require: NodeJS.Require } }} */ (/** @type {unknown} */ (globalThis)).__tslab__;
+  tslabGlobal.require = wrapRequire(tslabGlobal.require, process.cwd());
+  Object.defineProperty(globalThis, Symbol.for("tsdl.displaySink"), { value: handler.displaySink(), configurable: true });
+  Object.defineProperty(globalThis, "importESM", {
+    value: (/** @type {string} */ specifier) => import(require.resolve(specifier, { paths: [process.cwd()] })),
+    configurable: true,
+    writable: true,
+  });
+
+  const interrupt = () => {
+    interruptState.interrupt();
+    executor.interrupt();
+  };
+  process.on("SIGINT", interrupt);
+  process.on("uncaughtException", (err) => console.error("Uncaught exception (outside the running cell):", err));
+  process.on("unhandledRejection", (reason) => console.error("Unhandled promise rejection:", util.inspect(reason)));
+
+  const server = new TsdlServer(handler, configPath, { interrupt, log });
+  server.init().catch((e) => {
+    log(`tsdl kernel: cannot start: ${e?.stack ?? e}`);
+    process.exit(1);
+  });
+}
+
+main();

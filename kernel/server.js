@@ -1,0 +1,186 @@
+// @ts-check
+// The ZeroMQ side: tslab's ZmqServer (sockets, signing, heartbeat, kernel_info/complete/inspect/is_complete
+// dispatch) with the message handling it lacks or gets wrong:
+//   - execute: execute_input, execute_result, error, clear_output; stdout/stderr coalesced per tick,
+//   - interrupt_request (interrupt_mode "message"), history_request, unknown types answered or logged
+//     to the kernel's own stderr (tslab printed them into the last cell's output),
+//   - comm_info_reply under its own name (tslab sent "complete_reply") and shutdown_reply with status.
+"use strict";
+const crypto = require("crypto");
+const { ZmqServer } = require("tslab/dist/jupyter");
+
+const DELIM = "<IDS|MSG>";
+
+/**
+ * The header of a raw multipart message, without verifying it (tslab verifies when it parses).
+ * @param {Buffer[]} frames
+ */
+function peekHeader(frames) {
+  const i = frames.findIndex((f) => f.toString() === DELIM);
+  if (i < 0 || frames.length < i + 6) return undefined;
+  try {
+    return JSON.parse(frames[i + 2].toString());
+  } catch {
+    return undefined;
+  }
+}
+
+class TsdlServer extends ZmqServer {
+  /**
+   * @param {import("./handler").TsdlHandler} handler
+   * @param {string} configPath
+   * @param {{ interrupt: () => void, log: (text: string) => void }} opts
+   */
+  constructor(handler, configPath, opts) {
+    super(handler, configPath);
+    /** @type {import("./handler").TsdlHandler} */
+    this.tsdl = handler;
+    this.interrupt = opts.interrupt;
+    this.log = opts.log;
+  }
+
+  /**
+   * Messages tslab does not know are answered here; the rest go to tslab's dispatch.
+   * @param {any} sock
+   * @param {Buffer[]} frames
+   */
+  async handleShellMessage(sock, ...frames) {
+    const header = peekHeader(frames);
+    const type = header?.msg_type;
+    const known = [
+      "kernel_info_request",
+      "execute_request",
+      "is_complete_request",
+      "inspect_request",
+      "complete_request",
+      "comm_info_request",
+      "shutdown_request",
+    ];
+    if (typeof type === "string" && !known.includes(type)) return this.handleOther(sock, frames, type);
+    return super.handleShellMessage(sock, ...frames);
+  }
+
+  /**
+   * Reply to a raw request: identities copied, parent header set, signed with the session key.
+   * @param {any} sock
+   * @param {Buffer[]} frames
+   * @param {string} msgType
+   * @param {Record<string, unknown>} content
+   */
+  sendRaw(sock, frames, msgType, content) {
+    const i = frames.findIndex((f) => f.toString() === DELIM);
+    const parent = JSON.parse(frames[i + 2].toString());
+    const header = {
+      msg_id: crypto.randomBytes(16).toString("hex"),
+      username: parent.username,
+      session: parent.session,
+      date: new Date().toISOString(),
+      msg_type: msgType,
+      version: "5.3",
+    };
+    const bodies = [JSON.stringify(header), JSON.stringify(parent), "{}", JSON.stringify(content)];
+    const hmac = crypto.createHmac("sha256", this.connInfo.key);
+    for (const b of bodies) hmac.update(b);
+    const idents = sock === this.iopub ? [] : frames.slice(0, i);
+    sock.send([...idents, DELIM, this.connInfo.key ? hmac.digest("hex") : "", ...bodies]);
+  }
+
+  /**
+   * @param {any} sock
+   * @param {Buffer[]} frames
+   * @param {string} type
+   */
+  handleOther(sock, frames, type) {
+    this.sendRaw(this.iopub, frames, "status", { execution_state: "busy" });
+    try {
+      if (type === "interrupt_request") {
+        this.interrupt();
+        this.sendRaw(sock, frames, "interrupt_reply", { status: "ok" });
+      } else if (type === "history_request") {
+        this.sendRaw(sock, frames, "history_reply", { status: "ok", history: [] });
+      } else if (type.endsWith("_request")) {
+        this.log(`tsdl kernel: unsupported request ${type}`);
+        const reply = type.replace(/_request$/, "_reply");
+        this.sendRaw(sock, frames, reply, { status: "error", ename: "NotImplemented", evalue: `${type} is not supported by the tsdl kernel`, traceback: [] });
+      } else {
+        this.log(`tsdl kernel: ignored message ${type}`);
+      }
+    } finally {
+      this.sendRaw(this.iopub, frames, "status", { execution_state: "idle" });
+    }
+  }
+
+  /** @param {any} sock @param {any} msg */
+  async handleExecute(sock, msg) {
+    const send = (/** @type {string} */ type, /** @type {Record<string, unknown>} */ content) => {
+      const r = msg.createReply();
+      r.header.msg_type = type;
+      r.content = content;
+      r.signAndSend(this.connInfo.key, this.iopub);
+    };
+    // Many small writes (a print loop) become one stream message per name per tick.
+    /** @type {{ name: "stdout" | "stderr", text: string } | null} */
+    let pending = null;
+    let scheduled = false;
+    const flush = () => {
+      if (pending) send("stream", pending);
+      pending = null;
+    };
+    /** @type {import("./handler").CellIO} */
+    const io = {
+      executeInput: (count) => send("execute_input", { code: msg.content.code, execution_count: count }),
+      stream: (name, text) => {
+        if (pending && pending.name !== name) flush();
+        pending = pending ? { name, text: pending.text + text } : { name, text };
+        if (!scheduled) {
+          scheduled = true;
+          setImmediate(() => {
+            scheduled = false;
+            flush();
+          });
+        }
+      },
+      display: (content, update) => {
+        flush();
+        send(update ? "update_display_data" : "display_data", content);
+      },
+      clear: (wait) => {
+        flush();
+        send("clear_output", { wait });
+      },
+      result: (count, data) => {
+        flush();
+        send("execute_result", { execution_count: count, data, metadata: {} });
+      },
+      error: (content) => {
+        flush();
+        send("error", content);
+      },
+      flush,
+    };
+    const content = await this.tsdl.execute(msg.content, io);
+    flush();
+    const reply = msg.createReply();
+    reply.header.msg_type = "execute_reply";
+    reply.content = content;
+    reply.signAndSend(this.connInfo.key, sock);
+  }
+
+  /** @param {any} sock @param {any} msg */
+  handleCommInfoRequest(sock, msg) {
+    const reply = msg.createReply();
+    reply.header.msg_type = "comm_info_reply";
+    reply.content = { status: "ok", comms: {} };
+    reply.signAndSend(this.connInfo.key, sock);
+  }
+
+  /** @param {any} sock @param {any} msg */
+  handleShutdown(sock, msg) {
+    const reply = msg.createReply();
+    reply.header.msg_type = "shutdown_reply";
+    reply.content = { status: "ok", restart: Boolean(msg.content?.restart) };
+    reply.signAndSend(this.connInfo.key, sock);
+  }
+}
+
+module.exports = { TsdlServer, peekHeader };
