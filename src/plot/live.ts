@@ -1,0 +1,80 @@
+// plot.live: one chart redrawn in place while a run trains (display updates, not new outputs).
+import { display, DisplayHandle } from "../display";
+import type { History } from "../train/history";
+import { describe, fail, isObject, oneOf, positiveInt } from "./check";
+import { lossCurve, LossCurveOptions } from "./lossCurve";
+import { Plot } from "./plot";
+
+export interface LiveOptions {
+  /** Redraw after this many new epochs or batches (default 1). */
+  every?: number;
+  /** What `every` counts: "epochs" (default) or "batches" (default when `batches: true`). */
+  unit?: "epochs" | "batches";
+}
+
+/**
+ * A live chart: the first `update(history)` with data displays it, later ones redraw that same
+ * output (`update_display_data`), so 50 updates leave one output in the notebook. Outside a
+ * notebook each redraw prints the one-line summary.
+ */
+export class LivePlot {
+  private handle?: DisplayHandle;
+  private drawnAt = -1;
+  /** The plot last drawn. */
+  plot?: Plot;
+  /** How many times the chart was drawn. */
+  redraws = 0;
+  private readonly every: number;
+  private readonly unit: "epochs" | "batches";
+
+  constructor(
+    private readonly render: (history: History) => Plot,
+    opts: LiveOptions = {},
+    defaultUnit: "epochs" | "batches" = "epochs",
+    /** Whether a history has anything to draw yet (default: at least one epoch). */
+    private readonly ready: (history: History) => boolean = (h) => h.epochs.length > 0,
+  ) {
+    this.every = positiveInt("live", "every", opts.every, 1);
+    this.unit = oneOf("live", "unit", opts.unit, ["epochs", "batches"] as const, defaultUnit);
+  }
+
+  /** The display id of the output being redrawn (after the first draw). */
+  get displayId(): string | undefined {
+    return this.handle?.displayId;
+  }
+
+  /**
+   * Redraw when `every` epochs (or batches) were added since the last draw, or always with
+   * `force` (e.g. after the last epoch). Returns whether it redrew. A history with nothing to
+   * draw yet is skipped, so it can be called from the first batch on.
+   */
+  update(history: History, opts: { force?: boolean } = {}): boolean {
+    if (!isObject(history) || !Array.isArray(history.epochs))
+      fail("live", `update() takes the run's History ({ epochs, batches }), got ${describe(history)}`);
+    const progress = this.unit === "epochs" ? history.epochs.length : (history.batches ?? []).length;
+    if (progress === 0 || progress === this.drawnAt) return false;
+    if (!opts.force && this.drawnAt >= 0 && progress - this.drawnAt < this.every) return false;
+    if (!this.ready(history)) return false;
+    const plot = this.render(history);
+    if (this.handle) this.handle.update(plot);
+    else this.handle = display(plot);
+    this.plot = plot;
+    this.drawnAt = progress;
+    this.redraws++;
+    return true;
+  }
+}
+
+/** A live loss curve (same options as `lossCurve`), redrawn every `every` epochs or batches. */
+export function live(opts?: LossCurveOptions & LiveOptions): LivePlot;
+/** A live chart of any kind: `render` turns the current history into a Plot. */
+export function live(render: (history: History) => Plot, opts?: LiveOptions): LivePlot;
+export function live(a?: ((history: History) => Plot) | (LossCurveOptions & LiveOptions), b?: LiveOptions): LivePlot {
+  if (typeof a === "function") return new LivePlot(a, b);
+  if (a !== undefined && !isObject(a)) fail("live", `expected options or a render function, got ${describe(a)}`);
+  const { every, unit, ...curveOpts }: LossCurveOptions & LiveOptions = a ?? {};
+  // With per-batch loss the curve can be drawn from the first batch on.
+  const perBatch = curveOpts.batches === true;
+  const ready = perBatch ? (h: History) => h.epochs.length > 0 || (h.batches ?? []).length > 0 : undefined;
+  return new LivePlot((h) => lossCurve(h, curveOpts), { every, unit }, perBatch ? "batches" : "epochs", ready);
+}

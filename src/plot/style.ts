@@ -1,0 +1,43 @@
+// Shared look: matplotlib's tab10 colours (what PyTorch users know) and the top-level spec frame.
+import { VegaLiteSpec } from "./render";
+
+export const SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json";
+
+/** matplotlib's default colour cycle (tab10). */
+export const TAB10 = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+
+export const LR_RULE_COLOR = "#7f7f7f";
+export const SUGGESTION_COLOR = "#d62728";
+
+/** Options every plot takes. */
+export interface SizeOptions {
+  /** Chart title (each helper has a default). */
+  title?: string;
+  /** Width of each panel in pixels (default 520). */
+  width?: number;
+  /** Height of each panel in pixels (default 280; 180 for second panels). */
+  height?: number;
+}
+
+export function panelSize(opts: SizeOptions, second = false): { width: number; height: number } {
+  return { width: opts.width ?? 520, height: opts.height ?? (second ? 180 : 280) };
+}
+
+/** The frame around a chart body: schema, title with notes as subtitle, inline datasets, config. */
+export function frame(title: string, notes: readonly string[], datasets: Record<string, unknown[]>, body: VegaLiteSpec): VegaLiteSpec {
+  const t: Record<string, unknown> = { text: title, anchor: "start" };
+  if (notes.length) t.subtitle = notes.map((n) => `note: ${n}`);
+  return {
+    $schema: SCHEMA,
+    title: t,
+    datasets,
+    ...body,
+    config: {
+      font: "sans-serif",
+      axis: { gridColor: "#e8e8e8", labelFontSize: 11, titleFontSize: 12, titleFontWeight: "normal" },
+      legend: { labelFontSize: 11, titleFontSize: 11, titleFontWeight: "normal" },
+      title: { fontSize: 14, subtitleColor: "#a05000", subtitleFontSize: 11 },
+      view: { stroke: "#cccccc" },
+    },
+  };
+}
