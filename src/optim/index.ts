@@ -1,2 +1,28 @@
-// placeholder: filled by the optim work
-export {};
+// PyTorch-style optimizers on TensorFlow.js: live, editable paramGroups, PyTorch's update rules and
+// weight decay, stateDict/loadStateDict, and usable as the optimizer of model.compile + model.fit.
+export { Optimizer, ParamGroups } from "./optimizer";
+export type { ParamsInput, GradsInput, ParamState } from "./optimizer";
+export { SGD } from "./sgd";
+export { Adam, AdamW } from "./adam";
+export { RMSprop } from "./rmsprop";
+export { Adagrad } from "./adagrad";
+export { ParamList } from "./params";
+export type { ParamGroup, ParamGroupInput, ParamSource, HasParameters, HasTrainableWeights } from "./params";
+export { SCHEDULER_KEYS } from "./options";
+export type {
+  BaseHyper,
+  AnyHyper,
+  SGDHyper,
+  AdamHyper,
+  RMSpropHyper,
+  AdagradHyper,
+  SGDOptions,
+  AdamOptions,
+  AdamWOptions,
+  RMSpropOptions,
+  AdagradOptions,
+} from "./options";
+export type { OptimizerStateDict, EncodedTensor, EncodedParamState, SavedGroup } from "./stateDict";
+export { paramGroupsForDecay } from "./decay";
+export type { DecaySplitOptions } from "./decay";
+export { l2Penalty } from "./regularization";

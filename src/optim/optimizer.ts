@@ -1,0 +1,461 @@
+// The base of every tsdl optimizer: PyTorch's param groups and per-parameter state on top of tf.Optimizer,
+// so one object serves a manual loop (backward/step/zeroGrad), minimize(), and model.compile + model.fit.
+import * as util from "util";
+import * as tf from "@tensorflow/tfjs";
+import { JUPYTER_DISPLAY, MimeBundle } from "../display";
+import { AnyHyper, BaseHyper, checkValues, GROUP_EXTRA_KEYS, rejectUnknownKeys, SCHEDULER_KEYS, show, Specs } from "./options";
+import { checkNoDuplicates, collectVariables, isGroupInput, ParamGroup, ParamGroupInput, ParamList, ParamSource } from "./params";
+import { decodeValues, encodeTensor, EncodedParamState, OptimizerStateDict, STATE_DICT_FORMAT } from "./stateDict";
+import { groupTable, tableBundle, tableText } from "./table";
+
+/** What an optimizer is built from: a model/layer, variables, or a list of group objects. */
+export type ParamsInput<H extends BaseHyper = AnyHyper> = ParamSource | ReadonlyArray<ParamGroupInput<H>>;
+
+/** tfjs's `{ name, tensor }` pair (not re-exported by @tensorflow/tfjs). */
+export interface NamedTensor {
+  name: string;
+  tensor: tf.Tensor;
+}
+
+/** Gradients for `step()`: keyed by variable name (what `tf.variableGrads(f).grads` returns) or by variable. */
+export type GradsInput = tf.NamedTensorMap | Map<tf.Variable, tf.Tensor> | NamedTensor[];
+
+/** Per-parameter state, kept by variable: how many updates it got and its buffers (momentumBuffer, expAvg, ...). */
+export interface ParamState {
+  step: number;
+  buffers: Record<string, tf.Tensor>;
+}
+
+/** Passed by `fromConfig` (model deserialization): the optimizer adopts the variables of its first update. */
+const DEFERRED = Symbol("tsdl.optim.deferredParams");
+
+/** `opt.paramGroups`: an array of plain group objects that shows as a table. */
+export class ParamGroups<H extends BaseHyper = AnyHyper> extends Array<ParamGroup<H>> {
+  static override get [Symbol.species](): ArrayConstructor {
+    return Array;
+  }
+  [JUPYTER_DISPLAY](): MimeBundle {
+    return tableBundle(ownerOf(this).table());
+  }
+  [util.inspect.custom](): string {
+    return tableText(ownerOf(this).table());
+  }
+}
+
+const OWNER = Symbol("tsdl.optim.owner");
+function ownerOf(groups: ParamGroups<BaseHyper>): Optimizer<BaseHyper> {
+  return (groups as unknown as Record<symbol, Optimizer<BaseHyper>>)[OWNER];
+}
+
+/** Prototype of every group object: how a group prints (names and shapes, never tensor data). */
+const GROUP_PROTO = {
+  [util.inspect.custom](this: ParamGroup<BaseHyper>, _depth: number, options: util.InspectOptions): string {
+    const { params, ...rest } = this;
+    const list = params instanceof ParamList ? params : ParamList.from(params ?? []);
+    return `ParamGroup ${util.inspect({ params: list, ...rest }, { ...options, depth: 2 })}`;
+  },
+  [JUPYTER_DISPLAY](this: ParamGroup<BaseHyper>): MimeBundle {
+    const text = util.inspect(this, { colors: false, breakLength: 100 });
+    const esc = text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+    return { "text/html": `<pre>${esc}</pre>`, "text/plain": text };
+  },
+};
+
+/**
+ * Base class of SGD, Adam, AdamW, RMSprop and Adagrad. Extends `tf.Optimizer`, so it can be passed to
+ * `model.compile({ optimizer })`.
+ *
+ * Three ways to train with it:
+ * - PyTorch's manual loop: `opt.zeroGrad(); const loss = opt.backward(() => lossFn()); opt.step();`
+ *   `backward` adds d(loss)/d(param) into the optimizer's gradient accumulator (PyTorch's `.grad`), `step()`
+ *   without argument applies the accumulated gradients, `zeroGrad()` clears them. As in PyTorch, forgetting
+ *   `zeroGrad()` accumulates gradients over several `backward` calls.
+ * - Explicit gradients: `const { value, grads } = tf.variableGrads(f); opt.step(grads);` (the caller keeps
+ *   ownership of `grads`; the accumulator is neither read nor changed).
+ * - `opt.minimize(f)` (tfjs style) and `model.fit` (calls `minimize` / `applyGradients`).
+ *
+ * Hyperparameters live in `paramGroups` and are read again at every step. State is kept per variable.
+ */
+export abstract class Optimizer<H extends BaseHyper = AnyHyper> extends tf.Optimizer {
+  /** The options given to the constructor, completed with PyTorch's defaults; new groups take missing keys from here. */
+  readonly defaults: H;
+  /** The parameter groups: plain, editable objects (`params`, `lr`, `weightDecay`, ...). */
+  readonly paramGroups: ParamGroups<H>;
+
+  private readonly specs: Specs<H>;
+  private readonly kind: string;
+  private readonly state_ = new Map<tf.Variable, ParamState>();
+  private readonly grads_ = new Map<tf.Variable, tf.Tensor>();
+  private deferred: boolean;
+
+  protected constructor(kind: string, params: ParamsInput<H> | typeof DEFERRED, options: Partial<H>, specs: Specs<H>, baseDefaults: H) {
+    super();
+    this.kind = kind;
+    this.specs = specs;
+    if (options === null || typeof options !== "object" || Array.isArray(options))
+      throw new Error(`${kind}: options must be an object such as { lr: 0.01 }, got ${show(options)}`);
+    rejectUnknownKeys(options, this.hyperKeys, kind);
+    const defaults = { ...baseDefaults } as H;
+    for (const [k, v] of Object.entries(options)) if (v !== undefined) (defaults as Record<string, unknown>)[k] = cloneValue(v);
+    checkValues(defaults, specs, kind);
+    this.checkGroup(defaults, kind);
+    this.defaults = defaults;
+    this.paramGroups = new ParamGroups<H>();
+    Object.defineProperty(this.paramGroups, OWNER, { value: this, enumerable: false });
+    this.deferred = params === DEFERRED;
+    if (params === DEFERRED) return;
+
+    const list = Array.isArray(params) ? (params as unknown[]) : undefined;
+    if (list && list.length === 0) throw new Error(`${kind}: got an empty parameter list`);
+    const groups = list && list.some(isGroupInput) ? list : [{ params: params as ParamSource }];
+    groups.forEach((g, i) => {
+      if (!isGroupInput(g)) throw new Error(`${kind}: params[${i}] is ${show(g)}; a list of groups must hold only { params, ... } objects`);
+      this.addParamGroup(g as ParamGroupInput<H>);
+    });
+  }
+
+  /** Names of this optimizer's hyperparameters, in PyTorch's order. */
+  get hyperKeys(): string[] {
+    return Object.keys(this.specs);
+  }
+
+  /** How many times step() / minimize() / applyGradients() has updated the parameters. */
+  get stepCount(): number {
+    return this.iterations;
+  }
+
+  /** Per-variable state (step count and buffers). Read-only: do not dispose these tensors. */
+  get state(): ReadonlyMap<tf.Variable, Readonly<ParamState>> {
+    return this.state_;
+  }
+
+  /** Gradients accumulated by `backward()` since the last `zeroGrad()` (PyTorch's `p.grad`). */
+  get grads(): ReadonlyMap<tf.Variable, tf.Tensor> {
+    return this.grads_;
+  }
+
+  /** Every variable of every group, in group order. */
+  params(): tf.Variable[] {
+    return this.paramGroups.flatMap((g) => [...g.params]);
+  }
+
+  /** Cross-field checks (e.g. nesterov needs momentum); throws with `where` in the message. */
+  protected checkGroup(_h: H, _where: string): void {}
+
+  /**
+   * The update rule: returns the new value of `p` for gradient `grad`, reading and replacing entries of
+   * `buffers` (new tensors only; the base class disposes the ones replaced). Runs inside tf.tidy.
+   */
+  protected abstract update(p: tf.Variable, grad: tf.Tensor, group: H, step: number, buffers: Record<string, tf.Tensor>): tf.Tensor;
+
+  /**
+   * Adds a group, like PyTorch's `add_param_group`: missing hyperparameters come from `defaults`; a
+   * variable already in a group is an error. Nothing changes when it throws.
+   */
+  addParamGroup(group: ParamGroupInput<H>): ParamGroup<H> {
+    const where = `${this.kind}.addParamGroup`;
+    if (!isGroupInput(group)) throw new Error(`${where}: expected an object { params, lr?, ... }, got ${show(group)}`);
+    rejectUnknownKeys(group, [...GROUP_EXTRA_KEYS, ...this.hyperKeys], where);
+    const vars = collectVariables(group.params, where);
+    checkNoDuplicates(vars, this.paramGroups, where);
+    const g = Object.create(GROUP_PROTO) as ParamGroup<H>;
+    const rec = g as Record<string, unknown>;
+    g.params = ParamList.from(vars) as ParamList;
+    if (group.name !== undefined) rec.name = group.name;
+    const given = group as Record<string, unknown>;
+    for (const k of this.hyperKeys) rec[k] = given[k] !== undefined ? cloneValue(given[k]) : cloneValue((this.defaults as Record<string, unknown>)[k]);
+    for (const k of SCHEDULER_KEYS) if (given[k] !== undefined) rec[k] = given[k];
+    const at = `${this.kind}: paramGroups[${this.paramGroups.length}]`;
+    checkValues(g, this.specs, at);
+    this.checkGroup(g, at);
+    this.paramGroups.push(g);
+    return g;
+  }
+
+  /**
+   * PyTorch's `loss.backward()` for this optimizer's parameters: runs `lossFn`, adds the gradient of its
+   * result into `grads` (accumulating, like `.grad`), and returns the loss (the caller disposes it).
+   */
+  backward(lossFn: () => tf.Scalar): tf.Scalar {
+    if (typeof lossFn !== "function") throw new Error(`${this.kind}.backward: expected a function returning the loss, got ${show(lossFn)}`);
+    const vars = this.params().filter((v) => v.trainable);
+    if (vars.length === 0) throw new Error(`${this.kind}.backward: no trainable parameters in this optimizer's groups`);
+    const { value, grads } = tf.variableGrads(lossFn, vars);
+    for (const v of vars) {
+      const g = grads[v.name];
+      if (!g) continue;
+      const old = this.grads_.get(v);
+      if (old) {
+        this.grads_.set(v, tf.keep(tf.add(old, g)));
+        old.dispose();
+        g.dispose();
+      } else this.grads_.set(v, tf.keep(g));
+    }
+    return value;
+  }
+
+  /** Clears the gradients accumulated by `backward()` (PyTorch's `zero_grad()`, set_to_none). */
+  zeroGrad(): void {
+    for (const g of this.grads_.values()) g.dispose();
+    this.grads_.clear();
+  }
+
+  /**
+   * One update. Without argument, applies the gradients accumulated by `backward()`; with `grads` (keyed by
+   * variable name or by variable), applies those (the caller keeps and disposes them). Variables without a
+   * gradient are skipped, as PyTorch skips `p.grad is None`. Gradients of variables outside the groups
+   * are ignored. Nothing is updated when it throws.
+   */
+  step(grads?: GradsInput): void {
+    if (grads === undefined) {
+      if (this.grads_.size === 0)
+        throw new Error(
+          `${this.kind}.step: no gradients. Call opt.backward(() => loss) first (after opt.zeroGrad()), ` +
+            `or pass them: opt.step(tf.variableGrads(f).grads)`,
+        );
+      this.apply(this.grads_, "step");
+    } else this.apply(this.toMap(grads, "step"), "step");
+  }
+
+  /** tfjs's minimize: gradients of `f` for this optimizer's parameters (or `varList`), then one update. */
+  override minimize(f: () => tf.Scalar, returnCost = false, varList?: tf.Variable[]): tf.Scalar | null {
+    const vars = (varList ?? this.params()).filter((v) => v.trainable);
+    if (vars.length === 0) throw new Error(`${this.kind}.minimize: no trainable parameters to optimize`);
+    const { value, grads } = tf.variableGrads(f, vars);
+    try {
+      this.apply(this.toMap(grads, "minimize"), "minimize");
+    } finally {
+      tf.dispose(grads);
+    }
+    if (returnCost) return value;
+    value.dispose();
+    return null;
+  }
+
+  /** tfjs's entry point (used by `model.fit`): gradients keyed by variable name. */
+  override applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
+    this.apply(this.toMap(variableGradients, "applyGradients"), "applyGradients");
+  }
+
+  private toMap(grads: GradsInput, where: string): Map<tf.Variable, tf.Tensor> {
+    const at = `${this.kind}.${where}`;
+    if (grads instanceof Map) return grads;
+    if (grads === null || typeof grads !== "object")
+      throw new Error(`${at}: expected gradients keyed by variable name (tf.variableGrads(f).grads) or a Map, got ${show(grads)}`);
+    const g = grads as Record<string, unknown>;
+    if ("grads" in g && "value" in g && !(g.grads instanceof tf.Tensor))
+      throw new Error(`${at}: got the whole result of tf.variableGrads; pass its .grads`);
+    const byName = new Map<string, tf.Variable>();
+    for (const v of this.params()) byName.set(v.name, v);
+    const out = new Map<tf.Variable, tf.Tensor>();
+    const entries: Array<[string, unknown]> = Array.isArray(grads)
+      ? (grads as NamedTensor[]).map((n) => [n?.name, n?.tensor])
+      : Object.entries(grads as tf.NamedTensorMap);
+    const unknown: string[] = [];
+    for (const [name, t] of entries) {
+      if (t === null || t === undefined) continue;
+      if (!(t instanceof tf.Tensor)) throw new Error(`${at}: the gradient for ${JSON.stringify(name)} is ${show(t)}, not a tf.Tensor`);
+      const v = byName.get(name) ?? (this.deferred ? tf.engine().registeredVariables[name] : undefined);
+      if (v) out.set(v, t);
+      else unknown.push(name);
+    }
+    if (out.size === 0 && unknown.length > 0)
+      throw new Error(
+        `${at}: none of the gradients is for a parameter of this optimizer: got ${unknown.slice(0, 5).join(", ")}` +
+          `${unknown.length > 5 ? ", ..." : ""}; parameters: ${[...byName.keys()].slice(0, 5).join(", ")}${byName.size > 5 ? ", ..." : ""}`,
+      );
+    return out;
+  }
+
+  /** Checks everything, then updates every parameter that has a gradient. */
+  private apply(grads: ReadonlyMap<tf.Variable, tf.Tensor>, where: string): void {
+    const at = `${this.kind}.${where}`;
+    if (this.deferred && this.paramGroups.length === 0) {
+      this.addParamGroup({ params: [...grads.keys()] } as unknown as ParamGroupInput<H>);
+      this.deferred = false;
+    }
+    const work: Array<[tf.Variable, tf.Tensor, ParamGroup<H>]> = [];
+    this.paramGroups.forEach((group, i) => {
+      const gat = `${this.kind}: paramGroups[${i}]`;
+      checkValues(group, this.specs, gat);
+      this.checkGroup(group, gat);
+      for (const v of group.params) {
+        const g = grads.get(v);
+        if (!g) continue;
+        if (v.isDisposed) throw new Error(`${at}: parameter ${v.name} is disposed`);
+        if (g.isDisposed) throw new Error(`${at}: the gradient of ${v.name} is disposed`);
+        if (!tf.util.arraysEqual(g.shape, v.shape))
+          throw new Error(`${at}: the gradient of ${v.name} has shape [${g.shape}], the parameter [${v.shape}]`);
+        work.push([v, g, group]);
+      }
+    });
+    if (work.length === 0) throw new Error(`${at}: none of the gradients is for a parameter of this optimizer`);
+    for (const [v, g, group] of work) {
+      const st = this.state_.get(v) ?? { step: 0, buffers: {} };
+      const old = st.buffers;
+      const next: Record<string, tf.Tensor> = { ...old };
+      const step = st.step + 1;
+      const kept = tf.tidy(() => {
+        v.assign(this.update(v, g.dtype === "float32" ? g : tf.cast(g, "float32"), group, step, next));
+        return next;
+      });
+      // keep(): apply() may run inside the caller's tidy (model.fit does), which must not free the state.
+      for (const k of Object.keys(kept)) if (old[k] !== kept[k]) tf.keep(kept[k]);
+      for (const k of Object.keys(old)) if (old[k] !== kept[k]) old[k].dispose();
+      this.state_.set(v, { step, buffers: kept });
+    }
+    this.incrementIterations();
+  }
+
+  /** One row per group: the table shown in notebooks and by console.log. */
+  table() {
+    const n = this.paramGroups.length;
+    let tensors = 0;
+    let numel = 0;
+    for (const g of this.paramGroups) for (const v of g.params) (tensors++, (numel += v.size));
+    const caption =
+      `${this.kind}: ${n} param group${n === 1 ? "" : "s"}, ${tensors} tensors, ` +
+      `${numel.toLocaleString("en-US")} parameters, step ${this.stepCount}`;
+    return groupTable(caption, this.paramGroups, this.hyperKeys);
+  }
+
+  [JUPYTER_DISPLAY](): MimeBundle {
+    return tableBundle(this.table());
+  }
+
+  [util.inspect.custom](): string {
+    return tableText(this.table());
+  }
+
+  /** Hyperparameters of every group and the state tensors, as JSON (see OptimizerStateDict). */
+  stateDict(): OptimizerStateDict {
+    const paramGroups = this.paramGroups.map((g) => {
+      const { params, ...rest } = g;
+      return { params: params.map((v) => v.name), ...(JSON.parse(JSON.stringify(rest)) as Record<string, unknown>) };
+    });
+    const state: Record<string, EncodedParamState> = {};
+    for (const v of this.params()) {
+      const st = this.state_.get(v);
+      if (!st) continue;
+      const buffers: EncodedParamState["buffers"] = {};
+      for (const [k, t] of Object.entries(st.buffers)) buffers[k] = encodeTensor(t);
+      state[v.name] = { step: st.step, buffers };
+    }
+    return { format: STATE_DICT_FORMAT, optimizer: this.kind, stepCount: this.stepCount, paramGroups, state };
+  }
+
+  /**
+   * Restores what `stateDict()` saved: group hyperparameters (replacing the current ones, as PyTorch does),
+   * per-parameter state and stepCount. Everything is checked before anything changes.
+   */
+  loadStateDict(sd: OptimizerStateDict): void {
+    const at = `${this.kind}.loadStateDict`;
+    if (!sd || typeof sd !== "object" || sd.format !== STATE_DICT_FORMAT)
+      throw new Error(`${at}: not a tsdl optimizer state dict (format ${show(sd?.format)}; expected ${JSON.stringify(STATE_DICT_FORMAT)})`);
+    if (sd.optimizer !== this.kind) throw new Error(`${at}: the state dict is from ${sd.optimizer}, this optimizer is ${this.kind}`);
+    if (!Array.isArray(sd.paramGroups) || sd.paramGroups.length !== this.paramGroups.length)
+      throw new Error(`${at}: the state dict has ${sd.paramGroups?.length} param groups, this optimizer ${this.paramGroups.length}`);
+    sd.paramGroups.forEach((g, i) => {
+      if (!Array.isArray(g.params) || g.params.length !== this.paramGroups[i].params.length)
+        throw new Error(`${at}: param group ${i} has ${g.params?.length} parameters in the state dict, ${this.paramGroups[i].params.length} here`);
+    });
+    // Saved name -> variable: by name when every saved name is one of ours, else by position.
+    const ours = new Map(this.params().map((v) => [v.name, v] as const));
+    const byName = sd.paramGroups.every((g) => g.params.every((n) => ours.has(n)));
+    const target = new Map<string, tf.Variable>();
+    sd.paramGroups.forEach((g, i) => g.params.forEach((n, j) => target.set(n, byName ? ours.get(n)! : this.paramGroups[i].params[j])));
+    // Hyperparameters, checked.
+    const newGroups = sd.paramGroups.map((g, i) => {
+      const { params: _p, ...rest } = g;
+      const h = JSON.parse(JSON.stringify(rest)) as Record<string, unknown>;
+      for (const k of this.hyperKeys) if (!(k in h)) throw new Error(`${at}: param group ${i} lacks ${k}`);
+      checkValues(h as Partial<H>, this.specs, `${at}: param group ${i}`);
+      this.checkGroup(h as unknown as H, `${at}: param group ${i}`);
+      return h;
+    });
+    // State values, checked and decoded.
+    const decoded = new Map<tf.Variable, { step: number; buffers: Record<string, [number[], Float32Array]> }>();
+    for (const [n, st] of Object.entries(sd.state ?? {})) {
+      const v = target.get(n);
+      if (!v) throw new Error(`${at}: state for ${n}, which is in no saved param group`);
+      if (!Number.isInteger(st.step) || st.step < 0) throw new Error(`${at}: state of ${n} has step ${show(st.step)}`);
+      const buffers: Record<string, [number[], Float32Array]> = {};
+      for (const [k, e] of Object.entries(st.buffers ?? {})) {
+        const values = decodeValues(e, `${at}: ${n}.${k}`);
+        if (!tf.util.arraysEqual(e.shape, v.shape)) throw new Error(`${at}: ${n}.${k} has shape [${e.shape}], parameter ${v.name} is [${v.shape}]`);
+        buffers[k] = [e.shape, values];
+      }
+      decoded.set(v, { step: st.step, buffers });
+    }
+    // Commit.
+    for (const st of this.state_.values()) for (const t of Object.values(st.buffers)) t.dispose();
+    this.state_.clear();
+    for (const [v, st] of decoded) {
+      const buffers: Record<string, tf.Tensor> = {};
+      for (const [k, [shape, values]] of Object.entries(st.buffers)) buffers[k] = tf.keep(tf.tensor(values, shape, "float32"));
+      this.state_.set(v, { step: st.step, buffers });
+    }
+    this.paramGroups.forEach((g, i) => {
+      for (const k of Object.keys(g)) if (k !== "params") delete (g as Record<string, unknown>)[k];
+      Object.assign(g, newGroups[i]);
+    });
+    this.iterations_ = Number.isInteger(sd.stepCount) ? sd.stepCount : 0;
+  }
+
+  /** tfjs's optimizer weights (model.save with includeOptimizer): iterations, then `<var>/<buffer>` tensors. */
+  override async getWeights(): Promise<NamedTensor[]> {
+    const out: NamedTensor[] = [await this.saveIterations()];
+    for (const v of this.params()) {
+      const st = this.state_.get(v);
+      if (!st) continue;
+      out.push({ name: `${v.name}/step`, tensor: tf.scalar(st.step, "int32") });
+      for (const [k, t] of Object.entries(st.buffers)) out.push({ name: `${v.name}/${k}`, tensor: t.clone() });
+    }
+    return out;
+  }
+
+  override async setWeights(weightValues: NamedTensor[]): Promise<void> {
+    const rest = await this.extractIterations(weightValues);
+    const ours = new Map(this.params().map((v) => [v.name, v] as const));
+    const next = new Map<tf.Variable, ParamState>();
+    for (const { name, tensor } of rest) {
+      const cut = name.lastIndexOf("/");
+      const v = ours.get(name.slice(0, cut));
+      const key = name.slice(cut + 1);
+      if (!v) throw new Error(`${this.kind}.setWeights: ${name} is not the state of a parameter of this optimizer`);
+      const st = next.get(v) ?? { step: 0, buffers: {} };
+      if (key === "step") st.step = tensor.dataSync()[0];
+      else {
+        if (!tf.util.arraysEqual(tensor.shape, v.shape)) throw new Error(`${this.kind}.setWeights: ${name} has shape [${tensor.shape}], parameter [${v.shape}]`);
+        st.buffers[key] = tf.clone(tensor);
+      }
+      next.set(v, st);
+    }
+    for (const st of this.state_.values()) for (const t of Object.values(st.buffers)) t.dispose();
+    this.state_.clear();
+    for (const [v, st] of next) this.state_.set(v, st);
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...(this.defaults as unknown as tf.serialization.ConfigDict) };
+  }
+
+  /** Used when a model saved with this optimizer is loaded: the parameters are adopted at the first update. */
+  static override fromConfig<T extends tf.serialization.Serializable>(
+    cls: tf.serialization.SerializableConstructor<T>,
+    config: tf.serialization.ConfigDict,
+  ): T {
+    return new cls(DEFERRED, config);
+  }
+
+  /** Frees the state buffers and accumulated gradients (not the parameters). */
+  override dispose(): void {
+    this.zeroGrad();
+    for (const st of this.state_.values()) for (const t of Object.values(st.buffers)) t.dispose();
+    this.state_.clear();
+  }
+}
+
+function cloneValue<T>(v: T): T {
+  return (Array.isArray(v) ? [...v] : v) as T;
+}

@@ -1,0 +1,113 @@
+// Hyperparameter types, defaults and checks shared by the optimizers. Every check runs when a group is
+// made and again at every step (groups are plain objects the user and schedulers edit between steps).
+import * as util from "util";
+
+/** Hyperparameters every optimizer has. */
+export interface BaseHyper {
+  /** Learning rate, >= 0. */
+  lr: number;
+  /** L2 coefficient added to the gradient (`g + weightDecay·p`), or decoupled decay for AdamW. */
+  weightDecay: number;
+  /** Ascend instead of descend (the gradient is negated first). */
+  maximize: boolean;
+}
+
+/** `torch.optim.SGD`: lr, momentum, dampening, weight_decay, nesterov, maximize. */
+export interface SGDHyper extends BaseHyper {
+  momentum: number;
+  dampening: number;
+  nesterov: boolean;
+}
+
+/** `torch.optim.Adam` / `AdamW`. */
+export interface AdamHyper extends BaseHyper {
+  betas: [number, number];
+  eps: number;
+  amsgrad: boolean;
+  /** true: AdamW's `p ← p·(1 − lr·weightDecay)` instead of adding `weightDecay·p` to the gradient. */
+  decoupledWeightDecay: boolean;
+}
+
+/** `torch.optim.RMSprop`. */
+export interface RMSpropHyper extends BaseHyper {
+  alpha: number;
+  eps: number;
+  momentum: number;
+  centered: boolean;
+}
+
+/** `torch.optim.Adagrad`. */
+export interface AdagradHyper extends BaseHyper {
+  lrDecay: number;
+  eps: number;
+  initialAccumulatorValue: number;
+}
+
+/** What a group of an optimizer of unknown kind may hold (what a scheduler sees). */
+export type AnyHyper = BaseHyper & Partial<SGDHyper & AdamHyper & RMSpropHyper & AdagradHyper>;
+
+export type SGDOptions = Partial<SGDHyper>;
+export type AdamOptions = Partial<AdamHyper>;
+export type AdamWOptions = Partial<Omit<AdamHyper, "decoupledWeightDecay">>;
+export type RMSpropOptions = Partial<RMSpropHyper>;
+export type AdagradOptions = Partial<AdagradHyper>;
+
+/** How one hyperparameter is checked. */
+export interface OptionSpec {
+  /** What is accepted, for error messages: "a number >= 0". */
+  expect: string;
+  ok(v: unknown): boolean;
+}
+
+const isNum = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+
+export const nonNegative: OptionSpec = { expect: "a finite number >= 0", ok: (v) => isNum(v) && v >= 0 };
+export const finite: OptionSpec = { expect: "a finite number", ok: isNum };
+export const flag: OptionSpec = { expect: "true or false", ok: (v) => typeof v === "boolean" };
+export const betaPair: OptionSpec = {
+  expect: "a pair [beta1, beta2] with each beta in [0, 1)",
+  ok: (v) => Array.isArray(v) && v.length === 2 && v.every((b) => isNum(b) && b >= 0 && b < 1),
+};
+
+export type Specs<H> = { [K in keyof H]-?: OptionSpec };
+
+/** Keys an lr scheduler may add to a group; accepted in group objects and kept by stateDict(). */
+export const SCHEDULER_KEYS = ["initialLr", "initialMomentum", "maxLr", "minLr", "maxMomentum", "baseMomentum"] as const;
+/** Keys a group object accepts besides the hyperparameters. */
+export const GROUP_EXTRA_KEYS = ["params", "name", ...SCHEDULER_KEYS] as const;
+
+/** A short, data-free rendering of a bad value for error messages. */
+export function show(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (typeof v === "number" || typeof v === "boolean" || v === undefined || v === null) return String(v);
+  if (Array.isArray(v) && v.length <= 8 && v.every((x) => typeof x !== "object" || x === null)) return `[${v.map(show).join(", ")}]`;
+  return util.inspect(v, { depth: 0, breakLength: Infinity, maxArrayLength: 4, maxStringLength: 40 });
+}
+
+/** "weight_decay" -> "weightDecay", "LR" -> "lr": the accepted key a misspelt one most likely meant. */
+export function suggestKey(key: string, accepted: readonly string[]): string | undefined {
+  const camel = key.replace(/[_-]+([a-zA-Z0-9])/g, (_, c: string) => c.toUpperCase());
+  const norm = (s: string) => s.replace(/[_-]/g, "").toLowerCase();
+  return accepted.find((a) => a === camel) ?? accepted.find((a) => norm(a) === norm(key));
+}
+
+/** Throws when `obj` has a key outside `accepted`, naming it and listing what is accepted. */
+export function rejectUnknownKeys(obj: object, accepted: readonly string[], where: string): void {
+  for (const key of Object.keys(obj)) {
+    if (accepted.includes(key)) continue;
+    const hint = suggestKey(key, accepted);
+    throw new Error(
+      `${where}: unknown option ${JSON.stringify(key)}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ""}; ` +
+        `accepted: ${accepted.join(", ")}`,
+    );
+  }
+}
+
+/** Throws on the first hyperparameter of `values` that its spec rejects. */
+export function checkValues<H>(values: Partial<H>, specs: Specs<H>, where: string): void {
+  for (const key of Object.keys(specs) as Array<keyof H & string>) {
+    if (!(key in values)) continue;
+    const v = values[key];
+    if (!specs[key].ok(v)) throw new Error(`${where}: invalid ${key} ${show(v)}; expected ${specs[key].expect}`);
+  }
+}

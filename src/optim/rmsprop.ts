@@ -1,0 +1,44 @@
+import * as tf from "@tensorflow/tfjs";
+import { flag, nonNegative, RMSpropHyper, RMSpropOptions, Specs } from "./options";
+import { Optimizer, ParamsInput } from "./optimizer";
+
+const SPECS: Specs<RMSpropHyper> = { lr: nonNegative, alpha: nonNegative, eps: nonNegative, weightDecay: nonNegative, momentum: nonNegative, centered: flag, maximize: flag };
+const DEFAULTS: RMSpropHyper = { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false, maximize: false };
+
+/**
+ * RMSprop, exactly as `torch.optim.RMSprop`:
+ * ```
+ * g = ∇p (−∇p if maximize) + weightDecay·p
+ * s = α·s + (1 − α)·g²                                  (starts at 0)
+ * centered: a = α·a + (1 − α)·g;  d = √(s − a²) + eps   else d = √s + eps
+ * momentum > 0: b = momentum·b + g/d;  p = p − lr·b     else p = p − lr·g/d
+ * ```
+ */
+export class RMSprop extends Optimizer<RMSpropHyper> {
+  static className = "tsdl.RMSprop";
+
+  constructor(params: ParamsInput<RMSpropHyper>, options: RMSpropOptions = {}) {
+    super("RMSprop", params, options, SPECS, DEFAULTS);
+  }
+
+  protected update(p: tf.Variable, grad: tf.Tensor, h: RMSpropHyper, _step: number, buffers: Record<string, tf.Tensor>): tf.Tensor {
+    let g = h.maximize ? tf.neg(grad) : grad;
+    if (h.weightDecay !== 0) g = tf.add(g, tf.mul(p, h.weightDecay));
+    const s = tf.add(tf.mul(buffers.squareAvg ?? tf.zerosLike(p), h.alpha), tf.mul(tf.mul(g, g), 1 - h.alpha));
+    buffers.squareAvg = s;
+    let avg: tf.Tensor;
+    if (h.centered) {
+      const a = tf.add(tf.mul(buffers.gradAvg ?? tf.zerosLike(p), h.alpha), tf.mul(g, 1 - h.alpha));
+      buffers.gradAvg = a;
+      avg = tf.sqrt(tf.sub(s, tf.mul(a, a)));
+    } else avg = tf.sqrt(s);
+    avg = tf.add(avg, h.eps);
+    if (h.momentum > 0) {
+      const b = tf.add(tf.mul(buffers.momentumBuffer ?? tf.zerosLike(p), h.momentum), tf.div(g, avg));
+      buffers.momentumBuffer = b;
+      return tf.sub(p, tf.mul(b, h.lr));
+    }
+    return tf.sub(p, tf.mul(tf.div(g, avg), h.lr));
+  }
+}
+tf.serialization.registerClass(RMSprop);
