@@ -1,0 +1,59 @@
+import { FloatImage, Image } from "../image";
+import type { Transform } from "./transform";
+import { channelValues, normalize, rgbToGrayscale, toTensor } from "./functional";
+
+/**
+ * uint8 image -> float32 in [0, 1] (x / 255). Unlike torchvision (CHW), the result stays HWC: tfjs convolutions
+ * are channels-last, and the DataLoader stacks these into [N, H, W, C].
+ */
+export class ToTensor implements Transform<Image, FloatImage> {
+  forward(img: Image): FloatImage {
+    return toTensor(img);
+  }
+  toString(): string {
+    return "ToTensor()";
+  }
+}
+
+/** out[c] = (x[c] - mean[c]) / std[c]. `new Normalize([0.5, 0.5, 0.5], [0.5, 0.5, 0.5])` maps [0, 1] to [-1, 1]. */
+export class Normalize implements Transform<FloatImage, FloatImage> {
+  readonly mean: readonly number[];
+  readonly std: readonly number[];
+
+  constructor(mean: number | readonly number[], std: number | readonly number[]) {
+    const m = typeof mean === "number" ? [mean] : mean;
+    const s = typeof std === "number" ? [std] : std;
+    // validate now (count checked against the image later), so a bad argument fails where it was written
+    channelValues("mean", m, m.length);
+    channelValues("std", s, s.length);
+    if (s.some((v) => v === 0)) throw new Error(`tsdl.data: Normalize std ${JSON.stringify(std)} has a zero: division by zero`);
+    this.mean = [...m];
+    this.std = [...s];
+  }
+
+  forward(img: FloatImage): FloatImage {
+    return normalize(img, this.mean, this.std);
+  }
+
+  toString(): string {
+    return `Normalize(mean=[${this.mean}], std=[${this.std}])`;
+  }
+}
+
+/**
+ * torchvision.transforms.Grayscale: PIL's luma (convert("L")), with 1 or 3 output channels. `new Grayscale(3)`
+ * turns Fashion-MNIST's gray images into the 3 channels `resnet(3, 10)` takes.
+ */
+export class Grayscale implements Transform<Image, Image> {
+  constructor(readonly numOutputChannels: 1 | 3 = 1) {
+    if (numOutputChannels !== 1 && numOutputChannels !== 3) {
+      throw new Error(`tsdl.data: Grayscale numOutputChannels must be 1 or 3, got ${numOutputChannels}`);
+    }
+  }
+  forward(img: Image): Image {
+    return rgbToGrayscale(img, this.numOutputChannels);
+  }
+  toString(): string {
+    return `Grayscale(numOutputChannels=${this.numOutputChannels})`;
+  }
+}

@@ -1,0 +1,67 @@
+// What a transform is, and Compose / Lambda, as in torchvision.transforms.
+import type { Generator } from "../random";
+import { defaultGenerator } from "../random";
+
+/**
+ * A step of a transform chain: `forward(input, generator)` returns a new value and never changes its input.
+ * Random transforms draw only from `generator`, so a chain is reproducible from the generator's seed.
+ */
+export interface Transform<I = unknown, O = unknown> {
+  forward(input: I, generator?: Generator): O;
+}
+
+/** A transform, or a plain function `(input, generator) => output` (torchvision's Lambda). */
+export type TransformLike<I = any, O = any> = Transform<I, O> | ((input: I, generator: Generator) => O); // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** Runs a TransformLike. */
+export function applyTransform<I, O>(t: TransformLike<I, O>, input: I, generator: Generator = defaultGenerator()): O {
+  return typeof t === "function" ? t(input, generator) : t.forward(input, generator);
+}
+
+function isTransformLike(t: unknown): t is TransformLike {
+  return typeof t === "function" || (typeof t === "object" && t !== null && typeof (t as Transform).forward === "function");
+}
+
+function nameOf(t: TransformLike): string {
+  if (typeof t === "function") return `Lambda(${t.name || "anonymous"})`;
+  const s = String(t);
+  return s === "[object Object]" ? t.constructor.name : s;
+}
+
+/** Applies transforms in order: `new Compose([new Resize(96), new ToTensor()])`. */
+export class Compose implements Transform {
+  readonly transforms: readonly TransformLike[];
+
+  constructor(transforms: readonly TransformLike[]) {
+    if (!Array.isArray(transforms)) throw new Error(`tsdl.data: Compose takes an array of transforms, got ${typeof transforms}`);
+    transforms.forEach((t, i) => {
+      if (!isTransformLike(t)) {
+        throw new Error(`tsdl.data: Compose item ${i} is ${t === null ? "null" : typeof t}; expected a transform (an object with forward()) or a function`);
+      }
+    });
+    this.transforms = [...transforms];
+  }
+
+  forward(input: unknown, generator: Generator = defaultGenerator()): unknown {
+    let x = input;
+    for (const t of this.transforms) x = applyTransform(t, x, generator);
+    return x;
+  }
+
+  toString(): string {
+    return `Compose(\n${this.transforms.map((t) => `    ${nameOf(t)}`).join("\n")}\n)`;
+  }
+}
+
+/** Wraps a function as a transform (torchvision.transforms.Lambda). */
+export class Lambda<I, O> implements Transform<I, O> {
+  constructor(readonly fn: (input: I, generator: Generator) => O) {
+    if (typeof fn !== "function") throw new Error(`tsdl.data: Lambda takes a function, got ${typeof fn}`);
+  }
+  forward(input: I, generator: Generator = defaultGenerator()): O {
+    return this.fn(input, generator);
+  }
+  toString(): string {
+    return `Lambda(${this.fn.name || "anonymous"})`;
+  }
+}
