@@ -1,0 +1,58 @@
+// LambdaLR and MultiplicativeLR: schedules given as functions of the epoch.
+import { LRScheduler, SchedulableOptimizer, fmt } from "./base";
+
+/** A multiplicative factor as a function of the epoch index. */
+export type LrLambda = (epoch: number) => number;
+
+export interface LambdaLROptions {
+  /** One function for all groups, or one per param group. */
+  lrLambda: LrLambda | LrLambda[];
+  lastEpoch?: number;
+}
+
+function lambdasFor(optimizer: SchedulableOptimizer, lrLambda: unknown, where: string): LrLambda[] {
+  const n = optimizer?.paramGroups?.length ?? 0;
+  const list = Array.isArray(lrLambda) ? lrLambda : new Array(n).fill(lrLambda);
+  if (Array.isArray(lrLambda) && lrLambda.length !== n) {
+    throw new Error(`${where}: expected ${n} lrLambdas (one per param group), got ${lrLambda.length}`);
+  }
+  list.forEach((f, i) => {
+    if (typeof f !== "function") {
+      throw new Error(`${where}: lrLambda${Array.isArray(lrLambda) ? `[${i}]` : ""} must be a function epoch => factor, got ${fmt(f)}`);
+    }
+  });
+  return list as LrLambda[];
+}
+
+/**
+ * lr_g(e) = base_g · λ_g(e). Not chainable: it always starts from the group's `initialLr`.
+ * The lambdas are not part of `stateDict()` (as in PyTorch, where plain functions are saved as None).
+ */
+export class LambdaLR extends LRScheduler {
+  readonly lrLambdas: LrLambda[];
+  constructor(optimizer: SchedulableOptimizer, options: LambdaLROptions) {
+    const lambdas = lambdasFor(optimizer, options?.lrLambda, "LambdaLR");
+    super(optimizer, options.lastEpoch, "LambdaLR");
+    this.lrLambdas = lambdas;
+    this.initialStep();
+  }
+  protected computeLr(): number[] {
+    return this.baseLrs.map((base, i) => base * this.lrLambdas[i](this.lastEpoch));
+  }
+}
+
+/** Chainable: lr_g(e) = lr_g(e−1) · λ_g(e) for e > 0; the initial step leaves the lr unchanged. No closed form. */
+export class MultiplicativeLR extends LRScheduler {
+  readonly lrLambdas: LrLambda[];
+  constructor(optimizer: SchedulableOptimizer, options: LambdaLROptions) {
+    // PyTorch >= 2.0 checks this (1.13 fails later, at the first step).
+    const lambdas = lambdasFor(optimizer, options?.lrLambda, "MultiplicativeLR");
+    super(optimizer, options.lastEpoch, "MultiplicativeLR");
+    this.lrLambdas = lambdas;
+    this.initialStep();
+  }
+  protected computeLr(): number[] {
+    if (this.lastEpoch > 0) return this.optimizer.paramGroups.map((g, i) => g.lr * this.lrLambdas[i](this.lastEpoch));
+    return this.currentLrs();
+  }
+}

@@ -1,0 +1,158 @@
+// ReduceLROnPlateau: cut the lr when a monitored metric stops improving.
+import { Scheduler, SchedulableOptimizer, checkInt, checkNumber, checkOneOf, checkOptimizer, fmt, perGroup } from "./base";
+
+export interface ReduceLROnPlateauOptions {
+  /** "min": the metric should go down (a loss); "max": up (an accuracy). Default "min". */
+  mode?: "min" | "max";
+  /** new lr = lr · factor (default 0.1); 0 <= factor < 1. */
+  factor?: number;
+  /** Epochs without improvement tolerated before a cut (default 10). */
+  patience?: number;
+  /** How much better counts as better (default 1e-4). */
+  threshold?: number;
+  /** "rel": better than best·(1 ∓ threshold); "abs": better than best ∓ threshold. Default "rel". */
+  thresholdMode?: "rel" | "abs";
+  /** Epochs after a cut during which bad epochs are not counted (default 0). */
+  cooldown?: number;
+  /** Lower bound of the lr, for all groups or one per group (default 0). */
+  minLr?: number | number[];
+  /** A cut smaller than eps is skipped (default 1e-8). */
+  eps?: number;
+}
+
+/**
+ * `step(metric)` after each validation. A metric is better when (min/rel) m < best·(1 − threshold),
+ * (min/abs) m < best − threshold, (max/rel) m > best·(1 + threshold), (max/abs) m > best + threshold.
+ * After more than `patience` bad epochs every group gets lr = max(lr·factor, minLr_g), applied only if
+ * the cut exceeds eps; then `cooldown` epochs pass without counting. `getLastLr()` works before any step
+ * (PyTorch >= 2.2; in 1.13 it did not exist on this class).
+ */
+export class ReduceLROnPlateau extends Scheduler {
+  readonly factor: number;
+  readonly minLrs: number[];
+  readonly patience: number;
+  readonly cooldown: number;
+  cooldownCounter = 0;
+  mode: "min" | "max";
+  threshold: number;
+  thresholdMode: "rel" | "abs";
+  /** Best metric so far (±Infinity before the first step; `null` after a JSON round trip means the same). */
+  best = Infinity;
+  numBadEpochs = 0;
+  modeWorse = Infinity;
+  readonly eps: number;
+
+  constructor(optimizer: SchedulableOptimizer, options: ReduceLROnPlateauOptions = {}) {
+    const where = "ReduceLROnPlateau";
+    checkOptimizer(optimizer, where);
+    const factor = checkNumber("factor", options.factor ?? 0.1, where);
+    if (factor < 0 || factor >= 1) throw new Error(`${where}: factor must be in [0, 1) (new lr = lr · factor), got ${fmt(factor)}`);
+    const minLr = options.minLr ?? 0;
+    if (Array.isArray(minLr) && minLr.length !== optimizer.paramGroups.length) {
+      throw new Error(`${where}: expected ${optimizer.paramGroups.length} minLrs (one per param group), got ${minLr.length}`);
+    }
+    const minLrs = perGroup("minLr", minLr, optimizer.paramGroups.length, where);
+    const patience = checkInt("patience", options.patience ?? 10, where, 0);
+    const cooldown = checkInt("cooldown", options.cooldown ?? 0, where, 0);
+    const mode = checkOneOf("mode", options.mode ?? "min", ["min", "max"] as const, where);
+    const threshold = checkNumber("threshold", options.threshold ?? 1e-4, where);
+    const thresholdMode = checkOneOf("thresholdMode", options.thresholdMode ?? "rel", ["rel", "abs"] as const, where);
+    const eps = checkNumber("eps", options.eps ?? 1e-8, where);
+    super(optimizer);
+    this.factor = factor;
+    this.minLrs = minLrs;
+    this.patience = patience;
+    this.cooldown = cooldown;
+    this.mode = mode;
+    this.threshold = threshold;
+    this.thresholdMode = thresholdMode;
+    this.eps = eps;
+    this.lastEpoch = 0;
+    this.initIsBetter();
+    this.reset();
+    this.recordLastLr();
+  }
+
+  override get needsMetric(): boolean {
+    return true;
+  }
+
+  private initIsBetter(): void {
+    this.modeWorse = this.mode === "min" ? Infinity : -Infinity;
+  }
+
+  private reset(): void {
+    this.best = this.modeWorse;
+    this.cooldownCounter = 0;
+    this.numBadEpochs = 0;
+  }
+
+  /** Whether metric `a` improves on `best`. */
+  isBetter(a: number, best: number): boolean {
+    if (this.mode === "min" && this.thresholdMode === "rel") return a < best * (1 - this.threshold);
+    if (this.mode === "min") return a < best - this.threshold;
+    if (this.thresholdMode === "rel") return a > best * (this.threshold + 1);
+    return a > best + this.threshold;
+  }
+
+  get inCooldown(): boolean {
+    return this.cooldownCounter > 0;
+  }
+
+  /** Record this epoch's metric (e.g. the validation loss); cuts the lr when it has plateaued. */
+  step(metric?: number): void {
+    if (typeof metric !== "number") {
+      throw new Error(`ReduceLROnPlateau.step(metric): give the monitored value (e.g. the validation loss) as a number, got ${fmt(metric)}`);
+    }
+    this.lastEpoch += 1;
+    if (this.isBetter(metric, this.best)) {
+      this.best = metric;
+      this.numBadEpochs = 0;
+    } else {
+      this.numBadEpochs += 1;
+    }
+    if (this.inCooldown) {
+      this.cooldownCounter -= 1;
+      this.numBadEpochs = 0; // bad epochs during the cooldown do not count
+    }
+    if (this.numBadEpochs > this.patience) {
+      this.reduceLr();
+      this.cooldownCounter = this.cooldown;
+      this.numBadEpochs = 0;
+    }
+    this.recordLastLr();
+  }
+
+  private reduceLr(): void {
+    this.optimizer.paramGroups.forEach((g, i) => {
+      const oldLr = g.lr;
+      const newLr = Math.max(oldLr * this.factor, this.minLrs[i]);
+      if (oldLr - newLr > this.eps) g.lr = newLr;
+    });
+  }
+
+  /** @internal */
+  advance(): void {
+    throw new Error("ReduceLROnPlateau steps on a metric: call step(metric)");
+  }
+
+  /** @internal */
+  restart(): void {
+    throw new Error("ReduceLROnPlateau cannot be restarted by a container");
+  }
+
+  protected override convertLoaded(key: string, value: unknown): unknown {
+    // JSON turns ±Infinity into null: no best metric yet.
+    if ((key === "best" || key === "modeWorse") && value === null) return undefined;
+    return value;
+  }
+
+  protected override afterLoad(): void {
+    this.initIsBetter();
+    if (this.best === undefined || this.best === null) this.best = this.modeWorse;
+  }
+
+  protected override describeOptions() {
+    return { mode: this.mode, factor: this.factor, patience: this.patience, threshold: this.threshold, thresholdMode: this.thresholdMode, cooldown: this.cooldown };
+  }
+}
