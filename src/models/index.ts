@@ -2,3 +2,5 @@
 export { resnet, residualBlock, resnetFeatureSizes, resnetInputProblem, RESNET_INPUT_RANGE } from "./resnet";
 export type { ResNetOptions, ResidualBlockOptions } from "./resnet";
 export { torchDefaultInit, SeedSequence, PrintShape } from "./layers";
+export { loadTorchStateDict } from "./torch";
+export type { TorchStateDict, TorchTensor, LoadTorchOptions } from "./torch";
