@@ -21,7 +21,8 @@ export function conv2dBackpropInput(args: {
   const g = convGeometry("Conv2DBackpropInput", args.attrs.inputShape, filter.shape as [number, number, number, number], args.attrs);
   return withScratch(args.backend, (s) => {
     // W'[p, q, o, c] = W[kH-1-p, kW-1-q, c, o]
-    const flipped = g.kH * g.kW > 1 ? s.reverse(filter, [0, 1]) : filter;
+    // Reversing (p, q) together is reversing the flattened p·kW + q axis: whole inC·outC rows move.
+    const flipped = g.kH * g.kW > 1 ? s.reshape(s.reverse(s.reshape(filter, [g.kH * g.kW, g.inC * g.outC]), [0]), filter.shape) : filter;
     const wT = s.transpose(flipped, [0, 1, 3, 2]);
     const strided = g.strideH > 1 || g.strideW > 1;
     if (g.kH === 1 && g.kW === 1) {

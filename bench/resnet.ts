@@ -1,0 +1,184 @@
+// The course ResNet's training step and inference on tsdl's backend vs PyTorch, in one run on this machine.
+//
+//   node -r ts-node/register/transpile-only bench/resnet.ts [--backend wasm] [--batch 64] [--size 96]
+//        [--warmup 1] [--steps 3] [--mode train|infer|both] [--no-torch] [--profile]
+//
+// Runs ../shared/reference/pytorch/bench_resnet.py (Debian python3-torch, 2 threads) first, then tsdl.
+// Train step = forward (BatchNorm in training mode) + cross-entropy + backward + SGD(lr 0.01, weight decay 1e-4),
+// random data, as the PyTorch script. Prints a table and one JSON line per measurement.
+import { spawnSync } from "child_process";
+import * as path from "path";
+import { performance } from "perf_hooks";
+import { backend, models, tf } from "tsdl";
+
+interface Args {
+  backend: "wasm" | "cpu" | "tensorflow";
+  batch: number;
+  size: number;
+  warmup: number;
+  steps: number;
+  mode: "train" | "infer" | "both";
+  torch: boolean;
+  profile: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { backend: "wasm", batch: 64, size: 96, warmup: 1, steps: 3, mode: "both", torch: true, profile: false };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i];
+    const v = argv[i + 1];
+    if (k === "--no-torch") a.torch = false;
+    else if (k === "--profile") a.profile = true;
+    else if (k === "--backend") (a.backend = v as Args["backend"]), i++;
+    else if (k === "--mode") (a.mode = v as Args["mode"]), i++;
+    else if (["--batch", "--size", "--warmup", "--steps"].includes(k)) {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) throw new Error(`bench/resnet: ${k} needs a non-negative integer, got ${JSON.stringify(v)}`);
+      (a as unknown as Record<string, number>)[k.slice(2)] = n;
+      i++;
+    } else throw new Error(`bench/resnet: unknown argument ${JSON.stringify(k)}; accepted: --backend --batch --size --warmup --steps --mode --no-torch --profile`);
+  }
+  return a;
+}
+
+interface Result {
+  framework: string;
+  backend?: string;
+  mode: "train" | "infer";
+  batch: number;
+  size: number;
+  ms_per_step: number;
+  images_per_s: number;
+  [k: string]: unknown;
+}
+
+function runTorch(a: Args): Result[] {
+  const repo = path.resolve(__dirname, "..");
+  const script = path.resolve(repo, "../shared/reference/pytorch/bench_resnet.py");
+  const mode = a.mode;
+  const r = spawnSync(
+    process.env.TSDL_PYTHON ?? "/usr/bin/python3",
+    [script, "--batch", `${a.batch}`, "--size", `${a.size}`, "--threads", "2", "--mode", mode],
+    { encoding: "utf8", cwd: path.dirname(script) },
+  );
+  if (r.status !== 0) {
+    console.error(`PyTorch reference failed (${r.error?.message ?? `exit ${r.status}`}): ${r.stderr.trim().split("\n").pop()}`);
+    return [];
+  }
+  return r.stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Result);
+}
+
+/** Wrap every kernel of `backendName` to add its wall time to `table` (exclusive of nested kernel calls). */
+function profileKernels(backendName: string): Map<string, { ms: number; calls: number }> {
+  const table = new Map<string, { ms: number; calls: number }>();
+  const stack: number[] = [];
+  for (const config of tf.getKernelsForBackend(backendName)) {
+    const inner = config.kernelFunc;
+    const name = config.kernelName;
+    (config as { kernelFunc: tf.KernelFunc }).kernelFunc = (args) => {
+      stack.push(0);
+      const t0 = performance.now();
+      try {
+        return inner(args);
+      } finally {
+        const total = performance.now() - t0;
+        const nested = stack.pop() as number;
+        if (stack.length) stack[stack.length - 1] += total;
+        const row = table.get(name) ?? { ms: 0, calls: 0 };
+        row.ms += total - nested;
+        row.calls++;
+        table.set(name, row);
+      }
+    };
+  }
+  return table;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+async function main(): Promise<void> {
+  const a = parseArgs(process.argv.slice(2));
+  const results: Result[] = [];
+  if (a.torch) results.push(...runTorch(a));
+  results.forEach((r) => console.log(JSON.stringify(r)));
+
+  const info = await backend.init(a.backend, { verbose: true });
+  const model = models.resnet(3, 10, { seed: 0, inputSize: a.size });
+  const x = tf.randomNormal([a.batch, a.size, a.size, 3], 0, 1, "float32", 1) as tf.Tensor4D;
+  const labels = tf.randomUniform([a.batch], 0, 10, "int32", 2);
+  const y = tf.oneHot(labels, 10);
+  const params = model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
+  const lr = 0.01;
+  const wd = 1e-4;
+
+  const trainStep = (): void => {
+    tf.tidy(() => {
+      const { grads } = tf.variableGrads(
+        () => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
+        params,
+      );
+      // torch.optim.SGD(lr, weight_decay): p ← p - lr·(g + wd·p)
+      for (const p of params) p.assign(tf.sub(p, tf.mul(lr, tf.add(grads[p.name], tf.mul(wd, p)))));
+    });
+    tf.backend().readSync((params[0] as unknown as { dataId: object }).dataId as never); // wait for the step (sync on wasm/cpu)
+  };
+  const inferStep = (): void => {
+    tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync());
+  };
+
+  const table = a.profile ? profileKernels(info.name) : undefined;
+  const measure = (mode: "train" | "infer", step: () => void): void => {
+    const times: number[] = [];
+    for (let i = 0; i < a.warmup + a.steps; i++) {
+      if (table && i === a.warmup) table.clear();
+      const t0 = performance.now();
+      step();
+      if (i >= a.warmup) times.push(performance.now() - t0);
+    }
+    const ms = median(times);
+    const r: Result = {
+      framework: "tsdl",
+      backend: info.name,
+      device: info.device,
+      mode,
+      batch: a.batch,
+      size: a.size,
+      ms_per_step: Math.round(ms * 10) / 10,
+      images_per_s: Math.round((a.batch / ms) * 1e5) / 100,
+      numTensors: tf.memory().numTensors,
+    };
+    console.log(JSON.stringify(r));
+    results.push(r);
+    if (table) {
+      const rows = [...table.entries()].sort((p, q) => q[1].ms - p[1].ms);
+      const total = rows.reduce((s, [, v]) => s + v.ms, 0);
+      console.log(`  per-kernel time over ${a.steps} ${mode} steps (exclusive ms per step, share):`);
+      for (const [name, v] of rows.slice(0, 18)) {
+        console.log(`    ${name.padEnd(24)} ${(v.ms / a.steps).toFixed(0).padStart(7)} ms  ${((100 * v.ms) / total).toFixed(1).padStart(5)}%  ${(v.calls / a.steps).toFixed(0)} calls`);
+      }
+      table.clear();
+    }
+  };
+  if (a.mode !== "infer") measure("train", trainStep);
+  if (a.mode !== "train") measure("infer", inferStep);
+
+  console.log(`\ncourse ResNet, batch ${a.batch}, ${a.size}x${a.size}, images/s (median of ${a.steps} steps)`);
+  console.log(`  ${"mode".padEnd(6)} ${"PyTorch".padStart(9)} ${`tsdl ${info.name}`.padStart(12)} ${"ratio".padStart(7)}`);
+  for (const mode of ["train", "infer"] as const) {
+    const t = results.find((r) => r.framework === "pytorch" && r.mode === mode);
+    const s = results.find((r) => r.framework === "tsdl" && r.mode === mode);
+    if (!s) continue;
+    const ratio = t ? s.images_per_s / t.images_per_s : NaN;
+    console.log(`  ${mode.padEnd(6)} ${(t ? t.images_per_s.toFixed(1) : "-").padStart(9)} ${s.images_per_s.toFixed(2).padStart(12)} ${(t ? ratio.toFixed(3) : "-").padStart(7)}`);
+    if (t) console.log(JSON.stringify({ bench: "resnet", mode, pytorch: t.images_per_s, tsdl: s.images_per_s, backend: info.name, ratio: Math.round(ratio * 1000) / 1000 }));
+  }
+  tf.dispose([x, labels, y]);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
