@@ -146,17 +146,28 @@ export function resample(img: Image, height: number, width: number, filter: Resa
   return new Image(cur, height, width, c);
 }
 
-/** PIL NEAREST resize (an affine transform sampling floor((x + 0.5) * scale)). */
+/** Source index of each output pixel along one axis, as ImagingScaleAffine: a running sum from 0.5 * scale. */
+function nearestTable(inSize: number, outSize: number): Int32Array {
+  const t = new Int32Array(outSize);
+  const a = inSize / outSize;
+  let xo = a * 0.5;
+  for (let x = 0; x < outSize; x++) {
+    t[x] = Math.min(Math.trunc(xo), inSize - 1);
+    xo += a; // accumulated, not (x + 0.5) * a: the rounding differs and PIL accumulates
+  }
+  return t;
+}
+
+/** PIL NEAREST resize (an affine scale: Geometry.c ImagingScaleAffine). */
 export function resampleNearest(img: Image, height: number, width: number): Image {
-  const { data, height: inH, width: inW, channels: c } = img;
+  const { data, width: inW, channels: c } = img;
   const out = new Uint8Array(height * width * c);
-  const sx = inW / width;
-  const sy = inH / height;
+  const xs = nearestTable(inW, width);
+  const ys = nearestTable(img.height, height);
   for (let y = 0; y < height; y++) {
-    const yi = Math.min(Math.floor((y + 0.5) * sy), inH - 1);
     for (let x = 0; x < width; x++) {
-      const xi = Math.min(Math.floor((x + 0.5) * sx), inW - 1);
-      for (let ch = 0; ch < c; ch++) out[(y * width + x) * c + ch] = data[(yi * inW + xi) * c + ch];
+      const s = (ys[y] * inW + xs[x]) * c;
+      for (let ch = 0; ch < c; ch++) out[(y * width + x) * c + ch] = data[s + ch];
     }
   }
   return new Image(out, height, width, c);
