@@ -21,7 +21,7 @@ export interface SchedulableOptimizer {
   paramGroups: ParamGroup[];
   stepCount?: number;
   /** Constructor defaults, as PyTorch's `optimizer.defaults` (used to tell momentum from Adam's betas). */
-  defaults?: Record<string, unknown>;
+  defaults?: object;
 }
 
 // ---------------------------------------------------------------------------------------------------------

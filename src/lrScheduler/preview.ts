@@ -33,7 +33,7 @@ export function copyGroups(optimizer: SchedulableOptimizer): SchedulableOptimize
     }
     return copy;
   });
-  return { paramGroups, defaults: optimizer.defaults ? { ...optimizer.defaults } : undefined };
+  return { paramGroups, defaults: optimizer.defaults ? { ...(optimizer.defaults as Record<string, unknown>) } : undefined };
 }
 
 function simulatedOptimizer(options: PreviewOptions): SchedulableOptimizer {
