@@ -1,32 +1,19 @@
 // plot.lrSchedule: the lr (and momentum, when it cycles) of every param group at every step.
-import * as lrScheduler from "../lrScheduler";
+import { preview as previewSchedule, Scheduler } from "../lrScheduler";
+import type { PreviewOptions, SchedulePreview, SchedulerFactory } from "../lrScheduler";
 import { bool, describe, Dropped, fail, fmt, isObject, positiveInt } from "./check";
 import { Plot } from "./plot";
 import { VegaLiteSpec } from "./render";
 import { frame, panelSize, SizeOptions, TAB10 } from "./style";
 
-/** What `lrScheduler.preview(scheduler, steps)` returns: values per group per step. */
-export interface SchedulePreview {
-  /** lr[group][step]: the lr used by step `step`. */
-  lr: number[][];
-  /** momentum (or Adam's beta1) per group per step, when the scheduler cycles it. */
-  momentum?: number[][];
-  /** The scheduler's name, e.g. "OneCycleLR". */
-  name?: string;
-}
+/** What `lrScheduler.preview(scheduler, steps)` returns: lr[group][step], momentum when cycled, name. */
+export type { SchedulePreview };
 
 export interface LrScheduleOptions extends SizeOptions {
   /** Log-scale lr axis (default false). */
   logY?: boolean;
   /** Title of the x axis (default "step"; say "epoch" for schedulers stepped once per epoch). */
   xTitle?: string;
-}
-
-type PreviewFn = (scheduler: unknown, steps: number) => SchedulePreview;
-
-function previewFn(): PreviewFn | undefined {
-  const f = (lrScheduler as unknown as { preview?: unknown }).preview;
-  return typeof f === "function" ? (f as PreviewFn) : undefined;
 }
 
 function isPreview(v: unknown): v is SchedulePreview {
@@ -64,12 +51,17 @@ function varies(table: number[][]): boolean {
 /**
  * The lr of each param group at each step, drawn as steps (the lr holds for a whole step), and
  * the momentum in a second panel when it varies (OneCycleLR, CyclicLR with cycleMomentum).
- * Takes a preview (`lrScheduler.preview(scheduler, steps)`), or a scheduler and a number of
- * steps, in which case the preview runs on a copy: the optimizer and scheduler are not touched.
+ * Takes a preview (`lrScheduler.preview(scheduler, steps)`), or a scheduler (or a factory
+ * `opt => lrScheduler.oneCycleLR(opt, …)`) and a number of steps, previewed with
+ * `lrScheduler.preview` on a copy of the param groups: the optimizer and scheduler are not touched.
  */
 export function lrSchedule(schedule: SchedulePreview, opts?: LrScheduleOptions): Plot;
-export function lrSchedule(scheduler: object, steps: number, opts?: LrScheduleOptions): Plot;
-export function lrSchedule(schedule: unknown, stepsOrOpts?: number | LrScheduleOptions, maybeOpts?: LrScheduleOptions): Plot {
+export function lrSchedule(scheduler: Scheduler | SchedulerFactory, steps: number, opts?: LrScheduleOptions & PreviewOptions): Plot;
+export function lrSchedule(
+  schedule: SchedulePreview | Scheduler | SchedulerFactory,
+  stepsOrOpts?: number | LrScheduleOptions,
+  maybeOpts?: LrScheduleOptions & PreviewOptions,
+): Plot {
   const fn = "lrSchedule";
   let preview: SchedulePreview;
   let opts: LrScheduleOptions;
@@ -78,13 +70,14 @@ export function lrSchedule(schedule: unknown, stepsOrOpts?: number | LrScheduleO
     preview = schedule;
     opts = stepsOrOpts ?? {};
   } else {
-    if (!isObject(schedule)) fail(fn, `expected a schedule preview ({ lr: number[][] }) or an lr scheduler, got ${describe(schedule)}`);
-    const steps = positiveInt(fn, "steps", stepsOrOpts, NaN);
-    if (Number.isNaN(steps)) fail(fn, "with a scheduler, pass the number of steps to preview: plot.lrSchedule(scheduler, steps)");
-    const f = previewFn();
-    if (!f) fail(fn, "this build has no lrScheduler.preview; pass a schedule preview ({ lr: number[][] }) instead");
-    preview = f(schedule, steps);
-    opts = maybeOpts ?? {};
+    if (!(schedule instanceof Scheduler) && typeof schedule !== "function")
+      fail(fn, `expected a schedule preview ({ lr: number[][] }), an lr scheduler or a factory (opt => scheduler), got ${describe(schedule)}`);
+    if (stepsOrOpts === undefined || typeof stepsOrOpts === "object")
+      fail(fn, "with a scheduler, pass the number of steps to preview: plot.lrSchedule(scheduler, steps)");
+    const steps = positiveInt(fn, "steps", stepsOrOpts, 1);
+    const { optimizer, lr, betas, metrics, ...plotOpts } = maybeOpts ?? {};
+    preview = previewSchedule(schedule, steps, { optimizer, lr, betas, metrics });
+    opts = plotOpts;
   }
 
   const lr = readTable(fn, "lr", preview.lr);

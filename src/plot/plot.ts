@@ -35,18 +35,20 @@ export class Plot {
   /** SVG markup, rendered in Node by vega (no canvas). Synchronous; cached until the spec changes. */
   toSVG(): string {
     const key = JSON.stringify(this.spec);
-    if (this.cache?.key !== key) this.cache = { key, svg: renderSvg(this.spec) };
+    // vega tags the data objects it ingests, so it renders a copy and `spec` stays plain JSON.
+    if (this.cache?.key !== key) this.cache = { key, svg: renderSvg(JSON.parse(key)) };
     return this.cache.svg;
   }
 
   /** The same SVG through vega's async `View.toSVG()`. */
   toSVGAsync(): Promise<string> {
-    return renderSvgAsync(this.spec);
+    return renderSvgAsync(JSON.parse(JSON.stringify(this.spec)));
   }
 
   /** The MIME bundle a notebook shows. If SVG rendering fails, the bundle keeps the other two and says why. */
   toBundle(): MimeBundle {
-    const bundle: MimeBundle = { [VEGALITE_MIME]: this.spec };
+    // A copy: the output keeps what was shown even if the spec is restyled later.
+    const bundle: MimeBundle = { [VEGALITE_MIME]: JSON.parse(JSON.stringify(this.spec)) };
     let text = this.toString();
     try {
       bundle[SVG_MIME] = this.toSVG();
