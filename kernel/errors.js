@@ -51,6 +51,7 @@ const INTERNAL_FRAME = /node_modules[\\/]tslab[\\/]|[\\/]kernel[\\/][a-z-]+\.js|
  * @returns {ErrorContent}
  */
 function runtimeError(e) {
+  if (process.env.TSDL_KERNEL_DEBUG) process.stderr.constructor.prototype.write.call(process.stderr, `[tsdl kernel] ${(e && e.stack) || e}\n`);
   if (isInterrupt(e)) {
     return { ename: INTERRUPTED, evalue: "execution interrupted (SIGINT / interrupt_request)", traceback: [`${INTERRUPTED}: execution interrupted`] };
   }

@@ -32,6 +32,13 @@ const { resultWire, toWire } = require("./bundle");
 
 const DIAGNOSTIC_FORMAT = "%s%d:%d - %s";
 
+/**
+ * After an error with stop_on_error, requests that reach the kernel within this window were sent before the
+ * error reply (the reply is held until it ends), i.e. they were queued behind the failing cell ("Run All"):
+ * they are aborted. A request sent after the reply is never aborted. ipykernel drains its queue the same way.
+ */
+const ABORT_WINDOW_MS = 20;
+
 class TsdlHandler extends JupyterHandlerImpl {
   /**
    * @param {import("tslab/dist/executor").Executor} executor
@@ -45,8 +52,12 @@ class TsdlHandler extends JupyterHandlerImpl {
     this.queue = Promise.resolve();
     /** Requests waiting their turn; an error with stop_on_error aborts them. @type {Set<{ aborted: boolean }>} */
     this.waiting = new Set();
+    /** True during the abort window after an error. */
+    this.aborting = false;
     /** @type {Capture | null} */
     this.capture = null;
+    /** Inputs (and text outputs) of the cells run with store_history, for history_request. @type {Array<{ line: number, input: string, output: string | null }>} */
+    this.history = [];
     /** Outputs of the cell that ran last: output written after a cell finished goes there, as in ipykernel. @type {CellIO | null} */
     this.io = null;
   }
@@ -99,7 +110,7 @@ class TsdlHandler extends JupyterHandlerImpl {
    * @param {CellIO} io
    */
   execute(req, io) {
-    const ticket = { aborted: false };
+    const ticket = { aborted: this.aborting };
     this.waiting.add(ticket);
     const run = () => {
       this.waiting.delete(ticket);
@@ -120,6 +131,9 @@ class TsdlHandler extends JupyterHandlerImpl {
     const storeHistory = req.store_history ?? !silent;
     if (storeHistory) this.execCount++;
     const count = this.execCount;
+    /** @type {{ line: number, input: string, output: string | null }} */
+    const entry = { line: count, input: req.code, output: null };
+    if (storeHistory) this.history.push(entry);
     this.bind(io);
     if (!silent) io.executeInput(count);
 
@@ -139,14 +153,21 @@ class TsdlHandler extends JupyterHandlerImpl {
     if (!ok) {
       const err = cap.diagnostics.length > 0 ? compileError(cap.diagnostics, req.code) : runtimeError(cap.errors[0]);
       if (!silent) io.error(err);
-      if (req.stop_on_error ?? true) for (const t of this.waiting) t.aborted = true;
+      if (req.stop_on_error ?? true) {
+        this.aborting = true;
+        for (const t of this.waiting) t.aborted = true;
+        await new Promise((resolve) => setTimeout(resolve, ABORT_WINDOW_MS));
+        this.aborting = false;
+      }
       return { status: "error", execution_count: count, ...err };
     }
     // `//@module` cells register a module even when it has type errors; tslab prints those, so does this.
     for (const d of cap.diagnostics) io.stream("stderr", `${d.fileName ?? ""} ${d.start.line + 1}:${d.start.character + 1} - ${d.messageText}\n`);
     if (cap.hasResult && !silent) {
       try {
-        io.result(count, resultWire(cap.result));
+        const data = resultWire(cap.result);
+        io.result(count, data);
+        if (typeof data["text/plain"] === "string") entry.output = /** @type {string} */ (data["text/plain"]);
       } catch (e) {
         // A broken [Symbol.for("Jupyter.display")] must not lose the cell: report it like a thrown error.
         const err = runtimeError(e);
@@ -155,6 +176,36 @@ class TsdlHandler extends JupyterHandlerImpl {
       }
     }
     return { status: "ok", execution_count: count, user_expressions: {}, payload: [] };
+  }
+
+  /**
+   * history_reply content: `tail` (last n), `range` (lines start..stop-1), `search` (glob pattern, `unique`, last n).
+   * There is one session, numbered 1; any session asked for means it.
+   * @param {{ output?: boolean, hist_access_type?: string, start?: number, stop?: number, n?: number, pattern?: string, unique?: boolean }} req
+   */
+  historyReply(req) {
+    let entries = this.history;
+    const n = typeof req.n === "number" && req.n > 0 ? req.n : undefined;
+    if (req.hist_access_type === "range") {
+      const start = req.start ?? 0;
+      const stop = req.stop ?? Infinity;
+      entries = entries.filter((e) => e.line >= start && e.line < stop);
+    } else if (req.hist_access_type === "search") {
+      const glob = (req.pattern ?? "*").replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[\\s\\S]*").replace(/\?/g, "[\\s\\S]");
+      const re = new RegExp(`^${glob}$`);
+      entries = entries.filter((e) => re.test(e.input));
+      if (req.unique) {
+        // The latest occurrence of each input, in order.
+        const latest = new Map();
+        for (const e of entries) latest.set(e.input, e);
+        entries = [...latest.values()].sort((a, b) => a.line - b.line);
+      }
+      if (n) entries = entries.slice(-n);
+    } else if (req.hist_access_type === "tail") {
+      entries = entries.slice(-(n ?? 1000));
+    }
+    const history = entries.map((e) => [1, e.line, req.output ? [e.input, e.output] : e.input]);
+    return { status: "ok", history };
   }
 
   /**

@@ -43,25 +43,31 @@ const CAPTURE = `const ${EPOCH} = __tsdlInt.epoch; `;
 
 /**
  * Add interrupt checks to a cell's compiled JavaScript (the body tslab wraps in a function).
+ * Also reports whether the code awaits at top level: tslab misses some cases (`(await x).y`) and would then
+ * run the cell in a non-async wrapper, a SyntaxError.
  * @param {string} js
- * @returns {string}
+ * @returns {{ js: string, topLevelAwait: boolean }}
  */
 function instrumentAwaits(js) {
-  if (!js.includes("await")) return js;
+  if (!js.includes("await")) return { js, topLevelAwait: false };
   const sf = ts.createSourceFile("cell.js", js, ts.ScriptTarget.Latest, true, ts.ScriptKind.JS);
   /** Insertions; `close` ones end a wrapper opened earlier. @type {Array<{ pos: number, text: string, close: boolean }>} */
   const edits = [{ pos: 0, text: CAPTURE, close: false }];
   const open = (/** @type {number} */ pos, /** @type {string} */ text) => edits.push({ pos, text, close: false });
   const close = (/** @type {number} */ pos, /** @type {string} */ text) => edits.push({ pos, text, close: true });
   let found = false;
+  let topLevelAwait = false;
+  let depth = 0;
   /** @param {import("typescript").Node} node */
   const visit = (node) => {
     if (ts.isAwaitExpression(node)) {
       found = true;
+      if (depth === 0) topLevelAwait = true;
       open(node.getStart(sf), "__tsdlInt.after(");
       close(node.getEnd(), `, ${EPOCH})`);
     } else if (ts.isForOfStatement(node) && node.awaitModifier && ts.isBlock(node.statement)) {
       found = true;
+      if (depth === 0) topLevelAwait = true;
       open(node.statement.getStart(sf) + 1, ` __tsdlInt.check(${EPOCH});`);
     } else if (ts.isFunctionLike(node) && isAsync(node) && "body" in node && node.body) {
       const body = /** @type {import("typescript").Node} */ (node.body);
@@ -71,10 +77,13 @@ function instrumentAwaits(js) {
         close(body.getEnd(), "); }");
       }
     }
+    const fn = ts.isFunctionLike(node);
+    if (fn) depth++;
     ts.forEachChild(node, visit);
+    if (fn) depth--;
   };
   visit(sf);
-  if (!found) return js;
+  if (!found) return { js, topLevelAwait };
   // Text order at one position: closings first, innermost (visited last) first; then openings, outermost first.
   const order = edits.map((e, i) => ({ ...e, i }));
   order.sort((a, b) => a.pos - b.pos || Number(a.close ? 0 : 1) - Number(b.close ? 0 : 1) || (a.close ? b.i - a.i : a.i - b.i));
@@ -84,7 +93,7 @@ function instrumentAwaits(js) {
     out += js.slice(at, e.pos) + e.text;
     at = e.pos;
   }
-  return out + js.slice(at);
+  return { js: out + js.slice(at), topLevelAwait };
 }
 
 /** @param {import("typescript").Node} node */

@@ -38,12 +38,22 @@ function main() {
   // tslab's converter, wrapped: diagnostics reach the handler with their TS codes, and the emitted JS checks
   // for interrupts at every `await` (see interrupt.js).
   const node = createConverter({ isJS: false, isBrowser: false });
+  // The declarations the type checker sees from earlier cells. tslab keeps a cell's declarations only when it
+  // ran to the end; here a cell that compiled keeps them even if it then threw or was interrupted, because
+  // its variables exist at run time (as in Python: `x = 1; raise` leaves x defined).
+  /** @type {string | undefined} */
+  let decls;
   /** @type {import("tslab/dist/converter").Converter} */
   const wrapped = {
     convert(prevDecl, src) {
-      const r = node.convert(prevDecl, src);
+      const r = node.convert(decls ?? prevDecl, src);
+      if (r.diagnostics.length === 0) decls = r.declOutput ?? "";
       handler.recordDiagnostics(r.diagnostics);
-      if (r.output) r.output = instrumentAwaits(r.output);
+      if (r.output) {
+        const inst = instrumentAwaits(r.output);
+        r.output = inst.js;
+        if (inst.topLevelAwait) r.hasToplevelAwait = true;
+      }
       return r;
     },
     addModule(name, content, meta) {
@@ -51,8 +61,8 @@ function main() {
       handler.recordDiagnostics(diags);
       return diags;
     },
-    inspect: (prevDecl, src, pos) => node.inspect(prevDecl, src, pos),
-    complete: (prevDecl, src, pos) => node.complete(prevDecl, src, pos),
+    inspect: (prevDecl, src, pos) => node.inspect(decls ?? prevDecl, src, pos),
+    complete: (prevDecl, src, pos) => node.complete(decls ?? prevDecl, src, pos),
     close: () => node.close(),
   };
   /** @type {import("tslab/dist/converter").Converter | undefined} */

@@ -86,18 +86,37 @@ class TsdlServer extends ZmqServer {
   }
 
   /**
+   * The HMAC of a raw message matches the session key (tslab checks the messages it parses itself).
+   * @param {Buffer[]} frames
+   */
+  verified(frames) {
+    const i = frames.findIndex((f) => f.toString() === DELIM);
+    if (!this.connInfo.key) return true;
+    const hmac = crypto.createHmac("sha256", this.connInfo.key);
+    for (const f of frames.slice(i + 2, i + 6)) hmac.update(f);
+    const want = Buffer.from(hmac.digest("hex"));
+    const got = Buffer.from(frames[i + 1].toString());
+    return want.length === got.length && crypto.timingSafeEqual(want, got);
+  }
+
+  /**
    * @param {any} sock
    * @param {Buffer[]} frames
    * @param {string} type
    */
   handleOther(sock, frames, type) {
+    if (!this.verified(frames)) {
+      this.log(`tsdl kernel: dropped ${type} with a bad signature`);
+      return;
+    }
     this.sendRaw(this.iopub, frames, "status", { execution_state: "busy" });
     try {
       if (type === "interrupt_request") {
         this.interrupt();
         this.sendRaw(sock, frames, "interrupt_reply", { status: "ok" });
       } else if (type === "history_request") {
-        this.sendRaw(sock, frames, "history_reply", { status: "ok", history: [] });
+        const i = frames.findIndex((f) => f.toString() === DELIM);
+        this.sendRaw(sock, frames, "history_reply", this.tsdl.historyReply(JSON.parse(frames[i + 5].toString())));
       } else if (type.endsWith("_request")) {
         this.log(`tsdl kernel: unsupported request ${type}`);
         const reply = type.replace(/_request$/, "_reply");

@@ -1,0 +1,277 @@
+"""The tsdl kernel against Debian's jupyter_kernel_test (the standard protocol conformance tests), plus the
+protocol behaviour tslab lacks: error contents, execute_input, MIME bundles, live displays, abort rules,
+interrupts, history.
+
+Run from the repo (the mocha test test/kernel.test.ts does this with the project-local Jupyter dirs):
+    cd test/kernel && JUPYTER_PATH=../../kernel/share /usr/bin/python3 -m unittest -v test_tsdl_kernel
+"""
+import time
+import unittest
+
+import jupyter_kernel_test
+from jupyter_client.utils import run_sync
+from jupyter_kernel_test.msgspec_v5 import validate_message
+
+TIMEOUT = 30
+
+
+class TsdlKernelTests(jupyter_kernel_test.KernelTests):
+    kernel_name = "tsdl"
+    language_name = "typescript"
+    file_extension = ".ts"
+
+    code_hello_world = 'console.log("hello, world")'
+    code_stderr = 'console.error("oops")'
+
+    # Completion and inspection come from tslab's TypeScript language service.
+    completion_samples = [{"text": "Math.ab", "matches": {"abs"}}, {"text": "JSON.str", "matches": {"stringify"}}]
+    code_inspect_sample = "Math.max"
+
+    complete_code_samples = ["1 + 1", "const a = [1, 2];", "function f() { return 1; }"]
+    incomplete_code_samples = ["function f() {", "const o = {", "for (let i = 0; i < 3; i++) {"]
+
+    code_generate_error = 'throw new RangeError("out of range")'
+    code_execute_result = [
+        {"code": "6 * 7", "result": "42"},
+        {"code": '"a" + "b"', "result": "'ab'"},
+        {"code": "[1, 2, 3].map((x) => x * 2)", "result": "[ 2, 4, 6 ]"},
+        {
+            "code": 'import { bundle as mkBundle } from "tsdl";\nmkBundle({ "text/html": "<i>x</i>", "text/plain": "x" })',
+            "mime": "text/html",
+            "result": "<i>x</i>",
+        },
+    ]
+    code_display_data = [
+        {
+            "code": 'import { display as show, bundle as b2 } from "tsdl";\nshow(b2({ "text/html": "<b>hi</b>", "text/plain": "hi" }));',
+            "mime": "text/html",
+        },
+        {"code": 'import * as tslab from "tslab";\ntslab.display.markdown("# title");', "mime": "text/markdown"},
+    ]
+    code_clear_output = 'import { clearOutput as clr } from "tsdl/dist/display";\nconsole.log("x");\nclr({ wait: true });'
+
+    code_history_pattern = "6 *"
+    supported_history_operations = ("tail", "range", "search")
+
+    # --- beyond the standard suite -------------------------------------------------------------
+
+    def run_cell(self, code, **kw):
+        self.flush_channels()
+        return self.execute_helper(code, timeout=TIMEOUT, **kw)
+
+    def test_kernel_info_status_and_banner(self):
+        self.flush_channels()
+        msg_id = self.kc.kernel_info()
+        reply = self.kc.get_shell_msg(timeout=TIMEOUT)
+        validate_message(reply, "kernel_info_reply", msg_id)
+        content = reply["content"]
+        self.assertEqual(content["status"], "ok")
+        self.assertEqual(content["implementation"], "tsdl")
+        self.assertIn("TypeScript", content["banner"])
+
+    def test_error_content_names_the_error(self):
+        reply, out = self.run_cell('function inner() { throw new RangeError("out of range"); }\ninner();')
+        err = [m for m in out if m["msg_type"] == "error"][0]["content"]
+        self.assertEqual(err["ename"], "RangeError")
+        self.assertEqual(err["evalue"], "out of range")
+        self.assertEqual(err["traceback"][0], "RangeError: out of range")
+        self.assertTrue(any("inner" in line for line in err["traceback"][1:]), err["traceback"])
+        self.assertEqual(reply["content"]["ename"], "RangeError")
+        # Nothing from the kernel's own machinery in the traceback.
+        self.assertFalse(any("tslab" in line or "kernel/" in line for line in err["traceback"]), err["traceback"])
+        # No stderr copy of the error either.
+        self.assertEqual([m for m in out if m["msg_type"] == "stream"], [])
+
+    def test_compile_error_has_code_and_cell_position(self):
+        reply, out = self.run_cell("const ok = 1;\nconst n: number = 'text';")
+        self.assertEqual(reply["content"]["status"], "error")
+        err = [m for m in out if m["msg_type"] == "error"][0]["content"]
+        self.assertEqual(err["ename"], "TSError")
+        self.assertIn("TS2322", err["evalue"])
+        self.assertIn("2:7", err["evalue"])
+        self.assertIn("    const n: number = 'text';", err["traceback"])
+        self.assertIn("          ^", err["traceback"])
+
+    def test_thrown_non_error_value(self):
+        _, out = self.run_cell('throw "plain string"')
+        err = [m for m in out if m["msg_type"] == "error"][0]["content"]
+        self.assertEqual(err["evalue"], "plain string")
+
+    def test_execute_input_carries_the_count(self):
+        self.flush_channels()
+        code = "1 + 2"
+        msg_id = self.kc.execute(code)
+        reply = self.get_non_kernel_info_reply(timeout=TIMEOUT)
+        count = reply["content"]["execution_count"]
+        msgs = []
+        while True:
+            msg = run_sync(self.kc.iopub_channel.get_msg)(timeout=TIMEOUT)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            msgs.append(msg)
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                break
+        inputs = [m for m in msgs if m["msg_type"] == "execute_input"]
+        self.assertEqual(len(inputs), 1)
+        self.assertEqual(inputs[0]["content"]["execution_count"], count)
+        results = [m for m in msgs if m["msg_type"] == "execute_result"]
+        self.assertEqual(results[0]["content"]["execution_count"], count)
+        # The second cell counts one more.
+        reply2, _ = self.run_cell("2")
+        self.assertEqual(reply2["content"]["execution_count"], count + 1)
+
+    def test_no_result_for_statements_or_undefined(self):
+        _, out = self.run_cell("let unused = 1;")
+        self.assertEqual([m for m in out if m["msg_type"] == "execute_result"], [])
+        _, out = self.run_cell("undefined")
+        self.assertEqual([m for m in out if m["msg_type"] == "execute_result"], [])
+
+    def test_display_sends_the_whole_bundle_in_one_message(self):
+        _, out = self.run_cell(
+            'import { display as d3, bundle as b3 } from "tsdl";\n'
+            'd3(b3({ "image/svg+xml": "<svg/>", "application/json": { a: 1 }, "text/plain": "chart" }));'
+        )
+        disp = [m for m in out if m["msg_type"] == "display_data"]
+        self.assertEqual(len(disp), 1)
+        data = disp[0]["content"]["data"]
+        self.assertEqual(data, {"image/svg+xml": "<svg/>", "application/json": {"a": 1}, "text/plain": "chart"})
+
+    def test_jupyter_display_symbol_renders_as_result_and_display(self):
+        _, out = self.run_cell(
+            'import { display as d4 } from "tsdl";\n'
+            'class Card { [Symbol.for("Jupyter.display")]() { return { "text/html": "<p>card</p>", "text/plain": "card" }; } }\n'
+            "d4(new Card());\nnew Card()"
+        )
+        kinds = [(m["msg_type"], m["content"].get("data")) for m in out if m["msg_type"] in ("display_data", "execute_result")]
+        self.assertEqual(
+            kinds,
+            [
+                ("display_data", {"text/html": "<p>card</p>", "text/plain": "card"}),
+                ("execute_result", {"text/html": "<p>card</p>", "text/plain": "card"}),
+            ],
+        )
+
+    def test_display_handle_updates_in_place(self):
+        _, out = self.run_cell(
+            'import { display as d5 } from "tsdl";\n'
+            'const h = d5("step 0");\nfor (let i = 1; i <= 3; i++) h.update(`step ${i}`);'
+        )
+        disp = [m for m in out if m["msg_type"] == "display_data"]
+        upd = [m for m in out if m["msg_type"] == "update_display_data"]
+        self.assertEqual(len(disp), 1)
+        did = disp[0]["content"]["transient"]["display_id"]
+        self.assertTrue(did)
+        self.assertEqual([u["content"]["data"]["text/plain"] for u in upd], ["step 1", "step 2", "step 3"])
+        self.assertTrue(all(u["content"]["transient"]["display_id"] == did for u in upd))
+
+    def test_broken_display_method_is_an_error_not_a_crash(self):
+        reply, out = self.run_cell('({ [Symbol.for("Jupyter.display")]() { return 5; } })')
+        self.assertEqual(reply["content"]["status"], "error")
+        err = [m for m in out if m["msg_type"] == "error"][0]["content"]
+        self.assertEqual(err["ename"], "TypeError")
+        self.assertIn("MIME bundle", err["evalue"])
+        reply, _ = self.run_cell("1")
+        self.assertEqual(reply["content"]["status"], "ok")
+
+    def _execute_many(self, codes, stop_on_error):
+        """Send all requests at once (as "Run All" does), then collect the replies in order."""
+        self.flush_channels()
+        ids = [self.kc.execute(c, stop_on_error=stop_on_error) for c in codes]
+        replies = {}
+        while len(replies) < len(ids):
+            r = self.get_non_kernel_info_reply(timeout=TIMEOUT)
+            replies[r["parent_header"]["msg_id"]] = r["content"]
+        return [replies[i] for i in ids]
+
+    def test_queued_cells_run_after_an_error_without_stop_on_error(self):
+        r = self._execute_many(['throw new Error("first")', "const after1 = 1;", "after1 + 1"], stop_on_error=False)
+        self.assertEqual([x["status"] for x in r], ["error", "ok", "ok"])
+
+    def test_stop_on_error_aborts_only_cells_already_queued(self):
+        r = self._execute_many(['throw new Error("first")', "const never = 1;"], stop_on_error=True)
+        self.assertEqual([x["status"] for x in r], ["error", "aborted"])
+        # A request arriving right after the error runs (tslab aborted everything within 200 ms).
+        reply, _ = self.run_cell("40 + 2")
+        self.assertEqual(reply["content"]["status"], "ok")
+
+    def test_silent_execution_sends_no_outputs(self):
+        reply, out = self.run_cell('console.log("quiet"); 5', silent=True)
+        self.assertEqual(reply["content"]["status"], "ok")
+        self.assertEqual([m for m in out if m["msg_type"] != "stream"], [])
+
+    def test_backend_selected_by_environment(self):
+        # TSDL_BACKEND passes through the kernelspec (the mocha runner sets it to cpu).
+        _, out = self.run_cell(
+            'import { backend as be } from "tsdl";\n(await be.init(undefined, { verbose: false })).name'
+        )
+        res = [m for m in out if m["msg_type"] == "execute_result"][0]["content"]["data"]["text/plain"]
+        self.assertEqual(res, "'cpu'")
+
+    def _interrupt_running(self, code, wait=1.0):
+        self.flush_channels()
+        msg_id = self.kc.execute(code)
+        time.sleep(wait)
+        self.km.interrupt_kernel()
+        reply = self.get_non_kernel_info_reply(timeout=TIMEOUT)
+        self.assertEqual(reply["parent_header"]["msg_id"], msg_id)
+        return reply["content"]
+
+    def test_interrupt_sync_loop_keeps_variables(self):
+        self.run_cell("const kept = 41;")
+        content = self._interrupt_running("let spins = 0;\nwhile (true) { spins++; }")
+        self.assertEqual(content["status"], "error")
+        self.assertEqual(content["ename"], "Interrupted")
+        _, out = self.run_cell("kept + 1")
+        self.assertEqual([m for m in out if m["msg_type"] == "execute_result"][0]["content"]["data"]["text/plain"], "42")
+
+    def test_interrupt_async_loop_stops_it(self):
+        content = self._interrupt_running(
+            "let ticks = 0;\nwhile (true) { await new Promise((r) => setTimeout(r, 5)); ticks++; }"
+        )
+        self.assertEqual(content["status"], "error")
+        self.assertEqual(content["ename"], "Interrupted")
+        # The loop is stopped, not merely abandoned: ticks no longer grows.
+        _, out1 = self.run_cell("ticks")
+        time.sleep(0.3)
+        _, out2 = self.run_cell("ticks")
+        t1 = int([m for m in out1 if m["msg_type"] == "execute_result"][0]["content"]["data"]["text/plain"])
+        t2 = int([m for m in out2 if m["msg_type"] == "execute_result"][0]["content"]["data"]["text/plain"])
+        self.assertGreater(t1, 10)
+        self.assertEqual(t1, t2)
+        # Async code started after the interrupt runs normally.
+        _, out = self.run_cell("await new Promise((r) => setTimeout(() => r(7), 10))")
+        self.assertEqual([m for m in out if m["msg_type"] == "execute_result"][0]["content"]["data"]["text/plain"], "7")
+
+    def test_interrupt_request_message(self):
+        # interrupt_mode "message" front ends send interrupt_request on the control channel.
+        self.flush_channels()
+        msg_id = self.kc.execute("let m = 0;\nwhile (true) { await new Promise((r) => setTimeout(r, 5)); m++; }")
+        time.sleep(0.8)
+        msg = self.kc.session.msg("interrupt_request", {})
+        self.kc.control_channel.send(msg)
+        ctl = run_sync(self.kc.control_channel.get_msg)(timeout=TIMEOUT)
+        self.assertEqual(ctl["msg_type"], "interrupt_reply")
+        self.assertEqual(ctl["content"]["status"], "ok")
+        reply = self.get_non_kernel_info_reply(timeout=TIMEOUT)
+        self.assertEqual(reply["parent_header"]["msg_id"], msg_id)
+        self.assertEqual(reply["content"]["ename"], "Interrupted")
+
+    def test_esm_only_package_imports(self):
+        # d3-array 3 (a dependency of vega) ships only ES modules; plain tslab fails with ERR_REQUIRE_ESM.
+        reply, out = self.run_cell('import { sum } from "d3-array";\nsum([1, 2, 3.5])')
+        self.assertEqual(reply["content"]["status"], "ok", out)
+        res = [m for m in out if m["msg_type"] == "execute_result"][0]["content"]["data"]["text/plain"]
+        self.assertEqual(res, "6.5")
+
+    def test_async_esm_module_explains_how_to_import(self):
+        reply, out = self.run_cell('import { late } from "./esm-fixture/tla.mjs";\nlate')
+        self.assertEqual(reply["content"]["status"], "error")
+        err = [m for m in out if m["msg_type"] == "error"][0]["content"]
+        self.assertIn("importESM", err["evalue"])
+        _, out = self.run_cell('(await (globalThis as any).importESM("./esm-fixture/tla.mjs")).late')
+        res = [m for m in out if m["msg_type"] == "execute_result"][0]["content"]["data"]["text/plain"]
+        self.assertEqual(res, "'after await'")
+
+
+if __name__ == "__main__":
+    unittest.main()
