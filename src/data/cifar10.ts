@@ -130,13 +130,21 @@ export class CIFAR10<X = Image> extends ImageDataset<X> {
     const log = opts.log ?? ((l: string) => console.error(l));
     fs.mkdirSync(r, { recursive: true });
     const archive = path.join(r, path.basename(new URL(url).pathname) || "cifar-10-binary.tar.gz");
-    if (fs.existsSync(archive) && (await md5File(archive)) === md5.toLowerCase()) {
+    let fetched = false;
+    if (md5 && fs.existsSync(archive) && (await md5File(archive)) === md5.toLowerCase()) {
       log(`tsdl.data: ${archive} already downloaded and verified`);
     } else {
       log(`tsdl.data: downloading ${url} to ${archive}`);
       await downloadFile(url, archive, { md5, log });
+      fetched = true;
     }
-    const dir = await extractFolder(archive, r, CIFAR10_FOLDER);
+    let dir: string;
+    try {
+      dir = await extractFolder(archive, r, CIFAR10_FOLDER);
+    } catch (e) {
+      if (fetched) fs.rmSync(archive, { force: true }); // a broken download is not kept either
+      throw e;
+    }
     log(`tsdl.data: extracted ${dir}`);
     return dir;
   }
