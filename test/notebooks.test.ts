@@ -1,0 +1,228 @@
+// Every notebook, executed by nbconvert on the tsdl kernel in the smoke configuration (TSDL_SMOKE=1), with its
+// printed values, lr sequences and charts compared against PyTorch (test/fixtures/notebooks.json, made by
+// test/goldens/notebooks.py).
+import { strict as assert } from "node:assert";
+import * as fs from "fs";
+import * as path from "path";
+import { Cell, codeCells, executeNotebook, Notebook, repo, richOutputs, streamText } from "./helpers/jupyter";
+
+const fixture = JSON.parse(fs.readFileSync(path.join(repo, "test", "fixtures", "notebooks.json"), "utf8"));
+const SMOKE_ENV = { TSDL_SMOKE: "1" };
+const VEGALITE = "application/vnd.vegalite.v5+json";
+const SVG = "image/svg+xml";
+
+type Spec = { title?: { text?: string } | string; datasets?: Record<string, Array<Record<string, unknown>>> };
+interface Chart {
+  cell: number;
+  title: string;
+  spec: Spec;
+  svg: string;
+}
+
+function run(name: string): Promise<Notebook> {
+  return executeNotebook(path.join(repo, "notebooks", `${name}.ipynb`), {
+    env: SMOKE_ENV,
+    allowErrors: true, // so one failing cell is reported with its error instead of hiding every other check
+    timeout: 300,
+    outputPath: path.join(repo, "artifacts", "executed", `${name}.ipynb`),
+  });
+}
+
+/** Everything printed to stdout, all cells. */
+function stdout(nb: Notebook): string {
+  return codeCells(nb)
+    .map((c) => streamText(c))
+    .join("");
+}
+
+/** "cell i: ename: evalue" for error outputs, and stderr text. */
+function problems(nb: Notebook): string[] {
+  const out: string[] = [];
+  codeCells(nb).forEach((c: Cell, i) => {
+    for (const o of c.outputs ?? []) if (o.output_type === "error") out.push(`cell ${i}: ${o.ename}: ${o.evalue}`);
+    const err = streamText(c, "stderr");
+    if (err) out.push(`cell ${i} stderr: ${err.slice(0, 500)}`);
+  });
+  return out;
+}
+
+/** Every output that carries a vega-lite spec, with its SVG. */
+function charts(nb: Notebook): Chart[] {
+  const out: Chart[] = [];
+  codeCells(nb).forEach((c, i) => {
+    for (const data of richOutputs(c)) {
+      if (!(VEGALITE in data)) continue;
+      const spec = data[VEGALITE] as Spec;
+      const title = typeof spec.title === "string" ? spec.title : spec.title?.text ?? "";
+      out.push({ cell: i, title, spec, svg: String(data[SVG] ?? "") });
+    }
+  });
+  return out;
+}
+
+/** The values of one dataset of a chart, ordered by step (group 0). */
+function series(chart: Chart, dataset: string): number[] {
+  const rows = chart.spec.datasets?.[dataset];
+  assert.ok(Array.isArray(rows), `chart "${chart.title}" has a "${dataset}" dataset`);
+  return rows
+    .filter((r) => r.group === undefined || r.group === "group 0")
+    .sort((a, b) => Number(a.step) - Number(b.step))
+    .map((r) => Number(r.value));
+}
+
+function assertClose(actual: number[], expected: number[], rel: number, what: string): void {
+  assert.equal(actual.length, expected.length, `${what}: ${actual.length} values, PyTorch has ${expected.length}`);
+  actual.forEach((a, i) => {
+    const e = expected[i];
+    assert.ok(Math.abs(a - e) <= rel * Math.abs(e) + 1e-15, `${what}[${i}]: ${a}, PyTorch ${e}`);
+  });
+}
+
+function assertSvgChart(c: Chart): void {
+  assert.match(c.svg, /^\s*<svg[\s>]/, `chart "${c.title}" has SVG`);
+  assert.match(c.svg, /<path/, `chart "${c.title}" SVG draws something`);
+}
+
+/** Numbers after `label` on every line where it occurs, e.g. all "learning rate: X". */
+function numbersAfter(text: string, label: RegExp): number[] {
+  return [...text.matchAll(new RegExp(label.source + /\s*(-?[\d.e+-]+)/.source, "g"))].map((m) => Number(m[1]));
+}
+
+/** "group 0 (decay): 21 tensors, 11,172,032 parameters, lr 0.01, weightDecay 0.0001" lines. */
+function groupLines(text: string, names: string[]): Array<{ tensors: number; parameters: number; lr: number; weightDecay: number }> {
+  return names.map((name, i) => {
+    const re = new RegExp(`group ${i} \\(${name}\\): (\\d+) tensors, ([\\d,]+) parameters, lr (\\S+), weightDecay (\\S+)`);
+    const m = re.exec(text);
+    assert.ok(m, `a line for group ${i} (${name}) in:\n${text}`);
+    return { tensors: Number(m[1]), parameters: Number(m[2].replace(/,/g, "")), lr: Number(m[3]), weightDecay: Number(m[4]) };
+  });
+}
+
+describe("notebooks, executed by nbconvert on the tsdl kernel (smoke configuration)", function () {
+  this.timeout(600_000);
+
+  describe("01-param-groups", () => {
+    let nb: Notebook;
+    let out: string;
+    before(async () => {
+      nb = await run("01-param-groups");
+      out = stdout(nb);
+    });
+
+    it("runs every cell without an error or stderr output", () => {
+      assert.deepEqual(problems(nb), []);
+      assert.ok(codeCells(nb).every((c) => typeof c.execution_count === "number"), "every code cell ran");
+    });
+
+    it("prints the backend and device it used", () => {
+      assert.match(out, /^backend: (tensorflow|wasm|cpu), device: .+$/m);
+    });
+
+    it("prints lr and weight decay from paramGroups, then the edited lrs, as PyTorch's param_groups", () => {
+      const pg = fixture.paramGroups;
+      assert.deepEqual(numbersAfter(out, /^learning rate:/m), [pg.initial.lr, pg.afterSet]);
+      assert.deepEqual(numbersAfter(out, /^weight decay:/m), [pg.initial.weightDecay]);
+      const loop = /^learning rate of every group: (.+)$/m.exec(out);
+      assert.ok(loop, out);
+      assert.deepEqual(loop[1].split(", ").map(Number), pg.afterLoop);
+      const m = /resnet\(3, 10\): (\d+) trainable tensors, ([\d,]+) parameters/.exec(out);
+      assert.ok(m, out);
+      assert.deepEqual([Number(m[1]), Number(m[2].replace(/,/g, ""))], [pg.groups[0].tensors, pg.groups[0].parameters]);
+    });
+
+    it("splits decay / no-decay and body / classifier groups exactly as PyTorch", () => {
+      assert.deepEqual(groupLines(out, ["decay", "no decay"]), fixture.paramGroups.decaySplit);
+      assert.deepEqual(groupLines(out, ["body", "classifier"]), fixture.paramGroups.classifierSplit);
+    });
+
+    it("shows paramGroups as a table (HTML and text)", () => {
+      const tables = codeCells(nb)
+        .flatMap((c) => richOutputs(c, "execute_result"))
+        .filter((d) => String(d["text/html"] ?? "").includes("<table"));
+      assert.ok(tables.length >= 3, `three paramGroups tables, got ${tables.length}`);
+      assert.ok(tables.some((t) => /no decay/.test(String(t["text/plain"]))), "the decay split table names its groups");
+    });
+
+    it("freezes the body with lr 0 while the classifier moves", () => {
+      assert.deepEqual(numbersAfter(out, /largest change in the body \(lr 0\):/), [0]);
+      const [head] = numbersAfter(out, /largest change in the classifier \(lr 0\.1\):/);
+      assert.ok(head > 0, `classifier moved: ${head}`);
+    });
+  });
+
+  describe("03-lr-schedulers", () => {
+    let nb: Notebook;
+    let out: string;
+    let all: Chart[];
+    const schedules = fixture.schedules as Record<string, { lr: number[]; momentum?: number[] }>;
+    before(async () => {
+      nb = await run("03-lr-schedulers");
+      out = stdout(nb);
+      all = charts(nb);
+    });
+
+    it("runs every cell without an error or stderr output", () => {
+      assert.deepEqual(problems(nb), []);
+      assert.ok(codeCells(nb).every((c) => typeof c.execution_count === "number"), "every code cell ran");
+    });
+
+    it("prints the backend, device and data it used", () => {
+      assert.match(out, /^backend: (tensorflow|wasm|cpu), device: .+$/m);
+      assert.match(out, /^data: .+$/m);
+    });
+
+    it("steps MultiStepLR by hand to PyTorch's exact lrs, 0.1 then 0.010000000000000002", () => {
+      const m = /^MultiStepLR\(milestones \[20\], gamma 0\.1\): lr (.+)$/m.exec(out);
+      assert.ok(m, out);
+      const lrs: number[] = [];
+      for (const part of m[1].split(", ")) {
+        const r = /^(\S+) for epochs (\d+)-(\d+)$/.exec(part);
+        assert.ok(r, part);
+        for (let e = Number(r[2]); e <= Number(r[3]); e++) lrs.push(Number(r[1]));
+      }
+      assert.deepEqual(lrs, schedules.MultiStepLR.lr);
+    });
+
+    it("prints a table of every schedule matching PyTorch to 4 significant digits", () => {
+      const lines = out.split("\n");
+      const head = lines.findIndex((l) => l.startsWith("scheduler "));
+      assert.ok(head >= 0, out);
+      const epochs = lines[head].trim().split(/\s+/).slice(1).map((e) => Number(e.slice(1)));
+      const names = ["StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "LambdaLR", "MultiplicativeLR", "LinearLR", "ConstantLR", "PolynomialLR", "CosineAnnealingWarmRestarts", "CyclicLR", "OneCycleLR"];
+      names.forEach((name, i) => {
+        const cells = lines[head + 1 + i].trim().split(/\s+/);
+        assert.equal(cells[0], name);
+        assertClose(cells.slice(1).map(Number), epochs.map((e) => schedules[name].lr[e]), 5e-4, `${name} table`);
+      });
+    });
+
+    it("draws every schedule (vega-lite + SVG) with PyTorch's lr at every epoch", () => {
+      for (const name of ["StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "LambdaLR", "MultiplicativeLR", "LinearLR", "ConstantLR", "PolynomialLR", "CosineAnnealingWarmRestarts", "CyclicLR", "OneCycleLR", "warmupCosine"]) {
+        const chart = all.find((c) => c.title === name);
+        assert.ok(chart, `a chart titled ${name}; got ${all.map((c) => c.title).join(", ")}`);
+        assertSvgChart(chart);
+        assertClose(series(chart, "lr"), schedules[name].lr, 1e-12, `${name} lr`);
+      }
+      assert.match(out, /^warmupCosine\(\) gives the same schedule: true$/m);
+    });
+
+    it("draws one-cycle's momentum as PyTorch cycles it", () => {
+      const chart = all.find((c) => c.title.startsWith("OneCycleLR (lr and momentum)"));
+      assert.ok(chart, all.map((c) => c.title).join(", "));
+      assertSvgChart(chart);
+      assertClose(series(chart, "lr"), schedules.OneCycleLR.lr, 1e-12, "OneCycleLR lr");
+      assertClose(series(chart, "momentum"), schedules.OneCycleLR.momentum!, 1e-12, "OneCycleLR momentum");
+      assertClose(series(all.find((c) => c.title === "CyclicLR")!, "momentum"), schedules.CyclicLR.momentum!, 1e-12, "CyclicLR momentum");
+    });
+
+    it("reduces the lr on a plateau exactly where PyTorch does", () => {
+      const m = /^lr after each epoch: (.+)$/m.exec(out);
+      assert.ok(m, out);
+      assert.deepEqual(m[1].split(", ").map(Number), fixture.plateau.lrAfterStep);
+      const chart = all.find((c) => c.title.startsWith("ReduceLROnPlateau"));
+      assert.ok(chart);
+      assertSvgChart(chart);
+      assert.deepEqual(series(chart, "lr"), fixture.plateau.lrAfterStep);
+    });
+  });
+});
