@@ -252,6 +252,39 @@ describe(`lrScheduler goldens (PyTorch ${fixture.torch})`, () => {
     }
   });
 
+  // PyTorch 1.13 cannot nest a container inside SequentialLR (it fails with TypeError/AttributeError). tsdl
+  // runs a nested container from initialLr with fresh initial steps, so each piece follows its own PyTorch run.
+  function runSpec(spec: Spec, steps: number): number[][] {
+    const opt = fakeOptimizer({ groups: [{ lr: 0.05 }, { lr: 0.5 }] } as Case);
+    const s = build(opt, spec);
+    const lr: number[][] = [[], []];
+    const rec = () => opt.paramGroups.forEach((g, i) => lr[i].push(g.lr));
+    rec();
+    for (let t = 0; t < steps; t++) {
+      s.step();
+      rec();
+    }
+    return lr;
+  }
+  const specOf = (name: string) => fixture.cases.find((x) => x.name === name)!;
+  const joined = (first: string, m: number, second: string, steps: number) =>
+    [0, 1].map((g) => [...specOf(first).expected.lr[g].slice(0, m), ...specOf(second).expected.lr[g].slice(0, steps + 1 - m)]);
+
+  it("SequentialLR with a ChainedScheduler after a milestone (tsdl extension)", () => {
+    const chained = specOf("ChainedScheduler ConstantLR + ExponentialLR (doc)").schedulers[0];
+    const spec: Spec = { type: "SequentialLR", schedulers: [{ type: "ConstantLR", options: { factor: 0.25, totalIters: 4 } }, chained], milestones: [3] };
+    close(runSpec(spec, 12), joined("ConstantLR", 3, "ChainedScheduler ConstantLR + ExponentialLR (doc)", 12), "nested chained");
+  });
+
+  it("SequentialLR whose first schedule is a SequentialLR or a ChainedScheduler (tsdl extension)", () => {
+    const inner = specOf("SequentialLR warmup then cosine").schedulers[0];
+    const spec: Spec = { type: "SequentialLR", schedulers: [inner, { type: "ExponentialLR", options: { gamma: 0.9 } }], milestones: [12] };
+    close(runSpec(spec, 20), joined("SequentialLR warmup then cosine", 12, "ExponentialLR", 20), "nested sequential");
+    const chained = specOf("ChainedScheduler StepLR + CosineAnnealingLR").schedulers[0];
+    const spec2: Spec = { type: "SequentialLR", schedulers: [chained, { type: "StepLR", options: { stepSize: 3, gamma: 0.5 } }], milestones: [7] };
+    close(runSpec(spec2, 13), joined("ChainedScheduler StepLR + CosineAnnealingLR", 7, "StepLR", 13), "chained first");
+  });
+
   it("warmupCosine equals PyTorch's SequentialLR(LinearLR, CosineAnnealingLR)", () => {
     const c = fixture.cases.find((x) => x.name === "SequentialLR warmup then cosine")!;
     const opt = fakeOptimizer(c);
