@@ -1,0 +1,162 @@
+// The lr range test (Leslie Smith; fastai's lr_find): train a few batches with an exponentially growing lr,
+// record the smoothed loss, then put the weights, optimizer and data order back.
+import * as tf from "@tensorflow/tfjs";
+import { CrossEntropyLoss } from "../nn/loss";
+import type { LrFinderResult } from "./history";
+import { Batch, Criterion, DataSource, OptimizerLike, trainStep } from "./loop";
+
+export type LrSuggestion = "valley" | "steep" | "minimum";
+
+export interface LrFinderOptions {
+  /** First lr (default 1e-7). */
+  startLr?: number;
+  /** Last lr (default 10). */
+  endLr?: number;
+  /** Number of batches, i.e. lrs tried (default 100). The data is iterated again if it has fewer batches. */
+  steps?: number;
+  /** Loss (default nn.CrossEntropyLoss()). */
+  criterion?: Criterion;
+  /** Exponential smoothing of the loss, fastai's beta (default 0.98; 0 = raw losses). */
+  smoothing?: number;
+  /** Stop once the smoothed loss exceeds this multiple of the best one (default 4; Infinity = never). */
+  divergeFactor?: number;
+  /**
+   * How `suggestedLr` is picked: "valley" (fastai's default: the middle of the longest descending stretch),
+   * "steep" (steepest descent of loss against log lr) or "minimum" (lr at the lowest loss / 10).
+   */
+  suggestion?: LrSuggestion;
+}
+
+type TsdlOpt = { paramGroups: Array<{ lr: number }>; stateDict(): unknown; loadStateDict(s: never): void };
+
+function isTsdl(o: unknown): o is TsdlOpt {
+  const x = o as TsdlOpt;
+  return Array.isArray(x?.paramGroups) && typeof x.stateDict === "function" && typeof x.loadStateDict === "function";
+}
+
+function setLr(opt: OptimizerLike, lr: number): void {
+  if (isTsdl(opt)) for (const g of opt.paramGroups) g.lr = lr;
+  else if (typeof (opt as unknown as { learningRate?: number }).learningRate === "number") (opt as unknown as { learningRate: number }).learningRate = lr;
+  else throw new Error("lrFinder: cannot set the lr of this optimizer (it has neither paramGroups nor learningRate)");
+}
+
+/**
+ * fastai's `valley`: find the longest decreasing subsequence of the losses (start..end), and return the index
+ * start + ⌊len/3⌋ + ⌊len/6⌋ (half-way through its middle third), exactly as fastai computes it.
+ */
+export function valleyIndex(losses: number[]): number {
+  const n = losses.length;
+  const lds = new Array<number>(n).fill(1);
+  let maxStart = 0;
+  let maxEnd = 0;
+  for (let i = 1; i < n; i++) {
+    for (let j = 0; j < i; j++) {
+      if (losses[i] < losses[j] && lds[i] < lds[j] + 1) lds[i] = lds[j] + 1;
+      if (lds[maxEnd] < lds[i]) {
+        maxEnd = i;
+        maxStart = maxEnd - lds[maxEnd];
+      }
+    }
+  }
+  const sections = (maxEnd - maxStart) / 3;
+  return Math.min(n - 1, Math.max(0, maxStart + Math.floor(sections) + Math.floor(sections / 2)));
+}
+
+function suggest(lrs: number[], losses: number[], how: LrSuggestion): number {
+  if (lrs.length === 0) return NaN;
+  if (how === "minimum") {
+    let best = 0;
+    losses.forEach((l, i) => (l < losses[best] ? (best = i) : undefined));
+    return lrs[best] / 10;
+  }
+  if (how === "steep") {
+    if (lrs.length < 2) return lrs[0];
+    let best = 0;
+    let bestSlope = Infinity;
+    for (let i = 0; i + 1 < lrs.length; i++) {
+      const slope = (losses[i + 1] - losses[i]) / (Math.log(lrs[i + 1]) - Math.log(lrs[i]));
+      if (slope < bestSlope) {
+        bestSlope = slope;
+        best = i;
+      }
+    }
+    return lrs[best];
+  }
+  return lrs[valleyIndex(losses)];
+}
+
+function positive(name: string, v: number): void {
+  if (!(typeof v === "number" && v > 0 && Number.isFinite(v))) throw new Error(`lrFinder: ${name} must be a positive number, got ${v}`);
+}
+
+/**
+ * `lrFinder(net, data, optimizer, { startLr, endLr, steps })`: step i (0-based) uses
+ * lr_i = startLr · (endLr/startLr)^(i/(steps-1)) on every param group; the recorded loss is fastai's smoothed
+ * loss avg_i/(1-β^(i+1)) with avg_i = β·avg_{i-1} + (1-β)·loss_i. Stops early when it exceeds
+ * divergeFactor × the best or is not finite. Afterwards the model weights (BatchNorm statistics included),
+ * the optimizer (state and lrs) and the data loader's position are restored, as if it never ran.
+ */
+export async function lrFinder(net: tf.LayersModel, data: DataSource, optimizer: OptimizerLike, opts: LrFinderOptions = {}): Promise<LrFinderResult> {
+  const startLr = opts.startLr ?? 1e-7;
+  const endLr = opts.endLr ?? 10;
+  const steps = opts.steps ?? 100;
+  const beta = opts.smoothing ?? 0.98;
+  const divergeFactor = opts.divergeFactor ?? 4;
+  const criterion = opts.criterion ?? new CrossEntropyLoss();
+  const how = opts.suggestion ?? "valley";
+  positive("startLr", startLr);
+  positive("endLr", endLr);
+  if (!(endLr > startLr)) throw new Error(`lrFinder: endLr (${endLr}) must be greater than startLr (${startLr})`);
+  if (!Number.isInteger(steps) || steps < 2) throw new Error(`lrFinder: steps must be an integer >= 2, got ${steps}`);
+  if (!(beta >= 0 && beta < 1)) throw new Error(`lrFinder: smoothing must be in [0, 1), got ${beta}`);
+  if (!["valley", "steep", "minimum"].includes(how)) throw new Error(`lrFinder: suggestion must be "valley", "steep" or "minimum", got ${JSON.stringify(how)}`);
+  if (!(optimizer instanceof tf.Optimizer)) throw new Error("lrFinder: optimizer must be a tsdl optimizer (optim.SGD, ...) or a tf.Optimizer");
+
+  // Snapshot everything the run changes.
+  const weights = net.weights.map((w) => tf.keep(tf.clone(w.read())));
+  const optState = isTsdl(optimizer) ? optimizer.stateDict() : await optimizer.getWeights();
+  const plainLr = (optimizer as unknown as { learningRate?: number }).learningRate;
+  const loader = data as { stateDict?: () => unknown; loadStateDict?: (s: never) => void };
+  const dataState = typeof loader.stateDict === "function" ? loader.stateDict() : undefined;
+
+  const lrs: number[] = [];
+  const losses: number[] = [];
+  try {
+    let avg = 0;
+    let best = Infinity;
+    let i = 0;
+    outer: while (i < steps) {
+      let any = false;
+      for await (const b of data as AsyncIterable<Batch>) {
+        any = true;
+        const lr = startLr * Math.pow(endLr / startLr, i / (steps - 1));
+        setLr(optimizer, lr);
+        let raw: number;
+        try {
+          raw = trainStep(net, b, optimizer, criterion, (l) => Object.assign(new Error("non-finite"), { loss: l })).loss;
+        } catch (e) {
+          if ((e as { loss?: number }).loss !== undefined) break outer; // diverged: keep what was recorded
+          throw e;
+        }
+        avg = beta * avg + (1 - beta) * raw;
+        const smoothed = beta > 0 ? avg / (1 - Math.pow(beta, i + 1)) : raw;
+        lrs.push(lr);
+        losses.push(smoothed);
+        best = Math.min(best, smoothed);
+        i++;
+        if (i >= steps || smoothed > divergeFactor * best || !Number.isFinite(smoothed)) break outer;
+      }
+      if (!any) throw new Error("lrFinder: the data gave no batches");
+    }
+  } finally {
+    net.weights.forEach((w, k) => w.write(weights[k]));
+    tf.dispose(weights);
+    if (isTsdl(optimizer)) optimizer.loadStateDict(optState as never);
+    else {
+      await optimizer.setWeights(optState as Parameters<tf.Optimizer["setWeights"]>[0]);
+      if (typeof plainLr === "number") setLr(optimizer, plainLr);
+    }
+    if (dataState !== undefined && typeof loader.loadStateDict === "function") loader.loadStateDict(dataState as never);
+  }
+  return { lrs, losses, suggestedLr: suggest(lrs, losses, how) };
+}
