@@ -1,3 +1,5 @@
+import * as util from "util";
+
 // The shared scheduler machinery: what an optimizer must look like, the base classes, warnings, state dicts.
 // Semantics mirror torch.optim.lr_scheduler of torch 1.13 (the reference installed here); where tsdl follows
 // newer PyTorch instead, the class says so.
@@ -318,6 +320,12 @@ export abstract class Scheduler {
 
   protected describeOptions(): Record<string, unknown> {
     return {};
+  }
+
+  /** How a scheduler prints in Node and notebooks: its options, epoch and current lrs. */
+  [util.inspect.custom](): string {
+    const lr = this.optimizer.paramGroups.map((g) => Number(g.lr.toPrecision(6)));
+    return `${this.toString()} lastEpoch=${this.lastEpoch} lr=[${lr.join(", ")}]`;
   }
 }
 

@@ -140,6 +140,7 @@ export class CyclicLR extends LRScheduler {
   }
 
   protected override describeOptions() {
-    return { mode: this.mode, stepSize: this.totalSize };
+    const up = Math.round(this.totalSize * this.stepRatio);
+    return { baseLr: this.baseLrs, maxLr: this.maxLrs, stepSizeUp: up, stepSizeDown: this.totalSize - up, mode: this.mode };
   }
 }

@@ -174,6 +174,7 @@ export class OneCycleLR extends LRScheduler {
   }
 
   protected override describeOptions() {
-    return { totalSteps: this.totalSteps, annealStrategy: this.annealStrategy, phases: this.schedulePhases.length };
+    const maxLr = this.optimizer.paramGroups.map((g) => g.maxLr);
+    return { maxLr, totalSteps: this.totalSteps, annealStrategy: this.annealStrategy, threePhase: this.schedulePhases.length === 3 };
   }
 }

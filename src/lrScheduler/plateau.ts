@@ -1,4 +1,5 @@
 // ReduceLROnPlateau: cut the lr when a monitored metric stops improving.
+import * as tf from "@tensorflow/tfjs";
 import { Scheduler, SchedulableOptimizer, checkInt, checkNumber, checkOneOf, checkOptimizer, fmt, perGroup } from "./base";
 
 export interface ReduceLROnPlateauOptions {
@@ -99,8 +100,9 @@ export class ReduceLROnPlateau extends Scheduler {
     return this.cooldownCounter > 0;
   }
 
-  /** Record this epoch's metric (e.g. the validation loss); cuts the lr when it has plateaued. */
-  step(metric?: number): void {
+  /** Record this epoch's metric (e.g. the validation loss; a number or a scalar tensor); cuts the lr when it has plateaued. */
+  step(metric?: number | tf.Tensor): void {
+    if (metric instanceof tf.Tensor && metric.size === 1 && !metric.isDisposed) metric = metric.dataSync()[0];
     if (typeof metric !== "number") {
       throw new Error(`ReduceLROnPlateau.step(metric): give the monitored value (e.g. the validation loss) as a number, got ${fmt(metric)}`);
     }
