@@ -217,6 +217,28 @@ describe("lrScheduler.preview", () => {
   });
 });
 
+describe("lrScheduler conveniences", () => {
+  it("ReduceLROnPlateau.step takes a scalar tensor as PyTorch takes a 0-dim tensor", () => {
+    const a = two();
+    const b = two();
+    const sa = L.reduceLROnPlateau(a, { patience: 0 });
+    const sb = L.reduceLROnPlateau(b, { patience: 0 });
+    for (const m of [3, 2, 2.5, 2.5]) {
+      const t = tf.scalar(m);
+      sa.step(t);
+      t.dispose();
+      sb.step(m);
+    }
+    assert.deepEqual(sa.getLastLr(), sb.getLastLr());
+    assert.notDeepEqual(sa.getLastLr(), [0.05, 0.5], "the plateau cut the lr");
+  });
+
+  it("a scheduler prints its options, epoch and current lrs", () => {
+    const s = L.stepLR(two(), { stepSize: 30, gamma: 0.1 });
+    assert.equal(require("util").inspect(s), "StepLR(stepSize=30, gamma=0.1) lastEpoch=0 lr=[0.05, 0.5]");
+  });
+});
+
 describe("lrScheduler state dicts", () => {
   it("are plain JSON-safe data named as PyTorch's (camelCase)", () => {
     const s = L.stepLR(two(), { stepSize: 3, gamma: 0.5 });
