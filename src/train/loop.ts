@@ -174,6 +174,9 @@ export function trainStep(
   vars: tf.Variable[] = trainableVars(net, optimizer),
 ): { loss: number; correct?: number } {
   let correct: tf.Scalar | undefined;
+  // The forward pass updates BatchNorm running statistics; keep the old values (clones share the data, no copy)
+  // so a batch with a non-finite loss changes nothing.
+  const buffers = net.nonTrainableWeights.map((w) => tf.keep(tf.clone(w.read())));
   const { value, grads } = tf.variableGrads(() => {
     const out = net.apply(batch.x, { training: true }) as tf.Tensor;
     const c = correctCount(out, batch.y);
@@ -182,12 +185,15 @@ export function trainStep(
   }, vars);
   try {
     const loss = value.dataSync()[0];
-    if (!Number.isFinite(loss)) throw onNonFinite(loss);
+    if (!Number.isFinite(loss)) {
+      net.nonTrainableWeights.forEach((w, i) => w.write(buffers[i]));
+      throw onNonFinite(loss);
+    }
     if (isTsdlOptimizer(optimizer)) optimizer.step(grads);
     else optimizer.applyGradients(grads);
     return { loss, correct: correct ? correct.dataSync()[0] : undefined };
   } finally {
-    tf.dispose([value, ...Object.values(grads)]);
+    tf.dispose([value, ...Object.values(grads), ...buffers]);
     if (correct) correct.dispose();
   }
 }
@@ -343,6 +349,8 @@ export async function train(
       if (opts.onBatchEnd) await opts.onBatchEnd(record, history);
     }
     if (n === 0) throw new Error(`train: the training data gave no batches in epoch ${epoch}`);
+    const trainSeconds = (performance.now() - t0) / 1000;
+    bar.update({ epoch: epoch + 1, epochs, batch: n, batches: total, loss: lossSum / n, acc: hasAcc ? accSum / n : undefined, imagesPerSecond: images / trainSeconds, elapsed: trainSeconds, phase: "train" }, true);
     const record: EpochRecord = { epoch, trainLoss: lossSum / n, lr, seconds: 0 };
     if (hasAcc) record.trainAcc = accSum / n;
     if (validData) {
