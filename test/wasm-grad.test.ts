@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as path from "path";
 import { backend, tf } from "tsdl";
-import { filterGradOptions, type FilterGradStrategy } from "tsdl/dist/backend/wasm"; // the instance the registered kernels read
+// The instance the registered kernels read (tsdl resolves to dist/).
+import { filterGradOptions, nativeStatus, wasmKernelOptions, type FilterGradStrategy } from "tsdl/dist/backend/wasm";
 
 type Pad = "same" | "valid" | [[number, number], [number, number], [number, number], [number, number]];
 interface Case {
@@ -121,12 +122,22 @@ describe("wasm conv2d gradients vs the cpu backend", function () {
     await onBackend("cpu", () => cases.forEach((c, i) => reference.set(c.name, convGrads(c, 1000 + 10 * i))));
     await backend.init("wasm", { verbose: false });
   });
-  afterEach(() => Object.assign(filterGradOptions, saved));
+  afterEach(() => {
+    Object.assign(filterGradOptions, saved);
+    wasmKernelOptions.native = true;
+  });
 
-  const strategies: FilterGradStrategy[] = ["im2col", "conv"];
-  for (const strategy of strategies) {
-    it(`dx and dW match on ${cases.length} shapes (dW by ${strategy}), max rel. error <= ${TOL}`, () => {
-      filterGradOptions.strategy = strategy;
+  /** The three ways the kernels can run: native OpenBLAS (when it builds), XNNPACK with dW by conv or by im2col. */
+  const modes: Array<{ name: string; native: boolean; strategy: FilterGradStrategy }> = [
+    { name: "native OpenBLAS", native: true, strategy: "conv" },
+    { name: "XNNPACK, dW by conv", native: false, strategy: "conv" },
+    { name: "XNNPACK, dW by im2col", native: false, strategy: "im2col" },
+  ];
+  for (const mode of modes) {
+    it(`${mode.name}: dx and dW match on ${cases.length} shapes, max rel. error <= ${TOL}`, function () {
+      if (mode.native && !nativeStatus().enabled) this.skip(); // reported by the next test
+      Object.assign(wasmKernelOptions, { native: mode.native });
+      filterGradOptions.strategy = mode.strategy;
       const errors: string[] = [];
       cases.forEach((c, i) => {
         const got = convGrads(c, 1000 + 10 * i);
@@ -139,7 +150,42 @@ describe("wasm conv2d gradients vs the cpu backend", function () {
     });
   }
 
+  it("native kernels: built and loaded where a C compiler and OpenBLAS exist (else a reason)", () => {
+    const st = nativeStatus();
+    if (process.env.TSDL_WASM_NATIVE === "0") return assert.match(st.detail, /TSDL_WASM_NATIVE=0/);
+    // On this project's machines gcc and libopenblas-dev are installed: the native path must load.
+    assert.ok(st.enabled, st.detail);
+    assert.match(st.detail, /^OpenBLAS \d+\.\d+/);
+  });
+
+  it("native forward conv (Conv2D, FusedConv2D with bias + relu) matches the cpu backend", async function () {
+    if (!nativeStatus().enabled) this.skip();
+    const fwd = () =>
+      named.map((c, i) =>
+        tf.tidy(() => {
+          const x = tf.tensor4d(randn(c.x.reduce((a, b) => a * b), 7 + i), c.x);
+          const w = tf.tensor4d(randn(c.filter.reduce((a, b) => a * b), 8 + i), c.filter);
+          const b = tf.tensor1d(randn(c.filter[3], 9 + i));
+          const plain = tf.conv2d(x, w, c.strides, c.pad).dataSync() as Float32Array;
+          const fused = tf.fused.conv2d({ x, filter: w, strides: c.strides, pad: c.pad, bias: b, activation: "relu" }).dataSync() as Float32Array;
+          return { plain, fused };
+        }),
+      );
+    await backend.init("cpu", { verbose: false });
+    const want = fwd();
+    await backend.init("wasm", { verbose: false });
+    wasmKernelOptions.native = true;
+    const got = fwd();
+    const errors = named
+      .map((c, i) => ({ c, p: relErr(got[i].plain, want[i].plain), f: relErr(got[i].fused, want[i].fused) }))
+      .filter(({ p, f }) => !(p <= TOL && f <= TOL))
+      .map(({ c, p, f }) => `${c.name}: conv2d ${p.toExponential(2)}, fused ${f.toExponential(2)}`);
+    assert.deepEqual(errors, []);
+  });
+
   it("splits the im2col batch into chunks with the same result", () => {
+    wasmKernelOptions.native = false;
+    filterGradOptions.strategy = "im2col";
     filterGradOptions.maxColumns = 500; // forces one image per chunk
     const errors: string[] = [];
     cases.forEach((c, i) => {
@@ -156,8 +202,9 @@ describe("wasm conv2d gradients vs the cpu backend", function () {
     convGrads(c, 1); // warm-up
     const before = { tensors: tf.memory().numTensors, data: tf.backend().numDataIds() };
     for (let i = 0; i < 3; i++) convGrads(c, 1);
-    for (const strategy of strategies) {
-      filterGradOptions.strategy = strategy;
+    for (const mode of modes) {
+      Object.assign(wasmKernelOptions, { native: mode.native });
+      filterGradOptions.strategy = mode.strategy;
       convGrads(named[14], 2);
     }
     assert.deepEqual({ tensors: tf.memory().numTensors, data: tf.backend().numDataIds() }, before);

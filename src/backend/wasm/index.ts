@@ -1,34 +1,90 @@
 // Training kernels for tfjs-backend-wasm, registered when tsdl selects wasm.
+//
+// Stock tfjs-backend-wasm 4.22 has no Conv2DBackpropFilter and a scalar-loop Conv2DBackpropInput. tsdl registers
+//  - on XNNPACK (always available): Conv2DBackpropInput as a conv2d of the upsampled dy with the flipped filter,
+//    Conv2DBackpropFilter as a conv2d with batch and channels swapped;
+//  - on the native addon when it builds (system C compiler + OpenBLAS, see native.ts): Conv2D, FusedConv2D and
+//    both gradients as im2col + multi-threaded sgemm, in place in wasm memory.
 import * as tf from "@tensorflow/tfjs";
 import { conv2dBackpropFilter } from "./conv2d_backprop_filter";
 import { conv2dBackpropInput } from "./conv2d_backprop_input";
+import { loadNative, nativeStatus } from "./native";
+import { nativeBackpropFilter, nativeBackpropInput, nativeForward } from "./native_conv";
 
 export { filterGradOptions } from "./conv2d_backprop_filter";
 export type { FilterGradOptions, FilterGradStrategy } from "./conv2d_backprop_filter";
+export { nativeStatus } from "./native";
+export type { NativeStatus } from "./native";
 
-/** The kernels tsdl adds to (or replaces in) the wasm backend. */
-export const wasmTrainingKernels: tf.KernelConfig[] = [
-  { kernelName: tf.Conv2DBackpropFilter, backendName: "wasm", kernelFunc: conv2dBackpropFilter as unknown as tf.KernelFunc },
-  { kernelName: tf.Conv2DBackpropInput, backendName: "wasm", kernelFunc: conv2dBackpropInput as unknown as tf.KernelFunc },
-];
+export interface WasmKernelOptions {
+  /** Use the native OpenBLAS conv kernels when they load (default true; TSDL_WASM_NATIVE=0 stops loading them). */
+  native: boolean;
+}
+
+export const wasmKernelOptions: WasmKernelOptions = { native: true };
 
 /** The stock kernels that were replaced, by name (for benchmarks that compare against them). */
 export const stockKernels = new Map<string, tf.KernelConfig>();
 
+function stock(name: string): tf.KernelFunc {
+  const config = stockKernels.get(name);
+  if (!config) throw new Error(`tsdl: the wasm backend has no stock '${name}' kernel`);
+  return config.kernelFunc;
+}
+
+const native = () => (wasmKernelOptions.native ? loadNative() : undefined);
+
+/** The kernels tsdl adds to (or replaces in) the wasm backend. */
+export const wasmTrainingKernels: tf.KernelConfig[] = [
+  {
+    kernelName: tf.Conv2DBackpropFilter,
+    backendName: "wasm",
+    kernelFunc: (args) => {
+      const n = native();
+      return n ? nativeBackpropFilter(n)(args) : conv2dBackpropFilter(args as never);
+    },
+  },
+  {
+    kernelName: tf.Conv2DBackpropInput,
+    backendName: "wasm",
+    kernelFunc: (args) => {
+      const n = native();
+      return n ? nativeBackpropInput(n)(args) : conv2dBackpropInput(args as never);
+    },
+  },
+  {
+    kernelName: tf.Conv2D,
+    backendName: "wasm",
+    kernelFunc: (args) => {
+      const n = native();
+      return n ? nativeForward(n, stock(tf.Conv2D))(args) : stock(tf.Conv2D)(args);
+    },
+  },
+  {
+    kernelName: tf.FusedConv2D,
+    backendName: "wasm",
+    kernelFunc: (args) => {
+      const n = native();
+      return n ? nativeForward(n, stock(tf.FusedConv2D))(args) : stock(tf.FusedConv2D)(args);
+    },
+  },
+];
+
 let registered = false;
 
-/** Register tsdl's wasm training kernels (idempotent). Run by `backend.init()` when it selects wasm. */
+/** Register tsdl's wasm kernels (idempotent). Run by `backend.init()` when it selects wasm. */
 export function registerWasmTrainingKernels(): void {
   if (registered) return;
   for (const config of wasmTrainingKernels) {
-    const stock = tf.getKernel(config.kernelName, "wasm");
-    if (stock) {
-      stockKernels.set(config.kernelName, stock);
+    const existing = tf.getKernel(config.kernelName, "wasm");
+    if (existing) {
+      stockKernels.set(config.kernelName, existing);
       tf.unregisterKernel(config.kernelName, "wasm");
     }
     tf.registerKernel(config);
   }
   registered = true;
+  nativeStatus(); // build/load now, not inside the first training step
 }
 
 /** Put back the stock kernels (benchmarks only). */
@@ -36,8 +92,8 @@ export function unregisterWasmTrainingKernels(): void {
   if (!registered) return;
   for (const config of wasmTrainingKernels) {
     tf.unregisterKernel(config.kernelName, "wasm");
-    const stock = stockKernels.get(config.kernelName);
-    if (stock) tf.registerKernel(stock);
+    const original = stockKernels.get(config.kernelName);
+    if (original) tf.registerKernel(original);
   }
   registered = false;
 }

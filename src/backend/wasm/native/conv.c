@@ -1,0 +1,232 @@
+// Native conv2d kernels for tsdl's wasm backend: im2col + OpenBLAS sgemm, on tensors that stay in wasm memory.
+//
+// Every function takes the wasm heap (an ArrayBuffer) and byte offsets into it, so no tensor is copied in or out.
+// Layouts are tfjs's: x, dy NHWC; filter HWIO, i.e. a row-major [kH·kW·inC, outC] matrix.
+// Built and loaded by native.ts (gcc -O3 -shared ... -lopenblas); absent compiler or OpenBLAS = not used.
+#include <cblas.h>
+#include <node_api.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+  int n, inH, inW, inC, outH, outW, outC, kH, kW, sH, sW, padTop, padLeft;
+} Geo;
+
+// Rows of the im2col matrix per chunk: bounded so the chunk stays within ~16 MiB.
+static int64_t chunk_rows(const Geo* g) {
+  int64_t k = (int64_t)g->kH * g->kW * g->inC;
+  int64_t rows = ((int64_t)4 << 20) / (k > 0 ? k : 1);
+  if (rows < 64) rows = 64;
+  return rows;
+}
+
+static int direct(const Geo* g) {  // 1x1, stride 1, no padding: x itself is the im2col matrix
+  return g->kH == 1 && g->kW == 1 && g->sH == 1 && g->sW == 1 && g->padTop == 0 && g->padLeft == 0 &&
+         g->outH == g->inH && g->outW == g->inW;
+}
+
+// cols[r - r0, (p, q, c)] = x[n, i·sH + p - padTop, j·sW + q - padLeft, c] (0 outside), r = (n, i, j).
+static void im2col(const Geo* g, const float* x, float* cols, int64_t r0, int64_t r1) {
+  const int64_t K = (int64_t)g->kH * g->kW * g->inC;
+  const int64_t hw = (int64_t)g->outH * g->outW;
+  for (int64_t r = r0; r < r1; r++) {
+    const int64_t n = r / hw, rem = r % hw, i = rem / g->outW, j = rem % g->outW;
+    float* dst = cols + (r - r0) * K;
+    for (int p = 0; p < g->kH; p++) {
+      const int64_t ih = i * g->sH + p - g->padTop;
+      for (int q = 0; q < g->kW; q++) {
+        const int64_t iw = j * g->sW + q - g->padLeft;
+        float* d = dst + ((int64_t)p * g->kW + q) * g->inC;
+        if (ih < 0 || ih >= g->inH || iw < 0 || iw >= g->inW) {
+          memset(d, 0, sizeof(float) * g->inC);
+        } else {
+          memcpy(d, x + ((n * g->inH + ih) * g->inW + iw) * g->inC, sizeof(float) * g->inC);
+        }
+      }
+    }
+  }
+}
+
+// dx[n, i·sH + p - padTop, j·sW + q - padLeft, c] += cols[r - r0, (p, q, c)]
+static void col2im(const Geo* g, const float* cols, float* dx, int64_t r0, int64_t r1) {
+  const int64_t K = (int64_t)g->kH * g->kW * g->inC;
+  const int64_t hw = (int64_t)g->outH * g->outW;
+  for (int64_t r = r0; r < r1; r++) {
+    const int64_t n = r / hw, rem = r % hw, i = rem / g->outW, j = rem % g->outW;
+    const float* src = cols + (r - r0) * K;
+    for (int p = 0; p < g->kH; p++) {
+      const int64_t ih = i * g->sH + p - g->padTop;
+      if (ih < 0 || ih >= g->inH) continue;
+      for (int q = 0; q < g->kW; q++) {
+        const int64_t iw = j * g->sW + q - g->padLeft;
+        if (iw < 0 || iw >= g->inW) continue;
+        const float* s = src + ((int64_t)p * g->kW + q) * g->inC;
+        float* d = dx + ((n * g->inH + ih) * g->inW + iw) * g->inC;
+        for (int c = 0; c < g->inC; c++) d[c] += s[c];
+      }
+    }
+  }
+}
+
+// y = act(im2col(x) · W + bias); act 0 linear, 1 relu.
+static void conv_forward(const Geo* g, const float* x, const float* w, const float* bias, int act, float* y) {
+  const int64_t K = (int64_t)g->kH * g->kW * g->inC;
+  const int64_t P = (int64_t)g->n * g->outH * g->outW;
+  if (direct(g)) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, P, g->outC, K, 1.f, x, K, w, g->outC, 0.f, y, g->outC);
+  } else {
+    const int64_t rows = chunk_rows(g);
+    float* cols = malloc(sizeof(float) * rows * K);
+    for (int64_t r0 = 0; r0 < P; r0 += rows) {
+      const int64_t r1 = r0 + rows < P ? r0 + rows : P;
+      im2col(g, x, cols, r0, r1);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, g->outC, K, 1.f, cols, K, w, g->outC, 0.f,
+                  y + r0 * g->outC, g->outC);
+    }
+    free(cols);
+  }
+  if (bias || act) {
+    for (int64_t r = 0; r < P; r++) {
+      float* row = y + r * g->outC;
+      if (bias) for (int o = 0; o < g->outC; o++) row[o] += bias[o];
+      if (act == 1) for (int o = 0; o < g->outC; o++) row[o] = row[o] > 0.f ? row[o] : 0.f;
+    }
+  }
+}
+
+// dx = col2im(dy · Wᵀ)
+static void conv_backprop_input(const Geo* g, const float* dy, const float* w, float* dx) {
+  const int64_t K = (int64_t)g->kH * g->kW * g->inC;
+  const int64_t P = (int64_t)g->n * g->outH * g->outW;
+  if (direct(g)) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, P, K, g->outC, 1.f, dy, g->outC, w, g->outC, 0.f, dx, K);
+    return;
+  }
+  memset(dx, 0, sizeof(float) * g->n * g->inH * g->inW * g->inC);
+  const int64_t rows = chunk_rows(g);
+  float* cols = malloc(sizeof(float) * rows * K);
+  for (int64_t r0 = 0; r0 < P; r0 += rows) {
+    const int64_t r1 = r0 + rows < P ? r0 + rows : P;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, K, g->outC, 1.f, dy + r0 * g->outC, g->outC, w,
+                g->outC, 0.f, cols, K);
+    col2im(g, cols, dx, r0, r1);
+  }
+  free(cols);
+}
+
+// dW = Σ_chunks im2col(x)ᵀ · dy
+static void conv_backprop_filter(const Geo* g, const float* x, const float* dy, float* dw) {
+  const int64_t K = (int64_t)g->kH * g->kW * g->inC;
+  const int64_t P = (int64_t)g->n * g->outH * g->outW;
+  if (direct(g)) {
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, g->outC, P, 1.f, x, K, dy, g->outC, 0.f, dw, g->outC);
+    return;
+  }
+  const int64_t rows = chunk_rows(g);
+  float* cols = malloc(sizeof(float) * rows * K);
+  for (int64_t r0 = 0; r0 < P; r0 += rows) {
+    const int64_t r1 = r0 + rows < P ? r0 + rows : P;
+    im2col(g, x, cols, r0, r1);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, g->outC, r1 - r0, 1.f, cols, K, dy + r0 * g->outC,
+                g->outC, r0 == 0 ? 0.f : 1.f, dw, g->outC);
+  }
+  free(cols);
+}
+
+// ---- N-API glue: f(heap, geometry Int32Array(13), offsets...) ----
+
+static int read_args(napi_env env, napi_callback_info info, size_t want, napi_value* argv, char** heap, Geo* g) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != want) {
+    napi_throw_error(env, NULL, "tsdl native conv: wrong number of arguments");
+    return 0;
+  }
+  void* data;
+  size_t len;
+  if (napi_get_arraybuffer_info(env, argv[0], &data, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "tsdl native conv: argument 0 must be the wasm heap ArrayBuffer");
+    return 0;
+  }
+  *heap = data;
+  napi_typedarray_type type;
+  size_t n;
+  void* geo;
+  if (napi_get_typedarray_info(env, argv[1], &type, &n, &geo, NULL, NULL) != napi_ok || type != napi_int32_array ||
+      n != 13) {
+    napi_throw_type_error(env, NULL, "tsdl native conv: argument 1 must be an Int32Array(13) geometry");
+    return 0;
+  }
+  memcpy(g, geo, sizeof(Geo));
+  return 1;
+}
+
+static int64_t off(napi_env env, napi_value v) {
+  int64_t o = -1;
+  napi_get_value_int64(env, v, &o);
+  return o;
+}
+
+#define PTR(heap, o) ((float*)((heap) + (o)))
+
+static napi_value js_forward(napi_env env, napi_callback_info info) {
+  napi_value a[7];
+  char* heap;
+  Geo g;
+  if (!read_args(env, info, 7, a, &heap, &g)) return NULL;
+  const int64_t bias = off(env, a[4]);
+  int32_t act = 0;
+  napi_get_value_int32(env, a[6], &act);
+  conv_forward(&g, PTR(heap, off(env, a[2])), PTR(heap, off(env, a[3])), bias < 0 ? NULL : PTR(heap, bias), act,
+               PTR(heap, off(env, a[5])));
+  return NULL;
+}
+
+static napi_value js_backprop_input(napi_env env, napi_callback_info info) {
+  napi_value a[5];
+  char* heap;
+  Geo g;
+  if (!read_args(env, info, 5, a, &heap, &g)) return NULL;
+  conv_backprop_input(&g, PTR(heap, off(env, a[2])), PTR(heap, off(env, a[3])), PTR(heap, off(env, a[4])));
+  return NULL;
+}
+
+static napi_value js_backprop_filter(napi_env env, napi_callback_info info) {
+  napi_value a[5];
+  char* heap;
+  Geo g;
+  if (!read_args(env, info, 5, a, &heap, &g)) return NULL;
+  conv_backprop_filter(&g, PTR(heap, off(env, a[2])), PTR(heap, off(env, a[3])), PTR(heap, off(env, a[4])));
+  return NULL;
+}
+
+static napi_value js_set_threads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value a[1];
+  int32_t n = 0;
+  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
+  if (argc == 1) napi_get_value_int32(env, a[0], &n);
+  if (n > 0) openblas_set_num_threads(n);
+  napi_value out;
+  napi_create_int32(env, openblas_get_num_threads(), &out);
+  return out;
+}
+
+static napi_value js_config(napi_env env, napi_callback_info info) {
+  napi_value out;
+  const char* c = openblas_get_config();
+  napi_create_string_utf8(env, c ? c : "", NAPI_AUTO_LENGTH, &out);
+  return out;
+}
+
+NAPI_MODULE_INIT() {
+  const napi_property_descriptor props[] = {
+      {"forward", NULL, js_forward, NULL, NULL, NULL, napi_default, NULL},
+      {"backpropInput", NULL, js_backprop_input, NULL, NULL, NULL, napi_default, NULL},
+      {"backpropFilter", NULL, js_backprop_filter, NULL, NULL, NULL, napi_default, NULL},
+      {"threads", NULL, js_set_threads, NULL, NULL, NULL, napi_default, NULL},
+      {"config", NULL, js_config, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  return exports;
+}

@@ -1,0 +1,68 @@
+// Conv2D / FusedConv2D / Conv2DBackpropInput / Conv2DBackpropFilter for the wasm backend on the native addon.
+import * as tf from "@tensorflow/tfjs";
+import { convGeometry, type ConvGeometry, type ConvGradAttrs } from "./geometry";
+import type { NativeConv } from "./native";
+import type { TensorInfo } from "./scratch";
+
+/** The slice of tfjs-backend-wasm's BackendWasm that the native kernels use. */
+interface WasmBackendView {
+  wasm: { HEAPU8: Uint8Array };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } };
+  makeOutput(shape: number[], dtype: "float32"): TensorInfo;
+}
+
+function geo(g: ConvGeometry): Int32Array {
+  return Int32Array.of(g.n, g.inH, g.inW, g.inC, g.outH, g.outW, g.outC, g.kH, g.kW, g.strideH, g.strideW, g.padTop, g.padLeft);
+}
+
+function offset(b: WasmBackendView, t: TensorInfo): number {
+  return b.dataIdMap.get(t.dataId).memoryOffset;
+}
+
+type Attrs = ConvGradAttrs & { activation?: string; leakyreluAlpha?: number };
+
+/** Conv2D and FusedConv2D (bias, linear/relu); anything else goes to `fallback` (the stock XNNPACK kernel). */
+export function nativeForward(native: NativeConv, fallback: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, TensorInfo | undefined>;
+    const attrs = args.attrs as unknown as Attrs;
+    const act = attrs.activation === undefined || attrs.activation === "linear" ? 0 : attrs.activation === "relu" ? 1 : -1;
+    const d = attrs.dilations ?? 1;
+    const dilated = typeof d === "number" ? d !== 1 : d[0] !== 1 || d[1] !== 1;
+    const simple = act >= 0 && !preluActivationWeights && !dilated && (attrs.dataFormat ?? "NHWC") === "NHWC" &&
+      x!.dtype === "float32" && filter!.dtype === "float32" && (!bias || (bias.shape.length === 1 && bias.dtype === "float32"));
+    if (!simple) return fallback(args);
+    const g = convGeometry("Conv2D", x!.shape as [number, number, number, number], filter!.shape as [number, number, number, number], attrs);
+    if (bias && bias.shape[0] !== g.outC) return fallback(args); // let the stock kernel report it
+    const b = args.backend as unknown as WasmBackendView;
+    const out = b.makeOutput([g.n, g.outH, g.outW, g.outC], "float32");
+    native.forward(b.wasm.HEAPU8.buffer as ArrayBuffer, geo(g), offset(b, x!), offset(b, filter!), bias ? offset(b, bias) : -1, offset(b, out), act);
+    return out;
+  };
+}
+
+/** dx = col2im(dy · Wᵀ) */
+export function nativeBackpropInput(native: NativeConv): tf.KernelFunc {
+  return (args) => {
+    const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
+    const attrs = args.attrs as unknown as ConvGradAttrs & { inputShape: [number, number, number, number] };
+    const g = convGeometry("Conv2DBackpropInput", attrs.inputShape, filter.shape as [number, number, number, number], attrs);
+    const b = args.backend as unknown as WasmBackendView;
+    const out = b.makeOutput([g.n, g.inH, g.inW, g.inC], "float32");
+    native.backpropInput(b.wasm.HEAPU8.buffer as ArrayBuffer, geo(g), offset(b, dy), offset(b, filter), offset(b, out));
+    return out;
+  };
+}
+
+/** dW = im2col(x)ᵀ · dy */
+export function nativeBackpropFilter(native: NativeConv): tf.KernelFunc {
+  return (args) => {
+    const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+    const attrs = args.attrs as unknown as ConvGradAttrs & { filterShape: [number, number, number, number] };
+    const g = convGeometry("Conv2DBackpropFilter", x.shape as [number, number, number, number], attrs.filterShape, attrs);
+    const b = args.backend as unknown as WasmBackendView;
+    const out = b.makeOutput(attrs.filterShape, "float32");
+    native.backpropFilter(b.wasm.HEAPU8.buffer as ArrayBuffer, geo(g), offset(b, x), offset(b, dy), offset(b, out));
+    return out;
+  };
+}
