@@ -288,6 +288,8 @@ export async function runAllInBrowser(browser: Browser, server: NotebookServer, 
     );
     // The classic Notebook scrolls inside #site; let the page grow so a full-page screenshot shows every cell.
     await page.evaluate(() => {
+      // Long outputs are collapsed into scroll boxes; unfold them so the screenshot shows every chart.
+      document.querySelectorAll(".output_scroll").forEach((e) => e.classList.remove("output_scroll"));
       for (const sel of ["html", "body", "#site"]) {
         const el = document.querySelector(sel) as HTMLElement | null;
         if (el) {
