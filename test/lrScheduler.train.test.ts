@@ -196,6 +196,13 @@ describe("lrScheduler.schedulerCallback with model.fit", () => {
     );
     assert.equal(opt.paramGroups[0].lr, 0.1);
     assert.throws(() => L.schedulerCallback(L.stepLR(opt, { stepSize: 1 }), { monitor: "val_loss" }), /only used with ReduceLROnPlateau, not StepLR/);
+    const other = linearModel();
+    other.compile({ optimizer: "sgd", loss: "meanSquaredError" });
+    await assert.rejects(
+      other.fit(x, y, { epochs: 1, verbose: 0, callbacks: [L.schedulerCallback(L.stepLR(opt, { stepSize: 1 }))] }),
+      /the StepLR drives another optimizer than the model's \(SGDOptimizer\)\. Compile the model with the optimizer/,
+    );
+    other.dispose();
     assert.throws(() => L.schedulerCallback(L.stepLR(opt, { stepSize: 1 }), { every: "step" as never }), /every must be one of "epoch", "batch", got "step"/);
     opt.dispose();
     m.dispose();

@@ -86,6 +86,18 @@ export class SchedulerCallback extends tf.Callback {
     this.scheduler.step(value);
   }
 
+  /** A schedule on another optimizer than the model's would change nothing the model uses. */
+  override async onTrainBegin(): Promise<void> {
+    const modelOpt = (this.model as unknown as { optimizer?: unknown } | undefined)?.optimizer;
+    if (modelOpt !== undefined && modelOpt !== null && modelOpt !== this.scheduler.optimizer) {
+      throw new Error(
+        `schedulerCallback: the ${this.scheduler.name} drives another optimizer than the model's ` +
+          `(${(modelOpt as object).constructor?.name ?? typeof modelOpt}). Compile the model with the optimizer ` +
+          `the scheduler was built on: model.compile({ optimizer: opt, ... }).`,
+      );
+    }
+  }
+
   override async onEpochBegin(epoch: number): Promise<void> {
     this.epoch = epoch;
   }
