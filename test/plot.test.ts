@@ -147,6 +147,16 @@ describe("plot: rendering and the display bundle", function () {
     assert.deepEqual(new Drawn(p.toSVG()).texts("role-title-text"), ["lr decay at epoch 20"]);
   });
 
+  it("sizes panels by width/height and rejects bad sizes and titles", () => {
+    const d = new Drawn(plot.lossCurve(F.history_multistep, { width: 300, height: 150, accuracy: false }).toSVG());
+    const panel = all(d.root, (e) => e.tag === "path" && hasClass(e, "background") && /^M0\.5,0\.5h/.test(e.attrs.d));
+    assert.deepEqual(panel.map((e) => e.attrs.d), ["M0.5,0.5h300v150h-300Z"]);
+    assert.throws(() => plot.lossCurve(F.history_multistep, { width: -1 }), /lossCurve: width must be a positive number of pixels, got number -1/);
+    assert.throws(() => plot.lrFinder(F.lr_finder, { height: NaN }), /lrFinder: height must be a positive number of pixels, got number NaN/);
+    assert.throws(() => plot.compare(F.runs_wd, { title: 5 as never }), /compare: title must be a string, got number 5/);
+    assert.throws(() => plot.lrSchedule(F.onecycle, null as never), /lrSchedule: options must be an object, got null/);
+  });
+
   it("saves .svg, .json and .html, and refuses other extensions", () => {
     const p = plot.lrFinder(F.lr_finder);
     const dir = fs.mkdtempSync(path.join(require("os").tmpdir(), "tsdl-plot-"));
@@ -509,6 +519,13 @@ describe("plot.live", function () {
     assert.equal(live.redraws, 4); // batches 1, 7, 13, 19
     const first = new Drawn(calls[0].bundle["image/svg+xml"] as string);
     assert.deepEqual(first.lineVertices("batch_loss"), [1]);
+  });
+
+  it("redraws every 50 batches by default when drawing per-batch loss", () => {
+    const h = F.history_multistep;
+    const live = plot.live({ batches: true, accuracy: false });
+    for (let s = 1; s <= 120; s++) live.update({ epochs: h.epochs.slice(0, Math.floor(s / 12)), batches: h.batches.slice(0, s) });
+    assert.equal(live.redraws, 3); // batches 1, 51, 101
   });
 
   it("takes any render function, and rejects bad options", () => {

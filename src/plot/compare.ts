@@ -3,7 +3,7 @@ import type { History } from "../train/history";
 import { bool, describe, Dropped, fail, fmtValue, isObject, oneOf } from "./check";
 import { readHistory } from "./historyCheck";
 import { Plot } from "./plot";
-import { frame, panelSize, SizeOptions, TAB10 } from "./style";
+import { checkSizeOptions, frame, panelSize, SizeOptions, TAB10 } from "./style";
 
 /** Runs to compare: a list of named histories, or a record name -> history (in insertion order). */
 export type Runs = Array<{ name: string; history: History }> | Record<string, History>;
@@ -53,6 +53,7 @@ function readRuns(fn: string, runs: unknown): Array<{ name: string; history: His
  */
 export function compare(runs: Runs, opts: CompareOptions = {}): Plot {
   const fn = "compare";
+  checkSizeOptions(fn, opts);
   const list = readRuns(fn, runs);
   const metric = oneOf(fn, "metric", opts.metric, ["loss", "accuracy"] as const, "loss");
   const logY = bool(fn, "logY", opts.logY, false);

@@ -6,7 +6,7 @@ import { lossCurve, LossCurveOptions } from "./lossCurve";
 import { Plot } from "./plot";
 
 export interface LiveOptions {
-  /** Redraw after this many new epochs or batches (default 1). */
+  /** Redraw after this many new epochs or batches (default 1 epoch, or 50 batches). */
   every?: number;
   /** What `every` counts: "epochs" (default) or "batches" (default when `batches: true`). */
   unit?: "epochs" | "batches";
@@ -34,8 +34,9 @@ export class LivePlot {
     /** Whether a history has anything to draw yet (default: at least one epoch). */
     private readonly ready: (history: History) => boolean = (h) => h.epochs.length > 0,
   ) {
-    this.every = positiveInt("live", "every", opts.every, 1);
     this.unit = oneOf("live", "unit", opts.unit, ["epochs", "batches"] as const, defaultUnit);
+    // A redraw costs ~0.1 s: every batch would slow training down, every 50 keeps it a few percent.
+    this.every = positiveInt("live", "every", opts.every, this.unit === "epochs" ? 1 : 50);
   }
 
   /** The display id of the output being redrawn (after the first draw). */

@@ -4,7 +4,7 @@ import { bool, boolOrAuto, Dropped, fail, fmt, fmtValue } from "./check";
 import { lrChanges, readHistory } from "./historyCheck";
 import { Plot } from "./plot";
 import { VegaLiteSpec } from "./render";
-import { frame, LR_RULE_COLOR, panelSize, SizeOptions, TAB10 } from "./style";
+import { checkSizeOptions, frame, LR_RULE_COLOR, panelSize, SizeOptions, TAB10 } from "./style";
 
 export interface LossCurveOptions extends SizeOptions {
   /** Log-scale loss axis (default false). Values <= 0 are then dropped with a note. */
@@ -39,6 +39,7 @@ function changeLabel(from: number[], to: number[]): string {
  */
 export function lossCurve(history: History, opts: LossCurveOptions = {}): Plot {
   const fn = "lossCurve";
+  checkSizeOptions(fn, opts);
   const { epochs, batches } = readHistory(fn, history);
   const wantBatches = bool(fn, "batches", opts.batches, false);
   if (epochs.length === 0 && !(wantBatches && batches.length > 0))

@@ -2,7 +2,7 @@
 import type { LrFinderResult } from "../train/history";
 import { describe, Dropped, fail, fmt, fmtValue, isObject, nonNegativeInt } from "./check";
 import { Plot } from "./plot";
-import { frame, panelSize, SizeOptions, SUGGESTION_COLOR, TAB10 } from "./style";
+import { checkSizeOptions, frame, panelSize, SizeOptions, SUGGESTION_COLOR, TAB10 } from "./style";
 
 export interface LrFinderOptions extends SizeOptions {
   /** Leave out the first points (default 0), as pytorch-lr-finder's skip_start. */
@@ -24,6 +24,7 @@ export interface LrFinderOptions extends SizeOptions {
  */
 export function lrFinder(result: LrFinderResult, opts: LrFinderOptions = {}): Plot {
   const fn = "lrFinder";
+  checkSizeOptions(fn, opts);
   if (!isObject(result)) fail(fn, `expected an LrFinderResult ({ lrs, losses, suggestedLr }), got ${describe(result)}`);
   const { lrs, losses, suggestedLr } = result;
   if (!Array.isArray(lrs)) fail(fn, `result.lrs must be an array of numbers, got ${describe(lrs)}`);

@@ -4,7 +4,7 @@ import type { PreviewOptions, SchedulePreview, SchedulerFactory } from "../lrSch
 import { bool, describe, Dropped, fail, fmt, isObject, positiveInt } from "./check";
 import { Plot } from "./plot";
 import { VegaLiteSpec } from "./render";
-import { frame, panelSize, SizeOptions, TAB10 } from "./style";
+import { checkSizeOptions, frame, panelSize, SizeOptions, TAB10 } from "./style";
 
 /** What `lrScheduler.preview(scheduler, steps)` returns: lr[group][step], momentum when cycled, name. */
 export type { SchedulePreview };
@@ -68,7 +68,7 @@ export function lrSchedule(
   if (isPreview(schedule)) {
     if (typeof stepsOrOpts === "number") fail(fn, "got a schedule preview and a number of steps; pass steps only with a scheduler (a preview already has its steps)");
     preview = schedule;
-    opts = stepsOrOpts ?? {};
+    opts = stepsOrOpts === undefined ? {} : stepsOrOpts;
   } else {
     if (!(schedule instanceof Scheduler) && typeof schedule !== "function")
       fail(fn, `expected a schedule preview ({ lr: number[][] }), an lr scheduler or a factory (opt => scheduler), got ${describe(schedule)}`);
@@ -80,6 +80,7 @@ export function lrSchedule(
     opts = plotOpts;
   }
 
+  checkSizeOptions(fn, opts);
   const lr = readTable(fn, "lr", preview.lr);
   const nSteps = lr[0].length;
   const momentum = preview.momentum === undefined ? undefined : readTable(fn, "momentum", preview.momentum, lr.length, nSteps);

@@ -1,4 +1,5 @@
 // Shared look: matplotlib's tab10 colours (what PyTorch users know) and the top-level spec frame.
+import { describe, fail, isObject } from "./check";
 import { VegaLiteSpec } from "./render";
 
 export const SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json";
@@ -21,6 +22,17 @@ export interface SizeOptions {
 
 export function panelSize(opts: SizeOptions, second = false): { width: number; height: number } {
   return { width: opts.width ?? 520, height: opts.height ?? (second ? 180 : 280) };
+}
+
+/** Checks the options every helper takes: an object, a string title, positive finite sizes. */
+export function checkSizeOptions(fn: string, opts: unknown): void {
+  if (opts === undefined) return;
+  if (!isObject(opts)) fail(fn, `options must be an object, got ${describe(opts)}`);
+  if (opts.title !== undefined && typeof opts.title !== "string") fail(fn, `title must be a string, got ${describe(opts.title)}`);
+  for (const k of ["width", "height"] as const) {
+    const v = opts[k];
+    if (v !== undefined && (typeof v !== "number" || !Number.isFinite(v) || v <= 0)) fail(fn, `${k} must be a positive number of pixels, got ${describe(v)}`);
+  }
 }
 
 /** The frame around a chart body: schema, title with notes as subtitle, inline datasets, config. */
