@@ -23,12 +23,13 @@ export class Adagrad extends Optimizer<AdagradHyper> {
   }
 
   protected update(p: tf.Variable, grad: tf.Tensor, h: AdagradHyper, step: number, buffers: Record<string, tf.Tensor>): tf.Tensor {
+    const c = (x: number) => this.scalar(x);
     let g = h.maximize ? tf.neg(grad) : grad;
-    if (h.weightDecay !== 0) g = tf.add(g, tf.mul(p, h.weightDecay));
+    if (h.weightDecay !== 0) g = tf.add(g, tf.mul(p, c(h.weightDecay)));
     const clr = h.lr / (1 + (step - 1) * h.lrDecay);
     const s = tf.add(buffers.sum ?? tf.fill(p.shape, h.initialAccumulatorValue), tf.mul(g, g));
     buffers.sum = s;
-    return tf.sub(p, tf.mul(tf.div(g, tf.add(tf.sqrt(s), h.eps)), clr));
+    return tf.sub(p, tf.mul(tf.div(g, tf.add(tf.sqrt(s), c(h.eps))), c(clr)));
   }
 }
 tf.serialization.registerClass(Adagrad);

@@ -31,7 +31,7 @@ export class Adam extends Optimizer<AdamHyper> {
   }
 
   protected update(p: tf.Variable, grad: tf.Tensor, h: AdamHyper, step: number, buffers: Record<string, tf.Tensor>): tf.Tensor {
-    return adamUpdate(p, grad, h, step, buffers);
+    return adamUpdate(p, grad, h, step, buffers, (x) => this.scalar(x));
   }
 }
 tf.serialization.registerClass(Adam);
@@ -54,22 +54,29 @@ export class AdamW extends Optimizer<AdamHyper> {
   }
 
   protected update(p: tf.Variable, grad: tf.Tensor, h: AdamHyper, step: number, buffers: Record<string, tf.Tensor>): tf.Tensor {
-    return adamUpdate(p, grad, h, step, buffers);
+    return adamUpdate(p, grad, h, step, buffers, (x) => this.scalar(x));
   }
 }
 tf.serialization.registerClass(AdamW);
 
-function adamUpdate(p: tf.Variable, grad: tf.Tensor, h: AdamHyper, step: number, buffers: Record<string, tf.Tensor>): tf.Tensor {
+function adamUpdate(
+  p: tf.Variable,
+  grad: tf.Tensor,
+  h: AdamHyper,
+  step: number,
+  buffers: Record<string, tf.Tensor>,
+  c: (x: number) => tf.Scalar,
+): tf.Tensor {
   const [beta1, beta2] = h.betas;
   let g = h.maximize ? tf.neg(grad) : grad;
   let param: tf.Tensor = p;
   if (h.decoupledWeightDecay) {
-    if (h.weightDecay !== 0) param = tf.mul(p, 1 - h.lr * h.weightDecay);
-  } else if (h.weightDecay !== 0) g = tf.add(g, tf.mul(p, h.weightDecay));
+    if (h.weightDecay !== 0) param = tf.mul(p, c(1 - h.lr * h.weightDecay));
+  } else if (h.weightDecay !== 0) g = tf.add(g, tf.mul(p, c(h.weightDecay)));
   const m0 = buffers.expAvg ?? tf.zerosLike(p);
   const v0 = buffers.expAvgSq ?? tf.zerosLike(p);
-  const m = tf.add(tf.mul(m0, beta1), tf.mul(g, 1 - beta1));
-  const v = tf.add(tf.mul(v0, beta2), tf.mul(tf.mul(g, g), 1 - beta2));
+  const m = tf.add(tf.mul(m0, c(beta1)), tf.mul(g, c(1 - beta1)));
+  const v = tf.add(tf.mul(v0, c(beta2)), tf.mul(tf.mul(g, g), c(1 - beta2)));
   buffers.expAvg = m;
   buffers.expAvgSq = v;
   const bc1 = 1 - Math.pow(beta1, step);
@@ -79,6 +86,6 @@ function adamUpdate(p: tf.Variable, grad: tf.Tensor, h: AdamHyper, step: number,
     second = tf.maximum(buffers.maxExpAvgSq ?? tf.zerosLike(p), v);
     buffers.maxExpAvgSq = second;
   }
-  const denom = tf.add(tf.div(tf.sqrt(second), Math.sqrt(bc2)), h.eps);
-  return tf.sub(param, tf.mul(tf.div(m, denom), h.lr / bc1));
+  const denom = tf.add(tf.div(tf.sqrt(second), c(Math.sqrt(bc2))), c(h.eps));
+  return tf.sub(param, tf.mul(tf.div(m, denom), c(h.lr / bc1)));
 }

@@ -290,6 +290,30 @@ export abstract class Optimizer<H extends BaseHyper = AnyHyper> extends tf.Optim
       }
     });
     if (work.length === 0) throw new Error(`${at}: none of the gradients is for a parameter of this optimizer`);
+    this.scalars = new Map();
+    try {
+      this.applyEach(work);
+    } finally {
+      for (const s of this.scalars.values()) s.dispose();
+      this.scalars = undefined;
+    }
+    this.incrementIterations();
+  }
+
+  private scalars?: Map<number, tf.Scalar>;
+
+  /**
+   * A float32 scalar tensor for `x`, shared by every parameter of the current step: passing a plain number
+   * to an op makes a new scalar per op, which costs more than the op itself on wasm for small tensors.
+   */
+  protected scalar(x: number): tf.Scalar {
+    if (!this.scalars) return tf.scalar(x);
+    let s = this.scalars.get(x);
+    if (!s) this.scalars.set(x, (s = tf.keep(tf.scalar(x))));
+    return s;
+  }
+
+  private applyEach(work: Array<[tf.Variable, tf.Tensor, ParamGroup<H>]>): void {
     for (const [v, g, group] of work) {
       const st = this.state_.get(v) ?? { step: 0, buffers: {} };
       const old = st.buffers;
@@ -304,7 +328,6 @@ export abstract class Optimizer<H extends BaseHyper = AnyHyper> extends tf.Optim
       for (const k of Object.keys(old)) if (old[k] !== kept[k]) old[k].dispose();
       this.state_.set(v, { step, buffers: kept });
     }
-    this.incrementIterations();
   }
 
   /** One row per group: the table shown in notebooks and by console.log. */

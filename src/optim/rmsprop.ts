@@ -22,23 +22,24 @@ export class RMSprop extends Optimizer<RMSpropHyper> {
   }
 
   protected update(p: tf.Variable, grad: tf.Tensor, h: RMSpropHyper, _step: number, buffers: Record<string, tf.Tensor>): tf.Tensor {
+    const c = (x: number) => this.scalar(x);
     let g = h.maximize ? tf.neg(grad) : grad;
-    if (h.weightDecay !== 0) g = tf.add(g, tf.mul(p, h.weightDecay));
-    const s = tf.add(tf.mul(buffers.squareAvg ?? tf.zerosLike(p), h.alpha), tf.mul(tf.mul(g, g), 1 - h.alpha));
+    if (h.weightDecay !== 0) g = tf.add(g, tf.mul(p, c(h.weightDecay)));
+    const s = tf.add(tf.mul(buffers.squareAvg ?? tf.zerosLike(p), c(h.alpha)), tf.mul(tf.mul(g, g), c(1 - h.alpha)));
     buffers.squareAvg = s;
     let avg: tf.Tensor;
     if (h.centered) {
-      const a = tf.add(tf.mul(buffers.gradAvg ?? tf.zerosLike(p), h.alpha), tf.mul(g, 1 - h.alpha));
+      const a = tf.add(tf.mul(buffers.gradAvg ?? tf.zerosLike(p), c(h.alpha)), tf.mul(g, c(1 - h.alpha)));
       buffers.gradAvg = a;
       avg = tf.sqrt(tf.sub(s, tf.mul(a, a)));
     } else avg = tf.sqrt(s);
-    avg = tf.add(avg, h.eps);
+    avg = tf.add(avg, c(h.eps));
     if (h.momentum > 0) {
-      const b = tf.add(tf.mul(buffers.momentumBuffer ?? tf.zerosLike(p), h.momentum), tf.div(g, avg));
+      const b = tf.add(tf.mul(buffers.momentumBuffer ?? tf.zerosLike(p), c(h.momentum)), tf.div(g, avg));
       buffers.momentumBuffer = b;
-      return tf.sub(p, tf.mul(b, h.lr));
+      return tf.sub(p, tf.mul(b, c(h.lr)));
     }
-    return tf.sub(p, tf.mul(tf.div(g, avg), h.lr));
+    return tf.sub(p, tf.mul(tf.div(g, avg), c(h.lr)));
   }
 }
 tf.serialization.registerClass(RMSprop);

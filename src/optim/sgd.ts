@@ -34,14 +34,14 @@ export class SGD extends Optimizer<SGDHyper> {
 
   protected update(p: tf.Variable, grad: tf.Tensor, h: SGDHyper, _step: number, buffers: Record<string, tf.Tensor>): tf.Tensor {
     let g = h.maximize ? tf.neg(grad) : grad;
-    if (h.weightDecay !== 0) g = tf.add(g, tf.mul(p, h.weightDecay));
+    if (h.weightDecay !== 0) g = tf.add(g, tf.mul(p, this.scalar(h.weightDecay)));
     if (h.momentum !== 0) {
       const old = buffers.momentumBuffer;
-      const b = old === undefined ? tf.clone(g) : tf.add(tf.mul(old, h.momentum), h.dampening === 0 ? g : tf.mul(g, 1 - h.dampening));
+      const b = old === undefined ? tf.clone(g) : tf.add(tf.mul(old, this.scalar(h.momentum)), h.dampening === 0 ? g : tf.mul(g, this.scalar(1 - h.dampening)));
       buffers.momentumBuffer = b;
-      g = h.nesterov ? tf.add(g, tf.mul(b, h.momentum)) : b;
+      g = h.nesterov ? tf.add(g, tf.mul(b, this.scalar(h.momentum))) : b;
     }
-    return tf.sub(p, tf.mul(g, h.lr));
+    return tf.sub(p, tf.mul(g, this.scalar(h.lr)));
   }
 }
 tf.serialization.registerClass(SGD);
