@@ -126,6 +126,27 @@ describe("lrScheduler validation (clear errors; the optimizer is left as it was)
     assert.throws(() => step.loadStateDict(null as never), /expected an object from stateDict\(\), got null/);
   });
 
+  it("a param group added after the scheduler was built", () => {
+    const o = two();
+    const plateau = L.reduceLROnPlateau(o, { patience: 0, minLr: 0.001 });
+    const perGroup = L.reduceLROnPlateau(two(), { patience: 0, minLr: [0.001, 0.002] });
+    o.paramGroups.push({ lr: 1.0, momentum: 0.9 });
+    perGroup.optimizer.paramGroups.push({ lr: 1.0 });
+    plateau.step(1);
+    plateau.step(2);
+    assert.deepEqual(plateau.getLastLr().map((v) => Number(v.toPrecision(12))), [0.005, 0.05, 0.1], "scalar minLr re-broadcast");
+    perGroup.step(1);
+    assert.throws(() => perGroup.step(2), /now has 3 param groups but minLr was given for 2/);
+
+    const o2 = two();
+    const cyc = L.oneCycleLR(o2, { maxLr: 0.1, totalSteps: 10 });
+    o2.paramGroups.push({ lr: 1.0, momentum: 0.9 });
+    const before = snapshot(o2);
+    assert.throws(() => cyc.step(), /OneCycleLR: paramGroups\[2\] has no initialLr\/maxLr\/minLr/);
+    assert.equal(snapshot(o2), before);
+    assert.equal(cyc.lastEpoch, 0);
+  });
+
   it("cycleMomentum needs momentum or betas in the optimizer", () => {
     const o: L.SchedulableOptimizer = { paramGroups: [{ lr: 0.1 }] };
     assert.throws(() => L.cyclicLR(o, { baseLr: 0.01, maxLr: 0.1 }), /cycleMomentum needs an optimizer with momentum.*Pass cycleMomentum: false/);

@@ -132,6 +132,7 @@ export class CyclicLR extends LRScheduler {
     const key = this.momentumKey();
     if (key) {
       this.optimizer.paramGroups.forEach((g, i) => {
+        if (i >= this.maxMomentums.length) return; // a group added later keeps its momentum (as its lr)
         const height = (this.maxMomentums[i] - this.baseMomentums[i]) * scale;
         writeMomentum(g, key, this.maxMomentums[i] - height * f);
       });

@@ -150,6 +150,14 @@ export class OneCycleLR extends LRScheduler {
           `Build it with the number of step() calls you make (epochs × batches per epoch).`,
       );
     }
+    this.optimizer.paramGroups.forEach((g, i) => {
+      if (typeof g.maxLr !== "number" || typeof g.minLr !== "number" || typeof g.initialLr !== "number") {
+        throw new Error(
+          `OneCycleLR: paramGroups[${i}] has no initialLr/maxLr/minLr (added after the scheduler was built?); ` +
+            `build the OneCycleLR after adding every group`,
+        );
+      }
+    });
     super.advance();
   }
 

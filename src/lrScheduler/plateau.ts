@@ -30,7 +30,9 @@ export interface ReduceLROnPlateauOptions {
  */
 export class ReduceLROnPlateau extends Scheduler {
   readonly factor: number;
-  readonly minLrs: number[];
+  minLrs: number[];
+  /** The scalar minLr, re-broadcast when groups are added later; null when minLr was given per group. */
+  readonly defaultMinLr: number | null;
   readonly patience: number;
   readonly cooldown: number;
   cooldownCounter = 0;
@@ -62,6 +64,7 @@ export class ReduceLROnPlateau extends Scheduler {
     super(optimizer);
     this.factor = factor;
     this.minLrs = minLrs;
+    this.defaultMinLr = Array.isArray(minLr) ? null : minLrs[0];
     this.patience = patience;
     this.cooldown = cooldown;
     this.mode = mode;
@@ -126,6 +129,17 @@ export class ReduceLROnPlateau extends Scheduler {
   }
 
   private reduceLr(): void {
+    const n = this.optimizer.paramGroups.length;
+    if (this.minLrs.length !== n) {
+      // A param group was added after this scheduler was built (PyTorch >= 2.2 behaviour).
+      if (this.defaultMinLr === null) {
+        throw new Error(
+          `ReduceLROnPlateau: the optimizer now has ${n} param groups but minLr was given for ${this.minLrs.length}; ` +
+            `set scheduler.minLrs to one value per group`,
+        );
+      }
+      this.minLrs = new Array<number>(n).fill(this.defaultMinLr);
+    }
     this.optimizer.paramGroups.forEach((g, i) => {
       const oldLr = g.lr;
       const newLr = Math.max(oldLr * this.factor, this.minLrs[i]);
