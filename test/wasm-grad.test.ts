@@ -257,3 +257,46 @@ describe("wasm conv2d gradients vs PyTorch goldens", () => {
     });
   }
 });
+
+describe("native Tile, Sum, Mean and MaxPoolGrad on wasm vs the cpu backend", () => {
+  /** Results of the ops under test on the current backend, flattened. */
+  const run = (): Record<string, Float32Array | Int32Array> =>
+    tf.tidy(() => {
+      const x = tf.tensor4d(randn(3 * 9 * 7 * 5, 11), [3, 9, 7, 5]);
+      const v = tf.tensor(randn(5, 12), [1, 1, 1, 5]);
+      const ints = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3], "int32");
+      const out: Record<string, tf.Tensor> = {
+        "tile [1,1,1,C] by [N,H,W,1]": tf.tile(v, [3, 9, 7, 1]),
+        "tile 4-d by [2,1,3,2]": tf.tile(x, [2, 1, 3, 2]),
+        "tile int32 2-d": tf.tile(ints, [3, 2]),
+        "sum over N,H,W": tf.sum(x, [0, 1, 2]),
+        "sum over N,H,W keepDims": tf.sum(x, [0, 1, 2], true),
+        "sum over trailing H,W,C": tf.sum(x, [1, 2, 3]),
+        "sum over H (fallback)": tf.sum(x, 1),
+        "sum of all": tf.sum(x),
+        "mean over N,H,W": tf.mean(x, [0, 1, 2]),
+        "mean over C": tf.mean(x, -1, true),
+      };
+      const pool = (pad: "valid" | "same", k: number, s: number) =>
+        tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(t as tf.Tensor4D, k, s, pad), tf.linspace(-1, 2, tf.maxPool(t as tf.Tensor4D, k, s, pad).size).reshape(tf.maxPool(t as tf.Tensor4D, k, s, pad).shape))))(x);
+      out["maxPoolGrad 3x3/2 valid"] = pool("valid", 3, 2);
+      out["maxPoolGrad 3x3/2 same"] = pool("same", 3, 2);
+      out["maxPoolGrad 2x2/2 valid"] = pool("valid", 2, 2);
+      out["maxPoolGrad ties (first max wins)"] = tf.grad((t: tf.Tensor) => tf.sum(tf.maxPool(t as tf.Tensor4D, 3, 2, "valid")))(tf.ones([1, 7, 7, 2]));
+      return Object.fromEntries(Object.entries(out).map(([k, t]) => [k, t.dataSync() as Float32Array | Int32Array]));
+    });
+
+  it("match (max rel. error <= 1e-5) with the native kernels on, and with them off", async function () {
+    if (!nativeStatus().enabled) this.skip();
+    await backend.init("cpu", { verbose: false });
+    const want = run();
+    await backend.init("wasm", { verbose: false });
+    for (const on of [true, false]) {
+      wasmKernelOptions.native = on;
+      const got = run();
+      const bad = Object.keys(want).filter((k) => !(relErr(got[k] as Float32Array, want[k] as Float32Array) <= 1e-5));
+      assert.deepEqual(bad, [], `native ${on}`);
+    }
+    wasmKernelOptions.native = true;
+  });
+});

@@ -4,12 +4,14 @@
 //  - on XNNPACK (always available): Conv2DBackpropInput as a conv2d of the upsampled dy with the flipped filter,
 //    Conv2DBackpropFilter as a conv2d with batch and channels swapped;
 //  - on the native addon when it builds (system C compiler + OpenBLAS, see native.ts): Conv2D, FusedConv2D and
-//    both gradients as im2col + multi-threaded sgemm, in place in wasm memory.
+//    both gradients as im2col + multi-threaded sgemm, in place in wasm memory; and Tile, Sum, Mean (leading or
+//    trailing axes) and MaxPoolGrad, whose stock versions are scalar loops or transpose first.
 import * as tf from "@tensorflow/tfjs";
 import { conv2dBackpropFilter } from "./conv2d_backprop_filter";
 import { conv2dBackpropInput } from "./conv2d_backprop_input";
-import { loadNative, nativeStatus } from "./native";
+import { loadNative, nativeStatus, type NativeConv } from "./native";
 import { nativeBackpropFilter, nativeBackpropInput, nativeForward } from "./native_conv";
+import { jsMaxPoolGrad, nativeMaxPoolGrad, nativeReduce, nativeTile } from "./native_ops";
 
 export { filterGradOptions } from "./conv2d_backprop_filter";
 export type { FilterGradOptions, FilterGradStrategy } from "./conv2d_backprop_filter";
@@ -68,6 +70,25 @@ export const wasmTrainingKernels: tf.KernelConfig[] = [
       return n ? nativeForward(n, stock(tf.FusedConv2D))(args) : stock(tf.FusedConv2D)(args);
     },
   },
+  ...(
+    [
+      [tf.Tile, (n: NativeConv) => nativeTile(n, stock(tf.Tile))],
+      [tf.Sum, (n: NativeConv) => nativeReduce(n, stock(tf.Sum), false)],
+      [tf.Mean, (n: NativeConv) => nativeReduce(n, stock(tf.Mean), true)],
+      [tf.MaxPoolGrad, (n: NativeConv) => nativeMaxPoolGrad(n, stock(tf.MaxPoolGrad))],
+    ] as Array<[string, (n: NativeConv) => tf.KernelFunc]>
+  ).map(
+    ([kernelName, make]): tf.KernelConfig => ({
+      kernelName,
+      backendName: "wasm",
+      kernelFunc: (args) => {
+        const n = native();
+        if (n) return make(n)(args);
+        // The stock MaxPoolGrad is wrong with 'same' padding / ragged windows: never fall back to it.
+        return kernelName === tf.MaxPoolGrad ? jsMaxPoolGrad(stock(kernelName))(args) : stock(kernelName)(args);
+      },
+    }),
+  ),
 ];
 
 let registered = false;

@@ -16,6 +16,9 @@ export interface NativeConv {
   forward(heap: ArrayBuffer, geo: Int32Array, x: number, w: number, bias: number, y: number, act: number): void;
   backpropInput(heap: ArrayBuffer, geo: Int32Array, dy: number, w: number, dx: number): void;
   backpropFilter(heap: ArrayBuffer, geo: Int32Array, x: number, dy: number, dw: number): void;
+  tile(heap: ArrayBuffer, shape: Int32Array, reps: Int32Array, x: number, out: number): void;
+  reduceSum(heap: ArrayBuffer, x: number, out: number, rows: number, cols: number, leading: number, scale: number): void;
+  maxPoolGrad(heap: ArrayBuffer, geo: Int32Array, x: number, dy: number, dx: number): void;
   threads(n?: number): number;
   config(): string;
 }

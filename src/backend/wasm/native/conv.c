@@ -1,4 +1,5 @@
-// Native conv2d kernels for tsdl's wasm backend: im2col + OpenBLAS sgemm, on tensors that stay in wasm memory.
+// Native kernels for tsdl's wasm backend: conv2d as im2col + OpenBLAS sgemm, and the other slow kernels of a
+// training step (Tile, Sum/Mean, MaxPoolGrad), on tensors that stay in wasm memory.
 //
 // Every function takes the wasm heap (an ArrayBuffer) and byte offsets into it, so no tensor is copied in or out.
 // Layouts are tfjs's: x, dy NHWC; filter HWIO, i.e. a row-major [kH·kW·inC, outC] matrix.
@@ -7,6 +8,7 @@
 #include <node_api.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 typedef struct {
@@ -134,6 +136,83 @@ static void conv_backprop_filter(const Geo* g, const float* x, const float* dy, 
   free(cols);
 }
 
+// ---- other training-step kernels whose stock wasm versions are scalar loops or need a transpose ----
+
+// Tile of 4-byte elements: out[o_0, ..., o_{r-1}] = in[o_0 mod s_0, ..., o_{r-1} mod s_{r-1}].
+static void tile_block(const int32_t* in, int32_t* out, const int32_t* shape, const int32_t* reps, int rank, int d,
+                       const int64_t* in_stride, const int64_t* out_stride) {
+  const int64_t block = (int64_t)shape[d] * out_stride[d];  // one copy of this dimension's input
+  if (d == rank - 1) {
+    memcpy(out, in, sizeof(int32_t) * shape[d]);
+  } else {
+    for (int i = 0; i < shape[d]; i++)
+      tile_block(in + i * in_stride[d], out + i * out_stride[d], shape, reps, rank, d + 1, in_stride, out_stride);
+  }
+  for (int r = 1; r < reps[d]; r++) memcpy(out + r * block, out, sizeof(int32_t) * block);
+}
+
+static void tile(const int32_t* in, int32_t* out, const int32_t* shape, const int32_t* reps, int rank) {
+  int64_t in_stride[8], out_stride[8];
+  in_stride[rank - 1] = 1;
+  out_stride[rank - 1] = 1;
+  for (int d = rank - 2; d >= 0; d--) {
+    in_stride[d] = in_stride[d + 1] * shape[d + 1];
+    out_stride[d] = out_stride[d + 1] * (int64_t)shape[d + 1] * reps[d + 1];
+  }
+  tile_block(in, out, shape, reps, rank, 0, in_stride, out_stride);
+}
+
+// x viewed as [rows, cols]; leading: out[c] = scale·Σ_r x[r, c], else out[r] = scale·Σ_c x[r, c]. Double accumulators.
+static void reduce_sum(const float* x, float* out, int64_t rows, int64_t cols, int leading, double scale) {
+  if (leading) {
+    double* acc = calloc(cols, sizeof(double));
+    for (int64_t r = 0; r < rows; r++) {
+      const float* row = x + r * cols;
+      for (int64_t c = 0; c < cols; c++) acc[c] += row[c];
+    }
+    for (int64_t c = 0; c < cols; c++) out[c] = (float)(acc[c] * scale);
+    free(acc);
+  } else {
+    for (int64_t r = 0; r < rows; r++) {
+      const float* row = x + r * cols;
+      double acc = 0;
+      for (int64_t c = 0; c < cols; c++) acc += row[c];
+      out[r] = (float)(acc * scale);
+    }
+  }
+}
+
+// Max-pool gradient, NHWC: each dy goes to the first maximum of its window (row-major scan), as tfjs's cpu kernel.
+// geo: n, inH, inW, c, outH, outW, kH, kW, sH, sW, padTop, padLeft
+static void max_pool_grad(const int32_t* g, const float* x, const float* dy, float* dx) {
+  const int n = g[0], inH = g[1], inW = g[2], C = g[3], outH = g[4], outW = g[5], kH = g[6], kW = g[7], sH = g[8],
+            sW = g[9], pt = g[10], pl = g[11];
+  memset(dx, 0, sizeof(float) * (int64_t)n * inH * inW * C);
+  float* best = malloc(sizeof(float) * C);
+  int64_t* where = malloc(sizeof(int64_t) * C);
+  for (int b = 0; b < n; b++)
+    for (int i = 0; i < outH; i++)
+      for (int j = 0; j < outW; j++) {
+        for (int c = 0; c < C; c++) best[c] = -INFINITY, where[c] = -1;
+        for (int p = 0; p < kH; p++) {
+          const int ih = i * sH + p - pt;
+          if (ih < 0 || ih >= inH) continue;
+          for (int q = 0; q < kW; q++) {
+            const int iw = j * sW + q - pl;
+            if (iw < 0 || iw >= inW) continue;
+            const int64_t base = (((int64_t)b * inH + ih) * inW + iw) * C;
+            for (int c = 0; c < C; c++)
+              if (x[base + c] > best[c] || where[c] < 0) best[c] = x[base + c], where[c] = base + c;
+          }
+        }
+        const float* d = dy + (((int64_t)b * outH + i) * outW + j) * C;
+        for (int c = 0; c < C; c++)
+          if (where[c] >= 0) dx[where[c]] += d[c];
+      }
+  free(best);
+  free(where);
+}
+
 // ---- N-API glue: f(heap, geometry Int32Array(13), offsets...) ----
 
 static int read_args(napi_env env, napi_callback_info info, size_t want, napi_value* argv, char** heap, Geo* g) {
@@ -219,11 +298,77 @@ static napi_value js_config(napi_env env, napi_callback_info info) {
   return out;
 }
 
+static void* buffer_ptr(napi_env env, napi_value v) {
+  void* data = NULL;
+  size_t len;
+  if (napi_get_arraybuffer_info(env, v, &data, &len) != napi_ok) return NULL;
+  return data;
+}
+
+static int32_t* int32s(napi_env env, napi_value v, size_t* n) {
+  napi_typedarray_type type;
+  void* data = NULL;
+  if (napi_get_typedarray_info(env, v, &type, n, &data, NULL, NULL) != napi_ok || type != napi_int32_array) return NULL;
+  return data;
+}
+
+// tile(heap, shape Int32Array, reps Int32Array, in, out)
+static napi_value js_tile(napi_env env, napi_callback_info info) {
+  size_t argc = 5, rank, nreps;
+  napi_value a[5];
+  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
+  char* heap = buffer_ptr(env, a[0]);
+  int32_t* shape = int32s(env, a[1], &rank);
+  int32_t* reps = int32s(env, a[2], &nreps);
+  if (argc != 5 || !heap || !shape || !reps || rank != nreps || rank < 1 || rank > 8) {
+    napi_throw_error(env, NULL, "tsdl native tile: bad arguments");
+    return NULL;
+  }
+  tile((int32_t*)(heap + off(env, a[3])), (int32_t*)(heap + off(env, a[4])), shape, reps, (int)rank);
+  return NULL;
+}
+
+// reduceSum(heap, x, out, rows, cols, leading, scale)
+static napi_value js_reduce_sum(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value a[7];
+  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
+  char* heap = buffer_ptr(env, a[0]);
+  int32_t leading = 0;
+  double scale = 1;
+  napi_get_value_int32(env, a[5], &leading);
+  napi_get_value_double(env, a[6], &scale);
+  if (argc != 7 || !heap) {
+    napi_throw_error(env, NULL, "tsdl native reduceSum: bad arguments");
+    return NULL;
+  }
+  reduce_sum(PTR(heap, off(env, a[1])), PTR(heap, off(env, a[2])), off(env, a[3]), off(env, a[4]), leading, scale);
+  return NULL;
+}
+
+// maxPoolGrad(heap, geo Int32Array(12), x, dy, dx)
+static napi_value js_max_pool_grad(napi_env env, napi_callback_info info) {
+  size_t argc = 5, n;
+  napi_value a[5];
+  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
+  char* heap = buffer_ptr(env, a[0]);
+  int32_t* g = int32s(env, a[1], &n);
+  if (argc != 5 || !heap || !g || n != 12) {
+    napi_throw_error(env, NULL, "tsdl native maxPoolGrad: bad arguments");
+    return NULL;
+  }
+  max_pool_grad(g, PTR(heap, off(env, a[2])), PTR(heap, off(env, a[3])), PTR(heap, off(env, a[4])));
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
   const napi_property_descriptor props[] = {
       {"forward", NULL, js_forward, NULL, NULL, NULL, napi_default, NULL},
       {"backpropInput", NULL, js_backprop_input, NULL, NULL, NULL, napi_default, NULL},
       {"backpropFilter", NULL, js_backprop_filter, NULL, NULL, NULL, napi_default, NULL},
+      {"tile", NULL, js_tile, NULL, NULL, NULL, napi_default, NULL},
+      {"reduceSum", NULL, js_reduce_sum, NULL, NULL, NULL, napi_default, NULL},
+      {"maxPoolGrad", NULL, js_max_pool_grad, NULL, NULL, NULL, napi_default, NULL},
       {"threads", NULL, js_set_threads, NULL, NULL, NULL, napi_default, NULL},
       {"config", NULL, js_config, NULL, NULL, NULL, napi_default, NULL},
   };

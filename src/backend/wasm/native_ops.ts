@@ -1,0 +1,126 @@
+// Tile, Sum, Mean and MaxPoolGrad for the wasm backend on the native addon. The stock wasm kernels are scalar
+// loops (Tile, MaxPoolGrad) or transpose the whole tensor first (Sum/Mean over the N, H, W axes of NHWC, as every
+// batch-norm statistic and gradient does). Cases outside the fast paths go to the stock kernel.
+import * as tf from "@tensorflow/tfjs";
+import type { NativeConv } from "./native";
+import type { TensorInfo } from "./scratch";
+
+interface WasmBackendView {
+  wasm: { HEAPU8: Uint8Array };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } };
+  makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
+}
+
+const heap = (b: WasmBackendView) => b.wasm.HEAPU8.buffer as ArrayBuffer;
+const at = (b: WasmBackendView, t: TensorInfo) => b.dataIdMap.get(t.dataId).memoryOffset;
+
+/** out = tile(x, reps) for 4-byte dtypes. */
+export function nativeTile(native: NativeConv, fallback: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const x = args.inputs.x as TensorInfo;
+    const reps = (args.attrs as { reps: number[] }).reps;
+    const size = tf.util.sizeFromShape(x.shape);
+    if (!(x.dtype === "float32" || x.dtype === "int32") || x.shape.length === 0 || x.shape.length > 8 || size === 0 || reps.some((r) => r < 1)) {
+      return fallback(args);
+    }
+    const b = args.backend as unknown as WasmBackendView;
+    const out = b.makeOutput(x.shape.map((s, i) => s * reps[i]), x.dtype);
+    native.tile(heap(b), Int32Array.from(x.shape), Int32Array.from(reps), at(b, x), at(b, out));
+    return out;
+  };
+}
+
+/** Σ (or mean) over leading or trailing axes of a float32 tensor, in one pass with double accumulators. */
+export function nativeReduce(native: NativeConv, fallback: tf.KernelFunc, mean: boolean): tf.KernelFunc {
+  return (args) => {
+    const x = args.inputs.x as TensorInfo;
+    const { axis, keepDims } = args.attrs as { axis: number | number[]; keepDims: boolean };
+    if (x.dtype !== "float32" || x.shape.length === 0) return fallback(args);
+    const axes = [...new Set(tf.util.parseAxisParam(axis, x.shape))].sort((p, q) => p - q);
+    const rank = x.shape.length;
+    const leading = axes.every((a, i) => a === i);
+    const trailing = axes.every((a, i) => a === rank - axes.length + i);
+    if (axes.length === 0 || axes.length === rank || !(leading || trailing)) return fallback(args);
+    const reduced = tf.util.sizeFromShape(axes.map((a) => x.shape[a]));
+    if (reduced === 0) return fallback(args);
+    const kept = tf.util.sizeFromShape(x.shape.filter((_, i) => !axes.includes(i)));
+    const outShape = keepDims ? x.shape.map((s, i) => (axes.includes(i) ? 1 : s)) : x.shape.filter((_, i) => !axes.includes(i));
+    const b = args.backend as unknown as WasmBackendView;
+    const out = b.makeOutput(outShape, "float32");
+    const [rows, cols] = leading ? [reduced, kept] : [kept, reduced];
+    native.reduceSum(heap(b), at(b, x), at(b, out), rows, cols, leading ? 1 : 0, mean ? 1 / reduced : 1);
+    return out;
+  };
+}
+
+type PoolAttrs = {
+  filterSize: number | [number, number];
+  strides: number | [number, number];
+  pad: "valid" | "same" | number | tf.backend_util.ExplicitPadding;
+  dimRoundingMode?: "floor" | "round" | "ceil";
+};
+
+/**
+ * dx of max pooling (NHWC, float32) in JavaScript on the wasm heap, for when the addon is absent: the stock wasm
+ * MaxPoolGrad of tfjs 4.22 misplaces gradients with 'same' padding and with windows that do not tile the input
+ * (it disagrees with the cpu backend there). Same rule as the native one.
+ */
+export function jsMaxPoolGrad(fallback: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
+    const { filterSize, strides, pad, dimRoundingMode } = args.attrs as unknown as PoolAttrs;
+    if (input.dtype !== "float32" || dy.dtype !== "float32" || input.shape.length !== 4) return fallback(args);
+    const g = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
+    const b = args.backend as unknown as WasmBackendView & { typedArrayFromHeap(t: TensorInfo): Float32Array };
+    const out = b.makeOutput(input.shape, "float32");
+    const x = b.typedArrayFromHeap(input);
+    const d = b.typedArrayFromHeap(dy);
+    const dx = b.typedArrayFromHeap(out);
+    dx.fill(0);
+    const C = g.inChannels;
+    const best = new Float32Array(C);
+    const where = new Int32Array(C);
+    for (let n = 0; n < g.batchSize; n++)
+      for (let i = 0; i < g.outHeight; i++)
+        for (let j = 0; j < g.outWidth; j++) {
+          best.fill(-Infinity);
+          where.fill(-1);
+          for (let p = 0; p < g.filterHeight; p++) {
+            const ih = i * g.strideHeight + p - g.padInfo.top;
+            if (ih < 0 || ih >= g.inHeight) continue;
+            for (let q = 0; q < g.filterWidth; q++) {
+              const iw = j * g.strideWidth + q - g.padInfo.left;
+              if (iw < 0 || iw >= g.inWidth) continue;
+              const base = ((n * g.inHeight + ih) * g.inWidth + iw) * C;
+              for (let c = 0; c < C; c++) {
+                if (x[base + c] > best[c] || where[c] < 0) {
+                  best[c] = x[base + c];
+                  where[c] = base + c;
+                }
+              }
+            }
+          }
+          const o = ((n * g.outHeight + i) * g.outWidth + j) * C;
+          for (let c = 0; c < C; c++) if (where[c] >= 0) dx[where[c]] += d[o + c];
+        }
+    return out;
+  };
+}
+
+/** dx of max pooling (NHWC, float32): dy goes to the first maximum of each window (row-major scan), as tfjs's cpu kernel and PyTorch. */
+export function nativeMaxPoolGrad(native: NativeConv, fallback: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
+    const { filterSize, strides, pad, dimRoundingMode } = args.attrs as unknown as PoolAttrs;
+    if (input.dtype !== "float32" || dy.dtype !== "float32" || input.shape.length !== 4) return fallback(args);
+    const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
+    const b = args.backend as unknown as WasmBackendView;
+    const out = b.makeOutput(input.shape, "float32");
+    const geo = Int32Array.of(
+      info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth,
+      info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left,
+    );
+    native.maxPoolGrad(heap(b), geo, at(b, input), at(b, dy), at(b, out));
+    return out;
+  };
+}
