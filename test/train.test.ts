@@ -64,13 +64,14 @@ function tinyNet(seed = 0): tf.LayersModel {
   return tf.model({ inputs: input, outputs: out });
 }
 
-describe("train(): PyTorch equivalence", function () {
+for (const be of ["cpu", "wasm"] as const) describe(`train(): PyTorch equivalence on ${be}`, function () {
   this.timeout(60_000);
   before(async () => {
-    await backend.init("cpu", { verbose: false });
+    await backend.init(be, { verbose: false });
   });
 
-  it("a small CNN with PyTorch's weights and batches, SGD(momentum, weightDecay) + MultiStepLR: 20 step losses within 1e-3", async () => {
+  // The issue asks for 1e-3; float32 gets ~1e-7 here, so 1e-5 also catches small semantic slips.
+  it("a small CNN with PyTorch's weights and batches, SGD(momentum, weightDecay) + MultiStepLR: 20 step losses within 1e-5", async () => {
     const net = smallCnn();
     models.loadTorchStateDict(net, golden.init);
     const trainData = batches(golden.xTrain, golden.yTrain, golden.batchSize);
@@ -87,12 +88,12 @@ describe("train(): PyTorch equivalence", function () {
     });
     const losses = history.batches.map((b) => b.loss);
     assert.equal(losses.length, 20);
-    losses.forEach((l, i) => relClose(l, golden.stepLosses[i], 1e-3, `step ${i} loss`));
+    losses.forEach((l, i) => relClose(l, golden.stepLosses[i], 1e-5, `step ${i} loss`));
     history.batches.forEach((b, i) => assert.deepEqual(b.lr, golden.stepLrs[i], `step ${i} lr`));
     history.epochs.forEach((e, i) => {
       const g = golden.epochRecords[i];
-      relClose(e.trainLoss, g.trainLoss, 1e-3, `epoch ${i} train loss`);
-      relClose(e.validLoss!, g.validLoss, 1e-3, `epoch ${i} valid loss (eval mode: running statistics)`);
+      relClose(e.trainLoss, g.trainLoss, 1e-5, `epoch ${i} train loss`);
+      relClose(e.validLoss!, g.validLoss, 1e-5, `epoch ${i} valid loss (eval mode: running statistics)`);
       assert.equal(e.trainAcc, g.trainAcc);
       assert.equal(e.validAcc, g.validAcc);
       assert.deepEqual(e.lr, g.lr);
