@@ -201,20 +201,20 @@ export abstract class Scheduler {
     return this.constructor.name;
   }
 
-  /** Undo one step of the epoch counter (SequentialLR's `recursive_undo`). */
-  /** @internal */ undoStep(): void {
+  /** @internal Undo one step of the epoch counter (SequentialLR's `recursive_undo`). */
+  undoStep(): void {
     this.lastEpoch -= 1;
   }
 
-  /** Start (again) at epoch 0: the initial step of a fresh scheduler, or a SequentialLR milestone. */
-  /** @internal */ abstract restart(asInitialStep: boolean): void;
+  /** @internal Start (again) at epoch 0: the initial step of a fresh scheduler, or a SequentialLR milestone. */
+  abstract restart(asInitialStep: boolean): void;
 
   /** @internal Where cycled momentum lives, when this schedule cycles it. */
   momentumKey(): MomentumKey | undefined {
     return undefined;
   }
 
-  /** @internal Stepping as a child of a container: no call-order warning. */
+  /** @internal One step as a child of a container or in a preview: no call-order warning. */
   abstract advance(): void;
 
   /** @internal Record how many optimizer steps existed when built (for the call-order warning). */
