@@ -314,6 +314,7 @@ describe("plot.lrSchedule", function () {
     assert.equal(d.items("lr_panel").length, 1);
     assert.equal(d.items("momentum_panel").length, 0);
     assert.deepEqual(d.axisTitles, ["epoch", "lr"]);
+    assert.equal(Number(d.tickLabels("Y")[0]), 0, "a linear lr axis starts at 0");
     assert.deepEqual(d.legendLabels, []);
     // step-after: the only vertical segment is the drop, at the x of epoch 20 (PyTorch's milestone)
     const pts = d.items("lr_panel")[0].attrs.d.split(/[ML]/).filter(Boolean).map((p) => p.split(",").map(Number));

@@ -115,7 +115,7 @@ export function lrSchedule(
     mark: { type: "line", interpolate, strokeWidth: 2 },
     encoding: {
       x,
-      y: { field: "value", type: "quantitative", title: what === "lr" ? (logY ? "lr (log)" : "lr") : "momentum", scale: what === "lr" && logY ? { type: "log" } : { zero: false } },
+      y: { field: "value", type: "quantitative", title: what === "lr" ? (logY ? "lr (log)" : "lr") : "momentum", scale: what === "lr" ? (logY ? { type: "log" } : { zero: true }) : { zero: false } },
       ...(groups.length > 1 ? color : { color: { value: TAB10[0] } }),
       tooltip: [{ field: "step" }, { field: "group" }, { field: "value", format: ".4g" }],
     },
