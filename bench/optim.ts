@@ -87,9 +87,7 @@ async function benchBackend(name: string, a: Args) {
   const tfjsStep = () =>
     tf.tidy(() => {
       // Hand-written coupled decay, as PyTorch: g + wd·p, then tfjs's momentum (v = μv + g; p -= lr·v).
-      const decayed: tf.NamedTensorMap = {};
-      theirs.forEach((v, i) => (decayed[v.name] = tf.add(grads[i], tf.mul(v, WD))));
-      tfMomentum.applyGradients(decayed);
+      tfMomentum.applyGradients(theirs.map((v, i) => ({ name: v.name, tensor: tf.add(grads[i], tf.mul(v, WD)) })));
     });
 
   for (let i = 0; i < a.warmup; i++) {

@@ -22,7 +22,7 @@ function smallModel(seed = 1): tf.LayersModel {
   });
 }
 
-function denseModel(seed: number, regularizer?: tf.Regularizer): tf.LayersModel {
+function denseModel(seed: number, regularizer?: ReturnType<typeof tf.regularizers.l2>): tf.LayersModel {
   return tf.sequential({
     layers: [
       tf.layers.dense({ inputShape: [3], units: 4, activation: "tanh", kernelInitializer: tf.initializers.glorotUniform({ seed }), kernelRegularizer: regularizer }),
@@ -64,7 +64,7 @@ describe("optim", () => {
       assert.equal(opt.paramGroups[0].momentum, 0);
       assert.deepEqual(
         opt.paramGroups[0].params.map((p) => p.name),
-        net.trainableWeights.map((w) => w.read().name),
+        net.trainableWeights.map((w) => (w.read() as tf.Variable).name),
       );
       opt.paramGroups[0].lr = 1e-5;
       for (const g of opt.paramGroups) g.lr = 0.1;
@@ -86,7 +86,7 @@ describe("optim", () => {
 
     it("accepts a model, a layer, variables, an object with parameters(), and group objects with defaults", () => {
       const net = smallModel();
-      const vars = net.trainableWeights.map((w) => w.read());
+      const vars = net.trainableWeights.map((w) => w.read() as tf.Variable);
       assert.equal(new optim.Adam(net).params().length, 6);
       assert.equal(new optim.Adam(net.layers[3]).params().length, 2);
       assert.equal(new optim.Adam(vars.slice(0, 2)).params().length, 2);
@@ -219,10 +219,10 @@ describe("optim", () => {
         tf.dispose([value, grads]);
         opts[2].minimize(loss(runs[2], xs, ys));
       }
-      const w = runs.map((m) => values(m.trainableWeights.map((t) => t.read())));
+      const w = runs.map((m) => values(m.trainableWeights.map((t) => t.read() as tf.Variable)));
       assert.deepEqual(w[1], w[0]);
       assert.deepEqual(w[2], w[0]);
-      assert.notDeepEqual(w[0], values(denseModel(7).trainableWeights.map((t) => t.read())));
+      assert.notDeepEqual(w[0], values(denseModel(7).trainableWeights.map((t) => t.read() as tf.Variable)));
       assert.equal(opts[0].stepCount, 5);
     });
 
@@ -250,7 +250,7 @@ describe("optim", () => {
       const optB = new optim.Adam(b, { lr: 0.01, weightDecay: 0.1, amsgrad: true });
       for (let i = 0; i < 4; i++) optB.minimize(loss(b, xs, ys));
       assert.equal(optA.stepCount, 4);
-      assertClose(values(a.trainableWeights.map((t) => t.read())), values(b.trainableWeights.map((t) => t.read())), 1e-6, "fit vs minimize");
+      assertClose(values(a.trainableWeights.map((t) => t.read() as tf.Variable)), values(b.trainableWeights.map((t) => t.read() as tf.Variable)), 1e-6, "fit vs minimize");
     });
 
     it("keeps state per variable, not by position", () => {
@@ -482,7 +482,7 @@ describe("optim", () => {
       const opt = new optim.SGD([{ params: kernels, weightDecay: 2 * lam }, { params: biases }], { lr: 0.1 });
       plain.compile({ optimizer: opt, loss: "meanSquaredError" });
       await plain.fit(xs, ys, { epochs: 10, batchSize: 4, shuffle: false, verbose: 0 });
-      assertClose(values(reg.trainableWeights.map((w) => w.read())), values(plain.trainableWeights.map((w) => w.read())), 1e-5, "l2 vs weightDecay");
+      assertClose(values(reg.trainableWeights.map((w) => w.read() as tf.Variable)), values(plain.trainableWeights.map((w) => w.read() as tf.Variable)), 1e-5, "l2 vs weightDecay");
     });
   });
 });

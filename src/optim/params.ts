@@ -10,11 +10,12 @@ export interface HasParameters {
 
 /** A tfjs layer or model: its `trainableWeights` (LayerVariables) are used. */
 export interface HasTrainableWeights {
-  trainableWeights: Array<{ read(): tf.Variable }>;
+  /** tfjs LayerVariables; `read()` is typed as a Tensor but returns the tf.Variable. */
+  trainableWeights: Array<{ read(): tf.Tensor }>;
 }
 
 /** What can stand for a set of parameters: a model/layer, an object with `parameters()`, or variables. */
-export type ParamSource = HasTrainableWeights | HasParameters | Iterable<tf.Variable | { read(): tf.Variable }>;
+export type ParamSource = HasTrainableWeights | HasParameters | Iterable<tf.Variable | { read(): tf.Tensor }>;
 
 /** A group as given by the user: `params` plus any hyperparameters (missing ones come from the defaults). */
 export type ParamGroupInput<H extends BaseHyper = AnyHyper> = Partial<H> & {
@@ -61,7 +62,7 @@ function isVariable(x: unknown): x is tf.Variable {
   return x instanceof tf.Variable;
 }
 
-function isLayerVariable(x: unknown): x is { read(): tf.Variable } {
+function isLayerVariable(x: unknown): x is { read(): tf.Tensor } {
   return x !== null && typeof x === "object" && typeof (x as { read?: unknown }).read === "function" && !(x instanceof tf.Tensor);
 }
 
