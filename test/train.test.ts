@@ -151,6 +151,7 @@ describe("train(): loop behaviour", function () {
     assert.equal(h.epochs.length, 5);
     assert.equal(h.batches.length, 5 * 4); // ceil(20 / 6) = 4, the last batch has 2 images
     assert.deepEqual(h.batches.map((b) => b.step), [...Array(20).keys()]);
+    assert.ok(h.batches.every((b) => b.seconds! > 0 && b.seconds! < h.epochs[b.epoch].seconds));
     assert.deepEqual(h.batches.slice(0, 5).map((b) => b.lr[0]), [0.1, 0.1, 0.05, 0.05, 0.025]);
     for (const e of h.epochs) {
       const mine = h.batches.filter((b) => b.epoch === e.epoch);

@@ -19,6 +19,8 @@ export interface BatchRecord {
   loss: number;
   acc?: number;
   lr: number[];
+  /** Wall time of this batch: waiting for its data, forward, backward and update (added by train()). */
+  seconds?: number;
 }
 
 export interface History {

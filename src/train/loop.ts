@@ -329,11 +329,14 @@ export async function train(
     let hasAcc = true;
     let n = 0;
     let images = 0;
+    let tBatch = performance.now();
     for await (const b of batchesOf(trainData, "train")) {
       const batchLr = currentLr(optimizer);
       const { loss, correct } = trainStep(net, b, optimizer, criterion, (l) => new NonFiniteLossError(l, epoch, n, step, batchLr, history), vars);
       const acc = correct === undefined ? undefined : correct / b.x.shape[0];
-      const record: BatchRecord = { epoch, batch: n, step, loss, lr: batchLr };
+      const now = performance.now();
+      const record: BatchRecord = { epoch, batch: n, step, loss, lr: batchLr, seconds: (now - tBatch) / 1000 };
+      tBatch = now;
       if (acc !== undefined) record.acc = acc;
       history.batches.push(record);
       lossSum += loss;
