@@ -151,6 +151,21 @@ describe("models.resnet (the course's network)", function () {
     twin.dispose();
   });
 
+  it("saves and loads with tf.io (its custom layers are registered), input check included", async () => {
+    let saved: tf.io.ModelArtifacts | undefined;
+    await net.save(tf.io.withSaveHandler(async (a) => {
+      saved = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } };
+    }));
+    const back = await tf.loadLayersModel(tf.io.fromMemory(saved!));
+    const x = tf.randomNormal([1, 80, 96, 3]);
+    const [a, b] = [net.predict(x) as tf.Tensor, back.predict(x) as tf.Tensor];
+    assert.deepEqual(Array.from(b.dataSync()), Array.from(a.dataSync()));
+    assert.throws(() => back.predict(tf.zeros([1, 60, 60, 3])), /input height 60 px is outside 75–170 px/);
+    tf.dispose([x, a, b]);
+    back.dispose();
+  });
+
   it("seeds make the initialisation reproducible and follow PyTorch's default bounds", () => {
     const a = models.resnet(3, 10, { seed: 5, inputSize: 96 });
     const w1 = a.getLayer("block1").getWeights()[0].dataSync();
