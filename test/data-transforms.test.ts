@@ -73,6 +73,14 @@ describe("data transforms vs torchvision", () => {
     let maxErr = 0;
     want.forEach((v, i) => (maxErr = Math.max(maxErr, Math.abs(v - out.data[i]))));
     assert.ok(maxErr <= 1e-6, `max abs error ${maxErr}`);
+    // Compose runs ToTensor + Normalize as one table lookup: bit-identical to the two steps
+    for (const name of ["small", "gray"]) {
+      const c = name === "gray" ? 1 : 3;
+      const m = c === 3 ? n.mean : [0.2860];
+      const sd = c === 3 ? n.std : [0.3530];
+      const fused = new T.Compose([new T.ToTensor(), new T.Normalize(m, sd)]).forward(input(name)) as InstanceType<typeof FloatImage>;
+      assert.deepEqual(fused.data, Fn.normalize(Fn.toTensor(input(name)), m, sd).data);
+    }
     const t = Fn.toTensor(input("small"));
     assert.ok(t.data.every((v, i) => v === Math.fround(input("small").data[i] / 255)));
   });

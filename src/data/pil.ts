@@ -92,43 +92,83 @@ function cachedCoefficients(inSize: number, outSize: number, filter: ResampleFil
 }
 
 const ROUND = 1 << (PRECISION_BITS - 1);
-const clip8 = (v: number): number => (v <= 0 ? 0 : v >= 255 << PRECISION_BITS ? 255 : v >> PRECISION_BITS);
+const MAX_ACC = 256 << PRECISION_BITS;
+
+/** clip8 of Resample.c over a row of int accumulators. */
+function clipRow(acc: Int32Array, out: Uint8Array, o: number): void {
+  for (let i = 0; i < acc.length; i++) {
+    const v = acc[i];
+    out[o + i] = v <= 0 ? 0 : v >= MAX_ACC ? 255 : v >> PRECISION_BITS;
+  }
+}
 
 function resampleHorizontal(src: Uint8Array, h: number, inW: number, c: number, outW: number, co: Coeffs): Uint8Array {
   const out = new Uint8Array(h * outW * c);
   const { ksize, bounds, kk } = co;
+  const acc = new Int32Array(outW * c);
   for (let y = 0; y < h; y++) {
     const row = y * inW * c;
     for (let xx = 0; xx < outW; xx++) {
       const xmin = bounds[xx * 2];
       const n = bounds[xx * 2 + 1];
       const k0 = xx * ksize;
-      for (let ch = 0; ch < c; ch++) {
-        let ss = ROUND;
-        let p = row + xmin * c + ch;
-        for (let x = 0; x < n; x++, p += c) ss += src[p] * kk[k0 + x];
-        out[(y * outW + xx) * c + ch] = clip8(ss);
+      const a = xx * c;
+      if (c === 3) {
+        let s0 = ROUND;
+        let s1 = ROUND;
+        let s2 = ROUND;
+        for (let x = 0, p = row + xmin * 3; x < n; x++, p += 3) {
+          const k = kk[k0 + x];
+          s0 = (s0 + Math.imul(src[p], k)) | 0;
+          s1 = (s1 + Math.imul(src[p + 1], k)) | 0;
+          s2 = (s2 + Math.imul(src[p + 2], k)) | 0;
+        }
+        acc[a] = s0;
+        acc[a + 1] = s1;
+        acc[a + 2] = s2;
+      } else {
+        let s0 = ROUND;
+        for (let x = 0, p = row + xmin; x < n; x++, p++) s0 = (s0 + Math.imul(src[p], kk[k0 + x])) | 0;
+        acc[a] = s0;
       }
     }
+    clipRow(acc, out, y * outW * c);
   }
   return out;
 }
 
 function resampleVertical(src: Uint8Array, inH: number, w: number, c: number, outH: number, co: Coeffs): Uint8Array {
-  const out = new Uint8Array(outH * w * c);
-  const { ksize, bounds, kk } = co;
   const stride = w * c;
+  const out = new Uint8Array(outH * stride);
+  const { ksize, bounds, kk } = co;
+  const acc = new Int32Array(stride);
   for (let yy = 0; yy < outH; yy++) {
     const ymin = bounds[yy * 2];
     const n = bounds[yy * 2 + 1];
     const k0 = yy * ksize;
     const o = yy * stride;
-    for (let i = 0; i < stride; i++) {
-      let ss = ROUND;
-      let p = ymin * stride + i;
-      for (let y = 0; y < n; y++, p += stride) ss += src[p] * kk[k0 + y];
-      out[o + i] = clip8(ss);
+    if (n === 2 || n === 3) {
+      // the common up-scaling cases in one pass over the source rows (same integer sums as Pillow)
+      const a = ymin * stride;
+      const b = a + stride;
+      const ka = kk[k0];
+      const kb = kk[k0 + 1];
+      const kc = n === 3 ? kk[k0 + 2] : 0;
+      const cRow = n === 3 ? b + stride : b;
+      for (let i = 0; i < stride; i++) {
+        const v = (ROUND + Math.imul(src[a + i], ka) + Math.imul(src[b + i], kb) + Math.imul(src[cRow + i], kc)) | 0;
+        out[o + i] = v <= 0 ? 0 : v >= MAX_ACC ? 255 : v >> PRECISION_BITS;
+      }
+      continue;
     }
+    acc.fill(ROUND);
+    for (let y = 0; y < n; y++) {
+      const k = kk[k0 + y];
+      if (k === 0) continue;
+      const p = (ymin + y) * stride;
+      for (let i = 0; i < stride; i++) acc[i] = (acc[i] + Math.imul(src[p + i], k)) | 0;
+    }
+    clipRow(acc, out, o);
   }
   return out;
 }
@@ -179,13 +219,19 @@ export function resampleNearest(img: Image, height: number, width: number): Imag
  */
 export function blend(a: Uint8Array | number, b: Uint8Array, alpha: number): Uint8Array {
   const al = Math.fround(alpha);
-  const out = new Uint8Array(b.length);
-  const constant = typeof a === "number";
   const inside = al >= 0 && al <= 1;
-  for (let i = 0; i < b.length; i++) {
-    const x = constant ? (a as number) : (a as Uint8Array)[i];
-    const t = Math.fround(x + Math.fround(al * (b[i] - x)));
-    out[i] = inside ? t : t <= 0 ? 0 : t >= 255 ? 255 : t; // Uint8Array stores truncate
+  const one = (x: number, y: number): number => {
+    const t = Math.fround(x + Math.fround(al * (y - x)));
+    return inside ? Math.trunc(t) : t <= 0 ? 0 : t >= 255 ? 255 : Math.trunc(t);
+  };
+  const out = new Uint8Array(b.length);
+  if (typeof a === "number") {
+    // a constant first image: the result depends on the byte of b only, so tabulate the 256 cases
+    const lut = new Uint8Array(256);
+    for (let v = 0; v < 256; v++) lut[v] = one(a, v);
+    for (let i = 0; i < b.length; i++) out[i] = lut[b[i]];
+  } else {
+    for (let i = 0; i < b.length; i++) out[i] = one(a[i], b[i]);
   }
   return out;
 }
@@ -201,15 +247,18 @@ export function rgbToL(rgb: Uint8Array): Uint8Array {
 const CLIP8 = (v: number): number => (v <= 0 ? 0 : v < 256 ? v : 255);
 const f32 = Math.fround;
 
-/** PIL's RGB -> HSV (Convert.c rgb2hsv, after colorsys), in place over 3-byte pixels. */
-export function rgbToHsv(rgb: Uint8Array): Uint8Array {
+/**
+ * torchvision's adjust_hue on a PIL image, per pixel in one pass: PIL's RGB -> HSV (Convert.c rgb2hsv, after
+ * colorsys; uint8 h, s, v), h += shift (mod 256, numpy uint8 addition), PIL's HSV -> RGB (Convert.c hsv2rgb).
+ */
+export function rotateHue(rgb: Uint8Array, shift: number): Uint8Array {
   const out = new Uint8Array(rgb.length);
   for (let p = 0; p < rgb.length; p += 3) {
     const r = rgb[p];
     const g = rgb[p + 1];
     const b = rgb[p + 2];
-    const maxc = Math.max(r, g, b);
-    const minc = Math.min(r, g, b);
+    const maxc = r > g ? (r > b ? r : b) : g > b ? g : b;
+    const minc = r < g ? (r < b ? r : b) : g < b ? g : b;
     let uh = 0;
     let us = 0;
     if (minc !== maxc) {
@@ -222,46 +271,31 @@ export function rgbToHsv(rgb: Uint8Array): Uint8Array {
       if (r === maxc) h = f32(bc - gc);
       else if (g === maxc) h = f32(2 + rc - bc);
       else h = f32(4 + gc - rc);
-      h = f32((h / 6 + 1) % 1);
+      const x = h / 6 + 1;
+      h = f32(x >= 1 ? x - 1 : x);
       uh = CLIP8(Math.trunc(h * 255));
       us = CLIP8(Math.trunc(s * 255));
     }
-    out[p] = uh;
-    out[p + 1] = us;
-    out[p + 2] = maxc;
-  }
-  return out;
-}
-
-/** PIL's HSV -> RGB (Convert.c hsv2rgb). */
-export function hsvToRgb(hsv: Uint8Array): Uint8Array {
-  const out = new Uint8Array(hsv.length);
-  for (let p = 0; p < hsv.length; p += 3) {
-    const h = hsv[p];
-    const s = hsv[p + 1];
-    const v = hsv[p + 2];
-    if (s === 0) {
+    const v = maxc;
+    if (us === 0) {
       out[p] = out[p + 1] = out[p + 2] = v;
       continue;
     }
-    const i = Math.floor((h * 6) / 255);
-    const f = f32((h * 6) / 255 - i);
-    const fs = f32(s / 255);
+    const hh = (uh + shift) & 255;
+    const i = Math.floor((hh * 6) / 255);
+    const f = f32((hh * 6) / 255 - i);
+    const fs = f32(us / 255);
     const up = CLIP8(Math.round(v * (1 - fs)));
     const uq = CLIP8(Math.round(v * (1 - f32(fs * f))));
     const ut = CLIP8(Math.round(v * (1 - fs * (1 - f))));
-    let r: number, g: number, b: number;
     switch (i % 6) {
-      case 0: [r, g, b] = [v, ut, up]; break;
-      case 1: [r, g, b] = [uq, v, up]; break;
-      case 2: [r, g, b] = [up, v, ut]; break;
-      case 3: [r, g, b] = [up, uq, v]; break;
-      case 4: [r, g, b] = [ut, up, v]; break;
-      default: [r, g, b] = [v, up, uq]; break;
+      case 0: out[p] = v; out[p + 1] = ut; out[p + 2] = up; break;
+      case 1: out[p] = uq; out[p + 1] = v; out[p + 2] = up; break;
+      case 2: out[p] = up; out[p + 1] = v; out[p + 2] = ut; break;
+      case 3: out[p] = up; out[p + 1] = uq; out[p + 2] = v; break;
+      case 4: out[p] = ut; out[p + 1] = up; out[p + 2] = v; break;
+      default: out[p] = v; out[p + 1] = up; out[p + 2] = uq; break;
     }
-    out[p] = r;
-    out[p + 1] = g;
-    out[p + 2] = b;
   }
   return out;
 }

@@ -1,7 +1,7 @@
 // torchvision.transforms.functional for PIL-like images: deterministic operations the random transforms call.
 // Every function returns a new image and keeps its input intact.
 import { FloatImage, Image, describeValue } from "../image";
-import { blend, hsvToRgb, resample, resampleNearest, ResampleFilter, rgbToHsv, rgbToL } from "../pil";
+import { blend, resample, resampleNearest, ResampleFilter, rgbToL, rotateHue } from "../pil";
 
 /** Interpolation modes of Resize (PIL filters; torchvision's default is bilinear). */
 export type Interpolation = "nearest" | ResampleFilter;
@@ -59,10 +59,14 @@ export function hflip(img: Image): Image {
   const out = new Uint8Array(data.length);
   for (let y = 0; y < h; y++) {
     const row = y * w * c;
-    for (let x = 0; x < w; x++) {
-      const s = row + x * c;
-      const d = row + (w - 1 - x) * c;
-      for (let ch = 0; ch < c; ch++) out[d + ch] = data[s + ch];
+    if (c === 3) {
+      for (let x = 0, s = row, d = row + (w - 1) * 3; x < w; x++, s += 3, d -= 3) {
+        out[d] = data[s];
+        out[d + 1] = data[s + 1];
+        out[d + 2] = data[s + 2];
+      }
+    } else {
+      for (let x = 0; x < w; x++) out[row + w - 1 - x] = data[row + x];
     }
   }
   return new Image(out, h, w, c);
@@ -235,19 +239,46 @@ export function adjustHue(img: Image, factor: number): Image {
   expectImage(img, "adjustHue");
   if (!(factor >= -0.5 && factor <= 0.5)) throw new Error(`tsdl.data: hue factor must be in [-0.5, 0.5], got ${factor}`);
   if (img.channels === 1) return new Image(img.data.slice(), img.height, img.width, 1);
-  const hsv = rgbToHsv(img.data);
   const shift = ((Math.trunc(factor * 255) % 256) + 256) % 256;
-  for (let p = 0; p < hsv.length; p += 3) hsv[p] = (hsv[p] + shift) & 255;
-  return new Image(hsvToRgb(hsv), img.height, img.width, 3);
+  return new Image(rotateHue(img.data, shift), img.height, img.width, 3);
 }
+
+/** v / 255 in float32 for every byte value. */
+const TO_UNIT = Float32Array.from({ length: 256 }, (_, v) => v / 255);
 
 /** uint8 HWC -> float32 HWC in [0, 1] (x / 255). Layout stays channels-last, as tfjs expects. */
 export function toTensor(img: Image): FloatImage {
   expectImage(img, "toTensor");
   const { data } = img;
   const out = new Float32Array(data.length);
-  for (let i = 0; i < data.length; i++) out[i] = data[i] / 255;
+  for (let i = 0; i < data.length; i++) out[i] = TO_UNIT[data[i]];
   return new FloatImage(out, img.height, img.width, img.channels);
+}
+
+/**
+ * normalize(toTensor(img), mean, std) in one pass: a 256-entry table per channel holds exactly the float32
+ * values the two steps give (what Compose runs for ToTensor followed by Normalize).
+ */
+export function toTensorNormalized(img: Image, mean: number | readonly number[], std: number | readonly number[]): FloatImage {
+  expectImage(img, "ToTensor");
+  const c = img.channels;
+  const m = channelValues("mean", mean, c);
+  const s = channelValues("std", std, c);
+  if (s.some((v) => v === 0)) throw new Error(`tsdl.data: Normalize std ${JSON.stringify(std)} has a zero: division by zero`);
+  const lut = new Float32Array(256 * c);
+  for (let ch = 0; ch < c; ch++) for (let v = 0; v < 256; v++) lut[ch * 256 + v] = Math.fround(TO_UNIT[v] - m[ch]) / s[ch];
+  const { data } = img;
+  const out = new Float32Array(data.length);
+  if (c === 3) {
+    for (let i = 0; i < data.length; i += 3) {
+      out[i] = lut[data[i]];
+      out[i + 1] = lut[256 + data[i + 1]];
+      out[i + 2] = lut[512 + data[i + 2]];
+    }
+  } else {
+    for (let i = 0; i < data.length; i++) out[i] = lut[data[i]];
+  }
+  return new FloatImage(out, img.height, img.width, c);
 }
 
 /** Per-channel mean/std, checked against the channel count. */

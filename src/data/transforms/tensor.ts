@@ -1,6 +1,6 @@
 import { FloatImage, Image } from "../image";
-import type { Transform } from "./transform";
-import { channelValues, normalize, rgbToGrayscale, toTensor } from "./functional";
+import type { Transform, TransformLike } from "./transform";
+import { channelValues, normalize, rgbToGrayscale, toTensor, toTensorNormalized } from "./functional";
 
 /**
  * uint8 image -> float32 in [0, 1] (x / 255). Unlike torchvision (CHW), the result stays HWC: tfjs convolutions
@@ -9,6 +9,12 @@ import { channelValues, normalize, rgbToGrayscale, toTensor } from "./functional
 export class ToTensor implements Transform<Image, FloatImage> {
   forward(img: Image): FloatImage {
     return toTensor(img);
+  }
+  /** ToTensor then Normalize in one pass (bit-identical). */
+  fuse(next: TransformLike): Transform<Image, FloatImage> | undefined {
+    if (!(next instanceof Normalize)) return undefined;
+    const { mean, std } = next;
+    return { forward: (img: Image) => toTensorNormalized(img, mean, std), toString: () => `${this} + ${next}` } as Transform<Image, FloatImage>;
   }
   toString(): string {
     return "ToTensor()";

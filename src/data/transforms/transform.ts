@@ -8,6 +8,11 @@ import { defaultGenerator } from "../random";
  */
 export interface Transform<I = unknown, O = unknown> {
   forward(input: I, generator?: Generator): O;
+  /**
+   * Optional: one transform doing this and then `next` (same result, faster), or undefined. Compose uses it,
+   * e.g. ToTensor + Normalize become one table lookup per byte.
+   */
+  fuse?(next: TransformLike): Transform | undefined;
 }
 
 /** A transform, or a plain function `(input, generator) => output` (torchvision's Lambda). */
@@ -31,6 +36,8 @@ function nameOf(t: TransformLike): string {
 /** Applies transforms in order: `new Compose([new Resize(96), new ToTensor()])`. */
 export class Compose implements Transform {
   readonly transforms: readonly TransformLike[];
+  /** What runs: the transforms with fusible neighbours merged. */
+  private readonly plan: readonly TransformLike[];
 
   constructor(transforms: readonly TransformLike[]) {
     if (!Array.isArray(transforms)) throw new Error(`tsdl.data: Compose takes an array of transforms, got ${typeof transforms}`);
@@ -40,11 +47,19 @@ export class Compose implements Transform {
       }
     });
     this.transforms = [...transforms];
+    const plan: TransformLike[] = [];
+    for (const t of this.transforms) {
+      const last = plan[plan.length - 1];
+      const fused = last !== undefined && typeof last !== "function" && last.fuse ? last.fuse(t) : undefined;
+      if (fused) plan[plan.length - 1] = fused;
+      else plan.push(t);
+    }
+    this.plan = plan;
   }
 
   forward(input: unknown, generator: Generator = defaultGenerator()): unknown {
     let x = input;
-    for (const t of this.transforms) x = applyTransform(t, x, generator);
+    for (const t of this.plan) x = applyTransform(t, x, generator);
     return x;
   }
 
