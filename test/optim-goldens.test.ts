@@ -84,6 +84,24 @@ describe("optim goldens (PyTorch " + fixture.torch + ")", () => {
     });
   }
 
+  describe("on the wasm backend", () => {
+    before(async () => {
+      await backend.init("wasm", { verbose: false });
+    });
+    after(async () => {
+      await backend.init("cpu", { verbose: false });
+    });
+    it(`all ${fixture.cases.length} cases match PyTorch`, () => {
+      assert.equal(tf.getBackend(), "wasm");
+      for (const c of fixture.cases) {
+        const { vars, opt } = build(c, c.init, "wasm");
+        replay(c, opt, vars, 0, c.steps, true);
+        opt.dispose();
+        tf.dispose(Object.values(vars));
+      }
+    });
+  });
+
   for (const c of fixture.cases) {
     it(`${c.name}: stateDict after 4 steps, loaded into fresh variables, continues as PyTorch`, () => {
       const a = build(c, c.init, "a");

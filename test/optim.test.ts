@@ -103,6 +103,14 @@ describe("optim", () => {
       assert.deepEqual(opt.defaults.betas, [0.9, 0.999]);
     });
 
+    it("lower-case factories build the same optimizers", () => {
+      const p = [v([1])];
+      assert.ok(optim.sgd(p, { lr: 0.1 }) instanceof optim.SGD);
+      assert.equal(optim.adamW(p).defaults.weightDecay, 0.01);
+      assert.ok(optim.adam(p) instanceof optim.Adam && optim.rmsprop(p) instanceof optim.RMSprop && optim.adagrad(p) instanceof optim.Adagrad);
+      assert.ok(optim.sgd(p) instanceof tf.Optimizer);
+    });
+
     it("has PyTorch's defaults (AdamW weightDecay 0.01, decoupled)", () => {
       const p = [v([1])];
       assert.deepEqual({ ...new optim.AdamW(p).defaults }, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01, amsgrad: false, maximize: false, decoupledWeightDecay: true });

@@ -6,6 +6,7 @@ export { SGD } from "./sgd";
 export { Adam, AdamW } from "./adam";
 export { RMSprop } from "./rmsprop";
 export { Adagrad } from "./adagrad";
+export { sgd, adam, adamW, rmsprop, adagrad } from "./factories";
 export { ParamList } from "./params";
 export type { ParamGroup, ParamGroupInput, ParamSource, HasParameters, HasTrainableWeights } from "./params";
 export { SCHEDULER_KEYS } from "./options";
