@@ -287,6 +287,19 @@ describe("optim", () => {
       g.dispose();
     });
 
+    it("in model.fit, updates only its own parameters (fine-tuning the head)", async () => {
+      const m = denseModel(13);
+      const body = values([m.layers[0].trainableWeights[0].read() as tf.Variable]);
+      const opt = new optim.SGD(m.layers[1], { lr: 0.1 });
+      m.compile({ optimizer: opt, loss: "meanSquaredError" });
+      const headBefore = values([m.layers[1].trainableWeights[0].read() as tf.Variable]);
+      await m.fit(x(), y(), { epochs: 2, batchSize: 4, verbose: 0 });
+      assert.deepEqual(values([m.layers[0].trainableWeights[0].read() as tf.Variable]), body);
+      assert.notDeepEqual(values([m.layers[1].trainableWeights[0].read() as tf.Variable]), headBefore);
+      const other = [v([1])];
+      throwsAll(() => opt.minimize(() => tf.sum(other[0]), false, other), /no trainable parameter of this optimizer/, new RegExp(other[0].name));
+    });
+
     it("adopts the variables of its first update when built by fromConfig (model deserialization)", async () => {
       const m = denseModel(11);
       const opt = optim.SGD.fromConfig(optim.SGD, { lr: 0.05, momentum: 0.9 }) as optim.SGD;
@@ -382,6 +395,12 @@ describe("optim", () => {
         assert.equal(lines[2].indexOf("0.01") + 4, lines[1].indexOf(" lr") + 3);
       }
       assert.equal(util.inspect(opt), opt[JUPYTER_DISPLAY]()["text/plain"]);
+      assert.equal(util.inspect(opt.paramGroups), opt[JUPYTER_DISPLAY]()["text/plain"]);
+      // Scheduled lrs print to 6 significant digits in the table.
+      opt.paramGroups[0].lr = 0.1 * 0.1;
+      opt.paramGroups[1].lr = 0.9504846320134737;
+      assert.match(util.inspect(opt).split("\n")[2], / 0\.01 /);
+      assert.match(util.inspect(opt).split("\n")[3], / 0\.950485 /);
     });
 
     it("console.log of a group shows names and shapes, never tensor data", () => {

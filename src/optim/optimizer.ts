@@ -4,7 +4,7 @@ import * as util from "util";
 import * as tf from "@tensorflow/tfjs";
 import { JUPYTER_DISPLAY, MimeBundle } from "../display";
 import { AnyHyper, BaseHyper, checkValues, GROUP_EXTRA_KEYS, rejectUnknownKeys, SCHEDULER_KEYS, show, Specs } from "./options";
-import { checkNoDuplicates, collectVariables, isGroupInput, ParamGroup, ParamGroupInput, ParamList, ParamSource } from "./params";
+import { checkNoDuplicates, collectVariables, isGroupInput, ParamGroup, ParamGroupInput, ParamList, ParamSource, plural } from "./params";
 import { decodeValues, encodeTensor, EncodedParamState, OptimizerStateDict, STATE_DICT_FORMAT } from "./stateDict";
 import { groupTable, tableBundle, tableText } from "./table";
 
@@ -219,8 +219,15 @@ export abstract class Optimizer<H extends BaseHyper = AnyHyper> extends tf.Optim
 
   /** tfjs's minimize: gradients of `f` for this optimizer's parameters (or `varList`), then one update. */
   override minimize(f: () => tf.Scalar, returnCost = false, varList?: tf.Variable[]): tf.Scalar | null {
-    const vars = (varList ?? this.params()).filter((v) => v.trainable);
-    if (vars.length === 0) throw new Error(`${this.kind}.minimize: no trainable parameters to optimize`);
+    // model.fit passes every trainable weight of the model; differentiate only those this optimizer updates.
+    const ours = new Set(this.params());
+    const candidates = varList === undefined ? [...ours] : this.deferred && ours.size === 0 ? varList : varList.filter((v) => ours.has(v));
+    const vars = candidates.filter((v) => v.trainable);
+    if (vars.length === 0)
+      throw new Error(
+        `${this.kind}.minimize: no trainable parameter of this optimizer to optimize` +
+          (varList ? ` among the ${varList.length} variables given (${varList.slice(0, 3).map((v) => v.name).join(", ")}${varList.length > 3 ? ", ..." : ""})` : ""),
+      );
     const { value, grads } = tf.variableGrads(f, vars);
     try {
       this.apply(this.toMap(grads, "minimize"), "minimize");
@@ -336,9 +343,7 @@ export abstract class Optimizer<H extends BaseHyper = AnyHyper> extends tf.Optim
     let tensors = 0;
     let numel = 0;
     for (const g of this.paramGroups) for (const v of g.params) (tensors++, (numel += v.size));
-    const caption =
-      `${this.kind}: ${n} param group${n === 1 ? "" : "s"}, ${tensors} tensors, ` +
-      `${numel.toLocaleString("en-US")} parameters, step ${this.stepCount}`;
+    const caption = `${this.kind}: ${plural(n, "param group")}, ${plural(tensors, "tensor")}, ${plural(numel, "parameter")}, step ${this.stepCount}`;
     return groupTable(caption, this.paramGroups, this.hyperKeys);
   }
 

@@ -40,7 +40,7 @@ export class ParamList extends Array<tf.Variable> {
     const max = options.maxArrayLength ?? 100;
     const lines = this.slice(0, max).map((v) => `${v.name} ${v.dtype}[${v.shape.join(", ")}]`);
     if (this.length > max) lines.push(`... ${this.length - max} more`);
-    const head = `ParamList(${this.length} tensors, ${this.numel.toLocaleString("en-US")} parameters)`;
+    const head = `ParamList(${plural(this.length, "tensor")}, ${plural(this.numel, "parameter")})`;
     return lines.length === 0 ? `${head} []` : `${head} [\n${lines.map((l) => `  ${l}`).join(",\n")}\n]`;
   }
 }
@@ -57,6 +57,11 @@ export type ParamGroup<H extends BaseHyper = AnyHyper> = H & {
   initialMomentum?: number;
   [key: string]: unknown;
 };
+
+/** "1 tensor", "62 tensors", "11,180,682 parameters". */
+export function plural(n: number, what: string): string {
+  return `${n.toLocaleString("en-US")} ${what}${n === 1 ? "" : "s"}`;
+}
 
 function isVariable(x: unknown): x is tf.Variable {
   return x instanceof tf.Variable;

@@ -11,8 +11,9 @@ export interface GroupTable {
   numeric: boolean[];
 }
 
+/** Numbers to 6 significant digits: a table of scheduled lrs should read 0.950485, not 0.9504846320134737. */
 function fmt(v: unknown): string {
-  if (typeof v === "number") return String(v);
+  if (typeof v === "number") return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(6)));
   if (Array.isArray(v)) return `[${v.map(fmt).join(", ")}]`;
   if (v === undefined) return "";
   if (typeof v === "object" && v !== null) return "{…}";
