@@ -89,12 +89,16 @@ describe("checkpoints", function () {
     const x = tf.randomNormal([4, 8, 8, 3]);
     const y = tf.tensor1d([0, 1, 2, 0], "int32");
     adam.minimize(() => new nn.CrossEntropyLoss()(m.apply(x, { training: true }) as tf.Tensor, y) as tf.Scalar);
+    const n0 = tf.memory().numTensors;
     await saveCheckpoint(path.join(dir, "adam"), { model: m, optimizer: adam, epoch: 0 });
+    assert.equal(tf.memory().numTensors, n0);
     const before = (await adam.getWeights()).map((w) => Array.from(w.tensor.dataSync()));
     const adam2 = tf.train.adam(0.01);
     const m2 = net(4);
     adam2.minimize(() => new nn.CrossEntropyLoss()(m2.apply(x, { training: true }) as tf.Tensor, y) as tf.Scalar);
+    const n1 = tf.memory().numTensors;
     await loadCheckpoint(path.join(dir, "adam"), { model: m2, optimizer: adam2 });
+    assert.equal(tf.memory().numTensors, n1);
     assert.deepEqual((await adam2.getWeights()).map((w) => Array.from(w.tensor.dataSync())), before);
     assert.deepEqual(weightsOf(m2), weightsOf(m));
     tf.dispose([x, y]);
@@ -145,6 +149,22 @@ describe("lrFinder", function () {
     assert.equal(JSON.stringify(s.opt.stateDict()), optState);
     assert.deepEqual(s.trainData.stateDict(), order);
     assert.equal(tf.memory().numTensors, n0);
+    s.model.dispose();
+  });
+
+  it("restores a plain tf.Optimizer's slots and learningRate", async () => {
+    const s = setup(9);
+    const momentum = tf.train.momentum(0.02, 0.9);
+    await train(s.model, s.trainData, null, 1, momentum, new nn.CrossEntropyLoss(), { verbose: false, progress: false });
+    const slots = (await momentum.getWeights()).map((w) => Array.from(w.tensor.dataSync()));
+    const weights = weightsOf(s.model);
+    const n0 = tf.memory().numTensors;
+    const r = await lrFinder(s.model, s.trainData, momentum, { startLr: 1e-3, endLr: 1e-1, steps: 4 });
+    assert.equal(tf.memory().numTensors, n0);
+    assert.equal(r.lrs.length, 4);
+    assert.equal((momentum as unknown as { learningRate: number }).learningRate, 0.02);
+    assert.deepEqual((await momentum.getWeights()).map((w) => Array.from(w.tensor.dataSync())), slots);
+    assert.deepEqual(weightsOf(s.model), weights);
     s.model.dispose();
   });
 

@@ -164,6 +164,28 @@ describe("train(): loop behaviour", function () {
     opt.dispose();
   });
 
+  it("steps ReduceLROnPlateau with the epoch's metric, and trains with a plain tf.Optimizer", async () => {
+    const net = tinyNet();
+    const loader = new data.DataLoader(new TinyImages(8), { batchSize: 4, seed: 1 });
+    const opt = new optim.SGD(net, { lr: 0.1 });
+    const plateau = lrScheduler.reduceLROnPlateau(opt, { patience: 0, factor: 0.5 });
+    const metrics = [1, 2, 0.5, 0.7];
+    const h = await train(net, loader, null, 4, opt, new nn.CrossEntropyLoss(), {
+      scheduler: plateau,
+      schedulerMetric: (r) => metrics[r.epoch],
+      verbose: false,
+      progress: false,
+    });
+    // 1 (best), 2 (bad: halve), 0.5 (best), 0.7 (bad: halve)
+    assert.deepEqual(h.epochs.map((e) => e.lr[0]), [0.1, 0.1, 0.05, 0.05]);
+    assert.deepEqual(opt.paramGroups[0].lr, 0.025);
+    const plain = tf.train.sgd(0.05);
+    const h2 = await train(net, loader, loader, 2, plain, new nn.CrossEntropyLoss(), { verbose: false, progress: false });
+    assert.deepEqual(h2.epochs.map((e) => e.lr), [[0.05], [0.05]]);
+    assert.ok(h2.epochs.every((e) => Number.isFinite(e.trainLoss) && e.validAcc !== undefined));
+    net.dispose();
+  });
+
   it("stops on a NaN loss naming epoch, batch and lr, before applying that batch", async () => {
     const net = tinyNet();
     const good = Array.from({ length: 3 }, (_, i) => ({ x: tf.randomNormal([4, 8, 8, 3], 0, 1, "float32", i) as tf.Tensor4D, y: tf.tensor1d([0, 1, 2, i % 3], "int32") }));

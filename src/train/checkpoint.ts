@@ -100,6 +100,24 @@ function readTensor(bin: Buffer, e: TensorEntry, where: string): tf.Tensor {
   return tf.tensor(values, e.shape, e.dtype);
 }
 
+/**
+ * A copy of a tf.Optimizer's weights that later updates do not change: getWeights() returns the live slot
+ * variables (copied here) and a fresh iteration-count scalar (kept as is). Dispose the tensors when done.
+ */
+export async function snapshotOptimizerWeights(opt: tf.Optimizer): Promise<Parameters<tf.Optimizer["setWeights"]>[0]> {
+  return (await opt.getWeights()).map((w) => ({ name: w.name, tensor: tf.keep(w.tensor instanceof tf.Variable ? tf.clone(w.tensor) : w.tensor) }));
+}
+
+/**
+ * tf.Optimizer.setWeights(), disposing the slot variables it replaces (tfjs leaves them allocated). The new
+ * slots share the given tensors' data, so the caller may dispose those afterwards.
+ */
+export async function replaceOptimizerWeights(opt: tf.Optimizer, weights: Parameters<tf.Optimizer["setWeights"]>[0]): Promise<void> {
+  const old = await opt.getWeights();
+  await opt.setWeights(weights);
+  tf.dispose(old.map((w) => w.tensor));
+}
+
 /** Writes `dir` atomically: build in a sibling temp dir, then swap. */
 function writeDirAtomically(dir: string, files: Record<string, Buffer | string>): void {
   const abs = path.resolve(dir);
@@ -131,6 +149,7 @@ export async function saveCheckpoint(dir: string, o: SaveCheckpointOptions): Pro
     for (const { name, tensor } of named) {
       pack.add(`optimizer/${name}`, tensor);
       entries.push({ ...pack.entries[pack.entries.length - 1], name });
+      if (!(tensor instanceof tf.Variable)) tensor.dispose(); // the fresh iteration-count scalar
     }
     optimizer = { kind: "tfjs", weights: entries };
   }
@@ -184,7 +203,8 @@ export async function loadCheckpoint(dir: string, parts: CheckpointParts): Promi
   const byName = new Map(weights.map((w) => [w.originalName, w] as const));
   const named = file.weights.every((e) => byName.has(e.name));
   const values: Array<[LayerVar, tf.Tensor]> = [];
-  const undo: Array<() => void> = [];
+  const undo: Array<() => unknown> = [];
+  const cleanup: Array<() => void> = [];
   try {
     file.weights.forEach((e, i) => {
       const v = named ? byName.get(e.name)! : weights[i];
@@ -203,9 +223,11 @@ export async function loadCheckpoint(dir: string, parts: CheckpointParts): Promi
       } else {
         if (!(opt instanceof tf.Optimizer)) throw new Error(`${where}: the checkpoint holds tf.Optimizer weights; the optimizer given is not a tf.Optimizer`);
         const tensors = file.optimizer.weights.map((e) => ({ name: e.name, tensor: readTensor(bin, e, where) }));
-        const before = await opt.getWeights();
-        await opt.setWeights(tensors);
-        undo.push(() => void opt.setWeights(before));
+        const before = await snapshotOptimizerWeights(opt);
+        await replaceOptimizerWeights(opt, tensors);
+        tf.dispose(tensors.map((t) => t.tensor));
+        undo.push(() => replaceOptimizerWeights(opt, before));
+        cleanup.push(() => tf.dispose(before.map((w) => w.tensor)));
       }
     }
     if (parts.scheduler && file.scheduler !== undefined) {
@@ -221,9 +243,11 @@ export async function loadCheckpoint(dir: string, parts: CheckpointParts): Promi
       undo.push(() => src.loadStateDict(before as never));
     }
   } catch (e) {
-    for (const u of undo.reverse()) u();
+    for (const u of undo.reverse()) await u();
     tf.dispose(values.map(([, t]) => t));
     throw e;
+  } finally {
+    for (const c of cleanup) c();
   }
   for (const [v, t] of values) v.write(t);
   tf.dispose(values.map(([, t]) => t));

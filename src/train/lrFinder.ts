@@ -2,6 +2,7 @@
 // record the smoothed loss, then put the weights, optimizer and data order back.
 import * as tf from "@tensorflow/tfjs";
 import { CrossEntropyLoss } from "../nn/loss";
+import { replaceOptimizerWeights, snapshotOptimizerWeights } from "./checkpoint";
 import type { LrFinderResult } from "./history";
 import { Batch, Criterion, DataSource, OptimizerLike, trainStep } from "./loop";
 
@@ -114,7 +115,7 @@ export async function lrFinder(net: tf.LayersModel, data: DataSource, optimizer:
 
   // Snapshot everything the run changes.
   const weights = net.weights.map((w) => tf.keep(tf.clone(w.read())));
-  const optState = isTsdl(optimizer) ? optimizer.stateDict() : await optimizer.getWeights();
+  const optState = isTsdl(optimizer) ? optimizer.stateDict() : await snapshotOptimizerWeights(optimizer);
   const plainLr = (optimizer as unknown as { learningRate?: number }).learningRate;
   const loader = data as { stateDict?: () => unknown; loadStateDict?: (s: never) => void };
   const dataState = typeof loader.stateDict === "function" ? loader.stateDict() : undefined;
@@ -153,7 +154,9 @@ export async function lrFinder(net: tf.LayersModel, data: DataSource, optimizer:
     tf.dispose(weights);
     if (isTsdl(optimizer)) optimizer.loadStateDict(optState as never);
     else {
-      await optimizer.setWeights(optState as Parameters<tf.Optimizer["setWeights"]>[0]);
+      const saved = optState as Parameters<tf.Optimizer["setWeights"]>[0];
+      await replaceOptimizerWeights(optimizer, saved);
+      tf.dispose(saved.map((w) => w.tensor));
       if (typeof plainLr === "number") setLr(optimizer, plainLr);
     }
     if (dataState !== undefined && typeof loader.loadStateDict === "function") loader.loadStateDict(dataState as never);
