@@ -2,7 +2,7 @@
 // Update-rule numerics against PyTorch are in optim-goldens.test.ts.
 import assert from "node:assert/strict";
 import * as util from "util";
-import { backend, JUPYTER_DISPLAY, optim, tf } from "tsdl";
+import { backend, JUPYTER_DISPLAY, models, optim, tf } from "tsdl";
 
 let uid = 0;
 /** A float32 variable with a unique name. */
@@ -465,6 +465,21 @@ describe("optim", () => {
       assert.equal((keep2.params as tf.Variable[]).length, 5);
       throwsAll(() => optim.paramGroupsForDecay(net, { weightDecay: -1 }), /weightDecay -1/);
       throwsAll(() => optim.paramGroupsForDecay(net, { weight_decay: 1 } as never), /unknown option "weight_decay"/);
+    });
+
+    it("paramGroupsForDecay splits the course ResNet as PyTorch's ndim rule does", () => {
+      // Reference (shared/reference/pytorch-optim-semantics.md, from torch): 21 tensors / 11,172,032 params
+      // with decay, 37 tensors / 8,650 without.
+      const net = models.resnet(3, 10);
+      const opt = new optim.SGD(optim.paramGroupsForDecay(net, { weightDecay: 1e-4 }), { lr: 0.01, momentum: 0.9 });
+      assert.deepEqual(
+        opt.paramGroups.map((g) => [g.params.length, g.params.numel, g.weightDecay]),
+        [
+          [21, 11172032, 1e-4],
+          [37, 8650, 0],
+        ],
+      );
+      net.dispose();
     });
 
     it("l2Penalty is λ·Σ‖p‖²", () => {
