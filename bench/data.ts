@@ -127,20 +127,24 @@ async function batchedVsPerImage(backendName: "wasm" | "cpu", imgs: InstanceType
   const big = imgs.slice(0, batch).map((im) => T.functional.resize(im, 96));
   const js = time(() => {
     const x = new Float32Array(batch * 96 * 96 * 3);
-    big.forEach((im, k) => x.set(T.functional.normalize(T.functional.toTensor(im), 0.5, 0.5).data, k * im.data.length));
+    big.forEach((im, k) => x.set(T.functional.toTensorNormalized(im, 0.5, 0.5).data, k * im.data.length));
     tf.tensor4d(x, [batch, 96, 96, 3]).dispose();
   }, 5);
   const tfNorm = time(() => {
     const u = new Int32Array(batch * 96 * 96 * 3);
     big.forEach((im, k) => u.set(im.data, k * im.data.length));
-    tf.tidy(() => tf.tensor4d(u, [batch, 96, 96, 3], "int32").toFloat().div(255).sub(0.5).div(0.5).dataSync());
+    const r = tf.tidy(() => tf.tensor4d(u, [batch, 96, 96, 3], "int32").toFloat().div(255).sub(0.5).div(0.5));
+    r.dataSync(); // outside tidy: tidy would walk a returned typed array element by element
+    r.dispose();
   }, 5);
   const small = imgs.slice(0, batch);
   const jsResize = time(() => small.forEach((im) => T.functional.resize(im, 120)), 5);
   const tfResize = time(() => {
     const u = new Int32Array(batch * 32 * 32 * 3);
     small.forEach((im, k) => u.set(im.data, k * im.data.length));
-    tf.tidy(() => tf.image.resizeBilinear(tf.tensor4d(u, [batch, 32, 32, 3], "int32").toFloat(), [120, 120], false, true).round().dataSync());
+    const r = tf.tidy(() => tf.image.resizeBilinear(tf.tensor4d(u, [batch, 32, 32, 3], "int32").toFloat(), [120, 120], false, true).round());
+    r.dataSync();
+    r.dispose();
   }, 5);
   return { js_normalize_ms: js, tf_normalize_ms: tfNorm, js_resize_ms: jsResize, tf_resize_ms: tfResize };
 }

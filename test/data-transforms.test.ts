@@ -157,6 +157,53 @@ describe("data transforms vs torchvision", () => {
     }
   });
 
+  it("adjustHue's lookup tables equal the direct per-pixel formulas (Convert.c) on 200k random colours", () => {
+    const f32 = Math.fround;
+    const clip = (v: number): number => (v <= 0 ? 0 : v < 256 ? v : 255);
+    // a plain port of rgb2hsv / hsv2rgb, the reference the golden-checked tables must reproduce
+    const direct = (r: number, g: number, b: number, shift: number): number[] => {
+      const maxc = Math.max(r, g, b);
+      const minc = Math.min(r, g, b);
+      let uh = 0;
+      let us = 0;
+      if (minc !== maxc) {
+        const cr = maxc - minc;
+        const s = f32(cr / maxc);
+        const rc = f32((maxc - r) / cr);
+        const gc = f32((maxc - g) / cr);
+        const bc = f32((maxc - b) / cr);
+        let h = r === maxc ? f32(bc - gc) : g === maxc ? f32(2 + rc - bc) : f32(4 + gc - rc);
+        h = f32((h / 6 + 1) % 1);
+        uh = clip(Math.trunc(h * 255));
+        us = clip(Math.trunc(s * 255));
+      }
+      const v = maxc;
+      if (us === 0) return [v, v, v];
+      const hh = (uh + shift) & 255;
+      const i = Math.floor((hh * 6) / 255);
+      const f = f32((hh * 6) / 255 - i);
+      const fs = f32(us / 255);
+      const p = clip(Math.round(v * (1 - fs)));
+      const q = clip(Math.round(v * (1 - f32(fs * f))));
+      const t = clip(Math.round(v * (1 - fs * (1 - f))));
+      return [[v, t, p], [q, v, p], [p, v, t], [p, q, v], [t, p, v], [v, p, q]][i % 6];
+    };
+    const g = new Generator(99);
+    const n = 200_000;
+    const px = new Uint8Array(n * 3);
+    for (let i = 0; i < px.length; i++) px[i] = g.random() < 0.2 ? [0, 255, 128][g.randint(0, 3)] : g.randint(0, 256);
+    for (const factor of [-0.5, -0.2, 0.37]) {
+      const out = Fn.adjustHue(new Image(px, 1, n, 3), factor).data;
+      const shift = ((Math.trunc(factor * 255) % 256) + 256) % 256;
+      for (let k = 0; k < n; k++) {
+        const want = direct(px[3 * k], px[3 * k + 1], px[3 * k + 2], shift);
+        if (out[3 * k] !== want[0] || out[3 * k + 1] !== want[1] || out[3 * k + 2] !== want[2]) {
+          assert.fail(`factor ${factor}: rgb ${Array.from(px.subarray(3 * k, 3 * k + 3))} gave ${Array.from(out.subarray(3 * k, 3 * k + 3))}, formula ${want}`);
+        }
+      }
+    }
+  });
+
   it("ColorJitter(0.5, 0.5, hue 0.5): output statistics agree with torchvision's over 400 draws", () => {
     const s = fx.jitterStats;
     const jit = new T.ColorJitter({ brightness: s.brightness, contrast: s.contrast, hue: s.hue });

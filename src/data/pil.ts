@@ -247,48 +247,108 @@ export function rgbToL(rgb: Uint8Array): Uint8Array {
 const CLIP8 = (v: number): number => (v <= 0 ? 0 : v < 256 ? v : 255);
 const f32 = Math.fround;
 
+/** PIL's rgb2hsv hue and saturation bytes of one pixel (Convert.c, float arithmetic as in C). */
+function hueSat(r: number, g: number, b: number): [number, number] {
+  const maxc = r > g ? (r > b ? r : b) : g > b ? g : b;
+  const minc = r < g ? (r < b ? r : b) : g < b ? g : b;
+  if (minc === maxc) return [0, 0];
+  const cr = maxc - minc;
+  const s = f32(cr / maxc);
+  const rc = f32((maxc - r) / cr);
+  const gc = f32((maxc - g) / cr);
+  const bc = f32((maxc - b) / cr);
+  let h: number;
+  if (r === maxc) h = f32(bc - gc);
+  else if (g === maxc) h = f32(2 + rc - bc);
+  else h = f32(4 + gc - rc);
+  // fmod(h / 6 + 1, 1): h is in [-1, 5], so x is in (0.8, 1.9) and subtracting 1 is exact
+  const x = h / 6 + 1;
+  h = f32(x >= 1 ? x - 1 : x);
+  return [CLIP8(Math.trunc(h * 255)), CLIP8(Math.trunc(s * 255))];
+}
+
+/**
+ * Tables that make the per-pixel HSV round trip a few lookups, filled lazily from the exact formulas:
+ * the hue byte depends only on which channel is max (first in r, g, b order), which is min, d = max - mid and
+ * cr = max - min (the ratios are (max - x) / cr, one of them 0 and one 1); the saturation byte on (cr, max).
+ */
+const HUE = new Int16Array(6 * 65536).fill(-1);
+const SAT = new Int16Array(65536).fill(-1);
+/** hsv2rgb per (h, s): the factors of v for p, q, t, and the sector i % 6. */
+let HSV_P: Float64Array | undefined;
+let HSV_Q: Float64Array;
+let HSV_T: Float64Array;
+let HSV_SECTOR: Uint8Array;
+
+function hsvTables(): void {
+  HSV_P = new Float64Array(65536);
+  HSV_Q = new Float64Array(65536);
+  HSV_T = new Float64Array(65536);
+  HSV_SECTOR = new Uint8Array(65536);
+  for (let h = 0; h < 256; h++) {
+    const i = Math.floor((h * 6) / 255);
+    const f = f32((h * 6) / 255 - i);
+    for (let s = 1; s < 256; s++) {
+      const fs = f32(s / 255);
+      const k = h * 256 + s;
+      HSV_P[k] = 1 - fs;
+      HSV_Q[k] = 1 - f32(fs * f);
+      HSV_T[k] = 1 - fs * (1 - f);
+      HSV_SECTOR[k] = i % 6;
+    }
+  }
+}
+
 /**
  * torchvision's adjust_hue on a PIL image, per pixel in one pass: PIL's RGB -> HSV (Convert.c rgb2hsv, after
  * colorsys; uint8 h, s, v), h += shift (mod 256, numpy uint8 addition), PIL's HSV -> RGB (Convert.c hsv2rgb).
  */
 export function rotateHue(rgb: Uint8Array, shift: number): Uint8Array {
+  if (!HSV_P) hsvTables();
+  const P = HSV_P as Float64Array;
   const out = new Uint8Array(rgb.length);
   for (let p = 0; p < rgb.length; p += 3) {
     const r = rgb[p];
     const g = rgb[p + 1];
     const b = rgb[p + 2];
-    const maxc = r > g ? (r > b ? r : b) : g > b ? g : b;
-    const minc = r < g ? (r < b ? r : b) : g < b ? g : b;
-    let uh = 0;
-    let us = 0;
-    if (minc !== maxc) {
-      const cr = maxc - minc;
-      const s = f32(cr / maxc);
-      const rc = f32((maxc - r) / cr);
-      const gc = f32((maxc - g) / cr);
-      const bc = f32((maxc - b) / cr);
-      let h: number;
-      if (r === maxc) h = f32(bc - gc);
-      else if (g === maxc) h = f32(2 + rc - bc);
-      else h = f32(4 + gc - rc);
-      const x = h / 6 + 1;
-      h = f32(x >= 1 ? x - 1 : x);
-      uh = CLIP8(Math.trunc(h * 255));
-      us = CLIP8(Math.trunc(s * 255));
+    let maxc: number, minc: number, key: number;
+    if (r >= g && r >= b) {
+      maxc = r;
+      minc = g <= b ? g : b;
+      key = g <= b ? (maxc - b) * 256 : 65536 + (maxc - g) * 256;
+    } else if (g >= b) {
+      maxc = g;
+      minc = r <= b ? r : b;
+      key = r <= b ? 2 * 65536 + (maxc - b) * 256 : 3 * 65536 + (maxc - r) * 256;
+    } else {
+      maxc = b;
+      minc = r <= g ? r : g;
+      key = r <= g ? 4 * 65536 + (maxc - g) * 256 : 5 * 65536 + (maxc - r) * 256;
     }
-    const v = maxc;
-    if (us === 0) {
-      out[p] = out[p + 1] = out[p + 2] = v;
+    const cr = maxc - minc;
+    if (cr === 0) {
+      out[p] = out[p + 1] = out[p + 2] = maxc;
       continue;
     }
-    const hh = (uh + shift) & 255;
-    const i = Math.floor((hh * 6) / 255);
-    const f = f32((hh * 6) / 255 - i);
-    const fs = f32(us / 255);
-    const up = CLIP8(Math.round(v * (1 - fs)));
-    const uq = CLIP8(Math.round(v * (1 - f32(fs * f))));
-    const ut = CLIP8(Math.round(v * (1 - fs * (1 - f))));
-    switch (i % 6) {
+    key += cr;
+    let uh = HUE[key];
+    const sk = cr * 256 + maxc;
+    let us = SAT[sk];
+    if (uh < 0 || us < 0) {
+      [uh, us] = hueSat(r, g, b);
+      HUE[key] = uh;
+      SAT[sk] = us;
+    }
+    if (us === 0) {
+      out[p] = out[p + 1] = out[p + 2] = maxc;
+      continue;
+    }
+    const k = ((uh + shift) & 255) * 256 + us;
+    const v = maxc;
+    const up = CLIP8(Math.round(v * P[k]));
+    const uq = CLIP8(Math.round(v * HSV_Q[k]));
+    const ut = CLIP8(Math.round(v * HSV_T[k]));
+    switch (HSV_SECTOR[k]) {
       case 0: out[p] = v; out[p + 1] = ut; out[p + 2] = up; break;
       case 1: out[p] = uq; out[p + 1] = v; out[p + 2] = up; break;
       case 2: out[p] = up; out[p + 1] = v; out[p + 2] = ut; break;

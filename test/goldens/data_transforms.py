@@ -45,7 +45,13 @@ gray = rng.integers(0, 256, size=(28, 28, 1), dtype=np.uint8)
 small = rng.integers(0, 256, size=(16, 16, 3), dtype=np.uint8)
 small[0, :8] = [[v, v, v] for v in (0, 1, 127, 128, 254, 255, 60, 200)]
 small[1, :8] = [[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0], [0, 255, 255], [255, 0, 255], [255, 0, 1], [1, 0, 255]]
-inputs = {"noise": noise, "smooth": smooth, "gray": gray, "small": small}
+# 64x64 whose channels often tie (values from a short list, or one channel copied): every max/min case of HSV
+ties = rng.choice(np.array([0, 1, 2, 60, 127, 128, 200, 253, 254, 255], dtype=np.uint8), size=(64, 64, 3))
+mask = rng.random((64, 64)) < 0.5
+ties[mask] = rng.integers(0, 256, size=(int(mask.sum()), 3), dtype=np.uint8)
+copy = rng.random((64, 64)) < 0.2
+ties[copy, 1] = ties[copy, 0]
+inputs = {"noise": noise, "smooth": smooth, "gray": gray, "small": small, "ties": ties}
 
 out = {"versions": {"torch": torch.__version__, "torchvision": torchvision.__version__, "PIL": Image.__version__, "numpy": np.__version__},
        "inputs": {k: img_json(v) for k, v in inputs.items()}}
@@ -91,6 +97,8 @@ for name in ["small", "smooth"]:
 for name in ["small", "noise"]:
     for f in [-0.5, -0.31, 0.0, 0.1, 0.45, 0.5]:
         color.append({"op": "hue", "input": name, "factor": f, "output": img_json(F.adjust_hue(pil(inputs[name]), f))})
+for f in [0.2, -0.45]:
+    color.append({"op": "hue", "input": "ties", "factor": f, "output": img_json(F.adjust_hue(pil(ties), f))})
 color.append({"op": "contrast", "input": "gray", "factor": 1.3, "output": img_json(F.adjust_contrast(pil(gray), 1.3))})
 # ColorJitter.forward with fixed draws: order and factors
 for order, b, c, s, h in [([3, 0, 1, 2], 1.21, 0.64, None, -0.27), ([1, 2, 3, 0], 0.52, 1.44, 1.1, 0.33)]:
