@@ -265,6 +265,9 @@ function checkArgs(net: unknown, epochs: number, optimizer: unknown, criterion: 
   if (opts.schedulerStep !== undefined && !["epoch", "batch"].includes(opts.schedulerStep)) {
     throw new Error(`train: schedulerStep must be "epoch" or "batch", got ${JSON.stringify(opts.schedulerStep)}`);
   }
+  if (opts.schedulerStep === "batch" && opts.scheduler?.needsMetric) {
+    throw new Error(`train: ReduceLROnPlateau needs an epoch metric; use schedulerStep "epoch" (the default) with it`);
+  }
   if (opts.scheduler !== undefined && typeof opts.scheduler?.step !== "function") {
     throw new Error(`train: scheduler must have step() (an lrScheduler such as lrScheduler.multiStepLR(opt, ...)), got ${typeof opts.scheduler}`);
   }
@@ -320,64 +323,70 @@ export async function train(
   const total = lengthOf(trainData);
   let step = history.batches.length ? history.batches[history.batches.length - 1].step + 1 : 0;
   const runStart = performance.now();
-
-  for (let epoch = start; epoch < epochs; epoch++) {
-    const t0 = performance.now();
-    const lr = currentLr(optimizer);
-    let lossSum = 0;
-    let accSum = 0;
-    let hasAcc = true;
-    let n = 0;
-    let images = 0;
-    let tBatch = performance.now();
-    for await (const b of batchesOf(trainData, "train")) {
-      const batchLr = currentLr(optimizer);
-      const { loss, correct } = trainStep(net, b, optimizer, criterion, (l) => new NonFiniteLossError(l, epoch, n, step, batchLr, history), vars);
-      const acc = correct === undefined ? undefined : correct / b.x.shape[0];
-      const now = performance.now();
-      const record: BatchRecord = { epoch, batch: n, step, loss, lr: batchLr, seconds: (now - tBatch) / 1000 };
-      tBatch = now;
-      if (acc !== undefined) record.acc = acc;
-      history.batches.push(record);
-      lossSum += loss;
-      if (acc === undefined) hasAcc = false;
-      else accSum += acc;
-      n++;
-      step++;
-      images += b.x.shape[0];
-      if (scheduler && perBatch) scheduler.step();
-      const elapsed = (performance.now() - t0) / 1000;
-      bar.update({ epoch: epoch + 1, epochs, batch: n, batches: total, loss: lossSum / n, acc: hasAcc ? accSum / n : undefined, imagesPerSecond: images / elapsed, elapsed, phase: "train" });
-      view?.update(history);
-      if (opts.onBatchEnd) await opts.onBatchEnd(record, history);
-    }
-    if (n === 0) throw new Error(`train: the training data gave no batches in epoch ${epoch}`);
-    const trainSeconds = (performance.now() - t0) / 1000;
-    bar.update({ epoch: epoch + 1, epochs, batch: n, batches: total, loss: lossSum / n, acc: hasAcc ? accSum / n : undefined, imagesPerSecond: images / trainSeconds, elapsed: trainSeconds, phase: "train" }, true);
-    const record: EpochRecord = { epoch, trainLoss: lossSum / n, lr, seconds: 0 };
-    if (hasAcc) record.trainAcc = accSum / n;
-    if (validData) {
-      bar.update({ epoch: epoch + 1, epochs, batch: n, batches: total, elapsed: (performance.now() - t0) / 1000, phase: "valid" }, true);
-      const v = await evaluate(net, validData, criterion);
-      record.validLoss = v.loss;
-      if (v.acc !== undefined) record.validAcc = v.acc;
-    }
-    record.seconds = (performance.now() - t0) / 1000;
-    history.epochs.push(record);
-    bar.clearLine();
-    log(epochLine(record));
-    if (scheduler && !perBatch) {
-      if (scheduler.needsMetric) scheduler.step(schedulerMetric(opts, record));
-      else scheduler.step();
-    }
-    view?.update(history, { force: true });
-    const every = ck?.every ?? 1;
-    if (ck && ((epoch + 1) % every === 0 || epoch === epochs - 1)) {
-      await saveCheckpoint(ck.path.replace("{epoch}", String(epoch)), { ...parts, epoch, history });
-    }
-    if (opts.onEpochEnd) await opts.onEpochEnd(record, history);
+  try {
+    await runEpochs();
+  } finally {
+    bar.clearLine(); // an error message must not land on the progress line
   }
-  bar.update({ epoch: epochs, epochs, batch: 0, elapsed: (performance.now() - runStart) / 1000, phase: "done" }, true);
-  bar.clearLine();
   return history;
+
+  async function runEpochs(): Promise<void> {
+    for (let epoch = start; epoch < epochs; epoch++) {
+      const t0 = performance.now();
+      const lr = currentLr(optimizer);
+      let lossSum = 0;
+      let accSum = 0;
+      let hasAcc = true;
+      let n = 0;
+      let images = 0;
+      let tBatch = performance.now();
+      for await (const b of batchesOf(trainData, "train")) {
+        const batchLr = currentLr(optimizer);
+        const { loss, correct } = trainStep(net, b, optimizer, criterion, (l) => new NonFiniteLossError(l, epoch, n, step, batchLr, history), vars);
+        const acc = correct === undefined ? undefined : correct / b.x.shape[0];
+        const now = performance.now();
+        const record: BatchRecord = { epoch, batch: n, step, loss, lr: batchLr, seconds: (now - tBatch) / 1000 };
+        tBatch = now;
+        if (acc !== undefined) record.acc = acc;
+        history.batches.push(record);
+        lossSum += loss;
+        if (acc === undefined) hasAcc = false;
+        else accSum += acc;
+        n++;
+        step++;
+        images += b.x.shape[0];
+        if (scheduler && perBatch) scheduler.step();
+        const elapsed = (performance.now() - t0) / 1000;
+        bar.update({ epoch: epoch + 1, epochs, batch: n, batches: total, loss: lossSum / n, acc: hasAcc ? accSum / n : undefined, imagesPerSecond: images / elapsed, elapsed, phase: "train" });
+        view?.update(history);
+        if (opts.onBatchEnd) await opts.onBatchEnd(record, history);
+      }
+      if (n === 0) throw new Error(`train: the training data gave no batches in epoch ${epoch}`);
+      const trainSeconds = (performance.now() - t0) / 1000;
+      bar.update({ epoch: epoch + 1, epochs, batch: n, batches: total, loss: lossSum / n, acc: hasAcc ? accSum / n : undefined, imagesPerSecond: images / trainSeconds, elapsed: trainSeconds, phase: "train" }, true);
+      const record: EpochRecord = { epoch, trainLoss: lossSum / n, lr, seconds: 0 };
+      if (hasAcc) record.trainAcc = accSum / n;
+      if (validData) {
+        bar.update({ epoch: epoch + 1, epochs, batch: n, batches: total, elapsed: (performance.now() - t0) / 1000, phase: "valid" }, true);
+        const v = await evaluate(net, validData, criterion);
+        record.validLoss = v.loss;
+        if (v.acc !== undefined) record.validAcc = v.acc;
+      }
+      record.seconds = (performance.now() - t0) / 1000;
+      history.epochs.push(record);
+      bar.clearLine();
+      log(epochLine(record));
+      if (scheduler && !perBatch) {
+        if (scheduler.needsMetric) scheduler.step(schedulerMetric(opts, record));
+        else scheduler.step();
+      }
+      view?.update(history, { force: true });
+      const every = ck?.every ?? 1;
+      if (ck && ((epoch + 1) % every === 0 || epoch === epochs - 1)) {
+        await saveCheckpoint(ck.path.replace("{epoch}", String(epoch)), { ...parts, epoch, history });
+      }
+      if (opts.onEpochEnd) await opts.onEpochEnd(record, history);
+    }
+    bar.update({ epoch: epochs, epochs, batch: 0, elapsed: (performance.now() - runStart) / 1000, phase: "done" }, true);
+  }
 }
