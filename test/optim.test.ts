@@ -193,6 +193,10 @@ describe("optim", () => {
       opt.paramGroups[0].nesterov = true;
       opt.paramGroups[0].dampening = 0.5;
       throwsAll(() => opt.step(grads), /paramGroups\[0\]/, /nesterov/);
+      opt.paramGroups[0].nesterov = false;
+      delete (opt.paramGroups[0] as Partial<optim.ParamGroup>).momentum;
+      throwsAll(() => opt.step(grads), /paramGroups\[0\]: momentum is missing/);
+      assert.deepEqual(values([a, b]), [[1], [2]]);
       tf.dispose([...grads.values()]);
     });
 

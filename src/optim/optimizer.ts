@@ -289,6 +289,7 @@ export abstract class Optimizer<H extends BaseHyper = AnyHyper> extends tf.Optim
       for (const v of group.params) {
         const g = grads.get(v);
         if (!g) continue;
+        if (!(g instanceof tf.Tensor)) throw new Error(`${at}: the gradient of ${v.name} is ${show(g)}, not a tf.Tensor`);
         if (v.isDisposed) throw new Error(`${at}: parameter ${v.name} is disposed`);
         if (g.isDisposed) throw new Error(`${at}: the gradient of ${v.name} is disposed`);
         if (!tf.util.arraysEqual(g.shape, v.shape))

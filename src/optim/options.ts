@@ -103,10 +103,10 @@ export function rejectUnknownKeys(obj: object, accepted: readonly string[], wher
   }
 }
 
-/** Throws on the first hyperparameter of `values` that its spec rejects. */
+/** Throws on the first hyperparameter of `values` that is missing (e.g. deleted from a group) or that its spec rejects. */
 export function checkValues<H>(values: Partial<H>, specs: Specs<H>, where: string): void {
   for (const key of Object.keys(specs) as Array<keyof H & string>) {
-    if (!(key in values)) continue;
+    if (!(key in values)) throw new Error(`${where}: ${key} is missing; expected ${specs[key].expect}`);
     const v = values[key];
     if (!specs[key].ok(v)) throw new Error(`${where}: invalid ${key} ${show(v)}; expected ${specs[key].expect}`);
   }
