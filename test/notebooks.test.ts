@@ -98,6 +98,27 @@ function groupLines(text: string, names: string[]): Array<{ tensors: number; par
   });
 }
 
+interface EpochLine {
+  epoch: number;
+  trainLoss: number;
+  validLoss: number;
+  validAcc: number;
+  lr: string;
+}
+
+/** The course's epoch lines printed by train(), in order. */
+function epochLines(text: string): EpochLine[] {
+  const re = /^Epoch (\d+)\. Train Loss: (\S+), Train Acc: (\S+), Valid Loss: (\S+), Valid Acc: (\S+), Time \d\d:\d\d:\d\d, lr (.+)$/gm;
+  return [...text.matchAll(re)].map((m) => ({ epoch: Number(m[1]), trainLoss: Number(m[2]), validLoss: Number(m[4]), validAcc: Number(m[5]), lr: m[6] }));
+}
+
+/** Numbers of a "label: a, b, c" line. */
+function listAfter(text: string, label: string): number[] {
+  const line = text.split("\n").find((l) => l.startsWith(label));
+  assert.ok(line, `a line starting with ${JSON.stringify(label)} in:\n${text}`);
+  return line.slice(label.length).split(",").map((v) => Number(v.trim()));
+}
+
 describe("notebooks, executed by nbconvert on the tsdl kernel (smoke configuration)", function () {
   this.timeout(600_000);
 
@@ -147,6 +168,63 @@ describe("notebooks, executed by nbconvert on the tsdl kernel (smoke configurati
       assert.deepEqual(numbersAfter(out, /largest change in the body \(lr 0\):/), [0]);
       const [head] = numbersAfter(out, /largest change in the classifier \(lr 0\.1\):/);
       assert.ok(head > 0, `classifier moved: ${head}`);
+    });
+  });
+
+  describe("02-lr-decay", () => {
+    let nb: Notebook;
+    let out: string;
+    let all: Chart[];
+    const drop = fixture.smokeDrop as { epochs: number; milestone: number; manual: number[]; multiStep: number[] };
+    before(async () => {
+      nb = await run("02-lr-decay");
+      out = stdout(nb);
+      all = charts(nb);
+    });
+
+    it("runs every cell without an error or stderr output", () => {
+      assert.deepEqual(problems(nb), []);
+      assert.ok(codeCells(nb).every((c) => typeof c.execution_count === "number"), "every code cell ran");
+    });
+
+    it("prints the backend, device and data it used", () => {
+      assert.match(out, /^backend: (tensorflow|wasm|cpu), device: .+$/m);
+      assert.match(out, /^data: (CIFAR-10|Fashion-MNIST|generated CIFAR-format images) .+$/m);
+      assert.match(out, /^using 16 of \d+ training and 16 of \d+ validation images per epoch, batch size 8$/m);
+    });
+
+    it("prints the course's epoch lines for both runs, with finite losses and the lr of each epoch", () => {
+      const lines = epochLines(out);
+      assert.deepEqual(lines.map((l) => l.epoch), [0, 1, 2, 0, 1, 2]);
+      for (const l of lines) assert.ok([l.trainLoss, l.validLoss, l.validAcc].every(Number.isFinite), JSON.stringify(l));
+      // Epoch lines round the lr to 6 significant digits (0.010000000000000002 prints as 0.01).
+      assert.deepEqual(lines.map((l) => Number(l.lr)), [...drop.manual, ...drop.multiStep].map((v) => Number(v.toPrecision(6))));
+    });
+
+    it("drops the lr at the milestone exactly as PyTorch: 0.01 by hand, 0.010000000000000002 with MultiStepLR", () => {
+      assert.deepEqual(listAfter(out, "lr per epoch (paramGroups edit): "), drop.manual);
+      assert.deepEqual(listAfter(out, "lr per epoch (MultiStepLR): "), drop.multiStep);
+    });
+
+    it("draws the loss curve (train and valid, the lr change marked) and the comparison, as vega-lite + SVG", () => {
+      const curve = all.find((c) => c.title.startsWith("lr 0.1 -> 0.01 at epoch 2"));
+      assert.ok(curve, all.map((c) => c.title).join(", "));
+      assertSvgChart(curve);
+      const rows = curve.spec.datasets?.epochs ?? [];
+      assert.deepEqual([...new Set(rows.filter((r) => r.metric === "loss").map((r) => r.split))].sort(), ["train", "valid"]);
+      assert.deepEqual((curve.spec.datasets?.lrChanges ?? []).map((r) => r.epoch), [drop.milestone]);
+      const cmp = all.find((c) => c.title === "the same schedule, two ways");
+      assert.ok(cmp);
+      assertSvgChart(cmp);
+      assert.deepEqual([...new Set((cmp.spec.datasets?.runs ?? []).map((r) => r.run))], ["paramGroups edit", "MultiStepLR"]);
+    });
+
+    it("shows the tutorial's published losses beside ours", () => {
+      const table = codeCells(nb).flatMap((c) => richOutputs(c)).find((d) => String(d["text/plain"] ?? "").startsWith("epoch | tutorial train"));
+      assert.ok(table, "the comparison table");
+      assert.match(String(table["text/plain"]), /^0 \| 1\.872896 \| 1\.798441 \| \d/m);
+      assert.match(String(table["text/html"]), /<table>/);
+      assert.match(out, /not comparable with the tutorial's/);
     });
   });
 
@@ -223,6 +301,85 @@ describe("notebooks, executed by nbconvert on the tsdl kernel (smoke configurati
       assert.ok(chart);
       assertSvgChart(chart);
       assert.deepEqual(series(chart, "lr"), fixture.plateau.lrAfterStep);
+    });
+    it("runs the lr finder over geometric lrs, restores the weights, and plots it", () => {
+      const lrs = listAfter(out, "lrs tried: ");
+      assert.equal(lrs.length, 6);
+      // lr_i = startLr * (endLr / startLr)^(i / (steps - 1)), from 1e-5 to 10
+      lrs.forEach((lr, i) => assert.ok(Math.abs(lr - 1e-5 * Math.pow(1e6, i / 5)) <= 1e-12 * lr, `lr ${i}: ${lr}`));
+      const m = /suggested lr (\S+)$/m.exec(out);
+      assert.ok(m && lrs.some((lr) => Math.abs(lr - Number(m[1])) <= 1e-3 * lr), `the suggestion is one of the lrs tried: ${m?.[1]}`);
+      assert.match(out, /^weights and lr restored: true$/m);
+      const chart = all.find((c) => c.title.startsWith("lr finder"));
+      assert.ok(chart, all.map((c) => c.title).join(", "));
+      assertSvgChart(chart);
+    });
+  });
+
+  describe("04-regularization", () => {
+    let nb: Notebook;
+    let out: string;
+    let all: Chart[];
+    const l2 = fixture.l2 as { weightDecay: number; withWeightDecay: { w: number[] }; penaltyHalf: { w: number[] }; penaltyFull: { w: number[] } };
+    before(async () => {
+      nb = await run("04-regularization");
+      out = stdout(nb);
+      all = charts(nb);
+    });
+
+    it("runs every cell without an error or stderr output", () => {
+      assert.deepEqual(problems(nb), []);
+      assert.ok(codeCells(nb).every((c) => typeof c.execution_count === "number"), "every code cell ran");
+    });
+
+    it("prints the backend, device and data it used", () => {
+      assert.match(out, /^backend: (tensorflow|wasm|cpu), device: .+$/m);
+      assert.match(out, /^data: (CIFAR-10|Fashion-MNIST|generated CIFAR-format images) .+$/m);
+    });
+
+    it("shows weightDecay = 2 lambda with l2Penalty, with PyTorch's weights after one step", () => {
+      const w = (label: string) => {
+        const m = new RegExp(`^${label.replace(/[()+.]/g, "\\$&")}\\s+w = \\[(.+)\\]$`, "m").exec(out);
+        assert.ok(m, `${label} in:\n${out}`);
+        return m[1].split(", ").map(Number);
+      };
+      assertClose(w(`weightDecay ${l2.weightDecay}:`), l2.withWeightDecay.w, 1e-5, "SGD weightDecay");
+      assertClose(w(`loss + l2Penalty(w, ${l2.weightDecay / 2}):`), l2.penaltyHalf.w, 1e-5, "l2Penalty(wd/2)");
+      assertClose(w(`loss + l2Penalty(w, ${l2.weightDecay}):`), l2.penaltyFull.w, 1e-5, "l2Penalty(wd)");
+    });
+
+    it("trains the tutorial's run and the weight-decay comparison, printing the course's epoch lines", () => {
+      const lines = epochLines(out);
+      // the tutorial's run, weightDecay 0 and 1e-3 (1e-4 is the tutorial's run), then decay on weights only
+      assert.deepEqual(lines.map((l) => l.epoch), [0, 1, 0, 1, 0, 1, 0, 1]);
+      for (const l of lines) assert.ok([l.trainLoss, l.validLoss, l.validAcc].every(Number.isFinite), JSON.stringify(l));
+      assert.deepEqual(lines.map((l) => l.lr), ["0.01", "0.01", "0.01", "0.01", "0.01", "0.01", "[0.01, 0.01]", "[0.01, 0.01]"]);
+      const groupTable = codeCells(nb)
+        .flatMap((c) => richOutputs(c))
+        .map((d) => String(d["text/plain"] ?? ""))
+        .find((t) => t.startsWith("SGD: 2 param groups"));
+      assert.ok(groupTable, "the decay / no-decay paramGroups table");
+      const [decay, noDecay] = fixture.paramGroups.decaySplit;
+      assert.match(groupTable, new RegExp(`decay\\s+${decay.tensors}\\s+${decay.parameters.toLocaleString("en-US")}\\s`));
+      assert.match(groupTable, new RegExp(`no decay\\s+${noDecay.tensors}\\s+${noDecay.parameters.toLocaleString("en-US")}\\s`));
+    });
+
+    it("plots the comparison of weightDecay 0 / 1e-4 / 1e-3 (loss and accuracy) and the decay groups", () => {
+      for (const title of ["weight decay: loss", "weight decay: accuracy"]) {
+        const chart = all.find((c) => c.title.startsWith(title));
+        assert.ok(chart, `${title}: ${all.map((c) => c.title).join(", ")}`);
+        assertSvgChart(chart);
+        assert.deepEqual([...new Set((chart.spec.datasets?.runs ?? []).map((r) => r.run))], ["weightDecay 0", "weightDecay 0.0001", "weightDecay 0.001"]);
+      }
+      const groups = all.find((c) => c.title === "decay on every parameter vs. on weights only");
+      assert.ok(groups);
+      assertSvgChart(groups);
+    });
+
+    it("shows the tutorial's published numbers beside ours", () => {
+      const table = codeCells(nb).flatMap((c) => richOutputs(c)).find((d) => String(d["text/plain"] ?? "").startsWith("epoch | tutorial train loss"));
+      assert.ok(table, "the comparison table");
+      assert.match(String(table["text/plain"]), /^19 \| 0\.015656 \| 0\.782832 \| {2}\| $/m);
     });
   });
 });
