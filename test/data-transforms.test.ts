@@ -20,6 +20,7 @@ function img(j: ImgJson): Img {
   return new Image(new Uint8Array(Buffer.from(j.data, "base64")), j.h, j.w, j.c);
 }
 const input = (name: string): Img => img(fx.inputs[name]);
+const crop32x20 = (): Img => Fn.crop(input("smooth"), 0, 6, 32, 20);
 
 /** Exact byte equality, reporting the first difference and the count. */
 function assertSameImage(got: Img, want: ImgJson, what: string): void {
@@ -119,6 +120,30 @@ describe("data transforms vs torchvision", () => {
     // p = 0 never flips, p = 1 always does
     assert.deepEqual(new T.RandomHorizontalFlip(0).forward(x, new Generator(1)).data, x.data);
     assertSameImage(new T.RandomHorizontalFlip(1).forward(x, new Generator(1)), fx.geometry[0].output, "p=1");
+  });
+
+  it("Compose computes Resize [+ flip] + RandomCrop as one window: the same bytes as step by step", () => {
+    const cases: [Img, number | [number, number], number][] = [
+      [input("smooth"), 120, 96],
+      [input("noise"), [50, 70], 33],
+      [input("noise"), 20, 17], // shrinking
+      [crop32x20(), 45, 40], // not square: the short edge is scaled
+      [input("gray"), 40, 40],
+    ];
+    for (const [x, size, c] of cases) {
+      for (const withFlip of [true, false]) {
+        const steps = [new T.Resize(size), ...(withFlip ? [new T.RandomHorizontalFlip()] : []), new T.RandomCrop(c)];
+        const chain = new T.Compose(steps);
+        for (let seed = 0; seed < 12; seed++) {
+          const g = new Generator(seed);
+          let y: Img = x;
+          for (const t of steps) y = t.forward(y, g);
+          const fused = chain.forward(x, new Generator(seed)) as Img;
+          assert.deepEqual(fused.shape, y.shape);
+          assert.ok(Buffer.from(fused.data).equals(Buffer.from(y.data)), `size ${size} crop ${c} flip ${withFlip} seed ${seed}`);
+        }
+      }
+    }
   });
 
   it("RandomCrop positions are uniform over all windows", () => {

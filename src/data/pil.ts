@@ -102,17 +102,19 @@ function clipRow(acc: Int32Array, out: Uint8Array, o: number): void {
   }
 }
 
-function resampleHorizontal(src: Uint8Array, h: number, inW: number, c: number, outW: number, co: Coeffs): Uint8Array {
-  const out = new Uint8Array(h * outW * c);
+/** Output columns [x0, x1) of the horizontal pass, for source rows [y0, y1). */
+function resampleHorizontal(src: Uint8Array, inW: number, c: number, y0: number, y1: number, co: Coeffs, x0: number, x1: number): Uint8Array {
+  const outW = x1 - x0;
+  const out = new Uint8Array((y1 - y0) * outW * c);
   const { ksize, bounds, kk } = co;
   const acc = new Int32Array(outW * c);
-  for (let y = 0; y < h; y++) {
+  for (let y = y0; y < y1; y++) {
     const row = y * inW * c;
-    for (let xx = 0; xx < outW; xx++) {
+    for (let xx = x0; xx < x1; xx++) {
       const xmin = bounds[xx * 2];
       const n = bounds[xx * 2 + 1];
       const k0 = xx * ksize;
-      const a = xx * c;
+      const a = (xx - x0) * c;
       if (c === 3) {
         let s0 = ROUND;
         let s1 = ROUND;
@@ -132,21 +134,22 @@ function resampleHorizontal(src: Uint8Array, h: number, inW: number, c: number, 
         acc[a] = s0;
       }
     }
-    clipRow(acc, out, y * outW * c);
+    clipRow(acc, out, (y - y0) * outW * c);
   }
   return out;
 }
 
-function resampleVertical(src: Uint8Array, inH: number, w: number, c: number, outH: number, co: Coeffs): Uint8Array {
+/** Output rows [r0, r1) of the vertical pass; `src` holds the source rows from `yOff` on. */
+function resampleVertical(src: Uint8Array, yOff: number, w: number, c: number, co: Coeffs, r0: number, r1: number): Uint8Array {
   const stride = w * c;
-  const out = new Uint8Array(outH * stride);
+  const out = new Uint8Array((r1 - r0) * stride);
   const { ksize, bounds, kk } = co;
   const acc = new Int32Array(stride);
-  for (let yy = 0; yy < outH; yy++) {
-    const ymin = bounds[yy * 2];
+  for (let yy = r0; yy < r1; yy++) {
+    const ymin = bounds[yy * 2] - yOff;
     const n = bounds[yy * 2 + 1];
     const k0 = yy * ksize;
-    const o = yy * stride;
+    const o = (yy - r0) * stride;
     if (n === 2 || n === 3) {
       // the common up-scaling cases in one pass over the source rows (same integer sums as Pillow)
       const a = ymin * stride;
@@ -178,12 +181,33 @@ function resampleVertical(src: Uint8Array, inH: number, w: number, c: number, ou
  * The filter support widens by the scale when shrinking, so downscaling is antialiased (as PIL always is).
  */
 export function resample(img: Image, height: number, width: number, filter: ResampleFilter): Image {
+  if (img.height === height && img.width === width) return new Image(img.data.slice(), height, width, img.channels);
+  return resampleRegion(img, height, width, filter, 0, 0, height, width);
+}
+
+/**
+ * The window [top, top + h) x [left, left + w) of `resample(img, height, width, filter)`, computing only that
+ * window: every output pixel of PIL's resampler depends only on its own row and column taps, so the bytes are
+ * those of resizing everything and cropping (what Resize followed by RandomCrop does).
+ */
+export function resampleRegion(img: Image, height: number, width: number, filter: ResampleFilter, top: number, left: number, h: number, w: number): Image {
   const { data, height: inH, width: inW, channels: c } = img;
-  if (inH === height && inW === width) return new Image(data.slice(), height, width, c);
-  let cur = data;
-  if (width !== inW) cur = resampleHorizontal(cur, inH, inW, c, width, cachedCoefficients(inW, width, filter));
-  if (height !== inH) cur = resampleVertical(cur, inH, width, c, height, cachedCoefficients(inH, height, filter));
-  return new Image(cur, height, width, c);
+  if (top < 0 || left < 0 || h < 1 || w < 1 || top + h > height || left + w > width) {
+    throw new Error(`tsdl.data: window ${h}x${w} at (${top}, ${left}) is outside the ${height}x${width} resized image`);
+  }
+  const vert = height !== inH ? cachedCoefficients(inH, height, filter) : undefined;
+  // the source rows the window needs
+  const y0 = vert ? vert.bounds[top * 2] : top;
+  const y1 = vert ? vert.bounds[(top + h - 1) * 2] + vert.bounds[(top + h - 1) * 2 + 1] : top + h;
+  let rows: Uint8Array;
+  if (width !== inW) {
+    rows = resampleHorizontal(data, inW, c, y0, y1, cachedCoefficients(inW, width, filter), left, left + w);
+  } else {
+    rows = new Uint8Array((y1 - y0) * w * c);
+    for (let y = y0; y < y1; y++) rows.set(data.subarray((y * inW + left) * c, (y * inW + left + w) * c), (y - y0) * w * c);
+  }
+  const out = vert ? resampleVertical(rows, y0, w, c, vert, top, top + h) : rows;
+  return new Image(out, h, w, c);
 }
 
 /** Source index of each output pixel along one axis, as ImagingScaleAffine: a running sum from 0.5 * scale. */
@@ -234,6 +258,13 @@ export function blend(a: Uint8Array | number, b: Uint8Array, alpha: number): Uin
     for (let i = 0; i < b.length; i++) out[i] = one(a[i], b[i]);
   }
   return out;
+}
+
+/** Sum of PIL's L over an RGB image (what ImageStat's mean of convert("L") adds up). */
+export function sumL(rgb: Uint8Array): number {
+  let sum = 0;
+  for (let p = 0; p < rgb.length; p += 3) sum += (rgb[p] * 19595 + rgb[p + 1] * 38470 + rgb[p + 2] * 7471 + 0x8000) >>> 16;
+  return sum;
 }
 
 /** PIL's RGB -> L: (19595 R + 38470 G + 7471 B + 0x8000) >> 16 (ITU-R 601-2 luma, rounded). */
@@ -345,9 +376,10 @@ export function rotateHue(rgb: Uint8Array, shift: number): Uint8Array {
     }
     const k = ((uh + shift) & 255) * 256 + us;
     const v = maxc;
-    const up = CLIP8(Math.round(v * P[k]));
-    const uq = CLIP8(Math.round(v * HSV_Q[k]));
-    const ut = CLIP8(Math.round(v * HSV_T[k]));
+    // C round() of a value in [0, 255]: floor(x + 0.5), no clipping needed (the factors are in [0, 1])
+    const up = (v * P[k] + 0.5) | 0;
+    const uq = (v * HSV_Q[k] + 0.5) | 0;
+    const ut = (v * HSV_T[k] + 0.5) | 0;
     switch (HSV_SECTOR[k]) {
       case 0: out[p] = v; out[p + 1] = ut; out[p + 2] = up; break;
       case 1: out[p] = uq; out[p + 1] = v; out[p + 2] = up; break;

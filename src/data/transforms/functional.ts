@@ -1,7 +1,7 @@
 // torchvision.transforms.functional for PIL-like images: deterministic operations the random transforms call.
 // Every function returns a new image and keeps its input intact.
 import { FloatImage, Image, describeValue } from "../image";
-import { blend, resample, resampleNearest, ResampleFilter, rgbToL, rotateHue } from "../pil";
+import { blend, resample, resampleNearest, ResampleFilter, rgbToL, rotateHue, sumL } from "../pil";
 
 /** Interpolation modes of Resize (PIL filters; torchvision's default is bilinear). */
 export type Interpolation = "nearest" | ResampleFilter;
@@ -216,10 +216,10 @@ export function adjustBrightness(img: Image, factor: number): Image {
 export function adjustContrast(img: Image, factor: number): Image {
   expectImage(img, "adjustContrast");
   checkFactor("contrast", factor);
-  const gray = img.channels === 1 ? img.data : rgbToL(img.data);
   let sum = 0;
-  for (let i = 0; i < gray.length; i++) sum += gray[i];
-  const mean = Math.trunc(sum / gray.length + 0.5);
+  if (img.channels === 3) sum = sumL(img.data);
+  else for (let i = 0; i < img.data.length; i++) sum += img.data[i];
+  const mean = Math.trunc(sum / (img.height * img.width) + 0.5);
   return new Image(blend(mean, img.data, factor), img.height, img.width, img.channels);
 }
 

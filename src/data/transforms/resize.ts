@@ -1,6 +1,10 @@
-import type { Image } from "../image";
-import type { Transform } from "./transform";
-import { Interpolation, INTERPOLATIONS, parseSize, resize, Size } from "./functional";
+import { Image } from "../image";
+import { resampleRegion } from "../pil";
+import { defaultGenerator, Generator } from "../random";
+import type { Transform, TransformLike } from "./transform";
+import { RandomCrop } from "./crop";
+import { RandomHorizontalFlip } from "./flip";
+import { expectImage, hflip, Interpolation, INTERPOLATIONS, parseSize, resize, resizedSize, Size } from "./functional";
 
 export interface ResizeOptions {
   /** PIL filter; torchvision's default is "bilinear". */
@@ -28,7 +32,56 @@ export class Resize implements Transform<Image, Image> {
     return resize(img, this.size, this.interpolation);
   }
 
+  /** Resize + RandomCrop (optionally with a RandomHorizontalFlip between) computes only the crop window. */
+  fuse(next: TransformLike): Transform | undefined {
+    if (this.interpolation === "nearest") return undefined;
+    if (next instanceof RandomCrop && ResizedCrop.fits(next)) return new ResizedCrop(this, undefined, next);
+    if (next instanceof RandomHorizontalFlip) return new ResizedFlip(this, next);
+    return undefined;
+  }
+
   toString(): string {
     return `Resize(size=${this.size.length === 1 ? this.size[0] : `[${this.size}]`}, interpolation=${this.interpolation})`;
+  }
+}
+
+/** Resize then RandomHorizontalFlip, waiting to be fused with a following RandomCrop. */
+class ResizedFlip implements Transform<Image, Image> {
+  constructor(readonly resize: Resize, readonly flip: RandomHorizontalFlip) {}
+  forward(img: Image, generator: Generator = defaultGenerator()): Image {
+    return this.flip.forward(this.resize.forward(img), generator);
+  }
+  fuse(next: TransformLike): Transform | undefined {
+    return next instanceof RandomCrop && ResizedCrop.fits(next) ? new ResizedCrop(this.resize, this.flip, next) : undefined;
+  }
+  toString(): string {
+    return `${this.resize} + ${this.flip}`;
+  }
+}
+
+/**
+ * Resize [+ RandomHorizontalFlip] + RandomCrop as one step with the same draws in the same order (flip, then
+ * top, then left) and the same bytes: PIL's resampler computes each output pixel from its own taps, so
+ * resampling only the window (mirrored when flipped) equals resizing everything, flipping and cropping.
+ */
+class ResizedCrop implements Transform<Image, Image> {
+  static fits(crop: RandomCrop): boolean {
+    return crop.padding === undefined && !crop.padIfNeeded;
+  }
+
+  constructor(readonly resize: Resize, readonly flip: RandomHorizontalFlip | undefined, readonly crop: RandomCrop) {}
+
+  forward(img: Image, generator: Generator = defaultGenerator()): Image {
+    expectImage(img, "Resize");
+    const [H, W] = resizedSize(img.height, img.width, this.resize.size);
+    const flipped = this.flip ? generator.random() < this.flip.p : false;
+    const [top, left, h, w] = RandomCrop.getParams(H, W, this.crop.size, generator);
+    const col = flipped ? W - left - w : left;
+    const out = resampleRegion(img, H, W, this.resize.interpolation as Exclude<Interpolation, "nearest">, top, col, h, w);
+    return flipped ? hflip(out) : out;
+  }
+
+  toString(): string {
+    return [this.resize, this.flip, this.crop].filter((t) => t).join(" + ");
   }
 }
