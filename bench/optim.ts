@@ -113,7 +113,9 @@ async function benchBackend(name: string, a: Args) {
   sgd.dispose();
   tfMomentum.dispose();
   tf.dispose([...ours, ...theirs, ...grads]);
-  return { backend: name, reps, tensors: shapes.length, params: numel, tsdl_ms: median(t), tfjs_ms: median(b), ratio: median(t) / median(b), leaked, maxDiff };
+  // ratio: of the medians; pairRatio: median of rep-by-rep ratios (robust to load drifting during the run).
+  const pairRatio = median(t.map((x, i) => x / b[i]));
+  return { backend: name, reps, tensors: shapes.length, params: numel, tsdl_ms: median(t), tfjs_ms: median(b), ratio: median(t) / median(b), pairRatio, leaked, maxDiff };
 }
 
 function torchStep(reps: number, warmup: number): number | undefined {
@@ -145,11 +147,11 @@ async function main() {
   const rows = [];
   for (const name of a.backends) rows.push(await benchBackend(name, a));
   console.log(`\nSGD(lr ${LR}, momentum ${MOMENTUM}, weightDecay ${WD}) step over ${rows[0]?.params.toLocaleString("en-US")} parameters (${rows[0]?.tensors} tensors), median of ${rows.map((r) => `${r.reps} on ${r.backend}`).join(", ")}`);
-  console.log("backend  tsdl ms  tfjs momentum+decay ms  tsdl/tfjs  tsdl/PyTorch  leaked tensors  max |tsdl-tfjs|");
+  console.log("backend  tsdl ms  tfjs momentum+decay ms  tsdl/tfjs  (rep by rep)  tsdl/PyTorch  leaked tensors  max |tsdl-tfjs|");
   for (const r of rows) {
     const vsTorch = torchMs ? (r.tsdl_ms / torchMs).toFixed(1) + "x" : "-";
     console.log(
-      `${r.backend.padEnd(7)}  ${r.tsdl_ms.toFixed(0).padStart(7)}  ${r.tfjs_ms.toFixed(0).padStart(21)}  ${r.ratio.toFixed(2).padStart(9)}  ${vsTorch.padStart(12)}  ${String(r.leaked).padStart(14)}  ${r.maxDiff.toExponential(1).padStart(15)}`,
+      `${r.backend.padEnd(7)}  ${r.tsdl_ms.toFixed(0).padStart(7)}  ${r.tfjs_ms.toFixed(0).padStart(21)}  ${r.ratio.toFixed(2).padStart(9)}  ${r.pairRatio.toFixed(2).padStart(12)}  ${vsTorch.padStart(12)}  ${String(r.leaked).padStart(14)}  ${r.maxDiff.toExponential(1).padStart(15)}`,
     );
   }
   if (torchMs) console.log(`PyTorch ${torchMs.toFixed(0)} ms (torch.optim.SGD, 2 threads)`);

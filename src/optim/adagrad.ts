@@ -29,7 +29,7 @@ export class Adagrad extends Optimizer<AdagradHyper> {
     const clr = h.lr / (1 + (step - 1) * h.lrDecay);
     const s = tf.add(buffers.sum ?? tf.fill(p.shape, h.initialAccumulatorValue), tf.mul(g, g));
     buffers.sum = s;
-    return tf.sub(p, tf.mul(tf.div(g, tf.add(tf.sqrt(s), c(h.eps))), c(clr)));
+    return tf.add(p, tf.mul(tf.div(g, tf.add(tf.sqrt(s), c(h.eps))), c(-clr)));
   }
 }
 tf.serialization.registerClass(Adagrad);

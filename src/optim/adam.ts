@@ -87,5 +87,5 @@ function adamUpdate(
     buffers.maxExpAvgSq = second;
   }
   const denom = tf.add(tf.div(tf.sqrt(second), c(Math.sqrt(bc2))), c(h.eps));
-  return tf.sub(param, tf.mul(tf.div(m, denom), c(h.lr / bc1)));
+  return tf.add(param, tf.mul(tf.div(m, denom), c(-h.lr / bc1)));
 }

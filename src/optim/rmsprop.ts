@@ -37,9 +37,9 @@ export class RMSprop extends Optimizer<RMSpropHyper> {
     if (h.momentum > 0) {
       const b = tf.add(tf.mul(buffers.momentumBuffer ?? tf.zerosLike(p), c(h.momentum)), tf.div(g, avg));
       buffers.momentumBuffer = b;
-      return tf.sub(p, tf.mul(b, c(h.lr)));
+      return tf.add(p, tf.mul(b, c(-h.lr)));
     }
-    return tf.sub(p, tf.mul(tf.div(g, avg), c(h.lr)));
+    return tf.add(p, tf.mul(tf.div(g, avg), c(-h.lr)));
   }
 }
 tf.serialization.registerClass(RMSprop);

@@ -41,7 +41,8 @@ export class SGD extends Optimizer<SGDHyper> {
       buffers.momentumBuffer = b;
       g = h.nesterov ? tf.add(g, tf.mul(b, this.scalar(h.momentum))) : b;
     }
-    return tf.sub(p, tf.mul(g, this.scalar(h.lr)));
+    // p + (−lr)·g is bit-identical to p − lr·g (PyTorch: add_(g, alpha=−lr)); tfjs cpu adds faster than it subtracts.
+    return tf.add(p, tf.mul(g, this.scalar(-h.lr)));
   }
 }
 tf.serialization.registerClass(SGD);
