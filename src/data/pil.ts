@@ -48,6 +48,11 @@ interface Coeffs {
   bounds: Int32Array;
   /** ksize fixed-point weights per output pixel. */
   kk: Int32Array;
+  /**
+   * When no pixel has more than 3 taps (up-scaling with bilinear/hamming/box): per output pixel the three source
+   * indices and weights, unused taps pointing at a valid pixel with weight 0.
+   */
+  taps3?: { idx: Int32Array; k: Int32Array };
 }
 
 /** precompute_coeffs + normalize_coeffs_8bpc: the taps of each output pixel along one axis. */
@@ -76,7 +81,20 @@ function coefficients(inSize: number, outSize: number, filter: FilterDef): Coeff
     bounds[xx * 2] = xmin;
     bounds[xx * 2 + 1] = xmax;
   }
-  return { ksize, bounds, kk };
+  let maxTaps = 0;
+  for (let xx = 0; xx < outSize; xx++) maxTaps = Math.max(maxTaps, bounds[xx * 2 + 1]);
+  if (maxTaps > 3) return { ksize, bounds, kk };
+  const idx = new Int32Array(outSize * 3);
+  const k3 = new Int32Array(outSize * 3);
+  for (let xx = 0; xx < outSize; xx++) {
+    const xmin = bounds[xx * 2];
+    for (let t = 0; t < 3; t++) {
+      const used = t < bounds[xx * 2 + 1];
+      idx[xx * 3 + t] = used ? xmin + t : xmin;
+      k3[xx * 3 + t] = used ? kk[xx * ksize + t] : 0;
+    }
+  }
+  return { ksize, bounds, kk, taps3: { idx, k: k3 } };
 }
 
 const coeffCache = new Map<string, Coeffs>();
@@ -107,6 +125,28 @@ function resampleHorizontal(src: Uint8Array, inW: number, c: number, y0: number,
   const outW = x1 - x0;
   const out = new Uint8Array((y1 - y0) * outW * c);
   const { ksize, bounds, kk } = co;
+  if (co.taps3 && c === 3) {
+    // at most 3 taps: straight-line sums written out directly (the same integer arithmetic)
+    const { idx, k } = co.taps3;
+    let o = 0;
+    for (let y = y0; y < y1; y++) {
+      const row = y * inW * 3;
+      for (let xx = x0; xx < x1; xx++) {
+        const t = xx * 3;
+        const a = row + idx[t] * 3;
+        const b = row + idx[t + 1] * 3;
+        const d = row + idx[t + 2] * 3;
+        const ka = k[t];
+        const kb = k[t + 1];
+        const kd = k[t + 2];
+        for (let ch = 0; ch < 3; ch++) {
+          const v = (ROUND + Math.imul(src[a + ch], ka) + Math.imul(src[b + ch], kb) + Math.imul(src[d + ch], kd)) | 0;
+          out[o++] = v <= 0 ? 0 : v >= MAX_ACC ? 255 : v >> PRECISION_BITS;
+        }
+      }
+    }
+    return out;
+  }
   const acc = new Int32Array(outW * c);
   for (let y = y0; y < y1; y++) {
     const row = y * inW * c;

@@ -261,12 +261,22 @@ export function toTensor(img: Image): FloatImage {
  */
 export function toTensorNormalized(img: Image, mean: number | readonly number[], std: number | readonly number[]): FloatImage {
   expectImage(img, "ToTensor");
-  const c = img.channels;
-  const m = channelValues("mean", mean, c);
-  const s = channelValues("std", std, c);
+  return applyTable(img, normalizeTable(mean, std, img.channels));
+}
+
+/** The float32 value of normalize(toTensor(v)) for every byte v, per channel (256 entries each). */
+export function normalizeTable(mean: number | readonly number[], std: number | readonly number[], channels: number): Float32Array {
+  const m = channelValues("mean", mean, channels);
+  const s = channelValues("std", std, channels);
   if (s.some((v) => v === 0)) throw new Error(`tsdl.data: Normalize std ${JSON.stringify(std)} has a zero: division by zero`);
-  const lut = new Float32Array(256 * c);
-  for (let ch = 0; ch < c; ch++) for (let v = 0; v < 256; v++) lut[ch * 256 + v] = Math.fround(TO_UNIT[v] - m[ch]) / s[ch];
+  const lut = new Float32Array(256 * channels);
+  for (let ch = 0; ch < channels; ch++) for (let v = 0; v < 256; v++) lut[ch * 256 + v] = Math.fround(TO_UNIT[v] - m[ch]) / s[ch];
+  return lut;
+}
+
+/** Maps each byte through its channel's table (from normalizeTable). */
+export function applyTable(img: Image, lut: Float32Array): FloatImage {
+  const c = img.channels;
   const { data } = img;
   const out = new Float32Array(data.length);
   if (c === 3) {

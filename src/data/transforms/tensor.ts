@@ -1,6 +1,6 @@
 import { FloatImage, Image } from "../image";
 import type { Transform, TransformLike } from "./transform";
-import { channelValues, normalize, rgbToGrayscale, toTensor, toTensorNormalized } from "./functional";
+import { applyTable, channelValues, expectImage, normalize, normalizeTable, rgbToGrayscale, toTensor } from "./functional";
 
 /**
  * uint8 image -> float32 in [0, 1] (x / 255). Unlike torchvision (CHW), the result stays HWC: tfjs convolutions
@@ -14,7 +14,15 @@ export class ToTensor implements Transform<Image, FloatImage> {
   fuse(next: TransformLike): Transform<Image, FloatImage> | undefined {
     if (!(next instanceof Normalize)) return undefined;
     const { mean, std } = next;
-    return { forward: (img: Image) => toTensorNormalized(img, mean, std), toString: () => `${this} + ${next}` } as Transform<Image, FloatImage>;
+    const tables: Float32Array[] = []; // by channel count, made on first use
+    return {
+      forward: (img: Image): FloatImage => {
+        expectImage(img, "ToTensor");
+        const lut = (tables[img.channels] ??= normalizeTable(mean, std, img.channels));
+        return applyTable(img, lut);
+      },
+      toString: () => `${this} + ${next}`,
+    } as Transform<Image, FloatImage>;
   }
   toString(): string {
     return "ToTensor()";
