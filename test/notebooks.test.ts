@@ -85,7 +85,8 @@ function assertSvgChart(c: Chart): void {
 
 /** Numbers after `label` on every line where it occurs, e.g. all "learning rate: X". */
 function numbersAfter(text: string, label: RegExp): number[] {
-  return [...text.matchAll(new RegExp(label.source + /\s*(-?[\d.e+-]+)/.source, "g"))].map((m) => Number(m[1]));
+  const flags = "g" + label.flags.replace("g", "");
+  return [...text.matchAll(new RegExp(label.source + /\s*(-?[\d.e+-]+)/.source, flags))].map((m) => Number(m[1]));
 }
 
 /** "group 0 (decay): 21 tensors, 11,172,032 parameters, lr 0.01, weightDecay 0.0001" lines. */
