@@ -208,6 +208,7 @@ describe("optim", () => {
       throwsAll(() => opt.step({ nope: bad }), /none of the gradients/, /nope/);
       throwsAll(() => opt.step(), /no gradients/, /backward/);
       throwsAll(() => opt.step(tf.variableGrads(() => tf.sum(a)) as never), /pass its \.grads/);
+      throwsAll(() => opt.step((() => tf.sum(a)) as never), /step\(closure\) is opt\.minimize/);
       assert.deepEqual(values([a]), [[1, 2]]);
       bad.dispose();
     });

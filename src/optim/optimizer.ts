@@ -247,6 +247,8 @@ export abstract class Optimizer<H extends BaseHyper = AnyHyper> extends tf.Optim
   private toMap(grads: GradsInput, where: string): Map<tf.Variable, tf.Tensor> {
     const at = `${this.kind}.${where}`;
     if (grads instanceof Map) return grads;
+    if (typeof grads === "function")
+      throw new Error(`${at}: got a function; PyTorch's step(closure) is opt.minimize(lossFn) here (or opt.backward(lossFn) then opt.step())`);
     if (grads === null || typeof grads !== "object")
       throw new Error(`${at}: expected gradients keyed by variable name (tf.variableGrads(f).grads) or a Map, got ${show(grads)}`);
     const g = grads as Record<string, unknown>;
