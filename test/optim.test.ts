@@ -207,7 +207,9 @@ describe("optim", () => {
       throwsAll(() => opt.step({ [a.name]: bad }), /shape \[3\]/, /\[2\]/);
       throwsAll(() => opt.step({ nope: bad }), /none of the gradients/, /nope/);
       throwsAll(() => opt.step(), /no gradients/, /backward/);
-      throwsAll(() => opt.step(tf.variableGrads(() => tf.sum(a)) as never), /pass its \.grads/);
+      const whole = tf.variableGrads(() => tf.sum(a));
+      throwsAll(() => opt.step(whole as never), /pass its \.grads/);
+      tf.dispose([whole.value, whole.grads]);
       throwsAll(() => opt.step((() => tf.sum(a)) as never), /step\(closure\) is opt\.minimize/);
       assert.deepEqual(values([a]), [[1, 2]]);
       bad.dispose();
