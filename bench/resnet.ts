@@ -1,9 +1,10 @@
 // The course ResNet's training step and inference on tsdl's backend vs PyTorch, in one run on this machine.
 //
 //   node -r ts-node/register/transpile-only bench/resnet.ts [--backend wasm] [--batch 64] [--size 96]
-//        [--warmup 1] [--steps 3] [--mode train|infer|both] [--no-torch] [--profile]
+//        [--warmup 1] [--steps 3] [--rounds 2] [--mode train|infer|both] [--no-torch] [--profile]
 //
-// Runs ../shared/reference/pytorch/bench_resnet.py (Debian python3-torch, 2 threads) first, then tsdl.
+// Alternates ../shared/reference/pytorch/bench_resnet.py (Debian python3-torch, 2 threads) and tsdl for `rounds`
+// rounds, so both see the same machine load (it is shared), and reports each round's ratio and their median.
 // Train step = forward (BatchNorm in training mode) + cross-entropy + backward + SGD(lr 0.01, weight decay 1e-4),
 // random data, as the PyTorch script. Prints a table and one JSON line per measurement.
 import { spawnSync } from "child_process";
@@ -18,12 +19,13 @@ interface Args {
   warmup: number;
   steps: number;
   mode: "train" | "infer" | "both";
+  rounds: number;
   torch: boolean;
   profile: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { backend: "wasm", batch: 64, size: 96, warmup: 1, steps: 3, mode: "both", torch: true, profile: false };
+  const a: Args = { backend: "wasm", batch: 64, size: 96, warmup: 1, steps: 3, mode: "both", rounds: 2, torch: true, profile: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = argv[i + 1];
@@ -31,12 +33,12 @@ function parseArgs(argv: string[]): Args {
     else if (k === "--profile") a.profile = true;
     else if (k === "--backend") (a.backend = v as Args["backend"]), i++;
     else if (k === "--mode") (a.mode = v as Args["mode"]), i++;
-    else if (["--batch", "--size", "--warmup", "--steps"].includes(k)) {
+    else if (["--batch", "--size", "--warmup", "--steps", "--rounds"].includes(k)) {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 0) throw new Error(`bench/resnet: ${k} needs a non-negative integer, got ${JSON.stringify(v)}`);
       (a as unknown as Record<string, number>)[k.slice(2)] = n;
       i++;
-    } else throw new Error(`bench/resnet: unknown argument ${JSON.stringify(k)}; accepted: --backend --batch --size --warmup --steps --mode --no-torch --profile`);
+    } else throw new Error(`bench/resnet: unknown argument ${JSON.stringify(k)}; accepted: --backend --batch --size --warmup --steps --rounds --mode --no-torch --profile`);
   }
   return a;
 }
@@ -58,7 +60,7 @@ function runTorch(a: Args): Result[] {
   const mode = a.mode;
   const r = spawnSync(
     process.env.TSDL_PYTHON ?? "/usr/bin/python3",
-    [script, "--batch", `${a.batch}`, "--size", `${a.size}`, "--threads", "2", "--mode", mode],
+    [script, "--batch", `${a.batch}`, "--size", `${a.size}`, "--threads", "2", "--mode", mode, "--warmup", "2", "--steps", "5"],
     { encoding: "utf8", cwd: path.dirname(script) },
   );
   if (r.status !== 0) {
@@ -101,10 +103,7 @@ function median(xs: number[]): number {
 
 async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
-  const results: Result[] = [];
-  if (a.torch) results.push(...runTorch(a));
-  results.forEach((r) => console.log(JSON.stringify(r)));
-
+  const results: Array<Result & { round: number }> = [];
   const info = await backend.init(a.backend, { verbose: true });
   const model = models.resnet(3, 10, { seed: 0, inputSize: a.size });
   const x = tf.randomNormal([a.batch, a.size, a.size, 3], 0, 1, "float32", 1) as tf.Tensor4D;
@@ -130,7 +129,7 @@ async function main(): Promise<void> {
   };
 
   const table = a.profile ? profileKernels(info.name) : undefined;
-  const measure = (mode: "train" | "infer", step: () => void): void => {
+  const measure = (mode: "train" | "infer", step: () => void, round: number): void => {
     const times: number[] = [];
     for (let i = 0; i < a.warmup + a.steps; i++) {
       if (table && i === a.warmup) table.clear();
@@ -150,8 +149,8 @@ async function main(): Promise<void> {
       images_per_s: Math.round((a.batch / ms) * 1e5) / 100,
       numTensors: tf.memory().numTensors,
     };
-    console.log(JSON.stringify(r));
-    results.push(r);
+    console.log(JSON.stringify({ ...r, round }));
+    results.push({ ...r, round });
     if (table) {
       const rows = [...table.entries()].sort((p, q) => q[1].ms - p[1].ms);
       const total = rows.reduce((s, [, v]) => s + v.ms, 0);
@@ -162,18 +161,36 @@ async function main(): Promise<void> {
       table.clear();
     }
   };
-  if (a.mode !== "infer") measure("train", trainStep);
-  if (a.mode !== "train") measure("infer", inferStep);
+  for (let round = 1; round <= a.rounds; round++) {
+    if (a.torch) {
+      for (const r of runTorch(a)) {
+        console.log(JSON.stringify({ ...r, round }));
+        results.push({ ...r, round });
+      }
+    }
+    if (a.mode !== "infer") measure("train", trainStep, round);
+    if (a.mode !== "train") measure("infer", inferStep, round);
+  }
 
-  console.log(`\ncourse ResNet, batch ${a.batch}, ${a.size}x${a.size}, images/s (median of ${a.steps} steps)`);
-  console.log(`  ${"mode".padEnd(6)} ${"PyTorch".padStart(9)} ${`tsdl ${info.name}`.padStart(12)} ${"ratio".padStart(7)}`);
+  console.log(`\ncourse ResNet, batch ${a.batch}, ${a.size}x${a.size}: images/s (median of ${a.steps} steps) per round, PyTorch and tsdl alternating`);
+  console.log(`  ${"mode".padEnd(6)} ${"round".padStart(5)} ${"PyTorch".padStart(9)} ${`tsdl ${info.name}`.padStart(12)} ${"ratio".padStart(7)}`);
   for (const mode of ["train", "infer"] as const) {
-    const t = results.find((r) => r.framework === "pytorch" && r.mode === mode);
-    const s = results.find((r) => r.framework === "tsdl" && r.mode === mode);
-    if (!s) continue;
-    const ratio = t ? s.images_per_s / t.images_per_s : NaN;
-    console.log(`  ${mode.padEnd(6)} ${(t ? t.images_per_s.toFixed(1) : "-").padStart(9)} ${s.images_per_s.toFixed(2).padStart(12)} ${(t ? ratio.toFixed(3) : "-").padStart(7)}`);
-    if (t) console.log(JSON.stringify({ bench: "resnet", mode, pytorch: t.images_per_s, tsdl: s.images_per_s, backend: info.name, ratio: Math.round(ratio * 1000) / 1000 }));
+    const ratios: number[] = [];
+    for (let round = 1; round <= a.rounds; round++) {
+      const t = results.find((r) => r.framework === "pytorch" && r.mode === mode && r.round === round);
+      const s = results.find((r) => r.framework === "tsdl" && r.mode === mode && r.round === round);
+      if (!s) continue;
+      const ratio = t ? s.images_per_s / t.images_per_s : NaN;
+      if (t) ratios.push(ratio);
+      console.log(`  ${mode.padEnd(6)} ${String(round).padStart(5)} ${(t ? t.images_per_s.toFixed(1) : "-").padStart(9)} ${s.images_per_s.toFixed(2).padStart(12)} ${(t ? ratio.toFixed(3) : "-").padStart(7)}`);
+    }
+    if (ratios.length) {
+      const tsdl = median(results.filter((r) => r.framework === "tsdl" && r.mode === mode).map((r) => r.images_per_s));
+      const torch = median(results.filter((r) => r.framework === "pytorch" && r.mode === mode).map((r) => r.images_per_s));
+      const ratio = median(ratios);
+      console.log(`  ${mode.padEnd(6)} ${"median".padStart(5)} ${torch.toFixed(1).padStart(9)} ${tsdl.toFixed(2).padStart(12)} ${ratio.toFixed(3).padStart(7)}`);
+      console.log(JSON.stringify({ bench: "resnet", mode, batch: a.batch, size: a.size, pytorch: torch, tsdl, backend: info.name, ratio: Math.round(ratio * 1000) / 1000, rounds: ratios.map((q) => Math.round(q * 1000) / 1000) }));
+    }
   }
   tf.dispose([x, labels, y]);
 }

@@ -258,7 +258,7 @@ describe("wasm conv2d gradients vs PyTorch goldens", () => {
   }
 });
 
-describe("native Tile, Sum, Mean and MaxPoolGrad on wasm vs the cpu backend", () => {
+describe("native Tile, Sum, Mean, MaxPoolGrad and FusedBatchNorm on wasm vs the cpu backend", () => {
   /** Results of the ops under test on the current backend, flattened. */
   const run = (): Record<string, Float32Array | Int32Array> =>
     tf.tidy(() => {
@@ -276,6 +276,8 @@ describe("native Tile, Sum, Mean and MaxPoolGrad on wasm vs the cpu backend", ()
         "sum of all": tf.sum(x),
         "mean over N,H,W": tf.mean(x, [0, 1, 2]),
         "mean over C": tf.mean(x, -1, true),
+        "batchNorm with scale and offset": tf.batchNorm(x, tf.mean(x, [0, 1, 2]), tf.add(tf.moments(x, [0, 1, 2]).variance, 0.5), tf.linspace(-1, 1, 5), tf.linspace(0.5, 2, 5), 1e-5),
+        "batchNorm without scale/offset, rank-4 stats": tf.batchNorm(x, tf.fill([1, 1, 1, 5], 0.25), tf.fill([1, 1, 1, 5], 2), undefined, undefined, 1e-3),
       };
       const pool = (pad: "valid" | "same", k: number, s: number) =>
         tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(t as tf.Tensor4D, k, s, pad), tf.linspace(-1, 2, tf.maxPool(t as tf.Tensor4D, k, s, pad).size).reshape(tf.maxPool(t as tf.Tensor4D, k, s, pad).shape))))(x);

@@ -5,13 +5,13 @@
 //    Conv2DBackpropFilter as a conv2d with batch and channels swapped;
 //  - on the native addon when it builds (system C compiler + OpenBLAS, see native.ts): Conv2D, FusedConv2D and
 //    both gradients as im2col + multi-threaded sgemm, in place in wasm memory; and Tile, Sum, Mean (leading or
-//    trailing axes) and MaxPoolGrad, whose stock versions are scalar loops or transpose first.
+//    trailing axes), MaxPoolGrad and FusedBatchNorm, whose stock versions are scalar loops or transpose first.
 import * as tf from "@tensorflow/tfjs";
 import { conv2dBackpropFilter } from "./conv2d_backprop_filter";
 import { conv2dBackpropInput } from "./conv2d_backprop_input";
 import { loadNative, nativeStatus, type NativeConv } from "./native";
 import { nativeBackpropFilter, nativeBackpropInput, nativeForward } from "./native_conv";
-import { jsMaxPoolGrad, nativeMaxPoolGrad, nativeReduce, nativeTile } from "./native_ops";
+import { jsMaxPoolGrad, nativeBatchNorm, nativeMaxPoolGrad, nativeReduce, nativeTile } from "./native_ops";
 
 export { filterGradOptions } from "./conv2d_backprop_filter";
 export type { FilterGradOptions, FilterGradStrategy } from "./conv2d_backprop_filter";
@@ -76,6 +76,7 @@ export const wasmTrainingKernels: tf.KernelConfig[] = [
       [tf.Sum, (n: NativeConv) => nativeReduce(n, stock(tf.Sum), false)],
       [tf.Mean, (n: NativeConv) => nativeReduce(n, stock(tf.Mean), true)],
       [tf.MaxPoolGrad, (n: NativeConv) => nativeMaxPoolGrad(n, stock(tf.MaxPoolGrad))],
+      [tf.FusedBatchNorm, (n: NativeConv) => nativeBatchNorm(n, stock(tf.FusedBatchNorm))],
     ] as Array<[string, (n: NativeConv) => tf.KernelFunc]>
   ).map(
     ([kernelName, make]): tf.KernelConfig => ({

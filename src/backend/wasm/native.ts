@@ -19,6 +19,7 @@ export interface NativeConv {
   tile(heap: ArrayBuffer, shape: Int32Array, reps: Int32Array, x: number, out: number): void;
   reduceSum(heap: ArrayBuffer, x: number, out: number, rows: number, cols: number, leading: number, scale: number): void;
   maxPoolGrad(heap: ArrayBuffer, geo: Int32Array, x: number, dy: number, dx: number): void;
+  batchNorm(heap: ArrayBuffer, x: number, y: number, rows: number, c: number, mean: number, variance: number, scale: number, offset: number, eps: number): void;
   threads(n?: number): number;
   config(): string;
 }
@@ -84,6 +85,9 @@ function build(src: string, out: string): void {
       stdio: ["ignore", "ignore", "pipe"],
     });
     fs.renameSync(tmp, out); // atomic: parallel processes never load a half-written file
+    for (const old of fs.readdirSync(path.dirname(out))) {
+      if (/^tsdl-wasm-conv-[0-9a-f]+\.node$/.test(old) && old !== path.basename(out)) fs.rmSync(path.join(path.dirname(out), old), { force: true });
+    }
   } catch (e) {
     fs.rmSync(tmp, { force: true });
     const err = e as { code?: string; stderr?: Buffer; message: string };

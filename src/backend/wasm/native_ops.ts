@@ -124,3 +124,21 @@ export function nativeMaxPoolGrad(native: NativeConv, fallback: tf.KernelFunc): 
     return out;
   };
 }
+
+/** FusedBatchNorm (inference form, given statistics) over the last axis: y = x·a[c] + b[c] in one pass. */
+export function nativeBatchNorm(native: NativeConv, fallback: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { x, mean, variance, offset, scale } = args.inputs as Record<string, TensorInfo | undefined>;
+    const eps = (args.attrs as { varianceEpsilon: number }).varianceEpsilon;
+    const C = x!.shape[x!.shape.length - 1];
+    const perChannel = (t: TensorInfo | undefined) => t === undefined || (t.dtype === "float32" && tf.util.sizeFromShape(t.shape) === C);
+    if (x!.dtype !== "float32" || x!.shape.length === 0 || !C || ![mean, variance].every((t) => t !== undefined && perChannel(t)) || !perChannel(offset) || !perChannel(scale)) {
+      return fallback(args);
+    }
+    const b = args.backend as unknown as WasmBackendView;
+    const out = b.makeOutput(x!.shape, "float32");
+    const rows = tf.util.sizeFromShape(x!.shape) / C;
+    native.batchNorm(heap(b), at(b, x!), at(b, out), rows, C, at(b, mean!), at(b, variance!), scale ? at(b, scale) : -1, offset ? at(b, offset) : -1, eps);
+    return out;
+  };
+}

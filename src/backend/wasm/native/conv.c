@@ -1,5 +1,5 @@
 // Native kernels for tsdl's wasm backend: conv2d as im2col + OpenBLAS sgemm, and the other slow kernels of a
-// training step (Tile, Sum/Mean, MaxPoolGrad), on tensors that stay in wasm memory.
+// training step (Tile, Sum/Mean, MaxPoolGrad, FusedBatchNorm), on tensors that stay in wasm memory.
 //
 // Every function takes the wasm heap (an ArrayBuffer) and byte offsets into it, so no tensor is copied in or out.
 // Layouts are tfjs's: x, dy NHWC; filter HWIO, i.e. a row-major [kH·kW·inC, outC] matrix.
@@ -29,43 +29,58 @@ static int direct(const Geo* g) {  // 1x1, stride 1, no padding: x itself is the
 }
 
 // cols[r - r0, (p, q, c)] = x[n, i·sH + p - padTop, j·sW + q - padLeft, c] (0 outside), r = (n, i, j).
+// For a fixed p the kW·inC entries (q, c) are one contiguous run of x when the window row is inside the image.
 static void im2col(const Geo* g, const float* x, float* cols, int64_t r0, int64_t r1) {
   const int64_t K = (int64_t)g->kH * g->kW * g->inC;
   const int64_t hw = (int64_t)g->outH * g->outW;
+  const int64_t run = (int64_t)g->kW * g->inC;
   for (int64_t r = r0; r < r1; r++) {
     const int64_t n = r / hw, rem = r % hw, i = rem / g->outW, j = rem % g->outW;
+    const int64_t iw0 = j * g->sW - g->padLeft;
+    const int inside = iw0 >= 0 && iw0 + g->kW <= g->inW;
     float* dst = cols + (r - r0) * K;
     for (int p = 0; p < g->kH; p++) {
       const int64_t ih = i * g->sH + p - g->padTop;
-      for (int q = 0; q < g->kW; q++) {
-        const int64_t iw = j * g->sW + q - g->padLeft;
-        float* d = dst + ((int64_t)p * g->kW + q) * g->inC;
-        if (ih < 0 || ih >= g->inH || iw < 0 || iw >= g->inW) {
-          memset(d, 0, sizeof(float) * g->inC);
-        } else {
-          memcpy(d, x + ((n * g->inH + ih) * g->inW + iw) * g->inC, sizeof(float) * g->inC);
+      float* d = dst + p * run;
+      if (ih < 0 || ih >= g->inH) {
+        memset(d, 0, sizeof(float) * run);
+      } else if (inside) {
+        memcpy(d, x + ((n * g->inH + ih) * g->inW + iw0) * g->inC, sizeof(float) * run);
+      } else {
+        for (int q = 0; q < g->kW; q++) {
+          const int64_t iw = iw0 + q;
+          if (iw < 0 || iw >= g->inW) memset(d + q * g->inC, 0, sizeof(float) * g->inC);
+          else memcpy(d + q * g->inC, x + ((n * g->inH + ih) * g->inW + iw) * g->inC, sizeof(float) * g->inC);
         }
       }
     }
   }
 }
 
-// dx[n, i·sH + p - padTop, j·sW + q - padLeft, c] += cols[r - r0, (p, q, c)]
+// dx[n, i·sH + p - padTop, j·sW + q - padLeft, c] += cols[r - r0, (p, q, c)]; contiguous runs as in im2col.
 static void col2im(const Geo* g, const float* cols, float* dx, int64_t r0, int64_t r1) {
   const int64_t K = (int64_t)g->kH * g->kW * g->inC;
   const int64_t hw = (int64_t)g->outH * g->outW;
+  const int64_t run = (int64_t)g->kW * g->inC;
   for (int64_t r = r0; r < r1; r++) {
     const int64_t n = r / hw, rem = r % hw, i = rem / g->outW, j = rem % g->outW;
+    const int64_t iw0 = j * g->sW - g->padLeft;
     const float* src = cols + (r - r0) * K;
     for (int p = 0; p < g->kH; p++) {
       const int64_t ih = i * g->sH + p - g->padTop;
       if (ih < 0 || ih >= g->inH) continue;
-      for (int q = 0; q < g->kW; q++) {
-        const int64_t iw = j * g->sW + q - g->padLeft;
-        if (iw < 0 || iw >= g->inW) continue;
-        const float* s = src + ((int64_t)p * g->kW + q) * g->inC;
-        float* d = dx + ((n * g->inH + ih) * g->inW + iw) * g->inC;
-        for (int c = 0; c < g->inC; c++) d[c] += s[c];
+      const float* s = src + p * run;
+      float* row = dx + (n * g->inH + ih) * g->inW * g->inC;
+      if (iw0 >= 0 && iw0 + g->kW <= g->inW) {
+        float* d = row + iw0 * g->inC;
+        for (int64_t e = 0; e < run; e++) d[e] += s[e];
+      } else {
+        for (int q = 0; q < g->kW; q++) {
+          const int64_t iw = iw0 + q;
+          if (iw < 0 || iw >= g->inW) continue;
+          float* d = row + iw * g->inC;
+          for (int c = 0; c < g->inC; c++) d[c] += s[q * g->inC + c];
+        }
       }
     }
   }
@@ -211,6 +226,23 @@ static void max_pool_grad(const int32_t* g, const float* x, const float* dy, flo
       }
   free(best);
   free(where);
+}
+
+// Batch norm with given statistics, channels last: y = (x - mean)·scale/√(var + eps) + offset = x·a[c] + b[c].
+static void batch_norm(const float* x, float* y, int64_t rows, int64_t C, const float* mean, const float* var,
+                       const float* scale, const float* offset, float eps) {
+  float* a = malloc(sizeof(float) * C * 2);
+  float* b = a + C;
+  for (int64_t c = 0; c < C; c++) {
+    a[c] = (scale ? scale[c] : 1.f) / sqrtf(var[c] + eps);
+    b[c] = (offset ? offset[c] : 0.f) - mean[c] * a[c];
+  }
+  for (int64_t r = 0; r < rows; r++) {
+    const float* xr = x + r * C;
+    float* yr = y + r * C;
+    for (int64_t c = 0; c < C; c++) yr[c] = xr[c] * a[c] + b[c];
+  }
+  free(a);
 }
 
 // ---- N-API glue: f(heap, geometry Int32Array(13), offsets...) ----
@@ -361,6 +393,25 @@ static napi_value js_max_pool_grad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// batchNorm(heap, x, y, rows, C, mean, var, scale|-1, offset|-1, eps)
+static napi_value js_batch_norm(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value a[10];
+  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
+  char* heap = buffer_ptr(env, a[0]);
+  double eps = 0;
+  napi_get_value_double(env, a[9], &eps);
+  if (argc != 10 || !heap) {
+    napi_throw_error(env, NULL, "tsdl native batchNorm: bad arguments");
+    return NULL;
+  }
+  const int64_t scale = off(env, a[7]), offset = off(env, a[8]);
+  batch_norm(PTR(heap, off(env, a[1])), PTR(heap, off(env, a[2])), off(env, a[3]), off(env, a[4]),
+             PTR(heap, off(env, a[5])), PTR(heap, off(env, a[6])), scale < 0 ? NULL : PTR(heap, scale),
+             offset < 0 ? NULL : PTR(heap, offset), (float)eps);
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
   const napi_property_descriptor props[] = {
       {"forward", NULL, js_forward, NULL, NULL, NULL, napi_default, NULL},
@@ -369,6 +420,7 @@ NAPI_MODULE_INIT() {
       {"tile", NULL, js_tile, NULL, NULL, NULL, napi_default, NULL},
       {"reduceSum", NULL, js_reduce_sum, NULL, NULL, NULL, napi_default, NULL},
       {"maxPoolGrad", NULL, js_max_pool_grad, NULL, NULL, NULL, napi_default, NULL},
+      {"batchNorm", NULL, js_batch_norm, NULL, NULL, NULL, napi_default, NULL},
       {"threads", NULL, js_set_threads, NULL, NULL, NULL, napi_default, NULL},
       {"config", NULL, js_config, NULL, NULL, NULL, napi_default, NULL},
   };
