@@ -1,7 +1,7 @@
 // Data pipeline throughput vs torchvision, the batched-on-tf alternative, and whether the DataLoader keeps a
 // training step fed, in one run on this machine.
 //
-//   node -r ts-node/register/transpile-only bench/data.ts [--images 512] [--batch 32] [--steps 4] [--rounds 3]
+//   node -r ts-node/register/transpile-only bench/data.ts [--images 512] [--batch 16] [--steps 3] [--rounds 3]
 //        [--no-torch] [--no-step]
 //
 // 1. The tutorial's chains on the same 32x32 CIFAR-format images (a synthetic CIFAR-10 written to a temp dir):
@@ -9,15 +9,14 @@
 //    Normalize([0.5]*3, [0.5]*3); test_tf = Resize(96), ToTensor, Normalize. tsdl (one Node thread) vs
 //    torchvision 0.14 + Pillow (Debian /usr/bin/python3, one process), images/s and the ratio; per-step times.
 // 2. Per-image JS vs batched tf ops (wasm, cpu) for ToTensor+Normalize and for the 32->120 bilinear resize.
-// 3. DataLoader over the train chain with a simulated training step on wasm: the course ResNet's forward pass on
-//    the batch (about a third of a real training step, so the share measured is pessimistic). Reports the time
-//    the loop waited for data as a share of the step.
+// 3. DataLoader over the train chain feeding the course ResNet's training step (forward, cross-entropy, backward,
+//    SGD) on wasm: the time the loop waited for data as a share of the step time.
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { performance } from "perf_hooks";
-import { backend, data, models, tf } from "tsdl";
+import { backend, data, models, tf, trainStep } from "tsdl";
 
 const T = data.transforms;
 
@@ -31,7 +30,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { images: 512, batch: 32, steps: 4, rounds: 3, torch: true, step: true };
+  const a: Args = { images: 512, batch: 16, steps: 3, rounds: 3, torch: true, step: true };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     if (k === "--no-torch") a.torch = false;
@@ -195,41 +194,41 @@ async function main(): Promise<void> {
       lines.push({ bench: "data.batched_vs_per_image", backend: b, batch: a.batch, ...r });
     }
 
-    // 3. DataLoader feeding a simulated step on wasm
+    // 3. DataLoader feeding the course ResNet's training step on wasm
     if (a.step) {
       await backend.init("wasm", { verbose: false });
       const net = models.resnet(3, 10);
+      const opt = tf.train.sgd(0.01);
+      const criterion = (out: tf.Tensor, y: tf.Tensor): tf.Tensor => tf.losses.softmaxCrossEntropy(tf.oneHot(y as tf.Tensor1D, 10), out);
       const train = new data.CIFAR10(tmp, { transform: trainTf() });
       const loader = new data.DataLoader(train, { batchSize: a.batch, shuffle: true, seed: 0, prefetch: 2 });
       const n = Math.min(a.steps + 1, loader.length);
       let stepMs = 0;
       let k = 0;
-      const base = tf.memory().numTensors;
-      const t0 = performance.now();
       let waitFirst = 0;
-      for await (const { x } of loader) {
+      const base = tf.memory().numTensors;
+      for await (const batch of loader) {
         if (k === 0) waitFirst = loader.stats.waitMs; // the first batch cannot be prefetched
         const s0 = performance.now();
-        const out = net.predict(x) as tf.Tensor;
-        await out.data(); // the step awaits its result, as a training loop reading the loss does
-        out.dispose();
-        stepMs += performance.now() - s0;
+        trainStep(net, batch, opt, criterion);
+        if (k > 0) stepMs += performance.now() - s0; // the first step includes kernel set-up
         if (++k >= n) break;
       }
-      const total = performance.now() - t0;
       const st = loader.stats;
+      const steps = n - 1;
       const wait = st.waitMs - waitFirst;
-      const share = wait / (stepMs + wait);
+      const share = wait / stepMs;
       console.log(
-        `\nDataLoader (batch ${a.batch}, train_tf, prefetch 2) + ResNet forward on wasm, ${n - 1} steps after the first:` +
-          `\n  step ${(stepMs / n).toFixed(0)} ms, waiting for data ${(wait / (n - 1)).toFixed(1)} ms per batch = ${(100 * share).toFixed(2)} % of step time` +
-          ` (making a batch: ${(st.produceMs / st.batches).toFixed(1)} ms); tensors after the loop: ${tf.memory().numTensors - base} extra`,
+        `\nDataLoader (batch ${a.batch}, train_tf, prefetch 2) feeding the course ResNet's training step on wasm, ${steps} steps after the first:` +
+          `\n  step ${(stepMs / steps).toFixed(0)} ms, waiting for data ${(wait / steps).toFixed(1)} ms per batch = ${(100 * share).toFixed(2)} % of step time` +
+          ` (making a batch: ${(st.produceMs / st.batches).toFixed(1)} ms); tensors left after the loop: ${tf.memory().numTensors - base}`,
       );
       lines.push({
-        bench: "data.loader_wait", backend: "wasm", batch: a.batch, steps: n - 1, step_ms: stepMs / n, wait_ms_per_batch: wait / (n - 1),
-        wait_share: share, produce_ms_per_batch: st.produceMs / st.batches, total_ms: total,
+        bench: "data.loader_wait", backend: "wasm", batch: a.batch, steps, step_ms: stepMs / steps, wait_ms_per_batch: wait / steps,
+        wait_share: share, produce_ms_per_batch: st.produceMs / st.batches,
       });
       net.dispose();
+      opt.dispose();
     }
     console.log("");
     for (const l of lines) console.log(JSON.stringify(l));

@@ -188,6 +188,78 @@ describe("data: DataLoader", () => {
     }
   });
 
+  it("numWorkers: worker threads make the same batches, bit for bit; resume, subsets, disposal, close()", async function () {
+    this.timeout(60_000);
+    const { tempDir } = await import("./helpers/cifarFixture");
+    const t = tempDir();
+    try {
+      data.writeSyntheticCifar10(t.dir, { train: 40, test: 5, seed: 4 });
+      const chain = new T.Compose([
+        new T.Resize(40),
+        new T.RandomHorizontalFlip(),
+        new T.RandomCrop(36),
+        new T.ColorJitter({ brightness: 0.5, contrast: 0.5, hue: 0.5 }),
+        new T.ToTensor(),
+        new T.Normalize([0.5, 0.5, 0.5], [0.5, 0.5, 0.5]),
+      ]);
+      const ds = data.subset(new data.CIFAR10(t.dir, { transform: chain }), 30);
+      const opts = { batchSize: 8, shuffle: true, seed: 21 };
+      const here = new DataLoader(ds, opts);
+      const want = [await collect(here), await collect(here)];
+      const base = tf.memory().numTensors;
+      const par = new DataLoader(ds, { ...opts, numWorkers: 2 });
+      try {
+        assert.deepEqual(await collect(par), want[0]);
+        assert.deepEqual(await collect(par), want[1]);
+        assert.equal(tf.memory().numTensors, base);
+        assert.equal(par.stats.batches, 4);
+        const resumed = new DataLoader(ds, { ...opts, numWorkers: 1 });
+        resumed.loadStateDict({ seed: 21, epoch: 1, batch: 3 });
+        assert.deepEqual((await collect(resumed)).x, want[1].x.slice(3));
+        resumed.close();
+        await collect(par, 1); // left early: outstanding requests are dropped
+        assert.equal(tf.memory().numTensors, base);
+      } finally {
+        par.close();
+      }
+      // custom transforms cannot be rebuilt in a worker: said up front
+      const custom = new data.CIFAR10(t.dir, { transform: new T.Compose([new T.ToTensor(), (x: unknown) => x]) });
+      assert.throws(() => new DataLoader(custom, { numWorkers: 1 }), /numWorkers 1 needs a dataset a worker thread can rebuild.*Use numWorkers: 0/);
+      assert.throws(() => new DataLoader(new Toy(3), { numWorkers: 1 }), /numWorkers 1 needs a dataset/);
+      // an error inside a worker reaches the loop with its message
+      const raw = new DataLoader(new data.CIFAR10(t.dir, { train: false }), { batchSize: 2, numWorkers: 1 });
+      await assert.rejects(collect(raw), /item 0 of the dataset is Image\(RGB, 32x32\): end the dataset's transform with transforms.ToTensor\(\)/);
+      raw.close();
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it("numWorkers: a script awaiting worker batches runs to the end (idle workers do not hold the process)", async function () {
+    this.timeout(60_000);
+    const { tempDir } = await import("./helpers/cifarFixture");
+    const { spawnSync } = await import("child_process");
+    const t = tempDir();
+    try {
+      data.writeSyntheticCifar10(t.dir, { train: 20, test: 5 });
+      const script = `
+        const { data } = require("tsdl");
+        const T = data.transforms;
+        (async () => {
+          const ds = new data.CIFAR10(${JSON.stringify(t.dir)}, { transform: new T.Compose([new T.ToTensor()]) });
+          const loader = new data.DataLoader(ds, { batchSize: 4, numWorkers: 2 });
+          let n = 0;
+          for await (const { x } of loader) n += x.shape[0];
+          console.log("images", n);
+        })();`;
+      const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", timeout: 50_000 });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /images 20/);
+    } finally {
+      t.cleanup();
+    }
+  });
+
   it("bad input: clear errors, and the loader stays usable", async () => {
     assert.throws(() => new DataLoader(new Toy(3), { batchSize: 0 }), /batchSize must be an integer >= 1, got 0/);
     assert.throws(() => new DataLoader(new Toy(3), { prefetch: -1 }), /prefetch must be an integer >= 0, got -1/);

@@ -7,7 +7,7 @@ import { ImageDataset } from "./dataset";
 import { downloadFile, extractFolder, md5File } from "./download";
 import { Image } from "./image";
 import { dataRoot } from "./root";
-import type { TransformLike } from "./transforms/transform";
+import { Spec, transformSpec, TransformLike } from "./transforms/transform";
 
 export const CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
 export const CIFAR10_MD5 = "c32a1d4ab5d03f1284b67883e8d87530";
@@ -147,6 +147,13 @@ export class CIFAR10<X = Image> extends ImageDataset<X> {
     }
     log(`tsdl.data: extracted ${dir}`);
     return dir;
+  }
+
+  /** How a DataLoader worker rebuilds this dataset (it reads the same files); undefined for custom transforms. */
+  workerSpec(): Spec | undefined {
+    const t = this.transform === undefined ? undefined : transformSpec(this.transform);
+    if (this.transform !== undefined && t === undefined) return undefined;
+    return { kind: "CIFAR10", args: [this.root, { train: this.train, transform: t }] };
   }
 
   override toString(): string {

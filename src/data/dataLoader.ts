@@ -1,7 +1,10 @@
 // torch.utils.data.DataLoader for tsdl: batches of a map-style dataset as tensors, reproducible and resumable.
+import * as path from "path";
+import { Worker } from "worker_threads";
 import * as tf from "@tensorflow/tfjs";
+import { buildHostBatch, HostBatch } from "./batch";
 import type { Dataset, Sample } from "./dataset";
-import { describeValue, FloatImage, Image } from "./image";
+import { describeValue, FloatImage } from "./image";
 import { defaultGenerator, deriveSeed, Generator } from "./random";
 
 export interface DataLoaderOptions {
@@ -16,8 +19,18 @@ export interface DataLoaderOptions {
   seed?: number;
   /** Drop the last batch when it is smaller than batchSize (default false: it is kept, smaller). */
   dropLast?: boolean;
-  /** Batches prepared ahead while the consumer awaits (default 2; 0 = make each batch on request). */
+  /**
+   * Batches requested ahead of the one being consumed (default 2, or 2 per worker). Without workers they are
+   * made on this thread whenever the consumer yields to the event loop; 0 = make each batch on request.
+   */
   prefetch?: number;
+  /**
+   * Worker threads making batches in parallel with the training step (PyTorch's num_workers; default 0 = this
+   * thread). Needs a dataset that can be rebuilt in a worker: CIFAR10, FashionMNIST and subsets of them with
+   * built-in transforms (not plain functions). Same batches, bit for bit, as with 0 workers. Call `close()`
+   * (or let the process exit) to end them.
+   */
+  numWorkers?: number;
 }
 
 /** One batch: x float32 [N, H, W, C] (tfjs is channels-last), y int32 [N] labels. Owned by the loader. */
@@ -40,17 +53,16 @@ export interface DataLoaderStats {
   batches: number;
   /** Time the consumer spent waiting in `next()` for a batch (ms). */
   waitMs: number;
-  /** Time spent making batches (ms), overlapped with the consumer when it awaits. */
+  /** Time spent making batches (ms), on this thread or in workers. */
   produceMs: number;
 }
 
-interface HostBatch {
-  x: Float32Array;
-  y: Int32Array;
-  shape: [number, number, number, number];
+interface Pending {
+  resolve(b: HostBatch): void;
+  reject(e: Error): void;
 }
 
-const yieldToEventLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
+const WORKER_FILE = path.join(__dirname, __filename.endsWith(".ts") ? "worker.ts" : "worker.js");
 
 function checkInt(name: string, v: number, min: number): void {
   if (!Number.isInteger(v) || v < min) throw new Error(`tsdl.data: DataLoader ${name} must be an integer >= ${min}, got ${v}`);
@@ -75,7 +87,13 @@ export class DataLoader<X = FloatImage> implements AsyncIterable<Batch> {
   readonly shuffle: boolean;
   readonly dropLast: boolean;
   readonly prefetch: number;
+  readonly numWorkers: number;
   private seed: number;
+  private workers: Worker[] = [];
+  /** Requests in flight per worker; a worker with some is ref'd so that awaiting it keeps Node running. */
+  private busy: number[] = [];
+  private pending = new Map<number, Pending>();
+  private nextRequest = 0;
   private nextEpoch = 0;
   private resumeBatch = 0;
   private cursor: { epoch: number; batch: number } | undefined;
@@ -90,8 +108,16 @@ export class DataLoader<X = FloatImage> implements AsyncIterable<Batch> {
     checkInt("batchSize", this.batchSize, 1);
     this.shuffle = opts.shuffle ?? false;
     this.dropLast = opts.dropLast ?? false;
-    this.prefetch = opts.prefetch ?? 2;
+    this.numWorkers = opts.numWorkers ?? 0;
+    checkInt("numWorkers", this.numWorkers, 0);
+    this.prefetch = opts.prefetch ?? 2 * Math.max(1, this.numWorkers);
     checkInt("prefetch", this.prefetch, 0);
+    if (this.numWorkers > 0 && !dataset.workerSpec?.()) {
+      throw new Error(
+        `tsdl.data: numWorkers ${this.numWorkers} needs a dataset a worker thread can rebuild (CIFAR10, FashionMNIST or a subset of them, ` +
+          `with built-in transforms only); this one (${describeValue(dataset)}) has a custom part. Use numWorkers: 0.`,
+      );
+    }
     this.seed = opts.seed ?? defaultGenerator().nextUint32();
     if (!Number.isSafeInteger(this.seed)) throw new Error(`tsdl.data: DataLoader seed must be a safe integer, got ${opts.seed}`);
   }
@@ -132,44 +158,70 @@ export class DataLoader<X = FloatImage> implements AsyncIterable<Batch> {
     return Int32Array.from({ length: n }, (_, i) => i);
   }
 
-  /** Makes batch b of an epoch on the host (typed arrays, no tensors). */
-  private async build(order: Int32Array, epoch: number, b: number, cancelled: () => boolean): Promise<HostBatch | undefined> {
-    const start = b * this.batchSize;
-    const end = Math.min(start + this.batchSize, order.length);
-    const n = end - start;
-    let x: Float32Array | undefined;
-    let shape: [number, number, number, number] = [n, 0, 0, 0];
-    const y = new Int32Array(n);
-    let t0 = performance.now();
-    for (let k = 0; k < n; k++) {
-      const index = order[start + k];
-      const item = this.dataset.get(index, new Generator(deriveSeed(this.seed, epoch, index)));
-      const [img, label] = Array.isArray(item) ? item : [item, undefined];
-      if (!(img instanceof FloatImage)) {
-        const hint = img instanceof Image ? ": end the dataset's transform with transforms.ToTensor() (and Normalize)" : "";
-        throw new Error(`tsdl.data: DataLoader batches FloatImages; item ${index} of the dataset is ${describeValue(img)}${hint}`);
-      }
-      if (!Number.isInteger(label)) throw new Error(`tsdl.data: item ${index} has label ${describeValue(label)}; expected an integer class index`);
-      if (!x) {
-        shape = [n, img.height, img.width, img.channels];
-        x = new Float32Array(n * img.data.length);
-      } else if (img.height !== shape[1] || img.width !== shape[2] || img.channels !== shape[3]) {
-        throw new Error(
-          `tsdl.data: item ${index} is ${img.height}x${img.width}x${img.channels} but the batch started with ${shape.slice(1).join("x")}; ` +
-            `add a Resize/CenterCrop so all images have one size`,
-        );
-      }
-      x.set(img.data, k * img.data.length);
-      y[k] = label as number;
-      if (k % 16 === 15 && this.prefetch > 0) {
-        this.currentStats.produceMs += performance.now() - t0;
-        await yieldToEventLoop(); // let the consumer run between chunks
-        if (cancelled()) return undefined;
-        t0 = performance.now();
-      }
+  /** The dataset indices of batch b. */
+  private batchIndices(order: Int32Array, b: number): Int32Array {
+    return order.subarray(b * this.batchSize, Math.min((b + 1) * this.batchSize, order.length));
+  }
+
+  /** Makes a batch on this thread, in a macrotask (so it runs when the consumer yields, never inside its step). */
+  private buildHere(epoch: number, indices: Int32Array): Promise<HostBatch> {
+    return new Promise((resolve, reject) => {
+      setImmediate(() => {
+        try {
+          resolve(buildHostBatch(this.dataset as Dataset<unknown>, this.seed, epoch, indices));
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
+  }
+
+  private startWorkers(): void {
+    if (this.workers.length === this.numWorkers) return;
+    const spec = this.dataset.workerSpec?.();
+    for (let i = this.workers.length; i < this.numWorkers; i++) {
+      const w = new Worker(WORKER_FILE, {
+        workerData: { dataset: spec },
+        execArgv: WORKER_FILE.endsWith(".ts") ? ["-r", "ts-node/register/transpile-only"] : [],
+      });
+      w.on("message", (m: { id: number; batch?: HostBatch; error?: string }) => {
+        if (--this.busy[i] === 0) w.unref(); // idle workers do not keep the process alive
+        const p = this.pending.get(m.id);
+        if (!p) return;
+        this.pending.delete(m.id);
+        if (m.batch) p.resolve(m.batch);
+        else p.reject(new Error(m.error?.startsWith("tsdl") ? m.error : `tsdl.data: DataLoader worker: ${m.error}`));
+      });
+      w.on("error", (e) => this.failAll(new Error(`tsdl.data: DataLoader worker ${i} failed: ${e.message}`)));
+      w.unref();
+      this.workers.push(w);
+      this.busy.push(0);
     }
-    this.currentStats.produceMs += performance.now() - t0;
-    return { x: x as Float32Array, y, shape };
+  }
+
+  private failAll(e: Error): void {
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+    this.close();
+  }
+
+  /** Makes a batch in worker b % numWorkers. */
+  private buildInWorker(b: number, epoch: number, indices: Int32Array): Promise<HostBatch> {
+    this.startWorkers();
+    const id = this.nextRequest++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      const k = b % this.numWorkers;
+      if (this.busy[k]++ === 0) this.workers[k].ref();
+      this.workers[k].postMessage({ id, seed: this.seed, epoch, indices: Int32Array.from(indices) });
+    });
+  }
+
+  /** Ends the worker threads (they are started again by the next iteration). */
+  close(): void {
+    for (const w of this.workers) void w.terminate();
+    this.workers = [];
+    this.busy = [];
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Batch, void, undefined> {
@@ -183,17 +235,14 @@ export class DataLoader<X = FloatImage> implements AsyncIterable<Batch> {
     this.currentStats = { batches: 0, waitMs: 0, produceMs: 0 };
     const order = this.indices(epoch);
     const total = this.length;
-    let cancelled = false;
-    const queue: Promise<HostBatch | undefined>[] = [];
+    const queue: Promise<HostBatch>[] = [];
     let scheduled = first;
-    let tail: Promise<unknown> = Promise.resolve();
     const schedule = (): void => {
       while (scheduled < total && queue.length <= this.prefetch) {
         const b = scheduled++;
-        // one batch at a time, in order: each build starts when the previous one is done
-        const p = tail.then(() => (cancelled ? undefined : this.build(order, epoch, b, () => cancelled)));
+        const indices = this.batchIndices(order, b);
+        const p = this.numWorkers > 0 ? this.buildInWorker(b, epoch, indices) : this.buildHere(epoch, indices);
         p.catch(() => undefined); // surfaced when this batch is awaited
-        tail = p.catch(() => undefined);
         queue.push(p);
       }
     };
@@ -202,24 +251,20 @@ export class DataLoader<X = FloatImage> implements AsyncIterable<Batch> {
       for (let b = first; b < total; b++) {
         schedule();
         const t0 = performance.now();
-        const host = await (queue.shift() as Promise<HostBatch | undefined>);
+        const host = await (queue.shift() as Promise<HostBatch>);
         this.currentStats.waitMs += performance.now() - t0;
-        if (!host) break;
+        this.currentStats.produceMs += host.ms;
         if (prev) tf.dispose([prev.x, prev.y]);
         prev = { x: tf.tensor4d(host.x, host.shape, "float32"), y: tf.tensor1d(host.y, "int32") };
         this.cursor = { epoch, batch: b + 1 };
         this.currentStats.batches++;
-        schedule(); // start the next batch before handing this one over
+        schedule(); // request the next batches before handing this one over
         yield prev;
       }
-      this.cursor = undefined; // the epoch is complete: the state now points at the next epoch
     } finally {
-      cancelled = true;
       if (prev) tf.dispose([prev.x, prev.y]);
-      if (this.cursor) {
-        // left early (break / error): like PyTorch, the next iteration is a new epoch
-        this.cursor = undefined;
-      }
+      // complete or left early (break / error): either way the next iteration is a new epoch, as in PyTorch
+      this.cursor = undefined;
       this.running = false;
     }
   }

@@ -1,13 +1,15 @@
 // The dataset protocol (torch.utils.data.Dataset) and Subset.
 import { Image } from "./image";
 import { defaultGenerator, Generator } from "./random";
-import { applyTransform, TransformLike } from "./transforms/transform";
+import { applyTransform, Spec, TransformLike } from "./transforms/transform";
 
 /** A map-style dataset: `length` items, `get(i)` returns item i (PyTorch's `__len__` / `__getitem__`). */
 export interface Dataset<T> {
   readonly length: number;
   /** Item i; random transforms draw from `generator` (the DataLoader passes one per sample). */
   get(index: number, generator?: Generator): T;
+  /** Optional: how to rebuild this dataset in a DataLoader worker thread (needed for `numWorkers` > 0). */
+  workerSpec?(): Spec | undefined;
 }
 
 /** An (image, label) pair, as torchvision's datasets return: `const [img, label] = ds.get(0)`. */
@@ -35,6 +37,11 @@ export class Subset<T> implements Dataset<T> {
   get(index: number, generator?: Generator): T {
     checkIndex(index, this.length, "Subset");
     return this.dataset.get(this.indices[index], generator);
+  }
+
+  workerSpec(): Spec | undefined {
+    const inner = this.dataset.workerSpec?.();
+    return inner ? { kind: "Subset", args: [inner, Array.from(this.indices)] } : undefined;
   }
 }
 

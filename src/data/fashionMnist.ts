@@ -4,7 +4,7 @@ import * as path from "path";
 import * as zlib from "zlib";
 import { ImageDataset } from "./dataset";
 import { Image } from "./image";
-import type { TransformLike } from "./transforms/transform";
+import { Spec, transformSpec, TransformLike } from "./transforms/transform";
 
 /** Where Debian's dataset-fashion-mnist package installs the files. */
 export const FASHION_MNIST_DEBIAN_ROOT = "/usr/share/datasets/fashion-mnist";
@@ -92,6 +92,13 @@ export class FashionMNIST<X = Image> extends ImageDataset<X> {
 
   image(index: number): Image {
     return new Image(this.data.slice(index * 784, (index + 1) * 784), 28, 28, 1);
+  }
+
+  /** How a DataLoader worker rebuilds this dataset (it reads the same files); undefined for custom transforms. */
+  workerSpec(): Spec | undefined {
+    const t = this.transform === undefined ? undefined : transformSpec(this.transform);
+    if (this.transform !== undefined && t === undefined) return undefined;
+    return { kind: "FashionMNIST", args: [this.root, { train: this.train, transform: t }] };
   }
 
   override toString(): string {

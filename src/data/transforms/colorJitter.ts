@@ -1,6 +1,6 @@
 import type { Image } from "../image";
 import { defaultGenerator, Generator } from "../random";
-import type { Transform } from "./transform";
+import type { Spec, Transform } from "./transform";
 import { adjustBrightness, adjustContrast, adjustHue, adjustSaturation, expectImage } from "./functional";
 
 /** A jitter amount: one number j (range [max(0, 1 - j), 1 + j], or [-j, j] for hue) or an explicit [min, max]. */
@@ -79,6 +79,10 @@ export class ColorJitter implements Transform<Image, Image> {
   forward(img: Image, generator: Generator = defaultGenerator()): Image {
     expectImage(img, "ColorJitter");
     return ColorJitter.apply(img, this.getParams(generator));
+  }
+
+  workerSpec(): Spec {
+    return { kind: "ColorJitter", args: [{ brightness: this.brightness, contrast: this.contrast, saturation: this.saturation, hue: this.hue }] };
   }
 
   toString(): string {

@@ -1,6 +1,6 @@
 import type { Image } from "../image";
 import { defaultGenerator, Generator } from "../random";
-import type { Transform } from "./transform";
+import type { Spec, Transform } from "./transform";
 import { centerCrop, crop, expectImage, pad, Padding, PaddingMode, PADDING_MODES, parsePadding, parseSize, Size } from "./functional";
 
 export interface RandomCropOptions {
@@ -58,6 +58,10 @@ export class RandomCrop implements Transform<Image, Image> {
     return crop(img, top, left, h, w);
   }
 
+  workerSpec(): Spec {
+    return { kind: "RandomCrop", args: [this.size, { padding: this.padding, padIfNeeded: this.padIfNeeded, fill: this.fill, paddingMode: this.paddingMode }] };
+  }
+
   toString(): string {
     return `RandomCrop(size=[${this.size}], padding=${this.padding ? `[${this.padding}]` : "none"})`;
   }
@@ -72,6 +76,9 @@ export class CenterCrop implements Transform<Image, Image> {
   }
   forward(img: Image): Image {
     return centerCrop(img, this.size);
+  }
+  workerSpec(): Spec {
+    return { kind: "CenterCrop", args: [this.size] };
   }
   toString(): string {
     return `CenterCrop(size=[${this.size}])`;

@@ -1,6 +1,6 @@
 import type { Image } from "../image";
 import { defaultGenerator, Generator } from "../random";
-import type { Transform } from "./transform";
+import type { Spec, Transform } from "./transform";
 import { expectImage, hflip, vflip } from "./functional";
 
 function checkP(p: number, who: string): number {
@@ -17,6 +17,9 @@ export class RandomHorizontalFlip implements Transform<Image, Image> {
     expectImage(img, "RandomHorizontalFlip");
     return generator.random() < this.p ? hflip(img) : img;
   }
+  workerSpec(): Spec {
+    return { kind: "RandomHorizontalFlip", args: [this.p] };
+  }
   toString(): string {
     return `RandomHorizontalFlip(p=${this.p})`;
   }
@@ -30,6 +33,9 @@ export class RandomVerticalFlip implements Transform<Image, Image> {
   forward(img: Image, generator: Generator = defaultGenerator()): Image {
     expectImage(img, "RandomVerticalFlip");
     return generator.random() < this.p ? vflip(img) : img;
+  }
+  workerSpec(): Spec {
+    return { kind: "RandomVerticalFlip", args: [this.p] };
   }
   toString(): string {
     return `RandomVerticalFlip(p=${this.p})`;

@@ -1,7 +1,7 @@
 import { Image } from "../image";
 import { resampleRegion } from "../pil";
 import { defaultGenerator, Generator } from "../random";
-import type { Transform, TransformLike } from "./transform";
+import type { Spec, Transform, TransformLike } from "./transform";
 import { RandomCrop } from "./crop";
 import { RandomHorizontalFlip } from "./flip";
 import { expectImage, hflip, Interpolation, INTERPOLATIONS, parseSize, resize, resizedSize, Size } from "./functional";
@@ -38,6 +38,10 @@ export class Resize implements Transform<Image, Image> {
     if (next instanceof RandomCrop && ResizedCrop.fits(next)) return new ResizedCrop(this, undefined, next);
     if (next instanceof RandomHorizontalFlip) return new ResizedFlip(this, next);
     return undefined;
+  }
+
+  workerSpec(): Spec {
+    return { kind: "Resize", args: [this.size, { interpolation: this.interpolation }] };
   }
 
   toString(): string {

@@ -1,5 +1,5 @@
 import { FloatImage, Image } from "../image";
-import type { Transform, TransformLike } from "./transform";
+import type { Spec, Transform, TransformLike } from "./transform";
 import { applyTable, channelValues, expectImage, normalize, normalizeTable, rgbToGrayscale, toTensor } from "./functional";
 
 /**
@@ -23,6 +23,9 @@ export class ToTensor implements Transform<Image, FloatImage> {
       },
       toString: () => `${this} + ${next}`,
     } as Transform<Image, FloatImage>;
+  }
+  workerSpec(): Spec {
+    return { kind: "ToTensor", args: [] };
   }
   toString(): string {
     return "ToTensor()";
@@ -49,6 +52,10 @@ export class Normalize implements Transform<FloatImage, FloatImage> {
     return normalize(img, this.mean, this.std);
   }
 
+  workerSpec(): Spec {
+    return { kind: "Normalize", args: [this.mean, this.std] };
+  }
+
   toString(): string {
     return `Normalize(mean=[${this.mean}], std=[${this.std}])`;
   }
@@ -66,6 +73,9 @@ export class Grayscale implements Transform<Image, Image> {
   }
   forward(img: Image): Image {
     return rgbToGrayscale(img, this.numOutputChannels);
+  }
+  workerSpec(): Spec {
+    return { kind: "Grayscale", args: [this.numOutputChannels] };
   }
   toString(): string {
     return `Grayscale(numOutputChannels=${this.numOutputChannels})`;

@@ -13,6 +13,20 @@ export interface Transform<I = unknown, O = unknown> {
    * e.g. ToTensor + Normalize become one table lookup per byte.
    */
   fuse?(next: TransformLike): Transform | undefined;
+  /** Optional: how to rebuild this transform in a DataLoader worker thread (built-in transforms have one). */
+  workerSpec?(): Spec | undefined;
+}
+
+/** A transform or dataset described as data, rebuilt by `fromSpec` in a worker thread. */
+export interface Spec {
+  kind: string;
+  args: unknown[];
+}
+
+/** The spec of a transform, or undefined when it cannot be sent to a worker (functions, custom classes). */
+export function transformSpec(t: TransformLike | undefined): Spec | undefined {
+  if (t === undefined || typeof t === "function") return undefined;
+  return t.workerSpec?.();
 }
 
 /** A transform, or a plain function `(input, generator) => output` (torchvision's Lambda). */
@@ -61,6 +75,11 @@ export class Compose implements Transform {
     let x = input;
     for (const t of this.plan) x = applyTransform(t, x, generator);
     return x;
+  }
+
+  workerSpec(): Spec | undefined {
+    const specs = this.transforms.map(transformSpec);
+    return specs.every((s) => s !== undefined) ? { kind: "Compose", args: [specs] } : undefined;
   }
 
   toString(): string {
