@@ -16,6 +16,12 @@ const { repo, jupyterEnv, PYTHON } = require("./env");
 
 const NOTEBOOKS = path.join(repo, "notebooks");
 
+/** A path relative to the repo when inside it, else absolute. */
+function shown(p) {
+  const rel = path.relative(repo, p);
+  return rel.startsWith("..") || path.isAbsolute(rel) ? p : rel || ".";
+}
+
 function fail(msg) {
   console.error(`[tsdl notebooks] ${msg}`);
   process.exit(2);
@@ -101,7 +107,7 @@ async function main() {
   const timeout = opts.timeout ?? (opts.smoke ? 600 : -1);
   console.log(
     `[tsdl notebooks] ${notebooks.length} notebook(s), ${opts.smoke ? "smoke configuration (TSDL_SMOKE=1)" : "full settings"}, ` +
-      `backend ${process.env.TSDL_BACKEND || "auto"}, output ${path.relative(repo, opts.out) || opts.out}/`,
+      `backend ${process.env.TSDL_BACKEND || "auto"}, output ${shown(opts.out)}/`,
   );
   const results = [];
   try {
@@ -141,7 +147,7 @@ async function main() {
   console.log("| notebook | status | seconds | HTML report |");
   console.log("| --- | --- | --- | --- |");
   for (const r of results)
-    console.log(`| ${r.notebook} | ${r.ok ? "ok" : "FAILED"} | ${r.seconds.toFixed(1)} | ${r.html ? path.relative(repo, r.html) : "-"} |`);
+    console.log(`| ${r.notebook} | ${r.ok ? "ok" : "FAILED"} | ${r.seconds.toFixed(1)} | ${r.html ? shown(r.html) : "-"} |`);
   for (const r of results) console.log(JSON.stringify({ notebook: r.notebook, ok: r.ok, seconds: r.seconds, smoke: opts.smoke, error: r.error ?? null }));
   process.exit(results.every((r) => r.ok) ? 0 : 1);
 }
