@@ -302,3 +302,23 @@ describe("native Tile, Sum, Mean, MaxPoolGrad and FusedBatchNorm on wasm vs the 
     wasmKernelOptions.native = true;
   });
 });
+
+describe("wasm Identity and same-dtype Cast share data instead of copying", () => {
+  before(() => backend.init("wasm", { verbose: false }));
+
+  it("a clone outlives its source, same-dtype casts too, and nothing leaks", () => {
+    const start = { tensors: tf.memory().numTensors, data: tf.backend().numDataIds() };
+    const a = tf.tensor1d([1, 2, 3]);
+    const b = tf.clone(a);
+    const c = tf.cast(a, "float32");
+    const d = tf.cast(a, "int32");
+    assert.equal(tf.backend().numDataIds(), start.data + 2, "clone and same-dtype cast add no buffer; a real cast does");
+    a.dispose();
+    assert.deepEqual([...b.dataSync()], [1, 2, 3]);
+    b.dispose();
+    assert.deepEqual([...c.dataSync()], [1, 2, 3]);
+    assert.deepEqual([...d.dataSync()], [1, 2, 3]);
+    tf.dispose([c, d]);
+    assert.deepEqual({ tensors: tf.memory().numTensors, data: tf.backend().numDataIds() }, start);
+  });
+});

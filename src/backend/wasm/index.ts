@@ -5,9 +5,11 @@
 //    Conv2DBackpropFilter as a conv2d with batch and channels swapped;
 //  - on the native addon when it builds (system C compiler + OpenBLAS, see native.ts): Conv2D, FusedConv2D and
 //    both gradients as im2col + multi-threaded sgemm, in place in wasm memory; and Tile, Sum, Mean (leading or
-//    trailing axes), MaxPoolGrad and FusedBatchNorm, whose stock versions are scalar loops or transpose first.
+//    trailing axes), MaxPoolGrad and FusedBatchNorm, whose stock versions are scalar loops or transpose first;
+//  - always: Identity and same-dtype Cast share the data instead of copying it.
 import * as tf from "@tensorflow/tfjs";
 import { conv2dBackpropFilter } from "./conv2d_backprop_filter";
+import type { TensorInfo } from "./scratch";
 import { conv2dBackpropInput } from "./conv2d_backprop_input";
 import { loadNative, nativeStatus, type NativeConv } from "./native";
 import { nativeBackpropFilter, nativeBackpropInput, nativeForward } from "./native_conv";
@@ -68,6 +70,29 @@ export const wasmTrainingKernels: tf.KernelConfig[] = [
     kernelFunc: (args) => {
       const n = native();
       return n ? nativeForward(n, stock(tf.FusedConv2D))(args) : stock(tf.FusedConv2D)(args);
+    },
+  },
+  {
+    // The engine clones every tensor it saves for the backward pass (engine.clone -> Identity). wasm's Identity
+    // copies the data (about 1.1 GB per course-ResNet step at batch 64); tensors are immutable, so share it as
+    // the cpu backend and wasm's own Reshape do.
+    kernelName: tf.Identity,
+    backendName: "wasm",
+    kernelFunc: (args) => {
+      const x = args.inputs.x as TensorInfo;
+      if (x.dtype === "string") return stock(tf.Identity)(args);
+      (args.backend as tf.KernelBackend).incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    },
+  },
+  {
+    kernelName: tf.Cast,
+    backendName: "wasm",
+    kernelFunc: (args) => {
+      const x = args.inputs.x as TensorInfo;
+      if (x.dtype !== (args.attrs as { dtype: tf.DataType }).dtype || x.dtype === "string") return stock(tf.Cast)(args);
+      (args.backend as tf.KernelBackend).incRef(x.dataId); // a cast to the same dtype (the ReLU gradient does one) is a no-op
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
     },
   },
   ...(
