@@ -10,7 +10,8 @@
 //    torchvision 0.14 + Pillow (Debian /usr/bin/python3, one process), images/s and the ratio; per-step times.
 // 2. Per-image JS vs batched tf ops (wasm, cpu) for ToTensor+Normalize and for the 32->120 bilinear resize.
 // 3. DataLoader over the train chain feeding the course ResNet's training step (forward, cross-entropy, backward,
-//    SGD) on wasm: the time the loop waited for data as a share of the step time.
+//    SGD) on wasm, batches made on the main thread (numWorkers 0) and in one worker thread: the time the loop
+//    waited for data (end of one step to the start of the next) as a share of the step time.
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -194,39 +195,41 @@ async function main(): Promise<void> {
       lines.push({ bench: "data.batched_vs_per_image", backend: b, batch: a.batch, ...r });
     }
 
-    // 3. DataLoader feeding the course ResNet's training step on wasm
+    // 3. DataLoader feeding the course ResNet's training step on wasm, made on this thread and in a worker
     if (a.step) {
       await backend.init("wasm", { verbose: false });
       const net = models.resnet(3, 10);
       const opt = tf.train.sgd(0.01);
       const criterion = (out: tf.Tensor, y: tf.Tensor): tf.Tensor => tf.losses.softmaxCrossEntropy(tf.oneHot(y as tf.Tensor1D, 10), out);
       const train = new data.CIFAR10(tmp, { transform: trainTf() });
-      const loader = new data.DataLoader(train, { batchSize: a.batch, shuffle: true, seed: 0, prefetch: 2 });
-      const n = Math.min(a.steps + 1, loader.length);
-      let stepMs = 0;
-      let k = 0;
-      let waitFirst = 0;
-      const base = tf.memory().numTensors;
-      for await (const batch of loader) {
-        if (k === 0) waitFirst = loader.stats.waitMs; // the first batch cannot be prefetched
-        const s0 = performance.now();
-        trainStep(net, batch, opt, criterion);
-        if (k > 0) stepMs += performance.now() - s0; // the first step includes kernel set-up
-        if (++k >= n) break;
+      console.log(`\nDataLoader (batch ${a.batch}, train_tf, shuffled) feeding the course ResNet's training step on wasm, ${a.steps} steps after the first:`);
+      for (const numWorkers of [0, 1]) {
+        const loader = new data.DataLoader(train, { batchSize: a.batch, shuffle: true, seed: 0, numWorkers });
+        const base = tf.memory().numTensors;
+        let stepMs = 0;
+        let waitMs = 0; // measured by the consumer: from the end of a step to the start of the next
+        let k = 0;
+        let end = 0;
+        for await (const batch of loader) {
+          const s0 = performance.now();
+          if (k > 0) waitMs += s0 - end; // the first batch cannot be prefetched
+          trainStep(net, batch, opt, criterion);
+          end = performance.now();
+          if (k > 0) stepMs += end - s0;
+          if (++k > a.steps) break;
+        }
+        loader.close();
+        const st = loader.stats;
+        const share = waitMs / stepMs;
+        console.log(
+          `  numWorkers ${numWorkers}: step ${(stepMs / a.steps).toFixed(0)} ms, waiting for data ${(waitMs / a.steps).toFixed(1)} ms per batch = ` +
+            `${(100 * share).toFixed(2)} % of step time (making a batch: ${(st.produceMs / st.batches).toFixed(1)} ms); tensors left: ${tf.memory().numTensors - base}`,
+        );
+        lines.push({
+          bench: "data.loader_wait", backend: "wasm", batch: a.batch, numWorkers, steps: a.steps, step_ms: stepMs / a.steps,
+          wait_ms_per_batch: waitMs / a.steps, wait_share: share, produce_ms_per_batch: st.produceMs / st.batches,
+        });
       }
-      const st = loader.stats;
-      const steps = n - 1;
-      const wait = st.waitMs - waitFirst;
-      const share = wait / stepMs;
-      console.log(
-        `\nDataLoader (batch ${a.batch}, train_tf, prefetch 2) feeding the course ResNet's training step on wasm, ${steps} steps after the first:` +
-          `\n  step ${(stepMs / steps).toFixed(0)} ms, waiting for data ${(wait / steps).toFixed(1)} ms per batch = ${(100 * share).toFixed(2)} % of step time` +
-          ` (making a batch: ${(st.produceMs / st.batches).toFixed(1)} ms); tensors left after the loop: ${tf.memory().numTensors - base}`,
-      );
-      lines.push({
-        bench: "data.loader_wait", backend: "wasm", batch: a.batch, steps, step_ms: stepMs / steps, wait_ms_per_batch: wait / steps,
-        wait_share: share, produce_ms_per_batch: st.produceMs / st.batches,
-      });
       net.dispose();
       opt.dispose();
     }
