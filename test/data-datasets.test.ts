@@ -124,6 +124,40 @@ describe("data: CIFAR-10 reader and synthetic generator", () => {
   });
 });
 
+describe("data: images in notebooks", () => {
+  it("an Image displays as a PNG (valid chunks and CRCs, pixels scaled up), with a text form", () => {
+    const img = new data.Image(Uint8Array.from({ length: 2 * 3 * 3 }, (_, i) => i * 13), 2, 3, 3);
+    const bundle = (img as unknown as Record<symbol, () => Record<string, string>>)[Symbol.for("Jupyter.display")]();
+    assert.equal(bundle["text/plain"], "Image(RGB, 3x2)");
+    const png = Buffer.from(bundle["image/png"], "base64");
+    assert.deepEqual(png.subarray(0, 8), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+    const chunks: { type: string; body: Buffer }[] = [];
+    for (let o = 8; o < png.length; ) {
+      const len = png.readUInt32BE(o);
+      const type = png.toString("ascii", o + 4, o + 8);
+      const body = png.subarray(o + 8, o + 8 + len);
+      assert.equal(png.readUInt32BE(o + 8 + len), zlib.crc32(png.subarray(o + 4, o + 8 + len)), `CRC of ${type}`);
+      chunks.push({ type, body });
+      o += 12 + len;
+    }
+    assert.deepEqual(chunks.map((c) => c.type), ["IHDR", "IDAT", "IEND"]);
+    const scale = 8; // small images are enlarged towards 96 px, at most 8 times
+    assert.equal(chunks[0].body.readUInt32BE(0), 3 * scale);
+    assert.equal(chunks[0].body.readUInt32BE(4), 2 * scale);
+    assert.deepEqual([chunks[0].body[8], chunks[0].body[9]], [8, 2]);
+    const raw = zlib.inflateSync(chunks[1].body);
+    const row = 1 + 3 * scale * 3;
+    assert.equal(raw.length, 2 * scale * row);
+    const pixel = (y: number, x: number): number[] => Array.from(raw.subarray(y * row + 1 + x * 3, y * row + 1 + x * 3 + 3));
+    assert.equal(raw[0], 0, "filter type none");
+    assert.deepEqual(pixel(0, 0), [0, 13, 26]);
+    assert.deepEqual(pixel(scale - 1, 2 * scale - 1), [39, 52, 65]);
+    assert.deepEqual(pixel(2 * scale - 1, 3 * scale - 1), [195, 208, 221]);
+    assert.equal(new data.Image(new Uint8Array(4), 2, 2, 1).toPng(1).readUInt32BE(16), 2);
+    assert.throws(() => img.toPng(0), /PNG scale must be an integer in \[1, 32\], got 0/);
+  });
+});
+
 describe("data: CIFAR-10 download over 127.0.0.1", function () {
   this.timeout(60_000);
   let arch: SyntheticArchive;

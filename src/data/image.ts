@@ -1,3 +1,6 @@
+import { JUPYTER_DISPLAY, MimeBundle } from "../display";
+import { encodePng } from "./png";
+
 // The two image types transforms pass along: `Image` is what PIL gives torchvision (uint8, height x width x
 // channels), `FloatImage` is what ToTensor gives (float32, same HWC layout: tfjs is channels-last).
 
@@ -30,6 +33,18 @@ export class Image {
   /** PIL's mode name. */
   get mode(): "L" | "RGB" {
     return this.channels === 1 ? "L" : "RGB";
+  }
+
+  /** PNG bytes, each pixel shown as `scale` x `scale` (small CIFAR images are easier to see at 4). */
+  toPng(scale = 1): Buffer {
+    if (!Number.isInteger(scale) || scale < 1 || scale > 32) throw new Error(`tsdl.data: PNG scale must be an integer in [1, 32], got ${scale}`);
+    return encodePng(this.data, this.height, this.width, this.channels, scale);
+  }
+
+  /** In a notebook, `display(img)` (or an image as a cell's last value) shows the picture, enlarged to >= 96 px. */
+  [JUPYTER_DISPLAY](): MimeBundle {
+    const scale = Math.max(1, Math.min(8, Math.ceil(96 / Math.max(this.height, this.width))));
+    return { "image/png": this.toPng(scale).toString("base64"), "text/plain": this.toString() };
   }
 
   toString(): string {
