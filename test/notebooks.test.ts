@@ -276,7 +276,7 @@ describe("notebooks, executed by nbconvert on the tsdl kernel (smoke configurati
     });
 
     it("draws every schedule (vega-lite + SVG) with PyTorch's lr at every epoch", () => {
-      for (const name of ["StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "LambdaLR", "MultiplicativeLR", "LinearLR", "ConstantLR", "PolynomialLR", "CosineAnnealingWarmRestarts", "CyclicLR", "OneCycleLR", "warmupCosine"]) {
+      for (const name of ["StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "LambdaLR", "MultiplicativeLR", "LinearLR", "ConstantLR", "PolynomialLR", "CosineAnnealingWarmRestarts", "CyclicLR", "OneCycleLR", "warmupCosine", "ChainedScheduler"]) {
         const chart = all.find((c) => c.title === name);
         assert.ok(chart, `a chart titled ${name}; got ${all.map((c) => c.title).join(", ")}`);
         assertSvgChart(chart);

@@ -100,6 +100,8 @@ def schedules():
             o, [S.LinearLR(o, start_factor=0.1, total_iters=5), S.CosineAnnealingLR(o, T_max=EPOCHS - 5)], milestones=[5]
         ),
     )
+    # Two schedules at once: their factors multiply (halve every 10 epochs, and x0.95 every epoch).
+    add("ChainedScheduler", lambda o: S.ChainedScheduler([S.StepLR(o, step_size=10, gamma=0.5), S.ExponentialLR(o, gamma=0.95)]))
     return out
 
 
