@@ -135,7 +135,16 @@ export class CIFAR10<X = Image> extends ImageDataset<X> {
       log(`tsdl.data: ${archive} already downloaded and verified`);
     } else {
       log(`tsdl.data: downloading ${url} to ${archive}`);
-      await downloadFile(url, archive, { md5, log });
+      try {
+        await downloadFile(url, archive, { md5, log });
+      } catch (e) {
+        const msg = (e as Error).message;
+        if (msg.includes("checksum mismatch")) throw e;
+        throw new Error(
+          `${msg}. Nothing was written. Offline? Put cifar-10-binary.tar.gz (from ${CIFAR10_URL}) into ${r} and call this again, ` +
+            `or use data.writeSyntheticCifar10(${JSON.stringify(r)}) for a small synthetic stand-in.`,
+        );
+      }
       fetched = true;
     }
     let dir: string;
