@@ -2,14 +2,15 @@
 //
 //   node -r ts-node/register/transpile-only bench/wasm-conv.ts [--batch 64] [--reps 3] [--stock] [--only NAME]
 //
-// For every conv of the course ResNet at 96x96 input it times, on the wasm backend, the forward Conv2D (XNNPACK),
-// tsdl's Conv2DBackpropInput, and Conv2DBackpropFilter by each strategy; with --stock also wasm's stock
-// Conv2DBackpropInput (slow: minutes at batch 64). Ratios to the forward conv are printed, since the machine is
-// shared and absolute times move with its load. A backward conv costs the same FLOPs as the forward one, so
-// 1.0 is the target.
+// For every conv of the course ResNet at 96x96 input it times, on the wasm backend: the forward Conv2D on XNNPACK
+// (stock) and on the native OpenBLAS addon; Conv2DBackpropInput on XNNPACK (tsdl's conv of the upsampled dy) and
+// native; Conv2DBackpropFilter on XNNPACK by each strategy and native; with --stock also wasm's stock
+// Conv2DBackpropInput (slow: minutes at batch 64). Times are also given relative to the XNNPACK forward conv,
+// since the machine is shared and absolute times move with its load. A backward conv costs the same FLOPs as the
+// forward one.
 import { performance } from "perf_hooks";
 import { backend, tf } from "tsdl";
-import { filterGradOptions, stockKernels, type FilterGradStrategy } from "tsdl/dist/backend/wasm";
+import { filterGradOptions, nativeStatus, stockKernels, wasmKernelOptions, type FilterGradStrategy } from "tsdl/dist/backend/wasm";
 
 type Pad = "same" | "valid";
 interface Layer {
@@ -62,11 +63,14 @@ async function main(): Promise<void> {
   const onlyIdx = process.argv.indexOf("--only");
   const only = onlyIdx > 0 ? process.argv[onlyIdx + 1] : undefined;
   await backend.init("wasm", { verbose: true });
-  const strategies: FilterGradStrategy[] = ["im2col", "conv"];
+  const nat = nativeStatus();
+  console.log(`native kernels: ${nat.enabled ? nat.detail : `off (${nat.detail})`}`);
+  const strategies: FilterGradStrategy[] = ["conv", "im2col"];
+  const columns = ["fwd xnn", "fwd native", "dx xnn", "dx native", ...strategies.map((s) => `dW xnn-${s}`), "dW native", ...(stock ? ["dx stock"] : [])];
   const rows: Record<string, unknown>[] = [];
-  console.log(`batch ${batch}, best of ${reps}; ms, and ratio to the forward conv`);
-  console.log(`${"layer".padEnd(20)} ${"fwd".padStart(7)} ${"dx".padStart(14)} ${strategies.map((s) => `dW ${s}`.padStart(16)).join(" ")}${stock ? "  dx stock" : ""}`);
-  const totals: Record<string, number> = { fwd: 0, dx: 0, ...Object.fromEntries(strategies.map((s) => [`dW ${s}`, 0])) };
+  const totals = new Map<string, number>(columns.map((c) => [c, 0]));
+  console.log(`batch ${batch}, best of ${reps}: ms (ratio to the XNNPACK forward conv)`);
+  console.log(`${"layer".padEnd(20)} ${columns.map((c) => c.padStart(16)).join("")}`);
   for (const L of LAYERS) {
     if (only && !L.name.includes(only)) continue;
     const x = tf.randomNormal([batch, L.hw, L.hw, L.cin]) as tf.Tensor4D;
@@ -74,34 +78,45 @@ async function main(): Promise<void> {
     const y = tf.conv2d(x, w, L.stride, L.pad);
     const dy = tf.randomNormal(y.shape) as tf.Tensor4D;
     const attrs = { strides: L.stride, pad: L.pad, dataFormat: "NHWC", dimRoundingMode: undefined };
-    const fwd = best(reps, () => tf.conv2d(x, w, L.stride, L.pad));
-    const dx = best(reps, () => tf.engine().runKernel("Conv2DBackpropInput", { dy, filter: w }, { ...attrs, inputShape: x.shape }) as tf.Tensor);
-    const dw: Record<string, number> = {};
-    for (const s of strategies) {
-      filterGradOptions.strategy = s;
-      dw[s] = best(reps, () => tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, { ...attrs, filterShape: w.shape }) as tf.Tensor);
+    const fwd = () => tf.conv2d(x, w, L.stride, L.pad);
+    const dx = () => tf.engine().runKernel("Conv2DBackpropInput", { dy, filter: w }, { ...attrs, inputShape: x.shape }) as tf.Tensor;
+    const dW = () => tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, { ...attrs, filterShape: w.shape }) as tf.Tensor;
+    const ms: Record<string, number> = {};
+    for (const native of nat.enabled ? [false, true] : [false]) {
+      wasmKernelOptions.native = native;
+      const tag = native ? "native" : "xnn";
+      ms[`fwd ${tag}`] = best(reps, fwd);
+      ms[`dx ${tag}`] = best(reps, dx);
+      if (native) ms["dW native"] = best(reps, dW);
+      else {
+        for (const s of strategies) {
+          filterGradOptions.strategy = s;
+          ms[`dW xnn-${s}`] = best(reps, dW);
+        }
+        filterGradOptions.strategy = "conv";
+      }
     }
-    filterGradOptions.strategy = "conv";
-    let dxStock = NaN;
+    wasmKernelOptions.native = true;
     if (stock) {
       const k = stockKernels.get("Conv2DBackpropInput")!;
       const backendWasm = tf.backend();
-      dxStock = best(1, () => {
+      ms["dx stock"] = best(1, () => {
         const info = k.kernelFunc({ inputs: { dy, filter: w }, attrs: { ...attrs, inputShape: x.shape } as never, backend: backendWasm }) as tf.TensorInfo;
         return tf.engine().makeTensorFromTensorInfo(info);
       });
     }
-    const f = (ms: number) => `${ms.toFixed(1).padStart(7)} ${`(${(ms / fwd).toFixed(2)})`.padStart(7)}`;
-    console.log(`${L.name.padEnd(20)} ${fwd.toFixed(1).padStart(7)} ${f(dx)} ${strategies.map((s) => `  ${f(dw[s])}`).join(" ")}${stock ? `  ${f(dxStock)}` : ""}`);
-    totals.fwd += fwd * L.count;
-    totals.dx += dx * L.count;
-    for (const s of strategies) totals[`dW ${s}`] += dw[s] * L.count;
+    const base = ms["fwd xnn"];
+    const cell = (c: string) => (ms[c] === undefined ? "-".padStart(16) : `${ms[c].toFixed(1)} (${(ms[c] / base).toFixed(2)})`.padStart(16));
+    console.log(`${L.name.padEnd(20)} ${columns.map(cell).join("")}`);
+    for (const c of columns) if (ms[c] !== undefined) totals.set(c, (totals.get(c) ?? 0) + ms[c] * L.count);
     const gflop = (2 * batch * y.shape[1] * y.shape[2] * L.k * L.k * L.cin * L.cout) / 1e9;
-    rows.push({ bench: "wasm-conv", layer: L.name, batch, fwd_ms: +fwd.toFixed(1), fwd_gflops: +(gflop / (fwd / 1e3)).toFixed(1), dx_ms: +dx.toFixed(1), ...Object.fromEntries(strategies.map((s) => [`dW_${s}_ms`, +dw[s].toFixed(1)])), ...(stock ? { dx_stock_ms: +dxStock.toFixed(1) } : {}) });
+    rows.push({ bench: "wasm-conv", layer: L.name, batch, count: L.count, gflop: +gflop.toFixed(3), ...Object.fromEntries(Object.entries(ms).map(([k, v]) => [k.replace(/ /g, "_") + "_ms", +v.toFixed(1)])) });
     tf.dispose([x, w, y, dy]);
   }
-  console.log(`${"total (x count)".padEnd(20)} ${totals.fwd.toFixed(0).padStart(7)} ${`${totals.dx.toFixed(0)} (${(totals.dx / totals.fwd).toFixed(2)})`.padStart(15)} ${strategies.map((s) => `${totals[`dW ${s}`].toFixed(0)} (${(totals[`dW ${s}`] / totals.fwd).toFixed(2)})`.padStart(17)).join(" ")}`);
+  const base = totals.get("fwd xnn")!;
+  console.log(`${"ResNet step (x count)".padEnd(20)} ${columns.map((c) => `${totals.get(c)!.toFixed(0)} (${(totals.get(c)! / base).toFixed(2)})`.padStart(16)).join("")}`);
   rows.forEach((r) => console.log(JSON.stringify(r)));
+  console.log(JSON.stringify({ bench: "wasm-conv", batch, total_ms: Object.fromEntries([...totals].map(([k, v]) => [k, +v.toFixed(0)])) }));
 }
 
 main().catch((e) => {
