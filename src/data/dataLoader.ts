@@ -193,6 +193,10 @@ export class DataLoader<X = FloatImage> implements AsyncIterable<Batch> {
         else p.reject(new Error(m.error?.startsWith("tsdl") ? m.error : `tsdl.data: DataLoader worker: ${m.error}`));
       });
       w.on("error", (e) => this.failAll(new Error(`tsdl.data: DataLoader worker ${i} failed: ${e.message}`)));
+      w.on("exit", (code) => {
+        // an exit we did not ask for (close() removes the workers first) must not leave the loop waiting
+        if (this.workers.includes(w)) this.failAll(new Error(`tsdl.data: DataLoader worker ${i} exited (code ${code})`));
+      });
       w.unref();
       this.workers.push(w);
       this.busy.push(0);
@@ -219,9 +223,10 @@ export class DataLoader<X = FloatImage> implements AsyncIterable<Batch> {
 
   /** Ends the worker threads (they are started again by the next iteration). */
   close(): void {
-    for (const w of this.workers) void w.terminate();
+    const workers = this.workers;
     this.workers = [];
     this.busy = [];
+    for (const w of workers) void w.terminate();
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Batch, void, undefined> {
@@ -258,7 +263,7 @@ export class DataLoader<X = FloatImage> implements AsyncIterable<Batch> {
         prev = { x: tf.tensor4d(host.x, host.shape, "float32"), y: tf.tensor1d(host.y, "int32") };
         this.cursor = { epoch, batch: b + 1 };
         this.currentStats.batches++;
-        schedule(); // request the next batches before handing this one over
+        if (this.prefetch > 0) schedule(); // request the next batches before handing this one over
         yield prev;
       }
     } finally {
