@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as path from "path";
-import { backend, data, display, lrScheduler, models, nn, optim, tf, train, epochLine, NonFiniteLossError, History } from "tsdl";
+import { backend, data, display, lrScheduler, models, nn, optim, plot, tf, train, epochLine, NonFiniteLossError, History } from "tsdl";
 
 const golden = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures", "train_smallcnn.json"), "utf8"));
 
@@ -285,5 +285,14 @@ describe("train(): progress and live plot", function () {
     await run({ plot: { update: (h: History) => void seen.push(h.epochs.length) }, progress: false }, 2);
     assert.ok(seen.length >= 2 && seen[seen.length - 1] === 2);
     void display;
+  });
+
+  it("a live plot with every: 3 redraws after epochs 1 and 4, and once more after the last (5), not every epoch", async () => {
+    const drawn: number[] = [];
+    const view = plot.live((h) => (drawn.push(h.epochs.length), plot.lossCurve(h)), { every: 3 });
+    await run({ plot: view, progress: false }, 5);
+    assert.deepEqual(drawn, [1, 4, 5]);
+    assert.equal(view.redraws, 3);
+    assert.equal(msgs.filter((m) => m.kind === "display").length, 1);
   });
 });

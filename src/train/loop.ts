@@ -59,7 +59,10 @@ export interface TrainOptions {
   progress?: boolean | ProgressMode;
   /** @internal Terminal used by the progress bar (tests). */
   progressOut?: TerminalLike;
-  /** A live loss curve: true, plot.live() options, or any object with update(history). */
+  /**
+   * A live loss curve: true, plot.live() options, or any object with update(history). It is offered the History
+   * after every batch and epoch, redraws as its `every` says, and is drawn once more after the last epoch.
+   */
   plot?: boolean | (LossCurveOptions & LiveOptions) | LiveView;
   /**
    * Save a checkpoint (see saveCheckpoint) after every `every` epochs (default 1) and after the last. A "{epoch}"
@@ -380,7 +383,8 @@ export async function train(
         if (scheduler.needsMetric) scheduler.step(schedulerMetric(opts, record));
         else scheduler.step();
       }
-      view?.update(history, { force: true });
+      // `force` only once, so the finished run is drawn; before that the view's own `every` decides.
+      view?.update(history, { force: epoch === epochs - 1 });
       const every = ck?.every ?? 1;
       if (ck && ((epoch + 1) % every === 0 || epoch === epochs - 1)) {
         await saveCheckpoint(ck.path.replace("{epoch}", String(epoch)), { ...parts, epoch, history });
