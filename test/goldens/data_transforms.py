@@ -115,10 +115,10 @@ out["color"] = color
 def sampled(t):
     """A float tensor (CHW, as torchvision gives) as HWC sums and sampled values."""
     a = t.permute(1, 2, 0).contiguous().numpy().astype(np.float32).ravel()
-    idx = [(i * 7919) % a.size for i in range(0, 600)]
+    idx = [(i * 7919) % a.size for i in range(0, 300)]  # the test computes the same positions
     return {"shape": [int(t.shape[1]), int(t.shape[2]), int(t.shape[0])], "sum": float(a.astype(np.float64).sum()),
             "sumAbs": float(np.abs(a.astype(np.float64)).sum()), "min": float(a.min()), "max": float(a.max()),
-            "indices": idx, "values": [float(a[i]) for i in idx]}
+            "values": [float(a[i]) for i in idx]}
 
 
 # whole deterministic chains, as the tutorial builds them
