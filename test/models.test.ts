@@ -195,9 +195,10 @@ describe("models.loadTorchStateDict", () => {
     return tf.model({ inputs: input, outputs: tf.layers.dense({ units: 2, name: "fc" }).apply(x) as tf.SymbolicTensor });
   }
 
-  it("rejects unknown keys, missing weights and wrong shapes, leaving the model unchanged", () => {
+  it("rejects unknown keys, missing weights and wrong shapes, leaving the model unchanged and leaking no tensor", () => {
     const m = tiny();
     const before = m.getWeights().map((w) => Array.from(w.dataSync()));
+    const tensors = tf.memory().numTensors;
     const good = {
       "conv.weight": { shape: [3, 2, 3, 3], data: new Array(54).fill(1) },
       "conv.bias": { shape: [3], data: [1, 2, 3] },
@@ -208,8 +209,11 @@ describe("models.loadTorchStateDict", () => {
     const { ["fc.bias"]: _drop, ...missing } = good;
     assert.throws(() => models.loadTorchStateDict(m, missing), /model weights not in the state_dict: fc\/bias/);
     assert.throws(() => models.loadTorchStateDict(m, { ...good, "conv.bias": { shape: [4], data: [1, 2, 3, 4] } }), /conv\.bias has PyTorch shape \[4\].*has shape \[3\]/);
+    assert.throws(() => models.loadTorchStateDict(m, { ...good, "conv.weight": { shape: [3, 18], data: new Array(54).fill(1) } }), /conv\.weight should be a 4-D conv weight/);
     assert.deepEqual(m.getWeights().map((w) => Array.from(w.dataSync())), before);
+    assert.equal(tf.memory().numTensors, tensors, "failed loads leave no tensor behind");
     models.loadTorchStateDict(m, good);
+    assert.equal(tf.memory().numTensors, tensors, "a load replaces the weights' values without leaving the converted copies");
     assert.deepEqual(Array.from(m.getLayer("conv").getWeights()[1].dataSync()), [1, 2, 3]);
     m.dispose();
   });

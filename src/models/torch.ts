@@ -44,19 +44,19 @@ function flattenedFrom(layer: tf.layers.Layer): [number, number, number] | undef
   return s[1] * s[2] > 1 ? [s[1], s[2], s[3]] : undefined;
 }
 
-/** PyTorch layout -> tfjs layout for one weight. */
+/** PyTorch layout -> tfjs layout for one weight (a new tensor; nothing else stays allocated, also when it throws). */
 function convert(layer: tf.layers.Layer, param: string, t: TorchTensor, key: string): tf.Tensor {
   const cls = layer.getClassName();
-  const x = tf.tensor(Float32Array.from(t.data), t.shape, "float32");
-  if (param !== "weight") return x;
-  if (cls === "Conv2D") {
-    if (t.shape.length !== 4) throw new Error(`loadTorchStateDict: ${key} should be a 4-D conv weight [out, in, kh, kw], got ${shapeStr(t.shape)}`);
-    return tf.tidy(() => tf.transpose(x, [2, 3, 1, 0])); // [out, in, kh, kw] -> [kh, kw, in, out]
-  }
-  if (cls === "Dense") {
-    if (t.shape.length !== 2) throw new Error(`loadTorchStateDict: ${key} should be a 2-D linear weight [out, in], got ${shapeStr(t.shape)}`);
-    const map = flattenedFrom(layer);
-    return tf.tidy(() => {
+  return tf.tidy(() => {
+    const x = tf.tensor(Float32Array.from(t.data), t.shape, "float32");
+    if (param !== "weight") return x;
+    if (cls === "Conv2D") {
+      if (t.shape.length !== 4) throw new Error(`loadTorchStateDict: ${key} should be a 4-D conv weight [out, in, kh, kw], got ${shapeStr(t.shape)}`);
+      return tf.transpose(x, [2, 3, 1, 0]); // [out, in, kh, kw] -> [kh, kw, in, out]
+    }
+    if (cls === "Dense") {
+      if (t.shape.length !== 2) throw new Error(`loadTorchStateDict: ${key} should be a 2-D linear weight [out, in], got ${shapeStr(t.shape)}`);
+      const map = flattenedFrom(layer);
       let w: tf.Tensor = x; // [out, in]
       if (map) {
         // PyTorch flattened an NCHW map (index c·H·W + h·W + w); tfjs flattens NHWC (h·W·C + w·C + c).
@@ -64,9 +64,9 @@ function convert(layer: tf.layers.Layer, param: string, t: TorchTensor, key: str
         w = tf.reshape(tf.transpose(tf.reshape(w, [t.shape[0], c, h, wd]), [0, 2, 3, 1]), [t.shape[0], h * wd * c]);
       }
       return tf.transpose(w); // [out, in] -> [in, out]
-    });
-  }
-  return x;
+    }
+    return x;
+  });
 }
 
 /**
