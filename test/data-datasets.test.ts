@@ -158,6 +158,33 @@ describe("data: images in notebooks", () => {
   });
 });
 
+describe("data: makeGrid", () => {
+  it("lays images out nrow per row with padding; floats mapped from valueRange; batch tensors accepted", async () => {
+    const { backend, tf } = await import("tsdl");
+    await backend.init("cpu", { verbose: false });
+    const a = new data.Image(new Uint8Array([10, 20, 30, 40, 50, 60]), 1, 2, 3);
+    const g = data.makeGrid([a, a, a], { nrow: 2, padding: 1, padValue: 7 });
+    assert.deepEqual(g.shape, [2 * (1 + 1) + 1, 2 * (2 + 1) + 1, 3]);
+    const px = (img: InstanceType<typeof data.Image>, y: number, x: number): number[] => Array.from(img.data.subarray((y * img.width + x) * 3, (y * img.width + x) * 3 + 3));
+    assert.deepEqual(px(g, 0, 0), [7, 7, 7]);
+    assert.deepEqual(px(g, 1, 1), [10, 20, 30]);
+    assert.deepEqual(px(g, 1, 5), [40, 50, 60]);
+    assert.deepEqual(px(g, 3, 2), [40, 50, 60], "third image starts the second row");
+    assert.deepEqual(px(g, 3, 4), [7, 7, 7], "the empty cell stays padding");
+    // a normalized batch from the DataLoader, shown with valueRange [-1, 1]; gray becomes RGB
+    const x = tf.tensor4d([-1, 0, 1, 0.5], [2, 1, 2, 1]);
+    const t = data.makeGrid(x, { padding: 0, valueRange: [-1, 1] });
+    x.dispose();
+    assert.deepEqual(t.shape, [1, 4, 3]);
+    assert.deepEqual(Array.from(t.data), [0, 0, 0, 128, 128, 128, 255, 255, 255, 191, 191, 191]);
+    const f = data.makeGrid(new data.FloatImage(Float32Array.from([2, 4, 6]), 1, 1, 3), { padding: 0, valueRange: "minmax" });
+    assert.deepEqual(Array.from(f.data), [0, 128, 255]);
+    assert.throws(() => data.makeGrid([a], { valueRange: [1, 0] }), /valueRange must be \[low, high\] with low < high/);
+    assert.throws(() => data.makeGrid([]), /no images/);
+    assert.throws(() => data.makeGrid([3 as never]), /takes Images, FloatImages or tensors, got number 3/);
+  });
+});
+
 describe("data: CIFAR-10 download over 127.0.0.1", function () {
   this.timeout(60_000);
   let arch: SyntheticArchive;

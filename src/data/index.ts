@@ -13,6 +13,8 @@ export { writeSyntheticCifar10 } from "./synthetic";
 export type { SyntheticCifar10Options, SyntheticCifar10 } from "./synthetic";
 export { DataLoader } from "./dataLoader";
 export type { DataLoaderOptions, DataLoaderState, DataLoaderStats, Batch } from "./dataLoader";
+export { makeGrid } from "./grid";
+export type { MakeGridOptions } from "./grid";
 export { downloadFile, md5File } from "./download";
 export { dataRoot } from "./root";
 export * as transforms from "./transforms";
