@@ -119,6 +119,12 @@ describe("data transforms vs torchvision", () => {
       const f = new T.RandomHorizontalFlip().forward(x, new Generator(seed));
       assert.deepEqual(f.data, flip ? Fn.hflip(x).data : x.data);
     }
+    // padIfNeeded pads the shortfall on both sides, as torchvision
+    for (let seed = 0; seed < 5; seed++) {
+      const [top, left] = data.transforms.RandomCrop.getParams(48, 48, [40, 40], new Generator(seed));
+      const out = new T.RandomCrop(40, { padIfNeeded: true, fill: 3 }).forward(x, new Generator(seed));
+      assert.deepEqual(out.data, Fn.crop(Fn.pad(Fn.pad(x, [8, 0], 3), [0, 8], 3), top, left, 40, 40).data);
+    }
     // p = 0 never flips, p = 1 always does
     assert.deepEqual(new T.RandomHorizontalFlip(0).forward(x, new Generator(1)).data, x.data);
     assertSameImage(new T.RandomHorizontalFlip(1).forward(x, new Generator(1)), fx.geometry[0].output, "p=1");

@@ -51,7 +51,8 @@ mask = rng.random((64, 64)) < 0.5
 ties[mask] = rng.integers(0, 256, size=(int(mask.sum()), 3), dtype=np.uint8)
 copy = rng.random((64, 64)) < 0.2
 ties[copy, 1] = ties[copy, 0]
-inputs = {"noise": noise, "smooth": smooth, "gray": gray, "small": small, "ties": ties}
+rect = np.ascontiguousarray(smooth[:, 6:26])  # 32 high, 20 wide: Resize(int) scales the shorter edge
+inputs = {"noise": noise, "smooth": smooth, "gray": gray, "small": small, "ties": ties, "rect": rect}
 
 out = {"versions": {"torch": torch.__version__, "torchvision": torchvision.__version__, "PIL": Image.__version__, "numpy": np.__version__},
        "inputs": {k: img_json(v) for k, v in inputs.items()}}
@@ -62,7 +63,7 @@ modes = {"bilinear": I.BILINEAR, "bicubic": I.BICUBIC, "nearest": I.NEAREST, "bo
 resize_cases = [("noise", 96, "bilinear"), ("noise", 120, "bilinear"), ("smooth", [40, 50], "bilinear"),
                 ("noise", [20, 24], "bilinear"), ("smooth", 13, "bilinear"), ("noise", 45, "bicubic"), ("noise", [50, 37], "nearest"),
                 ("small", [23, 9], "box"), ("small", 30, "hamming"), ("small", [11, 40], "lanczos"), ("gray", 96, "bilinear"),
-                ("gray", [28, 28], "bilinear")]
+                ("gray", [28, 28], "bilinear"), ("rect", 24, "bilinear"), ("rect", 45, "bilinear")]
 out["resize"] = [{"input": name, "size": size, "interpolation": mode,
                   "output": img_json(T.Resize(size, interpolation=modes[mode])(pil(inputs[name])))}
                  for name, size, mode in resize_cases]
