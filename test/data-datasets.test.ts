@@ -117,6 +117,10 @@ describe("data: CIFAR-10 reader and synthetic generator", () => {
     const test = w.files[5].file;
     fs.truncateSync(test, 3073 * 4 - 100);
     assert.throws(() => new data.CIFAR10(t.dir, { train: false }), new RegExp(`${path.basename(test)} is truncated or corrupt: 12192 bytes, expected a multiple of 3073`));
+    // next to the official readme.html, files must hold 10000 images: a cut at a record boundary is caught
+    fs.writeFileSync(path.join(w.folder, "readme.html"), "<html></html>");
+    assert.throws(() => new data.CIFAR10(t.dir), /data_batch_1.bin is truncated: 2 images \(6146 bytes\), but official batches hold 10000 \(30730000 bytes\)/);
+    fs.rmSync(path.join(w.folder, "readme.html"));
     const bad = fs.readFileSync(w.files[0].file);
     bad[3073] = 12;
     fs.writeFileSync(w.files[0].file, bad);

@@ -17,6 +17,8 @@ export const CIFAR10_TEST_FILES = ["test_batch.bin"];
 export const CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"] as const;
 /** Bytes per record: label + 32 * 32 * 3. */
 export const CIFAR10_RECORD = 3073;
+/** Images per file of the official archive. */
+export const CIFAR10_OFFICIAL_BATCH = 10000;
 
 export interface CIFAR10Options<X = Image> {
   /** Training split (data_batch_1..5, 50000 images) or test split (test_batch, 10000). Default true. */
@@ -60,6 +62,15 @@ function readBatch(file: string, rootInfo: string, root: string): Buffer {
       `tsdl.data: CIFAR-10 file ${file} is truncated or corrupt: ${buf.length} bytes, expected a multiple of ` +
         `${CIFAR10_RECORD} (1 label + 3072 pixel bytes per image; 30730000 for an official batch). ` +
         `Delete ${path.join(root, CIFAR10_FOLDER)} and download again. ` +
+        howToGet(root),
+    );
+  }
+  // The official archive ships a readme.html next to the batches; there every batch holds 10000 images, so a
+  // file cut at a record boundary is caught too.
+  if (fs.existsSync(path.join(path.dirname(file), "readme.html")) && buf.length !== CIFAR10_OFFICIAL_BATCH * CIFAR10_RECORD) {
+    throw new Error(
+      `tsdl.data: CIFAR-10 file ${file} is truncated: ${buf.length / CIFAR10_RECORD} images (${buf.length} bytes), but official batches ` +
+        `hold ${CIFAR10_OFFICIAL_BATCH} (${CIFAR10_OFFICIAL_BATCH * CIFAR10_RECORD} bytes). Delete ${path.join(root, CIFAR10_FOLDER)} and download again. ` +
         howToGet(root),
     );
   }
