@@ -272,4 +272,27 @@ describe("lrScheduler state dicts", () => {
     q.loadStateDict(sd);
     assert.equal(q.best, Infinity, "and comes back as 'no best yet'");
   });
+
+  it("of SequentialLR and ChainedScheduler nest their children's; another number of children is refused, changing nothing", () => {
+    const seq = L.warmupCosine(two(), { warmupSteps: 2, totalSteps: 6 });
+    for (let i = 0; i < 3; i++) seq.step();
+    const sd = JSON.parse(JSON.stringify(seq.stateDict()));
+    assert.equal(sd.lastEpoch, 3);
+    assert.deepEqual(sd.schedulers.map((c: { lastEpoch: number }) => c.lastEpoch), [1, 1], "LinearLR stopped at the milestone, the cosine runs");
+    const fresh = L.warmupCosine(two(), { warmupSteps: 2, totalSteps: 6 });
+    const before = JSON.stringify(fresh.stateDict());
+    assert.throws(() => fresh.loadStateDict({ ...sd, schedulers: sd.schedulers.slice(0, 1) }), /SequentialLR\.loadStateDict: expected 2 scheduler states, got \[\{/);
+    assert.equal(JSON.stringify(fresh.stateDict()), before);
+    fresh.loadStateDict(sd);
+    assert.deepEqual(JSON.parse(JSON.stringify(fresh.stateDict())), sd);
+
+    const o = two();
+    const chained = L.chainedScheduler([L.constantLR(o, { factor: 0.5, totalIters: 2 }), L.exponentialLR(o, { gamma: 0.9 })]);
+    chained.step();
+    const csd = chained.stateDict();
+    assert.deepEqual((csd.schedulers as Array<{ lastEpoch: number }>).map((c) => c.lastEpoch), [1, 1]);
+    assert.throws(() => chained.loadStateDict({ ...csd, schedulers: [] }), /ChainedScheduler\.loadStateDict: expected 2 scheduler states, got \[\]/);
+    assert.throws(() => chained.loadStateDict({ lastEpoch: 0 }), /ChainedScheduler\.loadStateDict: expected 2 scheduler states, got undefined/);
+    assert.deepEqual(chained.stateDict(), csd);
+  });
 });

@@ -28,23 +28,52 @@ function resetToInitial(optimizer: SchedulableOptimizer, where: string): void {
   for (const g of optimizer.paramGroups) g.lr = g.initialLr as number;
 }
 
-function childrenState(schedulers: Scheduler[]): StateDict[] {
-  return schedulers.map((s) => s.stateDict());
-}
+/**
+ * What SequentialLR and ChainedScheduler share: their children, PyTorch's call-order warning on the first
+ * `step()`, the momentum key of the first child that cycles momentum, and a state dict that nests the
+ * children's (`schedulers: [...]`, PyTorch's `_schedulers`).
+ */
+export abstract class SchedulerContainer extends Scheduler {
+  readonly schedulers: Scheduler[];
 
-function loadChildren(where: string, schedulers: Scheduler[], states: unknown): void {
-  if (!Array.isArray(states) || states.length !== schedulers.length) {
-    throw new Error(`${where}.loadStateDict: expected ${schedulers.length} scheduler states, got ${fmt(states)}`);
+  protected constructor(optimizer: SchedulableOptimizer, schedulers: Scheduler[]) {
+    super(optimizer);
+    this.schedulers = schedulers;
   }
-  schedulers.forEach((s, i) => s.loadStateDict(states[i] as StateDict));
-}
 
-function childMomentumKey(schedulers: Scheduler[]): MomentumKey | undefined {
-  for (const s of schedulers) {
-    const k = s.momentumKey();
-    if (k) return k;
+  step(): void {
+    if (!this.warned.stepped) {
+      this.warned.stepped = true;
+      this.checkCallOrder();
+    }
+    this.advance();
   }
-  return undefined;
+
+  override momentumKey(): MomentumKey | undefined {
+    for (const s of this.schedulers) {
+      const k = s.momentumKey();
+      if (k) return k;
+    }
+    return undefined;
+  }
+
+  override stateDict(): StateDict {
+    return { ...super.stateDict(), schedulers: this.schedulers.map((s) => s.stateDict()) };
+  }
+
+  override loadStateDict(state: StateDict): void {
+    const { schedulers, _schedulers, ...rest } = (state ?? {}) as StateDict;
+    const children = schedulers ?? _schedulers;
+    if (!Array.isArray(children) || children.length !== this.schedulers.length) {
+      throw new Error(`${this.name}.loadStateDict: expected ${this.schedulers.length} scheduler states, got ${fmt(children)}`);
+    }
+    super.loadStateDict(rest);
+    this.schedulers.forEach((s, i) => s.loadStateDict(children[i] as StateDict));
+  }
+
+  protected override describeOptions(): Record<string, unknown> {
+    return { schedulers: this.schedulers.map((s) => s.toString()) };
+  }
 }
 
 export interface SequentialLROptions {
@@ -62,8 +91,7 @@ export interface SequentialLROptions {
  * A nested ChainedScheduler or SequentialLR restarts from `initialLr` with fresh initial steps (PyTorch 1.13
  * raises a TypeError there).
  */
-export class SequentialLR extends Scheduler {
-  readonly schedulers: Scheduler[];
+export class SequentialLR extends SchedulerContainer {
   readonly milestones: number[];
   constructor(optimizer: SchedulableOptimizer, options: SequentialLROptions) {
     checkOptimizer(optimizer, "SequentialLR");
@@ -81,8 +109,7 @@ export class SequentialLR extends Scheduler {
     });
     const lastEpoch = options.lastEpoch ?? -1;
     LRScheduler.checkResume(optimizer, lastEpoch, "SequentialLR");
-    super(optimizer);
-    this.schedulers = schedulers;
+    super(optimizer, schedulers);
     this.milestones = [...ms];
     this.lastEpoch = lastEpoch + 1;
     resetToInitial(optimizer, "SequentialLR");
@@ -90,14 +117,6 @@ export class SequentialLR extends Scheduler {
     this.markOptimizerSteps();
     schedulers[0].restart(true);
     this.lastLr = schedulers[0].getLastLr();
-  }
-
-  step(): void {
-    if (!this.warned.stepped) {
-      this.warned.stepped = true;
-      this.checkCallOrder();
-    }
-    this.advance();
   }
 
   /** @internal */
@@ -120,23 +139,8 @@ export class SequentialLR extends Scheduler {
     this.lastLr = first.getLastLr();
   }
 
-  override momentumKey(): MomentumKey | undefined {
-    return childMomentumKey(this.schedulers);
-  }
-
-  override stateDict(): StateDict {
-    return { ...super.stateDict(), schedulers: childrenState(this.schedulers) };
-  }
-
-  override loadStateDict(state: StateDict): void {
-    const { schedulers, _schedulers, ...rest } = (state ?? {}) as StateDict;
-    const children = schedulers ?? _schedulers;
-    super.loadStateDict(rest);
-    loadChildren("SequentialLR", this.schedulers, children);
-  }
-
   protected override describeOptions() {
-    return { schedulers: this.schedulers.map((s) => s.toString()), milestones: this.milestones };
+    return { ...super.describeOptions(), milestones: this.milestones };
   }
 }
 
@@ -144,24 +148,14 @@ export class SequentialLR extends Scheduler {
  * Steps every child on each `step()`, in order: their chainable forms compose (multiply) on the group lrs.
  * Takes no initial step itself: the children took theirs when they were built.
  */
-export class ChainedScheduler extends Scheduler {
-  readonly schedulers: Scheduler[];
+export class ChainedScheduler extends SchedulerContainer {
   /** Schedulers first, as PyTorch's `ChainedScheduler(schedulers, optimizer=None)`. */
   constructor(schedulers: Scheduler[], optimizer?: SchedulableOptimizer) {
     const list = checkChildren(schedulers, optimizer, "ChainedScheduler");
-    super(optimizer ?? list[0].optimizer);
-    this.schedulers = list;
+    super(optimizer ?? list[0].optimizer, list);
     this.lastEpoch = 0;
     this.markOptimizerSteps();
     this.recordLastLr();
-  }
-
-  step(): void {
-    if (!this.warned.stepped) {
-      this.warned.stepped = true;
-      this.checkCallOrder();
-    }
-    this.advance();
   }
 
   /** @internal */
@@ -186,24 +180,5 @@ export class ChainedScheduler extends Scheduler {
       s.restart(true);
     }
     this.recordLastLr();
-  }
-
-  override momentumKey(): MomentumKey | undefined {
-    return childMomentumKey(this.schedulers);
-  }
-
-  override stateDict(): StateDict {
-    return { ...super.stateDict(), schedulers: childrenState(this.schedulers) };
-  }
-
-  override loadStateDict(state: StateDict): void {
-    const { schedulers, _schedulers, ...rest } = (state ?? {}) as StateDict;
-    const children = schedulers ?? _schedulers;
-    super.loadStateDict(rest);
-    loadChildren("ChainedScheduler", this.schedulers, children);
-  }
-
-  protected override describeOptions() {
-    return { schedulers: this.schedulers.map((s) => s.toString()) };
   }
 }
