@@ -161,7 +161,7 @@ describe("data: DataLoader", () => {
     let i = 0;
     for await (const b of loader) {
       void b;
-      await new Promise((r) => setTimeout(r, 5)); // an async training step
+      await new Promise((r) => setImmediate(r)); // an async training step that yields to the event loop
       // by now the batches after this one were made (up to prefetch + 1 ahead)
       assert.ok(ds.gets >= Math.min(40, (i + 2) * 4), `after batch ${i}: ${ds.gets} samples made`);
       i++;
