@@ -126,6 +126,32 @@ export function momentumKeyOf(optimizer: SchedulableOptimizer, where: string): M
   );
 }
 
+/** The momentum options of CyclicLR and OneCycleLR. */
+export interface CycleMomentumOptions {
+  cycleMomentum?: boolean;
+  baseMomentum?: number | number[];
+  maxMomentum?: number | number[];
+}
+
+/**
+ * Checks the momentum options of a schedule that cycles momentum: where momentum lives (`key`, undefined when
+ * `cycleMomentum` is false) and the per-group bounds, defaulting to `defaults`.
+ */
+export function cycledMomentum(
+  optimizer: SchedulableOptimizer,
+  o: CycleMomentumOptions,
+  defaults: { baseMomentum: number; maxMomentum: number },
+  where: string,
+): { key?: MomentumKey; baseMomentums: number[]; maxMomentums: number[] } {
+  if (!(o.cycleMomentum ?? true)) return { baseMomentums: [], maxMomentums: [] };
+  const n = optimizer.paramGroups.length;
+  return {
+    key: momentumKeyOf(optimizer, where),
+    baseMomentums: perGroup("baseMomentum", o.baseMomentum ?? defaults.baseMomentum, n, where),
+    maxMomentums: perGroup("maxMomentum", o.maxMomentum ?? defaults.maxMomentum, n, where),
+  };
+}
+
 export function readMomentum(group: ParamGroup, key: MomentumKey): number {
   return key === "betas" ? Number((group.betas as number[])[0]) : Number(group.momentum);
 }

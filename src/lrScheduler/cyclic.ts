@@ -6,8 +6,9 @@ import {
   checkNumber,
   checkOneOf,
   checkOptimizer,
+  CycleMomentumOptions,
+  cycledMomentum,
   fmt,
-  momentumKeyOf,
   perGroup,
   readMomentum,
   writeMomentum,
@@ -15,7 +16,7 @@ import {
 
 export type CyclicMode = "triangular" | "triangular2" | "exp_range";
 
-export interface CyclicLROptions {
+export interface CyclicLROptions extends CycleMomentumOptions {
   /** Lower bound of the cycle, for all groups or one per group. */
   baseLr: number | number[];
   /** Upper bound of the cycle, for all groups or one per group. */
@@ -34,7 +35,9 @@ export interface CyclicLROptions {
   scaleMode?: "cycle" | "iterations";
   /** Cycle momentum inversely to the lr (default true): SGD's `momentum`, or `betas[0]` for Adam. */
   cycleMomentum?: boolean;
+  /** Momentum at the lr's peak (default 0.8), for all groups or one per group. */
   baseMomentum?: number | number[];
+  /** Momentum at baseLr (default 0.9), for all groups or one per group. */
   maxMomentum?: number | number[];
   lastEpoch?: number;
 }
@@ -80,18 +83,10 @@ export class CyclicLR extends LRScheduler {
       : mode === "exp_range"
         ? "iterations"
         : "cycle";
-    const cycleMomentum = options.cycleMomentum ?? true;
-    let key: MomentumKey | undefined;
-    let baseMs: number[] = [];
-    let maxMs: number[] = [];
-    if (cycleMomentum) {
-      key = momentumKeyOf(optimizer, where);
-      baseMs = perGroup("baseMomentum", options.baseMomentum ?? 0.8, n, where);
-      maxMs = perGroup("maxMomentum", options.maxMomentum ?? 0.9, n, where);
-    }
+    const { key, baseMomentums: baseMs, maxMomentums: maxMs } = cycledMomentum(optimizer, options, { baseMomentum: 0.8, maxMomentum: 0.9 }, where);
     // Everything is valid: now write into the groups.
     if (lastEpoch === -1) optimizer.paramGroups.forEach((g, i) => (g.lr = baseLrs[i]));
-    if (key && lastEpoch === -1) optimizer.paramGroups.forEach((g, i) => writeMomentum(g, key as MomentumKey, baseMs[i]));
+    if (key && lastEpoch === -1) optimizer.paramGroups.forEach((g, i) => writeMomentum(g, key, baseMs[i]));
     super(optimizer, lastEpoch, where);
     this.maxLrs = maxLrs;
     this.totalSize = up + down;
@@ -100,10 +95,10 @@ export class CyclicLR extends LRScheduler {
     this.gamma = gamma;
     this.scaleMode = scaleMode;
     this.customScaleFn = scaleFn;
-    this.cycleMomentum = cycleMomentum;
+    this.cycleMomentum = key !== undefined;
     this.useBeta1 = key === "betas";
     if (key) {
-      this.baseMomentums = optimizer.paramGroups.map((g) => readMomentum(g, key as MomentumKey));
+      this.baseMomentums = optimizer.paramGroups.map((g) => readMomentum(g, key));
       this.maxMomentums = maxMs;
     }
     this.baseLrs = baseLrs;

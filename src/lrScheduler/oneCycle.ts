@@ -7,13 +7,14 @@ import {
   checkNumber,
   checkOneOf,
   checkOptimizer,
+  CycleMomentumOptions,
+  cycledMomentum,
   fmt,
-  momentumKeyOf,
   perGroup,
   writeMomentum,
 } from "./base";
 
-export interface OneCycleLROptions {
+export interface OneCycleLROptions extends CycleMomentumOptions {
   /** Peak lr, for all groups or one per group. */
   maxLr: number | number[];
   /** Number of step() calls in the cycle; or give epochs and stepsPerEpoch. */
@@ -26,7 +27,9 @@ export interface OneCycleLROptions {
   annealStrategy?: "cos" | "linear";
   /** Cycle momentum inversely to the lr (default true): SGD's `momentum`, or `betas[0]` for Adam. */
   cycleMomentum?: boolean;
+  /** Momentum at the lr's peak (default 0.85), for all groups or one per group. */
   baseMomentum?: number | number[];
+  /** Momentum at the start and end of the cycle (default 0.95), for all groups or one per group. */
   maxMomentum?: number | number[];
   /** initialLr = maxLr / divFactor (default 25). */
   divFactor?: number;
@@ -81,15 +84,7 @@ export class OneCycleLR extends LRScheduler {
     const maxLrs = perGroup("maxLr", o.maxLr, n, where);
     const divFactor = checkNumber("divFactor", o.divFactor ?? 25.0, where);
     const finalDivFactor = checkNumber("finalDivFactor", o.finalDivFactor ?? 1e4, where);
-    const cycleMomentum = o.cycleMomentum ?? true;
-    let key: MomentumKey | undefined;
-    let maxMs: number[] = [];
-    let baseMs: number[] = [];
-    if (cycleMomentum) {
-      key = momentumKeyOf(optimizer, where);
-      maxMs = perGroup("maxMomentum", o.maxMomentum ?? 0.95, n, where);
-      baseMs = perGroup("baseMomentum", o.baseMomentum ?? 0.85, n, where);
-    }
+    const { key, baseMomentums: baseMs, maxMomentums: maxMs } = cycledMomentum(optimizer, o, { baseMomentum: 0.85, maxMomentum: 0.95 }, where);
     if (lastEpoch !== -1) {
       optimizer.paramGroups.forEach((g, i) => {
         for (const k of ["initialLr", "maxLr", "minLr", ...(key ? ["maxMomentum", "baseMomentum"] : [])]) {
@@ -109,7 +104,7 @@ export class OneCycleLR extends LRScheduler {
       });
       if (key) {
         optimizer.paramGroups.forEach((g, i) => {
-          writeMomentum(g, key as MomentumKey, maxMs[i]);
+          writeMomentum(g, key, maxMs[i]);
           g.maxMomentum = maxMs[i];
           g.baseMomentum = baseMs[i];
         });
@@ -126,7 +121,7 @@ export class OneCycleLR extends LRScheduler {
         ]
       : [first, { endStep: totalSteps - 1, startLr: "maxLr", endLr: "minLr", startMomentum: "baseMomentum", endMomentum: "maxMomentum" }];
     this.annealStrategy = annealStrategy;
-    this.cycleMomentum = cycleMomentum;
+    this.cycleMomentum = key !== undefined;
     this.useBeta1 = key === "betas";
     this.initialStep();
   }
