@@ -5,7 +5,6 @@ import * as tf from "@tensorflow/tfjs";
 export type Initializer = ReturnType<typeof tf.initializers.zeros>;
 
 type LayerArgs = ConstructorParameters<typeof tf.layers.Layer>[0];
-type Kwargs = { [key: string]: unknown };
 
 /** Seeds for initialisers: undefined (random) or seed, seed+1, … so every layer gets its own stream. */
 export class SeedSequence {
@@ -29,21 +28,35 @@ export function torchDefaultInit(fanIn: number, seeds: SeedSequence): { kernel: 
   };
 }
 
-/** Identity that prints `<label> output: [N, H, W, C]` on every forward pass, as the course's verbose resnet does. */
-export class PrintShape extends tf.layers.Layer {
-  static className = "TsdlPrintShape";
-  readonly label: string;
-  constructor(args: { label: string; name?: string }) {
-    super({ name: args.name } as LayerArgs);
-    this.label = args.label;
+/**
+ * An identity layer that looks at its input on every forward pass (to print or check it) and passes it on
+ * unchanged; `inspect` may throw to reject the input.
+ */
+export abstract class PassThrough extends tf.layers.Layer {
+  constructor(name?: string) {
+    super({ name } as LayerArgs);
   }
+  protected abstract inspect(x: tf.Tensor): void;
   override computeOutputShape(s: tf.Shape | tf.Shape[]): tf.Shape | tf.Shape[] {
     return s;
   }
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
-    console.log(`${this.label} output: [${x.shape.join(", ")}]`);
+    this.inspect(x);
     return tf.clone(x); // a layer must return a new tensor: the caller's tidy may dispose its input
+  }
+}
+
+/** Identity that prints `<label> output: [N, H, W, C]` on every forward pass, as the course's verbose resnet does. */
+export class PrintShape extends PassThrough {
+  static className = "TsdlPrintShape";
+  readonly label: string;
+  constructor(args: { label: string; name?: string }) {
+    super(args.name);
+    this.label = args.label;
+  }
+  protected inspect(x: tf.Tensor): void {
+    console.log(`${this.label} output: [${x.shape.join(", ")}]`);
   }
   override getConfig(): tf.serialization.ConfigDict {
     return { ...super.getConfig(), label: this.label };

@@ -1,9 +1,7 @@
 // The course's ResNet (chapter4_CNN/utils.py `resnet`), built with tfjs layers over NHWC images.
 import * as tf from "@tensorflow/tfjs";
 import { BatchNorm2d } from "../nn/batchnorm";
-import { PrintShape, SeedSequence, torchDefaultInit } from "./layers";
-
-type LayerArgs = ConstructorParameters<typeof tf.layers.Layer>[0];
+import { PassThrough, PrintShape, SeedSequence, torchDefaultInit } from "./layers";
 
 export interface ResNetOptions {
   /** Print `block N output: [N, H, W, C]` on every forward pass, as the course's `resnet(3, 10, True)`. */
@@ -82,23 +80,18 @@ export function resnetInputProblem(h: number, w: number, c: number, inChannels: 
 }
 
 /** Identity layer checking the input size at call time with resnetInputProblem. */
-class ResNetInputCheck extends tf.layers.Layer {
+class ResNetInputCheck extends PassThrough {
   static className = "TsdlResNetInputCheck";
   readonly inChannels: number;
   constructor(args: { inChannels: number; name?: string }) {
-    super({ name: args.name } as LayerArgs);
+    super(args.name);
     this.inChannels = args.inChannels;
   }
-  override computeOutputShape(s: tf.Shape | tf.Shape[]): tf.Shape | tf.Shape[] {
-    return s;
-  }
-  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+  protected inspect(x: tf.Tensor): void {
     if (x.rank !== 4) throw new Error(`resnet: expects a 4-D NHWC batch [N, H, W, ${this.inChannels}], got shape [${x.shape.join(", ")}]`);
     const [, h, w, c] = x.shape as [number, number, number, number];
     const problem = resnetInputProblem(h, w, c, this.inChannels);
     if (problem) throw new Error(problem);
-    return tf.clone(x);
   }
   override getConfig(): tf.serialization.ConfigDict {
     return { ...super.getConfig(), inChannels: this.inChannels };
