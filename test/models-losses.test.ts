@@ -78,7 +78,10 @@ describe("nn losses match torch.nn", () => {
     assert.throws(() => new nn.CrossEntropyLoss({ reduction: "avg" as never }), /reduction must be one of "mean", "sum", "none", got "avg"/);
     assert.throws(() => new nn.CrossEntropyLoss({ labelSmoothing: 1.5 }), /labelSmoothing must be in \[0, 1\], got 1.5/);
     assert.throws(() => new nn.CrossEntropyLoss({ weight: [1, 2] })(x, tf.tensor1d([0, 1], "int32")), /weight has 2 entries but input has 3 classes/);
-    assert.throws(() => new nn.MSELoss()(x, tf.zeros([3, 2])), /input \[2, 3\] and target \[3, 2\] must have the same shape/);
+    assert.throws(() => new nn.MSELoss()(x, tf.zeros([3, 2])), /^Error: MSELoss: input \[2, 3\] and target \[3, 2\] must have the same shape/);
+    assert.throws(() => new nn.L1Loss()(x, tf.zeros([2])), /^Error: L1Loss: input \[2, 3\] and target \[2\] must have the same shape/);
+    assert.throws(() => new nn.L1Loss({ reduction: "avg" as never }), /^Error: L1Loss: reduction must be one of "mean", "sum", "none", got "avg"/);
+    assert.equal(String(new nn.MSELoss({ reduction: "sum" })), "MSELoss(reduction='sum')");
     assert.throws(() => new nn.NLLLoss()(x, tf.zeros([2])), /target must be int32 class indices, got dtype float32/);
   });
 

@@ -247,40 +247,35 @@ export interface ReductionOptions {
   reduction?: Reduction;
 }
 
-function elementwise(who: string, input: tf.Tensor, target: tf.Tensor): void {
-  if (input.shape.length !== target.shape.length || input.shape.some((d, i) => d !== target.shape[i])) {
-    throw new Error(`${who}: input ${shapeStr(input)} and target ${shapeStr(target)} must have the same shape`);
+/** Base of the losses on element pairs of two same-shape tensors: loss = reduce(pointwise(input, target)). */
+abstract class ElementwiseLoss extends Loss {
+  readonly reduction: Reduction;
+  constructor(opts: ReductionOptions = {}) {
+    super();
+    this.reduction = checkReduction(opts.reduction ?? "mean", this.constructor.name);
+  }
+  protected abstract pointwise(input: tf.Tensor, target: tf.Tensor): tf.Tensor;
+  protected override extraRepr(): string {
+    return `reduction='${this.reduction}'`;
+  }
+  forward(input: tf.Tensor, target: tf.Tensor): tf.Tensor {
+    if (input.shape.length !== target.shape.length || input.shape.some((d, i) => d !== target.shape[i])) {
+      throw new Error(`${this.constructor.name}: input ${shapeStr(input)} and target ${shapeStr(target)} must have the same shape`);
+    }
+    return tf.tidy(() => reduce(this.pointwise(input, target), this.reduction));
   }
 }
 
 /** torch.nn.MSELoss: (input - target)², reduced (mean over all elements by default). */
-export class MSELoss extends Loss {
-  readonly reduction: Reduction;
-  constructor(opts: ReductionOptions = {}) {
-    super();
-    this.reduction = checkReduction(opts.reduction ?? "mean", "MSELoss");
-  }
-  protected override extraRepr(): string {
-    return `reduction='${this.reduction}'`;
-  }
-  forward(input: tf.Tensor, target: tf.Tensor): tf.Tensor {
-    elementwise("MSELoss", input, target);
-    return tf.tidy(() => reduce(tf.squaredDifference(input, target), this.reduction));
+export class MSELoss extends ElementwiseLoss {
+  protected pointwise(input: tf.Tensor, target: tf.Tensor): tf.Tensor {
+    return tf.squaredDifference(input, target);
   }
 }
 
 /** torch.nn.L1Loss: |input - target|, reduced (mean over all elements by default). */
-export class L1Loss extends Loss {
-  readonly reduction: Reduction;
-  constructor(opts: ReductionOptions = {}) {
-    super();
-    this.reduction = checkReduction(opts.reduction ?? "mean", "L1Loss");
-  }
-  protected override extraRepr(): string {
-    return `reduction='${this.reduction}'`;
-  }
-  forward(input: tf.Tensor, target: tf.Tensor): tf.Tensor {
-    elementwise("L1Loss", input, target);
-    return tf.tidy(() => reduce(tf.abs(tf.sub(input, target)), this.reduction));
+export class L1Loss extends ElementwiseLoss {
+  protected pointwise(input: tf.Tensor, target: tf.Tensor): tf.Tensor {
+    return tf.abs(tf.sub(input, target));
   }
 }
