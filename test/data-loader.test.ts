@@ -235,6 +235,21 @@ describe("data: DataLoader", () => {
     }
   });
 
+  it("numWorkers with Fashion-MNIST: workers share the images (no re-read) and give the same batches", async function () {
+    if (!require("fs").existsSync(data.FASHION_MNIST_DEBIAN_ROOT)) this.skip(); // dataset-fashion-mnist not installed
+    this.timeout(60_000);
+    const fm = new data.FashionMNIST(undefined, { train: false, transform: new T.Compose([new T.Grayscale(3), new T.RandomCrop(24), new T.ToTensor()]) });
+    assert.ok(fm.data.buffer instanceof SharedArrayBuffer, "the images live in shared memory");
+    const ds = data.subset(fm, 48);
+    const want = await collect(new DataLoader(ds, { batchSize: 16, shuffle: true, seed: 2 }));
+    const par = new DataLoader(ds, { batchSize: 16, shuffle: true, seed: 2, numWorkers: 2 });
+    try {
+      assert.deepEqual(await collect(par), want);
+    } finally {
+      par.close();
+    }
+  });
+
   it("numWorkers: a script awaiting worker batches runs to the end (idle workers do not hold the process)", async function () {
     this.timeout(60_000);
     const { tempDir } = await import("./helpers/cifarFixture");

@@ -31,6 +31,8 @@ export interface CIFAR10Options<X = Image> {
   url?: string;
   /** Expected md5 of the archive (default: the official one). */
   md5?: string;
+  /** @internal The records already in (shared) memory: how DataLoader workers get them without reading the files. */
+  records?: Uint8Array;
 }
 
 export interface CIFAR10DownloadOptions {
@@ -107,11 +109,14 @@ export class CIFAR10<X = Image> extends ImageDataset<X> {
     this.train = opts.train ?? true;
     const folder = path.join(this.root, CIFAR10_FOLDER);
     const files = (this.train ? CIFAR10_TRAIN_FILES : CIFAR10_TEST_FILES).map((f) => path.join(folder, f));
-    if (opts.download && !files.every((f) => fs.existsSync(f))) {
-      downloadSync(this.root, { url: opts.url, md5: opts.md5 });
+    if (opts.records) {
+      this.records = opts.records;
+    } else {
+      if (opts.download && !files.every((f) => fs.existsSync(f))) downloadSync(this.root, { url: opts.url, md5: opts.md5 });
+      // in shared memory, so DataLoader worker threads read the same bytes instead of a copy each
+      const bufs = files.map((f) => readBatch(f, r.from, this.root));
+      this.records = sharedCopy(bufs);
     }
-    const bufs = files.map((f) => readBatch(f, r.from, this.root));
-    this.records = bufs.length === 1 ? new Uint8Array(bufs[0].buffer, bufs[0].byteOffset, bufs[0].length) : Buffer.concat(bufs);
     const n = this.records.length / CIFAR10_RECORD;
     this.targets = new Uint8Array(n);
     for (let i = 0; i < n; i++) this.targets[i] = this.records[i * CIFAR10_RECORD];
@@ -169,16 +174,27 @@ export class CIFAR10<X = Image> extends ImageDataset<X> {
     return dir;
   }
 
-  /** How a DataLoader worker rebuilds this dataset (it reads the same files); undefined for custom transforms. */
+  /** How a DataLoader worker rebuilds this dataset (sharing its memory); undefined for custom transforms. */
   workerSpec(): Spec | undefined {
     const t = this.transform === undefined ? undefined : transformSpec(this.transform);
     if (this.transform !== undefined && t === undefined) return undefined;
-    return { kind: "CIFAR10", args: [this.root, { train: this.train, transform: t }] };
+    return { kind: "CIFAR10", args: [this.root, { train: this.train, transform: t, records: this.records }] };
   }
 
   override toString(): string {
     return `Dataset CIFAR10\n    Number of datapoints: ${this.length}\n    Root location: ${this.root}\n    Split: ${this.train ? "Train" : "Test"}`;
   }
+}
+
+/** The buffers concatenated into one SharedArrayBuffer (structured clone to a worker shares, not copies, it). */
+export function sharedCopy(bufs: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(new SharedArrayBuffer(bufs.reduce((n, b) => n + b.length, 0)));
+  let o = 0;
+  for (const b of bufs) {
+    out.set(b, o);
+    o += b.length;
+  }
+  return out;
 }
 
 /** Runs CIFAR10.download in a child Node process so the constructor can block, as torchvision's does. */

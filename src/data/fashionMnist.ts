@@ -2,6 +2,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as zlib from "zlib";
+import { sharedCopy } from "./cifar10";
 import { ImageDataset } from "./dataset";
 import { Image } from "./image";
 import { Spec, transformSpec, TransformLike } from "./transforms/transform";
@@ -15,6 +16,8 @@ export interface FashionMNISTOptions<X = Image> {
   train?: boolean;
   /** Applied to each uint8 28x28x1 image by `get()`; add `new transforms.Grayscale(3)` for 3-channel models. */
   transform?: TransformLike<Image, X>;
+  /** @internal Images and labels already in (shared) memory: how DataLoader workers get them. */
+  arrays?: { data: Uint8Array; targets: Uint8Array };
 }
 
 interface Idx {
@@ -76,6 +79,11 @@ export class FashionMNIST<X = Image> extends ImageDataset<X> {
     super(opts.transform);
     this.root = path.resolve(root);
     this.train = opts.train ?? true;
+    if (opts.arrays) {
+      this.data = opts.arrays.data;
+      this.targets = opts.arrays.targets;
+      return;
+    }
     const dirs = [this.root, path.join(this.root, "FashionMNIST", "raw")];
     const prefix = this.train ? "train" : "t10k";
     const images = readIdx(dirs, `${prefix}-images-idx3-ubyte`);
@@ -86,19 +94,20 @@ export class FashionMNIST<X = Image> extends ImageDataset<X> {
     if (labels.dims.length !== 1 || labels.dims[0] !== images.dims[0]) {
       throw new Error(`tsdl.data: ${prefix}-labels-idx1-ubyte holds ${labels.dims.join("x")} labels for ${images.dims[0]} images`);
     }
-    this.data = images.data;
-    this.targets = labels.data;
+    // in shared memory, so DataLoader worker threads read the same bytes instead of a copy each
+    this.data = sharedCopy([images.data]);
+    this.targets = sharedCopy([labels.data]);
   }
 
   image(index: number): Image {
     return new Image(this.data.slice(index * 784, (index + 1) * 784), 28, 28, 1);
   }
 
-  /** How a DataLoader worker rebuilds this dataset (it reads the same files); undefined for custom transforms. */
+  /** How a DataLoader worker rebuilds this dataset (sharing its memory); undefined for custom transforms. */
   workerSpec(): Spec | undefined {
     const t = this.transform === undefined ? undefined : transformSpec(this.transform);
     if (this.transform !== undefined && t === undefined) return undefined;
-    return { kind: "FashionMNIST", args: [this.root, { train: this.train, transform: t }] };
+    return { kind: "FashionMNIST", args: [this.root, { train: this.train, transform: t, arrays: { data: this.data, targets: this.targets } }] };
   }
 
   override toString(): string {

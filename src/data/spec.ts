@@ -27,9 +27,11 @@ function build(spec: Spec): unknown {
       return new T.Compose((args[0] as Spec[]).map((s) => build(s) as T.TransformLike));
     case "CIFAR10":
     case "FashionMNIST": {
-      const [root, opts] = args as [string, { train: boolean; transform?: Spec }];
+      const [root, opts] = args as [string, { train: boolean; transform?: Spec; records?: Uint8Array; arrays?: { data: Uint8Array; targets: Uint8Array } }];
       const transform = opts.transform ? (build(opts.transform) as T.TransformLike) : undefined;
-      return kind === "CIFAR10" ? new CIFAR10(root, { train: opts.train, transform }) : new FashionMNIST(root, { train: opts.train, transform });
+      return kind === "CIFAR10"
+        ? new CIFAR10(root, { train: opts.train, transform, records: opts.records })
+        : new FashionMNIST(root, { train: opts.train, transform, arrays: opts.arrays });
     }
     case "Subset":
       return new Subset(build(args[0] as Spec) as Dataset<unknown>, args[1] as number[]);
