@@ -1,5 +1,7 @@
 // DataLoader: batching as PyTorch, seeded and resumable order, prefetch, tensor ownership.
 import assert from "node:assert/strict";
+import * as fs from "fs";
+import * as path from "path";
 import { backend, data, tf } from "tsdl";
 
 const { FloatImage, Image, DataLoader, transforms: T } = data;
@@ -230,13 +232,18 @@ describe("data: DataLoader", () => {
       const raw = new DataLoader(new data.CIFAR10(t.dir, { train: false }), { batchSize: 2, numWorkers: 1 });
       await assert.rejects(collect(raw), /item 0 of the dataset is Image\(RGB, 32x32\): end the dataset's transform with transforms.ToTensor\(\)/);
       raw.close();
+      // workers share the dataset's memory: they never read the files (gone now)
+      fs.rmSync(path.join(t.dir, "cifar-10-batches-bin"), { recursive: true });
+      const shared = new DataLoader(ds, { ...opts, numWorkers: 1 });
+      assert.deepEqual(await collect(shared), want[0]);
+      shared.close();
     } finally {
       t.cleanup();
     }
   });
 
   it("numWorkers with Fashion-MNIST: workers share the images (no re-read) and give the same batches", async function () {
-    if (!require("fs").existsSync(data.FASHION_MNIST_DEBIAN_ROOT)) this.skip(); // dataset-fashion-mnist not installed
+    if (!fs.existsSync(data.FASHION_MNIST_DEBIAN_ROOT)) this.skip(); // dataset-fashion-mnist not installed
     this.timeout(60_000);
     const fm = new data.FashionMNIST(undefined, { train: false, transform: new T.Compose([new T.Grayscale(3), new T.RandomCrop(24), new T.ToTensor()]) });
     assert.ok(fm.data.buffer instanceof SharedArrayBuffer, "the images live in shared memory");
