@@ -257,6 +257,18 @@ describe("lrScheduler conveniences", () => {
   it("a scheduler prints its options, epoch and current lrs", () => {
     const s = L.stepLR(two(), { stepSize: 30, gamma: 0.1 });
     assert.equal(require("util").inspect(s), "StepLR(stepSize=30, gamma=0.1) lastEpoch=0 lr=[0.05, 0.5]");
+    const display = Symbol.for("Jupyter.display");
+    const bundle = (s as unknown as Record<symbol, () => Record<string, string>>)[display]();
+    assert.equal(bundle["text/plain"], "StepLR(stepSize=30, gamma=0.1) lastEpoch=0 lr=[0.05, 0.5]");
+    assert.match(bundle["text/html"], /^<div class="tsdl-lr-scheduler"><code>StepLR\(stepSize=30, gamma=0\.1\)<\/code> lastEpoch=0<table>/);
+    assert.match(bundle["text/html"], /<th[^>]*>group<\/th><th[^>]*>lr<\/th><\/tr><\/thead><tbody><tr><td[^>]*>0<\/td><td[^>]*>0\.05<\/td><\/tr><tr><td[^>]*>1<\/td><td[^>]*>0\.5<\/td><\/tr>/);
+    // numbers to 6 digits; a schedule that cycles momentum shows it too
+    const w = L.warmupCosine(two(), { warmupSteps: 5, totalSteps: 50 });
+    assert.equal(String(w), "SequentialLR(schedulers=[LinearLR(startFactor=0.166667, endFactor=1, totalIters=5), CosineAnnealingLR(tMax=45, etaMin=0)], milestones=[5])");
+    const one = L.oneCycleLR(two(), { maxLr: 0.1, totalSteps: 10 });
+    const html = (one as unknown as Record<symbol, () => Record<string, string>>)[display]()["text/html"];
+    assert.match(html, /<th[^>]*>momentum<\/th>/);
+    assert.match(html, /<td[^>]*>0\.004<\/td><td[^>]*>0\.95<\/td>/);
   });
 });
 

@@ -1,4 +1,5 @@
 import * as util from "util";
+import { JUPYTER_DISPLAY, MimeBundle } from "../display";
 
 // The shared scheduler machinery: what an optimizer must look like, the base classes, warnings, state dicts.
 // Semantics mirror torch.optim.lr_scheduler of torch 1.13 (the reference installed here); where tsdl follows
@@ -336,12 +337,11 @@ export abstract class Scheduler {
     return c;
   }
 
-  /** A short description with the options, e.g. `StepLR(stepSize=30, gamma=0.1)`. */
+  /** A short description with the options (numbers to 6 significant digits), e.g. `StepLR(stepSize=30, gamma=0.1)`. */
   toString(): string {
-    const opts = this.describeOptions();
-    return `${this.name}(${Object.entries(opts)
-      .map(([k, v]) => `${k}=${Array.isArray(v) ? `[${v.join(", ")}]` : String(v)}`)
-      .join(", ")})`;
+    const show = (v: unknown): string => (Array.isArray(v) ? `[${v.map(show).join(", ")}]` : typeof v === "number" ? num(v) : String(v));
+    const opts = Object.entries(this.describeOptions()).map(([k, v]) => `${k}=${show(v)}`);
+    return `${this.name}(${opts.join(", ")})`;
   }
 
   protected describeOptions(): Record<string, unknown> {
@@ -350,9 +350,29 @@ export abstract class Scheduler {
 
   /** How a scheduler prints in Node and notebooks: its options, epoch and current lrs. */
   [util.inspect.custom](): string {
-    const lr = this.optimizer.paramGroups.map((g) => Number(g.lr.toPrecision(6)));
-    return `${this.toString()} lastEpoch=${this.lastEpoch} lr=[${lr.join(", ")}]`;
+    return `${this.toString()} lastEpoch=${this.lastEpoch} lr=[${this.optimizer.paramGroups.map((g) => num(g.lr)).join(", ")}]`;
   }
+
+  /** Notebook display: the same text, and in HTML the options over a table of each group's lr (and cycled momentum). */
+  [JUPYTER_DISPLAY](): MimeBundle {
+    const key = this.momentumKey();
+    const head = ["group", "lr", ...(key ? ["momentum"] : [])];
+    const rows = this.optimizer.paramGroups.map((g, i) => [String(i), num(g.lr), ...(key ? [num(readMomentum(g, key))] : [])]);
+    const cells = (tag: string, r: string[]) => `<tr>${r.map((c, i) => `<${tag} style="text-align:${i ? "right" : "left"}">${c}</${tag}>`).join("")}</tr>`;
+    const html =
+      `<div class="tsdl-lr-scheduler"><code>${escapeHtml(this.toString())}</code> lastEpoch=${this.lastEpoch}` +
+      `<table><thead>${cells("th", head)}</thead><tbody>${rows.map((r) => cells("td", r)).join("")}</tbody></table></div>`;
+    return { "text/html": html, "text/plain": this[util.inspect.custom]() };
+  }
+}
+
+/** 6 significant digits: 0.16666666666666666 -> 0.166667, 0.010000000000000002 -> 0.01. */
+function num(v: number): string {
+  return String(Number(v.toPrecision(6)));
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
 /**
