@@ -201,7 +201,8 @@ export function trainStep(
   }
 }
 
-async function* batchesOf(data: DataSource, where: string): AsyncGenerator<Batch> {
+/** The batches of one pass over `data`, each checked; `where` names the caller in errors. */
+export async function* batchesOf(data: DataSource, where: string): AsyncGenerator<Batch> {
   if (data && typeof (data as AsyncIterable<Batch>)[Symbol.asyncIterator] === "function") {
     for await (const b of data as AsyncIterable<Batch>) yield checkBatch(b, where);
   } else if (data && typeof (data as Iterable<Batch>)[Symbol.iterator] === "function") {

@@ -4,7 +4,7 @@ import * as tf from "@tensorflow/tfjs";
 import { CrossEntropyLoss } from "../nn/loss";
 import { replaceOptimizerWeights, snapshotOptimizerWeights } from "./checkpoint";
 import type { LrFinderResult } from "./history";
-import { Batch, Criterion, DataSource, OptimizerLike, trainStep } from "./loop";
+import { batchesOf, Criterion, DataSource, OptimizerLike, trainStep } from "./loop";
 
 export type LrSuggestion = "valley" | "steep" | "minimum";
 
@@ -86,6 +86,9 @@ function suggest(lrs: number[], losses: number[], how: LrSuggestion): number {
   return lrs[valleyIndex(losses)];
 }
 
+/** A non-finite loss during the range test: the end of the useful range, not an error. */
+class Diverged extends Error {}
+
 function positive(name: string, v: number): void {
   if (!(typeof v === "number" && v > 0 && Number.isFinite(v))) throw new Error(`lrFinder: ${name} must be a positive number, got ${v}`);
 }
@@ -128,15 +131,15 @@ export async function lrFinder(net: tf.LayersModel, data: DataSource, optimizer:
     let i = 0;
     outer: while (i < steps) {
       let any = false;
-      for await (const b of data as AsyncIterable<Batch>) {
+      for await (const b of batchesOf(data, "lrFinder")) {
         any = true;
         const lr = startLr * Math.pow(endLr / startLr, i / (steps - 1));
         setLr(optimizer, lr);
         let raw: number;
         try {
-          raw = trainStep(net, b, optimizer, criterion, (l) => Object.assign(new Error("non-finite"), { loss: l })).loss;
+          raw = trainStep(net, b, optimizer, criterion, () => new Diverged()).loss;
         } catch (e) {
-          if ((e as { loss?: number }).loss !== undefined) break outer; // diverged: keep what was recorded
+          if (e instanceof Diverged) break outer; // keep what was recorded
           throw e;
         }
         avg = beta * avg + (1 - beta) * raw;
