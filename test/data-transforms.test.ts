@@ -138,20 +138,39 @@ describe("data transforms vs torchvision", () => {
       [crop32x20(), 45, 40], // not square: the short edge is scaled
       [input("gray"), 40, 40],
     ];
+    const tails: [string, data.transforms.Transform<any, any>[]][] = [ // eslint-disable-line @typescript-eslint/no-explicit-any
+      ["", []],
+      ["ToTensor", [new T.ToTensor()]],
+      ["ToTensor+Normalize", [new T.ToTensor(), new T.Normalize(0.5, 0.5)]],
+      ["ToTensor+Normalize x2", [new T.ToTensor(), new T.Normalize([0.4914, 0.4822, 0.4465].slice(0, 1), 0.247), new T.Normalize(0.1, 3)]],
+    ];
     for (const [x, size, c] of cases) {
       for (const withFlip of [true, false]) {
-        const steps = [new T.Resize(size), ...(withFlip ? [new T.RandomHorizontalFlip()] : []), new T.RandomCrop(c)];
-        const chain = new T.Compose(steps);
-        for (let seed = 0; seed < 12; seed++) {
-          const g = new Generator(seed);
-          let y: Img = x;
-          for (const t of steps) y = t.forward(y, g);
-          const fused = chain.forward(x, new Generator(seed)) as Img;
-          assert.deepEqual(fused.shape, y.shape);
-          assert.ok(Buffer.from(fused.data).equals(Buffer.from(y.data)), `size ${size} crop ${c} flip ${withFlip} seed ${seed}`);
+        for (const withCrop of [true, false]) {
+          for (const [tailName, tail] of tails) {
+            const steps = [new T.Resize(size), ...(withFlip ? [new T.RandomHorizontalFlip()] : []), ...(withCrop ? [new T.RandomCrop(c)] : []), ...tail];
+            const chain = new T.Compose(steps);
+            for (let seed = 0; seed < 6; seed++) {
+              const g = new Generator(seed);
+              let y: Img | InstanceType<typeof FloatImage> = x;
+              for (const t of steps) y = t.forward(y, g) as Img;
+              const fused = chain.forward(x, new Generator(seed)) as Img;
+              assert.deepEqual(fused.shape, y.shape);
+              assert.equal(fused.constructor, y.constructor);
+              const bytes = (a: Img | InstanceType<typeof FloatImage>): Buffer => Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength);
+              assert.ok(bytes(fused).equals(bytes(y)), `size ${size} crop ${withCrop && c} flip ${withFlip} ${tailName} seed ${seed}`);
+            }
+          }
         }
       }
     }
+    // the fusion happened (one step left), and a Resize to the same height (no vertical pass) fuses too
+    const planOf = (c: unknown): unknown[] => (c as { plan: unknown[] }).plan;
+    assert.equal(planOf(new T.Compose([new T.Resize(120), new T.RandomHorizontalFlip(), new T.RandomCrop(96)])).length, 1);
+    assert.equal(planOf(new T.Compose([new T.Resize(96), new T.ToTensor(), new T.Normalize(0.5, 0.5)])).length, 1);
+    assert.equal(planOf(new T.Compose([new T.Resize(96, { interpolation: "nearest" }), new T.ToTensor()])).length, 2);
+    const same = new T.Compose([new T.Resize([32, 40]), new T.ToTensor(), new T.Normalize(0.5, 0.5)]).forward(input("smooth")) as InstanceType<typeof FloatImage>;
+    assert.deepEqual(same.data, Fn.normalize(Fn.toTensor(Fn.resize(input("smooth"), [32, 40])), 0.5, 0.5).data);
   });
 
   it("RandomCrop positions are uniform over all windows", () => {

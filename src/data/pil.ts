@@ -1,7 +1,7 @@
 // Pillow 9's 8-bit image kernels, reproduced operation for operation so that torchvision's PIL transforms give
 // the same bytes here: the separable resampler (Resample.c), Image.blend (Blend.c) and the RGB <-> L / HSV
 // conversions (Convert.c). C float (32-bit) arithmetic is reproduced with Math.fround where Pillow uses it.
-import { Image } from "./image";
+import { FloatImage, Image } from "./image";
 
 /** Resampling filters of PIL's `Image.resize` (all but NEAREST go through the separable resampler). */
 export type ResampleFilter = "box" | "bilinear" | "hamming" | "bicubic" | "lanczos";
@@ -239,13 +239,7 @@ export function resampleRegion(img: Image, height: number, width: number, filter
   // the source rows the window needs
   const y0 = vert ? vert.bounds[top * 2] : top;
   const y1 = vert ? vert.bounds[(top + h - 1) * 2] + vert.bounds[(top + h - 1) * 2 + 1] : top + h;
-  let rows: Uint8Array;
-  if (width !== inW) {
-    rows = resampleHorizontal(data, inW, c, y0, y1, cachedCoefficients(inW, width, filter), left, left + w);
-  } else {
-    rows = new Uint8Array((y1 - y0) * w * c);
-    for (let y = y0; y < y1; y++) rows.set(data.subarray((y * inW + left) * c, (y * inW + left + w) * c), (y - y0) * w * c);
-  }
+  const rows = width !== inW ? resampleHorizontal(data, inW, c, y0, y1, cachedCoefficients(inW, width, filter), left, left + w) : copyColumns(img, y0, y1, left, w);
   const out = vert ? resampleVertical(rows, y0, w, c, vert, top, top + h) : rows;
   return new Image(out, h, w, c);
 }
@@ -430,4 +424,72 @@ export function rotateHue(rgb: Uint8Array, shift: number): Uint8Array {
     }
   }
   return out;
+}
+
+/** resampleVertical with each resulting byte mapped through its channel's 256-entry table into floats. */
+function resampleVerticalToFloat(src: Uint8Array, yOff: number, w: number, c: number, co: Coeffs, r0: number, r1: number, lut: Float32Array): Float32Array {
+  const stride = w * c;
+  const out = new Float32Array((r1 - r0) * stride);
+  const { ksize, bounds, kk } = co;
+  const acc = new Int32Array(stride);
+  const byte = (v: number): number => (v <= 0 ? 0 : v >= MAX_ACC ? 255 : v >> PRECISION_BITS);
+  for (let yy = r0; yy < r1; yy++) {
+    const ymin = bounds[yy * 2] - yOff;
+    const n = bounds[yy * 2 + 1];
+    const k0 = yy * ksize;
+    const o = (yy - r0) * stride;
+    if ((n === 2 || n === 3) && c === 3) {
+      const a = ymin * stride;
+      const b = a + stride;
+      const ka = kk[k0];
+      const kb = kk[k0 + 1];
+      const kc = n === 3 ? kk[k0 + 2] : 0;
+      const d = n === 3 ? b + stride : b;
+      for (let i = 0; i < stride; i += 3) {
+        out[o + i] = lut[byte((ROUND + Math.imul(src[a + i], ka) + Math.imul(src[b + i], kb) + Math.imul(src[d + i], kc)) | 0)];
+        out[o + i + 1] = lut[256 + byte((ROUND + Math.imul(src[a + i + 1], ka) + Math.imul(src[b + i + 1], kb) + Math.imul(src[d + i + 1], kc)) | 0)];
+        out[o + i + 2] = lut[512 + byte((ROUND + Math.imul(src[a + i + 2], ka) + Math.imul(src[b + i + 2], kb) + Math.imul(src[d + i + 2], kc)) | 0)];
+      }
+      continue;
+    }
+    acc.fill(ROUND);
+    for (let y = 0; y < n; y++) {
+      const k = kk[k0 + y];
+      if (k === 0) continue;
+      const p = (ymin + y) * stride;
+      for (let i = 0; i < stride; i++) acc[i] = (acc[i] + Math.imul(src[p + i], k)) | 0;
+    }
+    for (let i = 0; i < stride; i++) out[o + i] = lut[(i % c) * 256 + byte(acc[i])];
+  }
+  return out;
+}
+
+/**
+ * resampleRegion followed by a per-channel byte -> float table (ToTensor, Normalize) in the same pass: the
+ * floats of resizing, cropping and then converting, without the intermediate uint8 image.
+ */
+export function resampleRegionToFloat(
+  img: Image, height: number, width: number, filter: ResampleFilter, top: number, left: number, h: number, w: number, lut: Float32Array,
+): FloatImage {
+  const c = img.channels;
+  if (height === img.height) {
+    // no vertical pass to fold the table into
+    const u = resampleRegion(img, height, width, filter, top, left, h, w).data;
+    const out = new Float32Array(u.length);
+    for (let i = 0; i < u.length; i++) out[i] = lut[(i % c) * 256 + u[i]];
+    return new FloatImage(out, h, w, c);
+  }
+  const vert = cachedCoefficients(img.height, height, filter);
+  const y0 = vert.bounds[top * 2];
+  const y1 = vert.bounds[(top + h - 1) * 2] + vert.bounds[(top + h - 1) * 2 + 1];
+  const rows = width !== img.width ? resampleHorizontal(img.data, img.width, c, y0, y1, cachedCoefficients(img.width, width, filter), left, left + w) : copyColumns(img, y0, y1, left, w);
+  return new FloatImage(resampleVerticalToFloat(rows, y0, w, c, vert, top, top + h, lut), h, w, c);
+}
+
+/** Rows [y0, y1), columns [left, left + w) of an image. */
+function copyColumns(img: Image, y0: number, y1: number, left: number, w: number): Uint8Array {
+  const c = img.channels;
+  const rows = new Uint8Array((y1 - y0) * w * c);
+  for (let y = y0; y < y1; y++) rows.set(img.data.subarray((y * img.width + left) * c, (y * img.width + left + w) * c), (y - y0) * w * c);
+  return rows;
 }

@@ -266,12 +266,34 @@ export function toTensorNormalized(img: Image, mean: number | readonly number[],
 
 /** The float32 value of normalize(toTensor(v)) for every byte v, per channel (256 entries each). */
 export function normalizeTable(mean: number | readonly number[], std: number | readonly number[], channels: number): Float32Array {
-  const m = channelValues("mean", mean, channels);
-  const s = channelValues("std", std, channels);
-  if (s.some((v) => v === 0)) throw new Error(`tsdl.data: Normalize std ${JSON.stringify(std)} has a zero: division by zero`);
+  return floatTable([{ mean, std }], channels);
+}
+
+/**
+ * The float32 value of toTensor(v) followed by each Normalize in `steps`, for every byte v, per channel:
+ * element-wise, so a table of 256 entries per channel gives exactly what the steps give.
+ */
+export function floatTable(steps: readonly { mean: number | readonly number[]; std: number | readonly number[] }[], channels: number): Float32Array {
   const lut = new Float32Array(256 * channels);
-  for (let ch = 0; ch < channels; ch++) for (let v = 0; v < 256; v++) lut[ch * 256 + v] = Math.fround(TO_UNIT[v] - m[ch]) / s[ch];
+  for (let ch = 0; ch < channels; ch++) lut.set(TO_UNIT, ch * 256);
+  for (const { mean, std } of steps) {
+    const m = channelValues("mean", mean, channels);
+    const s = channelValues("std", std, channels);
+    if (s.some((v) => v === 0)) throw new Error(`tsdl.data: Normalize std ${JSON.stringify(std)} has a zero: division by zero`);
+    for (let ch = 0; ch < channels; ch++) for (let v = 0; v < 256; v++) lut[ch * 256 + v] = Math.fround(lut[ch * 256 + v] - m[ch]) / s[ch];
+  }
   return lut;
+}
+
+/** Mirror left-right, float image. */
+export function hflipFloat(img: FloatImage): FloatImage {
+  const { data, height: h, width: w, channels: c } = img;
+  const out = new Float32Array(data.length);
+  for (let y = 0; y < h; y++) {
+    const row = y * w * c;
+    for (let x = 0; x < w; x++) for (let ch = 0; ch < c; ch++) out[row + (w - 1 - x) * c + ch] = data[row + x * c + ch];
+  }
+  return new FloatImage(out, h, w, c);
 }
 
 /** Maps each byte through its channel's table (from normalizeTable). */

@@ -1,10 +1,11 @@
-import { Image } from "../image";
-import { resampleRegion } from "../pil";
+import { FloatImage, Image } from "../image";
+import { resampleRegion, resampleRegionToFloat } from "../pil";
 import { defaultGenerator, Generator } from "../random";
 import type { Spec, Transform, TransformLike } from "./transform";
 import { RandomCrop } from "./crop";
 import { RandomHorizontalFlip } from "./flip";
-import { expectImage, hflip, Interpolation, INTERPOLATIONS, parseSize, resize, resizedSize, Size } from "./functional";
+import { expectImage, hflip, hflipFloat, Interpolation, INTERPOLATIONS, parseSize, resize, resizedSize, Size } from "./functional";
+import { Normalize, ToFloat, ToTensor } from "./tensor";
 
 export interface ResizeOptions {
   /** PIL filter; torchvision's default is "bilinear". */
@@ -32,12 +33,9 @@ export class Resize implements Transform<Image, Image> {
     return resize(img, this.size, this.interpolation);
   }
 
-  /** Resize + RandomCrop (optionally with a RandomHorizontalFlip between) computes only the crop window. */
+  /** Resize followed by RandomHorizontalFlip, RandomCrop and/or ToTensor (+ Normalize) runs as one step. */
   fuse(next: TransformLike): Transform | undefined {
-    if (this.interpolation === "nearest") return undefined;
-    if (next instanceof RandomCrop && ResizedCrop.fits(next)) return new ResizedCrop(this, undefined, next);
-    if (next instanceof RandomHorizontalFlip) return new ResizedFlip(this, next);
-    return undefined;
+    return this.interpolation === "nearest" ? undefined : new ResizedWindow(this, undefined, undefined, undefined).fuse(next);
   }
 
   workerSpec(): Spec {
@@ -49,43 +47,47 @@ export class Resize implements Transform<Image, Image> {
   }
 }
 
-/** Resize then RandomHorizontalFlip, waiting to be fused with a following RandomCrop. */
-class ResizedFlip implements Transform<Image, Image> {
-  constructor(readonly resize: Resize, readonly flip: RandomHorizontalFlip) {}
-  forward(img: Image, generator: Generator = defaultGenerator()): Image {
-    return this.flip.forward(this.resize.forward(img), generator);
-  }
-  fuse(next: TransformLike): Transform | undefined {
-    return next instanceof RandomCrop && ResizedCrop.fits(next) ? new ResizedCrop(this.resize, this.flip, next) : undefined;
-  }
-  toString(): string {
-    return `${this.resize} + ${this.flip}`;
-  }
-}
-
 /**
- * Resize [+ RandomHorizontalFlip] + RandomCrop as one step with the same draws in the same order (flip, then
- * top, then left) and the same bytes: PIL's resampler computes each output pixel from its own taps, so
- * resampling only the window (mirrored when flipped) equals resizing everything, flipping and cropping.
+ * Resize, then optionally RandomHorizontalFlip, RandomCrop and ToTensor (+ Normalize), as one step with the same
+ * draws in the same order (flip, then top, then left) and the same values: PIL's resampler computes each output
+ * pixel from its own taps, so resampling only the window (mirrored when flipped) equals resizing everything,
+ * flipping and cropping; ToTensor and Normalize are per-byte tables applied as the pixels are made.
  */
-class ResizedCrop implements Transform<Image, Image> {
-  static fits(crop: RandomCrop): boolean {
-    return crop.padding === undefined && !crop.padIfNeeded;
+class ResizedWindow implements Transform<Image, Image | FloatImage> {
+  constructor(
+    readonly resize: Resize,
+    readonly flip: RandomHorizontalFlip | undefined,
+    readonly crop: RandomCrop | undefined,
+    readonly toFloat: ToFloat | undefined,
+  ) {}
+
+  fuse(next: TransformLike): Transform | undefined {
+    const { resize, flip, crop, toFloat } = this;
+    if (toFloat) return next instanceof Normalize ? new ResizedWindow(resize, flip, crop, toFloat.fuse(next) as ToFloat) : undefined;
+    if (next instanceof ToTensor) return new ResizedWindow(resize, flip, crop, new ToFloat([]));
+    if (next instanceof ToFloat) return new ResizedWindow(resize, flip, crop, next);
+    if (crop) return undefined;
+    if (next instanceof RandomCrop && next.padding === undefined && !next.padIfNeeded) return new ResizedWindow(resize, flip, next, undefined);
+    if (next instanceof RandomHorizontalFlip && !flip) return new ResizedWindow(resize, next, undefined, undefined);
+    return undefined;
   }
 
-  constructor(readonly resize: Resize, readonly flip: RandomHorizontalFlip | undefined, readonly crop: RandomCrop) {}
-
-  forward(img: Image, generator: Generator = defaultGenerator()): Image {
+  forward(img: Image, generator: Generator = defaultGenerator()): Image | FloatImage {
     expectImage(img, "Resize");
     const [H, W] = resizedSize(img.height, img.width, this.resize.size);
     const flipped = this.flip ? generator.random() < this.flip.p : false;
-    const [top, left, h, w] = RandomCrop.getParams(H, W, this.crop.size, generator);
+    const [top, left, h, w] = this.crop ? RandomCrop.getParams(H, W, this.crop.size, generator) : [0, 0, H, W];
     const col = flipped ? W - left - w : left;
-    const out = resampleRegion(img, H, W, this.resize.interpolation as Exclude<Interpolation, "nearest">, top, col, h, w);
+    const filter = this.resize.interpolation as Exclude<Interpolation, "nearest">;
+    if (this.toFloat) {
+      const out = resampleRegionToFloat(img, H, W, filter, top, col, h, w, this.toFloat.table(img.channels));
+      return flipped ? hflipFloat(out) : out;
+    }
+    const out = resampleRegion(img, H, W, filter, top, col, h, w);
     return flipped ? hflip(out) : out;
   }
 
   toString(): string {
-    return [this.resize, this.flip, this.crop].filter((t) => t).join(" + ");
+    return [this.resize, this.flip, this.crop, this.toFloat].filter((t) => t).join(" + ");
   }
 }

@@ -1,6 +1,6 @@
 import { FloatImage, Image } from "../image";
 import type { Spec, Transform, TransformLike } from "./transform";
-import { applyTable, channelValues, expectImage, normalize, normalizeTable, rgbToGrayscale, toTensor } from "./functional";
+import { applyTable, channelValues, expectImage, floatTable, normalize, rgbToGrayscale, toTensor } from "./functional";
 
 /**
  * uint8 image -> float32 in [0, 1] (x / 255). Unlike torchvision (CHW), the result stays HWC: tfjs convolutions
@@ -12,17 +12,7 @@ export class ToTensor implements Transform<Image, FloatImage> {
   }
   /** ToTensor then Normalize in one pass (bit-identical). */
   fuse(next: TransformLike): Transform<Image, FloatImage> | undefined {
-    if (!(next instanceof Normalize)) return undefined;
-    const { mean, std } = next;
-    const tables: Float32Array[] = []; // by channel count, made on first use
-    return {
-      forward: (img: Image): FloatImage => {
-        expectImage(img, "ToTensor");
-        const lut = (tables[img.channels] ??= normalizeTable(mean, std, img.channels));
-        return applyTable(img, lut);
-      },
-      toString: () => `${this} + ${next}`,
-    } as Transform<Image, FloatImage>;
+    return next instanceof Normalize ? new ToFloat([next]) : undefined;
   }
   workerSpec(): Spec {
     return { kind: "ToTensor", args: [] };
@@ -58,6 +48,33 @@ export class Normalize implements Transform<FloatImage, FloatImage> {
 
   toString(): string {
     return `Normalize(mean=[${this.mean}], std=[${this.std}])`;
+  }
+}
+
+/**
+ * ToTensor followed by Normalize steps, as one table lookup per byte (what Compose runs for that sequence; also
+ * folded into a preceding Resize). Bit-identical to the steps: they are element-wise.
+ */
+export class ToFloat implements Transform<Image, FloatImage> {
+  private readonly tables: Float32Array[] = []; // by channel count, made on first use
+
+  constructor(readonly steps: readonly Normalize[]) {}
+
+  table(channels: number): Float32Array {
+    return (this.tables[channels] ??= floatTable(this.steps, channels));
+  }
+
+  forward(img: Image): FloatImage {
+    expectImage(img, "ToTensor");
+    return applyTable(img, this.table(img.channels));
+  }
+
+  fuse(next: TransformLike): Transform<Image, FloatImage> | undefined {
+    return next instanceof Normalize ? new ToFloat([...this.steps, next]) : undefined;
+  }
+
+  toString(): string {
+    return ["ToTensor()", ...this.steps.map(String)].join(" + ");
   }
 }
 
