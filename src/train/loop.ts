@@ -5,7 +5,7 @@ import { live, LiveOptions } from "../plot/live";
 import type { LossCurveOptions } from "../plot/lossCurve";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint";
 import type { BatchRecord, EpochRecord, History } from "./history";
-import { hms, ProgressBar, ProgressMode, TerminalLike } from "./progress";
+import { hms, ProgressBar, ProgressMode, ProgressState, TerminalLike } from "./progress";
 
 /** One batch: images (NHWC) and labels (int32 class indices, or float targets for other losses). */
 export interface Batch {
@@ -344,6 +344,10 @@ export async function train(
       let n = 0;
       let images = 0;
       let tBatch = performance.now();
+      const trainProgress = (elapsed: number): ProgressState => ({
+        epoch: epoch + 1, epochs, batch: n, batches: total, loss: lossSum / n, acc: hasAcc ? accSum / n : undefined,
+        imagesPerSecond: images / elapsed, elapsed, phase: "train",
+      });
       for await (const b of batchesOf(trainData, "train")) {
         const batchLr = currentLr(optimizer);
         const { loss, correct } = trainStep(net, b, optimizer, criterion, (l) => new NonFiniteLossError(l, epoch, n, step, batchLr, history), vars);
@@ -360,14 +364,13 @@ export async function train(
         step++;
         images += b.x.shape[0];
         if (scheduler && perBatch) scheduler.step();
-        const elapsed = (performance.now() - t0) / 1000;
-        bar.update({ epoch: epoch + 1, epochs, batch: n, batches: total, loss: lossSum / n, acc: hasAcc ? accSum / n : undefined, imagesPerSecond: images / elapsed, elapsed, phase: "train" });
+        bar.update(trainProgress((performance.now() - t0) / 1000));
         view?.update(history);
         if (opts.onBatchEnd) await opts.onBatchEnd(record, history);
       }
       if (n === 0) throw new Error(`train: the training data gave no batches in epoch ${epoch}`);
       const trainSeconds = (performance.now() - t0) / 1000;
-      bar.update({ epoch: epoch + 1, epochs, batch: n, batches: total, loss: lossSum / n, acc: hasAcc ? accSum / n : undefined, imagesPerSecond: images / trainSeconds, elapsed: trainSeconds, phase: "train" }, true);
+      bar.update(trainProgress(trainSeconds), true);
       const record: EpochRecord = { epoch, trainLoss: lossSum / n, lr, seconds: 0 };
       if (hasAcc) record.trainAcc = accSum / n;
       if (validData) {
