@@ -136,7 +136,7 @@ describe("optim", () => {
       const opt = new optim.SGD([p], { lr: 0.1, momentum: 0.9 });
       const g = opt.paramGroups[0];
       g.initialLr = 0.1;
-      g.initialMomentum = 0.9;
+      g.maxMomentum = 0.95;
       g.someSchedulerKey = 3;
       const grads = new Map([[p, tf.tensor([1, 1])]]);
       opt.step(grads);

@@ -72,7 +72,7 @@ export const betaPair: OptionSpec = {
 export type Specs<H> = { [K in keyof H]-?: OptionSpec };
 
 /** Keys an lr scheduler may add to a group; accepted in group objects and kept by stateDict(). */
-export const SCHEDULER_KEYS = ["initialLr", "initialMomentum", "maxLr", "minLr", "maxMomentum", "baseMomentum"] as const;
+export const SCHEDULER_KEYS = ["initialLr", "maxLr", "minLr", "maxMomentum", "baseMomentum"] as const;
 /** Keys a group object accepts besides the hyperparameters. */
 export const GROUP_EXTRA_KEYS = ["params", "name", ...SCHEDULER_KEYS] as const;
 

@@ -54,7 +54,6 @@ export type ParamGroup<H extends BaseHyper = AnyHyper> = H & {
   params: ParamList;
   name?: string;
   initialLr?: number;
-  initialMomentum?: number;
   [key: string]: unknown;
 };
 
