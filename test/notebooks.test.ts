@@ -220,6 +220,19 @@ describe("notebooks, executed by nbconvert on the tsdl kernel (smoke configurati
       assert.deepEqual([...new Set((cmp.spec.datasets?.runs ?? []).map((r) => r.run))], ["paramGroups edit", "MultiStepLR"]);
     });
 
+    it("shows the first training images and two augmented draws of them", () => {
+      assert.equal(/^labels: (.+)$/m.exec(out)?.[1].split(", ").length, 8);
+      const pngs = codeCells(nb).flatMap((c) => richOutputs(c)).filter((d) => typeof d["image/png"] === "string");
+      assert.equal(pngs.length, 3);
+      const [original, draw1, draw2] = pngs.map((d) => String(d["image/png"]));
+      assert.notEqual(draw1, draw2, "two draws of the random augmentation differ");
+      assert.notEqual(original, draw1);
+    });
+
+    it("leaves no tensor behind after both training runs", () => {
+      assert.deepEqual(numbersAfter(out, /^tensors left over by both runs:/m), [0]);
+    });
+
     it("shows the tutorial's published losses beside ours", () => {
       const table = codeCells(nb).flatMap((c) => richOutputs(c)).find((d) => String(d["text/plain"] ?? "").startsWith("epoch | tutorial train"));
       assert.ok(table, "the comparison table");
@@ -375,6 +388,10 @@ describe("notebooks, executed by nbconvert on the tsdl kernel (smoke configurati
       const groups = all.find((c) => c.title === "decay on every parameter vs. on weights only");
       assert.ok(groups);
       assertSvgChart(groups);
+    });
+
+    it("leaves no tensor behind after the four training runs", () => {
+      assert.deepEqual(numbersAfter(out, /^tensors left over by the four runs:/m), [0]);
     });
 
     it("shows the tutorial's published numbers beside ours", () => {
