@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as path from "path";
-import { backend, data, display, lrScheduler, models, nn, optim, plot, tf, train, epochLine, NonFiniteLossError, History } from "tsdl";
+import { backend, data, display, lrScheduler, models, nn, optim, plot, tf, train, epochLine, NonFiniteLossError, History, ProgressBar } from "tsdl";
 
 const golden = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures", "train_smallcnn.json"), "utf8"));
 
@@ -273,6 +273,19 @@ describe("train(): progress and live plot", function () {
     const pipe: string[] = [];
     await run({ progressOut: { isTTY: false, write: (s: string) => pipe.push(s) } }, 1);
     assert.deepEqual(pipe, []);
+  });
+
+  it("the progress bar redraws at most once per minInterval, except when forced", () => {
+    const writes: string[] = [];
+    const bar = new ProgressBar("terminal", { isTTY: true, write: (s: string) => writes.push(s) }, 3600);
+    const state = (batch: number) => ({ epoch: 1, epochs: 1, batch, batches: 10, elapsed: batch, phase: "train" as const });
+    for (let i = 1; i <= 5; i++) bar.update(state(i));
+    assert.equal(writes.length, 1, "one draw within the interval");
+    assert.match(writes[0], /1\/10/);
+    bar.update(state(6), true);
+    assert.equal(writes.length, 2);
+    assert.match(writes[1], /6\/10/);
+    assert.equal(bar.draws, 2);
   });
 
   it("draws a live loss curve in one output, redrawn each epoch", async () => {
