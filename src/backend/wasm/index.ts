@@ -3,11 +3,14 @@
 // Stock tfjs-backend-wasm 4.22 has no Conv2DBackpropFilter and a scalar-loop Conv2DBackpropInput. tsdl registers
 //  - on XNNPACK (always available): Conv2DBackpropInput as a conv2d of the upsampled dy with the flipped filter,
 //    Conv2DBackpropFilter as a conv2d with batch and channels swapped;
-//  - on the native addon when it builds (system C compiler + OpenBLAS, see native.ts): Conv2D, FusedConv2D and
-//    both gradients as im2col + multi-threaded sgemm, in place in wasm memory; and Tile, Sum, Mean (leading or
+//  - on the native addon when it builds (system C compiler + OpenBLAS, oneDNN if present; see native.ts): Conv2D,
+//    FusedConv2D and both gradients as oneDNN direct convolutions or im2col + multi-threaded sgemm, in place in
+//    wasm memory; and Tile, Sum, Mean (leading or
 //    trailing axes), MaxPoolGrad and FusedBatchNorm, whose stock versions are scalar loops or transpose first;
+//    FusedBatchNorm's gradient as one two-pass kernel (a wrapper around tfjs's gradient, used on wasm only);
 //  - always: Identity and same-dtype Cast share the data instead of copying it.
 import * as tf from "@tensorflow/tfjs";
+import { BATCH_NORM_GRAD, fusedBatchNormGradConfig, nativeBatchNormGrad } from "./batchnorm_grad";
 import { conv2dBackpropFilter } from "./conv2d_backprop_filter";
 import type { TensorInfo } from "./scratch";
 import { conv2dBackpropInput } from "./conv2d_backprop_input";
@@ -21,11 +24,13 @@ export { nativeStatus } from "./native";
 export type { NativeStatus } from "./native";
 
 export interface WasmKernelOptions {
-  /** Use the native OpenBLAS conv kernels when they load (default true; TSDL_WASM_NATIVE=0 stops loading them). */
+  /** Use the native kernels when they load (default true; TSDL_WASM_NATIVE=0 stops loading them). */
   native: boolean;
+  /** Within them, oneDNN convolutions when compiled in (default true), else im2col + OpenBLAS. */
+  dnnl: boolean;
 }
 
-export const wasmKernelOptions: WasmKernelOptions = { native: true };
+export const wasmKernelOptions: WasmKernelOptions = { native: true, dnnl: true };
 
 /** The stock kernels that were replaced, by name (for benchmarks that compare against them). */
 export const stockKernels = new Map<string, tf.KernelConfig>();
@@ -36,7 +41,12 @@ function stock(name: string): tf.KernelFunc {
   return config.kernelFunc;
 }
 
-const native = () => (wasmKernelOptions.native ? loadNative() : undefined);
+let dnnlOn: boolean | undefined;
+function native(): NativeConv | undefined {
+  const n = wasmKernelOptions.native ? loadNative() : undefined;
+  if (n && dnnlOn !== wasmKernelOptions.dnnl) n.dnnl((dnnlOn = wasmKernelOptions.dnnl));
+  return n;
+}
 
 /** The kernels tsdl adds to (or replaces in) the wasm backend. */
 export const wasmTrainingKernels: tf.KernelConfig[] = [
@@ -118,10 +128,26 @@ export const wasmTrainingKernels: tf.KernelConfig[] = [
 ];
 
 let registered = false;
+let gradientWrapped = false;
 
 /** Register tsdl's wasm kernels (idempotent). Run by `backend.init()` when it selects wasm. */
 export function registerWasmTrainingKernels(): void {
   if (registered) return;
+  if (!gradientWrapped) {
+    // The gradient registry is shared by all backends: the wrapper runs tfjs's own gradient except on wasm.
+    tf.registerKernel({
+      kernelName: BATCH_NORM_GRAD,
+      backendName: "wasm",
+      kernelFunc: (args) => {
+        const n = native();
+        if (!n) throw new Error(`tsdl: ${BATCH_NORM_GRAD} needs the native kernels`);
+        return nativeBatchNormGrad(n)(args);
+      },
+    });
+    const original = tf.getGradient(tf.FusedBatchNorm);
+    if (original) tf.registerGradient(fusedBatchNormGradConfig(original, () => registered && native() !== undefined));
+    gradientWrapped = true;
+  }
   for (const config of wasmTrainingKernels) {
     const existing = tf.getKernel(config.kernelName, "wasm");
     if (existing) {

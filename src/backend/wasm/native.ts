@@ -1,8 +1,9 @@
 // Optional native conv kernels (im2col + OpenBLAS sgemm, multi-threaded) for the wasm backend.
 //
-// Built on first use from native/conv.c with the system C compiler against Debian's libopenblas-dev
-// (`apt-get install gcc libopenblas-dev`), into dist/native/ (a build output inside the repo), and loaded as an
-// N-API addon that reads and writes tensors in place in wasm memory. When the compiler, the headers or OpenBLAS
+// Built on first use from native/conv.c with the system C compiler against Debian's libopenblas-dev, and
+// libdnnl-dev (oneDNN, PyTorch's CPU convolutions) when present (`apt-get install gcc libopenblas-dev libdnnl-dev`),
+// into dist/native/ (a build output inside the repo), and loaded as an N-API addon that reads and writes tensors in
+// place in wasm memory. When the compiler, the headers or OpenBLAS
 // are missing, tsdl says why (nativeStatus()) and the XNNPACK kernels are used: nothing else changes.
 // TSDL_WASM_NATIVE=0 turns it off.
 import { execFileSync } from "child_process";
@@ -20,6 +21,9 @@ export interface NativeConv {
   reduceSum(heap: ArrayBuffer, x: number, out: number, rows: number, cols: number, leading: number, scale: number): void;
   maxPoolGrad(heap: ArrayBuffer, geo: Int32Array, x: number, dy: number, dx: number): void;
   batchNorm(heap: ArrayBuffer, x: number, y: number, rows: number, c: number, mean: number, variance: number, scale: number, offset: number, eps: number): void;
+  batchNormGrad(heap: ArrayBuffer, x: number, dy: number, rows: number, c: number, mean: number, variance: number, scale: number, eps: number, dx: number, dmean: number, dvar: number, dscale: number, doffset: number): void;
+  /** Turn the oneDNN convolutions on/off; returns the oneDNN version when compiled in and on, else "". */
+  dnnl(on?: boolean): string;
   threads(n?: number): number;
   config(): string;
 }
@@ -74,27 +78,33 @@ function chooseCoreType(): void {
   else if (has("avx2") && has("fma")) process.env.OPENBLAS_CORETYPE = "Haswell";
 }
 
+/** Compile with oneDNN when its headers and library are there, else with OpenBLAS alone. */
 function build(src: string, out: string): void {
   const include = nodeIncludeDir();
   if (!include) throw new Error("Node's C headers (node_api.h) were not found");
   const cc = process.env.CC ?? "cc";
   const tmp = `${out}.${process.pid}.tmp`;
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  try {
-    execFileSync(cc, ["-O3", "-march=native", "-fPIC", "-shared", `-I${include}`, src, "-o", tmp, "-lopenblas"], {
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    fs.renameSync(tmp, out); // atomic: parallel processes never load a half-written file
-    for (const old of fs.readdirSync(path.dirname(out))) {
-      if (/^tsdl-wasm-conv-[0-9a-f]+\.node$/.test(old) && old !== path.basename(out)) fs.rmSync(path.join(path.dirname(out), old), { force: true });
+  const base = ["-O3", "-march=native", "-fPIC", "-shared", `-I${include}`, src, "-o", tmp];
+  const attempts = process.env.TSDL_WASM_DNNL === "0" ? [[]] : [["-DTSDL_DNNL", "-ldnnl"], []];
+  let failure: Error | undefined;
+  for (const extra of attempts) {
+    try {
+      execFileSync(cc, [...base, "-lopenblas", ...extra], { stdio: ["ignore", "ignore", "pipe"] });
+      fs.renameSync(tmp, out); // atomic: parallel processes never load a half-written file
+      for (const old of fs.readdirSync(path.dirname(out))) {
+        if (/^tsdl-wasm-conv-[0-9a-f]+\.node$/.test(old) && old !== path.basename(out)) fs.rmSync(path.join(path.dirname(out), old), { force: true });
+      }
+      return;
+    } catch (e) {
+      fs.rmSync(tmp, { force: true });
+      const err = e as { code?: string; stderr?: Buffer; message: string };
+      if (err.code === "ENOENT") throw new Error(`no C compiler (${cc})`);
+      const first = String(err.stderr ?? err.message).split("\n").find((l) => /error/.test(l)) ?? err.message;
+      failure = new Error(`${cc} failed: ${first.trim()}`);
     }
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    const err = e as { code?: string; stderr?: Buffer; message: string };
-    if (err.code === "ENOENT") throw new Error(`no C compiler (${cc})`);
-    const first = String(err.stderr ?? err.message).split("\n").find((l) => /error/.test(l)) ?? err.message;
-    throw new Error(`${cc} failed: ${first.trim()}`);
   }
+  throw failure as Error;
 }
 
 /** Load (building once if needed) the native conv kernels; undefined when unavailable (see nativeStatus()). */
@@ -108,14 +118,18 @@ export function loadNative(): NativeConv | undefined {
     if (os.platform() === "win32") throw new Error("not built on Windows");
     const src = sourceFile();
     if (!src) throw new Error("native/conv.c not found");
-    const hash = crypto.createHash("sha1").update(fs.readFileSync(src)).update(`${process.arch} ${os.cpus()[0]?.model}`).digest("hex").slice(0, 12);
+    const hash = crypto.createHash("sha1").update(fs.readFileSync(src)).update(`${process.arch} ${os.cpus()[0]?.model} dnnl=${process.env.TSDL_WASM_DNNL !== "0" && fs.existsSync("/usr/include/dnnl.h")}`).digest("hex").slice(0, 12);
     const out = path.join(repoRoot(), "dist", "native", `tsdl-wasm-conv-${hash}.node`);
     if (!fs.existsSync(out)) build(src, out);
     chooseCoreType();
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     loaded = require(out) as NativeConv;
     const cfg = loaded.config().split(" ");
-    status = { enabled: true, detail: `OpenBLAS ${cfg[1]} (${process.env.OPENBLAS_CORETYPE ?? cfg[cfg.length - 2]} kernels, ${loaded.threads()} threads)` };
+    const dnnl = loaded.dnnl(true);
+    status = {
+      enabled: true,
+      detail: `${dnnl ? `oneDNN ${dnnl} convolutions, ` : ""}OpenBLAS ${cfg[1]} (${process.env.OPENBLAS_CORETYPE ?? cfg[cfg.length - 2]} kernels, ${loaded.threads()} threads)`,
+    };
   } catch (e) {
     loaded = undefined;
     status = { enabled: false, detail: `native conv kernels unavailable: ${(e as Error).message.split("\n")[0]}` };

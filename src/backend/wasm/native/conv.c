@@ -1,5 +1,5 @@
 // Native kernels for tsdl's wasm backend: conv2d as im2col + OpenBLAS sgemm, and the other slow kernels of a
-// training step (Tile, Sum/Mean, MaxPoolGrad, FusedBatchNorm), on tensors that stay in wasm memory.
+// training step (Tile, Sum/Mean, MaxPoolGrad, FusedBatchNorm and its gradient), on tensors that stay in wasm memory.
 //
 // Every function takes the wasm heap (an ArrayBuffer) and byte offsets into it, so no tensor is copied in or out.
 // Layouts are tfjs's: x, dy NHWC; filter HWIO, i.e. a row-major [kH·kW·inC, outC] matrix.
@@ -7,6 +7,7 @@
 #include <cblas.h>
 #include <node_api.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <math.h>
 #include <string.h>
@@ -86,8 +87,192 @@ static void col2im(const Geo* g, const float* cols, float* dx, int64_t r0, int64
   }
 }
 
+
+// ---- optional oneDNN path (Debian libdnnl-dev; compiled with -DTSDL_DNNL): direct convolutions on NHWC data,
+// the library PyTorch's CPU convolutions use. Primitives are created once per shape; weights are reordered into the
+// primitive's blocked layout on each call (they change every step). Any failure (no primitive, only a reference
+// implementation) returns 0 and the caller uses im2col + OpenBLAS.
+static int dn_enabled = 1;
+#ifdef TSDL_DNNL
+#include <dnnl.h>
+
+enum { DN_FWD = 0, DN_BWD_DATA = 1, DN_BWD_W = 2 };
+typedef struct DnEntry {
+  int kind, bias, act, ok;
+  Geo g;
+  dnnl_memory_desc_t src, dst, wuser, wprim, bmd;
+  dnnl_primitive_t prim, reorder;
+  void* wbuf;
+  struct DnEntry* next;
+} DnEntry;
+
+static dnnl_engine_t dn_eng;
+static dnnl_stream_t dn_strm;
+static int dn_state;  // 0 untried, 1 ready, -1 unavailable
+static DnEntry* dn_cache;
+
+static int dn_ready(void) {
+  if (dn_state == 0) {
+    dn_state = dnnl_engine_create(&dn_eng, dnnl_cpu, 0) == dnnl_success &&
+                       dnnl_stream_create(&dn_strm, dn_eng, dnnl_stream_default_flags) == dnnl_success
+                   ? 1
+                   : -1;
+  }
+  return dn_state > 0;
+}
+
+static int dn_not_ref(const_dnnl_primitive_desc_t pd) {
+  const char* impl = NULL;
+  if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success || !impl) return 0;
+  return strncmp(impl, "ref", 3) != 0;
+}
+
+static DnEntry* dn_get(int kind, const Geo* g, int bias, int act) {
+  for (DnEntry* e = dn_cache; e; e = e->next)
+    if (e->kind == kind && e->bias == bias && e->act == act && !memcmp(&e->g, g, sizeof(Geo))) return e->ok ? e : NULL;
+  DnEntry* e = calloc(1, sizeof(DnEntry));
+  e->kind = kind, e->bias = bias, e->act = act, e->g = *g, e->next = dn_cache;
+  dn_cache = e;  // failures are cached too
+  if (!dn_ready()) return NULL;
+  dnnl_dims_t sd = {g->n, g->inC, g->inH, g->inW}, wd = {g->outC, g->inC, g->kH, g->kW},
+              dd = {g->n, g->outC, g->outH, g->outW}, bd = {g->outC};
+  dnnl_memory_desc_t wany;
+  dnnl_memory_desc_init_by_tag(&e->src, 4, sd, dnnl_f32, dnnl_nhwc);
+  dnnl_memory_desc_init_by_tag(&e->dst, 4, dd, dnnl_f32, dnnl_nhwc);
+  dnnl_memory_desc_init_by_tag(&e->wuser, 4, wd, dnnl_f32, dnnl_hwio);
+  dnnl_memory_desc_init_by_tag(&wany, 4, wd, dnnl_f32, dnnl_format_tag_any);
+  dnnl_memory_desc_init_by_tag(&e->bmd, 1, bd, dnnl_f32, dnnl_a);
+  dnnl_dims_t strides = {g->sH, g->sW}, pl = {g->padTop, g->padLeft}, pr;
+  const int64_t pb = (int64_t)(g->outH - 1) * g->sH + g->kH - g->inH - g->padTop;
+  const int64_t pw = (int64_t)(g->outW - 1) * g->sW + g->kW - g->inW - g->padLeft;
+  pr[0] = pb < 0 ? 0 : pb, pr[1] = pw < 0 ? 0 : pw;  // a stride that skips the last rows: floor() absorbs it
+  if ((g->inH + g->padTop + pr[0] - g->kH) / g->sH + 1 != g->outH ||
+      (g->inW + g->padLeft + pr[1] - g->kW) / g->sW + 1 != g->outW)
+    return NULL;
+
+  dnnl_convolution_desc_t fd, bd2;
+  dnnl_primitive_desc_t hint = NULL, pd = NULL;
+  dnnl_primitive_attr_t attr = NULL;
+  dnnl_post_ops_t po = NULL;
+  int ok = 0;
+  if (kind == DN_FWD) {
+    if (dnnl_convolution_forward_desc_init(&fd, dnnl_forward_inference, dnnl_convolution_direct, &e->src, &wany,
+                                           bias ? &e->bmd : NULL, &e->dst, strides, pl, pr) != dnnl_success)
+      goto done;
+    dnnl_primitive_attr_create(&attr);
+    if (act == 1) {
+      dnnl_post_ops_create(&po);
+      dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_relu, 0.f, 0.f);
+      dnnl_primitive_attr_set_post_ops(attr, po);
+    }
+    if (dnnl_primitive_desc_create(&pd, &fd, attr, dn_eng, NULL) != dnnl_success) goto done;
+  } else {
+    if (dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, dnnl_convolution_direct, &e->src, &wany, NULL,
+                                           &e->dst, strides, pl, pr) != dnnl_success ||
+        dnnl_primitive_desc_create(&hint, &fd, NULL, dn_eng, NULL) != dnnl_success)
+      goto done;
+    dnnl_status_t st = kind == DN_BWD_DATA
+                           ? dnnl_convolution_backward_data_desc_init(&bd2, dnnl_convolution_direct, &e->src, &wany,
+                                                                      &e->dst, strides, pl, pr)
+                           : dnnl_convolution_backward_weights_desc_init(&bd2, dnnl_convolution_direct, &e->src, &wany,
+                                                                         NULL, &e->dst, strides, pl, pr);
+    if (st != dnnl_success || dnnl_primitive_desc_create(&pd, &bd2, NULL, dn_eng, hint) != dnnl_success) goto done;
+  }
+  if (!dn_not_ref(pd)) goto done;
+  e->wprim = *dnnl_primitive_desc_query_md(pd, kind == DN_BWD_W ? dnnl_query_diff_weights_md : dnnl_query_weights_md, 0);
+  if (dnnl_primitive_create(&e->prim, pd) != dnnl_success) goto done;
+  if (!dnnl_memory_desc_equal(&e->wprim, &e->wuser)) {
+    dnnl_primitive_desc_t rpd;
+    const dnnl_memory_desc_t* from = kind == DN_BWD_W ? &e->wprim : &e->wuser;
+    const dnnl_memory_desc_t* to = kind == DN_BWD_W ? &e->wuser : &e->wprim;
+    if (dnnl_reorder_primitive_desc_create(&rpd, from, dn_eng, to, dn_eng, NULL) != dnnl_success) goto done;
+    const dnnl_status_t rs = dnnl_primitive_create(&e->reorder, rpd);
+    dnnl_primitive_desc_destroy(rpd);
+    if (rs != dnnl_success) goto done;
+    e->wbuf = malloc(dnnl_memory_desc_get_size(&e->wprim));
+  }
+  ok = 1;
+done:
+  if (pd) dnnl_primitive_desc_destroy(pd);
+  if (hint) dnnl_primitive_desc_destroy(hint);
+  if (attr) dnnl_primitive_attr_destroy(attr);
+  if (po) dnnl_post_ops_destroy(po);
+  e->ok = ok;
+  return ok ? e : NULL;
+}
+
+static dnnl_memory_t dn_mem(const dnnl_memory_desc_t* md, const void* p) {
+  dnnl_memory_t m = NULL;
+  dnnl_memory_create(&m, md, dn_eng, (void*)p);
+  return m;
+}
+
+static void dn_reorder(DnEntry* e, dnnl_memory_t from, dnnl_memory_t to) {
+  dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+  dnnl_primitive_execute(e->reorder, dn_strm, 2, args);
+}
+
+// kind DN_FWD: a = x, b = w, c = bias (or NULL), out = y. DN_BWD_DATA: a = dy, b = w, out = dx.
+// DN_BWD_W: a = x, b = dy, out = dW.
+static int dn_conv(int kind, const Geo* g, const float* a, const float* b, const float* c, int act, float* out) {
+  if (!dn_enabled) return 0;
+  DnEntry* e = dn_get(kind, g, c != NULL, act);
+  if (!e) return 0;
+  dnnl_memory_t wuser = NULL, wprim = NULL, m1, m2, m3, mb = NULL;
+  if (kind == DN_BWD_W) {
+    m1 = dn_mem(&e->src, a), m2 = dn_mem(&e->dst, b);
+    wuser = dn_mem(&e->wuser, out);
+    wprim = e->reorder ? dn_mem(&e->wprim, e->wbuf) : wuser;
+    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, m1}, {DNNL_ARG_DIFF_DST, m2}, {DNNL_ARG_DIFF_WEIGHTS, wprim}};
+    dnnl_primitive_execute(e->prim, dn_strm, 3, args);
+    if (e->reorder) dn_reorder(e, wprim, wuser);
+    m3 = NULL;
+  } else {
+    wuser = dn_mem(&e->wuser, b);
+    wprim = wuser;
+    if (e->reorder) {
+      wprim = dn_mem(&e->wprim, e->wbuf);
+      dn_reorder(e, wuser, wprim);
+    }
+    if (kind == DN_FWD) {
+      m1 = dn_mem(&e->src, a), m3 = dn_mem(&e->dst, out);
+      if (c) mb = dn_mem(&e->bmd, c);
+      dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, m1}, {DNNL_ARG_WEIGHTS, wprim}, {DNNL_ARG_DST, m3}, {DNNL_ARG_BIAS, mb}};
+      dnnl_primitive_execute(e->prim, dn_strm, c ? 4 : 3, args);
+    } else {
+      m1 = dn_mem(&e->dst, a), m3 = dn_mem(&e->src, out);
+      dnnl_exec_arg_t args[3] = {{DNNL_ARG_DIFF_DST, m1}, {DNNL_ARG_WEIGHTS, wprim}, {DNNL_ARG_DIFF_SRC, m3}};
+      dnnl_primitive_execute(e->prim, dn_strm, 3, args);
+    }
+    m2 = NULL;
+  }
+  dnnl_stream_wait(dn_strm);
+  if (wprim != wuser) dnnl_memory_destroy(wprim);
+  dnnl_memory_destroy(wuser);
+  dnnl_memory_destroy(m1);
+  if (m2) dnnl_memory_destroy(m2);
+  if (m3) dnnl_memory_destroy(m3);
+  if (mb) dnnl_memory_destroy(mb);
+  return 1;
+}
+static const char* dn_version(void) {
+  static char v[32];
+  const dnnl_version_t* ver = dnnl_version();
+  snprintf(v, sizeof v, "%d.%d.%d", ver->major, ver->minor, ver->patch);
+  return v;
+}
+#else
+enum { DN_FWD = 0, DN_BWD_DATA = 1, DN_BWD_W = 2 };
+static int dn_conv(int kind, const Geo* g, const float* a, const float* b, const float* c, int act, float* out) {
+  (void)kind, (void)g, (void)a, (void)b, (void)c, (void)act, (void)out;
+  return 0;
+}
+static const char* dn_version(void) { return ""; }
+#endif
+
 // y = act(im2col(x) · W + bias); act 0 linear, 1 relu.
 static void conv_forward(const Geo* g, const float* x, const float* w, const float* bias, int act, float* y) {
+  if (dn_conv(DN_FWD, g, x, w, bias, act, y)) return;
   const int64_t K = (int64_t)g->kH * g->kW * g->inC;
   const int64_t P = (int64_t)g->n * g->outH * g->outW;
   if (direct(g)) {
@@ -114,6 +299,7 @@ static void conv_forward(const Geo* g, const float* x, const float* w, const flo
 
 // dx = col2im(dy · Wᵀ)
 static void conv_backprop_input(const Geo* g, const float* dy, const float* w, float* dx) {
+  if (dn_conv(DN_BWD_DATA, g, dy, w, NULL, 0, dx)) return;
   const int64_t K = (int64_t)g->kH * g->kW * g->inC;
   const int64_t P = (int64_t)g->n * g->outH * g->outW;
   if (direct(g)) {
@@ -134,6 +320,7 @@ static void conv_backprop_input(const Geo* g, const float* dy, const float* w, f
 
 // dW = Σ_chunks im2col(x)ᵀ · dy
 static void conv_backprop_filter(const Geo* g, const float* x, const float* dy, float* dw) {
+  if (dn_conv(DN_BWD_W, g, x, dy, NULL, 0, dw)) return;
   const int64_t K = (int64_t)g->kH * g->kW * g->inC;
   const int64_t P = (int64_t)g->n * g->outH * g->outW;
   if (direct(g)) {
@@ -243,6 +430,40 @@ static void batch_norm(const float* x, float* y, int64_t rows, int64_t C, const 
     for (int64_t c = 0; c < C; c++) yr[c] = xr[c] * a[c] + b[c];
   }
   free(a);
+}
+
+// Gradient of batch norm with given statistics, channels last (tfjs's FusedBatchNorm gradient, in two passes):
+//   rs = 1/√(var + eps), s = scale (or 1)
+//   dx = dy·s·rs      dmean = -rs·s·Σdy      dvar = -½·rs³·s·Σdy(x - mean)      dscale = rs·Σdy(x - mean)      doffset = Σdy
+static void batch_norm_grad(const float* x, const float* dy, int64_t rows, int64_t C, const float* mean,
+                            const float* var, const float* scale, float eps, float* dx, float* dmean, float* dvar,
+                            float* dscale, float* doffset) {
+  double* sdy = calloc(2 * C, sizeof(double));
+  double* sdyx = sdy + C;
+  float* k = malloc(sizeof(float) * C);
+  for (int64_t r = 0; r < rows; r++) {
+    const float* xr = x + r * C;
+    const float* dr = dy + r * C;
+    for (int64_t c = 0; c < C; c++) {
+      sdy[c] += dr[c];
+      sdyx[c] += (double)dr[c] * (xr[c] - mean[c]);
+    }
+  }
+  for (int64_t c = 0; c < C; c++) {
+    const double rs = 1.0 / sqrt((double)var[c] + eps), s = scale ? scale[c] : 1.0;
+    k[c] = (float)(rs * s);
+    dmean[c] = (float)(-rs * s * sdy[c]);
+    dvar[c] = (float)(-0.5 * rs * rs * rs * s * sdyx[c]);
+    dscale[c] = (float)(rs * sdyx[c]);
+    doffset[c] = (float)sdy[c];
+  }
+  for (int64_t r = 0; r < rows; r++) {
+    const float* dr = dy + r * C;
+    float* o = dx + r * C;
+    for (int64_t c = 0; c < C; c++) o[c] = dr[c] * k[c];
+  }
+  free(sdy);
+  free(k);
 }
 
 // ---- N-API glue: f(heap, geometry Int32Array(13), offsets...) ----
@@ -412,6 +633,41 @@ static napi_value js_batch_norm(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// batchNormGrad(heap, x, dy, rows, C, mean, var, scale|-1, eps, dx, dmean, dvar, dscale, doffset)
+static napi_value js_batch_norm_grad(napi_env env, napi_callback_info info) {
+  size_t argc = 14;
+  napi_value a[14];
+  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
+  char* heap = buffer_ptr(env, a[0]);
+  double eps = 0;
+  napi_get_value_double(env, a[8], &eps);
+  if (argc != 14 || !heap) {
+    napi_throw_error(env, NULL, "tsdl native batchNormGrad: bad arguments");
+    return NULL;
+  }
+  const int64_t scale = off(env, a[7]);
+  batch_norm_grad(PTR(heap, off(env, a[1])), PTR(heap, off(env, a[2])), off(env, a[3]), off(env, a[4]),
+                  PTR(heap, off(env, a[5])), PTR(heap, off(env, a[6])), scale < 0 ? NULL : PTR(heap, scale), (float)eps,
+                  PTR(heap, off(env, a[9])), PTR(heap, off(env, a[10])), PTR(heap, off(env, a[11])),
+                  PTR(heap, off(env, a[12])), PTR(heap, off(env, a[13])));
+  return NULL;
+}
+
+// dnnl(on?) -> the oneDNN version when compiled in and enabled, else ""
+static napi_value js_dnnl(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value a[1], out;
+  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
+  if (argc == 1) {
+    bool on = true;
+    napi_get_value_bool(env, a[0], &on);
+    dn_enabled = on;
+  }
+  const char* v = dn_version();
+  napi_create_string_utf8(env, dn_enabled ? v : "", NAPI_AUTO_LENGTH, &out);
+  return out;
+}
+
 NAPI_MODULE_INIT() {
   const napi_property_descriptor props[] = {
       {"forward", NULL, js_forward, NULL, NULL, NULL, napi_default, NULL},
@@ -421,6 +677,8 @@ NAPI_MODULE_INIT() {
       {"reduceSum", NULL, js_reduce_sum, NULL, NULL, NULL, napi_default, NULL},
       {"maxPoolGrad", NULL, js_max_pool_grad, NULL, NULL, NULL, napi_default, NULL},
       {"batchNorm", NULL, js_batch_norm, NULL, NULL, NULL, napi_default, NULL},
+      {"batchNormGrad", NULL, js_batch_norm_grad, NULL, NULL, NULL, napi_default, NULL},
+      {"dnnl", NULL, js_dnnl, NULL, NULL, NULL, napi_default, NULL},
       {"threads", NULL, js_set_threads, NULL, NULL, NULL, napi_default, NULL},
       {"config", NULL, js_config, NULL, NULL, NULL, napi_default, NULL},
   };
