@@ -303,6 +303,7 @@ describe("plot.lrSchedule", function () {
     assert.deepEqual(d.lineVertices("momentum_panel"), [steps, steps]);
     assert.deepEqual(d.axisTitles, ["step", "lr", "step", "momentum"]);
     assert.deepEqual(d.legendLabels, ["group 0", "group 1"]);
+    assert.deepEqual(d.items("lr_panel").map((e) => e.attrs.stroke), ["#1f77b4", "#ff7f0e"], "matplotlib's C0, C1 by group");
     assert.deepEqual(d.texts("role-title-text"), ["OneCycleLR"]);
     const max0 = Math.max(...F.onecycle.lr[0]);
     assert.ok(p.summary.includes(`max ${Number(max0.toPrecision(3))}`), p.summary);
@@ -316,6 +317,7 @@ describe("plot.lrSchedule", function () {
     assert.deepEqual(d.axisTitles, ["epoch", "lr"]);
     assert.equal(Number(d.tickLabels("Y")[0]), 0, "a linear lr axis starts at 0");
     assert.deepEqual(d.legendLabels, []);
+    assert.deepEqual(d.items("lr_panel").map((e) => e.attrs.stroke), ["#1f77b4"], "matplotlib's C0");
     // step-after: the only vertical segment is the drop, at the x of epoch 20 (PyTorch's milestone)
     const pts = d.items("lr_panel")[0].attrs.d.split(/[ML]/).filter(Boolean).map((p) => p.split(",").map(Number));
     const vertical = pts.slice(1).filter((p, i) => p[0] === pts[i][0] && p[1] !== pts[i][1]);

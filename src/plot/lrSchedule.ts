@@ -103,8 +103,8 @@ export function lrSchedule(
   // One group needs no legend; several get matplotlib's colours in group order.
   const color =
     groups.length > 1
-      ? { color: { field: "group", type: "nominal", title: null, scale: { domain: groups, range: groups.map((_, g) => TAB10[g % TAB10.length]) } } }
-      : {};
+      ? { field: "group", type: "nominal", title: null, scale: { domain: groups, range: groups.map((_, g) => TAB10[g % TAB10.length]) } }
+      : { value: TAB10[0] };
   // Piecewise-constant schedules (StepLR, MultiStepLR) are drawn as steps, smooth ones as lines.
   const interpolate = changes(lr) <= nSteps / 4 ? "step-after" : "linear";
   const x = { field: "step", type: "quantitative", title: xTitle, scale: { nice: false }, axis: { tickMinStep: 1 } };
@@ -116,7 +116,7 @@ export function lrSchedule(
     encoding: {
       x,
       y: { field: "value", type: "quantitative", title: what === "lr" ? (logY ? "lr (log)" : "lr") : "momentum", scale: what === "lr" ? (logY ? { type: "log" } : { zero: true }) : { zero: false } },
-      ...(groups.length > 1 ? color : { color: { value: TAB10[0] } }),
+      color,
       tooltip: [{ field: "step" }, { field: "group" }, { field: "value", format: ".4g" }],
     },
   });
