@@ -185,6 +185,8 @@ describe("plot.lossCurve", function () {
     assert.equal(d.items("accuracy_points").length, 2 * n);
     assert.deepEqual(d.axisTitles, ["epoch", "loss", "epoch", "accuracy"]);
     assert.deepEqual(d.legendLabels, ["train", "valid"]);
+    for (const panel of ["loss_lines", "accuracy_lines"])
+      assert.deepEqual(d.items(panel).map((e) => [/split: (\w+)/.exec(label(e))![1], e.attrs.stroke]), [["train", "#1f77b4"], ["valid", "#ff7f0e"]], "matplotlib's C0, C1");
     assert.deepEqual(d.subtitle, []);
   });
 
@@ -382,6 +384,8 @@ describe("plot.compare", function () {
     assert.deepEqual(d.lineVertices("runs"), Array(6).fill(epochs));
     assert.deepEqual(d.legendTitles, ["run", "split"]);
     assert.deepEqual(d.legendLabels, [...names, "train", "valid"]);
+    const strokeOf = (run: string) => new Set(d.items("runs").filter((e) => label(e).includes(`run: ${run};`)).map((e) => e.attrs.stroke));
+    assert.deepEqual(names.map((r) => [...strokeOf(r)]), [["#1f77b4"], ["#ff7f0e"], ["#2ca02c"]], "one matplotlib colour per run, in the order given");
     assert.deepEqual(d.axisTitles, ["epoch", "loss"]);
     for (const name of names) {
       const last = F.runs_wd[name].epochs[epochs - 1].validLoss as number;
