@@ -71,18 +71,18 @@ function isStateful(x: unknown): x is Stateful {
   return !!x && typeof (x as Stateful).stateDict === "function" && typeof (x as Stateful).loadStateDict === "function";
 }
 
-/** Collects tensors into one little-endian buffer with a manifest. */
+/** Collects tensors into one little-endian buffer; each `add` returns the tensor's manifest entry. */
 class TensorPack {
-  readonly entries: TensorEntry[] = [];
   private chunks: Buffer[] = [];
   private size = 0;
-  add(name: string, t: tf.Tensor): void {
+  add(name: string, t: tf.Tensor): TensorEntry {
     const dtype = t.dtype === "int32" ? "int32" : "float32";
     const values = dtype === "int32" ? Int32Array.from(t.dataSync()) : Float32Array.from(t.dataSync());
     const buf = Buffer.from(values.buffer, values.byteOffset, values.byteLength);
-    this.entries.push({ name, shape: [...t.shape], dtype, offset: this.size, byteLength: buf.byteLength });
+    const entry: TensorEntry = { name, shape: [...t.shape], dtype, offset: this.size, byteLength: buf.byteLength };
     this.chunks.push(buf);
     this.size += buf.byteLength;
+    return entry;
   }
   bytes(): Buffer {
     return Buffer.concat(this.chunks, this.size);
@@ -140,15 +140,13 @@ function writeDirAtomically(dir: string, files: Record<string, Buffer | string>)
 export async function saveCheckpoint(dir: string, o: SaveCheckpointOptions): Promise<void> {
   if (!Number.isInteger(o.epoch) || o.epoch < -1) throw new Error(`saveCheckpoint: epoch must be the last completed epoch (an integer >= -1), got ${o.epoch}`);
   const pack = new TensorPack();
-  for (const w of o.model.weights as LayerVar[]) pack.add(w.originalName, w.read());
+  const weights = (o.model.weights as LayerVar[]).map((w) => pack.add(w.originalName, w.read()));
   let optimizer: CheckpointFile["optimizer"];
   if (o.optimizer && isStateful(o.optimizer)) optimizer = { kind: "stateDict", state: o.optimizer.stateDict() };
   else if (o.optimizer instanceof tf.Optimizer) {
-    const named = await o.optimizer.getWeights();
     const entries: TensorEntry[] = [];
-    for (const { name, tensor } of named) {
-      pack.add(`optimizer/${name}`, tensor);
-      entries.push({ ...pack.entries[pack.entries.length - 1], name });
+    for (const { name, tensor } of await o.optimizer.getWeights()) {
+      entries.push(pack.add(name, tensor));
       if (!(tensor instanceof tf.Variable)) tensor.dispose(); // the fresh iteration-count scalar
     }
     optimizer = { kind: "tfjs", weights: entries };
@@ -159,7 +157,7 @@ export async function saveCheckpoint(dir: string, o: SaveCheckpointOptions): Pro
     format: CHECKPOINT_FORMAT,
     epoch: o.epoch,
     savedAt: new Date().toISOString(),
-    weights: pack.entries.filter((e) => !e.name.startsWith("optimizer/")),
+    weights,
     optimizer,
     scheduler: o.scheduler ? o.scheduler.stateDict() : undefined,
     history: o.history ?? { epochs: [], batches: [] },
