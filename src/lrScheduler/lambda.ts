@@ -24,32 +24,37 @@ function lambdasFor(optimizer: SchedulableOptimizer, lrLambda: unknown, where: s
   return list as LrLambda[];
 }
 
+/** Base of the schedules given by one function of the epoch per group (checked before any group changes). */
+abstract class LambdaScheduler extends LRScheduler {
+  readonly lrLambdas: LrLambda[];
+  constructor(optimizer: SchedulableOptimizer, options: LambdaLROptions, where: string) {
+    const lambdas = lambdasFor(optimizer, options?.lrLambda, where);
+    super(optimizer, options.lastEpoch, where);
+    this.lrLambdas = lambdas;
+    this.initialStep();
+  }
+}
+
 /**
  * lr_g(e) = base_g · λ_g(e). Not chainable: it always starts from the group's `initialLr`.
  * The lambdas are not part of `stateDict()` (as in PyTorch, where plain functions are saved as None).
  */
-export class LambdaLR extends LRScheduler {
-  readonly lrLambdas: LrLambda[];
+export class LambdaLR extends LambdaScheduler {
   constructor(optimizer: SchedulableOptimizer, options: LambdaLROptions) {
-    const lambdas = lambdasFor(optimizer, options?.lrLambda, "LambdaLR");
-    super(optimizer, options.lastEpoch, "LambdaLR");
-    this.lrLambdas = lambdas;
-    this.initialStep();
+    super(optimizer, options, "LambdaLR");
   }
   protected computeLr(): number[] {
     return this.baseLrs.map((base, i) => base * this.lrLambdas[i](this.lastEpoch));
   }
 }
 
-/** Chainable: lr_g(e) = lr_g(e−1) · λ_g(e) for e > 0; the initial step leaves the lr unchanged. No closed form. */
-export class MultiplicativeLR extends LRScheduler {
-  readonly lrLambdas: LrLambda[];
+/**
+ * Chainable: lr_g(e) = lr_g(e−1) · λ_g(e) for e > 0; the initial step leaves the lr unchanged. No closed form.
+ * The lambdas are checked when it is built (as PyTorch >= 2.0; 1.13 fails later, at the first step).
+ */
+export class MultiplicativeLR extends LambdaScheduler {
   constructor(optimizer: SchedulableOptimizer, options: LambdaLROptions) {
-    // PyTorch >= 2.0 checks this (1.13 fails later, at the first step).
-    const lambdas = lambdasFor(optimizer, options?.lrLambda, "MultiplicativeLR");
-    super(optimizer, options.lastEpoch, "MultiplicativeLR");
-    this.lrLambdas = lambdas;
-    this.initialStep();
+    super(optimizer, options, "MultiplicativeLR");
   }
   protected computeLr(): number[] {
     if (this.lastEpoch > 0) return this.optimizer.paramGroups.map((g, i) => g.lr * this.lrLambdas[i](this.lastEpoch));
