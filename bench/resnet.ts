@@ -2,6 +2,7 @@
 //
 //   node -r ts-node/register/transpile-only bench/resnet.ts [--backend wasm] [--batch 64] [--size 96]
 //        [--warmup 1] [--steps 3] [--rounds 2] [--mode train|infer|both] [--no-torch] [--profile]
+//        [--no-native] [--dnnl auto|always|off]   (wasm: XNNPACK only / how the native convs use oneDNN)
 //
 // Alternates ../shared/reference/pytorch/bench_resnet.py (Debian python3-torch, 2 threads) and tsdl for `rounds`
 // rounds, so both see the same machine load (it is shared), and reports each round's ratio and their median.
@@ -11,6 +12,7 @@ import { spawnSync } from "child_process";
 import * as path from "path";
 import { performance } from "perf_hooks";
 import { backend, models, tf } from "tsdl";
+import { nativeStatus, wasmKernelOptions } from "tsdl/dist/backend/wasm";
 
 interface Args {
   backend: "wasm" | "cpu" | "tensorflow";
@@ -22,15 +24,23 @@ interface Args {
   rounds: number;
   torch: boolean;
   profile: boolean;
+  /** wasm: use the native kernels / oneDNN inside them (on by default when they load). */
+  native: boolean;
+  dnnl: "auto" | "always" | "off";
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { backend: "wasm", batch: 64, size: 96, warmup: 1, steps: 3, mode: "both", rounds: 2, torch: true, profile: false };
+  const a: Args = { backend: "wasm", batch: 64, size: 96, warmup: 1, steps: 3, mode: "both", rounds: 2, torch: true, profile: false, native: true, dnnl: "auto" };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = argv[i + 1];
     if (k === "--no-torch") a.torch = false;
     else if (k === "--profile") a.profile = true;
+    else if (k === "--no-native") a.native = false;
+    else if (k === "--dnnl") {
+      if (!["auto", "always", "off"].includes(v)) throw new Error(`bench/resnet: --dnnl takes auto, always or off, got ${JSON.stringify(v)}`);
+      (a.dnnl = v as Args["dnnl"]), i++;
+    }
     else if (k === "--backend") (a.backend = v as Args["backend"]), i++;
     else if (k === "--mode") (a.mode = v as Args["mode"]), i++;
     else if (["--batch", "--size", "--warmup", "--steps", "--rounds"].includes(k)) {
@@ -38,7 +48,7 @@ function parseArgs(argv: string[]): Args {
       if (!Number.isInteger(n) || n < 0) throw new Error(`bench/resnet: ${k} needs a non-negative integer, got ${JSON.stringify(v)}`);
       (a as unknown as Record<string, number>)[k.slice(2)] = n;
       i++;
-    } else throw new Error(`bench/resnet: unknown argument ${JSON.stringify(k)}; accepted: --backend --batch --size --warmup --steps --rounds --mode --no-torch --profile`);
+    } else throw new Error(`bench/resnet: unknown argument ${JSON.stringify(k)}; accepted: --backend --batch --size --warmup --steps --rounds --mode --no-torch --profile --no-native --dnnl`);
   }
   return a;
 }
@@ -105,6 +115,9 @@ async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
   const results: Array<Result & { round: number }> = [];
   const info = await backend.init(a.backend, { verbose: true });
+  Object.assign(wasmKernelOptions, { native: a.native, dnnl: a.dnnl });
+  const kernels = info.name !== "wasm" ? "" : !a.native ? "XNNPACK" : !nativeStatus().enabled ? `XNNPACK (${nativeStatus().detail})` : a.dnnl === "off" ? nativeStatus().detail.replace(/oneDNN .*?\), /, "") : a.dnnl === "always" ? nativeStatus().detail.replace(/\(autotuned[^)]*\)/, "(always)") : nativeStatus().detail;
+  if (kernels) console.log(`wasm kernels: ${kernels}`);
   const model = models.resnet(3, 10, { seed: 0, inputSize: a.size });
   const x = tf.randomNormal([a.batch, a.size, a.size, 3], 0, 1, "float32", 1) as tf.Tensor4D;
   const labels = tf.randomUniform([a.batch], 0, 10, "int32", 2);
@@ -142,6 +155,7 @@ async function main(): Promise<void> {
       framework: "tsdl",
       backend: info.name,
       device: info.device,
+      kernels,
       mode,
       batch: a.batch,
       size: a.size,

@@ -3,8 +3,8 @@
 //   node -r ts-node/register/transpile-only bench/wasm-conv.ts [--batch 64] [--reps 3] [--stock] [--only NAME]
 //
 // For every conv of the course ResNet at 96x96 input it times, on the wasm backend: the forward Conv2D on XNNPACK
-// (stock) and on the native OpenBLAS addon; Conv2DBackpropInput on XNNPACK (tsdl's conv of the upsampled dy) and
-// native; Conv2DBackpropFilter on XNNPACK by each strategy and native; with --stock also wasm's stock
+// (stock) and on the native addon (blas: im2col + OpenBLAS; dnnl: oneDNN); Conv2DBackpropInput on XNNPACK (tsdl's
+// conv of the upsampled dy) and native; Conv2DBackpropFilter on XNNPACK by each strategy and native; with --stock also wasm's stock
 // Conv2DBackpropInput (slow: minutes at batch 64). Times are also given relative to the XNNPACK forward conv,
 // since the machine is shared and absolute times move with its load. A backward conv costs the same FLOPs as the
 // forward one.
@@ -66,11 +66,18 @@ async function main(): Promise<void> {
   const nat = nativeStatus();
   console.log(`native kernels: ${nat.enabled ? nat.detail : `off (${nat.detail})`}`);
   const strategies: FilterGradStrategy[] = ["conv", "im2col"];
-  const columns = ["fwd xnn", "fwd native", "dx xnn", "dx native", ...strategies.map((s) => `dW xnn-${s}`), "dW native", ...(stock ? ["dx stock"] : [])];
+  const dnnl = /oneDNN/.test(nat.detail);
+  const nativeModes = nat.enabled ? ["blas", ...(dnnl ? ["dnnl"] : [])] : [];
+  const columns = [
+    "fwd xnn", ...nativeModes.map((m) => `fwd ${m}`),
+    "dx xnn", ...nativeModes.map((m) => `dx ${m}`),
+    ...strategies.map((s) => `dW xnn-${s}`), ...nativeModes.map((m) => `dW ${m}`),
+    ...(stock ? ["dx stock"] : []),
+  ];
   const rows: Record<string, unknown>[] = [];
   const totals = new Map<string, number>(columns.map((c) => [c, 0]));
   console.log(`batch ${batch}, best of ${reps}: ms (ratio to the XNNPACK forward conv)`);
-  console.log(`${"layer".padEnd(20)} ${columns.map((c) => c.padStart(16)).join("")}`);
+  console.log(`${"layer".padEnd(20)} ${columns.map((c) => c.padStart(15)).join("")}`);
   for (const L of LAYERS) {
     if (only && !L.name.includes(only)) continue;
     const x = tf.randomNormal([batch, L.hw, L.hw, L.cin]) as tf.Tensor4D;
@@ -82,12 +89,11 @@ async function main(): Promise<void> {
     const dx = () => tf.engine().runKernel("Conv2DBackpropInput", { dy, filter: w }, { ...attrs, inputShape: x.shape }) as tf.Tensor;
     const dW = () => tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, { ...attrs, filterShape: w.shape }) as tf.Tensor;
     const ms: Record<string, number> = {};
-    for (const native of nat.enabled ? [false, true] : [false]) {
-      wasmKernelOptions.native = native;
-      const tag = native ? "native" : "xnn";
+    for (const tag of ["xnn", ...nativeModes]) {
+      Object.assign(wasmKernelOptions, { native: tag !== "xnn", dnnl: tag === "dnnl" ? "always" : "off" });
       ms[`fwd ${tag}`] = best(reps, fwd);
       ms[`dx ${tag}`] = best(reps, dx);
-      if (native) ms["dW native"] = best(reps, dW);
+      if (tag !== "xnn") ms[`dW ${tag}`] = best(reps, dW);
       else {
         for (const s of strategies) {
           filterGradOptions.strategy = s;
@@ -96,7 +102,7 @@ async function main(): Promise<void> {
         filterGradOptions.strategy = "conv";
       }
     }
-    wasmKernelOptions.native = true;
+    Object.assign(wasmKernelOptions, { native: true, dnnl: "auto" });
     if (stock) {
       const k = stockKernels.get("Conv2DBackpropInput")!;
       const backendWasm = tf.backend();
@@ -106,7 +112,7 @@ async function main(): Promise<void> {
       });
     }
     const base = ms["fwd xnn"];
-    const cell = (c: string) => (ms[c] === undefined ? "-".padStart(16) : `${ms[c].toFixed(1)} (${(ms[c] / base).toFixed(2)})`.padStart(16));
+    const cell = (c: string) => (ms[c] === undefined ? "-".padStart(15) : `${ms[c].toFixed(0)} (${(ms[c] / base).toFixed(2)})`.padStart(15));
     console.log(`${L.name.padEnd(20)} ${columns.map(cell).join("")}`);
     for (const c of columns) if (ms[c] !== undefined) totals.set(c, (totals.get(c) ?? 0) + ms[c] * L.count);
     const gflop = (2 * batch * y.shape[1] * y.shape[2] * L.k * L.k * L.cin * L.cout) / 1e9;
@@ -114,7 +120,7 @@ async function main(): Promise<void> {
     tf.dispose([x, w, y, dy]);
   }
   const base = totals.get("fwd xnn")!;
-  console.log(`${"ResNet step (x count)".padEnd(20)} ${columns.map((c) => `${totals.get(c)!.toFixed(0)} (${(totals.get(c)! / base).toFixed(2)})`.padStart(16)).join("")}`);
+  console.log(`${"ResNet step (x count)".padEnd(20)} ${columns.map((c) => `${totals.get(c)!.toFixed(0)} (${(totals.get(c)! / base).toFixed(2)})`.padStart(15)).join("")}`);
   rows.forEach((r) => console.log(JSON.stringify(r)));
   console.log(JSON.stringify({ bench: "wasm-conv", batch, total_ms: Object.fromEntries([...totals].map(([k, v]) => [k, +v.toFixed(0)])) }));
 }

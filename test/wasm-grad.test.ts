@@ -124,20 +124,20 @@ describe("wasm conv2d gradients vs the cpu backend", function () {
   });
   afterEach(() => {
     Object.assign(filterGradOptions, saved);
-    Object.assign(wasmKernelOptions, { native: true, dnnl: true });
+    Object.assign(wasmKernelOptions, { native: true, dnnl: "auto" });
   });
 
   /** The three ways the kernels can run: native OpenBLAS (when it builds), XNNPACK with dW by conv or by im2col. */
-  const modes: Array<{ name: string; native: boolean; dnnl: boolean; strategy: FilterGradStrategy }> = [
-    { name: "native oneDNN", native: true, dnnl: true, strategy: "conv" },
-    { name: "native im2col + OpenBLAS", native: true, dnnl: false, strategy: "conv" },
-    { name: "XNNPACK, dW by conv", native: false, dnnl: false, strategy: "conv" },
-    { name: "XNNPACK, dW by im2col", native: false, dnnl: false, strategy: "im2col" },
+  const modes: Array<{ name: string; native: boolean; dnnl: "always" | "off"; strategy: FilterGradStrategy }> = [
+    { name: "native oneDNN", native: true, dnnl: "always", strategy: "conv" },
+    { name: "native im2col + OpenBLAS", native: true, dnnl: "off", strategy: "conv" },
+    { name: "XNNPACK, dW by conv", native: false, dnnl: "off", strategy: "conv" },
+    { name: "XNNPACK, dW by im2col", native: false, dnnl: "off", strategy: "im2col" },
   ];
   for (const mode of modes) {
     it(`${mode.name}: dx and dW match on ${cases.length} shapes, max rel. error <= ${TOL}`, function () {
       if (mode.native && !nativeStatus().enabled) this.skip(); // reported by the next test
-      if (mode.dnnl && !/oneDNN/.test(nativeStatus().detail)) this.skip(); // built without libdnnl-dev
+      if (mode.dnnl === "always" && !/oneDNN/.test(nativeStatus().detail)) this.skip(); // built without libdnnl-dev
       Object.assign(wasmKernelOptions, { native: mode.native, dnnl: mode.dnnl });
       filterGradOptions.strategy = mode.strategy;
       const errors: string[] = [];
@@ -176,13 +176,13 @@ describe("wasm conv2d gradients vs the cpu backend", function () {
     await backend.init("cpu", { verbose: false });
     const want = fwd();
     await backend.init("wasm", { verbose: false });
-    for (const dnnl of [true, false]) {
+    for (const dnnl of ["always", "off"] as const) {
       Object.assign(wasmKernelOptions, { native: true, dnnl });
       const got = fwd();
       const errors = named
         .map((c, i) => ({ c, p: relErr(got[i].plain, want[i].plain), f: relErr(got[i].fused, want[i].fused) }))
         .filter(({ p, f }) => !(p <= TOL && f <= TOL))
-        .map(({ c, p, f }) => `${dnnl ? "oneDNN" : "OpenBLAS"} ${c.name}: conv2d ${p.toExponential(2)}, fused ${f.toExponential(2)}`);
+        .map(({ c, p, f }) => `${dnnl === "always" ? "oneDNN" : "OpenBLAS"} ${c.name}: conv2d ${p.toExponential(2)}, fused ${f.toExponential(2)}`);
       assert.deepEqual(errors, []);
     }
   });

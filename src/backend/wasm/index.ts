@@ -26,11 +26,14 @@ export type { NativeStatus } from "./native";
 export interface WasmKernelOptions {
   /** Use the native kernels when they load (default true; TSDL_WASM_NATIVE=0 stops loading them). */
   native: boolean;
-  /** Within them, oneDNN convolutions when compiled in (default true), else im2col + OpenBLAS. */
-  dnnl: boolean;
+  /**
+   * Within them, oneDNN convolutions when compiled in: "auto" (default) times oneDNN and im2col + OpenBLAS twice
+   * each per conv shape and keeps the faster; "always"; "off" (im2col + OpenBLAS only).
+   */
+  dnnl: "auto" | "always" | "off";
 }
 
-export const wasmKernelOptions: WasmKernelOptions = { native: true, dnnl: true };
+export const wasmKernelOptions: WasmKernelOptions = { native: true, dnnl: "auto" };
 
 /** The stock kernels that were replaced, by name (for benchmarks that compare against them). */
 export const stockKernels = new Map<string, tf.KernelConfig>();
@@ -41,10 +44,13 @@ function stock(name: string): tf.KernelFunc {
   return config.kernelFunc;
 }
 
-let dnnlOn: boolean | undefined;
+let dnnlMode: WasmKernelOptions["dnnl"] | undefined;
 function native(): NativeConv | undefined {
   const n = wasmKernelOptions.native ? loadNative() : undefined;
-  if (n && dnnlOn !== wasmKernelOptions.dnnl) n.dnnl((dnnlOn = wasmKernelOptions.dnnl));
+  if (n && dnnlMode !== wasmKernelOptions.dnnl) {
+    dnnlMode = wasmKernelOptions.dnnl;
+    n.dnnl(({ off: 0, auto: 1, always: 2 } as const)[dnnlMode]);
+  }
   return n;
 }
 

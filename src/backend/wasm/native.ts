@@ -22,8 +22,8 @@ export interface NativeConv {
   maxPoolGrad(heap: ArrayBuffer, geo: Int32Array, x: number, dy: number, dx: number): void;
   batchNorm(heap: ArrayBuffer, x: number, y: number, rows: number, c: number, mean: number, variance: number, scale: number, offset: number, eps: number): void;
   batchNormGrad(heap: ArrayBuffer, x: number, dy: number, rows: number, c: number, mean: number, variance: number, scale: number, eps: number, dx: number, dmean: number, dvar: number, dscale: number, doffset: number): void;
-  /** Turn the oneDNN convolutions on/off; returns the oneDNN version when compiled in and on, else "". */
-  dnnl(on?: boolean): string;
+  /** oneDNN convolutions 0 off, 1 autotuned per shape against im2col + OpenBLAS, 2 always; returns its version when compiled in and not off, else "". */
+  dnnl(mode?: 0 | 1 | 2): string;
   threads(n?: number): number;
   config(): string;
 }
@@ -125,10 +125,10 @@ export function loadNative(): NativeConv | undefined {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     loaded = require(out) as NativeConv;
     const cfg = loaded.config().split(" ");
-    const dnnl = loaded.dnnl(true);
+    const dnnl = loaded.dnnl(1);
     status = {
       enabled: true,
-      detail: `${dnnl ? `oneDNN ${dnnl} convolutions, ` : ""}OpenBLAS ${cfg[1]} (${process.env.OPENBLAS_CORETYPE ?? cfg[cfg.length - 2]} kernels, ${loaded.threads()} threads)`,
+      detail: `${dnnl ? `oneDNN ${dnnl} convolutions (autotuned against im2col + sgemm per shape), ` : ""}OpenBLAS ${cfg[1]} (${process.env.OPENBLAS_CORETYPE ?? cfg[cfg.length - 2]} kernels, ${loaded.threads()} threads)`,
     };
   } catch (e) {
     loaded = undefined;

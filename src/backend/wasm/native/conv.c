@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct {
   int n, inH, inW, inC, outH, outW, outC, kH, kW, sH, sW, padTop, padLeft;
@@ -92,13 +93,15 @@ static void col2im(const Geo* g, const float* cols, float* dx, int64_t r0, int64
 // the library PyTorch's CPU convolutions use. Primitives are created once per shape; weights are reordered into the
 // primitive's blocked layout on each call (they change every step). Any failure (no primitive, only a reference
 // implementation) returns 0 and the caller uses im2col + OpenBLAS.
-static int dn_enabled = 1;
+static int dn_enabled = 1;  // 0 off, 1 autotuned against im2col + OpenBLAS, 2 always
 #ifdef TSDL_DNNL
 #include <dnnl.h>
 
 enum { DN_FWD = 0, DN_BWD_DATA = 1, DN_BWD_W = 2 };
 typedef struct DnEntry {
   int kind, bias, act, ok;
+  int n_dn, n_bl, picked;  // autotune: samples of each path, then 1 = oneDNN, 2 = im2col + OpenBLAS
+  double t_dn, t_bl;       // best time of each path (ms)
   Geo g;
   dnnl_memory_desc_t src, dst, wuser, wprim, bmd;
   dnnl_primitive_t prim, reorder;
@@ -214,10 +217,8 @@ static void dn_reorder(DnEntry* e, dnnl_memory_t from, dnnl_memory_t to) {
 
 // kind DN_FWD: a = x, b = w, c = bias (or NULL), out = y. DN_BWD_DATA: a = dy, b = w, out = dx.
 // DN_BWD_W: a = x, b = dy, out = dW.
-static int dn_conv(int kind, const Geo* g, const float* a, const float* b, const float* c, int act, float* out) {
-  if (!dn_enabled) return 0;
-  DnEntry* e = dn_get(kind, g, c != NULL, act);
-  if (!e) return 0;
+static void dn_run(DnEntry* e, const float* a, const float* b, const float* c, float* out) {
+  const int kind = e->kind;
   dnnl_memory_t wuser = NULL, wprim = NULL, m1, m2, m3, mb = NULL;
   if (kind == DN_BWD_W) {
     m1 = dn_mem(&e->src, a), m2 = dn_mem(&e->dst, b);
@@ -253,6 +254,31 @@ static int dn_conv(int kind, const Geo* g, const float* a, const float* b, const
   if (m2) dnnl_memory_destroy(m2);
   if (m3) dnnl_memory_destroy(m3);
   if (mb) dnnl_memory_destroy(mb);
+}
+
+static double now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+// Neither library wins every shape (measured: oneDNN for stride-1 3x3 and the 7x7 stem's dW, im2col + OpenBLAS
+// for strided 3x3 and 1x1), so each (kind, shape) is timed twice each way, alternating, then keeps the faster.
+static int dn_conv(int kind, const Geo* g, const float* a, const float* b, const float* c, int act, float* out,
+                   void (*blas)(const Geo*, const float*, const float*, const float*, int, float*)) {
+  if (!dn_enabled) return 0;
+  DnEntry* e = dn_get(kind, g, c != NULL, act);
+  if (!e) return 0;
+  if (e->picked == 1 || dn_enabled == 2) return dn_run(e, a, b, c, out), 1;
+  if (e->picked == 2) return 0;
+  const int use_dn = e->n_dn <= e->n_bl;
+  const double t0 = now_ms();
+  if (use_dn) dn_run(e, a, b, c, out);
+  else blas(g, a, b, c, act, out);
+  const double t = now_ms() - t0;
+  if (use_dn) e->t_dn = e->n_dn++ ? (t < e->t_dn ? t : e->t_dn) : t;
+  else e->t_bl = e->n_bl++ ? (t < e->t_bl ? t : e->t_bl) : t;
+  if (e->n_dn >= 2 && e->n_bl >= 2) e->picked = e->t_dn <= e->t_bl ? 1 : 2;
   return 1;
 }
 static const char* dn_version(void) {
@@ -263,16 +289,16 @@ static const char* dn_version(void) {
 }
 #else
 enum { DN_FWD = 0, DN_BWD_DATA = 1, DN_BWD_W = 2 };
-static int dn_conv(int kind, const Geo* g, const float* a, const float* b, const float* c, int act, float* out) {
-  (void)kind, (void)g, (void)a, (void)b, (void)c, (void)act, (void)out;
+static int dn_conv(int kind, const Geo* g, const float* a, const float* b, const float* c, int act, float* out,
+                   void (*blas)(const Geo*, const float*, const float*, const float*, int, float*)) {
+  (void)kind, (void)g, (void)a, (void)b, (void)c, (void)act, (void)out, (void)blas;
   return 0;
 }
 static const char* dn_version(void) { return ""; }
 #endif
 
 // y = act(im2col(x) · W + bias); act 0 linear, 1 relu.
-static void conv_forward(const Geo* g, const float* x, const float* w, const float* bias, int act, float* y) {
-  if (dn_conv(DN_FWD, g, x, w, bias, act, y)) return;
+static void blas_forward(const Geo* g, const float* x, const float* w, const float* bias, int act, float* y) {
   const int64_t K = (int64_t)g->kH * g->kW * g->inC;
   const int64_t P = (int64_t)g->n * g->outH * g->outW;
   if (direct(g)) {
@@ -298,8 +324,8 @@ static void conv_forward(const Geo* g, const float* x, const float* w, const flo
 }
 
 // dx = col2im(dy · Wᵀ)
-static void conv_backprop_input(const Geo* g, const float* dy, const float* w, float* dx) {
-  if (dn_conv(DN_BWD_DATA, g, dy, w, NULL, 0, dx)) return;
+static void blas_backprop_input(const Geo* g, const float* dy, const float* w, const float* unused, int act, float* dx) {
+  (void)unused, (void)act;
   const int64_t K = (int64_t)g->kH * g->kW * g->inC;
   const int64_t P = (int64_t)g->n * g->outH * g->outW;
   if (direct(g)) {
@@ -319,8 +345,8 @@ static void conv_backprop_input(const Geo* g, const float* dy, const float* w, f
 }
 
 // dW = Σ_chunks im2col(x)ᵀ · dy
-static void conv_backprop_filter(const Geo* g, const float* x, const float* dy, float* dw) {
-  if (dn_conv(DN_BWD_W, g, x, dy, NULL, 0, dw)) return;
+static void blas_backprop_filter(const Geo* g, const float* x, const float* dy, const float* unused, int act, float* dw) {
+  (void)unused, (void)act;
   const int64_t K = (int64_t)g->kH * g->kW * g->inC;
   const int64_t P = (int64_t)g->n * g->outH * g->outW;
   if (direct(g)) {
@@ -336,6 +362,18 @@ static void conv_backprop_filter(const Geo* g, const float* x, const float* dy, 
                 g->outC, r0 == 0 ? 0.f : 1.f, dw, g->outC);
   }
   free(cols);
+}
+
+static void conv_forward(const Geo* g, const float* x, const float* w, const float* bias, int act, float* y) {
+  if (!dn_conv(DN_FWD, g, x, w, bias, act, y, blas_forward)) blas_forward(g, x, w, bias, act, y);
+}
+
+static void conv_backprop_input(const Geo* g, const float* dy, const float* w, float* dx) {
+  if (!dn_conv(DN_BWD_DATA, g, dy, w, NULL, 0, dx, blas_backprop_input)) blas_backprop_input(g, dy, w, NULL, 0, dx);
+}
+
+static void conv_backprop_filter(const Geo* g, const float* x, const float* dy, float* dw) {
+  if (!dn_conv(DN_BWD_W, g, x, dy, NULL, 0, dw, blas_backprop_filter)) blas_backprop_filter(g, x, dy, NULL, 0, dw);
 }
 
 // ---- other training-step kernels whose stock wasm versions are scalar loops or need a transpose ----
@@ -653,15 +691,15 @@ static napi_value js_batch_norm_grad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// dnnl(on?) -> the oneDNN version when compiled in and enabled, else ""
+// dnnl(mode?: 0 off, 1 auto, 2 always) -> the oneDNN version when compiled in and not off, else ""
 static napi_value js_dnnl(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value a[1], out;
   napi_get_cb_info(env, info, &argc, a, NULL, NULL);
   if (argc == 1) {
-    bool on = true;
-    napi_get_value_bool(env, a[0], &on);
-    dn_enabled = on;
+    int32_t mode = 1;
+    napi_get_value_int32(env, a[0], &mode);
+    dn_enabled = mode;
   }
   const char* v = dn_version();
   napi_create_string_utf8(env, dn_enabled ? v : "", NAPI_AUTO_LENGTH, &out);
