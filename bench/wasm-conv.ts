@@ -84,7 +84,7 @@ async function main(): Promise<void> {
     const w = tf.randomNormal([L.k, L.k, L.cin, L.cout]) as tf.Tensor4D;
     const y = tf.conv2d(x, w, L.stride, L.pad);
     const dy = tf.randomNormal(y.shape) as tf.Tensor4D;
-    const attrs = { strides: L.stride, pad: L.pad, dataFormat: "NHWC", dimRoundingMode: undefined };
+    const attrs = { strides: L.stride, pad: L.pad, dataFormat: "NHWC" };
     const fwd = () => tf.conv2d(x, w, L.stride, L.pad);
     const dx = () => tf.engine().runKernel("Conv2DBackpropInput", { dy, filter: w }, { ...attrs, inputShape: x.shape }) as tf.Tensor;
     const dW = () => tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, { ...attrs, filterShape: w.shape }) as tf.Tensor;

@@ -43,7 +43,7 @@ function functionalNet() {
   const w2 = init([(H / 2) * (H / 2) * FILTERS, CLASSES], 2, 0.05);
   const b2 = tf.variable(tf.zeros([CLASSES]));
   const forward = (x: tf.Tensor4D): tf.Tensor2D => {
-    const z = tf.conv2d(x, w1, 2, [[0, 0], [1, 1], [1, 1], [0, 0]]);
+    const z = tf.conv2d(x, w1 as tf.Tensor4D, 2, [[0, 0], [1, 1], [1, 1], [0, 0]]);
     const { mean, variance } = tf.moments(z, [0, 1, 2]);
     const bn = tf.batchNorm(z, mean, variance, beta, gamma, 1e-5);
     const h = tf.relu(bn).reshape([x.shape[0], -1]) as tf.Tensor2D;
