@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import * as util from "node:util";
 import { lrScheduler, plot } from "tsdl";
 import type { History, LrFinderResult } from "tsdl";
 
@@ -505,6 +506,20 @@ describe("plot.live", function () {
     const lastSvg = new Drawn(calls[29].bundle["image/svg+xml"] as string);
     assert.equal(lastSvg.items("loss_points").length, 60);
     assert.equal(live.redraws, 30);
+  });
+
+  it("prints as one line and displays as the chart last drawn (never the spec's data as text)", () => {
+    const live = plot.live({ every: 5 });
+    assert.equal(util.inspect(live), "LivePlot(every 5 epochs, 0 redraws): nothing drawn yet");
+    assert.deepEqual((live as unknown as Record<symbol, () => Record<string, unknown>>)[Symbol.for("Jupyter.display")](), { "text/plain": "LivePlot(every 5 epochs, 0 redraws): nothing drawn yet" });
+    for (let k = 1; k <= 3; k++) live.update(upTo(k));
+    const text = util.inspect(live, { depth: 4 });
+    assert.match(text, /^LivePlot\(every 5 epochs, 1 redraw\): loss curve: 1 epoch, final train loss \d\.\d{4}/);
+    assert.ok(!text.includes("\n"));
+    const b = (live as unknown as Record<symbol, () => Record<string, unknown>>)[Symbol.for("Jupyter.display")]();
+    assert.deepEqual(Object.keys(b).sort(), ["application/vnd.vegalite.v5+json", "image/svg+xml", "text/plain"]);
+    assert.equal(b["image/svg+xml"], live.plot!.toSVG());
+    assert.equal(String(plot.live({ batches: true })), "LivePlot(every 50 batches, 0 redraws): nothing drawn yet");
   });
 
   it("redraws every N epochs, and on force", () => {

@@ -1,5 +1,6 @@
 // plot.live: one chart redrawn in place while a run trains (display updates, not new outputs).
-import { display, DisplayHandle } from "../display";
+import * as util from "util";
+import { display, DisplayHandle, JUPYTER_DISPLAY, MimeBundle } from "../display";
 import type { History } from "../train/history";
 import { describe, fail, isObject, oneOf, positiveInt } from "./check";
 import { lossCurve, LossCurveOptions } from "./lossCurve";
@@ -63,6 +64,21 @@ export class LivePlot {
     this.drawnAt = progress;
     this.redraws++;
     return true;
+  }
+
+  /** One line, e.g. `LivePlot(every 5 epochs, 3 redraws): loss curve: 12 epochs, …` (never the spec's data). */
+  toString(): string {
+    const head = `LivePlot(every ${this.every} ${this.every === 1 ? this.unit.slice(0, -1) : this.unit}, ${this.redraws} redraw${this.redraws === 1 ? "" : "s"})`;
+    return this.plot ? `${head}: ${this.plot}` : `${head}: nothing drawn yet`;
+  }
+
+  [util.inspect.custom](): string {
+    return this.toString();
+  }
+
+  /** Shown as a cell's value: the chart last drawn (a new output), or the one-line state before the first draw. */
+  [JUPYTER_DISPLAY](): MimeBundle {
+    return this.plot ? { ...this.plot.toBundle(), "text/plain": this.toString() } : { "text/plain": this.toString() };
   }
 }
 
