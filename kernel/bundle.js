@@ -41,7 +41,10 @@ function toWire(bundle) {
   return out;
 }
 
-/** The execute_result bundle of a cell's final value. @param {unknown} value */
+/**
+ * The execute_result bundle of a cell's final value.
+ * @param {unknown} value
+ */
 function resultWire(value) {
   return toWire(display().resultBundle(value));
 }

@@ -9,6 +9,9 @@ const util = require("util");
  * @typedef {{ start: { line: number, character: number }, messageText: string, code: number, category: number, fileName?: string }} Diagnostic
  */
 
+// The real stderr write, saved before cells redirect process.stderr into the notebook.
+const debugLog = process.stderr.write.bind(process.stderr);
+
 /** Marks errors raised by an interrupt (SIGINT / interrupt_request). */
 const INTERRUPTED = "Interrupted";
 
@@ -46,12 +49,13 @@ const INTERNAL_FRAME = /node_modules[\\/]tslab[\\/]|[\\/]kernel[\\/][a-z-]+\.js|
 /**
  * An exception thrown by a cell: ename its class name, evalue its message, traceback the stack without
  * kernel frames. tslab runs cells with vm.runInThisContext, whose frames read `evalmachine.<anonymous>:L:C`
- * (lines of the compiled JavaScript); they are shown as `<cell>:L:C`.
+ * (lines of the compiled JavaScript); they are shown as `<cell, compiled JS>:L:C`.
  * @param {unknown} e
  * @returns {ErrorContent}
  */
 function runtimeError(e) {
-  if (process.env.TSDL_KERNEL_DEBUG) process.stderr.constructor.prototype.write.call(process.stderr, `[tsdl kernel] ${(e && e.stack) || e}\n`);
+  // TSDL_KERNEL_DEBUG=1: the full stack (kernel frames included) in the kernel's log.
+  if (process.env.TSDL_KERNEL_DEBUG) debugLog(`[tsdl kernel] ${e instanceof Error ? e.stack : util.inspect(e)}\n`);
   if (isInterrupt(e)) {
     return { ename: INTERRUPTED, evalue: "execution interrupted (SIGINT / interrupt_request)", traceback: [`${INTERRUPTED}: execution interrupted`] };
   }
@@ -63,7 +67,7 @@ function runtimeError(e) {
     // The first stack lines repeat "Name: message" (possibly multi-line); frames start with "    at ".
     const frames = stack
       .filter((l) => /^\s+at /.test(l) && !INTERNAL_FRAME.test(l))
-      .map((l) => l.replace(/evalmachine\.<anonymous>/g, "<cell>"));
+      .map((l) => l.replace(/evalmachine\.<anonymous>/g, "<cell, compiled JS>"));
     return { ename, evalue, traceback: [`${ename}: ${evalue}`, ...frames] };
   }
   // `throw "text"` or `throw 42`: JavaScript allows throwing anything.

@@ -11,6 +11,7 @@ const tslabJupyter = require("tslab/dist/jupyter");
 const ts = require("@tslab/typescript-for-tslab");
 const { compileError, runtimeError } = require("./errors");
 const { resultWire, toWire } = require("./bundle");
+const { interruptState, Interrupted } = require("./interrupt");
 
 /**
  * Where one execute request's outputs go (the server binds these to its iopub socket and parent header).
@@ -30,6 +31,8 @@ const { resultWire, toWire } = require("./bundle");
  * @typedef {{ diagnostics: import("./errors").Diagnostic[], errors: unknown[], hasResult: boolean, result: unknown }} Capture
  */
 
+const tslabVersion = require("tslab/dist/util").getVersion();
+
 const DIAGNOSTIC_FORMAT = "%s%d:%d - %s";
 
 /**
@@ -42,10 +45,11 @@ const ABORT_WINDOW_MS = 20;
 class TsdlHandler extends JupyterHandlerImpl {
   /**
    * @param {import("tslab/dist/executor").Executor} executor
-   * @param {{ version: string, log: (text: string) => void }} opts
+   * @param {{ version: string, log: (text: string) => void, prepare: (code: string) => void }} opts
    */
   constructor(executor, opts) {
     super(executor, false);
+    this.prepare = opts.prepare;
     this.version = opts.version;
     this.log = opts.log;
     /** @type {Promise<unknown>} */
@@ -56,8 +60,14 @@ class TsdlHandler extends JupyterHandlerImpl {
     this.aborting = false;
     /** @type {Capture | null} */
     this.capture = null;
-    /** Inputs (and text outputs) of the cells run with store_history, for history_request. @type {Array<{ line: number, input: string, output: string | null }>} */
+    /**
+     * Inputs (and text outputs) of the cells run with store_history, for history_request.
+     * @type {Array<{ line: number, input: string, output: string | null }>}
+     */
     this.history = [];
+    /** tslab's own fields are private in its typings; these are the kernel's. */
+    this.exec = executor;
+    this.count = 0;
     /** Outputs of the cell that ran last: output written after a cell finished goes there, as in ipykernel. @type {CellIO | null} */
     this.io = null;
   }
@@ -99,8 +109,8 @@ class TsdlHandler extends JupyterHandlerImpl {
       implementation: "tsdl",
       implementation_version: this.version,
       language_info: { ...base.language_info, version: ts.version, pygments_lexer: "typescript" },
-      banner: `TypeScript ${ts.version} on Node.js ${process.version} (tsdl kernel ${this.version}, tslab ${require("tslab/package.json").version})`,
-      help_links: [{ text: "TensorFlow.js API", url: "https://js.tensorflow.org/api/latest/" }],
+      banner: `TypeScript ${ts.version} on Node.js ${process.version} (tsdl kernel ${this.version}, tslab ${tslabVersion})`,
+      help_links: /** @type {[{ text: string, url: string }]} */ ([{ text: "TensorFlow.js API", url: "https://js.tensorflow.org/api/latest/" }]),
     };
   }
 
@@ -114,7 +124,7 @@ class TsdlHandler extends JupyterHandlerImpl {
     this.waiting.add(ticket);
     const run = () => {
       this.waiting.delete(ticket);
-      if (ticket.aborted) return { status: "aborted", execution_count: this.execCount };
+      if (ticket.aborted) return { status: "aborted", execution_count: this.count };
       return this.runCell(req, io);
     };
     const p = this.queue.then(run, run);
@@ -129,8 +139,8 @@ class TsdlHandler extends JupyterHandlerImpl {
   async runCell(req, io) {
     const silent = req.silent === true;
     const storeHistory = req.store_history ?? !silent;
-    if (storeHistory) this.execCount++;
-    const count = this.execCount;
+    if (storeHistory) this.count++;
+    const count = this.count;
     /** @type {{ line: number, input: string, output: string | null }} */
     const entry = { line: count, input: req.code, output: null };
     if (storeHistory) this.history.push(entry);
@@ -138,10 +148,19 @@ class TsdlHandler extends JupyterHandlerImpl {
     if (!silent) io.executeInput(count);
 
     /** @type {Capture} */
-    const cap = (this.capture = { diagnostics: [], errors: [], hasResult: false, result: undefined });
+    const cap = { diagnostics: [], errors: [], hasResult: false, result: undefined };
+    this.capture = cap;
+    const epoch = interruptState.epoch;
     let ok;
     try {
-      ok = await this.executor.execute(req.code);
+      // Compile first, then let pending signal handlers run: an interrupt that arrived while TypeScript was
+      // compiling stops the cell here. Otherwise it would be lost: Node delivers a signal to JS in the event
+      // loop's poll phase, and vm's breakOnSigint detaches the SIGINT listeners while the cell runs.
+      // Two immediates: the second runs after a full loop turn, i.e. after a poll phase.
+      this.prepare(req.code);
+      await new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
+      if (interruptState.epoch !== epoch) throw new Interrupted();
+      ok = await this.exec.execute(req.code);
     } catch (e) {
       ok = false;
       cap.errors.push(e);

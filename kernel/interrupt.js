@@ -58,7 +58,7 @@ function instrumentAwaits(js) {
   let found = false;
   let topLevelAwait = false;
   let depth = 0;
-  /** @param {import("typescript").Node} node */
+  /** @param {import("@tslab/typescript-for-tslab").Node} node */
   const visit = (node) => {
     if (ts.isAwaitExpression(node)) {
       found = true;
@@ -70,7 +70,7 @@ function instrumentAwaits(js) {
       if (depth === 0) topLevelAwait = true;
       open(node.statement.getStart(sf) + 1, ` __tsdlInt.check(${EPOCH});`);
     } else if (ts.isFunctionLike(node) && isAsync(node) && "body" in node && node.body) {
-      const body = /** @type {import("typescript").Node} */ (node.body);
+      const body = /** @type {import("@tslab/typescript-for-tslab").Node} */ (node.body);
       if (ts.isBlock(body)) open(body.getStart(sf) + 1, " " + CAPTURE);
       else {
         open(body.getStart(sf), `{ ${CAPTURE}return (`);
@@ -96,9 +96,9 @@ function instrumentAwaits(js) {
   return { js: out + js.slice(at), topLevelAwait };
 }
 
-/** @param {import("typescript").Node} node */
+/** @param {import("@tslab/typescript-for-tslab").Node} node */
 function isAsync(node) {
-  const mods = /** @type {{ modifiers?: readonly import("typescript").Node[] }} */ (node).modifiers;
+  const mods = /** @type {{ modifiers?: readonly import("@tslab/typescript-for-tslab").Node[] }} */ (node).modifiers;
   return !!mods && mods.some((m) => m.kind === ts.SyntaxKind.AsyncKeyword);
 }
 

@@ -10,6 +10,7 @@ const path = require("path");
 const util = require("util");
 const { createConverter } = require("tslab/dist/converter");
 const { createExecutor } = require("tslab/dist/executor");
+const { getCodeMetadata } = require("tslab/dist/metadata");
 const { TsdlHandler } = require("./handler");
 const { TsdlServer } = require("./server");
 const { instrumentAwaits, interruptState } = require("./interrupt");
@@ -43,18 +44,35 @@ function main() {
   // its variables exist at run time (as in Python: `x = 1; raise` leaves x defined).
   /** @type {string | undefined} */
   let decls;
+  /** @param {string} src */
+  const convert = (src) => {
+    const r = node.convert(decls ?? "", src);
+    if (r.diagnostics.length === 0) decls = r.declOutput ?? "";
+    handler.recordDiagnostics(r.diagnostics);
+    if (r.output) {
+      const inst = instrumentAwaits(r.output);
+      r.output = inst.js;
+      if (inst.topLevelAwait) r.hasToplevelAwait = true;
+    }
+    return r;
+  };
+  // A cell compiled ahead by prepare() (see TsdlHandler.runCell), handed to the executor when it asks.
+  /** @type {{ src: string, result: import("tslab/dist/converter").ConvertResult } | null} */
+  let prepared = null;
+  /** @param {string} src */
+  const prepare = (src) => {
+    const meta = getCodeMetadata(src);
+    prepared = meta.module || meta.mode === "browser" ? null : { src, result: convert(src) };
+  };
   /** @type {import("tslab/dist/converter").Converter} */
   const wrapped = {
-    convert(prevDecl, src) {
-      const r = node.convert(decls ?? prevDecl, src);
-      if (r.diagnostics.length === 0) decls = r.declOutput ?? "";
-      handler.recordDiagnostics(r.diagnostics);
-      if (r.output) {
-        const inst = instrumentAwaits(r.output);
-        r.output = inst.js;
-        if (inst.topLevelAwait) r.hasToplevelAwait = true;
+    convert(_prevDecl, src) {
+      if (prepared && prepared.src === src) {
+        const r = prepared.result;
+        prepared = null;
+        return r;
       }
-      return r;
+      return convert(src);
     },
     addModule(name, content, meta) {
       const diags = node.addModule(name, content, meta);
@@ -81,7 +99,7 @@ function main() {
   /** @type {ReturnType<TsdlHandler["executorConsole"]>} */
   const executorConsole = { log: (v) => handler.executorConsole().log(v), error: (...a) => handler.executorConsole().error(...a) };
   const executor = createExecutor(process.cwd(), convs, executorConsole);
-  handler = new TsdlHandler(executor, { version, log });
+  handler = new TsdlHandler(executor, { version, log, prepare });
 
   // Cells call `require` through tslab's hook; ESM load failures get an explanation of what to do.
   const tslabGlobal = /** @type {{ __tslab__: { require: NodeJS.Require } }} */ (/** @type {unknown} */ (globalThis)).__tslab__;
@@ -94,6 +112,7 @@ function main() {
   });
 
   const interrupt = () => {
+    if (process.env.TSDL_KERNEL_DEBUG) log(`[tsdl kernel] interrupt (epoch ${interruptState.epoch + 1})`);
     interruptState.interrupt();
     executor.interrupt();
   };
