@@ -67,6 +67,25 @@ describe("nn losses match torch.nn", () => {
     assert.equal(ce(x, y).dataSync()[0], ce.forward(x, y).dataSync()[0]);
   });
 
+  it("lower-case factories build the same losses, as nn.batchNorm2d and optim.sgd", () => {
+    const pairs: Array<[nn.Loss, nn.Loss, Function]> = [
+      [nn.crossEntropyLoss({ labelSmoothing: 0.1 }), new nn.CrossEntropyLoss({ labelSmoothing: 0.1 }), nn.CrossEntropyLoss],
+      [nn.nllLoss({ reduction: "sum" }), new nn.NLLLoss({ reduction: "sum" }), nn.NLLLoss],
+      [nn.mseLoss(), new nn.MSELoss(), nn.MSELoss],
+      [nn.l1Loss({ reduction: "none" }), new nn.L1Loss({ reduction: "none" }), nn.L1Loss],
+    ];
+    const x = tf.tensor2d([[-1, 0.5, 2], [0.3, -0.2, 0.1]]);
+    const labels = tf.tensor1d([2, 0], "int32");
+    const probs = tf.tensor2d([[0, 0, 1], [1, 0, 0]]);
+    for (const [made, built, cls] of pairs) {
+      assert.ok(made instanceof cls, String(made));
+      assert.equal(String(made), String(built));
+      const y = made instanceof nn.CrossEntropyLoss || made instanceof nn.NLLLoss ? labels : probs;
+      tf.tidy(() => assert.deepEqual(Array.from(made(x, y).dataSync()), Array.from(built(x, y).dataSync())));
+    }
+    tf.dispose([x, labels, probs]);
+  });
+
   it("rejects bad labels, shapes and options with the value and what is accepted", () => {
     const ce = new nn.CrossEntropyLoss();
     const x = tf.zeros([2, 3]);

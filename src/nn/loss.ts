@@ -279,3 +279,9 @@ export class L1Loss extends ElementwiseLoss {
     return tf.abs(tf.sub(input, target));
   }
 }
+
+// Lower-case factories, as nn.batchNorm2d / optim.sgd / lrScheduler.stepLR: `nn.crossEntropyLoss()` is `new nn.CrossEntropyLoss()`.
+export const crossEntropyLoss = (opts?: CrossEntropyLossOptions): CrossEntropyLoss => new CrossEntropyLoss(opts);
+export const nllLoss = (opts?: NLLLossOptions): NLLLoss => new NLLLoss(opts);
+export const mseLoss = (opts?: ReductionOptions): MSELoss => new MSELoss(opts);
+export const l1Loss = (opts?: ReductionOptions): L1Loss => new L1Loss(opts);
