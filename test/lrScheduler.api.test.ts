@@ -53,7 +53,7 @@ describe("lrScheduler validation (clear errors; the optimizer is left as it was)
     ["CyclicLR mode", (o) => L.cyclicLR(o, { baseLr: 0.1, maxLr: 1, mode: "sine" as never }), /CyclicLR: mode must be one of "triangular", "triangular2", "exp_range", got "sine"/],
     ["MultiplicativeLR given a number", (o) => L.multiplicativeLR(o, { lrLambda: 0.95 as never }), /MultiplicativeLR: lrLambda must be a function epoch => factor, got 0\.95/],
     ["LambdaLR wrong count", (o) => L.lambdaLR(o, { lrLambda: [() => 1, () => 1, () => 1] }), /expected 2 lrLambdas \(one per param group\), got 3/],
-    ["ReduceLROnPlateau minLr count", (o) => L.reduceLROnPlateau(o, { minLr: [0.1] }), /expected 2 minLrs \(one per param group\), got 1/],
+    ["ReduceLROnPlateau minLr count", (o) => L.reduceLROnPlateau(o, { minLr: [0.1] }), /ReduceLROnPlateau: expected 2 values for minLr \(one per param group\), got 1/],
     ["ReduceLROnPlateau factor 1", (o) => L.reduceLROnPlateau(o, { factor: 1 }), /factor must be in \[0, 1\).*got 1/],
     ["ReduceLROnPlateau mode", (o) => L.reduceLROnPlateau(o, { mode: "down" as never }), /mode must be one of "min", "max", got "down"/],
     ["CosineAnnealingWarmRestarts t0", (o) => L.cosineAnnealingWarmRestarts(o, { t0: 2.5 }), /t0 must be a positive integer, got 2\.5/],

@@ -51,9 +51,6 @@ export class ReduceLROnPlateau extends Scheduler {
     const factor = checkNumber("factor", options.factor ?? 0.1, where);
     if (factor < 0 || factor >= 1) throw new Error(`${where}: factor must be in [0, 1) (new lr = lr · factor), got ${fmt(factor)}`);
     const minLr = options.minLr ?? 0;
-    if (Array.isArray(minLr) && minLr.length !== optimizer.paramGroups.length) {
-      throw new Error(`${where}: expected ${optimizer.paramGroups.length} minLrs (one per param group), got ${minLr.length}`);
-    }
     const minLrs = perGroup("minLr", minLr, optimizer.paramGroups.length, where);
     const patience = checkInt("patience", options.patience ?? 10, where, 0);
     const cooldown = checkInt("cooldown", options.cooldown ?? 0, where, 0);
