@@ -494,7 +494,8 @@ describe("optim", () => {
       const pen = optim.l2Penalty(vars, 0.5);
       assert.equal(pen.rank, 0);
       assert.ok(Math.abs(pen.dataSync()[0] - 0.5 * 14) < 1e-6);
-      throwsAll(() => optim.l2Penalty(vars, -1), /lambda -1/);
+      throwsAll(() => optim.l2Penalty(vars, -1), /lambda -1/, /expected a finite number >= 0/);
+      throwsAll(() => optim.l2Penalty([], 0.1), /l2Penalty: no parameters given/, /pass a model or layer, variables or tensors, or param groups/);
       pen.dispose();
     });
 

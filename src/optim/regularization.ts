@@ -24,6 +24,7 @@ export function l2Penalty(params: ParamSource | tf.Tensor[] | ReadonlyArray<Para
       : list && list.some(isGroupInput)
         ? list.flatMap((g, i) => collectVariables((g as ParamGroupInput).params, `l2Penalty: group ${i}`))
         : collectVariables(params, "l2Penalty");
-  if (tensors.length === 0) throw new Error("l2Penalty: no parameters given");
+  if (tensors.length === 0)
+    throw new Error("l2Penalty: no parameters given (an empty list or groups); pass a model or layer, variables or tensors, or param groups");
   return tf.tidy(() => tf.mul(tf.addN(tensors.map((t) => tf.sum(tf.square(t)))), lambda) as tf.Scalar);
 }
