@@ -24,7 +24,7 @@ if (parentPort) {
     try {
       if (!dataset) throw new Error(setupError);
       const b = buildHostBatch(dataset, req.seed, req.epoch, req.indices);
-      port.postMessage({ id: req.id, batch: b }, [b.x.buffer, b.y.buffer]);
+      port.postMessage({ id: req.id, batch: b }, [b.x.buffer as ArrayBuffer, b.y.buffer as ArrayBuffer]); // fresh buffers, never shared
     } catch (e) {
       port.postMessage({ id: req.id, error: (e as Error).message });
     }
