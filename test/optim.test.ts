@@ -470,6 +470,13 @@ describe("optim", () => {
       assert.equal(keep.weightDecay, 0);
       const [, keep2] = optim.paramGroupsForDecay(net, { weightDecay: 5e-4, noDecay: /dense_.*kernel/ });
       assert.equal((keep2.params as tf.Variable[]).length, 5);
+      const conv = (decay.params as tf.Variable[])[0];
+      const [decay3, keep3] = optim.paramGroupsForDecay(net, { weightDecay: 5e-4, noDecay: [conv.name] });
+      assert.deepEqual(names(decay3), ["dense/kernel"]);
+      assert.ok((keep3.params as tf.Variable[]).includes(conv));
+      const [decay4] = optim.paramGroupsForDecay(net, { weightDecay: 5e-4, noDecay: (p) => p.shape.length === 4 });
+      assert.deepEqual(names(decay4), ["dense/kernel"]);
+      throwsAll(() => optim.paramGroupsForDecay(net, { weightDecay: 1, noDecay: "conv" as never }), /invalid noDecay "conv"; expected a RegExp, a list of names or a predicate/);
       throwsAll(() => optim.paramGroupsForDecay(net, { weightDecay: -1 }), /weightDecay -1/);
       throwsAll(() => optim.paramGroupsForDecay(net, { weight_decay: 1 } as never), /unknown option "weight_decay"/);
     });

@@ -28,18 +28,7 @@ export function paramGroupsForDecay(model: ParamSource, options: DecaySplitOptio
     if (k !== "weightDecay" && k !== "noDecay") throw new Error(`paramGroupsForDecay: unknown option ${JSON.stringify(k)}; accepted: weightDecay, noDecay`);
   if (typeof weightDecay !== "number" || !Number.isFinite(weightDecay) || weightDecay < 0)
     throw new Error(`paramGroupsForDecay: invalid weightDecay ${show(weightDecay)}; expected a finite number >= 0`);
-  const extra: (v: tf.Variable) => boolean =
-    noDecay === undefined
-      ? () => false
-      : noDecay instanceof RegExp
-        ? (v) => noDecay.test(v.name)
-        : Array.isArray(noDecay)
-          ? (v) => noDecay.includes(v.name)
-          : typeof noDecay === "function"
-            ? noDecay
-            : (() => {
-                throw new Error(`paramGroupsForDecay: invalid noDecay ${show(noDecay)}; expected a RegExp, a list of names or a predicate`);
-              })();
+  const extra = excluded(noDecay);
   const decay: tf.Variable[] = [];
   const keep: tf.Variable[] = [];
   for (const v of collectVariables(model, "paramGroupsForDecay")) (v.rank <= 1 || extra(v) ? keep : decay).push(v);
@@ -47,4 +36,13 @@ export function paramGroupsForDecay(model: ParamSource, options: DecaySplitOptio
     { name: "decay", params: decay, weightDecay },
     { name: "no decay", params: keep, weightDecay: 0 },
   ];
+}
+
+/** The `noDecay` option as a predicate over variables. */
+function excluded(noDecay: DecaySplitOptions["noDecay"]): (v: tf.Variable) => boolean {
+  if (noDecay === undefined) return () => false;
+  if (noDecay instanceof RegExp) return (v) => noDecay.test(v.name);
+  if (Array.isArray(noDecay)) return (v) => noDecay.includes(v.name);
+  if (typeof noDecay === "function") return noDecay;
+  throw new Error(`paramGroupsForDecay: invalid noDecay ${show(noDecay)}; expected a RegExp, a list of names or a predicate`);
 }
