@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as path from "path";
-import { backend, data, display, lrScheduler, models, nn, optim, plot, tf, train, epochLine, NonFiniteLossError, History, ProgressBar } from "tsdl";
+import { backend, data, lrScheduler, models, nn, optim, plot, tf, train, epochLine, NonFiniteLossError, History, ProgressBar } from "tsdl";
 
 const golden = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures", "train_smallcnn.json"), "utf8"));
 
@@ -294,10 +294,11 @@ describe("train(): progress and live plot", function () {
     assert.equal(displays.length, 1, "one output");
     assert.ok("application/vnd.vegalite.v5+json" in displays[0].bundle && "image/svg+xml" in displays[0].bundle);
     assert.equal(msgs.filter((m) => m.kind === "update" && m.id === displays[0].id).length, 2);
-    const seen: number[] = [];
-    await run({ plot: { update: (h: History) => void seen.push(h.epochs.length) }, progress: false }, 2);
-    assert.ok(seen.length >= 2 && seen[seen.length - 1] === 2);
-    void display;
+    // any object with update(history): offered the History after each of the 6 batches and after each epoch,
+    // forced only after the last one
+    const seen: string[] = [];
+    await run({ plot: { update: (h: History, o?: { force?: boolean }) => void seen.push(`${h.epochs.length}/${h.batches.length}${o?.force ? "!" : ""}`) }, progress: false }, 2);
+    assert.deepEqual(seen, ["0/1", "0/2", "0/3", "0/4", "0/5", "0/6", "1/6", "1/7", "1/8", "1/9", "1/10", "1/11", "1/12", "2/12!"]);
   });
 
   it("a live plot with every: 3 redraws after epochs 1 and 4, and once more after the last (5), not every epoch", async () => {
