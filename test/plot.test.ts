@@ -508,6 +508,12 @@ describe("plot.live", function () {
     assert.equal(live.redraws, 30);
   });
 
+  it("a Plot prints as its summary, not its spec", () => {
+    const p = plot.lossCurve(upTo(3));
+    assert.equal(util.inspect(p), `Plot: ${p.summary}`);
+    assert.match(util.inspect(p), /^Plot: loss curve: 3 epochs, final train loss \d\.\d{4}/);
+  });
+
   it("prints as one line and displays as the chart last drawn (never the spec's data as text)", () => {
     const live = plot.live({ every: 5 });
     assert.equal(util.inspect(live), "LivePlot(every 5 epochs, 0 redraws): nothing drawn yet");

@@ -1,6 +1,7 @@
 // A Plot: a plain vega-lite spec plus a one-line summary, displayable in any Jupyter frontend.
 import * as fs from "fs";
 import * as path from "path";
+import * as util from "util";
 import { display, DisplayHandle, JUPYTER_DISPLAY, MimeBundle } from "../display";
 import { compile, renderSvg, renderSvgAsync, VegaLiteSpec, VegaSpec } from "./render";
 
@@ -82,6 +83,11 @@ export class Plot {
 
   toString(): string {
     return this.notes.length ? `${this.summary} (${this.notes.join("; ")})` : this.summary;
+  }
+
+  /** console.log(plot) prints the summary, as a matplotlib Figure prints its size, not its data (see `.spec`). */
+  [util.inspect.custom](): string {
+    return `Plot: ${this.toString()}`;
   }
 
   toJSON(): VegaLiteSpec {
