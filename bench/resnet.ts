@@ -64,6 +64,9 @@ interface Result {
   [k: string]: unknown;
 }
 
+/** The environment as the user gave it: tsdl sets OPENBLAS_CORETYPE for its own process, PyTorch gets its own choice. */
+const userEnv = { ...process.env };
+
 function runTorch(a: Args): Result[] {
   const repo = path.resolve(__dirname, "..");
   const script = path.resolve(repo, "../shared/reference/pytorch/bench_resnet.py");
@@ -71,7 +74,7 @@ function runTorch(a: Args): Result[] {
   const r = spawnSync(
     process.env.TSDL_PYTHON ?? "/usr/bin/python3",
     [script, "--batch", `${a.batch}`, "--size", `${a.size}`, "--threads", "2", "--mode", mode, "--warmup", "2", "--steps", "5"],
-    { encoding: "utf8", cwd: path.dirname(script) },
+    { encoding: "utf8", cwd: path.dirname(script), env: userEnv },
   );
   if (r.status !== 0) {
     console.error(`PyTorch reference failed (${r.error?.message ?? `exit ${r.status}`}): ${r.stderr.trim().split("\n").pop()}`);
@@ -138,7 +141,7 @@ async function main(): Promise<void> {
     tf.backend().readSync((params[0] as unknown as { dataId: object }).dataId as never); // wait for the step (sync on wasm/cpu)
   };
   const inferStep = (): void => {
-    tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync());
+    tf.tidy(() => (model.predict(x, { batchSize: a.batch }) as tf.Tensor).dataSync()); // the whole batch at once, as PyTorch
   };
 
   const table = a.profile ? profileKernels(info.name) : undefined;

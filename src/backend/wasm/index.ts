@@ -8,12 +8,14 @@
 //    wasm memory; and Tile, Sum, Mean (leading or
 //    trailing axes), MaxPoolGrad and FusedBatchNorm, whose stock versions are scalar loops or transpose first;
 //    FusedBatchNorm's gradient as one two-pass kernel (a wrapper around tfjs's gradient, used on wasm only);
+//  - on wasm: Mean's gradient as one broadcast instead of a multiply by a full-size ones tensor and a divide;
 //  - always: Identity and same-dtype Cast share the data instead of copying it.
 import * as tf from "@tensorflow/tfjs";
 import { BATCH_NORM_GRAD, fusedBatchNormGradConfig, nativeBatchNormGrad } from "./batchnorm_grad";
 import { conv2dBackpropFilter } from "./conv2d_backprop_filter";
 import type { TensorInfo } from "./scratch";
 import { conv2dBackpropInput } from "./conv2d_backprop_input";
+import { meanGradConfig } from "./mean_grad";
 import { loadNative, nativeStatus, type NativeConv } from "./native";
 import { nativeBackpropFilter, nativeBackpropInput, nativeForward } from "./native_conv";
 import { jsMaxPoolGrad, nativeBatchNorm, nativeMaxPoolGrad, nativeReduce, nativeTile } from "./native_ops";
@@ -152,6 +154,8 @@ export function registerWasmTrainingKernels(): void {
     });
     const original = tf.getGradient(tf.FusedBatchNorm);
     if (original) tf.registerGradient(fusedBatchNormGradConfig(original, () => registered && native() !== undefined));
+    const mean = tf.getGradient(tf.Mean);
+    if (mean) tf.registerGradient(meanGradConfig(mean, () => registered && native() !== undefined)); // its Tile is native
     gradientWrapped = true;
   }
   for (const config of wasmTrainingKernels) {
