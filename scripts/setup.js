@@ -106,9 +106,22 @@ function aptPackages() {
 }
 
 // 5. Project-local Jupyter: config, data and runtime dirs in the repo; the kernelspec lives in kernel/.
+// Registration is JUPYTER_PATH=<repo>/kernel/share (scripts/env.js): Jupyter started with jupyterEnv() finds
+// kernel/share/kernels/tsdl/kernel.json, which runs `node kernel/main.js` (node from PATH, as npm scripts set it).
 function jupyterDirs() {
   const env = jupyterEnv();
   for (const k of ["JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR"]) fs.mkdirSync(env[k], { recursive: true });
+  const spec = path.join(repo, "kernel", "share", "kernels", "tsdl", "kernel.json");
+  const argv = JSON.parse(fs.readFileSync(spec, "utf8")).argv;
+  // The kernelspec passes Node flags (ESM-only packages load through require); an older Node refuses to start.
+  const nodeFlags = argv.slice(1, argv.findIndex((a) => a.endsWith("main.js"))).map((a) => a.split("=")[0]);
+  const missing = nodeFlags.filter((flag) => !process.allowedNodeEnvironmentFlags.has(flag));
+  if (missing.length > 0) {
+    throw new Error(
+      `Node ${process.version} lacks ${missing.join(", ")}, which the tsdl kernel (${path.relative(repo, spec)}) starts Node with; ` +
+        "use Node >= 20.17 (or 22+)",
+    );
+  }
 }
 
 function main() {
