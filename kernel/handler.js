@@ -245,7 +245,6 @@ class TsdlHandler extends JupyterHandlerImpl {
     process.stdout.write = write("stdout");
     process.stderr.write = write("stderr");
     tslabJupyter.lastWriteDisplayData = (/** @type {any} */ content, /** @type {boolean} */ update) => {
-      io.flush();
       io.display({ ...content, data: toWire(content.data) }, update);
     };
   }
@@ -254,7 +253,6 @@ class TsdlHandler extends JupyterHandlerImpl {
   displaySink() {
     const current = () => {
       if (!this.io) throw new Error("tsdl kernel: display() before any cell ran");
-      this.io.flush();
       return this.io;
     };
     return {

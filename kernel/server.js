@@ -4,7 +4,9 @@
 //   - execute: execute_input, execute_result, error, clear_output; stdout/stderr coalesced per tick,
 //   - interrupt_request (interrupt_mode "message"), history_request, unknown types answered or logged
 //     to the kernel's own stderr (tslab printed them into the last cell's output),
-//   - comm_info_reply under its own name (tslab sent "complete_reply") and shutdown_reply with status.
+//   - comm_info_reply under its own name (tslab sent "complete_reply") and shutdown_reply with status,
+//   - sends that never fail: zeromq.js throws EBUSY when a socket is still writing (a few hundred messages in
+//     one tick: a progress bar updated in a loop); tslab lost those messages, the idle status among them.
 "use strict";
 const crypto = require("crypto");
 const { ZmqServer } = require("tslab/dist/jupyter");
@@ -23,6 +25,53 @@ function peekHeader(frames) {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Make `sock.send` order-preserving and EBUSY-proof: when the socket is busy, messages wait in a queue that
+ * drains as the socket becomes writable.
+ * zeromq.js sockets are sealed, so this returns a stand-in with the two methods tslab calls (send, close).
+ * @param {{ send(frames: any[]): Promise<void>, close(): void }} sock
+ * @param {(text: string) => void} log
+ */
+function queueSends(sock, log) {
+  const raw = sock.send.bind(sock);
+  /** @type {unknown[][]} */
+  const queue = [];
+  let draining = false;
+  const report = (/** @type {unknown} */ e) => log(`tsdl kernel: send failed: ${/** @type {Error} */ (e)?.message ?? e}`);
+  const drain = async () => {
+    draining = true;
+    while (queue.length > 0) {
+      try {
+        await raw(queue[0]);
+        queue.shift();
+      } catch (e) {
+        if (/** @type {NodeJS.ErrnoException} */ (e)?.code === "EBUSY") await new Promise((resolve) => setImmediate(resolve));
+        else {
+          report(e);
+          queue.shift();
+        }
+      }
+    }
+    draining = false;
+  };
+  /** @param {unknown[]} frames */
+  const send = (frames) => {
+    if (!draining) {
+      try {
+        const p = raw(frames);
+        p.catch(report);
+        return p;
+      } catch (e) {
+        if (/** @type {NodeJS.ErrnoException} */ (e)?.code !== "EBUSY") throw e;
+      }
+    }
+    queue.push(frames);
+    if (!draining) void drain();
+    return Promise.resolve();
+  };
+  return { send, close: () => sock.close() };
 }
 
 class TsdlServer extends ZmqServer {
@@ -137,29 +186,48 @@ class TsdlServer extends ZmqServer {
       r.content = content;
       r.signAndSend(this.connInfo.key, this.iopub);
     };
-    // Many small writes (a print loop) become one stream message per name per tick.
+    // Output is batched until the running JavaScript yields (a microtask): many small writes (a print loop) become one stream message per
+    // name, and repeated updates of one display (a progress bar in a loop) only send the latest. A burst
+    // of thousands of messages would otherwise overflow ZeroMQ's send queue (1000), which drops the rest.
     /** @type {{ name: "stdout" | "stderr", text: string } | null} */
-    let pending = null;
+    let stream = null;
+    /** Latest update_display_data content per display_id, in first-update order. @type {Map<string, Record<string, unknown>>} */
+    const updates = new Map();
     let scheduled = false;
+    const flushStream = () => {
+      if (stream) send("stream", stream);
+      stream = null;
+    };
     const flush = () => {
-      if (pending) send("stream", pending);
-      pending = null;
+      flushStream();
+      for (const content of updates.values()) send("update_display_data", content);
+      updates.clear();
+    };
+    const later = () => {
+      if (scheduled) return;
+      scheduled = true;
+      queueMicrotask(() => {
+        scheduled = false;
+        flush();
+      });
     };
     /** @type {import("./handler").CellIO} */
     const io = {
       executeInput: (count) => send("execute_input", { code: msg.content.code, execution_count: count }),
       stream: (name, text) => {
-        if (pending && pending.name !== name) flush();
-        pending = pending ? { name, text: pending.text + text } : { name, text };
-        if (!scheduled) {
-          scheduled = true;
-          setImmediate(() => {
-            scheduled = false;
-            flush();
-          });
-        }
+        if (stream && stream.name !== name) flushStream();
+        stream = stream ? { name, text: stream.text + text } : { name, text };
+        later();
       },
       display: (content, update) => {
+        const id = /** @type {{ display_id?: string } | undefined} */ (content.transient)?.display_id;
+        if (update && id) {
+          // An update changes an existing output in place: its order relative to new outputs does not matter.
+          updates.delete(id);
+          updates.set(id, content);
+          later();
+          return;
+        }
         flush();
         send(update ? "update_display_data" : "display_data", content);
       },
@@ -183,6 +251,14 @@ class TsdlServer extends ZmqServer {
     reply.header.msg_type = "execute_reply";
     reply.content = content;
     reply.signAndSend(this.connInfo.key, sock);
+  }
+
+  async init() {
+    await super.init();
+    // The receive loops keep the real sockets; replies and publications go through the stand-ins.
+    this.iopub = /** @type {any} */ (queueSends(this.iopub, this.log));
+    this.shell = /** @type {any} */ (queueSends(this.shell, this.log));
+    this.control = /** @type {any} */ (queueSends(this.control, this.log));
   }
 
   /** @param {any} sock @param {any} msg */

@@ -70,6 +70,7 @@ const EXTRA = [
   "test_jupyter_display_symbol_renders_as_result_and_display",
   "test_display_handle_updates_in_place",
   "test_broken_display_method_is_an_error_not_a_crash",
+  "test_bursts_of_output_all_arrive_in_order",
   "test_queued_cells_run_after_an_error_without_stop_on_error",
   "test_stop_on_error_aborts_only_cells_already_queued",
   "test_silent_execution_sends_no_outputs",

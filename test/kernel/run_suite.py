@@ -17,6 +17,8 @@ class JsonResult(unittest.TestResult):
 
     def _set(self, test, status, detail=""):
         name = test.id().split(".")[-1]
+        if not name.startswith("test"):
+            name = "setUpClass"  # an error before any test ran: "setUpClass (module.Class)"
         prev = self.rows.get(name)
         # A failing subTest makes the whole test fail.
         if prev is None or prev["status"] == "ok":

@@ -154,7 +154,8 @@ class TsdlKernelTests(jupyter_kernel_test.KernelTests):
     def test_display_handle_updates_in_place(self):
         _, out = self.run_cell(
             'import { display as d5 } from "tsdl";\n'
-            'const h = d5("step 0");\nfor (let i = 1; i <= 3; i++) h.update(`step ${i}`);'
+            'const h = d5("step 0");\n'
+            "for (let i = 1; i <= 3; i++) { h.update(`step ${i}`); await new Promise((r) => setTimeout(r, 2)); }"
         )
         disp = [m for m in out if m["msg_type"] == "display_data"]
         upd = [m for m in out if m["msg_type"] == "update_display_data"]
@@ -163,6 +164,23 @@ class TsdlKernelTests(jupyter_kernel_test.KernelTests):
         self.assertTrue(did)
         self.assertEqual([u["content"]["data"]["text/plain"] for u in upd], ["step 1", "step 2", "step 3"])
         self.assertTrue(all(u["content"]["transient"]["display_id"] == did for u in upd))
+
+    def test_bursts_of_output_all_arrive_in_order(self):
+        # Thousands of outputs in one tick: zeromq.js refuses sends while a socket is busy (EBUSY) and drops
+        # beyond 1000 queued messages; tslab lost them, the cell's idle status included. Printed text all
+        # arrives; display updates arrive in order and end with the latest (superseded ones may be skipped).
+        reply, out = self.run_cell(
+            'import { display as d6 } from "tsdl";\n'
+            'const h6 = d6("0");\n'
+            'for (let i = 1; i <= 1500; i++) { h6.update(String(i)); console.log(i); }'
+        )
+        self.assertEqual(reply["content"]["status"], "ok")
+        updates = [m["content"]["data"]["text/plain"] for m in out if m["msg_type"] == "update_display_data"]
+        self.assertGreaterEqual(len(updates), 1)
+        self.assertEqual(updates[-1], "1500")
+        self.assertEqual(updates, sorted(updates, key=int))
+        printed = "".join(m["content"]["text"] for m in out if m["msg_type"] == "stream")
+        self.assertEqual(printed, "".join(f"{i}\n" for i in range(1, 1501)))
 
     def test_broken_display_method_is_an_error_not_a_crash(self):
         reply, out = self.run_cell('({ [Symbol.for("Jupyter.display")]() { return 5; } })')
