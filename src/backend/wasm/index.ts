@@ -3,13 +3,13 @@
 // Stock tfjs-backend-wasm 4.22 has no Conv2DBackpropFilter and a scalar-loop Conv2DBackpropInput. tsdl registers
 //  - on XNNPACK (always available): Conv2DBackpropInput as a conv2d of the upsampled dy with the flipped filter,
 //    Conv2DBackpropFilter as a conv2d with batch and channels swapped;
-//  - on the native addon when it builds (system C compiler + OpenBLAS, oneDNN if present; see native.ts): Conv2D,
-//    FusedConv2D and both gradients as oneDNN direct convolutions or im2col + multi-threaded sgemm, in place in
-//    wasm memory; and Tile, Sum, Mean (leading or
-//    trailing axes), MaxPoolGrad and FusedBatchNorm, whose stock versions are scalar loops or transpose first;
-//    FusedBatchNorm's gradient as one two-pass kernel (a wrapper around tfjs's gradient, used on wasm only);
-//  - on wasm: Mean's gradient as one broadcast instead of a multiply by a full-size ones tensor and a divide;
+//  - on the native addon when it builds (system C compiler + OpenBLAS, oneDNN if present; see native.ts):
+//    Conv2D, FusedConv2D and both gradients as oneDNN direct convolutions or im2col + multi-threaded sgemm
+//    (autotuned per shape), in place in wasm memory; Tile, Sum/Mean over leading or trailing axes, MaxPoolGrad and
+//    FusedBatchNorm, whose stock versions are scalar loops or transpose first; FusedBatchNorm's gradient as one
+//    two-pass kernel and Mean's gradient as one broadcast (wrappers around tfjs's gradients, active on wasm only);
 //  - always: Identity and same-dtype Cast share the data instead of copying it.
+// Switches: TSDL_WASM_NATIVE=0 (no addon), TSDL_WASM_DNNL=0 (build without oneDNN), wasmKernelOptions at run time.
 import * as tf from "@tensorflow/tfjs";
 import { BATCH_NORM_GRAD, fusedBatchNormGradConfig, nativeBatchNormGrad } from "./batchnorm_grad";
 import { conv2dBackpropFilter } from "./conv2d_backprop_filter";
