@@ -68,17 +68,20 @@ function build() {
   fs.utimesSync(info, new Date(), new Date());
 }
 
-// 4. Debian packages: Jupyter always; Chromium and Fashion-MNIST for tests; PyTorch for benches.
+// 4. Debian packages: Jupyter and the native-kernel libraries always; Fashion-MNIST for notebooks and tests;
+//    Chromium for tests; PyTorch for benches.
 const APT = {
   jupyter: ["jupyter-notebook", "jupyter-nbconvert", "python3-nbclient", "jupyter-client", "python3-jupyter-kernel-test"],
   data: ["dataset-fashion-mnist"],
   browser: ["chromium"],
   torch: ["python3-torch", "python3-torchvision"],
+  // The wasm backend's native conv/batch-norm kernels are compiled on first use against these (else XNNPACK only).
+  native: ["gcc", "libopenblas-dev", "libdnnl-dev"],
 };
 const WANT = {
-  start: [...APT.jupyter, ...APT.data],
-  test: [...APT.jupyter, ...APT.data, ...APT.browser],
-  bench: [...APT.jupyter, ...APT.torch],
+  start: [...APT.jupyter, ...APT.data, ...APT.native],
+  test: [...APT.jupyter, ...APT.data, ...APT.browser, ...APT.native],
+  bench: [...APT.jupyter, ...APT.native, ...APT.torch],
 };
 function dpkgInstalled(pkg) {
   const r = spawnSync("dpkg-query", ["-W", "-f=${Status}", pkg], { encoding: "utf8" });

@@ -147,7 +147,8 @@ async function select(forced: BackendName | undefined, why: string): Promise<Bac
   if (forced === undefined || forced === "wasm") {
     try {
       versions["@tensorflow/tfjs-backend-wasm"] = await tryWasm();
-      return done("wasm", "CPU (wasm, XNNPACK SIMD)");
+      const native = nativeStatus();
+      return done("wasm", native.enabled ? `CPU (wasm + native kernels: ${native.detail})` : `CPU (wasm, XNNPACK SIMD; ${native.detail})`);
     } catch (e) {
       if (forced === "wasm") throw new Error(`tsdl: backend "wasm" was forced (${why}) but cannot load: ${firstLine(e)}`);
       skipped.push({ backend: "wasm", reason: `failed to load: ${firstLine(e)}` });
@@ -192,5 +193,5 @@ export function info(): BackendInfo {
 }
 
 // wasm training kernels (Conv2DBackpropFilter, a faster Conv2DBackpropInput), registered when wasm is selected.
-import { registerWasmTrainingKernels } from "./wasm";
+import { nativeStatus, registerWasmTrainingKernels } from "./wasm";
 onWasmSelected(registerWasmTrainingKernels);
