@@ -18,8 +18,9 @@ CELLS = {
     "expr": lambda i: f"const v{i} = {i};\nv{i} * 2",
     # Top-level await (the tsdl kernel instruments awaits for interrupts).
     "await": lambda i: f"const a{i} = await Promise.resolve({i});\na{i} + 1",
-    # Printing: 10 lines of stdout (plain tslab, which sends a message per write, lost its idle status with 50).
-    "print": lambda i: f'for (let j = 0; j < 10; j++) console.log("line", j, {i});',
+    # Printing 10 lines in one write. (Plain tslab sends a message per write; with a write per line it
+    # sooner or later loses the cell's idle status, and the bench would hang on it.)
+    "print": lambda i: f'console.log(Array.from({{ length: 10 }}, (_, j) => `line ${{j}} {i}`).join("\\n"));',
 }
 
 
