@@ -44,7 +44,8 @@ function compileError(diags, code) {
 }
 
 // Stack frames from the kernel machinery (tslab, this folder, Node internals) say nothing about the user's code.
-const INTERNAL_FRAME = /node_modules[\\/]tslab[\\/]|[\\/]kernel[\\/][a-z-]+\.js|\(node:|at node:|<anonymous>\)$/;
+const KERNEL_DIR = __dirname + require("path").sep;
+const INTERNAL_FRAME = /node_modules[\\/]tslab[\\/]|\(node:|at node:|<anonymous>\)$/;
 
 /**
  * An exception thrown by a cell: ename its class name, evalue its message, traceback the stack without
@@ -66,7 +67,7 @@ function runtimeError(e) {
     const stack = typeof err.stack === "string" ? err.stack.split("\n") : [];
     // The first stack lines repeat "Name: message" (possibly multi-line); frames start with "    at ".
     const frames = stack
-      .filter((l) => /^\s+at /.test(l) && !INTERNAL_FRAME.test(l))
+      .filter((l) => /^\s+at /.test(l) && !INTERNAL_FRAME.test(l) && !l.includes(KERNEL_DIR))
       .map((l) => l.replace(/evalmachine\.<anonymous>/g, "<cell, compiled JS>"));
     return { ename, evalue, traceback: [`${ename}: ${evalue}`, ...frames] };
   }

@@ -25,7 +25,7 @@ function wrapRequire(req, cwd) {
               : "it is an ES module and this Node cannot require() ES modules (Node >= 20.17 can, with --experimental-require-module)";
           const fix = new Error(
             `cannot import ${JSON.stringify(name)}: ${why}. Load it asynchronously instead:\n` +
-              `    const m = await (globalThis as any).importESM(${JSON.stringify(name)});\n` +
+              `    const m = await importESM(${JSON.stringify(name)});\n` +
               `(importESM resolves the package from ${cwd} and returns its module namespace.)`,
           );
           fix.name = "ImportError";

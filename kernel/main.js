@@ -42,8 +42,9 @@ function main() {
   // The declarations the type checker sees from earlier cells. tslab keeps a cell's declarations only when it
   // ran to the end; here a cell that compiled keeps them even if it then threw or was interrupted, because
   // its variables exist at run time (as in Python: `x = 1; raise` leaves x defined).
+  // Seeded with the kernel's own global, so `await importESM("pkg")` type-checks in cells.
   /** @type {string | undefined} */
-  let decls;
+  let decls = "declare function importESM(specifier: string): Promise<any>;\n";
   /** @param {string} src */
   const convert = (src) => {
     const r = node.convert(decls ?? "", src);
@@ -105,11 +106,11 @@ function main() {
   const tslabGlobal = /** @type {{ __tslab__: { require: NodeJS.Require } }} */ (/** @type {unknown} */ (globalThis)).__tslab__;
   tslabGlobal.require = wrapRequire(tslabGlobal.require, process.cwd());
   Object.defineProperty(globalThis, Symbol.for("tsdl.displaySink"), { value: handler.displaySink(), configurable: true });
-  Object.defineProperty(globalThis, "importESM", {
-    value: (/** @type {string} */ specifier) => import(require.resolve(specifier, { paths: [process.cwd()] })),
-    configurable: true,
-    writable: true,
-  });
+  // importESM(specifier): a real dynamic import, resolved from the notebook's folder. Cells see it as a
+  // variable of an earlier cell (tslab compiles those to `exports.<name>`), and as a global.
+  const importESM = (/** @type {string} */ specifier) => import(require.resolve(specifier, { paths: [process.cwd()] }));
+  executor.locals.importESM = importESM;
+  Object.defineProperty(globalThis, "importESM", { value: importESM, configurable: true, writable: true });
 
   const interrupt = () => {
     if (process.env.TSDL_KERNEL_DEBUG) log(`[tsdl kernel] interrupt (epoch ${interruptState.epoch + 1})`);

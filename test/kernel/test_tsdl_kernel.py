@@ -300,7 +300,7 @@ class TsdlKernelTests(jupyter_kernel_test.KernelTests):
         self.assertEqual(reply["content"]["status"], "error")
         err = [m for m in out if m["msg_type"] == "error"][0]["content"]
         self.assertIn("importESM", err["evalue"])
-        _, out = self.run_cell('(await (globalThis as any).importESM("./esm-fixture/tla.mjs")).late')
+        _, out = self.run_cell('(await importESM("./esm-fixture/tla.mjs")).late')
         res = [m for m in out if m["msg_type"] == "execute_result"][0]["content"]["data"]["text/plain"]
         self.assertEqual(res, "'after await'")
 
