@@ -42,6 +42,9 @@ const DIAGNOSTIC_FORMAT = "%s%d:%d - %s";
  */
 const ABORT_WINDOW_MS = 20;
 
+/** How much of a result's text/plain history_request can return per cell. */
+const HISTORY_OUTPUT_CHARS = 10_000;
+
 class TsdlHandler extends JupyterHandlerImpl {
   /**
    * @param {import("tslab/dist/executor").Executor} executor
@@ -186,7 +189,8 @@ class TsdlHandler extends JupyterHandlerImpl {
       try {
         const data = resultWire(cap.result);
         io.result(count, data);
-        if (typeof data["text/plain"] === "string") entry.output = /** @type {string} */ (data["text/plain"]);
+        // History keeps a bounded text copy: a printed tensor can be megabytes.
+        if (typeof data["text/plain"] === "string") entry.output = /** @type {string} */ (data["text/plain"]).slice(0, HISTORY_OUTPUT_CHARS);
       } catch (e) {
         // A broken [Symbol.for("Jupyter.display")] must not lose the cell: report it like a thrown error.
         const err = runtimeError(e);
