@@ -49,12 +49,14 @@ const INTERNAL_FRAME = /node_modules[\\/]tslab[\\/]|\(node:|at node:|<anonymous>
 
 /**
  * An exception thrown by a cell: ename its class name, evalue its message, traceback the stack without
- * kernel frames. tslab runs cells with vm.runInThisContext, whose frames read `evalmachine.<anonymous>:L:C`
- * (lines of the compiled JavaScript); they are shown as `<cell, compiled JS>:L:C`.
+ * kernel frames. Cells run as scripts named In[n] (see main.js), so frames read `at f (In[3]:5:15)`, at
+ * line:col of the cell's compiled JavaScript; that line follows each frame. Scripts without a name read
+ * `evalmachine.<anonymous>`, shown as `<cell>`.
  * @param {unknown} e
+ * @param {Map<string, string[]>} [compiled] compiled JavaScript lines by cell name
  * @returns {ErrorContent}
  */
-function runtimeError(e) {
+function runtimeError(e, compiled = new Map()) {
   // TSDL_KERNEL_DEBUG=1: the full stack (kernel frames included) in the kernel's log.
   if (process.env.TSDL_KERNEL_DEBUG) debugLog(`[tsdl kernel] ${e instanceof Error ? e.stack : util.inspect(e)}\n`);
   if (isInterrupt(e)) {
@@ -68,7 +70,17 @@ function runtimeError(e) {
     // The first stack lines repeat "Name: message" (possibly multi-line); frames start with "    at ".
     const frames = stack
       .filter((l) => /^\s+at /.test(l) && !INTERNAL_FRAME.test(l) && !l.includes(KERNEL_DIR))
-      .map((l) => l.replace(/evalmachine\.<anonymous>/g, "<cell, compiled JS>"));
+      .flatMap((l) => {
+        const m = /(In\[\d+\]):(\d+):\d+\)?$/.exec(l);
+        const lines = m ? compiled.get(m[1]) : undefined;
+        // The line after the cell's code is tslab's call of its wrapper: not the user's code.
+        if (m && lines && Number(m[2]) > lines.length) return [];
+        const code = m ? lines?.[Number(m[2]) - 1] : undefined;
+        const frame = l.replace(/evalmachine\.<anonymous>/g, "<cell>");
+        // Line 1 also holds the wrapper tslab puts around the cell; show the cell's part only.
+        const text = code?.replace(/^\(async function\(exports, require\) \{ |^\(function\(exports, require\) \{ /, "").trim();
+        return text ? [frame, `        ${text}`] : [frame];
+      });
     return { ename, evalue, traceback: [`${ename}: ${evalue}`, ...frames] };
   }
   // `throw "text"` or `throw 42`: JavaScript allows throwing anything.

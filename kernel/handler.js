@@ -42,13 +42,16 @@ const DIAGNOSTIC_FORMAT = "%s%d:%d - %s";
  */
 const ABORT_WINDOW_MS = 20;
 
+/** How many cells' compiled code is kept for tracebacks. */
+const COMPILED_KEPT = 200;
+
 /** How much of a result's text/plain history_request can return per cell. */
 const HISTORY_OUTPUT_CHARS = 10_000;
 
 class TsdlHandler extends JupyterHandlerImpl {
   /**
    * @param {import("tslab/dist/executor").Executor} executor
-   * @param {{ version: string, log: (text: string) => void, prepare: (code: string) => void }} opts
+   * @param {{ version: string, log: (text: string) => void, prepare: (code: string, name: string) => void }} opts
    */
   constructor(executor, opts) {
     super(executor, false);
@@ -68,6 +71,8 @@ class TsdlHandler extends JupyterHandlerImpl {
      * @type {Array<{ line: number, input: string, output: string | null }>}
      */
     this.history = [];
+    /** Compiled JavaScript of recent cells by name ("In[3]"), to show the line of each traceback frame. @type {Map<string, string[]>} */
+    this.compiled = new Map();
     /** tslab's own fields are private in its typings; these are the kernel's. */
     this.exec = executor;
     this.count = 0;
@@ -92,6 +97,17 @@ class TsdlHandler extends JupyterHandlerImpl {
         else this.log(args.map(String).join(" "));
       },
     };
+  }
+
+  /**
+   * Remember a cell's compiled JavaScript (the last COMPILED_KEPT cells).
+   * @param {string} name
+   * @param {string} js
+   */
+  recordCompiled(name, js) {
+    this.compiled.delete(name);
+    this.compiled.set(name, js.split("\n"));
+    if (this.compiled.size > COMPILED_KEPT) this.compiled.delete(/** @type {string} */ (this.compiled.keys().next().value));
   }
 
   /**
@@ -160,7 +176,7 @@ class TsdlHandler extends JupyterHandlerImpl {
       // compiling stops the cell here. Otherwise it would be lost: Node delivers a signal to JS in the event
       // loop's poll phase, and vm's breakOnSigint detaches the SIGINT listeners while the cell runs.
       // Two immediates: the second runs after a full loop turn, i.e. after a poll phase.
-      this.prepare(req.code);
+      this.prepare(req.code, `In[${count}]`);
       await new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
       if (interruptState.epoch !== epoch) throw new Interrupted();
       ok = await this.exec.execute(req.code);
@@ -173,7 +189,7 @@ class TsdlHandler extends JupyterHandlerImpl {
     io.flush();
 
     if (!ok) {
-      const err = cap.diagnostics.length > 0 ? compileError(cap.diagnostics, req.code) : runtimeError(cap.errors[0]);
+      const err = cap.diagnostics.length > 0 ? compileError(cap.diagnostics, req.code) : runtimeError(cap.errors[0], this.compiled);
       if (!silent) io.error(err);
       if (req.stop_on_error ?? true) {
         this.aborting = true;

@@ -45,8 +45,11 @@ function main() {
   // Seeded with the kernel's own global, so `await importESM("pkg")` type-checks in cells.
   /** @type {string | undefined} */
   let decls = "declare function importESM(specifier: string): Promise<any>;\n";
-  /** @param {string} src */
-  const convert = (src) => {
+  /**
+   * @param {string} src
+   * @param {string} [name] the cell's name in stack traces, e.g. "In[3]"
+   */
+  const convert = (src, name) => {
     const r = node.convert(decls ?? "", src);
     if (r.diagnostics.length === 0) decls = r.declOutput ?? "";
     handler.recordDiagnostics(r.diagnostics);
@@ -54,16 +57,21 @@ function main() {
       const inst = instrumentAwaits(r.output);
       r.output = inst.js;
       if (inst.topLevelAwait) r.hasToplevelAwait = true;
+      // Stack frames then read `In[3]:5:15` instead of `evalmachine.<anonymous>:5:15` (V8 honours sourceURL).
+      if (name) {
+        r.output += `\n//# sourceURL=${name}`;
+        handler.recordCompiled(name, r.output);
+      }
     }
     return r;
   };
   // A cell compiled ahead by prepare() (see TsdlHandler.runCell), handed to the executor when it asks.
   /** @type {{ src: string, result: import("tslab/dist/converter").ConvertResult } | null} */
   let prepared = null;
-  /** @param {string} src */
-  const prepare = (src) => {
+  /** @param {string} src @param {string} name */
+  const prepare = (src, name) => {
     const meta = getCodeMetadata(src);
-    prepared = meta.module || meta.mode === "browser" ? null : { src, result: convert(src) };
+    prepared = meta.module || meta.mode === "browser" ? null : { src, result: convert(src, name) };
   };
   /** @type {import("tslab/dist/converter").Converter} */
   const wrapped = {
