@@ -3,7 +3,7 @@ import * as tf from "@tensorflow/tfjs";
 
 export { tf };
 export * as backend from "./backend";
-export { display, bundle, DisplayHandle, JUPYTER_DISPLAY } from "./display";
+export { display, bundle, clearOutput, inKernel, DisplayHandle, JUPYTER_DISPLAY } from "./display";
 export type { MimeBundle, Displayable } from "./display";
 export * as optim from "./optim";
 export * as lrScheduler from "./lrScheduler";

@@ -48,7 +48,7 @@ class TsdlKernelTests(jupyter_kernel_test.KernelTests):
         },
         {"code": 'import * as tslab from "tslab";\ntslab.display.markdown("# title");', "mime": "text/markdown"},
     ]
-    code_clear_output = 'import { clearOutput as clr } from "tsdl/dist/display";\nconsole.log("x");\nclr({ wait: true });'
+    code_clear_output = 'import { clearOutput as clr } from "tsdl";\nconsole.log("x");\nclr({ wait: true });'
 
     code_history_pattern = "6 *"
     supported_history_operations = ("tail", "range", "search")
