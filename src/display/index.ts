@@ -135,3 +135,8 @@ export function display(value: unknown): DisplayHandle {
 export function clearOutput(opts: { wait?: boolean } = {}): void {
   sink()?.clear?.(opts.wait ?? false);
 }
+
+/** Text made safe inside HTML (element content and double-quoted attributes). */
+export function escapeHtml(s: string): string {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+}

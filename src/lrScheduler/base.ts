@@ -1,5 +1,5 @@
 import * as util from "util";
-import { JUPYTER_DISPLAY, MimeBundle } from "../display";
+import { escapeHtml, JUPYTER_DISPLAY, MimeBundle } from "../display";
 
 // The shared scheduler machinery: what an optimizer must look like, the base classes, warnings, state dicts.
 // Semantics mirror torch.optim.lr_scheduler of torch 1.13 (the reference installed here); where tsdl follows
@@ -369,10 +369,6 @@ export abstract class Scheduler {
 /** 6 significant digits: 0.16666666666666666 -> 0.166667, 0.010000000000000002 -> 0.01. */
 function num(v: number): string {
   return String(Number(v.toPrecision(6)));
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
 /**

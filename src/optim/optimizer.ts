@@ -2,7 +2,7 @@
 // so one object serves a manual loop (backward/step/zeroGrad), minimize(), and model.compile + model.fit.
 import * as util from "util";
 import * as tf from "@tensorflow/tfjs";
-import { JUPYTER_DISPLAY, MimeBundle } from "../display";
+import { escapeHtml, JUPYTER_DISPLAY, MimeBundle } from "../display";
 import { AnyHyper, BaseHyper, checkValues, GROUP_EXTRA_KEYS, rejectUnknownKeys, SCHEDULER_KEYS, show, Specs } from "./options";
 import { checkNoDuplicates, collectVariables, isGroupInput, ParamGroup, ParamGroupInput, ParamList, ParamSource, plural } from "./params";
 import { decodeValues, encodeTensor, EncodedParamState, OptimizerStateDict, STATE_DICT_FORMAT } from "./stateDict";
@@ -56,8 +56,7 @@ const GROUP_PROTO = {
   },
   [JUPYTER_DISPLAY](this: ParamGroup<BaseHyper>): MimeBundle {
     const text = util.inspect(this, { colors: false, breakLength: 100 });
-    const esc = text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-    return { "text/html": `<pre>${esc}</pre>`, "text/plain": text };
+    return { "text/html": `<pre>${escapeHtml(text)}</pre>`, "text/plain": text };
   },
 };
 

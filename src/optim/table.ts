@@ -1,5 +1,5 @@
 // The param-group table shown by `opt` and `opt.paramGroups`: HTML for Jupyter, aligned text elsewhere.
-import type { MimeBundle } from "../display";
+import { escapeHtml, type MimeBundle } from "../display";
 import type { BaseHyper } from "./options";
 import type { ParamGroup } from "./params";
 
@@ -47,12 +47,11 @@ export function tableText(t: GroupTable): string {
   return [t.caption, line(t.columns), ...t.rows.map(line)].join("\n");
 }
 
-const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
 export function tableHtml(t: GroupTable): string {
-  const cell = (tag: string, s: string, i: number) => `<${tag} style="text-align:${t.numeric[i] ? "right" : "left"}">${esc(s)}</${tag}>`;
+  const cell = (tag: string, s: string, i: number) => `<${tag} style="text-align:${t.numeric[i] ? "right" : "left"}">${escapeHtml(s)}</${tag}>`;
   return (
-    `<table class="tsdl-param-groups"><caption style="text-align:left">${esc(t.caption)}</caption>` +
+    `<table class="tsdl-param-groups"><caption style="text-align:left">${escapeHtml(t.caption)}</caption>` +
     `<thead><tr>${t.columns.map((c, i) => cell("th", c, i)).join("")}</tr></thead>` +
     `<tbody>${t.rows.map((r) => `<tr>${r.map((s, i) => cell("td", s, i)).join("")}</tr>`).join("")}</tbody></table>`
   );

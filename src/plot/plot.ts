@@ -2,7 +2,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as util from "util";
-import { display, DisplayHandle, JUPYTER_DISPLAY, MimeBundle } from "../display";
+import { display, DisplayHandle, escapeHtml, JUPYTER_DISPLAY, MimeBundle } from "../display";
 import { compile, renderSvg, renderSvgAsync, VegaLiteSpec, VegaSpec } from "./render";
 
 export const VEGALITE_MIME = "application/vnd.vegalite.v5+json";
@@ -93,8 +93,4 @@ export class Plot {
   toJSON(): VegaLiteSpec {
     return this.spec;
   }
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }

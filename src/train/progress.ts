@@ -1,6 +1,6 @@
 // The progress bar of a training run: one output redrawn in place in a notebook, one line rewritten
 // in a terminal, nothing when stdout is neither (CI logs, pipes).
-import { bundle, display, DisplayHandle, inKernel } from "../display";
+import { bundle, display, DisplayHandle, escapeHtml, inKernel } from "../display";
 
 /** "auto": notebook display inside the kernel, terminal line on a TTY, else nothing. */
 export type ProgressMode = "auto" | "display" | "terminal" | "none";
@@ -36,10 +36,6 @@ export function hms(seconds: number): string {
   const m = Math.floor((s % 3600) / 60);
   const pad = (n: number) => String(n).padStart(2, "0");
   return `${pad(h)}:${pad(m)}:${pad(s % 60)}`;
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
 /** The bar as text: `Epoch 3/30 [########............] 120/196 loss 1.2345 acc 0.4567 52.1 img/s ETA 00:00:41`. */
