@@ -224,6 +224,33 @@ describe("train(): loop behaviour", function () {
   });
 });
 
+describe("train(): the wasm heap running out", function () {
+  this.timeout(60_000);
+  before(async () => {
+    await backend.init("wasm", { verbose: false });
+  });
+  after(async () => {
+    await backend.init("cpu", { verbose: false });
+  });
+
+  it("is reported as a wasm memory limit naming the batch shape, with what to do", async () => {
+    const net = tinyNet();
+    const opt = new optim.SGD(net, { lr: 0.1 });
+    const b = [{ x: tf.zeros([2, 8, 8, 3]), y: tf.tensor1d([0, 1], "int32") }];
+    // What emscripten throws when a kernel runs past the 4 GB heap (a real one leaves wasm unusable).
+    const overflowing = () => {
+      throw new WebAssembly.RuntimeError("memory access out of bounds");
+    };
+    const err = await train(net, b, null, 1, opt, overflowing as never, { verbose: false, progress: false }).then(() => undefined, (e) => e);
+    assert.match(String(err?.message), /^train: the wasm backend failed on a batch of shape \[2,8,8,3\] \(memory access out of bounds\): its heap is limited to 4 GB.*smaller batch size.*TSDL_BACKEND=tensorflow.*restart the kernel/);
+    // Any other error passes through unchanged.
+    const other = await train(net, b, null, 1, opt, (() => { throw new RangeError("boom"); }) as never, { verbose: false, progress: false }).then(() => undefined, (e) => e);
+    assert.ok(other instanceof RangeError && other.message === "boom", String(other));
+    tf.dispose(b.flatMap((x) => [x.x, x.y]));
+    net.dispose();
+  });
+});
+
 describe("train(): progress and live plot", function () {
   this.timeout(60_000);
   const SINK = Symbol.for("tsdl.displaySink");

@@ -195,3 +195,19 @@ export function info(): BackendInfo {
 // wasm training kernels (Conv2DBackpropFilter, a faster Conv2DBackpropInput), registered when wasm is selected.
 import { nativeStatus, registerWasmTrainingKernels } from "./wasm";
 onWasmSelected(registerWasmTrainingKernels);
+
+/**
+ * A clearer error for a wasm heap failure (emscripten reports running past its 4 GB heap as "memory access out of
+ * bounds", then "Aborted()" on every later call), or the error itself when it is something else.
+ */
+export function explainFailure(e: unknown, where: string, what: string): unknown {
+  const msg = String((e as Error)?.message ?? e);
+  const wasmDead = e instanceof WebAssembly.RuntimeError || /memory access out of bounds|^Aborted\(/.test(msg);
+  if (!wasmDead || tf.getBackend() !== "wasm") return e;
+  return new Error(
+    `${where}: the wasm backend failed on ${what} (${msg.split("\n")[0]}): its heap is limited to 4 GB, so this is ` +
+      `most likely a batch too large for it. Use a smaller batch size (batch 64 at 96x96 px fits the course ResNet; ` +
+      `256 does not) or the tensorflow backend (TSDL_BACKEND=tensorflow). The wasm runtime cannot continue after ` +
+      `this: restart the kernel (or process) and run again; files and saved checkpoints are unaffected.`,
+  );
+}

@@ -1,6 +1,7 @@
 // train(): the course's utils.train() loop with a scheduler hook, a History, a progress bar, a live plot,
 // a NaN/Inf guard and checkpoints.
 import * as tf from "@tensorflow/tfjs";
+import { explainFailure } from "../backend";
 import { live, LiveOptions } from "../plot/live";
 import type { LossCurveOptions } from "../plot/lossCurve";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint";
@@ -180,12 +181,19 @@ export function trainStep(
   // The forward pass updates BatchNorm running statistics; keep the old values (clones share the data, no copy)
   // so a batch with a non-finite loss changes nothing.
   const buffers = net.nonTrainableWeights.map((w) => tf.keep(tf.clone(w.read())));
-  const { value, grads } = tf.variableGrads(() => {
-    const out = net.apply(batch.x, { training: true }) as tf.Tensor;
-    const c = correctCount(out, batch.y);
-    if (c) correct = tf.keep(c);
-    return scalarLoss(criterion, out, batch.y);
-  }, vars);
+  let value: tf.Scalar;
+  let grads: tf.NamedTensorMap;
+  try {
+    ({ value, grads } = tf.variableGrads(() => {
+      const out = net.apply(batch.x, { training: true }) as tf.Tensor;
+      const c = correctCount(out, batch.y);
+      if (c) correct = tf.keep(c);
+      return scalarLoss(criterion, out, batch.y);
+    }, vars));
+  } catch (e) {
+    tf.dispose([...buffers, ...(correct ? [correct] : [])]);
+    throw explainFailure(e, "train", `a batch of shape [${batch.x.shape}]`);
+  }
   try {
     const loss = value.dataSync()[0];
     if (!Number.isFinite(loss)) {
