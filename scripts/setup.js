@@ -105,7 +105,7 @@ function aptPackages() {
   say(`installing Debian packages: ${missing.join(" ")}`);
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
   run("apt-get", ["update", "-qq"], { env });
-  run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing], { env, stdio: ["ignore", "ignore", "inherit"] });
+  run("apt-get", ["install", "-y", "-qq", ...missing], { env, stdio: ["ignore", "ignore", "inherit"] });
 }
 
 // 5. Project-local Jupyter: config, data and runtime dirs in the repo; the kernelspec lives in kernel/.
