@@ -191,6 +191,21 @@ describe("wasm conv2d gradients vs the cpu backend", function () {
     }
   });
 
+  it("autotuned (dnnl auto): every call of a new shape gives the same bits, the first one included", function () {
+    if (!/oneDNN/.test(nativeStatus().detail)) this.skip(); // one path only: nothing to choose between
+    Object.assign(wasmKernelOptions, { native: true, dnnl: "auto" });
+    // A shape no other test uses, so its first call is the one that times oneDNN against im2col + OpenBLAS.
+    const c: Case = { name: "autotune", x: [2, 13, 13, 24], filter: [3, 3, 24, 20], strides: [1, 1], pad: "same" };
+    const runs = Array.from({ length: 6 }, () => {
+      const g = convGrads(c, 77);
+      const y = tf.tidy(() => tf.conv2d(tf.tensor4d(randn(2 * 13 * 13 * 24, 78), c.x), tf.tensor4d(randn(3 * 3 * 24 * 20, 79), c.filter), 1, "same").dataSync() as Float32Array);
+      return { y, ...g };
+    });
+    const differ = runs.slice(1).flatMap((r, i) =>
+      (["y", "dx", "dw"] as const).filter((k) => relErr(r[k], runs[0][k]) !== 0).map((k) => `call ${i + 2} ${k}`));
+    assert.deepEqual(differ, []);
+  });
+
   it("splits the im2col batch into chunks with the same result", () => {
     wasmKernelOptions.native = false;
     filterGradOptions.strategy = "im2col";

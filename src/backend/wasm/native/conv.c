@@ -100,8 +100,7 @@ static int dn_enabled = 1;  // 0 off, 1 autotuned against im2col + OpenBLAS, 2 a
 enum { DN_FWD = 0, DN_BWD_DATA = 1, DN_BWD_W = 2 };
 typedef struct DnEntry {
   int kind, bias, act, ok;
-  int n_dn, n_bl, picked;  // autotune: samples of each path, then 1 = oneDNN, 2 = im2col + OpenBLAS
-  double t_dn, t_bl;       // best time of each path (ms)
+  int picked;  // autotune: 0 not yet timed, 1 = oneDNN, 2 = im2col + OpenBLAS
   Geo g;
   dnnl_memory_desc_t src, dst, wuser, wprim, bmd;
   dnnl_primitive_t prim, reorder;
@@ -263,22 +262,34 @@ static double now_ms(void) {
 }
 
 // Neither library wins every shape (measured: oneDNN for stride-1 3x3 and the 7x7 stem's dW, im2col + OpenBLAS
-// for strided 3x3 and 1x1), so each (kind, shape) is timed twice each way, alternating, then keeps the faster.
+// for strided 3x3 and 1x1), so the first call of each (kind, shape) times both twice, alternating, and keeps the
+// faster for good. Deciding within that one call makes every result the chosen path's, from the first call on:
+// the two paths round differently (~1e-7), and alternating them across calls made repeated predict()s differ.
+static double dn_time(DnEntry* e, int use_dn, const float* a, const float* b, const float* c, int act, float* out,
+                      void (*blas)(const Geo*, const float*, const float*, const float*, int, float*)) {
+  const double t0 = now_ms();
+  if (use_dn) dn_run(e, a, b, c, out);
+  else blas(&e->g, a, b, c, act, out);
+  return now_ms() - t0;
+}
+
 static int dn_conv(int kind, const Geo* g, const float* a, const float* b, const float* c, int act, float* out,
                    void (*blas)(const Geo*, const float*, const float*, const float*, int, float*)) {
   if (!dn_enabled) return 0;
   DnEntry* e = dn_get(kind, g, c != NULL, act);
   if (!e) return 0;
-  if (e->picked == 1 || dn_enabled == 2) return dn_run(e, a, b, c, out), 1;
-  if (e->picked == 2) return 0;
-  const int use_dn = e->n_dn <= e->n_bl;
-  const double t0 = now_ms();
-  if (use_dn) dn_run(e, a, b, c, out);
-  else blas(g, a, b, c, act, out);
-  const double t = now_ms() - t0;
-  if (use_dn) e->t_dn = e->n_dn++ ? (t < e->t_dn ? t : e->t_dn) : t;
-  else e->t_bl = e->n_bl++ ? (t < e->t_bl ? t : e->t_bl) : t;
-  if (e->n_dn >= 2 && e->n_bl >= 2) e->picked = e->t_dn <= e->t_bl ? 1 : 2;
+  if (!e->picked && dn_enabled == 1) {
+    double t_dn = 1e300, t_bl = 1e300;
+    for (int i = 0; i < 2; i++) {
+      const double tb = dn_time(e, 0, a, b, c, act, out, blas), td = dn_time(e, 1, a, b, c, act, out, blas);
+      if (tb < t_bl) t_bl = tb;
+      if (td < t_dn) t_dn = td;
+    }
+    e->picked = t_dn <= t_bl ? 1 : 2;
+    return e->picked == 1 ? 1 : 0;  // oneDNN ran last, so out holds its result; else the caller runs im2col + BLAS
+  }
+  if (e->picked == 2 && dn_enabled == 1) return 0;
+  dn_run(e, a, b, c, out);
   return 1;
 }
 static const char* dn_version(void) {
