@@ -47,12 +47,20 @@ function nameOf(t: TransformLike): string {
   return s === "[object Object]" ? t.constructor.name : s;
 }
 
-/** Applies transforms in order: `new Compose([new Resize(96), new ToTensor()])`. */
-export class Compose implements Transform {
+/**
+ * Applies transforms in order: `new Compose([new Resize(96), new ToTensor()])`. The types flow from the list:
+ * that chain is a `Compose<Image, FloatImage>`, so a dataset built with it yields `[FloatImage, number]`.
+ * (The input type comes from the first element; behind a leading spread such as `...gray` it stays `any`.)
+ */
+export class Compose<I = any, O = any> implements Transform<I, O> { // eslint-disable-line @typescript-eslint/no-explicit-any
   readonly transforms: readonly TransformLike[];
   /** What runs: the transforms with fusible neighbours merged. */
   private readonly plan: readonly TransformLike[];
 
+  constructor(transforms: readonly [TransformLike<I, O>]);
+  constructor(transforms: readonly [TransformLike<I>, ...TransformLike[], TransformLike<any, O>]); // eslint-disable-line @typescript-eslint/no-explicit-any
+  constructor(transforms: readonly [...TransformLike[], TransformLike<any, O>]); // eslint-disable-line @typescript-eslint/no-explicit-any
+  constructor(transforms: readonly TransformLike[]);
   constructor(transforms: readonly TransformLike[]) {
     if (!Array.isArray(transforms)) throw new Error(`tsdl.data: Compose takes an array of transforms, got ${typeof transforms}`);
     transforms.forEach((t, i) => {
@@ -71,10 +79,10 @@ export class Compose implements Transform {
     this.plan = plan;
   }
 
-  forward(input: unknown, generator: Generator = defaultGenerator()): unknown {
-    let x = input;
+  forward(input: I, generator: Generator = defaultGenerator()): O {
+    let x: unknown = input;
     for (const t of this.plan) x = applyTransform(t, x, generator);
-    return x;
+    return x as O;
   }
 
   workerSpec(): Spec | undefined {
