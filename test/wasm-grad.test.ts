@@ -5,6 +5,7 @@ import * as path from "path";
 import { backend, tf } from "tsdl";
 // The instance the registered kernels read (tsdl resolves to dist/).
 import { filterGradOptions, nativeStatus, wasmKernelOptions, type FilterGradStrategy } from "tsdl/dist/backend/wasm";
+import { loadNative } from "tsdl/dist/backend/wasm/native";
 
 type Pad = "same" | "valid" | [[number, number], [number, number], [number, number], [number, number]];
 interface Case {
@@ -162,6 +163,21 @@ describe("wasm conv2d gradients vs the cpu backend", function () {
     assert.ok(st.enabled, st.detail);
     assert.match(st.detail, /OpenBLAS \d+\.\d+/);
     if (fs.existsSync("/usr/include/dnnl.h")) assert.match(st.detail, /oneDNN \d+\.\d+/);
+  });
+
+  it("native kernels: a malformed call throws naming the kernel, the argument and what is accepted", function () {
+    const n = loadNative();
+    if (!n) this.skip();
+    const heap = new ArrayBuffer(64);
+    const cases: Array<[() => void, RegExp]> = [
+      [() => (n!.backpropInput as (...a: unknown[]) => void)(heap, new Int32Array(13)), /conv: got 2 arguments, expected 5/],
+      [() => n!.backpropInput({} as ArrayBuffer, new Int32Array(13), 0, 0, 0), /conv: argument 0 must be the wasm heap ArrayBuffer/],
+      [() => n!.backpropFilter(heap, new Int32Array(12), 0, 0, 0), /conv: argument 1 must be an Int32Array\(13\) geometry/],
+      [() => n!.maxPoolGrad(heap, new Int32Array(13), 0, 0, 0), /maxPoolGrad: argument 1 must be an Int32Array\(12\) geometry/],
+      [() => n!.tile(heap, new Int32Array([2, 2]), new Int32Array([1]), 0, 0), /tile: argument 2 must be an Int32Array of reps, one per dimension/],
+      [() => (n!.batchNorm as (...a: unknown[]) => void)(heap, 0, 0), /batchNorm: got 3 arguments, expected 10/],
+    ];
+    for (const [call, message] of cases) assert.throws(call, message);
   });
 
   it("native forward conv (Conv2D, FusedConv2D with bias + relu) matches the cpu backend", async function () {

@@ -515,31 +515,40 @@ static void batch_norm_grad(const float* x, const float* dy, int64_t rows, int64
   free(k);
 }
 
-// ---- N-API glue: f(heap, geometry Int32Array(13), offsets...) ----
+// ---- N-API glue: f(heap, ..., byte offsets into heap, ...) ----
 
-static int read_args(napi_env env, napi_callback_info info, size_t want, napi_value* argv, char** heap, Geo* g) {
+// Reads exactly `want` arguments into a[], the first of which must be the wasm heap; throws and returns NULL if not.
+static char* heap_args(napi_env env, napi_callback_info info, size_t want, napi_value* a, const char* name) {
   size_t argc = want;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != want) {
-    napi_throw_error(env, NULL, "tsdl native conv: wrong number of arguments");
-    return 0;
-  }
-  void* data;
+  void* heap = NULL;
   size_t len;
-  if (napi_get_arraybuffer_info(env, argv[0], &data, &len) != napi_ok) {
-    napi_throw_type_error(env, NULL, "tsdl native conv: argument 0 must be the wasm heap ArrayBuffer");
-    return 0;
+  char msg[160];
+  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc != want) {
+    snprintf(msg, sizeof msg, "tsdl native %s: got %zu arguments, expected %zu", name, argc, want);
+    napi_throw_error(env, NULL, msg);
+    return NULL;
   }
-  *heap = data;
+  if (napi_get_arraybuffer_info(env, a[0], &heap, &len) != napi_ok || !heap) {
+    snprintf(msg, sizeof msg, "tsdl native %s: argument 0 must be the wasm heap ArrayBuffer", name);
+    napi_throw_type_error(env, NULL, msg);
+    return NULL;
+  }
+  return heap;
+}
+
+// The Int32Array v's data and length, or NULL when v is not an Int32Array.
+static int32_t* int32s(napi_env env, napi_value v, size_t* n) {
   napi_typedarray_type type;
-  size_t n;
-  void* geo;
-  if (napi_get_typedarray_info(env, argv[1], &type, &n, &geo, NULL, NULL) != napi_ok || type != napi_int32_array ||
-      n != 13) {
-    napi_throw_type_error(env, NULL, "tsdl native conv: argument 1 must be an Int32Array(13) geometry");
-    return 0;
-  }
-  memcpy(g, geo, sizeof(Geo));
-  return 1;
+  void* data = NULL;
+  if (napi_get_typedarray_info(env, v, &type, n, &data, NULL, NULL) != napi_ok || type != napi_int32_array) return NULL;
+  return data;
+}
+
+static napi_value bad_array(napi_env env, const char* name, int arg, const char* accepted) {
+  char msg[160];
+  snprintf(msg, sizeof msg, "tsdl native %s: argument %d must be %s", name, arg, accepted);
+  napi_throw_type_error(env, NULL, msg);
+  return NULL;
 }
 
 static int64_t off(napi_env env, napi_value v) {
@@ -548,17 +557,32 @@ static int64_t off(napi_env env, napi_value v) {
   return o;
 }
 
+static double num(napi_env env, napi_value v) {
+  double d = 0;
+  napi_get_value_double(env, v, &d);
+  return d;
+}
+
 #define PTR(heap, o) ((float*)((heap) + (o)))
+static float* opt_ptr(char* heap, int64_t o) { return o < 0 ? NULL : PTR(heap, o); }  // an offset of -1 = absent
+
+// The conv kernels: f(heap, geometry Int32Array(13), offsets...).
+static int conv_args(napi_env env, napi_callback_info info, size_t want, napi_value* a, char** heap, Geo* g) {
+  size_t n;
+  int32_t* geo;
+  if (!(*heap = heap_args(env, info, want, a, "conv"))) return 0;
+  if (!(geo = int32s(env, a[1], &n)) || n != 13) return bad_array(env, "conv", 1, "an Int32Array(13) geometry"), 0;
+  memcpy(g, geo, sizeof(Geo));
+  return 1;
+}
 
 static napi_value js_forward(napi_env env, napi_callback_info info) {
   napi_value a[7];
   char* heap;
   Geo g;
-  if (!read_args(env, info, 7, a, &heap, &g)) return NULL;
+  if (!conv_args(env, info, 7, a, &heap, &g)) return NULL;
   const int64_t bias = off(env, a[4]);
-  int32_t act = 0;
-  napi_get_value_int32(env, a[6], &act);
-  conv_forward(&g, PTR(heap, off(env, a[2])), PTR(heap, off(env, a[3])), bias < 0 ? NULL : PTR(heap, bias), act,
+  conv_forward(&g, PTR(heap, off(env, a[2])), PTR(heap, off(env, a[3])), opt_ptr(heap, bias), (int)num(env, a[6]),
                PTR(heap, off(env, a[5])));
   return NULL;
 }
@@ -567,7 +591,7 @@ static napi_value js_backprop_input(napi_env env, napi_callback_info info) {
   napi_value a[5];
   char* heap;
   Geo g;
-  if (!read_args(env, info, 5, a, &heap, &g)) return NULL;
+  if (!conv_args(env, info, 5, a, &heap, &g)) return NULL;
   conv_backprop_input(&g, PTR(heap, off(env, a[2])), PTR(heap, off(env, a[3])), PTR(heap, off(env, a[4])));
   return NULL;
 }
@@ -576,7 +600,7 @@ static napi_value js_backprop_filter(napi_env env, napi_callback_info info) {
   napi_value a[5];
   char* heap;
   Geo g;
-  if (!read_args(env, info, 5, a, &heap, &g)) return NULL;
+  if (!conv_args(env, info, 5, a, &heap, &g)) return NULL;
   conv_backprop_filter(&g, PTR(heap, off(env, a[2])), PTR(heap, off(env, a[3])), PTR(heap, off(env, a[4])));
   return NULL;
 }
@@ -600,105 +624,62 @@ static napi_value js_config(napi_env env, napi_callback_info info) {
   return out;
 }
 
-static void* buffer_ptr(napi_env env, napi_value v) {
-  void* data = NULL;
-  size_t len;
-  if (napi_get_arraybuffer_info(env, v, &data, &len) != napi_ok) return NULL;
-  return data;
-}
-
-static int32_t* int32s(napi_env env, napi_value v, size_t* n) {
-  napi_typedarray_type type;
-  void* data = NULL;
-  if (napi_get_typedarray_info(env, v, &type, n, &data, NULL, NULL) != napi_ok || type != napi_int32_array) return NULL;
-  return data;
-}
-
 // tile(heap, shape Int32Array, reps Int32Array, in, out)
 static napi_value js_tile(napi_env env, napi_callback_info info) {
-  size_t argc = 5, rank, nreps;
   napi_value a[5];
-  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
-  char* heap = buffer_ptr(env, a[0]);
+  size_t rank, nreps;
+  char* heap = heap_args(env, info, 5, a, "tile");
+  if (!heap) return NULL;
   int32_t* shape = int32s(env, a[1], &rank);
+  if (!shape || rank < 1 || rank > 8) return bad_array(env, "tile", 1, "an Int32Array shape of rank 1 to 8");
   int32_t* reps = int32s(env, a[2], &nreps);
-  if (argc != 5 || !heap || !shape || !reps || rank != nreps || rank < 1 || rank > 8) {
-    napi_throw_error(env, NULL, "tsdl native tile: bad arguments");
-    return NULL;
-  }
+  if (!reps || nreps != rank) return bad_array(env, "tile", 2, "an Int32Array of reps, one per dimension");
   tile((int32_t*)(heap + off(env, a[3])), (int32_t*)(heap + off(env, a[4])), shape, reps, (int)rank);
   return NULL;
 }
 
 // reduceSum(heap, x, out, rows, cols, leading, scale)
 static napi_value js_reduce_sum(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
   napi_value a[7];
-  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
-  char* heap = buffer_ptr(env, a[0]);
-  int32_t leading = 0;
-  double scale = 1;
-  napi_get_value_int32(env, a[5], &leading);
-  napi_get_value_double(env, a[6], &scale);
-  if (argc != 7 || !heap) {
-    napi_throw_error(env, NULL, "tsdl native reduceSum: bad arguments");
-    return NULL;
-  }
-  reduce_sum(PTR(heap, off(env, a[1])), PTR(heap, off(env, a[2])), off(env, a[3]), off(env, a[4]), leading, scale);
+  char* heap = heap_args(env, info, 7, a, "reduceSum");
+  if (!heap) return NULL;
+  reduce_sum(PTR(heap, off(env, a[1])), PTR(heap, off(env, a[2])), off(env, a[3]), off(env, a[4]), (int)num(env, a[5]),
+             num(env, a[6]));
   return NULL;
 }
 
 // maxPoolGrad(heap, geo Int32Array(12), x, dy, dx)
 static napi_value js_max_pool_grad(napi_env env, napi_callback_info info) {
-  size_t argc = 5, n;
   napi_value a[5];
-  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
-  char* heap = buffer_ptr(env, a[0]);
+  size_t n;
+  char* heap = heap_args(env, info, 5, a, "maxPoolGrad");
+  if (!heap) return NULL;
   int32_t* g = int32s(env, a[1], &n);
-  if (argc != 5 || !heap || !g || n != 12) {
-    napi_throw_error(env, NULL, "tsdl native maxPoolGrad: bad arguments");
-    return NULL;
-  }
+  if (!g || n != 12) return bad_array(env, "maxPoolGrad", 1, "an Int32Array(12) geometry");
   max_pool_grad(g, PTR(heap, off(env, a[2])), PTR(heap, off(env, a[3])), PTR(heap, off(env, a[4])));
   return NULL;
 }
 
 // batchNorm(heap, x, y, rows, C, mean, var, scale|-1, offset|-1, eps)
 static napi_value js_batch_norm(napi_env env, napi_callback_info info) {
-  size_t argc = 10;
   napi_value a[10];
-  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
-  char* heap = buffer_ptr(env, a[0]);
-  double eps = 0;
-  napi_get_value_double(env, a[9], &eps);
-  if (argc != 10 || !heap) {
-    napi_throw_error(env, NULL, "tsdl native batchNorm: bad arguments");
-    return NULL;
-  }
-  const int64_t scale = off(env, a[7]), offset = off(env, a[8]);
+  char* heap = heap_args(env, info, 10, a, "batchNorm");
+  if (!heap) return NULL;
   batch_norm(PTR(heap, off(env, a[1])), PTR(heap, off(env, a[2])), off(env, a[3]), off(env, a[4]),
-             PTR(heap, off(env, a[5])), PTR(heap, off(env, a[6])), scale < 0 ? NULL : PTR(heap, scale),
-             offset < 0 ? NULL : PTR(heap, offset), (float)eps);
+             PTR(heap, off(env, a[5])), PTR(heap, off(env, a[6])), opt_ptr(heap, off(env, a[7])),
+             opt_ptr(heap, off(env, a[8])), (float)num(env, a[9]));
   return NULL;
 }
 
 // batchNormGrad(heap, x, dy, rows, C, mean, var, scale|-1, eps, dx, dmean, dvar, dscale, doffset)
 static napi_value js_batch_norm_grad(napi_env env, napi_callback_info info) {
-  size_t argc = 14;
   napi_value a[14];
-  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
-  char* heap = buffer_ptr(env, a[0]);
-  double eps = 0;
-  napi_get_value_double(env, a[8], &eps);
-  if (argc != 14 || !heap) {
-    napi_throw_error(env, NULL, "tsdl native batchNormGrad: bad arguments");
-    return NULL;
-  }
-  const int64_t scale = off(env, a[7]);
+  char* heap = heap_args(env, info, 14, a, "batchNormGrad");
+  if (!heap) return NULL;
   batch_norm_grad(PTR(heap, off(env, a[1])), PTR(heap, off(env, a[2])), off(env, a[3]), off(env, a[4]),
-                  PTR(heap, off(env, a[5])), PTR(heap, off(env, a[6])), scale < 0 ? NULL : PTR(heap, scale), (float)eps,
-                  PTR(heap, off(env, a[9])), PTR(heap, off(env, a[10])), PTR(heap, off(env, a[11])),
-                  PTR(heap, off(env, a[12])), PTR(heap, off(env, a[13])));
+                  PTR(heap, off(env, a[5])), PTR(heap, off(env, a[6])), opt_ptr(heap, off(env, a[7])),
+                  (float)num(env, a[8]), PTR(heap, off(env, a[9])), PTR(heap, off(env, a[10])),
+                  PTR(heap, off(env, a[11])), PTR(heap, off(env, a[12])), PTR(heap, off(env, a[13])));
   return NULL;
 }
 
