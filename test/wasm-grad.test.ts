@@ -111,6 +111,17 @@ function onBackend<T>(name: "cpu" | "wasm", body: () => T): Promise<T> {
   return backend.init(name, { verbose: false }).then(() => body());
 }
 
+/** run() on the cpu backend (the reference), then on wasm with the native kernels on and off (left on after). */
+async function cpuThenWasmNativeOnOff<T>(run: () => T): Promise<{ want: T; got: Array<[on: boolean, result: T]> }> {
+  const want = await onBackend("cpu", run);
+  await backend.init("wasm", { verbose: false });
+  try {
+    return { want, got: [true, false].map((on): [boolean, T] => ((wasmKernelOptions.native = on), [on, run()])) };
+  } finally {
+    wasmKernelOptions.native = true;
+  }
+}
+
 const TOL = 1e-4;
 
 describe("wasm conv2d gradients vs the cpu backend", function () {
@@ -331,16 +342,11 @@ describe("native Tile, Sum, Mean, MaxPoolGrad and FusedBatchNorm on wasm vs the 
 
   it("match (max rel. error <= 1e-5) with the native kernels on, and with them off", async function () {
     if (!nativeStatus().enabled) this.skip();
-    await backend.init("cpu", { verbose: false });
-    const want = run();
-    await backend.init("wasm", { verbose: false });
-    for (const on of [true, false]) {
-      wasmKernelOptions.native = on;
-      const got = run();
-      const bad = Object.keys(want).filter((k) => !(relErr(got[k] as Float32Array, want[k] as Float32Array) <= 1e-5));
+    const { want, got } = await cpuThenWasmNativeOnOff(run);
+    for (const [on, g] of got) {
+      const bad = Object.keys(want).filter((k) => !(relErr(g[k] as Float32Array, want[k] as Float32Array) <= 1e-5));
       assert.deepEqual(bad, [], `native ${on}`);
     }
-    wasmKernelOptions.native = true;
   });
 });
 
@@ -387,15 +393,11 @@ describe("batch-norm gradient on wasm (fused native kernel) vs the cpu backend",
   it("dx, dγ, dβ match (max rel. error <= 1e-4) with the native kernels on and off", async function () {
     await backend.init("wasm", { verbose: false }); // registers the kernels (and the gradient wrapper)
     if (!nativeStatus().enabled) this.skip();
-    await backend.init("cpu", { verbose: false });
-    const want = run();
-    await backend.init("wasm", { verbose: false });
-    for (const on of [true, false]) {
-      wasmKernelOptions.native = on;
-      const errs = run().map((g, i) => relErr(g, want[i]));
+    const { want, got } = await cpuThenWasmNativeOnOff(run);
+    for (const [on, g] of got) {
+      const errs = g.map((t, i) => relErr(t, want[i]));
       assert.ok(errs.every((e) => e <= 1e-4), `native ${on}: ${errs.map((e) => e.toExponential(1))}`);
     }
-    wasmKernelOptions.native = true;
   });
 
   it("uses the fused kernel on wasm (one kernel call instead of tfjs's elementwise chain)", async function () {
