@@ -120,6 +120,18 @@ function listAfter(text: string, label: string): number[] {
   return line.slice(label.length).split(",").map((v) => Number(v.trim()));
 }
 
+/** The line each notebook prints first: which backend and device its tensors run on. */
+const BACKEND_LINE = /^backend: (tensorflow|wasm|cpu), device: .+$/m;
+
+/** Every notebook's first check: each code cell ran, with no error and nothing on stderr. */
+function itRanCleanly(notebook: () => Notebook): void {
+  it("runs every cell without an error or stderr output", () => {
+    const nb = notebook();
+    assert.deepEqual(problems(nb), []);
+    assert.ok(codeCells(nb).every((c) => typeof c.execution_count === "number"), "every code cell ran");
+  });
+}
+
 describe("notebooks, executed by nbconvert on the tsdl kernel (smoke configuration)", function () {
   this.timeout(600_000);
 
@@ -131,13 +143,10 @@ describe("notebooks, executed by nbconvert on the tsdl kernel (smoke configurati
       out = stdout(nb);
     });
 
-    it("runs every cell without an error or stderr output", () => {
-      assert.deepEqual(problems(nb), []);
-      assert.ok(codeCells(nb).every((c) => typeof c.execution_count === "number"), "every code cell ran");
-    });
+    itRanCleanly(() => nb);
 
     it("prints the backend and device it used", () => {
-      assert.match(out, /^backend: (tensorflow|wasm|cpu), device: .+$/m);
+      assert.match(out, BACKEND_LINE);
     });
 
     it("prints lr and weight decay from paramGroups, then the edited lrs, as PyTorch's param_groups", () => {
@@ -183,13 +192,10 @@ describe("notebooks, executed by nbconvert on the tsdl kernel (smoke configurati
       all = charts(nb);
     });
 
-    it("runs every cell without an error or stderr output", () => {
-      assert.deepEqual(problems(nb), []);
-      assert.ok(codeCells(nb).every((c) => typeof c.execution_count === "number"), "every code cell ran");
-    });
+    itRanCleanly(() => nb);
 
     it("prints the backend, device and data it used", () => {
-      assert.match(out, /^backend: (tensorflow|wasm|cpu), device: .+$/m);
+      assert.match(out, BACKEND_LINE);
       assert.match(out, /^data: (CIFAR-10|Fashion-MNIST|generated CIFAR-format images) .+$/m);
       assert.match(out, /^using 16 of \d+ training and 16 of \d+ validation images per epoch, batch size 8$/m);
     });
@@ -253,13 +259,10 @@ describe("notebooks, executed by nbconvert on the tsdl kernel (smoke configurati
       all = charts(nb);
     });
 
-    it("runs every cell without an error or stderr output", () => {
-      assert.deepEqual(problems(nb), []);
-      assert.ok(codeCells(nb).every((c) => typeof c.execution_count === "number"), "every code cell ran");
-    });
+    itRanCleanly(() => nb);
 
     it("prints the backend, device and data it used", () => {
-      assert.match(out, /^backend: (tensorflow|wasm|cpu), device: .+$/m);
+      assert.match(out, BACKEND_LINE);
       assert.match(out, /^data: .+$/m);
     });
 
@@ -341,13 +344,10 @@ describe("notebooks, executed by nbconvert on the tsdl kernel (smoke configurati
       all = charts(nb);
     });
 
-    it("runs every cell without an error or stderr output", () => {
-      assert.deepEqual(problems(nb), []);
-      assert.ok(codeCells(nb).every((c) => typeof c.execution_count === "number"), "every code cell ran");
-    });
+    itRanCleanly(() => nb);
 
     it("prints the backend, device and data it used", () => {
-      assert.match(out, /^backend: (tensorflow|wasm|cpu), device: .+$/m);
+      assert.match(out, BACKEND_LINE);
       assert.match(out, /^data: (CIFAR-10|Fashion-MNIST|generated CIFAR-format images) .+$/m);
     });
 
