@@ -112,11 +112,24 @@ function cachedCoefficients(inSize: number, outSize: number, filter: ResampleFil
 const ROUND = 1 << (PRECISION_BITS - 1);
 const MAX_ACC = 256 << PRECISION_BITS;
 
-/** clip8 of Resample.c over a row of int accumulators. */
+/** clip8 of Resample.c: a fixed-point accumulator -> its byte, clipped to [0, 255]. */
+function clip8(v: number): number {
+  return v <= 0 ? 0 : v >= MAX_ACC ? 255 : v >> PRECISION_BITS;
+}
+
+/** clip8 over a row of int accumulators. */
 function clipRow(acc: Int32Array, out: Uint8Array, o: number): void {
-  for (let i = 0; i < acc.length; i++) {
-    const v = acc[i];
-    out[o + i] = v <= 0 ? 0 : v >= MAX_ACC ? 255 : v >> PRECISION_BITS;
+  for (let i = 0; i < acc.length; i++) out[o + i] = clip8(acc[i]);
+}
+
+/** acc[i] = ROUND + sum over y < n of src[(ymin + y) * stride + i] * kk[k0 + y]: one row of a vertical pass, any tap count. */
+function accumulateRows(acc: Int32Array, src: Uint8Array, kk: Int32Array, k0: number, n: number, ymin: number, stride: number): void {
+  acc.fill(ROUND);
+  for (let y = 0; y < n; y++) {
+    const k = kk[k0 + y];
+    if (k === 0) continue;
+    const p = (ymin + y) * stride;
+    for (let i = 0; i < stride; i++) acc[i] = (acc[i] + Math.imul(src[p + i], k)) | 0;
   }
 }
 
@@ -140,8 +153,7 @@ function resampleHorizontal(src: Uint8Array, inW: number, c: number, y0: number,
         const kb = k[t + 1];
         const kd = k[t + 2];
         for (let ch = 0; ch < 3; ch++) {
-          const v = (ROUND + Math.imul(src[a + ch], ka) + Math.imul(src[b + ch], kb) + Math.imul(src[d + ch], kd)) | 0;
-          out[o++] = v <= 0 ? 0 : v >= MAX_ACC ? 255 : v >> PRECISION_BITS;
+          out[o++] = clip8((ROUND + Math.imul(src[a + ch], ka) + Math.imul(src[b + ch], kb) + Math.imul(src[d + ch], kd)) | 0);
         }
       }
     }
@@ -199,18 +211,11 @@ function resampleVertical(src: Uint8Array, yOff: number, w: number, c: number, c
       const kc = n === 3 ? kk[k0 + 2] : 0;
       const cRow = n === 3 ? b + stride : b;
       for (let i = 0; i < stride; i++) {
-        const v = (ROUND + Math.imul(src[a + i], ka) + Math.imul(src[b + i], kb) + Math.imul(src[cRow + i], kc)) | 0;
-        out[o + i] = v <= 0 ? 0 : v >= MAX_ACC ? 255 : v >> PRECISION_BITS;
+        out[o + i] = clip8((ROUND + Math.imul(src[a + i], ka) + Math.imul(src[b + i], kb) + Math.imul(src[cRow + i], kc)) | 0);
       }
       continue;
     }
-    acc.fill(ROUND);
-    for (let y = 0; y < n; y++) {
-      const k = kk[k0 + y];
-      if (k === 0) continue;
-      const p = (ymin + y) * stride;
-      for (let i = 0; i < stride; i++) acc[i] = (acc[i] + Math.imul(src[p + i], k)) | 0;
-    }
+    accumulateRows(acc, src, kk, k0, n, ymin, stride);
     clipRow(acc, out, o);
   }
   return out;
@@ -432,7 +437,6 @@ function resampleVerticalToFloat(src: Uint8Array, yOff: number, w: number, c: nu
   const out = new Float32Array((r1 - r0) * stride);
   const { ksize, bounds, kk } = co;
   const acc = new Int32Array(stride);
-  const byte = (v: number): number => (v <= 0 ? 0 : v >= MAX_ACC ? 255 : v >> PRECISION_BITS);
   for (let yy = r0; yy < r1; yy++) {
     const ymin = bounds[yy * 2] - yOff;
     const n = bounds[yy * 2 + 1];
@@ -446,20 +450,14 @@ function resampleVerticalToFloat(src: Uint8Array, yOff: number, w: number, c: nu
       const kc = n === 3 ? kk[k0 + 2] : 0;
       const d = n === 3 ? b + stride : b;
       for (let i = 0; i < stride; i += 3) {
-        out[o + i] = lut[byte((ROUND + Math.imul(src[a + i], ka) + Math.imul(src[b + i], kb) + Math.imul(src[d + i], kc)) | 0)];
-        out[o + i + 1] = lut[256 + byte((ROUND + Math.imul(src[a + i + 1], ka) + Math.imul(src[b + i + 1], kb) + Math.imul(src[d + i + 1], kc)) | 0)];
-        out[o + i + 2] = lut[512 + byte((ROUND + Math.imul(src[a + i + 2], ka) + Math.imul(src[b + i + 2], kb) + Math.imul(src[d + i + 2], kc)) | 0)];
+        out[o + i] = lut[clip8((ROUND + Math.imul(src[a + i], ka) + Math.imul(src[b + i], kb) + Math.imul(src[d + i], kc)) | 0)];
+        out[o + i + 1] = lut[256 + clip8((ROUND + Math.imul(src[a + i + 1], ka) + Math.imul(src[b + i + 1], kb) + Math.imul(src[d + i + 1], kc)) | 0)];
+        out[o + i + 2] = lut[512 + clip8((ROUND + Math.imul(src[a + i + 2], ka) + Math.imul(src[b + i + 2], kb) + Math.imul(src[d + i + 2], kc)) | 0)];
       }
       continue;
     }
-    acc.fill(ROUND);
-    for (let y = 0; y < n; y++) {
-      const k = kk[k0 + y];
-      if (k === 0) continue;
-      const p = (ymin + y) * stride;
-      for (let i = 0; i < stride; i++) acc[i] = (acc[i] + Math.imul(src[p + i], k)) | 0;
-    }
-    for (let i = 0; i < stride; i++) out[o + i] = lut[(i % c) * 256 + byte(acc[i])];
+    accumulateRows(acc, src, kk, k0, n, ymin, stride);
+    for (let i = 0; i < stride; i++) out[o + i] = lut[(i % c) * 256 + clip8(acc[i])];
   }
   return out;
 }
