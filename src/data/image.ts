@@ -14,22 +14,25 @@ function checkShape(what: string, length: number, height: number, width: number,
   }
 }
 
-/** An 8-bit image, row-major HWC (`data[(y * width + x) * channels + c]`), 1 (gray, PIL "L") or 3 (RGB) channels. */
-export class Image {
+/** What Image and FloatImage share: row-major HWC pixels (`data[(y * width + x) * channels + c]`), checked once. */
+export abstract class HwcImage<D extends Uint8Array | Float32Array> {
   constructor(
-    readonly data: Uint8Array,
+    readonly data: D,
     readonly height: number,
     readonly width: number,
     readonly channels: 1 | 3,
   ) {
-    checkShape("Image", data.length, height, width, channels);
+    checkShape(this instanceof FloatImage ? "FloatImage" : "Image", data.length, height, width, channels);
   }
 
   /** [height, width, channels], the shape of the tensor it becomes. */
   get shape(): [number, number, number] {
     return [this.height, this.width, this.channels];
   }
+}
 
+/** An 8-bit image, row-major HWC (`data[(y * width + x) * channels + c]`), 1 (gray, PIL "L") or 3 (RGB) channels. */
+export class Image extends HwcImage<Uint8Array> {
   /** PIL's mode name. */
   get mode(): "L" | "RGB" {
     return this.channels === 1 ? "L" : "RGB";
@@ -47,27 +50,14 @@ export class Image {
     return { "image/png": this.toPng(scale).toString("base64"), "text/plain": this.toString() };
   }
 
-  toString(): string {
+  override toString(): string {
     return `Image(${this.mode}, ${this.width}x${this.height})`;
   }
 }
 
 /** A float32 image, HWC like `Image`; what ToTensor and Normalize produce and the DataLoader stacks. */
-export class FloatImage {
-  constructor(
-    readonly data: Float32Array,
-    readonly height: number,
-    readonly width: number,
-    readonly channels: 1 | 3,
-  ) {
-    checkShape("FloatImage", data.length, height, width, channels);
-  }
-
-  get shape(): [number, number, number] {
-    return [this.height, this.width, this.channels];
-  }
-
-  toString(): string {
+export class FloatImage extends HwcImage<Float32Array> {
+  override toString(): string {
     return `FloatImage(${this.height}x${this.width}x${this.channels})`;
   }
 }
