@@ -277,9 +277,7 @@ export function floatTable(steps: readonly { mean: number | readonly number[]; s
   const lut = new Float32Array(256 * channels);
   for (let ch = 0; ch < channels; ch++) lut.set(TO_UNIT, ch * 256);
   for (const { mean, std } of steps) {
-    const m = channelValues("mean", mean, channels);
-    const s = channelValues("std", std, channels);
-    if (s.some((v) => v === 0)) throw new Error(`tsdl.data: Normalize std ${JSON.stringify(std)} has a zero: division by zero`);
+    const [m, s] = normalizeValues(mean, std, channels);
     for (let ch = 0; ch < channels; ch++) for (let v = 0; v < 256; v++) lut[ch * 256 + v] = Math.fround(lut[ch * 256 + v] - m[ch]) / s[ch];
   }
   return lut;
@@ -322,13 +320,19 @@ export function channelValues(name: string, v: number | readonly number[], chann
   return Float32Array.from(arr.length === 1 ? new Array(channels).fill(arr[0]) : arr);
 }
 
+/** A Normalize's mean and std per channel, checked: each one number or one per channel, no zero std. */
+export function normalizeValues(mean: number | readonly number[], std: number | readonly number[], channels: number): [Float32Array, Float32Array] {
+  const m = channelValues("mean", mean, channels);
+  const s = channelValues("std", std, channels);
+  if (s.some((v) => v === 0)) throw new Error(`tsdl.data: Normalize std ${JSON.stringify(std)} has a zero (division by zero); every std must be non-zero`);
+  return [m, s];
+}
+
 /** (x - mean[c]) / std[c] per channel, in float32 as torch does. */
 export function normalize(img: FloatImage, mean: number | readonly number[], std: number | readonly number[]): FloatImage {
   expectFloatImage(img, "normalize");
   const c = img.channels;
-  const m = channelValues("mean", mean, c);
-  const s = channelValues("std", std, c);
-  if (s.some((v) => v === 0)) throw new Error(`tsdl.data: Normalize std ${JSON.stringify(std)} has a zero: division by zero`);
+  const [m, s] = normalizeValues(mean, std, c);
   const { data } = img;
   const out = new Float32Array(data.length);
   for (let i = 0; i < data.length; i += c) {

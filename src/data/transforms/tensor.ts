@@ -1,6 +1,6 @@
 import { FloatImage, Image } from "../image";
 import type { Spec, Transform, TransformLike } from "./transform";
-import { applyTable, channelValues, expectImage, floatTable, normalize, rgbToGrayscale, toTensor } from "./functional";
+import { applyTable, expectImage, floatTable, normalize, normalizeValues, rgbToGrayscale, toTensor } from "./functional";
 
 /**
  * uint8 image -> float32 in [0, 1] (x / 255). Unlike torchvision (CHW), the result stays HWC: tfjs convolutions
@@ -31,9 +31,7 @@ export class Normalize implements Transform<FloatImage, FloatImage> {
     const m = typeof mean === "number" ? [mean] : mean;
     const s = typeof std === "number" ? [std] : std;
     // validate now (count checked against the image later), so a bad argument fails where it was written
-    channelValues("mean", m, m.length);
-    channelValues("std", s, s.length);
-    if (s.some((v) => v === 0)) throw new Error(`tsdl.data: Normalize std ${JSON.stringify(std)} has a zero: division by zero`);
+    normalizeValues(m, s, Math.max(m.length, s.length));
     this.mean = [...m];
     this.std = [...s];
   }
