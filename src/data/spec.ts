@@ -37,7 +37,7 @@ function build(spec: Spec): unknown {
       return new Subset(build(args[0] as Spec) as Dataset<unknown>, args[1] as number[]);
     default: {
       const ctor = TRANSFORMS[kind];
-      if (!ctor) throw new Error(`tsdl.data: unknown spec kind ${JSON.stringify(kind)}`);
+      if (!ctor) throw new Error(`tsdl.data: unknown spec kind ${JSON.stringify(kind)}; known: Compose, CIFAR10, FashionMNIST, Subset, ${Object.keys(TRANSFORMS).join(", ")}`);
       return new (ctor as unknown as new (...a: unknown[]) => unknown)(...args);
     }
   }
