@@ -15,6 +15,7 @@ const { TsdlHandler } = require("./handler");
 const { TsdlServer } = require("./server");
 const { instrumentAwaits, interruptState } = require("./interrupt");
 const { wrapRequire } = require("./esm");
+const { expandShorthand } = require("./shorthand");
 
 function connectionFile() {
   const args = process.argv.slice(2);
@@ -50,11 +51,12 @@ function main() {
    * @param {string} [name] the cell's name in stack traces, e.g. "In[3]"
    */
   const convert = (src, name) => {
-    const r = node.convert(decls ?? "", src);
+    const earlier = decls ?? "";
+    const r = node.convert(earlier, src);
     if (r.diagnostics.length === 0) decls = r.declOutput ?? "";
     handler.recordDiagnostics(r.diagnostics);
     if (r.output) {
-      const inst = instrumentAwaits(r.output);
+      const inst = instrumentAwaits(expandShorthand(r.output, earlier));
       r.output = inst.js;
       if (inst.topLevelAwait) r.hasToplevelAwait = true;
       // Stack frames then read `In[3]:5:15` instead of `evalmachine.<anonymous>:5:15` (V8 honours sourceURL).
