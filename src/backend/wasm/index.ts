@@ -30,7 +30,8 @@ export interface WasmKernelOptions {
   native: boolean;
   /**
    * Within them, oneDNN convolutions when compiled in: "auto" (default) times oneDNN and im2col + OpenBLAS twice
-   * each per conv shape and keeps the faster; "always"; "off" (im2col + OpenBLAS only).
+   * each within the first call of each conv shape and keeps the faster from then on (so repeated calls give the
+   * same bits); "always"; "off" (im2col + OpenBLAS only).
    */
   dnnl: "auto" | "always" | "off";
 }
