@@ -1,16 +1,11 @@
 // FusedBatchNorm's gradient in two native passes on wasm, instead of tfjs's ~14 full-size elementwise ops.
 import * as tf from "@tensorflow/tfjs";
+import { at, heap, type WasmBackendView } from "./heap";
 import type { NativeConv } from "./native";
 import type { TensorInfo } from "./scratch";
 
 /** Kernel name of the fused gradient (wasm only): inputs x, dy, mean, variance[, scale]; outputs dx, dmean, dvar, dscale, doffset. */
 export const BATCH_NORM_GRAD = "TsdlFusedBatchNormGrad";
-
-interface WasmBackendView {
-  wasm: { HEAPU8: Uint8Array };
-  dataIdMap: { get(dataId: object): { memoryOffset: number } };
-  makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
-}
 
 export function nativeBatchNormGrad(native: NativeConv): tf.KernelFunc {
   return (args) => {
@@ -19,10 +14,10 @@ export function nativeBatchNormGrad(native: NativeConv): tf.KernelFunc {
     const b = args.backend as unknown as WasmBackendView;
     const C = x!.shape[x!.shape.length - 1];
     const outs = [b.makeOutput(x!.shape, "float32"), ...[0, 1, 2, 3].map(() => b.makeOutput([C], "float32"))];
-    const at = (t: TensorInfo) => b.dataIdMap.get(t.dataId).memoryOffset;
+    const off = (t: TensorInfo) => at(b, t);
     native.batchNormGrad(
-      b.wasm.HEAPU8.buffer as ArrayBuffer, at(x!), at(dy!), tf.util.sizeFromShape(x!.shape) / C, C, at(mean!), at(variance!),
-      scale ? at(scale) : -1, eps, ...(outs.map(at) as [number, number, number, number, number]),
+      heap(b), off(x!), off(dy!), tf.util.sizeFromShape(x!.shape) / C, C, off(mean!), off(variance!),
+      scale ? off(scale) : -1, eps, ...(outs.map(off) as [number, number, number, number, number]),
     );
     return outs;
   };

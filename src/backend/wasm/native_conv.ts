@@ -1,22 +1,12 @@
 // Conv2D / FusedConv2D / Conv2DBackpropInput / Conv2DBackpropFilter for the wasm backend on the native addon.
 import * as tf from "@tensorflow/tfjs";
 import { convGeometry, type ConvGeometry, type ConvGradAttrs } from "./geometry";
+import { at, heap, type WasmBackendView } from "./heap";
 import type { NativeConv } from "./native";
 import type { TensorInfo } from "./scratch";
 
-/** The slice of tfjs-backend-wasm's BackendWasm that the native kernels use. */
-interface WasmBackendView {
-  wasm: { HEAPU8: Uint8Array };
-  dataIdMap: { get(dataId: object): { memoryOffset: number } };
-  makeOutput(shape: number[], dtype: "float32"): TensorInfo;
-}
-
 function geo(g: ConvGeometry): Int32Array {
   return Int32Array.of(g.n, g.inH, g.inW, g.inC, g.outH, g.outW, g.outC, g.kH, g.kW, g.strideH, g.strideW, g.padTop, g.padLeft);
-}
-
-function offset(b: WasmBackendView, t: TensorInfo): number {
-  return b.dataIdMap.get(t.dataId).memoryOffset;
 }
 
 type Attrs = ConvGradAttrs & { activation?: string; leakyreluAlpha?: number };
@@ -36,7 +26,7 @@ export function nativeForward(native: NativeConv, fallback: tf.KernelFunc): tf.K
     if (bias && bias.shape[0] !== g.outC) return fallback(args); // let the stock kernel report it
     const b = args.backend as unknown as WasmBackendView;
     const out = b.makeOutput([g.n, g.outH, g.outW, g.outC], "float32");
-    native.forward(b.wasm.HEAPU8.buffer as ArrayBuffer, geo(g), offset(b, x!), offset(b, filter!), bias ? offset(b, bias) : -1, offset(b, out), act);
+    native.forward(heap(b), geo(g), at(b, x!), at(b, filter!), bias ? at(b, bias) : -1, at(b, out), act);
     return out;
   };
 }
@@ -49,7 +39,7 @@ export function nativeBackpropInput(native: NativeConv): tf.KernelFunc {
     const g = convGeometry("Conv2DBackpropInput", attrs.inputShape, filter.shape as [number, number, number, number], attrs);
     const b = args.backend as unknown as WasmBackendView;
     const out = b.makeOutput([g.n, g.inH, g.inW, g.inC], "float32");
-    native.backpropInput(b.wasm.HEAPU8.buffer as ArrayBuffer, geo(g), offset(b, dy), offset(b, filter), offset(b, out));
+    native.backpropInput(heap(b), geo(g), at(b, dy), at(b, filter), at(b, out));
     return out;
   };
 }
@@ -62,7 +52,7 @@ export function nativeBackpropFilter(native: NativeConv): tf.KernelFunc {
     const g = convGeometry("Conv2DBackpropFilter", x.shape as [number, number, number, number], attrs.filterShape, attrs);
     const b = args.backend as unknown as WasmBackendView;
     const out = b.makeOutput(attrs.filterShape, "float32");
-    native.backpropFilter(b.wasm.HEAPU8.buffer as ArrayBuffer, geo(g), offset(b, x), offset(b, dy), offset(b, out));
+    native.backpropFilter(heap(b), geo(g), at(b, x), at(b, dy), at(b, out));
     return out;
   };
 }

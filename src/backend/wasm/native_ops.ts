@@ -2,17 +2,9 @@
 // loops (Tile, MaxPoolGrad) or transpose the whole tensor first (Sum/Mean over the N, H, W axes of NHWC, as every
 // batch-norm statistic and gradient does). Cases outside the fast paths go to the stock kernel.
 import * as tf from "@tensorflow/tfjs";
+import { at, heap, type WasmBackendView } from "./heap";
 import type { NativeConv } from "./native";
 import type { TensorInfo } from "./scratch";
-
-interface WasmBackendView {
-  wasm: { HEAPU8: Uint8Array };
-  dataIdMap: { get(dataId: object): { memoryOffset: number } };
-  makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
-}
-
-const heap = (b: WasmBackendView) => b.wasm.HEAPU8.buffer as ArrayBuffer;
-const at = (b: WasmBackendView, t: TensorInfo) => b.dataIdMap.get(t.dataId).memoryOffset;
 
 /** out = tile(x, reps) for 4-byte dtypes. */
 export function nativeTile(native: NativeConv, fallback: tf.KernelFunc): tf.KernelFunc {
