@@ -50,7 +50,9 @@ function textOf(value: unknown, quoteStrings: boolean): string {
   return util.inspect(value, { depth: 4, colors: false, maxArrayLength: 100 });
 }
 
-function ownBundle(value: Displayable): MimeBundle {
+/** Its own bundle for a Displayable (checked), else the text form. */
+function bundleOf(value: unknown, quoteStrings: boolean): MimeBundle {
+  if (!isDisplayable(value)) return { "text/plain": textOf(value, quoteStrings) };
   const b = value[JUPYTER_DISPLAY]();
   if (b === null || typeof b !== "object" || Array.isArray(b)) {
     throw new TypeError(
@@ -62,8 +64,7 @@ function ownBundle(value: Displayable): MimeBundle {
 
 /** The MIME bundle `display(value)` sends: its Jupyter.display method, a `bundle(...)`, a string as is, else a text form. */
 export function toBundle(value: unknown): MimeBundle {
-  if (isDisplayable(value)) return ownBundle(value);
-  return { "text/plain": textOf(value, false) };
+  return bundleOf(value, false);
 }
 
 /**
@@ -71,8 +72,7 @@ export function toBundle(value: unknown): MimeBundle {
  * are quoted as a REPL shows them, so `"1"` and `1` differ.
  */
 export function resultBundle(value: unknown): MimeBundle {
-  if (isDisplayable(value)) return ownBundle(value);
-  return { "text/plain": textOf(value, true) };
+  return bundleOf(value, true);
 }
 
 /** A MIME bundle given as such; it displays as itself (it is Displayable). */
