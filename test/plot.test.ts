@@ -566,3 +566,22 @@ describe("plot.live", function () {
     assert.throws(() => plot.live().update([] as never), /update\(\) takes the run's History/);
   });
 });
+
+describe("plot: whole-number axes", () => {
+  const history = (n: number): History => ({
+    epochs: Array.from({ length: n }, (_, e) => ({ epoch: e, trainLoss: 1 - e / 100, validLoss: 1.2 - e / 100, lr: [e < n / 2 ? 0.1 : 0.01], seconds: 1 })),
+    batches: [],
+  });
+  /** The x axis's tick labels: the texts before the "epoch"/"step" axis title. */
+  const xTicks = (svg: string, title: string) => {
+    const texts = [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]);
+    return texts.slice(0, texts.indexOf(title));
+  };
+
+  it("epochs and steps are labelled only at whole numbers, however short the run", () => {
+    assert.deepEqual(xTicks(plot.lossCurve(history(3)).toSVG(), "epoch"), ["0", "1", "2"]);
+    assert.deepEqual(xTicks(plot.compare({ a: history(3), b: history(3) }).toSVG(), "epoch"), ["0", "1", "2"]);
+    assert.deepEqual(xTicks(plot.lrSchedule({ lr: [[0.1, 0.1, 0.01, 0.01, 0.001]] }).toSVG(), "step"), ["0", "1", "2", "3", "4"]);
+    for (const t of xTicks(plot.lossCurve(history(30)).toSVG(), "epoch")) assert.match(t, /^\d+$/);
+  });
+});

@@ -3,7 +3,7 @@ import type { History } from "../train/history";
 import { bool, describe, Dropped, fail, fmtValue, isObject, oneOf } from "./check";
 import { readHistory } from "./historyCheck";
 import { Plot } from "./plot";
-import { checkSizeOptions, frame, panelSize, SizeOptions, TAB10 } from "./style";
+import { checkSizeOptions, frame, integerAxis, panelSize, SizeOptions, TAB10 } from "./style";
 
 /** Runs to compare: a list of named histories, or a record name -> history (in insertion order). */
 export type Runs = Array<{ name: string; history: History }> | Record<string, History>;
@@ -89,7 +89,7 @@ export function compare(runs: Runs, opts: CompareOptions = {}): Plot {
     data: { name: "runs" },
     mark: { type: "line", strokeWidth: 2 },
     encoding: {
-      x: { field: "epoch", type: "quantitative", title: "epoch", scale: { nice: false }, axis: { tickMinStep: 1 } },
+      x: { field: "epoch", type: "quantitative", title: "epoch", scale: { nice: false }, axis: integerAxis(Math.min(...rows.map((r) => r.epoch)), Math.max(...rows.map((r) => r.epoch))) },
       y: { field: "value", type: "quantitative", title: logY ? `${metric} (log)` : metric, scale: logY ? { type: "log" } : { zero: false } },
       color: { field: "run", type: "nominal", title: "run", sort: names, scale: { domain: names, range: names.map((_, i) => TAB10[i % TAB10.length]) } },
       strokeDash: {

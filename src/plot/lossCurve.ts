@@ -4,7 +4,7 @@ import { bool, boolOrAuto, Dropped, fail, fmt, fmtValue } from "./check";
 import { lrChanges, readHistory } from "./historyCheck";
 import { Plot } from "./plot";
 import { VegaLiteSpec } from "./render";
-import { checkSizeOptions, frame, LR_RULE_COLOR, panelSize, SizeOptions, TAB10 } from "./style";
+import { checkSizeOptions, frame, integerAxis, LR_RULE_COLOR, panelSize, SizeOptions, TAB10 } from "./style";
 
 export interface LossCurveOptions extends SizeOptions {
   /** Log-scale loss axis (default false). Values <= 0 are then dropped with a note. */
@@ -104,7 +104,8 @@ export function lossCurve(history: History, opts: LossCurveOptions = {}): Plot {
     title: null,
     scale: { domain: present, range: present.map((s) => COLORS[s]) },
   };
-  const x = { field: "epoch", type: "quantitative", title: "epoch", axis: { tickMinStep: 1 }, scale: { nice: false } };
+  const epochNumbers = rows.map((r) => r.epoch);
+  const x = { field: "epoch", type: "quantitative", title: "epoch", axis: integerAxis(Math.min(...epochNumbers), Math.max(...epochNumbers)), scale: { nice: false } };
 
   const panel = (metric: "loss" | "accuracy", second: boolean): VegaLiteSpec => {
     const layer: VegaLiteSpec[] = [];
@@ -137,14 +138,14 @@ export function lossCurve(history: History, opts: LossCurveOptions = {}): Plot {
         name: `${metric}_lr_rules`,
         data: { name: "lrChanges" },
         mark: { type: "rule", strokeDash: [5, 4], color: LR_RULE_COLOR },
-        encoding: { x: { field: "x", type: "quantitative" }, tooltip: [{ field: "label" }] },
+        encoding: { x: { ...x, field: "x" }, tooltip: [{ field: "label" }] }, // same axis, or its ticks go fractional
       });
       if (!second)
         layer.push({
           name: "lr_labels",
           data: { name: "lrChanges" },
           mark: { type: "text", align: "left", baseline: "top", dx: 4, dy: 4, color: LR_RULE_COLOR, fontSize: 11 },
-          encoding: { x: { field: "x", type: "quantitative" }, y: { value: 0 }, text: { field: "label" } },
+          encoding: { x: { ...x, field: "x" }, y: { value: 0 }, text: { field: "label" } },
         });
     }
     return { ...panelSize(opts, second), layer };

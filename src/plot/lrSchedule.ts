@@ -4,7 +4,7 @@ import type { PreviewOptions, SchedulePreview, SchedulerFactory } from "../lrSch
 import { bool, describe, Dropped, fail, fmt, isObject, positiveInt } from "./check";
 import { Plot } from "./plot";
 import { VegaLiteSpec } from "./render";
-import { checkSizeOptions, frame, panelSize, SizeOptions, TAB10 } from "./style";
+import { checkSizeOptions, frame, integerAxis, panelSize, SizeOptions, TAB10 } from "./style";
 
 /** What `lrScheduler.preview(scheduler, steps)` returns: lr[group][step], momentum when cycled, name. */
 export type { SchedulePreview };
@@ -107,7 +107,7 @@ export function lrSchedule(
       : { value: TAB10[0] };
   // Piecewise-constant schedules (StepLR, MultiStepLR) are drawn as steps, smooth ones as lines.
   const interpolate = changes(lr) <= nSteps / 4 ? "step-after" : "linear";
-  const x = { field: "step", type: "quantitative", title: xTitle, scale: { nice: false }, axis: { tickMinStep: 1 } };
+  const x = { field: "step", type: "quantitative", title: xTitle, scale: { nice: false }, axis: integerAxis(0, nSteps - 1) };
   const panel = (what: "lr" | "momentum", second: boolean): VegaLiteSpec => ({
     ...panelSize(opts, second),
     name: `${what}_panel`,

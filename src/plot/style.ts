@@ -53,3 +53,16 @@ export function frame(title: string, notes: readonly string[], datasets: Record<
     },
   };
 }
+
+/**
+ * Axis for a whole-number field (epoch, step) over [min, max]: ticks only at whole numbers. vega-lite 5 drops
+ * `tickMinStep` when it compiles, so short ranges list their ticks and long ones let vega pick (its steps are ≥ 1 there).
+ */
+export function integerAxis(min: number, max: number): { format: string; values?: number[] } {
+  const span = max - min;
+  if (!(span >= 0) || span > 12) return { format: "d" };
+  const step = span <= 6 ? 1 : 2;
+  const values: number[] = [];
+  for (let v = Math.ceil(min); v <= max; v += step) values.push(v);
+  return { format: "d", values };
+}
