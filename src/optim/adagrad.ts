@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { AdagradHyper, AdagradOptions, flag, nonNegative, Specs } from "./options";
-import { Optimizer, ParamsInput } from "./optimizer";
+import { l2Grad, Optimizer, ParamsInput } from "./optimizer";
 
 const SPECS: Specs<AdagradHyper> = { lr: nonNegative, lrDecay: nonNegative, weightDecay: nonNegative, initialAccumulatorValue: nonNegative, eps: nonNegative, maximize: flag };
 const DEFAULTS: AdagradHyper = { lr: 1e-2, lrDecay: 0, weightDecay: 0, initialAccumulatorValue: 0, eps: 1e-10, maximize: false };
@@ -24,8 +24,7 @@ export class Adagrad extends Optimizer<AdagradHyper> {
 
   protected update(p: tf.Variable, grad: tf.Tensor, h: AdagradHyper, step: number, buffers: Record<string, tf.Tensor>): tf.Tensor {
     const c = (x: number) => this.scalar(x);
-    let g = h.maximize ? tf.neg(grad) : grad;
-    if (h.weightDecay !== 0) g = tf.add(g, tf.mul(p, c(h.weightDecay)));
+    const g = l2Grad(p, grad, h.maximize, h.weightDecay, c);
     const clr = h.lr / (1 + (step - 1) * h.lrDecay);
     const s = tf.add(buffers.sum ?? tf.fill(p.shape, h.initialAccumulatorValue), tf.mul(g, g));
     buffers.sum = s;

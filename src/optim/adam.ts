@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { AdamHyper, AdamOptions, AdamWOptions, betaPair, flag, nonNegative, Specs } from "./options";
-import { Optimizer, ParamsInput } from "./optimizer";
+import { l2Grad, Optimizer, ParamsInput } from "./optimizer";
 
 const SPECS: Specs<AdamHyper> = {
   lr: nonNegative,
@@ -68,11 +68,10 @@ function adamUpdate(
   c: (x: number) => tf.Scalar,
 ): tf.Tensor {
   const [beta1, beta2] = h.betas;
-  let g = h.maximize ? tf.neg(grad) : grad;
-  let param: tf.Tensor = p;
-  if (h.decoupledWeightDecay) {
-    if (h.weightDecay !== 0) param = tf.mul(p, c(1 - h.lr * h.weightDecay));
-  } else if (h.weightDecay !== 0) g = tf.add(g, tf.mul(p, c(h.weightDecay)));
+  // Decoupled (AdamW): shrink p itself; coupled (Adam): add weightDecay·p to the gradient.
+  const decoupled = h.decoupledWeightDecay;
+  const g = l2Grad(p, grad, h.maximize, decoupled ? 0 : h.weightDecay, c);
+  const param = decoupled && h.weightDecay !== 0 ? tf.mul(p, c(1 - h.lr * h.weightDecay)) : p;
   const m0 = buffers.expAvg ?? tf.zerosLike(p);
   const v0 = buffers.expAvgSq ?? tf.zerosLike(p);
   const m = tf.add(tf.mul(m0, c(beta1)), tf.mul(g, c(1 - beta1)));

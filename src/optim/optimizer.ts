@@ -489,3 +489,12 @@ export abstract class Optimizer<H extends BaseHyper = AnyHyper> extends tf.Optim
 function cloneValue<T>(v: T): T {
   return (Array.isArray(v) ? [...v] : v) as T;
 }
+
+/**
+ * The gradient an update rule uses, as torch.optim does: negated when `maximize`, then with the coupled L2 term
+ * `g + weightDecay·p` (PyTorch's weight_decay for SGD, Adam, RMSprop, Adagrad). `c` makes the scalar tensors.
+ */
+export function l2Grad(p: tf.Tensor, grad: tf.Tensor, maximize: boolean, weightDecay: number, c: (x: number) => tf.Scalar): tf.Tensor {
+  const g = maximize ? tf.neg(grad) : grad;
+  return weightDecay !== 0 ? tf.add(g, tf.mul(p, c(weightDecay))) : g;
+}

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { flag, nonNegative, RMSpropHyper, RMSpropOptions, Specs } from "./options";
-import { Optimizer, ParamsInput } from "./optimizer";
+import { l2Grad, Optimizer, ParamsInput } from "./optimizer";
 
 const SPECS: Specs<RMSpropHyper> = { lr: nonNegative, alpha: nonNegative, eps: nonNegative, weightDecay: nonNegative, momentum: nonNegative, centered: flag, maximize: flag };
 const DEFAULTS: RMSpropHyper = { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false, maximize: false };
@@ -23,8 +23,7 @@ export class RMSprop extends Optimizer<RMSpropHyper> {
 
   protected update(p: tf.Variable, grad: tf.Tensor, h: RMSpropHyper, _step: number, buffers: Record<string, tf.Tensor>): tf.Tensor {
     const c = (x: number) => this.scalar(x);
-    let g = h.maximize ? tf.neg(grad) : grad;
-    if (h.weightDecay !== 0) g = tf.add(g, tf.mul(p, c(h.weightDecay)));
+    const g = l2Grad(p, grad, h.maximize, h.weightDecay, c);
     const s = tf.add(tf.mul(buffers.squareAvg ?? tf.zerosLike(p), c(h.alpha)), tf.mul(tf.mul(g, g), c(1 - h.alpha)));
     buffers.squareAvg = s;
     let avg: tf.Tensor;

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { finite, flag, nonNegative, SGDHyper, SGDOptions, Specs } from "./options";
-import { Optimizer, ParamsInput } from "./optimizer";
+import { l2Grad, Optimizer, ParamsInput } from "./optimizer";
 
 const SPECS: Specs<SGDHyper> = { lr: nonNegative, momentum: nonNegative, dampening: finite, weightDecay: nonNegative, nesterov: flag, maximize: flag };
 /** PyTorch 2.x defaults (1.13 required lr; 2.x defaults it to 1e-3). */
@@ -33,8 +33,7 @@ export class SGD extends Optimizer<SGDHyper> {
   }
 
   protected update(p: tf.Variable, grad: tf.Tensor, h: SGDHyper, _step: number, buffers: Record<string, tf.Tensor>): tf.Tensor {
-    let g = h.maximize ? tf.neg(grad) : grad;
-    if (h.weightDecay !== 0) g = tf.add(g, tf.mul(p, this.scalar(h.weightDecay)));
+    let g = l2Grad(p, grad, h.maximize, h.weightDecay, (x) => this.scalar(x));
     if (h.momentum !== 0) {
       const old = buffers.momentumBuffer;
       const b = old === undefined ? tf.clone(g) : tf.add(tf.mul(old, this.scalar(h.momentum)), h.dampening === 0 ? g : tf.mul(g, this.scalar(1 - h.dampening)));
