@@ -5,7 +5,7 @@ import * as path from "path";
 import { backend, tf } from "tsdl";
 // The instance the registered kernels read (tsdl resolves to dist/).
 import { filterGradOptions, nativeStatus, wasmKernelOptions, type FilterGradStrategy } from "tsdl/dist/backend/wasm";
-import { loadNative } from "tsdl/dist/backend/wasm/native";
+import { loadNative } from "tsdl/dist/backend/wasm/native/addon";
 
 type Pad = "same" | "valid" | [[number, number], [number, number], [number, number], [number, number]];
 interface Case {

@@ -1,6 +1,6 @@
 // dW of an NHWC conv2d for the wasm backend (stock tfjs-backend-wasm has no Conv2DBackpropFilter), on XNNPACK.
 import * as tf from "@tensorflow/tfjs";
-import { convGeometry, type ConvGeometry, type ConvGradAttrs } from "./geometry";
+import { convGeometry, type ConvGeometry, type ConvGradAttrs } from "./native/geometry";
 import { Scratch, withScratch, type TensorInfo } from "./scratch";
 
 /** How dW is computed; both run on XNNPACK. */

@@ -1,6 +1,6 @@
 // dx of an NHWC conv2d, as a forward conv2d on XNNPACK (wasm's stock kernel is a scalar C++ loop).
 import * as tf from "@tensorflow/tfjs";
-import { convGeometry, type ConvGradAttrs } from "./geometry";
+import { convGeometry, type ConvGradAttrs } from "./native/geometry";
 import { Scratch, withScratch, type TensorInfo } from "./scratch";
 
 /**

@@ -3,7 +3,7 @@
 // Stock tfjs-backend-wasm 4.22 has no Conv2DBackpropFilter and a scalar-loop Conv2DBackpropInput. tsdl registers
 //  - on XNNPACK (always available): Conv2DBackpropInput as a conv2d of the upsampled dy with the flipped filter,
 //    Conv2DBackpropFilter as a conv2d with batch and channels swapped;
-//  - on the native addon when it builds (system C compiler + OpenBLAS, oneDNN if present; see native.ts):
+//  - on the native addon when it builds (system C compiler + OpenBLAS, oneDNN if present; see native/addon.ts):
 //    Conv2D, FusedConv2D and both gradients as oneDNN direct convolutions or im2col + multi-threaded sgemm
 //    (autotuned per shape), in place in wasm memory; Tile, Sum/Mean over leading or trailing axes, MaxPoolGrad and
 //    FusedBatchNorm, whose stock versions are scalar loops or transpose first; FusedBatchNorm's gradient as one
@@ -11,19 +11,20 @@
 //  - always: Identity and same-dtype Cast share the data instead of copying it.
 // Switches: TSDL_WASM_NATIVE=0 (no addon), TSDL_WASM_DNNL=0 (build without oneDNN), wasmKernelOptions at run time.
 import * as tf from "@tensorflow/tfjs";
-import { BATCH_NORM_GRAD, fusedBatchNormGradConfig, nativeBatchNormGrad } from "./batchnorm_grad";
 import { conv2dBackpropFilter } from "./conv2d_backprop_filter";
-import type { TensorInfo } from "./scratch";
 import { conv2dBackpropInput } from "./conv2d_backprop_input";
+import { jsMaxPoolGrad } from "./max_pool_grad";
 import { meanGradConfig } from "./mean_grad";
-import { loadNative, nativeStatus, type NativeConv } from "./native";
-import { nativeBackpropFilter, nativeBackpropInput, nativeForward } from "./native_conv";
-import { jsMaxPoolGrad, nativeBatchNorm, nativeMaxPoolGrad, nativeReduce, nativeTile } from "./native_ops";
+import { loadNative, nativeStatus, type NativeConv } from "./native/addon";
+import { BATCH_NORM_GRAD, fusedBatchNormGradConfig, nativeBatchNormGrad } from "./native/batchnorm_grad";
+import { nativeBackpropFilter, nativeBackpropInput, nativeForward } from "./native/conv";
+import { nativeBatchNorm, nativeMaxPoolGrad, nativeReduce, nativeTile } from "./native/ops";
+import type { TensorInfo } from "./scratch";
 
 export { filterGradOptions } from "./conv2d_backprop_filter";
 export type { FilterGradOptions, FilterGradStrategy } from "./conv2d_backprop_filter";
-export { nativeStatus } from "./native";
-export type { NativeStatus } from "./native";
+export { nativeStatus } from "./native/addon";
+export type { NativeStatus } from "./native/addon";
 
 export interface WasmKernelOptions {
   /** Use the native kernels when they load (default true; TSDL_WASM_NATIVE=0 stops loading them). */

@@ -1,8 +1,9 @@
 // FusedBatchNorm's gradient in two native passes on wasm, instead of tfjs's ~14 full-size elementwise ops.
 import * as tf from "@tensorflow/tfjs";
+import type { NativeConv } from "./addon";
 import { at, heap, type WasmBackendView } from "./heap";
-import type { NativeConv } from "./native";
-import type { TensorInfo } from "./scratch";
+
+type TensorInfo = tf.TensorInfo;
 
 /** Kernel name of the fused gradient (wasm only): inputs x, dy, mean, variance[, scale]; outputs dx, dmean, dvar, dscale, doffset. */
 export const BATCH_NORM_GRAD = "TsdlFusedBatchNormGrad";

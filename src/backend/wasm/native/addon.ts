@@ -1,6 +1,6 @@
 // Optional native conv kernels (im2col + OpenBLAS sgemm, multi-threaded) for the wasm backend.
 //
-// Built on first use from native/conv.c with the system C compiler against Debian's libopenblas-dev, and
+// Built on first use from the C files of this folder with the system C compiler against Debian's libopenblas-dev, and
 // libdnnl-dev (oneDNN, PyTorch's CPU convolutions) when present (`apt-get install gcc libopenblas-dev libdnnl-dev`),
 // into dist/native/ (a build output inside the repo), and loaded as an N-API addon that reads and writes tensors in
 // place in wasm memory. When the compiler, the headers or OpenBLAS
@@ -40,15 +40,13 @@ let status: NativeStatus | undefined;
 
 /** Candidate paths for a file of the repo, from src/ (ts-node) or dist/ (compiled). */
 function repoRoot(): string {
-  return path.resolve(__dirname, "..", "..", "..");
+  return path.resolve(__dirname, "..", "..", "..", "..");
 }
 
-function sourceFile(): string | undefined {
-  const candidates = [
-    path.join(__dirname, "native", "conv.c"),
-    path.join(repoRoot(), "src", "backend", "wasm", "native", "conv.c"),
-  ];
-  return candidates.find((p) => fs.existsSync(p));
+/** The C sources (this folder, from src/ or dist/). */
+function sourceFiles(): string[] {
+  const dir = path.join(repoRoot(), "src", "backend", "wasm", "native");
+  return fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => /\.[ch]$/.test(f)).sort().map((f) => path.join(dir, f)) : [];
 }
 
 function nodeIncludeDir(): string | undefined {
@@ -79,13 +77,13 @@ function chooseCoreType(): void {
 }
 
 /** Compile with oneDNN when its headers and library are there, else with OpenBLAS alone. */
-function build(src: string, out: string): void {
+function build(srcs: string[], out: string): void {
   const include = nodeIncludeDir();
   if (!include) throw new Error("Node's C headers (node_api.h) were not found");
   const cc = process.env.CC ?? "cc";
   const tmp = `${out}.${process.pid}.tmp`;
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  const base = ["-O3", "-march=native", "-fPIC", "-shared", `-I${include}`, src, "-o", tmp];
+  const base = ["-O3", "-march=native", "-fPIC", "-shared", "-fvisibility=hidden", `-I${include}`, ...srcs.filter((f) => f.endsWith(".c")), "-o", tmp];
   const attempts = process.env.TSDL_WASM_DNNL === "0" ? [[]] : [["-DTSDL_DNNL", "-ldnnl"], []];
   let failure: Error | undefined;
   for (const extra of attempts) {
@@ -116,11 +114,11 @@ export function loadNative(): NativeConv | undefined {
   }
   try {
     if (os.platform() === "win32") throw new Error("not built on Windows");
-    const src = sourceFile();
-    if (!src) throw new Error("native/conv.c not found");
-    const hash = crypto.createHash("sha1").update(fs.readFileSync(src)).update(`${process.arch} ${os.cpus()[0]?.model} dnnl=${process.env.TSDL_WASM_DNNL !== "0" && fs.existsSync("/usr/include/dnnl.h")}`).digest("hex").slice(0, 12);
+    const srcs = sourceFiles();
+    if (srcs.length === 0) throw new Error("the C sources (src/backend/wasm/native/*.c) were not found");
+    const hash = srcs.reduce((h, f) => h.update(fs.readFileSync(f)), crypto.createHash("sha1")).update(`${process.arch} ${os.cpus()[0]?.model} dnnl=${process.env.TSDL_WASM_DNNL !== "0" && fs.existsSync("/usr/include/dnnl.h")}`).digest("hex").slice(0, 12);
     const out = path.join(repoRoot(), "dist", "native", `tsdl-wasm-conv-${hash}.node`);
-    if (!fs.existsSync(out)) build(src, out);
+    if (!fs.existsSync(out)) build(srcs, out);
     chooseCoreType();
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     loaded = require(out) as NativeConv;

@@ -1,9 +1,10 @@
 // Conv2D / FusedConv2D / Conv2DBackpropInput / Conv2DBackpropFilter for the wasm backend on the native addon.
 import * as tf from "@tensorflow/tfjs";
+import type { NativeConv } from "./addon";
 import { convGeometry, type ConvGeometry, type ConvGradAttrs } from "./geometry";
 import { at, heap, type WasmBackendView } from "./heap";
-import type { NativeConv } from "./native";
-import type { TensorInfo } from "./scratch";
+
+type TensorInfo = tf.TensorInfo;
 
 function geo(g: ConvGeometry): Int32Array {
   return Int32Array.of(g.n, g.inH, g.inW, g.inC, g.outH, g.outW, g.outC, g.kH, g.kW, g.strideH, g.strideW, g.padTop, g.padLeft);

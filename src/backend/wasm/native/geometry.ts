@@ -1,4 +1,4 @@
-// The shapes and paddings shared by the two conv2d gradient kernels, checked once.
+// The shapes and paddings of a conv2d, checked once: shared by the XNNPACK gradient kernels and the native ones.
 import * as tf from "@tensorflow/tfjs";
 
 /** What tfjs passes to Conv2DBackpropInput / Conv2DBackpropFilter. */
@@ -67,3 +67,11 @@ export function convGeometry(
     padRight: p.right,
   };
 }
+
+/** What tfjs passes to MaxPoolGrad. */
+export type PoolAttrs = {
+  filterSize: number | [number, number];
+  strides: number | [number, number];
+  pad: "valid" | "same" | number | tf.backend_util.ExplicitPadding;
+  dimRoundingMode?: "floor" | "round" | "ceil";
+};

@@ -2,9 +2,11 @@
 // loops (Tile, MaxPoolGrad) or transpose the whole tensor first (Sum/Mean over the N, H, W axes of NHWC, as every
 // batch-norm statistic and gradient does). Cases outside the fast paths go to the stock kernel.
 import * as tf from "@tensorflow/tfjs";
+import type { NativeConv } from "./addon";
+import type { PoolAttrs } from "./geometry";
 import { at, heap, type WasmBackendView } from "./heap";
-import type { NativeConv } from "./native";
-import type { TensorInfo } from "./scratch";
+
+type TensorInfo = tf.TensorInfo;
 
 /** out = tile(x, reps) for 4-byte dtypes. */
 export function nativeTile(native: NativeConv, fallback: tf.KernelFunc): tf.KernelFunc {
@@ -41,60 +43,6 @@ export function nativeReduce(native: NativeConv, fallback: tf.KernelFunc, mean: 
     const out = b.makeOutput(outShape, "float32");
     const [rows, cols] = leading ? [reduced, kept] : [kept, reduced];
     native.reduceSum(heap(b), at(b, x), at(b, out), rows, cols, leading ? 1 : 0, mean ? 1 / reduced : 1);
-    return out;
-  };
-}
-
-type PoolAttrs = {
-  filterSize: number | [number, number];
-  strides: number | [number, number];
-  pad: "valid" | "same" | number | tf.backend_util.ExplicitPadding;
-  dimRoundingMode?: "floor" | "round" | "ceil";
-};
-
-/**
- * dx of max pooling (NHWC, float32) in JavaScript on the wasm heap, for when the addon is absent: the stock wasm
- * MaxPoolGrad of tfjs 4.22 misplaces gradients with 'same' padding and with windows that do not tile the input
- * (it disagrees with the cpu backend there). Same rule as the native one.
- */
-export function jsMaxPoolGrad(fallback: tf.KernelFunc): tf.KernelFunc {
-  return (args) => {
-    const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
-    const { filterSize, strides, pad, dimRoundingMode } = args.attrs as unknown as PoolAttrs;
-    if (input.dtype !== "float32" || dy.dtype !== "float32" || input.shape.length !== 4) return fallback(args);
-    const g = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
-    const b = args.backend as unknown as WasmBackendView & { typedArrayFromHeap(t: TensorInfo): Float32Array };
-    const out = b.makeOutput(input.shape, "float32");
-    const x = b.typedArrayFromHeap(input);
-    const d = b.typedArrayFromHeap(dy);
-    const dx = b.typedArrayFromHeap(out);
-    dx.fill(0);
-    const C = g.inChannels;
-    const best = new Float32Array(C);
-    const where = new Int32Array(C);
-    for (let n = 0; n < g.batchSize; n++)
-      for (let i = 0; i < g.outHeight; i++)
-        for (let j = 0; j < g.outWidth; j++) {
-          best.fill(-Infinity);
-          where.fill(-1);
-          for (let p = 0; p < g.filterHeight; p++) {
-            const ih = i * g.strideHeight + p - g.padInfo.top;
-            if (ih < 0 || ih >= g.inHeight) continue;
-            for (let q = 0; q < g.filterWidth; q++) {
-              const iw = j * g.strideWidth + q - g.padInfo.left;
-              if (iw < 0 || iw >= g.inWidth) continue;
-              const base = ((n * g.inHeight + ih) * g.inWidth + iw) * C;
-              for (let c = 0; c < C; c++) {
-                if (x[base + c] > best[c] || where[c] < 0) {
-                  best[c] = x[base + c];
-                  where[c] = base + c;
-                }
-              }
-            }
-          }
-          const o = ((n * g.outHeight + i) * g.outWidth + j) * C;
-          for (let c = 0; c < C; c++) if (where[c] >= 0) dx[where[c]] += d[o + c];
-        }
     return out;
   };
 }

@@ -1,0 +1,207 @@
+// N-API glue: every entry point is f(heap, ..., byte offsets into the heap, ...), the heap being the wasm
+// memory's ArrayBuffer, so no tensor is copied in or out. Malformed calls throw naming the kernel and argument.
+#include <cblas.h>
+#include <node_api.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "native.h"
+
+// Reads exactly `want` arguments into a[], the first of which must be the wasm heap; throws and returns NULL if not.
+static char* heap_args(napi_env env, napi_callback_info info, size_t want, napi_value* a, const char* name) {
+  size_t argc = want;
+  void* heap = NULL;
+  size_t len;
+  char msg[160];
+  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc != want) {
+    snprintf(msg, sizeof msg, "tsdl native %s: got %zu arguments, expected %zu", name, argc, want);
+    napi_throw_error(env, NULL, msg);
+    return NULL;
+  }
+  if (napi_get_arraybuffer_info(env, a[0], &heap, &len) != napi_ok || !heap) {
+    snprintf(msg, sizeof msg, "tsdl native %s: argument 0 must be the wasm heap ArrayBuffer", name);
+    napi_throw_type_error(env, NULL, msg);
+    return NULL;
+  }
+  return heap;
+}
+
+// The Int32Array v's data and length, or NULL when v is not an Int32Array.
+static int32_t* int32s(napi_env env, napi_value v, size_t* n) {
+  napi_typedarray_type type;
+  void* data = NULL;
+  if (napi_get_typedarray_info(env, v, &type, n, &data, NULL, NULL) != napi_ok || type != napi_int32_array) return NULL;
+  return data;
+}
+
+static napi_value bad_array(napi_env env, const char* name, int arg, const char* accepted) {
+  char msg[160];
+  snprintf(msg, sizeof msg, "tsdl native %s: argument %d must be %s", name, arg, accepted);
+  napi_throw_type_error(env, NULL, msg);
+  return NULL;
+}
+
+static int64_t off(napi_env env, napi_value v) {
+  int64_t o = -1;
+  napi_get_value_int64(env, v, &o);
+  return o;
+}
+
+static double num(napi_env env, napi_value v) {
+  double d = 0;
+  napi_get_value_double(env, v, &d);
+  return d;
+}
+
+#define PTR(heap, o) ((float*)((heap) + (o)))
+static float* opt_ptr(char* heap, int64_t o) { return o < 0 ? NULL : PTR(heap, o); }  // an offset of -1 = absent
+
+// The conv kernels: f(heap, geometry Int32Array(13), offsets...).
+static int conv_args(napi_env env, napi_callback_info info, size_t want, napi_value* a, char** heap, Geo* g) {
+  size_t n;
+  int32_t* geo;
+  if (!(*heap = heap_args(env, info, want, a, "conv"))) return 0;
+  if (!(geo = int32s(env, a[1], &n)) || n != 13) return bad_array(env, "conv", 1, "an Int32Array(13) geometry"), 0;
+  memcpy(g, geo, sizeof(Geo));
+  return 1;
+}
+
+static napi_value js_forward(napi_env env, napi_callback_info info) {
+  napi_value a[7];
+  char* heap;
+  Geo g;
+  if (!conv_args(env, info, 7, a, &heap, &g)) return NULL;
+  const int64_t bias = off(env, a[4]);
+  conv_forward(&g, PTR(heap, off(env, a[2])), PTR(heap, off(env, a[3])), opt_ptr(heap, bias), (int)num(env, a[6]),
+               PTR(heap, off(env, a[5])));
+  return NULL;
+}
+
+static napi_value js_backprop_input(napi_env env, napi_callback_info info) {
+  napi_value a[5];
+  char* heap;
+  Geo g;
+  if (!conv_args(env, info, 5, a, &heap, &g)) return NULL;
+  conv_backprop_input(&g, PTR(heap, off(env, a[2])), PTR(heap, off(env, a[3])), PTR(heap, off(env, a[4])));
+  return NULL;
+}
+
+static napi_value js_backprop_filter(napi_env env, napi_callback_info info) {
+  napi_value a[5];
+  char* heap;
+  Geo g;
+  if (!conv_args(env, info, 5, a, &heap, &g)) return NULL;
+  conv_backprop_filter(&g, PTR(heap, off(env, a[2])), PTR(heap, off(env, a[3])), PTR(heap, off(env, a[4])));
+  return NULL;
+}
+
+static napi_value js_set_threads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value a[1];
+  int32_t n = 0;
+  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
+  if (argc == 1) napi_get_value_int32(env, a[0], &n);
+  if (n > 0) openblas_set_num_threads(n);
+  napi_value out;
+  napi_create_int32(env, openblas_get_num_threads(), &out);
+  return out;
+}
+
+static napi_value js_config(napi_env env, napi_callback_info info) {
+  napi_value out;
+  const char* c = openblas_get_config();
+  napi_create_string_utf8(env, c ? c : "", NAPI_AUTO_LENGTH, &out);
+  return out;
+}
+
+// tile(heap, shape Int32Array, reps Int32Array, in, out)
+static napi_value js_tile(napi_env env, napi_callback_info info) {
+  napi_value a[5];
+  size_t rank, nreps;
+  char* heap = heap_args(env, info, 5, a, "tile");
+  if (!heap) return NULL;
+  int32_t* shape = int32s(env, a[1], &rank);
+  if (!shape || rank < 1 || rank > 8) return bad_array(env, "tile", 1, "an Int32Array shape of rank 1 to 8");
+  int32_t* reps = int32s(env, a[2], &nreps);
+  if (!reps || nreps != rank) return bad_array(env, "tile", 2, "an Int32Array of reps, one per dimension");
+  tile((int32_t*)(heap + off(env, a[3])), (int32_t*)(heap + off(env, a[4])), shape, reps, (int)rank);
+  return NULL;
+}
+
+// reduceSum(heap, x, out, rows, cols, leading, scale)
+static napi_value js_reduce_sum(napi_env env, napi_callback_info info) {
+  napi_value a[7];
+  char* heap = heap_args(env, info, 7, a, "reduceSum");
+  if (!heap) return NULL;
+  reduce_sum(PTR(heap, off(env, a[1])), PTR(heap, off(env, a[2])), off(env, a[3]), off(env, a[4]), (int)num(env, a[5]),
+             num(env, a[6]));
+  return NULL;
+}
+
+// maxPoolGrad(heap, geo Int32Array(12), x, dy, dx)
+static napi_value js_max_pool_grad(napi_env env, napi_callback_info info) {
+  napi_value a[5];
+  size_t n;
+  char* heap = heap_args(env, info, 5, a, "maxPoolGrad");
+  if (!heap) return NULL;
+  int32_t* g = int32s(env, a[1], &n);
+  if (!g || n != 12) return bad_array(env, "maxPoolGrad", 1, "an Int32Array(12) geometry");
+  max_pool_grad(g, PTR(heap, off(env, a[2])), PTR(heap, off(env, a[3])), PTR(heap, off(env, a[4])));
+  return NULL;
+}
+
+// batchNorm(heap, x, y, rows, C, mean, var, scale|-1, offset|-1, eps)
+static napi_value js_batch_norm(napi_env env, napi_callback_info info) {
+  napi_value a[10];
+  char* heap = heap_args(env, info, 10, a, "batchNorm");
+  if (!heap) return NULL;
+  batch_norm(PTR(heap, off(env, a[1])), PTR(heap, off(env, a[2])), off(env, a[3]), off(env, a[4]),
+             PTR(heap, off(env, a[5])), PTR(heap, off(env, a[6])), opt_ptr(heap, off(env, a[7])),
+             opt_ptr(heap, off(env, a[8])), (float)num(env, a[9]));
+  return NULL;
+}
+
+// batchNormGrad(heap, x, dy, rows, C, mean, var, scale|-1, eps, dx, dmean, dvar, dscale, doffset)
+static napi_value js_batch_norm_grad(napi_env env, napi_callback_info info) {
+  napi_value a[14];
+  char* heap = heap_args(env, info, 14, a, "batchNormGrad");
+  if (!heap) return NULL;
+  batch_norm_grad(PTR(heap, off(env, a[1])), PTR(heap, off(env, a[2])), off(env, a[3]), off(env, a[4]),
+                  PTR(heap, off(env, a[5])), PTR(heap, off(env, a[6])), opt_ptr(heap, off(env, a[7])),
+                  (float)num(env, a[8]), PTR(heap, off(env, a[9])), PTR(heap, off(env, a[10])),
+                  PTR(heap, off(env, a[11])), PTR(heap, off(env, a[12])), PTR(heap, off(env, a[13])));
+  return NULL;
+}
+
+// dnnl(mode?: 0 off, 1 auto, 2 always) -> the oneDNN version when compiled in and not off, else ""
+static napi_value js_dnnl(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value a[1], out;
+  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
+  if (argc == 1) {
+    int32_t mode = 1;
+    napi_get_value_int32(env, a[0], &mode);
+    dn_enabled = mode;
+  }
+  const char* v = dn_version();
+  napi_create_string_utf8(env, dn_enabled ? v : "", NAPI_AUTO_LENGTH, &out);
+  return out;
+}
+
+NAPI_MODULE_INIT() {
+  const napi_property_descriptor props[] = {
+      {"forward", NULL, js_forward, NULL, NULL, NULL, napi_default, NULL},
+      {"backpropInput", NULL, js_backprop_input, NULL, NULL, NULL, napi_default, NULL},
+      {"backpropFilter", NULL, js_backprop_filter, NULL, NULL, NULL, napi_default, NULL},
+      {"tile", NULL, js_tile, NULL, NULL, NULL, napi_default, NULL},
+      {"reduceSum", NULL, js_reduce_sum, NULL, NULL, NULL, napi_default, NULL},
+      {"maxPoolGrad", NULL, js_max_pool_grad, NULL, NULL, NULL, napi_default, NULL},
+      {"batchNorm", NULL, js_batch_norm, NULL, NULL, NULL, napi_default, NULL},
+      {"batchNormGrad", NULL, js_batch_norm_grad, NULL, NULL, NULL, napi_default, NULL},
+      {"dnnl", NULL, js_dnnl, NULL, NULL, NULL, napi_default, NULL},
+      {"threads", NULL, js_set_threads, NULL, NULL, NULL, napi_default, NULL},
+      {"config", NULL, js_config, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  return exports;
+}

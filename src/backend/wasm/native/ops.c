@@ -1,0 +1,133 @@
+// The other kernels of a training step whose stock wasm versions are scalar loops or need a transpose:
+// Tile, Sum/Mean over leading or trailing axes, MaxPoolGrad, batch norm with given statistics and its gradient.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "native.h"
+
+// Tile of 4-byte elements: out[o_0, ..., o_{r-1}] = in[o_0 mod s_0, ..., o_{r-1} mod s_{r-1}].
+static void tile_block(const int32_t* in, int32_t* out, const int32_t* shape, const int32_t* reps, int rank, int d,
+                       const int64_t* in_stride, const int64_t* out_stride) {
+  const int64_t block = (int64_t)shape[d] * out_stride[d];  // one copy of this dimension's input
+  if (d == rank - 1) {
+    memcpy(out, in, sizeof(int32_t) * shape[d]);
+  } else {
+    for (int i = 0; i < shape[d]; i++)
+      tile_block(in + i * in_stride[d], out + i * out_stride[d], shape, reps, rank, d + 1, in_stride, out_stride);
+  }
+  for (int r = 1; r < reps[d]; r++) memcpy(out + r * block, out, sizeof(int32_t) * block);
+}
+
+void tile(const int32_t* in, int32_t* out, const int32_t* shape, const int32_t* reps, int rank) {
+  int64_t in_stride[8], out_stride[8];
+  in_stride[rank - 1] = 1;
+  out_stride[rank - 1] = 1;
+  for (int d = rank - 2; d >= 0; d--) {
+    in_stride[d] = in_stride[d + 1] * shape[d + 1];
+    out_stride[d] = out_stride[d + 1] * (int64_t)shape[d + 1] * reps[d + 1];
+  }
+  tile_block(in, out, shape, reps, rank, 0, in_stride, out_stride);
+}
+
+// x viewed as [rows, cols]; leading: out[c] = scale·Σ_r x[r, c], else out[r] = scale·Σ_c x[r, c]. Double accumulators.
+void reduce_sum(const float* x, float* out, int64_t rows, int64_t cols, int leading, double scale) {
+  if (leading) {
+    double* acc = calloc(cols, sizeof(double));
+    for (int64_t r = 0; r < rows; r++) {
+      const float* row = x + r * cols;
+      for (int64_t c = 0; c < cols; c++) acc[c] += row[c];
+    }
+    for (int64_t c = 0; c < cols; c++) out[c] = (float)(acc[c] * scale);
+    free(acc);
+  } else {
+    for (int64_t r = 0; r < rows; r++) {
+      const float* row = x + r * cols;
+      double acc = 0;
+      for (int64_t c = 0; c < cols; c++) acc += row[c];
+      out[r] = (float)(acc * scale);
+    }
+  }
+}
+
+// Max-pool gradient, NHWC: each dy goes to the first maximum of its window (row-major scan), as tfjs's cpu kernel.
+// geo: n, inH, inW, c, outH, outW, kH, kW, sH, sW, padTop, padLeft
+void max_pool_grad(const int32_t* g, const float* x, const float* dy, float* dx) {
+  const int n = g[0], inH = g[1], inW = g[2], C = g[3], outH = g[4], outW = g[5], kH = g[6], kW = g[7], sH = g[8],
+            sW = g[9], pt = g[10], pl = g[11];
+  memset(dx, 0, sizeof(float) * (int64_t)n * inH * inW * C);
+  float* best = malloc(sizeof(float) * C);
+  int64_t* where = malloc(sizeof(int64_t) * C);
+  for (int b = 0; b < n; b++)
+    for (int i = 0; i < outH; i++)
+      for (int j = 0; j < outW; j++) {
+        for (int c = 0; c < C; c++) best[c] = -INFINITY, where[c] = -1;
+        for (int p = 0; p < kH; p++) {
+          const int ih = i * sH + p - pt;
+          if (ih < 0 || ih >= inH) continue;
+          for (int q = 0; q < kW; q++) {
+            const int iw = j * sW + q - pl;
+            if (iw < 0 || iw >= inW) continue;
+            const int64_t base = (((int64_t)b * inH + ih) * inW + iw) * C;
+            for (int c = 0; c < C; c++)
+              if (x[base + c] > best[c] || where[c] < 0) best[c] = x[base + c], where[c] = base + c;
+          }
+        }
+        const float* d = dy + (((int64_t)b * outH + i) * outW + j) * C;
+        for (int c = 0; c < C; c++)
+          if (where[c] >= 0) dx[where[c]] += d[c];
+      }
+  free(best);
+  free(where);
+}
+
+// Batch norm with given statistics, channels last: y = (x - mean)·scale/√(var + eps) + offset = x·a[c] + b[c].
+void batch_norm(const float* x, float* y, int64_t rows, int64_t C, const float* mean, const float* var,
+                       const float* scale, const float* offset, float eps) {
+  float* a = malloc(sizeof(float) * C * 2);
+  float* b = a + C;
+  for (int64_t c = 0; c < C; c++) {
+    a[c] = (scale ? scale[c] : 1.f) / sqrtf(var[c] + eps);
+    b[c] = (offset ? offset[c] : 0.f) - mean[c] * a[c];
+  }
+  for (int64_t r = 0; r < rows; r++) {
+    const float* xr = x + r * C;
+    float* yr = y + r * C;
+    for (int64_t c = 0; c < C; c++) yr[c] = xr[c] * a[c] + b[c];
+  }
+  free(a);
+}
+
+// Gradient of batch norm with given statistics, channels last (tfjs's FusedBatchNorm gradient, in two passes):
+//   rs = 1/√(var + eps), s = scale (or 1)
+//   dx = dy·s·rs      dmean = -rs·s·Σdy      dvar = -½·rs³·s·Σdy(x - mean)      dscale = rs·Σdy(x - mean)      doffset = Σdy
+void batch_norm_grad(const float* x, const float* dy, int64_t rows, int64_t C, const float* mean,
+                            const float* var, const float* scale, float eps, float* dx, float* dmean, float* dvar,
+                            float* dscale, float* doffset) {
+  double* sdy = calloc(2 * C, sizeof(double));
+  double* sdyx = sdy + C;
+  float* k = malloc(sizeof(float) * C);
+  for (int64_t r = 0; r < rows; r++) {
+    const float* xr = x + r * C;
+    const float* dr = dy + r * C;
+    for (int64_t c = 0; c < C; c++) {
+      sdy[c] += dr[c];
+      sdyx[c] += (double)dr[c] * (xr[c] - mean[c]);
+    }
+  }
+  for (int64_t c = 0; c < C; c++) {
+    const double rs = 1.0 / sqrt((double)var[c] + eps), s = scale ? scale[c] : 1.0;
+    k[c] = (float)(rs * s);
+    dmean[c] = (float)(-rs * s * sdy[c]);
+    dvar[c] = (float)(-0.5 * rs * rs * rs * s * sdyx[c]);
+    dscale[c] = (float)(rs * sdyx[c]);
+    doffset[c] = (float)sdy[c];
+  }
+  for (int64_t r = 0; r < rows; r++) {
+    const float* dr = dy + r * C;
+    float* o = dx + r * C;
+    for (int64_t c = 0; c < C; c++) o[c] = dr[c] * k[c];
+  }
+  free(sdy);
+  free(k);
+}
