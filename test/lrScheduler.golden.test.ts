@@ -108,7 +108,7 @@ function realDriven(c: Case): Driven {
   };
 }
 
-function momentumOf(g: L.ParamGroup, adam: boolean): number {
+function momentumOf(g: L.SchedulableGroup, adam: boolean): number {
   return adam ? (g.betas as number[])[0] : (g.momentum as number);
 }
 

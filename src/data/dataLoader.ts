@@ -2,6 +2,7 @@
 import * as path from "path";
 import { Worker } from "worker_threads";
 import * as tf from "@tensorflow/tfjs";
+import type { Batch } from "../core/protocols";
 import { buildHostBatch, HostBatch } from "./batch";
 import type { Dataset, Sample } from "./dataset";
 import { describeValue, FloatImage } from "./image";
@@ -33,11 +34,8 @@ export interface DataLoaderOptions {
   numWorkers?: number;
 }
 
-/** One batch: x float32 [N, H, W, C] (tfjs is channels-last), y int32 [N] labels. Owned by the loader. */
-export interface Batch {
-  x: tf.Tensor4D;
-  y: tf.Tensor1D;
-}
+/** What a DataLoader yields: x float32 [N, H, W, C] (tfjs is channels-last), y int32 [N] labels. Owned by the loader. */
+type LoaderBatch = Batch<tf.Tensor4D, tf.Tensor1D>;
 
 /** Where a loader is in its sequence of epochs: what `stateDict()` returns and `loadStateDict()` takes. */
 export interface DataLoaderState {
@@ -82,7 +80,7 @@ function checkInt(name: string, v: number, min: number): void {
  * Every `for await` starts the next epoch (as iterating a PyTorch DataLoader again reshuffles), except right
  * after `loadStateDict()`, which resumes where the state says.
  */
-export class DataLoader<X = FloatImage> implements AsyncIterable<Batch> {
+export class DataLoader<X = FloatImage> implements AsyncIterable<LoaderBatch> {
   readonly batchSize: number;
   readonly shuffle: boolean;
   readonly dropLast: boolean;
@@ -229,7 +227,7 @@ export class DataLoader<X = FloatImage> implements AsyncIterable<Batch> {
     for (const w of workers) void w.terminate();
   }
 
-  async *[Symbol.asyncIterator](): AsyncGenerator<Batch, void, undefined> {
+  async *[Symbol.asyncIterator](): AsyncGenerator<LoaderBatch, void, undefined> {
     if (this.running) throw new Error("tsdl.data: this DataLoader is already being iterated; finish or break that loop first");
     this.running = true;
     const epoch = this.nextEpoch;
@@ -251,7 +249,7 @@ export class DataLoader<X = FloatImage> implements AsyncIterable<Batch> {
         queue.push(p);
       }
     };
-    let prev: Batch | undefined;
+    let prev: LoaderBatch | undefined;
     try {
       for (let b = first; b < total; b++) {
         schedule();

@@ -1,31 +1,12 @@
 import * as util from "util";
+import type { SchedulableGroup, SchedulableOptimizer } from "../core/protocols";
 import { escapeHtml, JUPYTER_DISPLAY, MimeBundle } from "../display";
+
+export type { SchedulableGroup, SchedulableOptimizer };
 
 // The shared scheduler machinery: what an optimizer must look like, the base classes, warnings, state dicts.
 // Semantics mirror torch.optim.lr_scheduler of torch 1.13 (the reference installed here); where tsdl follows
 // newer PyTorch instead, the class says so.
-
-/** One parameter group as schedulers see it: a plain, editable object. Extra keys are kept. */
-export interface ParamGroup {
-  lr: number;
-  momentum?: number;
-  betas?: [number, number] | number[];
-  /** The lr the schedule starts from (PyTorch's `initial_lr`), written by the first scheduler built. */
-  initialLr?: number;
-  [key: string]: unknown;
-}
-
-/**
- * What a scheduler needs from an optimizer (tsdl's `optim.SGD`, `optim.Adam`, ... have it; so does any
- * object with `paramGroups`). `stepCount` counts optimizer steps; it is used only for PyTorch's warning when
- * `scheduler.step()` runs before `optimizer.step()`.
- */
-export interface SchedulableOptimizer {
-  paramGroups: ParamGroup[];
-  stepCount?: number;
-  /** Constructor defaults, as PyTorch's `optimizer.defaults` (used to tell momentum from Adam's betas). */
-  defaults?: object;
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // Warnings: once per scheduler and kind, through a replaceable handler (tests capture them).
@@ -153,11 +134,11 @@ export function cycledMomentum(
   };
 }
 
-export function readMomentum(group: ParamGroup, key: MomentumKey): number {
+export function readMomentum(group: SchedulableGroup, key: MomentumKey): number {
   return key === "betas" ? Number((group.betas as number[])[0]) : Number(group.momentum);
 }
 
-export function writeMomentum(group: ParamGroup, key: MomentumKey, value: number): void {
+export function writeMomentum(group: SchedulableGroup, key: MomentumKey, value: number): void {
   if (key === "betas") group.betas = [value, ...(group.betas as number[]).slice(1)] as [number, number];
   else group.momentum = value;
 }

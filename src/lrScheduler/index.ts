@@ -16,7 +16,7 @@ import { ReduceLROnPlateau, ReduceLROnPlateauOptions } from "./plateau";
 import { MultiStepLR, MultiStepLROptions, StepLR, StepLROptions } from "./step";
 
 export { LRScheduler, Scheduler, setWarningHandler } from "./base";
-export type { ParamGroup, SchedulableOptimizer, StateDict, WarningHandler, MomentumKey } from "./base";
+export type { SchedulableGroup, SchedulableOptimizer, StateDict, WarningHandler, MomentumKey } from "./base";
 export * from "./lambda";
 export * from "./step";
 export * from "./factor";

@@ -2,7 +2,7 @@
 import {
   LRScheduler,
   MomentumKey,
-  ParamGroup,
+  SchedulableGroup,
   SchedulableOptimizer,
   checkNumber,
   checkOneOf,
@@ -159,7 +159,7 @@ export class OneCycleLR extends LRScheduler {
   protected computeLr(): number[] {
     const s = this.lastEpoch;
     const key = this.momentumKey();
-    return this.optimizer.paramGroups.map((g: ParamGroup) => {
+    return this.optimizer.paramGroups.map((g: SchedulableGroup) => {
       let startStep = 0;
       const phases = this.schedulePhases;
       for (let i = 0; i < phases.length; i++) {

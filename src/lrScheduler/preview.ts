@@ -1,5 +1,5 @@
 // Preview a schedule without touching the real optimizer: simulate it on a copy of the param groups.
-import { ParamGroup, SchedulableOptimizer, Scheduler, fmt, readMomentum } from "./base";
+import { SchedulableGroup, SchedulableOptimizer, Scheduler, fmt, readMomentum } from "./base";
 
 /** The lr (and cycled momentum) of every group at every step: `lr[group][step]`. */
 export interface SchedulePreview {
@@ -26,7 +26,7 @@ export type SchedulerFactory = (optimizer: SchedulableOptimizer) => Scheduler;
 /** A copy of the groups with the numbers and small arrays, without the parameters (no tensor is touched). */
 export function copyGroups(optimizer: SchedulableOptimizer): SchedulableOptimizer {
   const paramGroups = optimizer.paramGroups.map((g) => {
-    const copy: ParamGroup = { lr: g.lr };
+    const copy: SchedulableGroup = { lr: g.lr };
     for (const [k, v] of Object.entries(g)) {
       if (k === "params") continue;
       copy[k] = Array.isArray(v) ? [...v] : v;

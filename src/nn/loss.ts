@@ -7,9 +7,6 @@ import * as tf from "@tensorflow/tfjs";
 export type Reduction = "mean" | "sum" | "none";
 const REDUCTIONS: readonly Reduction[] = ["mean", "sum", "none"];
 
-/** Anything `train()` accepts as a criterion: a loss object or a plain function. */
-export type LossFn = (input: tf.Tensor, target: tf.Tensor) => tf.Tensor;
-
 export interface Loss {
   /** `criterion(input, target)`: the same as `criterion.forward(input, target)`. */
   (input: tf.Tensor, target: tf.Tensor): tf.Tensor;

@@ -9,7 +9,7 @@ export { Adagrad } from "./adagrad";
 export { sgd, adam, adamW, rmsprop, adagrad } from "./factories";
 export { ParamList } from "./params";
 export type { ParamGroup, ParamGroupInput, ParamSource, HasParameters, HasTrainableWeights } from "./params";
-export { SCHEDULER_KEYS } from "./options";
+export { SCHEDULER_KEYS } from "../core/protocols";
 export type {
   BaseHyper,
   AnyHyper,

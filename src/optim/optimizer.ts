@@ -3,7 +3,8 @@
 import * as util from "util";
 import * as tf from "@tensorflow/tfjs";
 import { escapeHtml, JUPYTER_DISPLAY, MimeBundle } from "../display";
-import { AnyHyper, BaseHyper, checkValues, GROUP_EXTRA_KEYS, rejectUnknownKeys, SCHEDULER_KEYS, show, Specs } from "./options";
+import { SCHEDULER_KEYS } from "../core/protocols";
+import { AnyHyper, BaseHyper, checkValues, GROUP_EXTRA_KEYS, rejectUnknownKeys, show, Specs } from "./options";
 import { checkNoDuplicates, collectVariables, isGroupInput, ParamGroup, ParamGroupInput, ParamList, ParamSource, plural } from "./params";
 import { decodeValues, encodeTensor, EncodedParamState, OptimizerStateDict, STATE_DICT_FORMAT } from "./stateDict";
 import { groupTable, tableBundle, tableText } from "./table";

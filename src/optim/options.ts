@@ -1,6 +1,7 @@
 // Hyperparameter types, defaults and checks shared by the optimizers. Every check runs when a group is
 // made and again at every step (groups are plain objects the user and schedulers edit between steps).
 import * as util from "util";
+import { SCHEDULER_KEYS } from "../core/protocols";
 
 /** Hyperparameters every optimizer has. */
 export interface BaseHyper {
@@ -71,8 +72,6 @@ export const betaPair: OptionSpec = {
 
 export type Specs<H> = { [K in keyof H]-?: OptionSpec };
 
-/** Keys an lr scheduler may add to a group; accepted in group objects and kept by stateDict(). */
-export const SCHEDULER_KEYS = ["initialLr", "maxLr", "minLr", "maxMomentum", "baseMomentum"] as const;
 /** Keys a group object accepts besides the hyperparameters. */
 export const GROUP_EXTRA_KEYS = ["params", "name", ...SCHEDULER_KEYS] as const;
 

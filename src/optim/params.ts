@@ -1,6 +1,7 @@
 // What an optimizer updates: tf.Variables, gathered from a model, a list, or group objects.
 import * as util from "util";
 import * as tf from "@tensorflow/tfjs";
+import type { SchedulerKey } from "../core/protocols";
 import { AnyHyper, BaseHyper, show } from "./options";
 
 /** Anything with PyTorch's `parameters()`: returns the variables to train. */
@@ -50,12 +51,12 @@ export class ParamList extends Array<tf.Variable> {
  * `group.lr`, `group.momentum`, `group.betas`, ... changes the next update. Keys added by lr schedulers
  * (`initialLr`, ...) are kept.
  */
-export type ParamGroup<H extends BaseHyper = AnyHyper> = H & {
-  params: ParamList;
-  name?: string;
-  initialLr?: number;
-  [key: string]: unknown;
-};
+export type ParamGroup<H extends BaseHyper = AnyHyper> = H &
+  Partial<Record<SchedulerKey, number>> & {
+    params: ParamList;
+    name?: string;
+    [key: string]: unknown;
+  };
 
 /** "1 tensor", "62 tensors", "11,180,682 parameters". */
 export function plural(n: number, what: string): string {

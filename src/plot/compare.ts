@@ -1,5 +1,5 @@
 // plot.compare: several runs' curves overlaid, one colour per run, solid train / dashed valid.
-import type { History } from "../train/history";
+import type { History } from "../core/history";
 import { bool, describe, Dropped, fail, fmtValue, isObject, oneOf } from "./check";
 import { readHistory } from "./historyCheck";
 import { Plot } from "./plot";

@@ -1,6 +1,6 @@
 // Reads a training History defensively: the shape is checked once here, with errors that say
 // which record is wrong, so the plot helpers can trust what they get.
-import type { BatchRecord, EpochRecord, History } from "../train/history";
+import type { BatchRecord, EpochRecord, History } from "../core/history";
 import { describe, fail, isObject } from "./check";
 
 /** Checks the History shape; returns its epochs sorted by epoch number and its batches sorted by step. */
@@ -39,16 +39,4 @@ export function readHistory(fn: string, history: unknown, label = "history"): { 
     epochs: [...epochs].sort((a, b) => a.epoch - b.epoch),
     batches: [...(batches ?? [])].sort((a, b) => a.step - b.step),
   };
-}
-
-/** The epochs at which some param group's lr differs from the epoch before, with old and new lrs. */
-export function lrChanges(epochs: readonly EpochRecord[]): Array<{ epoch: number; from: number[]; to: number[] }> {
-  const out: Array<{ epoch: number; from: number[]; to: number[] }> = [];
-  for (let i = 1; i < epochs.length; i++) {
-    const a = epochs[i - 1].lr;
-    const b = epochs[i].lr;
-    const changed = b.some((v, g) => Math.abs(v - a[g]) > 1e-12 * Math.max(Math.abs(v), Math.abs(a[g])));
-    if (changed) out.push({ epoch: epochs[i].epoch, from: a, to: b });
-  }
-  return out;
 }

@@ -1,7 +1,7 @@
 // plot.live: one chart redrawn in place while a run trains (display updates, not new outputs).
 import * as util from "util";
 import { display, DisplayHandle, JUPYTER_DISPLAY, MimeBundle } from "../display";
-import type { History } from "../train/history";
+import type { History } from "../core/history";
 import { describe, fail, isObject, oneOf, positiveInt } from "./check";
 import { lossCurve, LossCurveOptions } from "./lossCurve";
 import { Plot } from "./plot";

@@ -1,7 +1,7 @@
 // plot.lossCurve: train/valid loss (and accuracy) per epoch, with the lr changes marked.
-import type { History } from "../train/history";
+import { lrChanges, type History } from "../core/history";
 import { bool, boolOrAuto, Dropped, fail, fmt, fmtValue } from "./check";
-import { lrChanges, readHistory } from "./historyCheck";
+import { readHistory } from "./historyCheck";
 import { Plot } from "./plot";
 import { VegaLiteSpec } from "./render";
 import { checkSizeOptions, frame, integerAxis, LR_RULE_COLOR, panelSize, SizeOptions, TAB10 } from "./style";

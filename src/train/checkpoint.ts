@@ -9,15 +9,12 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
-import type { History } from "./history";
+import type { History } from "../core/history";
+import { isStateful, type Stateful } from "../core/protocols";
 
 export const CHECKPOINT_FORMAT = "tsdl.checkpoint/1";
 
-/** Something with PyTorch-style state: optimizers, schedulers, data loaders. */
-export interface Stateful {
-  stateDict(): unknown;
-  loadStateDict(state: never): void;
-}
+export type { Stateful };
 
 /** What a checkpoint holds; every part but the model is optional. */
 export interface CheckpointParts {
@@ -66,10 +63,6 @@ interface CheckpointFile {
 }
 
 type LayerVar = tf.LayerVariable & { originalName: string };
-
-function isStateful(x: unknown): x is Stateful {
-  return !!x && typeof (x as Stateful).stateDict === "function" && typeof (x as Stateful).loadStateDict === "function";
-}
 
 /** Collects tensors into one little-endian buffer; each `add` returns the tensor's manifest entry. */
 class TensorPack {
@@ -216,8 +209,8 @@ export async function loadCheckpoint(dir: string, parts: CheckpointParts): Promi
       if (file.optimizer.kind === "stateDict") {
         if (!isStateful(opt)) throw new Error(`${where}: the checkpoint holds a tsdl optimizer state; the optimizer given has no loadStateDict`);
         const before = opt.stateDict();
-        opt.loadStateDict(file.optimizer.state as never);
-        undo.push(() => opt.loadStateDict(before as never));
+        opt.loadStateDict(file.optimizer.state);
+        undo.push(() => opt.loadStateDict(before));
       } else {
         if (!(opt instanceof tf.Optimizer)) throw new Error(`${where}: the checkpoint holds tf.Optimizer weights; the optimizer given is not a tf.Optimizer`);
         const tensors = file.optimizer.weights.map((e) => ({ name: e.name, tensor: readTensor(bin, e, where) }));
@@ -231,14 +224,14 @@ export async function loadCheckpoint(dir: string, parts: CheckpointParts): Promi
     if (parts.scheduler && file.scheduler !== undefined) {
       const s = parts.scheduler;
       const before = s.stateDict();
-      s.loadStateDict(file.scheduler as never);
-      undo.push(() => s.loadStateDict(before as never));
+      s.loadStateDict(file.scheduler);
+      undo.push(() => s.loadStateDict(before));
     }
     for (const [k, src] of Object.entries(parts.data ?? {})) {
       if (!isStateful(src) || file.data?.[k] === undefined) continue;
       const before = src.stateDict();
-      src.loadStateDict(file.data[k] as never);
-      undo.push(() => src.loadStateDict(before as never));
+      src.loadStateDict(file.data[k]);
+      undo.push(() => src.loadStateDict(before));
     }
   } catch (e) {
     for (const u of undo.reverse()) await u();

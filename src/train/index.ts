@@ -1,7 +1,14 @@
 // The training loop and what it records: train(), evaluate(), checkpoints, the lr finder.
-export type { EpochRecord, BatchRecord, History, LrFinderResult } from "./history";
-export { train, trainStep, evaluate, epochLine, formatLr, currentLr, NonFiniteLossError } from "./loop";
-export type { TrainOptions, Batch, DataSource, Criterion, OptimizerLike, SchedulerLike, LiveView } from "./loop";
+export type { EpochRecord, BatchRecord, History, LrFinderResult } from "../core/history";
+export { train } from "./loop";
+export type { TrainOptions, SchedulerLike, LiveView } from "./loop";
+export { trainStep, NonFiniteLossError } from "./step";
+export { evaluate } from "./evaluate";
+export { epochLine, formatLr } from "./format";
+export { currentLr } from "./optimizer";
+export type { OptimizerLike } from "./optimizer";
+export type { DataSource } from "./batches";
+export type { Batch, Criterion } from "../core/protocols";
 export { saveCheckpoint, loadCheckpoint, readCheckpoint, CHECKPOINT_FORMAT } from "./checkpoint";
 export type { Checkpoint, CheckpointParts, SaveCheckpointOptions, Stateful } from "./checkpoint";
 export { lrFinder, valleyIndex } from "./lrFinder";

@@ -1,40 +1,23 @@
 // train(): the course's utils.train() loop with a scheduler hook, a History, a progress bar, a live plot,
-// a NaN/Inf guard and checkpoints.
+// a NaN/Inf guard and checkpoints. The step, evaluation, batches, optimizer access and epoch lines live in
+// their own files beside this one.
 import * as tf from "@tensorflow/tfjs";
-import { explainFailure } from "../backend";
+import type { BatchRecord, EpochRecord, History } from "../core/history";
+import { isStateful, type Criterion, type Stateful } from "../core/protocols";
 import { live, LiveOptions } from "../plot/live";
 import type { LossCurveOptions } from "../plot/lossCurve";
+import { batchesOf, DataSource, lengthOf } from "./batches";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint";
-import type { BatchRecord, EpochRecord, History } from "./history";
-import { hms, ProgressBar, ProgressMode, ProgressState, TerminalLike } from "./progress";
-
-/** One batch: images (NHWC) and labels (int32 class indices, or float targets for other losses). */
-export interface Batch {
-  x: tf.Tensor;
-  y: tf.Tensor;
-}
-
-/**
- * Where batches come from: a data.DataLoader, or any (async) iterable of `{ x, y }`, iterated once per epoch.
- * `length` (batches per epoch) feeds the progress bar; `stateDict()`/`loadStateDict()` go into checkpoints.
- * train() does not dispose batches: a DataLoader disposes its own; other sources own theirs.
- */
-export type DataSource = (AsyncIterable<Batch> | Iterable<Batch>) & { length?: number };
-
-/** A loss: nn.CrossEntropyLoss (or any nn loss) or a function (output, target) => scalar. */
-export type Criterion = (output: tf.Tensor, target: tf.Tensor) => tf.Tensor;
-
-/** A tsdl optimizer (paramGroups, step(grads)) or any tf.Optimizer (applyGradients). */
-export type OptimizerLike =
-  | (tf.Optimizer & { paramGroups: Array<{ lr: number }>; step(grads: tf.NamedTensorMap): void; params(): tf.Variable[] })
-  | tf.Optimizer;
+import { evaluate } from "./evaluate";
+import { epochLine } from "./format";
+import { currentLr, OptimizerLike, trainableVars } from "./optimizer";
+import { ProgressBar, ProgressMode, ProgressState, TerminalLike } from "./progress";
+import { NonFiniteLossError, trainStep } from "./step";
 
 /** What train() needs of an lr scheduler (every lrScheduler class fits). */
-export interface SchedulerLike {
+export interface SchedulerLike extends Partial<Stateful> {
   step(metric?: number): void;
   needsMetric?: boolean;
-  stateDict?(): unknown;
-  loadStateDict?(state: never): void;
 }
 
 /** Something redrawn with the History as it grows (plot.live() returns one). */
@@ -76,180 +59,6 @@ export interface TrainOptions {
   onBatchEnd?: (record: BatchRecord, history: History) => void | Promise<void>;
   /** Called after each epoch (after the scheduler step and checkpoint); may be async. */
   onEpochEnd?: (record: EpochRecord, history: History) => void | Promise<void>;
-}
-
-/** Thrown when a training loss is NaN or infinite; nothing of that batch was applied. */
-export class NonFiniteLossError extends Error {
-  constructor(
-    readonly loss: number,
-    readonly epoch: number,
-    readonly batch: number,
-    readonly step: number,
-    readonly lr: number[],
-    /** The run's History up to the batch before. */
-    readonly history: History,
-  ) {
-    super(
-      `train: the loss is ${loss} at epoch ${epoch}, batch ${batch} (step ${step}), lr ${formatLr(lr)}. ` +
-        `Training stopped before applying this batch, so the weights are those after the previous batch; ` +
-        `error.history holds the run so far. Common causes: an lr too high (try a 10x smaller one or ` +
-        `lrFinder), inputs with NaN/Inf, or log(0) in a custom loss.`,
-    );
-    this.name = "NonFiniteLossError";
-  }
-}
-
-/** Shortest decimal form of each group's lr: 0.1, 0.010000000000000002 -> 0.01. */
-export function formatLr(lr: number[]): string {
-  const f = (v: number) => String(Number(v.toPrecision(6)));
-  return lr.length === 1 ? f(lr[0]) : `[${lr.map(f).join(", ")}]`;
-}
-
-/**
- * The course's epoch line plus the lr: `Epoch 0. Train Loss: 1.429834, Train Acc: 0.476982, Valid Loss:
- * 1.261334, Valid Acc: 0.546776, Time 00:00:26, lr 0.01` (fields without a value are left out).
- */
-export function epochLine(r: EpochRecord): string {
-  const f = (v: number) => (Number.isFinite(v) ? v.toFixed(6) : String(v).toLowerCase());
-  let s = `Epoch ${r.epoch}. Train Loss: ${f(r.trainLoss)}, `;
-  if (r.trainAcc !== undefined) s += `Train Acc: ${f(r.trainAcc)}, `;
-  if (r.validLoss !== undefined) s += `Valid Loss: ${f(r.validLoss)}, `;
-  if (r.validAcc !== undefined) s += `Valid Acc: ${f(r.validAcc)}, `;
-  return `${s}Time ${hms(r.seconds)}, lr ${formatLr(r.lr)}`;
-}
-
-function isTsdlOptimizer(o: OptimizerLike): o is Extract<OptimizerLike, { paramGroups: unknown }> {
-  const x = o as { paramGroups?: unknown; step?: unknown; params?: unknown };
-  return Array.isArray(x.paramGroups) && typeof x.step === "function" && typeof x.params === "function";
-}
-
-/** The lr of every param group (a tf.Optimizer: its learningRate). */
-export function currentLr(optimizer: OptimizerLike): number[] {
-  if (isTsdlOptimizer(optimizer)) return optimizer.paramGroups.map((g) => g.lr);
-  const lr = (optimizer as unknown as { learningRate?: number }).learningRate;
-  return typeof lr === "number" ? [lr] : [];
-}
-
-function trainableVars(net: tf.LayersModel, optimizer: OptimizerLike): tf.Variable[] {
-  if (isTsdlOptimizer(optimizer)) return optimizer.params().filter((v) => v.trainable);
-  return net.trainableWeights.map((w) => w.read() as tf.Variable).filter((v) => v.trainable);
-}
-
-/** Correct predictions in a batch (argmax of the output against class indices or one-hot/probability targets). */
-function correctCount(out: tf.Tensor, y: tf.Tensor): tf.Scalar | undefined {
-  if (out.rank !== 2 || out.shape[1]! < 2) return undefined;
-  const pred = tf.argMax(out, -1);
-  if (y.dtype === "int32" && y.rank === 1) return tf.sum(tf.cast(tf.equal(pred, y), "float32")) as tf.Scalar;
-  if (y.rank === 2 && y.shape[1] === out.shape[1]) return tf.sum(tf.cast(tf.equal(pred, tf.argMax(y, -1)), "float32")) as tf.Scalar;
-  return undefined;
-}
-
-function scalarLoss(criterion: Criterion, out: tf.Tensor, y: tf.Tensor): tf.Scalar {
-  const loss = criterion(out, y);
-  if (!(loss instanceof tf.Tensor) || loss.rank !== 0) {
-    const what = loss instanceof tf.Tensor ? `a tensor of shape [${loss.shape.join(", ")}]` : String(loss);
-    throw new Error(`train: the criterion must return a scalar loss, got ${what} (use reduction "mean" or "sum")`);
-  }
-  return loss as tf.Scalar;
-}
-
-function checkBatch(b: unknown, where: string): Batch {
-  const batch = b as Batch;
-  if (!batch || !(batch.x instanceof tf.Tensor) || !(batch.y instanceof tf.Tensor)) {
-    throw new Error(`${where}: each batch must be { x: tf.Tensor, y: tf.Tensor }, got ${b === null ? "null" : typeof b}`);
-  }
-  if (batch.x.isDisposed || batch.y.isDisposed) {
-    throw new Error(`${where}: a batch's tensors are disposed (a data source reused across epochs must not dispose them, or must make new ones)`);
-  }
-  return batch;
-}
-
-/**
- * One training step on a batch: forward in training mode, loss, gradients, check the loss is finite, then the
- * optimizer update. Returns the loss and the number of correct predictions (undefined when not a classifier).
- * Throws (with nothing applied) when the loss is not finite; `onNonFinite` builds that error.
- */
-export function trainStep(
-  net: tf.LayersModel,
-  batch: Batch,
-  optimizer: OptimizerLike,
-  criterion: Criterion,
-  onNonFinite: (loss: number) => Error = (l) => new Error(`train: the loss is ${l}`),
-  vars: tf.Variable[] = trainableVars(net, optimizer),
-): { loss: number; correct?: number } {
-  let correct: tf.Scalar | undefined;
-  // The forward pass updates BatchNorm running statistics; keep the old values (clones share the data, no copy)
-  // so a batch with a non-finite loss changes nothing.
-  const buffers = net.nonTrainableWeights.map((w) => tf.keep(tf.clone(w.read())));
-  let value: tf.Scalar;
-  let grads: tf.NamedTensorMap;
-  try {
-    ({ value, grads } = tf.variableGrads(() => {
-      const out = net.apply(batch.x, { training: true }) as tf.Tensor;
-      const c = correctCount(out, batch.y);
-      if (c) correct = tf.keep(c);
-      return scalarLoss(criterion, out, batch.y);
-    }, vars));
-  } catch (e) {
-    tf.dispose([...buffers, ...(correct ? [correct] : [])]);
-    throw explainFailure(e, "train", `a batch of shape [${batch.x.shape}]`);
-  }
-  try {
-    const loss = value.dataSync()[0];
-    if (!Number.isFinite(loss)) {
-      net.nonTrainableWeights.forEach((w, i) => w.write(buffers[i]));
-      throw onNonFinite(loss);
-    }
-    if (isTsdlOptimizer(optimizer)) optimizer.step(grads);
-    else optimizer.applyGradients(grads);
-    return { loss, correct: correct ? correct.dataSync()[0] : undefined };
-  } finally {
-    tf.dispose([value, ...Object.values(grads), ...buffers]);
-    if (correct) correct.dispose();
-  }
-}
-
-/** The batches of one pass over `data`, each checked; `where` names the caller in errors. */
-export async function* batchesOf(data: DataSource, where: string): AsyncGenerator<Batch> {
-  if (data && typeof (data as AsyncIterable<Batch>)[Symbol.asyncIterator] === "function") {
-    for await (const b of data as AsyncIterable<Batch>) yield checkBatch(b, where);
-  } else if (data && typeof (data as Iterable<Batch>)[Symbol.iterator] === "function") {
-    for (const b of data as Iterable<Batch>) yield checkBatch(b, where);
-  } else {
-    throw new Error(`${where}: data must be a data.DataLoader or an (async) iterable of { x, y } batches, got ${data === null ? "null" : typeof data}`);
-  }
-}
-
-/**
- * Loss and accuracy of `net` in eval mode (BatchNorm running statistics) over `data`, as the course computes
- * them: means of the per-batch values.
- */
-export async function evaluate(net: tf.LayersModel, data: DataSource, criterion: Criterion): Promise<{ loss: number; acc?: number; batches: number }> {
-  let loss = 0;
-  let acc = 0;
-  let hasAcc = true;
-  let n = 0;
-  for await (const b of batchesOf(data, "evaluate")) {
-    let l = 0;
-    let c: number | undefined;
-    tf.tidy(() => {
-      const out = net.apply(b.x, { training: false }) as tf.Tensor;
-      const cc = correctCount(out, b.y);
-      l = scalarLoss(criterion, out, b.y).dataSync()[0];
-      c = cc ? cc.dataSync()[0] / b.x.shape[0] : undefined;
-    });
-    loss += l;
-    if (c === undefined) hasAcc = false;
-    else acc += c;
-    n++;
-  }
-  if (n === 0) throw new Error("evaluate: the data gave no batches");
-  return { loss: loss / n, acc: hasAcc ? acc / n : undefined, batches: n };
-}
-
-function lengthOf(data: DataSource | null | undefined): number | undefined {
-  const n = (data as { length?: unknown } | null | undefined)?.length;
-  return typeof n === "number" && Number.isInteger(n) && n > 0 ? n : undefined;
 }
 
 function liveView(plot: TrainOptions["plot"]): LiveView | undefined {
@@ -319,7 +128,7 @@ export async function train(
   const ck = typeof opts.checkpoint === "string" ? { path: opts.checkpoint, every: 1 } : opts.checkpoint;
   if (ck && !(Number.isInteger(ck.every ?? 1) && (ck.every ?? 1) >= 1)) throw new Error(`train: checkpoint.every must be a positive integer, got ${ck.every}`);
   const data = validData ? { train: trainData, valid: validData } : { train: trainData };
-  const parts = { model: net, optimizer, scheduler: scheduler?.stateDict ? (scheduler as never) : undefined, data };
+  const parts = { model: net, optimizer, scheduler: isStateful(scheduler) ? scheduler : undefined, data };
 
   let history: History = { epochs: [], batches: [] };
   let start = 0;

@@ -1,10 +1,13 @@
 // The lr range test (Leslie Smith; fastai's lr_find): train a few batches with an exponentially growing lr,
 // record the smoothed loss, then put the weights, optimizer and data order back.
 import * as tf from "@tensorflow/tfjs";
+import type { LrFinderResult } from "../core/history";
+import { isStateful, type Criterion } from "../core/protocols";
 import { CrossEntropyLoss } from "../nn/loss";
+import { batchesOf, DataSource } from "./batches";
 import { replaceOptimizerWeights, snapshotOptimizerWeights } from "./checkpoint";
-import type { LrFinderResult } from "./history";
-import { batchesOf, Criterion, DataSource, OptimizerLike, trainStep } from "./loop";
+import { currentLr, isTsdlOptimizer, OptimizerLike, setLr } from "./optimizer";
+import { trainStep } from "./step";
 
 export type LrSuggestion = "valley" | "steep" | "minimum";
 
@@ -26,19 +29,6 @@ export interface LrFinderOptions {
    * "steep" (steepest descent of loss against log lr) or "minimum" (lr at the lowest loss / 10).
    */
   suggestion?: LrSuggestion;
-}
-
-type TsdlOpt = { paramGroups: Array<{ lr: number }>; stateDict(): unknown; loadStateDict(s: never): void };
-
-function isTsdl(o: unknown): o is TsdlOpt {
-  const x = o as TsdlOpt;
-  return Array.isArray(x?.paramGroups) && typeof x.stateDict === "function" && typeof x.loadStateDict === "function";
-}
-
-function setLr(opt: OptimizerLike, lr: number): void {
-  if (isTsdl(opt)) for (const g of opt.paramGroups) g.lr = lr;
-  else if (typeof (opt as unknown as { learningRate?: number }).learningRate === "number") (opt as unknown as { learningRate: number }).learningRate = lr;
-  else throw new Error("lrFinder: cannot set the lr of this optimizer (it has neither paramGroups nor learningRate)");
 }
 
 /**
@@ -118,10 +108,10 @@ export async function lrFinder(net: tf.LayersModel, data: DataSource, optimizer:
 
   // Snapshot everything the run changes.
   const weights = net.weights.map((w) => tf.keep(tf.clone(w.read())));
-  const optState = isTsdl(optimizer) ? optimizer.stateDict() : await snapshotOptimizerWeights(optimizer);
-  const plainLr = (optimizer as unknown as { learningRate?: number }).learningRate;
-  const loader = data as { stateDict?: () => unknown; loadStateDict?: (s: never) => void };
-  const dataState = typeof loader.stateDict === "function" ? loader.stateDict() : undefined;
+  const tsdlOpt = isTsdlOptimizer(optimizer);
+  const optState = tsdlOpt ? optimizer.stateDict() : await snapshotOptimizerWeights(optimizer);
+  const plainLr = tsdlOpt ? undefined : currentLr(optimizer)[0];
+  const dataState = isStateful(data) ? data.stateDict() : undefined;
 
   const lrs: number[] = [];
   const losses: number[] = [];
@@ -134,7 +124,7 @@ export async function lrFinder(net: tf.LayersModel, data: DataSource, optimizer:
       for await (const b of batchesOf(data, "lrFinder")) {
         any = true;
         const lr = startLr * Math.pow(endLr / startLr, i / (steps - 1));
-        setLr(optimizer, lr);
+        setLr(optimizer, lr, "lrFinder");
         let raw: number;
         try {
           raw = trainStep(net, b, optimizer, criterion, () => new Diverged()).loss;
@@ -155,14 +145,14 @@ export async function lrFinder(net: tf.LayersModel, data: DataSource, optimizer:
   } finally {
     net.weights.forEach((w, k) => w.write(weights[k]));
     tf.dispose(weights);
-    if (isTsdl(optimizer)) optimizer.loadStateDict(optState as never);
+    if (tsdlOpt) optimizer.loadStateDict(optState);
     else {
       const saved = optState as Parameters<tf.Optimizer["setWeights"]>[0];
       await replaceOptimizerWeights(optimizer, saved);
       tf.dispose(saved.map((w) => w.tensor));
-      if (typeof plainLr === "number") setLr(optimizer, plainLr);
+      if (plainLr !== undefined) setLr(optimizer, plainLr, "lrFinder");
     }
-    if (dataState !== undefined && typeof loader.loadStateDict === "function") loader.loadStateDict(dataState as never);
+    if (dataState !== undefined && isStateful(data)) data.loadStateDict(dataState);
   }
   return { lrs, losses, suggestedLr: suggest(lrs, losses, how) };
 }

@@ -1,4 +1,5 @@
-// Plain data a training run records; plots and checkpoints read it.
+// Plain data a training run records; train writes it, plots and checkpoints read it. This file imports no
+// other tsdl module, so both sides depend on it and not on each other.
 
 /** One epoch of a run. `lr` holds the lr of every param group during the epoch. */
 export interface EpochRecord {
@@ -33,4 +34,16 @@ export interface LrFinderResult {
   lrs: number[];
   losses: number[];
   suggestedLr: number;
+}
+
+/** The epochs at which some param group's lr differs from the epoch before, with old and new lrs. */
+export function lrChanges(epochs: readonly EpochRecord[]): Array<{ epoch: number; from: number[]; to: number[] }> {
+  const out: Array<{ epoch: number; from: number[]; to: number[] }> = [];
+  for (let i = 1; i < epochs.length; i++) {
+    const a = epochs[i - 1].lr;
+    const b = epochs[i].lr;
+    const changed = b.some((v, g) => Math.abs(v - a[g]) > 1e-12 * Math.max(Math.abs(v), Math.abs(a[g])));
+    if (changed) out.push({ epoch: epochs[i].epoch, from: a, to: b });
+  }
+  return out;
 }
