@@ -2,6 +2,7 @@
 // TSDL_BACKEND (or the argument of init) forces one; a forced backend that cannot load is an error.
 import * as fs from "fs";
 import * as tf from "@tensorflow/tfjs";
+import { nativeStatus, registerWasmTrainingKernels } from "./wasm";
 
 /** Names accepted by `init()` and `TSDL_BACKEND`. */
 export const BACKEND_NAMES = ["tensorflow", "wasm", "cpu"] as const;
@@ -31,12 +32,6 @@ export interface InitOptions {
 
 let current: BackendInfo | undefined;
 let pending: Promise<BackendInfo> | undefined;
-
-/** Hook run after the wasm backend is selected (training kernels are registered there). */
-const wasmSetupHooks: Array<() => void | Promise<void>> = [];
-export function onWasmSelected(hook: () => void | Promise<void>): void {
-  wasmSetupHooks.push(hook);
-}
 
 function parseForced(value: string | undefined, source: string): BackendName | undefined {
   if (value === undefined || value === "" || value === "auto") return undefined;
@@ -88,7 +83,8 @@ async function tryWasm(): Promise<string> {
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   require("@tensorflow/tfjs-backend-wasm");
   if (!(await tf.setBackend("wasm"))) throw new Error("the wasm backend did not initialise");
-  for (const hook of wasmSetupHooks) await hook();
+  // Stock wasm cannot train CNNs: register Conv2DBackpropFilter, a faster Conv2DBackpropInput and the native kernels.
+  registerWasmTrainingKernels();
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   return require("@tensorflow/tfjs-backend-wasm/package.json").version as string;
 }
@@ -191,10 +187,6 @@ export function info(): BackendInfo {
   if (!current) throw new Error("tsdl: no backend selected yet; call `await backend.init()` first");
   return { ...current, skipped: [...current.skipped], versions: { ...current.versions } };
 }
-
-// wasm training kernels (Conv2DBackpropFilter, a faster Conv2DBackpropInput), registered when wasm is selected.
-import { nativeStatus, registerWasmTrainingKernels } from "./wasm";
-onWasmSelected(registerWasmTrainingKernels);
 
 /**
  * A clearer error for a wasm heap failure (emscripten reports running past its 4 GB heap as "memory access out of
