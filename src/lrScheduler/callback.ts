@@ -1,6 +1,8 @@
 // model.fit integration: a tf.Callback that steps a scheduler per epoch or per batch and logs the lrs.
 import * as tf from "@tensorflow/tfjs";
-import { Scheduler, checkOneOf, fmt, readMomentum } from "./base";
+import { checkOneOf, describe } from "../core/check";
+import { Scheduler } from "./base";
+import { readMomentum } from "./momentum";
 
 export interface SchedulerCallbackOptions {
   /** When to call `scheduler.step()`: after every epoch (default) or after every batch (CyclicLR, OneCycleLR). */
@@ -50,13 +52,13 @@ export class SchedulerCallback extends tf.Callback {
     options: SchedulerCallbackOptions = {},
   ) {
     super();
-    if (!(scheduler instanceof Scheduler)) throw new Error(`schedulerCallback: expected a scheduler, got ${fmt(scheduler)}`);
-    this.every = checkOneOf("every", options.every ?? "epoch", ["epoch", "batch"] as const, "schedulerCallback");
+    if (!(scheduler instanceof Scheduler)) throw new Error(`schedulerCallback: expected a scheduler, got ${describe(scheduler)}`);
+    this.every = checkOneOf("schedulerCallback", "every", options.every ?? "epoch", ["epoch", "batch"] as const);
     if (options.monitor !== undefined && !scheduler.needsMetric) {
       throw new Error(`schedulerCallback: monitor ${JSON.stringify(options.monitor)} is only used with ReduceLROnPlateau, not ${scheduler.name}`);
     }
     if (options.monitor !== undefined && typeof options.monitor !== "string") {
-      throw new Error(`schedulerCallback: monitor must be a log key such as "val_loss", got ${fmt(options.monitor)}`);
+      throw new Error(`schedulerCallback: monitor must be a log key such as "val_loss", got ${describe(options.monitor)}`);
     }
     this.monitor = scheduler.needsMetric ? (options.monitor ?? (this.every === "epoch" ? "val_loss" : "loss")) : undefined;
   }

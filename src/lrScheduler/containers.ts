@@ -1,13 +1,18 @@
 // SequentialLR and ChainedScheduler: schedules made of schedules.
-import { LRScheduler, SchedulableOptimizer, Scheduler, StateDict, bisectRight, checkOptimizer, fmt, MomentumKey } from "./base";
+import { describe } from "../core/check";
+import type { SchedulableOptimizer } from "../core/protocols";
+import { bisectRight, checkOptimizer } from "./args";
+import { LRScheduler, Scheduler } from "./base";
+import type { MomentumKey } from "./momentum";
+import type { StateDict } from "./stateDict";
 
 function checkChildren(schedulers: unknown, optimizer: SchedulableOptimizer | undefined, where: string): Scheduler[] {
   if (!Array.isArray(schedulers) || schedulers.length === 0) {
-    throw new Error(`${where}: schedulers must be a non-empty array of schedulers, got ${fmt(schedulers)}`);
+    throw new Error(`${where}: schedulers must be a non-empty array of schedulers, got ${describe(schedulers)}`);
   }
   const opt = optimizer ?? (schedulers[0] as Scheduler)?.optimizer;
   schedulers.forEach((s, i) => {
-    if (!(s instanceof Scheduler)) throw new Error(`${where}: schedulers[${i}] is not a scheduler (got ${fmt(s)})`);
+    if (!(s instanceof Scheduler)) throw new Error(`${where}: schedulers[${i}] is not a scheduler (got ${describe(s)})`);
     if (s.needsMetric) {
       throw new Error(`${where}: schedulers[${i}] is a ReduceLROnPlateau, which steps on a metric; it cannot be part of ${where}`);
     }
@@ -65,7 +70,7 @@ export abstract class SchedulerContainer extends Scheduler {
     const { schedulers, _schedulers, ...rest } = (state ?? {}) as StateDict;
     const children = schedulers ?? _schedulers;
     if (!Array.isArray(children) || children.length !== this.schedulers.length) {
-      throw new Error(`${this.name}.loadStateDict: expected ${this.schedulers.length} scheduler states, got ${fmt(children)}`);
+      throw new Error(`${this.name}.loadStateDict: expected ${this.schedulers.length} scheduler states, got ${describe(children)}`);
     }
     super.loadStateDict(rest);
     this.schedulers.forEach((s, i) => s.loadStateDict(children[i] as StateDict));
@@ -99,12 +104,12 @@ export class SequentialLR extends SchedulerContainer {
     const ms = options.milestones;
     if (!Array.isArray(ms) || ms.length !== schedulers.length - 1) {
       throw new Error(
-        `SequentialLR: expected ${schedulers.length - 1} milestones (one fewer than the ${schedulers.length} schedulers), got ${fmt(ms)}`,
+        `SequentialLR: expected ${schedulers.length - 1} milestones (one fewer than the ${schedulers.length} schedulers), got ${describe(ms)}`,
       );
     }
     ms.forEach((m, i) => {
       if (typeof m !== "number" || !Number.isInteger(m) || m < 1 || (i > 0 && m <= ms[i - 1])) {
-        throw new Error(`SequentialLR: milestones must be increasing integers >= 1, got ${fmt(ms)}`);
+        throw new Error(`SequentialLR: milestones must be increasing integers >= 1, got ${describe(ms)}`);
       }
     });
     const lastEpoch = options.lastEpoch ?? -1;

@@ -1,5 +1,7 @@
 // CosineAnnealingLR and CosineAnnealingWarmRestarts (SGDR).
-import { LRScheduler, SchedulableOptimizer, checkInt, checkNumber, fmt } from "./base";
+import { checkInt, checkNumber, describe } from "../core/check";
+import type { SchedulableOptimizer } from "../core/protocols";
+import { LRScheduler } from "./base";
 
 export interface CosineAnnealingLROptions {
   /** Half period of the cosine, in epochs. */
@@ -20,9 +22,9 @@ export class CosineAnnealingLR extends LRScheduler {
   readonly tMax: number;
   readonly etaMin: number;
   constructor(optimizer: SchedulableOptimizer, options: CosineAnnealingLROptions) {
-    const tMax = checkNumber("tMax", options?.tMax, "CosineAnnealingLR");
-    if (tMax <= 0) throw new Error(`CosineAnnealingLR: tMax must be > 0 (epochs of the half period), got ${fmt(tMax)}`);
-    const etaMin = checkNumber("etaMin", options.etaMin ?? 0, "CosineAnnealingLR");
+    const tMax = checkNumber("CosineAnnealingLR", "tMax", options?.tMax);
+    if (tMax <= 0) throw new Error(`CosineAnnealingLR: tMax must be > 0 (epochs of the half period), got ${describe(tMax)}`);
+    const etaMin = checkNumber("CosineAnnealingLR", "etaMin", options.etaMin ?? 0);
     super(optimizer, options.lastEpoch, "CosineAnnealingLR");
     this.tMax = tMax;
     this.etaMin = etaMin;
@@ -72,12 +74,9 @@ export class CosineAnnealingWarmRestarts extends LRScheduler {
   readonly etaMin: number;
   tCur: number;
   constructor(optimizer: SchedulableOptimizer, options: CosineAnnealingWarmRestartsOptions) {
-    const t0 = options?.t0;
-    if (typeof t0 !== "number" || !Number.isInteger(t0) || t0 <= 0) {
-      throw new Error(`CosineAnnealingWarmRestarts: t0 must be a positive integer, got ${fmt(t0)}`);
-    }
-    const tMult = checkInt("tMult", options.tMult ?? 1, "CosineAnnealingWarmRestarts", 1);
-    const etaMin = checkNumber("etaMin", options.etaMin ?? 0, "CosineAnnealingWarmRestarts");
+    const t0 = checkInt("CosineAnnealingWarmRestarts", "t0", options?.t0, 1);
+    const tMult = checkInt("CosineAnnealingWarmRestarts", "tMult", options.tMult ?? 1, 1);
+    const etaMin = checkNumber("CosineAnnealingWarmRestarts", "etaMin", options.etaMin ?? 0);
     super(optimizer, options.lastEpoch, "CosineAnnealingWarmRestarts");
     this.t0 = t0;
     this.tI = t0;
@@ -113,7 +112,7 @@ export class CosineAnnealingWarmRestarts extends LRScheduler {
   }
   protected override jumpTo(epoch: number): void {
     if (typeof epoch !== "number" || !Number.isFinite(epoch) || epoch < 0) {
-      throw new Error(`CosineAnnealingWarmRestarts.step: epoch must be a finite number >= 0, got ${fmt(epoch)}`);
+      throw new Error(`CosineAnnealingWarmRestarts.step: epoch must be a finite number >= 0, got ${describe(epoch)}`);
     }
     this.stepCount += 1;
     this.setEpoch(epoch);

@@ -1,18 +1,9 @@
 // CyclicLR: the lr cycles between two bounds (and momentum inversely), stepped per batch.
-import {
-  LRScheduler,
-  MomentumKey,
-  SchedulableOptimizer,
-  checkNumber,
-  checkOneOf,
-  checkOptimizer,
-  CycleMomentumOptions,
-  cycledMomentum,
-  fmt,
-  perGroup,
-  readMomentum,
-  writeMomentum,
-} from "./base";
+import { checkNumber, checkOneOf, describe } from "../core/check";
+import type { SchedulableOptimizer } from "../core/protocols";
+import { checkOptimizer, perGroup } from "./args";
+import { LRScheduler } from "./base";
+import { cycledMomentum, type CycleMomentumOptions, type MomentumKey, readMomentum, writeMomentum } from "./momentum";
 
 export type CyclicMode = "triangular" | "triangular2" | "exp_range";
 
@@ -71,15 +62,15 @@ export class CyclicLR extends LRScheduler {
     LRScheduler.checkResume(optimizer, lastEpoch, where);
     const baseLrs = perGroup("baseLr", options.baseLr, n, where);
     const maxLrs = perGroup("maxLr", options.maxLr, n, where);
-    const up = checkNumber("stepSizeUp", options.stepSizeUp ?? 2000, where);
-    const down = checkNumber("stepSizeDown", options.stepSizeDown ?? up, where);
-    if (up <= 0 || down < 0) throw new Error(`${where}: stepSizeUp must be > 0 and stepSizeDown >= 0, got ${fmt(up)} and ${fmt(down)}`);
+    const up = checkNumber(where, "stepSizeUp", options.stepSizeUp ?? 2000);
+    const down = checkNumber(where, "stepSizeDown", options.stepSizeDown ?? up);
+    if (up <= 0 || down < 0) throw new Error(`${where}: stepSizeUp must be > 0 and stepSizeDown >= 0, got ${describe(up)} and ${describe(down)}`);
     const scaleFn = options.scaleFn;
-    if (scaleFn !== undefined && typeof scaleFn !== "function") throw new Error(`${where}: scaleFn must be a function x => scale, got ${fmt(scaleFn)}`);
-    const mode = scaleFn ? "custom" : checkOneOf("mode", options.mode ?? "triangular", ["triangular", "triangular2", "exp_range"] as const, where);
-    const gamma = checkNumber("gamma", options.gamma ?? 1.0, where);
+    if (scaleFn !== undefined && typeof scaleFn !== "function") throw new Error(`${where}: scaleFn must be a function x => scale, got ${describe(scaleFn)}`);
+    const mode = scaleFn ? "custom" : checkOneOf(where, "mode", options.mode ?? "triangular", ["triangular", "triangular2", "exp_range"] as const);
+    const gamma = checkNumber(where, "gamma", options.gamma ?? 1.0);
     const scaleMode = scaleFn
-      ? checkOneOf("scaleMode", options.scaleMode ?? "cycle", ["cycle", "iterations"] as const, where)
+      ? checkOneOf(where, "scaleMode", options.scaleMode ?? "cycle", ["cycle", "iterations"] as const)
       : mode === "exp_range"
         ? "iterations"
         : "cycle";

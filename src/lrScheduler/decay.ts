@@ -1,5 +1,7 @@
 // ExponentialLR and PolynomialLR: smooth decay every epoch.
-import { LRScheduler, SchedulableOptimizer, checkInt, checkNumber } from "./base";
+import { checkInt, checkNumber } from "../core/check";
+import type { SchedulableOptimizer } from "../core/protocols";
+import { LRScheduler } from "./base";
 
 export interface ExponentialLROptions {
   /** Multiplicative factor per epoch. */
@@ -11,7 +13,7 @@ export interface ExponentialLROptions {
 export class ExponentialLR extends LRScheduler {
   readonly gamma: number;
   constructor(optimizer: SchedulableOptimizer, options: ExponentialLROptions) {
-    const gamma = checkNumber("gamma", options?.gamma, "ExponentialLR");
+    const gamma = checkNumber("ExponentialLR", "gamma", options?.gamma);
     super(optimizer, options.lastEpoch, "ExponentialLR");
     this.gamma = gamma;
     this.initialStep();
@@ -44,8 +46,8 @@ export class PolynomialLR extends LRScheduler {
   readonly totalIters: number;
   readonly power: number;
   constructor(optimizer: SchedulableOptimizer, options: PolynomialLROptions = {}) {
-    const totalIters = checkInt("totalIters", options.totalIters ?? 5, "PolynomialLR", 1);
-    const power = checkNumber("power", options.power ?? 1.0, "PolynomialLR");
+    const totalIters = checkInt("PolynomialLR", "totalIters", options.totalIters ?? 5, 1);
+    const power = checkNumber("PolynomialLR", "power", options.power ?? 1.0);
     super(optimizer, options.lastEpoch, "PolynomialLR");
     this.totalIters = totalIters;
     this.power = power;

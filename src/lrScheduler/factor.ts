@@ -1,5 +1,7 @@
 // ConstantLR and LinearLR: a multiplicative factor for the first totalIters epochs (warmup).
-import { LRScheduler, SchedulableOptimizer, checkInt, checkNumber, fmt } from "./base";
+import { checkInt, checkNumber, describe } from "../core/check";
+import type { SchedulableOptimizer } from "../core/protocols";
+import { LRScheduler } from "./base";
 
 export interface ConstantLROptions {
   /** Factor applied until epoch totalIters (default 1/3); 0 < factor <= 1. */
@@ -17,11 +19,11 @@ export class ConstantLR extends LRScheduler {
   readonly factor: number;
   readonly totalIters: number;
   constructor(optimizer: SchedulableOptimizer, options: ConstantLROptions = {}) {
-    const factor = checkNumber("factor", options.factor ?? 1 / 3, "ConstantLR");
+    const factor = checkNumber("ConstantLR", "factor", options.factor ?? 1 / 3);
     if (factor <= 0 || factor > 1) {
-      throw new Error(`ConstantLR: factor must be in (0, 1] (the lr is multiplied by factor, then by 1/factor), got ${fmt(factor)}`);
+      throw new Error(`ConstantLR: factor must be in (0, 1] (the lr is multiplied by factor, then by 1/factor), got ${describe(factor)}`);
     }
-    const totalIters = checkInt("totalIters", options.totalIters ?? 5, "ConstantLR", 0);
+    const totalIters = checkInt("ConstantLR", "totalIters", options.totalIters ?? 5, 0);
     super(optimizer, options.lastEpoch, "ConstantLR");
     this.factor = factor;
     this.totalIters = totalIters;
@@ -61,11 +63,11 @@ export class LinearLR extends LRScheduler {
   readonly endFactor: number;
   readonly totalIters: number;
   constructor(optimizer: SchedulableOptimizer, options: LinearLROptions = {}) {
-    const s = checkNumber("startFactor", options.startFactor ?? 1 / 3, "LinearLR");
-    if (s <= 0 || s > 1) throw new Error(`LinearLR: startFactor must be in (0, 1], got ${fmt(s)}`);
-    const t = checkNumber("endFactor", options.endFactor ?? 1.0, "LinearLR");
-    if (t < 0 || t > 1) throw new Error(`LinearLR: endFactor must be in [0, 1], got ${fmt(t)}`);
-    const totalIters = checkInt("totalIters", options.totalIters ?? 5, "LinearLR", 1);
+    const s = checkNumber("LinearLR", "startFactor", options.startFactor ?? 1 / 3);
+    if (s <= 0 || s > 1) throw new Error(`LinearLR: startFactor must be in (0, 1], got ${describe(s)}`);
+    const t = checkNumber("LinearLR", "endFactor", options.endFactor ?? 1.0);
+    if (t < 0 || t > 1) throw new Error(`LinearLR: endFactor must be in [0, 1], got ${describe(t)}`);
+    const totalIters = checkInt("LinearLR", "totalIters", options.totalIters ?? 5, 1);
     super(optimizer, options.lastEpoch, "LinearLR");
     this.startFactor = s;
     this.endFactor = t;

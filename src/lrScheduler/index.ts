@@ -4,7 +4,8 @@
 //   const opt = optim.sgd(model, { lr: 0.1, momentum: 0.9 });
 //   const sched = lrScheduler.multiStepLR(opt, { milestones: [20], gamma: 0.1 });
 //   for (let epoch = 0; epoch < 30; epoch++) { train(); opt.step(); ...; sched.step(); }
-import type { SchedulableOptimizer, Scheduler } from "./base";
+import type { SchedulableOptimizer } from "../core/protocols";
+import type { Scheduler } from "./base";
 import { ChainedScheduler, SequentialLR, SequentialLROptions } from "./containers";
 import { CosineAnnealingLR, CosineAnnealingLROptions, CosineAnnealingWarmRestarts, CosineAnnealingWarmRestartsOptions } from "./cosine";
 import { CyclicLR, CyclicLROptions } from "./cyclic";
@@ -15,8 +16,12 @@ import { OneCycleLR, OneCycleLROptions } from "./oneCycle";
 import { ReduceLROnPlateau, ReduceLROnPlateauOptions } from "./plateau";
 import { MultiStepLR, MultiStepLROptions, StepLR, StepLROptions } from "./step";
 
-export { LRScheduler, Scheduler, setWarningHandler } from "./base";
-export type { SchedulableGroup, SchedulableOptimizer, StateDict, WarningHandler, MomentumKey } from "./base";
+export { LRScheduler, Scheduler } from "./base";
+export { setWarningHandler } from "./warnings";
+export type { WarningHandler } from "./warnings";
+export type { SchedulableGroup, SchedulableOptimizer } from "../core/protocols";
+export type { StateDict } from "./stateDict";
+export type { MomentumKey } from "./momentum";
 export * from "./lambda";
 export * from "./step";
 export * from "./factor";

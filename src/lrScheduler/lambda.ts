@@ -1,5 +1,7 @@
 // LambdaLR and MultiplicativeLR: schedules given as functions of the epoch.
-import { LRScheduler, SchedulableOptimizer, fmt } from "./base";
+import { describe } from "../core/check";
+import type { SchedulableOptimizer } from "../core/protocols";
+import { LRScheduler } from "./base";
 
 /** A multiplicative factor as a function of the epoch index. */
 export type LrLambda = (epoch: number) => number;
@@ -18,7 +20,7 @@ function lambdasFor(optimizer: SchedulableOptimizer, lrLambda: unknown, where: s
   }
   list.forEach((f, i) => {
     if (typeof f !== "function") {
-      throw new Error(`${where}: lrLambda${Array.isArray(lrLambda) ? `[${i}]` : ""} must be a function epoch => factor, got ${fmt(f)}`);
+      throw new Error(`${where}: lrLambda${Array.isArray(lrLambda) ? `[${i}]` : ""} must be a function epoch => factor, got ${describe(f)}`);
     }
   });
   return list as LrLambda[];

@@ -1,18 +1,9 @@
 // OneCycleLR: warm up to maxLr, then anneal far below the start (fastai's 1cycle), stepped per batch.
-import {
-  LRScheduler,
-  MomentumKey,
-  SchedulableGroup,
-  SchedulableOptimizer,
-  checkNumber,
-  checkOneOf,
-  checkOptimizer,
-  CycleMomentumOptions,
-  cycledMomentum,
-  fmt,
-  perGroup,
-  writeMomentum,
-} from "./base";
+import { checkInt, checkNumber, checkOneOf, describe } from "../core/check";
+import type { SchedulableGroup, SchedulableOptimizer } from "../core/protocols";
+import { checkOptimizer, perGroup } from "./args";
+import { LRScheduler } from "./base";
+import { cycledMomentum, type CycleMomentumOptions, type MomentumKey, writeMomentum } from "./momentum";
 
 export interface OneCycleLROptions extends CycleMomentumOptions {
   /** Peak lr, for all groups or one per group. */
@@ -70,20 +61,17 @@ export class OneCycleLR extends LRScheduler {
     const o = options ?? ({} as OneCycleLROptions);
     const lastEpoch = o.lastEpoch ?? -1;
     let totalSteps: number;
-    const posInt = (name: string, v: unknown) => {
-      if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) throw new Error(`${where}: ${name} must be a positive integer, got ${fmt(v)}`);
-      return v;
-    };
+    const posInt = (name: string, v: unknown) => checkInt(where, name, v, 1);
     if (o.totalSteps !== undefined) totalSteps = posInt("totalSteps", o.totalSteps);
     else if (o.epochs === undefined && o.stepsPerEpoch === undefined) {
       throw new Error(`${where}: give totalSteps (the number of step() calls, usually batches), or epochs and stepsPerEpoch`);
     } else totalSteps = posInt("epochs", o.epochs) * posInt("stepsPerEpoch", o.stepsPerEpoch);
-    const pctStart = checkNumber("pctStart", o.pctStart ?? 0.3, where);
-    if (pctStart < 0 || pctStart > 1) throw new Error(`${where}: pctStart must be a number in [0, 1], got ${fmt(pctStart)}`);
-    const annealStrategy = checkOneOf("annealStrategy", o.annealStrategy ?? "cos", ["cos", "linear"] as const, where);
+    const pctStart = checkNumber(where, "pctStart", o.pctStart ?? 0.3);
+    if (pctStart < 0 || pctStart > 1) throw new Error(`${where}: pctStart must be a number in [0, 1], got ${describe(pctStart)}`);
+    const annealStrategy = checkOneOf(where, "annealStrategy", o.annealStrategy ?? "cos", ["cos", "linear"] as const);
     const maxLrs = perGroup("maxLr", o.maxLr, n, where);
-    const divFactor = checkNumber("divFactor", o.divFactor ?? 25.0, where);
-    const finalDivFactor = checkNumber("finalDivFactor", o.finalDivFactor ?? 1e4, where);
+    const divFactor = checkNumber(where, "divFactor", o.divFactor ?? 25.0);
+    const finalDivFactor = checkNumber(where, "finalDivFactor", o.finalDivFactor ?? 1e4);
     const { key, baseMomentums: baseMs, maxMomentums: maxMs } = cycledMomentum(optimizer, o, { baseMomentum: 0.85, maxMomentum: 0.95 }, where);
     if (lastEpoch !== -1) {
       optimizer.paramGroups.forEach((g, i) => {

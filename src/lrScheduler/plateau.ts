@@ -1,6 +1,9 @@
 // ReduceLROnPlateau: cut the lr when a monitored metric stops improving.
 import * as tf from "@tensorflow/tfjs";
-import { Scheduler, SchedulableOptimizer, checkInt, checkNumber, checkOneOf, checkOptimizer, fmt, perGroup } from "./base";
+import { checkInt, checkNumber, checkOneOf, describe } from "../core/check";
+import type { SchedulableOptimizer } from "../core/protocols";
+import { checkOptimizer, perGroup } from "./args";
+import { Scheduler } from "./base";
 
 export interface ReduceLROnPlateauOptions {
   /** "min": the metric should go down (a loss); "max": up (an accuracy). Default "min". */
@@ -48,16 +51,16 @@ export class ReduceLROnPlateau extends Scheduler {
   constructor(optimizer: SchedulableOptimizer, options: ReduceLROnPlateauOptions = {}) {
     const where = "ReduceLROnPlateau";
     checkOptimizer(optimizer, where);
-    const factor = checkNumber("factor", options.factor ?? 0.1, where);
-    if (factor < 0 || factor >= 1) throw new Error(`${where}: factor must be in [0, 1) (new lr = lr · factor), got ${fmt(factor)}`);
+    const factor = checkNumber(where, "factor", options.factor ?? 0.1);
+    if (factor < 0 || factor >= 1) throw new Error(`${where}: factor must be in [0, 1) (new lr = lr · factor), got ${describe(factor)}`);
     const minLr = options.minLr ?? 0;
     const minLrs = perGroup("minLr", minLr, optimizer.paramGroups.length, where);
-    const patience = checkInt("patience", options.patience ?? 10, where, 0);
-    const cooldown = checkInt("cooldown", options.cooldown ?? 0, where, 0);
-    const mode = checkOneOf("mode", options.mode ?? "min", ["min", "max"] as const, where);
-    const threshold = checkNumber("threshold", options.threshold ?? 1e-4, where);
-    const thresholdMode = checkOneOf("thresholdMode", options.thresholdMode ?? "rel", ["rel", "abs"] as const, where);
-    const eps = checkNumber("eps", options.eps ?? 1e-8, where);
+    const patience = checkInt(where, "patience", options.patience ?? 10, 0);
+    const cooldown = checkInt(where, "cooldown", options.cooldown ?? 0, 0);
+    const mode = checkOneOf(where, "mode", options.mode ?? "min", ["min", "max"] as const);
+    const threshold = checkNumber(where, "threshold", options.threshold ?? 1e-4);
+    const thresholdMode = checkOneOf(where, "thresholdMode", options.thresholdMode ?? "rel", ["rel", "abs"] as const);
+    const eps = checkNumber(where, "eps", options.eps ?? 1e-8);
     super(optimizer);
     this.factor = factor;
     this.minLrs = minLrs;
@@ -104,7 +107,7 @@ export class ReduceLROnPlateau extends Scheduler {
   step(metric?: number | tf.Tensor): void {
     if (metric instanceof tf.Tensor && metric.size === 1 && !metric.isDisposed) metric = metric.dataSync()[0];
     if (typeof metric !== "number") {
-      throw new Error(`ReduceLROnPlateau.step(metric): give the monitored value (e.g. the validation loss) as a number, got ${fmt(metric)}`);
+      throw new Error(`ReduceLROnPlateau.step(metric): give the monitored value (e.g. the validation loss) as a number, got ${describe(metric)}`);
     }
     this.lastEpoch += 1;
     if (this.isBetter(metric, this.best)) {

@@ -1,5 +1,8 @@
 // Preview a schedule without touching the real optimizer: simulate it on a copy of the param groups.
-import { SchedulableGroup, SchedulableOptimizer, Scheduler, fmt, readMomentum } from "./base";
+import { checkInt, describe } from "../core/check";
+import type { SchedulableGroup, SchedulableOptimizer } from "../core/protocols";
+import { Scheduler } from "./base";
+import { readMomentum } from "./momentum";
 
 /** The lr (and cycled momentum) of every group at every step: `lr[group][step]`. */
 export interface SchedulePreview {
@@ -40,7 +43,7 @@ function simulatedOptimizer(options: PreviewOptions): SchedulableOptimizer {
   if (options.optimizer) return copyGroups(options.optimizer);
   const lrs = options.lr === undefined ? [0.1] : Array.isArray(options.lr) ? options.lr : [options.lr];
   if (lrs.length === 0 || lrs.some((v) => typeof v !== "number" || !Number.isFinite(v))) {
-    throw new Error(`preview: lr must be a finite number or a non-empty array of them, got ${fmt(options.lr)}`);
+    throw new Error(`preview: lr must be a finite number or a non-empty array of them, got ${describe(options.lr)}`);
   }
   const betas = options.betas;
   return {
@@ -56,25 +59,23 @@ function simulatedOptimizer(options: PreviewOptions): SchedulableOptimizer {
  * `options.optimizer`'s groups (or on groups with `options.lr`). Neither the optimizer nor the scheduler changes.
  */
 export function preview(schedule: Scheduler | SchedulerFactory, steps: number, options: PreviewOptions = {}): SchedulePreview {
-  if (typeof steps !== "number" || !Number.isInteger(steps) || steps < 1) {
-    throw new Error(`preview: steps must be an integer >= 1, got ${fmt(steps)}`);
-  }
+  checkInt("preview", "steps", steps, 1);
   let sim: Scheduler;
   if (schedule instanceof Scheduler) {
     sim = schedule.cloneOnto(copyGroups(schedule.optimizer));
   } else if (typeof schedule === "function") {
     const opt = simulatedOptimizer(options);
     sim = schedule(opt);
-    if (!(sim instanceof Scheduler)) throw new Error(`preview: the factory must return a scheduler, got ${fmt(sim)}`);
+    if (!(sim instanceof Scheduler)) throw new Error(`preview: the factory must return a scheduler, got ${describe(sim)}`);
     if (sim.optimizer !== opt) throw new Error("preview: the factory must build the scheduler on the optimizer it receives");
   } else {
-    throw new Error(`preview: expected a scheduler or a factory (opt => scheduler), got ${fmt(schedule)}`);
+    throw new Error(`preview: expected a scheduler or a factory (opt => scheduler), got ${describe(schedule)}`);
   }
   const metrics = options.metrics;
   if (sim.needsMetric && (!Array.isArray(metrics) || metrics.length < steps - 1)) {
     throw new Error(
       `preview: ReduceLROnPlateau needs options.metrics, the metric after each epoch: at least ${steps - 1} values for ${steps} steps, ` +
-        `got ${Array.isArray(metrics) ? metrics.length : fmt(metrics)}`,
+        `got ${Array.isArray(metrics) ? metrics.length : describe(metrics)}`,
     );
   }
   const groups = sim.optimizer.paramGroups;

@@ -1,5 +1,8 @@
 // StepLR and MultiStepLR: decay by gamma at fixed epochs.
-import { LRScheduler, SchedulableOptimizer, bisectRight, checkInt, checkNumber, fmt } from "./base";
+import { checkInt, checkNumber, describe } from "../core/check";
+import type { SchedulableOptimizer } from "../core/protocols";
+import { bisectRight } from "./args";
+import { LRScheduler } from "./base";
 
 export interface StepLROptions {
   /** Period of the decay, in epochs. */
@@ -14,8 +17,8 @@ export class StepLR extends LRScheduler {
   readonly stepSize: number;
   readonly gamma: number;
   constructor(optimizer: SchedulableOptimizer, options: StepLROptions) {
-    const stepSize = checkInt("stepSize", options?.stepSize, "StepLR", 1);
-    const gamma = checkNumber("gamma", options.gamma ?? 0.1, "StepLR");
+    const stepSize = checkInt("StepLR", "stepSize", options?.stepSize, 1);
+    const gamma = checkNumber("StepLR", "gamma", options.gamma ?? 0.1);
     super(optimizer, options.lastEpoch, "StepLR");
     this.stepSize = stepSize;
     this.gamma = gamma;
@@ -48,9 +51,9 @@ export class MultiStepLR extends LRScheduler {
   constructor(optimizer: SchedulableOptimizer, options: MultiStepLROptions) {
     const ms = options?.milestones;
     if (!Array.isArray(ms) || ms.some((m) => typeof m !== "number" || !Number.isInteger(m) || m < 0)) {
-      throw new Error(`MultiStepLR: milestones must be an array of epoch indices (integers >= 0), got ${fmt(ms)}`);
+      throw new Error(`MultiStepLR: milestones must be an array of epoch indices (integers >= 0), got ${describe(ms)}`);
     }
-    const gamma = checkNumber("gamma", options.gamma ?? 0.1, "MultiStepLR");
+    const gamma = checkNumber("MultiStepLR", "gamma", options.gamma ?? 0.1);
     super(optimizer, options.lastEpoch, "MultiStepLR");
     this.milestones = [...ms].sort((a, b) => a - b);
     this.gamma = gamma;

@@ -1,5 +1,8 @@
 // Warmup in one call: LinearLR from a small factor to the base lr, then any schedule (cosine by default).
-import { SchedulableOptimizer, Scheduler, checkInt, checkNumber, checkOptimizer, fmt } from "./base";
+import { checkInt, checkNumber, describe } from "../core/check";
+import type { SchedulableOptimizer } from "../core/protocols";
+import { checkOptimizer } from "./args";
+import { Scheduler } from "./base";
 import { SequentialLR } from "./containers";
 import { CosineAnnealingLR } from "./cosine";
 import { LinearLR } from "./factor";
@@ -19,9 +22,9 @@ export interface WarmupOptions {
  */
 export function warmup(optimizer: SchedulableOptimizer, options: WarmupOptions): SequentialLR {
   checkOptimizer(optimizer, "warmup");
-  const w = checkInt("warmupSteps", options?.warmupSteps, "warmup", 1);
-  const startFactor = checkNumber("startFactor", options.startFactor ?? 1 / (w + 1), "warmup");
-  if (typeof options.then !== "function") throw new Error(`warmup: then must be a function optimizer => scheduler, got ${fmt(options.then)}`);
+  const w = checkInt("warmup", "warmupSteps", options?.warmupSteps, 1);
+  const startFactor = checkNumber("warmup", "startFactor", options.startFactor ?? 1 / (w + 1));
+  if (typeof options.then !== "function") throw new Error(`warmup: then must be a function optimizer => scheduler, got ${describe(options.then)}`);
   // If `then` fails, give the groups back as they were.
   const saved = optimizer.paramGroups.map((g) => ({ ...g }));
   try {
@@ -54,10 +57,10 @@ export interface WarmupCosineOptions {
  * lr(s) = base·(f + (1 − f)·s/W) for s < W; η_min + (base − η_min)(1 + cos(π(s − W)/(N − W)))/2 for W <= s <= N.
  */
 export function warmupCosine(optimizer: SchedulableOptimizer, options: WarmupCosineOptions): SequentialLR {
-  const w = checkInt("warmupSteps", options?.warmupSteps, "warmupCosine", 1);
-  const total = checkInt("totalSteps", options.totalSteps, "warmupCosine", 1);
+  const w = checkInt("warmupCosine", "warmupSteps", options?.warmupSteps, 1);
+  const total = checkInt("warmupCosine", "totalSteps", options.totalSteps, 1);
   if (total <= w) throw new Error(`warmupCosine: totalSteps (${total}) must be larger than warmupSteps (${w})`);
-  const etaMin = checkNumber("etaMin", options.etaMin ?? 0, "warmupCosine");
+  const etaMin = checkNumber("warmupCosine", "etaMin", options.etaMin ?? 0);
   return warmup(optimizer, {
     warmupSteps: w,
     startFactor: options.startFactor,
