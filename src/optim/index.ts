@@ -24,6 +24,6 @@ export type {
   AdagradOptions,
 } from "./options";
 export type { OptimizerStateDict, EncodedTensor, EncodedParamState, SavedGroup } from "./stateDict";
-export { paramGroupsForDecay } from "./decay";
-export type { DecaySplitOptions } from "./decay";
+export { paramGroupsForDecay } from "./regularization";
+export type { DecaySplitOptions } from "./regularization";
 export { l2Penalty } from "./regularization";

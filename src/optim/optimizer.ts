@@ -2,12 +2,15 @@
 // so one object serves a manual loop (backward/step/zeroGrad), minimize(), and model.compile + model.fit.
 import * as util from "util";
 import * as tf from "@tensorflow/tfjs";
-import { escapeHtml, JUPYTER_DISPLAY, MimeBundle } from "../display";
+import { describe } from "../core/check";
 import { SCHEDULER_KEYS } from "../core/protocols";
-import { AnyHyper, BaseHyper, checkValues, GROUP_EXTRA_KEYS, rejectUnknownKeys, show, Specs } from "./options";
+import { escapeHtml, JUPYTER_DISPLAY, MimeBundle } from "../display";
+import { AnyHyper, BaseHyper, checkValues, GROUP_EXTRA_KEYS, rejectUnknownKeys, Specs } from "./options";
 import { checkNoDuplicates, collectVariables, isGroupInput, ParamGroup, ParamGroupInput, ParamList, ParamSource, plural } from "./params";
-import { decodeValues, encodeTensor, EncodedParamState, OptimizerStateDict, STATE_DICT_FORMAT } from "./stateDict";
+import { decodeState, encodeState, OptimizerStateDict, ParamState } from "./stateDict";
 import { groupTable, tableBundle, tableText } from "./table";
+
+export type { ParamState };
 
 /** What an optimizer is built from: a model/layer, variables, or a list of group objects. */
 export type ParamsInput<H extends BaseHyper = AnyHyper> = ParamSource | ReadonlyArray<ParamGroupInput<H>>;
@@ -20,12 +23,6 @@ export interface NamedTensor {
 
 /** Gradients for `step()`: keyed by variable name (what `tf.variableGrads(f).grads` returns) or by variable. */
 export type GradsInput = tf.NamedTensorMap | Map<tf.Variable, tf.Tensor> | NamedTensor[];
-
-/** Per-parameter state, kept by variable: how many updates it got and its buffers (momentumBuffer, expAvg, ...). */
-export interface ParamState {
-  step: number;
-  buffers: Record<string, tf.Tensor>;
-}
 
 /** Passed by `fromConfig` (model deserialization): the optimizer adopts the variables of its first update. */
 const DEFERRED = Symbol("tsdl.optim.deferredParams");
@@ -93,7 +90,7 @@ export abstract class Optimizer<H extends BaseHyper = AnyHyper> extends tf.Optim
     this.kind = kind;
     this.specs = specs;
     if (options === null || typeof options !== "object" || Array.isArray(options))
-      throw new Error(`${kind}: options must be an object such as { lr: 0.01 }, got ${show(options)}`);
+      throw new Error(`${kind}: options must be an object such as { lr: 0.01 }, got ${describe(options)}`);
     rejectUnknownKeys(options, this.hyperKeys, kind);
     const defaults = { ...baseDefaults } as H;
     for (const [k, v] of Object.entries(options)) if (v !== undefined) (defaults as Record<string, unknown>)[k] = cloneValue(v);
@@ -109,7 +106,7 @@ export abstract class Optimizer<H extends BaseHyper = AnyHyper> extends tf.Optim
     if (list && list.length === 0) throw new Error(`${kind}: got an empty parameter list`);
     const groups = list && list.some(isGroupInput) ? list : [{ params: params as ParamSource }];
     groups.forEach((g, i) => {
-      if (!isGroupInput(g)) throw new Error(`${kind}: params[${i}] is ${show(g)}; a list of groups must hold only { params, ... } objects`);
+      if (!isGroupInput(g)) throw new Error(`${kind}: params[${i}] is ${describe(g)}; a list of groups must hold only { params, ... } objects`);
       this.addParamGroup(g as ParamGroupInput<H>);
     });
   }
@@ -154,7 +151,7 @@ export abstract class Optimizer<H extends BaseHyper = AnyHyper> extends tf.Optim
    */
   addParamGroup(group: ParamGroupInput<H>): ParamGroup<H> {
     const where = `${this.kind}.addParamGroup`;
-    if (!isGroupInput(group)) throw new Error(`${where}: expected an object { params, lr?, ... }, got ${show(group)}`);
+    if (!isGroupInput(group)) throw new Error(`${where}: expected an object { params, lr?, ... }, got ${describe(group)}`);
     rejectUnknownKeys(group, [...GROUP_EXTRA_KEYS, ...this.hyperKeys], where);
     const vars = collectVariables(group.params, where);
     checkNoDuplicates(vars, this.paramGroups, where);
@@ -177,7 +174,7 @@ export abstract class Optimizer<H extends BaseHyper = AnyHyper> extends tf.Optim
    * result into `grads` (accumulating, like `.grad`), and returns the loss (the caller disposes it).
    */
   backward(lossFn: () => tf.Scalar): tf.Scalar {
-    if (typeof lossFn !== "function") throw new Error(`${this.kind}.backward: expected a function returning the loss, got ${show(lossFn)}`);
+    if (typeof lossFn !== "function") throw new Error(`${this.kind}.backward: expected a function returning the loss, got ${describe(lossFn)}`);
     const vars = this.params().filter((v) => v.trainable);
     if (vars.length === 0) throw new Error(`${this.kind}.backward: no trainable parameters in this optimizer's groups`);
     const { value, grads } = tf.variableGrads(lossFn, vars);
@@ -250,7 +247,7 @@ export abstract class Optimizer<H extends BaseHyper = AnyHyper> extends tf.Optim
     if (typeof grads === "function")
       throw new Error(`${at}: got a function; PyTorch's step(closure) is opt.minimize(lossFn) here (or opt.backward(lossFn) then opt.step())`);
     if (grads === null || typeof grads !== "object")
-      throw new Error(`${at}: expected gradients keyed by variable name (tf.variableGrads(f).grads) or a Map, got ${show(grads)}`);
+      throw new Error(`${at}: expected gradients keyed by variable name (tf.variableGrads(f).grads) or a Map, got ${describe(grads)}`);
     const g = grads as Record<string, unknown>;
     if ("grads" in g && "value" in g && !(g.grads instanceof tf.Tensor))
       throw new Error(`${at}: got the whole result of tf.variableGrads; pass its .grads`);
@@ -263,7 +260,7 @@ export abstract class Optimizer<H extends BaseHyper = AnyHyper> extends tf.Optim
     const unknown: string[] = [];
     for (const [name, t] of entries) {
       if (t === null || t === undefined) continue;
-      if (!(t instanceof tf.Tensor)) throw new Error(`${at}: the gradient for ${JSON.stringify(name)} is ${show(t)}, not a tf.Tensor`);
+      if (!(t instanceof tf.Tensor)) throw new Error(`${at}: the gradient for ${JSON.stringify(name)} is ${describe(t)}, not a tf.Tensor`);
       const v = byName.get(name) ?? (this.deferred ? tf.engine().registeredVariables[name] : undefined);
       if (v) out.set(v, t);
       else unknown.push(name);
@@ -291,7 +288,7 @@ export abstract class Optimizer<H extends BaseHyper = AnyHyper> extends tf.Optim
       for (const v of group.params) {
         const g = grads.get(v);
         if (!g) continue;
-        if (!(g instanceof tf.Tensor)) throw new Error(`${at}: the gradient of ${v.name} is ${show(g)}, not a tf.Tensor`);
+        if (!(g instanceof tf.Tensor)) throw new Error(`${at}: the gradient of ${v.name} is ${describe(g)}, not a tf.Tensor`);
         if (v.isDisposed) throw new Error(`${at}: parameter ${v.name} is disposed`);
         if (g.isDisposed) throw new Error(`${at}: the gradient of ${v.name} is disposed`);
         if (!tf.util.arraysEqual(g.shape, v.shape))
@@ -360,19 +357,7 @@ export abstract class Optimizer<H extends BaseHyper = AnyHyper> extends tf.Optim
 
   /** Hyperparameters of every group and the state tensors, as JSON (see OptimizerStateDict). */
   stateDict(): OptimizerStateDict {
-    const paramGroups = this.paramGroups.map((g) => {
-      const { params, ...rest } = g;
-      return { params: params.map((v) => v.name), ...(JSON.parse(JSON.stringify(rest)) as Record<string, unknown>) };
-    });
-    const state: Record<string, EncodedParamState> = {};
-    for (const v of this.params()) {
-      const st = this.state_.get(v);
-      if (!st) continue;
-      const buffers: EncodedParamState["buffers"] = {};
-      for (const [k, t] of Object.entries(st.buffers)) buffers[k] = encodeTensor(t);
-      state[v.name] = { step: st.step, buffers };
-    }
-    return { format: STATE_DICT_FORMAT, optimizer: this.kind, stepCount: this.stepCount, paramGroups, state };
+    return encodeState(this.kind, this.stepCount, this.paramGroups, this.state_);
   }
 
   /**
@@ -380,57 +365,28 @@ export abstract class Optimizer<H extends BaseHyper = AnyHyper> extends tf.Optim
    * per-parameter state and stepCount. Everything is checked before anything changes.
    */
   loadStateDict(sd: OptimizerStateDict): void {
-    const at = `${this.kind}.loadStateDict`;
-    if (!sd || typeof sd !== "object" || sd.format !== STATE_DICT_FORMAT)
-      throw new Error(`${at}: not a tsdl optimizer state dict (format ${show(sd?.format)}; expected ${JSON.stringify(STATE_DICT_FORMAT)})`);
-    if (sd.optimizer !== this.kind) throw new Error(`${at}: the state dict is from ${sd.optimizer}, this optimizer is ${this.kind}`);
-    if (!Array.isArray(sd.paramGroups) || sd.paramGroups.length !== this.paramGroups.length)
-      throw new Error(`${at}: the state dict has ${sd.paramGroups?.length} param groups, this optimizer ${this.paramGroups.length}`);
-    sd.paramGroups.forEach((g, i) => {
-      if (!Array.isArray(g.params) || g.params.length !== this.paramGroups[i].params.length)
-        throw new Error(`${at}: param group ${i} has ${g.params?.length} parameters in the state dict, ${this.paramGroups[i].params.length} here`);
+    const loaded = decodeState(sd, {
+      kind: this.kind,
+      groups: this.paramGroups,
+      hyperKeys: this.hyperKeys,
+      check: (h, where) => {
+        checkValues(h as Partial<H>, this.specs, where);
+        this.checkGroup(h as unknown as H, where);
+      },
     });
-    // Saved name -> variable: by name when every saved name is one of ours, else by position.
-    const ours = new Map(this.params().map((v) => [v.name, v] as const));
-    const byName = sd.paramGroups.every((g) => g.params.every((n) => ours.has(n)));
-    const target = new Map<string, tf.Variable>();
-    sd.paramGroups.forEach((g, i) => g.params.forEach((n, j) => target.set(n, byName ? ours.get(n)! : this.paramGroups[i].params[j])));
-    // Hyperparameters, checked.
-    const newGroups = sd.paramGroups.map((g, i) => {
-      const { params: _p, ...rest } = g;
-      const h = JSON.parse(JSON.stringify(rest)) as Record<string, unknown>;
-      for (const k of this.hyperKeys) if (!(k in h)) throw new Error(`${at}: param group ${i} lacks ${k}`);
-      checkValues(h as Partial<H>, this.specs, `${at}: param group ${i}`);
-      this.checkGroup(h as unknown as H, `${at}: param group ${i}`);
-      return h;
-    });
-    // State values, checked and decoded.
-    const decoded = new Map<tf.Variable, { step: number; buffers: Record<string, [number[], Float32Array]> }>();
-    for (const [n, st] of Object.entries(sd.state ?? {})) {
-      const v = target.get(n);
-      if (!v) throw new Error(`${at}: state for ${n}, which is in no saved param group`);
-      if (!Number.isInteger(st.step) || st.step < 0) throw new Error(`${at}: state of ${n} has step ${show(st.step)}`);
-      const buffers: Record<string, [number[], Float32Array]> = {};
-      for (const [k, e] of Object.entries(st.buffers ?? {})) {
-        const values = decodeValues(e, `${at}: ${n}.${k}`);
-        if (!tf.util.arraysEqual(e.shape, v.shape)) throw new Error(`${at}: ${n}.${k} has shape [${e.shape}], parameter ${v.name} is [${v.shape}]`);
-        buffers[k] = [e.shape, values];
-      }
-      decoded.set(v, { step: st.step, buffers });
-    }
     // Commit.
     for (const st of this.state_.values()) for (const t of Object.values(st.buffers)) t.dispose();
     this.state_.clear();
-    for (const [v, st] of decoded) {
+    for (const [v, st] of loaded.state) {
       const buffers: Record<string, tf.Tensor> = {};
       for (const [k, [shape, values]] of Object.entries(st.buffers)) buffers[k] = tf.keep(tf.tensor(values, shape, "float32"));
       this.state_.set(v, { step: st.step, buffers });
     }
     this.paramGroups.forEach((g, i) => {
       for (const k of Object.keys(g)) if (k !== "params") delete (g as Record<string, unknown>)[k];
-      Object.assign(g, newGroups[i]);
+      Object.assign(g, loaded.groups[i]);
     });
-    this.iterations_ = Number.isInteger(sd.stepCount) ? sd.stepCount : 0;
+    this.iterations_ = loaded.stepCount;
   }
 
   /** tfjs's optimizer weights (model.save with includeOptimizer): iterations, then `<var>/<buffer>` tensors. */

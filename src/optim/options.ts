@@ -1,6 +1,6 @@
 // Hyperparameter types, defaults and checks shared by the optimizers. Every check runs when a group is
 // made and again at every step (groups are plain objects the user and schedulers edit between steps).
-import * as util from "util";
+import { mustBe } from "../core/check";
 import { SCHEDULER_KEYS } from "../core/protocols";
 
 /** Hyperparameters every optimizer has. */
@@ -75,14 +75,6 @@ export type Specs<H> = { [K in keyof H]-?: OptionSpec };
 /** Keys a group object accepts besides the hyperparameters. */
 export const GROUP_EXTRA_KEYS = ["params", "name", ...SCHEDULER_KEYS] as const;
 
-/** A short, data-free rendering of a bad value for error messages. */
-export function show(v: unknown): string {
-  if (typeof v === "string") return JSON.stringify(v);
-  if (typeof v === "number" || typeof v === "boolean" || v === undefined || v === null) return String(v);
-  if (Array.isArray(v) && v.length <= 8 && v.every((x) => typeof x !== "object" || x === null)) return `[${v.map(show).join(", ")}]`;
-  return util.inspect(v, { depth: 0, breakLength: Infinity, maxArrayLength: 4, maxStringLength: 40 });
-}
-
 /** "weight_decay" -> "weightDecay", "LR" -> "lr": the accepted key a misspelt one most likely meant. */
 export function suggestKey(key: string, accepted: readonly string[]): string | undefined {
   const camel = key.replace(/[_-]+([a-zA-Z0-9])/g, (_, c: string) => c.toUpperCase());
@@ -107,6 +99,6 @@ export function checkValues<H>(values: Partial<H>, specs: Specs<H>, where: strin
   for (const key of Object.keys(specs) as Array<keyof H & string>) {
     if (!(key in values)) throw new Error(`${where}: ${key} is missing; expected ${specs[key].expect}`);
     const v = values[key];
-    if (!specs[key].ok(v)) throw new Error(`${where}: invalid ${key} ${show(v)}; expected ${specs[key].expect}`);
+    if (!specs[key].ok(v)) throw new Error(mustBe(where, key, specs[key].expect, v));
   }
 }

@@ -1,8 +1,9 @@
 // What an optimizer updates: tf.Variables, gathered from a model, a list, or group objects.
 import * as util from "util";
 import * as tf from "@tensorflow/tfjs";
+import { describe } from "../core/check";
 import type { SchedulerKey } from "../core/protocols";
-import { AnyHyper, BaseHyper, show } from "./options";
+import { AnyHyper, BaseHyper } from "./options";
 
 /** Anything with PyTorch's `parameters()`: returns the variables to train. */
 export interface HasParameters {
@@ -87,7 +88,7 @@ export function collectVariables(src: unknown, where: string): tf.Variable[] {
   else if (typeof (src as Iterable<unknown>)[Symbol.iterator] === "function" && typeof src !== "string") items = src as Iterable<unknown>;
   else
     throw new Error(
-      `${where}: cannot take parameters from ${show(src)}; expected a tf.LayersModel or layer, an object with parameters(), ` +
+      `${where}: cannot take parameters from ${describe(src)}; expected a tf.LayersModel or layer, an object with parameters(), ` +
         `a list of tf.Variables, or a list of groups { params, lr?, ... }`,
     );
   const out: tf.Variable[] = [];
@@ -95,7 +96,7 @@ export function collectVariables(src: unknown, where: string): tf.Variable[] {
   for (const item of items) {
     const v = isLayerVariable(item) ? item.read() : item;
     if (!isVariable(v)) {
-      const what = v instanceof tf.Tensor ? "a tf.Tensor, not a tf.Variable (optimizers update variables in place: wrap it with tf.variable(t))" : show(v);
+      const what = v instanceof tf.Tensor ? "a tf.Tensor, not a tf.Variable (optimizers update variables in place: wrap it with tf.variable(t))" : describe(v);
       throw new Error(`${where}: params[${i}] is ${what}`);
     }
     if (v.dtype !== "float32") throw new Error(`${where}: params[${i}] ${v.name} has dtype ${v.dtype}; only float32 variables can be optimized`);
