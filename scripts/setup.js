@@ -75,8 +75,8 @@ const APT = {
   data: ["dataset-fashion-mnist"],
   browser: ["chromium"],
   torch: ["python3-torch", "python3-torchvision"],
-  // The wasm backend's native conv/batch-norm kernels are compiled on first use against these (else XNNPACK only).
-  native: ["gcc", "libopenblas-dev", "libdnnl-dev"],
+  // The wasm backend's native add-on is built against these by node-gyp (g++, make, python3) at install (else XNNPACK only).
+  native: ["g++", "make", "libopenblas-dev", "libdnnl-dev"],
 };
 const WANT = {
   start: [...APT.jupyter, ...APT.data, ...APT.native],
@@ -127,11 +127,19 @@ function jupyterDirs() {
   }
 }
 
+// 6. The native add-on for the wasm backend: `npm ci` built it (or recorded why not) before step 4 installed its
+//    libraries, so build it again when what it depends on changed since (sources, CPU, libraries, compilers).
+//    Quiet when up to date; its failure is not the set-up's (wasm then uses its XNNPACK kernels, and says why).
+function nativeAddon() {
+  run(process.execPath, [path.join(repo, "src", "backend", "wasm", "native", "build.js"), "--if-needed"]);
+}
+
 function main() {
   npmDeps();
   linkSelf();
   build();
   aptPackages();
+  nativeAddon();
   jupyterDirs();
 }
 

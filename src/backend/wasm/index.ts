@@ -9,7 +9,7 @@
 //    FusedBatchNorm, whose stock versions are scalar loops or transpose first; FusedBatchNorm's gradient as one
 //    two-pass kernel and Mean's gradient as one broadcast (wrappers around tfjs's gradients, active on wasm only);
 //  - always: Identity and same-dtype Cast share the data instead of copying it.
-// Switches: TSDL_WASM_NATIVE=0 (no addon), TSDL_WASM_DNNL=0 (build without oneDNN), wasmKernelOptions at run time.
+// Switches: TSDL_WASM_NATIVE=0 (no addon), TSDL_WASM_DNNL=0 (oneDNN off; also builds without it), wasmKernelOptions.
 import * as tf from "@tensorflow/tfjs";
 import { conv2dBackpropFilter } from "./conv2d_backprop_filter";
 import { conv2dBackpropInput } from "./conv2d_backprop_input";
@@ -37,7 +37,7 @@ export interface WasmKernelOptions {
   dnnl: "auto" | "always" | "off";
 }
 
-export const wasmKernelOptions: WasmKernelOptions = { native: true, dnnl: "auto" };
+export const wasmKernelOptions: WasmKernelOptions = { native: true, dnnl: process.env.TSDL_WASM_DNNL === "0" ? "off" : "auto" };
 
 /** The stock kernels that were replaced, by name (for benchmarks that compare against them). */
 export const stockKernels = new Map<string, tf.KernelConfig>();
