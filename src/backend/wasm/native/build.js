@@ -147,10 +147,10 @@ function why(output) {
   const lines = output.split("\n").map((l) => l.trim()).filter(Boolean);
   const line =
     lines.find((l) => /fatal error|error:|cannot find -l|: not found|No such file/.test(l) && !/^gyp (info|ERR! (not ok|cwd|node|command|System))/.test(l)) ??
-    lines.find((l) => /^gyp ERR! (stack Error|find Python|configure error)/.test(l)) ??
+    lines.find((l) => /^gyp ERR! stack Error/.test(l)) ??
     lines[lines.length - 1] ??
     "node-gyp failed";
-  const short = line.replace(/^gyp ERR! (stack )?/, "").replace(/^[^\s]*\/src\/backend\/wasm\/native\//, "").replace(/^\.\.\//, "");
+  const short = line.replace(/^gyp ERR! stack (Error: )?/, "").replace(/^[^\s]*\/src\/backend\/wasm\/native\//, "").replace(/^\.\.\//, "");
   const hint = HINTS.find(([re]) => re.test(line));
   return hint ? `${short} (Debian/Ubuntu: apt-get install ${hint[1]})` : short;
 }
