@@ -58,10 +58,8 @@ class TsdlHandler extends JupyterHandlerImpl {
     this.prepare = opts.prepare;
     this.version = opts.version;
     this.log = opts.log;
-    /** @type {Promise<unknown>} */
-    this.queue = Promise.resolve();
-    /** Requests waiting their turn; an error with stop_on_error aborts them. @type {Set<{ aborted: boolean }>} */
-    this.waiting = new Set();
+    /** Execute requests waiting their turn, by msg_id; an error with stop_on_error aborts them. @type {Map<string, { aborted: boolean }>} */
+    this.waiting = new Map();
     /** True during the abort window after an error. */
     this.aborting = false;
     /** @type {Capture | null} */
@@ -130,25 +128,32 @@ class TsdlHandler extends JupyterHandlerImpl {
       language_info: { ...base.language_info, version: ts.version, pygments_lexer: "typescript" },
       banner: `TypeScript ${ts.version} on Node.js ${process.version} (tsdl kernel ${this.version}, tslab ${tslabVersion})`,
       help_links: /** @type {[{ text: string, url: string }]} */ ([{ text: "TensorFlow.js API", url: "https://js.tensorflow.org/api/latest/" }]),
+      // No debugger; debug_request is answered all the same (debug.js says why the kernelspec advertises one).
+      debugger: false,
     };
   }
 
   /**
-   * Queue an execute_request; requests run one at a time in arrival order.
+   * An execute_request arrived (the server handles requests one at a time, so it may wait): it is aborted
+   * if an error with stop_on_error happens before its turn, or happened just before it arrived.
+   * @param {string} msgId
+   */
+  admit(msgId) {
+    const ticket = { aborted: this.aborting };
+    this.waiting.set(msgId, ticket);
+  }
+
+  /**
+   * Run an admitted execute_request (its turn has come).
+   * @param {string} msgId
    * @param {{ code: string, silent?: boolean, store_history?: boolean, stop_on_error?: boolean }} req
    * @param {CellIO} io
    */
-  execute(req, io) {
-    const ticket = { aborted: this.aborting };
-    this.waiting.add(ticket);
-    const run = () => {
-      this.waiting.delete(ticket);
-      if (ticket.aborted) return { status: "aborted", execution_count: this.count };
-      return this.runCell(req, io);
-    };
-    const p = this.queue.then(run, run);
-    this.queue = p.catch(() => undefined);
-    return p;
+  async execute(msgId, req, io) {
+    const ticket = this.waiting.get(msgId) ?? { aborted: false };
+    this.waiting.delete(msgId);
+    if (ticket.aborted) return { status: "aborted", execution_count: this.count };
+    return this.runCell(req, io);
   }
 
   /**
@@ -193,7 +198,7 @@ class TsdlHandler extends JupyterHandlerImpl {
       if (!silent) io.error(err);
       if (req.stop_on_error ?? true) {
         this.aborting = true;
-        for (const t of this.waiting) t.aborted = true;
+        for (const t of this.waiting.values()) t.aborted = true;
         await new Promise((resolve) => setTimeout(resolve, ABORT_WINDOW_MS));
         this.aborting = false;
       }

@@ -1,17 +1,32 @@
 // @ts-check
 // The ZeroMQ side: tslab's ZmqServer (sockets, signing, heartbeat, kernel_info/complete/inspect/is_complete
 // dispatch) with the message handling it lacks or gets wrong:
+//   - shell requests handled one at a time in arrival order, each bracketed by busy ... idle (as ipykernel);
+//     tslab published busy/idle as each request arrived, so the status read idle while a cell ran.
+//     Control requests (interrupt, debug) are handled at once, also bracketed, with their own parent.
 //   - execute: execute_input, execute_result, error, clear_output; stdout/stderr coalesced per tick,
-//   - interrupt_request (interrupt_mode "message"), history_request, unknown types answered or logged
-//     to the kernel's own stderr (tslab printed them into the last cell's output),
+//   - interrupt_request (interrupt_mode "message"), history_request, debug_request (see debug.js), unknown
+//     types answered or logged to the kernel's own stderr (tslab printed them into the last cell's output),
 //   - comm_info_reply under its own name (tslab sent "complete_reply") and shutdown_reply with status,
 //   - sends that never fail: zeromq.js throws EBUSY when a socket is still writing (a few hundred messages in
 //     one tick: a progress bar updated in a loop); tslab lost those messages, the idle status among them.
 "use strict";
 const crypto = require("crypto");
 const { ZmqServer } = require("tslab/dist/jupyter");
+const { debugReply } = require("./debug");
 
 const DELIM = "<IDS|MSG>";
+
+/** The requests tslab's ZmqServer dispatches itself (the rest are handled by handleOther). */
+const TSLAB_TYPES = [
+  "kernel_info_request",
+  "execute_request",
+  "is_complete_request",
+  "inspect_request",
+  "complete_request",
+  "comm_info_request",
+  "shutdown_request",
+];
 
 /**
  * The header of a raw multipart message, without verifying it (tslab verifies when it parses).
@@ -86,28 +101,52 @@ class TsdlServer extends ZmqServer {
     this.tsdl = handler;
     this.interrupt = opts.interrupt;
     this.log = opts.log;
+    /** The shell requests still to handle, in arrival order. @type {Promise<unknown>} */
+    this.shellQueue = Promise.resolve();
   }
 
   /**
-   * Messages tslab does not know are answered here; the rest go to tslab's dispatch.
+   * Every shell and control message, as tslab's receive loops hand them over. Shell requests wait their turn
+   * (one at a time, in arrival order); control requests run at once. An execute request is admitted on
+   * arrival, so the abort rules (handler.js) see the order requests came in.
    * @param {any} sock
    * @param {Buffer[]} frames
    */
-  async handleShellMessage(sock, ...frames) {
+  handleShellMessage(sock, ...frames) {
+    if (sock !== this.shell) return this.dispatch(sock, frames);
     const header = peekHeader(frames);
-    const type = header?.msg_type;
-    const known = [
-      "kernel_info_request",
-      "execute_request",
-      "is_complete_request",
-      "inspect_request",
-      "complete_request",
-      "comm_info_request",
-      "shutdown_request",
-    ];
-    if (typeof type === "string" && !known.includes(type)) return this.handleOther(sock, frames, type);
-    return super.handleShellMessage(sock, ...frames);
+    if (header?.msg_type === "execute_request" && typeof header.msg_id === "string") this.tsdl.admit(header.msg_id);
+    const run = () => this.dispatch(sock, frames);
+    const p = this.shellQueue.then(run, run);
+    this.shellQueue = p.catch(() => undefined);
+    return p;
   }
+
+  /**
+   * One request: busy, its handling (replies and outputs), idle. Messages tslab does not know are answered
+   * here; the rest go to tslab's dispatch, whose own status messages are suppressed (publishStatus).
+   * @param {any} sock
+   * @param {Buffer[]} frames
+   */
+  async dispatch(sock, frames) {
+    const type = peekHeader(frames)?.msg_type;
+    if (typeof type !== "string" || !this.verified(frames)) {
+      this.log(`tsdl kernel: dropped a message ${typeof type === "string" ? `(${type}) with a bad signature` : "without a header"}`);
+      return;
+    }
+    this.sendRaw(this.iopub, frames, "status", { execution_state: "busy" });
+    try {
+      if (TSLAB_TYPES.includes(type)) await super.handleShellMessage(sock, ...frames);
+      else this.handleOther(sock, frames, type);
+    } catch (e) {
+      this.log(`tsdl kernel: ${type} failed: ${/** @type {Error} */ (e)?.stack ?? e}`);
+    } finally {
+      this.sendRaw(this.iopub, frames, "status", { execution_state: "idle" });
+    }
+  }
+
+  /** tslab's status messages (sent as each request arrived) are replaced by dispatch()'s, sent in order. */
+  publishStatus() {}
 
   /**
    * Reply to a raw request: identities copied, parent header set, signed with the session key.
@@ -154,27 +193,21 @@ class TsdlServer extends ZmqServer {
    * @param {string} type
    */
   handleOther(sock, frames, type) {
-    if (!this.verified(frames)) {
-      this.log(`tsdl kernel: dropped ${type} with a bad signature`);
-      return;
-    }
-    this.sendRaw(this.iopub, frames, "status", { execution_state: "busy" });
-    try {
-      if (type === "interrupt_request") {
-        this.interrupt();
-        this.sendRaw(sock, frames, "interrupt_reply", { status: "ok" });
-      } else if (type === "history_request") {
-        const i = frames.findIndex((f) => f.toString() === DELIM);
-        this.sendRaw(sock, frames, "history_reply", this.tsdl.historyReply(JSON.parse(frames[i + 5].toString())));
-      } else if (type.endsWith("_request")) {
-        this.log(`tsdl kernel: unsupported request ${type}`);
-        const reply = type.replace(/_request$/, "_reply");
-        this.sendRaw(sock, frames, reply, { status: "error", ename: "NotImplemented", evalue: `${type} is not supported by the tsdl kernel`, traceback: [] });
-      } else {
-        this.log(`tsdl kernel: ignored message ${type}`);
-      }
-    } finally {
-      this.sendRaw(this.iopub, frames, "status", { execution_state: "idle" });
+    const i = frames.findIndex((f) => f.toString() === DELIM);
+    const content = () => JSON.parse(frames[i + 5].toString());
+    if (type === "interrupt_request") {
+      this.interrupt();
+      this.sendRaw(sock, frames, "interrupt_reply", { status: "ok" });
+    } else if (type === "history_request") {
+      this.sendRaw(sock, frames, "history_reply", this.tsdl.historyReply(content()));
+    } else if (type === "debug_request") {
+      this.sendRaw(sock, frames, "debug_reply", debugReply(content()));
+    } else if (type.endsWith("_request")) {
+      this.log(`tsdl kernel: unsupported request ${type}`);
+      const reply = type.replace(/_request$/, "_reply");
+      this.sendRaw(sock, frames, reply, { status: "error", ename: "NotImplemented", evalue: `${type} is not supported by the tsdl kernel`, traceback: [] });
+    } else {
+      this.log(`tsdl kernel: ignored message ${type}`);
     }
   }
 
@@ -245,7 +278,7 @@ class TsdlServer extends ZmqServer {
       },
       flush,
     };
-    const content = await this.tsdl.execute(msg.content, io);
+    const content = await this.tsdl.execute(msg.header.msg_id, msg.content, io);
     flush();
     const reply = msg.createReply();
     reply.header.msg_type = "execute_reply";

@@ -78,6 +78,9 @@ const EXTRA = [
   "test_interrupt_sync_loop_keeps_variables",
   "test_interrupt_async_loop_stops_it",
   "test_interrupt_request_message",
+  "test_status_brackets_each_queued_request_in_order",
+  "test_other_requests_wait_for_the_running_cell",
+  "test_debug_request_gets_a_debug_adapter_reply",
   "test_esm_only_package_imports",
   "test_async_esm_module_explains_how_to_import",
 ];

@@ -288,6 +288,83 @@ class TsdlKernelTests(jupyter_kernel_test.KernelTests):
         self.assertEqual(reply["parent_header"]["msg_id"], msg_id)
         self.assertEqual(reply["content"]["ename"], "Interrupted")
 
+    def _requests_in_order(self, ids):
+        """iopub messages of the requests `ids` until each one's idle: (index of its request, type or state)."""
+        events = []
+        idle = 0
+        while idle < len(ids):
+            msg = run_sync(self.kc.iopub_channel.get_msg)(timeout=TIMEOUT)
+            parent = msg["parent_header"].get("msg_id")
+            if parent not in ids:
+                continue
+            kind = msg["content"]["execution_state"] if msg["msg_type"] == "status" else msg["msg_type"]
+            events.append((ids.index(parent), kind))
+            idle += kind == "idle"
+        return events
+
+    def test_status_brackets_each_queued_request_in_order(self):
+        # Three requests sent at once (as Run All does), the first one slow: ipykernel publishes busy, the
+        # request's outputs, idle, then the next request's busy. tslab published busy/idle on arrival, so the
+        # status read idle while the first cell still ran.
+        self.flush_channels()
+        codes = [
+            'await new Promise((r) => setTimeout(r, 400)); console.log("one")',
+            'console.log("two")',
+            'console.log("three")',
+        ]
+        ids = [self.kc.execute(c) for c in codes]
+        events = self._requests_in_order(ids)
+        want = []
+        for i in range(3):
+            want += [(i, "busy"), (i, "execute_input"), (i, "stream"), (i, "idle")]
+        self.assertEqual(events, want)
+        replies = [self.get_non_kernel_info_reply(timeout=TIMEOUT) for _ in ids]
+        self.assertEqual([r["parent_header"]["msg_id"] for r in replies], ids)
+
+    def test_other_requests_wait_for_the_running_cell(self):
+        # A completion asked while a cell runs is answered after it, inside its own busy/idle (as ipykernel).
+        self.flush_channels()
+        ids = [self.kc.execute('await new Promise((r) => setTimeout(r, 300)); console.log("done")'), self.kc.complete("Math.ab", 7)]
+        events = self._requests_in_order(ids)
+        self.assertEqual(events, [(0, "busy"), (0, "execute_input"), (0, "stream"), (0, "idle"), (1, "busy"), (1, "idle")])
+        types = []
+        while len(types) < 2:
+            types.append(self.kc.get_shell_msg(timeout=TIMEOUT)["msg_type"])
+        self.assertEqual(types, ["execute_reply", "complete_reply"])
+
+    def _debug(self, command, arguments=None, seq=7):
+        msg = self.kc.session.msg("debug_request", {"type": "request", "seq": seq, "command": command, "arguments": arguments or {}})
+        self.kc.control_channel.send(msg)
+        while True:
+            reply = run_sync(self.kc.control_channel.get_msg)(timeout=TIMEOUT)
+            if reply["parent_header"].get("msg_id") == msg["header"]["msg_id"]:
+                break
+        self.assertEqual(reply["msg_type"], "debug_reply")
+        content = reply["content"]
+        self.assertEqual((content["type"], content["command"], content["request_seq"]), ("response", command, seq))
+        return content
+
+    def test_debug_request_gets_a_debug_adapter_reply(self):
+        # JupyterLab 4 opens a debugger session only for kernelspecs that advertise one, and without a session
+        # it throws "No active debugger session" after every cell; with one, it sends these requests.
+        self.assertIs(self.km.kernel_spec.metadata.get("debugger"), True)
+        self.flush_channels()
+        info = self._debug("debugInfo")
+        self.assertTrue(info["success"])
+        self.assertIs(info["body"]["isStarted"], False)
+        self.assertEqual(info["body"]["hashMethod"], "Murmur2")
+        self.assertEqual((info["body"]["breakpoints"], info["body"]["stoppedThreads"]), ([], []))
+        modules = self._debug("modules")
+        self.assertTrue(modules["success"])
+        self.assertEqual(modules["body"]["modules"], [])
+        # Starting a debugger is refused, with the reason.
+        init = self._debug("initialize", {"clientID": "jupyterlab", "adapterID": "tsdl"})
+        self.assertIs(init["success"], False)
+        self.assertIn("no debugger", init["message"])
+        # The kernel still runs cells.
+        reply, _ = self.run_cell("1 + 1")
+        self.assertEqual(reply["content"]["status"], "ok")
+
     def test_esm_only_package_imports(self):
         # d3-array 3 (a dependency of vega) ships only ES modules; plain tslab fails with ERR_REQUIRE_ESM.
         reply, out = self.run_cell('import { sum } from "d3-array";\nsum([1, 2, 3.5])')
