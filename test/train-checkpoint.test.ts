@@ -126,6 +126,235 @@ describe("checkpoints", function () {
   });
 });
 
+/** Every file and folder under `dir` with the files' bytes: what must not change when a save is refused. */
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string): void => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) {
+        out[path.relative(dir, p) + "/"] = "";
+        walk(p);
+      } else out[path.relative(dir, p)] = fs.readFileSync(p, "base64");
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** Edits a saved checkpoint's manifest by hand. */
+function editManifest(dir: string, edit: (m: Record<string, any>) => void): void {
+  const file = path.join(dir, "checkpoint.json");
+  const m = JSON.parse(fs.readFileSync(file, "utf8"));
+  edit(m);
+  fs.writeFileSync(file, JSON.stringify(m));
+}
+
+/** Turns a checkpoint into what tsdl wrote before format 2: checkpoint.json (format 1) + weights.bin, no marker. */
+function toFormat1(dir: string): void {
+  const m = JSON.parse(fs.readFileSync(path.join(dir, "checkpoint.json"), "utf8"));
+  fs.renameSync(path.join(dir, m.weightsFile), path.join(dir, "weights.bin"));
+  fs.rmSync(path.join(dir, ".tsdl-checkpoint"));
+  m.format = "tsdl.checkpoint/1";
+  delete m.weightsFile;
+  delete m.weightsBytes;
+  fs.writeFileSync(path.join(dir, "checkpoint.json"), JSON.stringify(m));
+}
+
+describe("checkpoint folders: never another's files", function () {
+  this.timeout(60_000);
+  let dir: string;
+  const cwd = process.cwd();
+  before(async () => {
+    await backend.init("cpu", { verbose: false });
+  });
+  beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), "tsdl-ckfolder-"))));
+  afterEach(() => {
+    process.chdir(cwd);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("refuses a user's folder, a file, the working directory and a foreign checkpoint.json, and changes nothing", async () => {
+    const s = setup(21);
+    fs.mkdirSync(path.join(dir, "mine", "sub"), { recursive: true });
+    fs.writeFileSync(path.join(dir, "mine", "notes.txt"), "my notes");
+    fs.writeFileSync(path.join(dir, "mine", "sub", "data.csv"), "1,2,3");
+    fs.writeFileSync(path.join(dir, "model.txt"), "a file");
+    fs.mkdirSync(path.join(dir, "other"));
+    fs.writeFileSync(path.join(dir, "other", "checkpoint.json"), JSON.stringify({ framework: "keras", epoch: 3 }));
+    fs.mkdirSync(path.join(dir, "work"));
+    fs.writeFileSync(path.join(dir, "work", "01-notebook.ipynb"), "{}");
+    const before = snapshot(dir);
+    const parts = { model: s.model, optimizer: s.opt, scheduler: s.scheduler, epoch: 0 };
+    const nothing = /Nothing was changed\. Checkpoints go into a new or empty folder, or one tsdl wrote before \(with \.tsdl-checkpoint\)/;
+    await assert.rejects(saveCheckpoint(path.join(dir, "mine"), parts), (e: Error) => {
+      assert.match(e.message, /^saveCheckpoint: ".*mine" is a folder that is not a tsdl checkpoint \(no \.tsdl-checkpoint marker; it holds "notes\.txt", "sub"\)/);
+      assert.match(e.message, nothing);
+      return true;
+    });
+    await assert.rejects(saveCheckpoint(path.join(dir, "model.txt"), parts), /^Error: saveCheckpoint: ".*model\.txt" is a file, not a checkpoint folder\. Nothing was changed/);
+    await assert.rejects(saveCheckpoint(path.join(dir, "other"), parts), /other" holds a checkpoint\.json that is not a tsdl checkpoint \(no \.tsdl-checkpoint marker, and not a readable tsdl\.checkpoint\/1 manifest\)/);
+    process.chdir(path.join(dir, "work"));
+    await assert.rejects(saveCheckpoint(".", parts), /^Error: saveCheckpoint: "\." is the working directory, not a checkpoint folder/);
+    await assert.rejects(saveCheckpoint("..", parts), /"\.\." is the working directory or a folder above it/);
+    fs.mkdirSync(path.join(dir, "empty"));
+    process.chdir(path.join(dir, "empty"));
+    await assert.rejects(saveCheckpoint(".", parts), /"\." is the working directory/); // even when empty
+    fs.rmdirSync(path.join(dir, "empty"));
+    process.chdir(cwd);
+    // train() refuses before its first epoch: no step is taken
+    const w0 = weightsOf(s.model);
+    const ce = new nn.CrossEntropyLoss();
+    const quiet = { verbose: false, progress: false } as const;
+    await assert.rejects(train(s.model, s.trainData, null, 2, s.opt, ce, { ...quiet, checkpoint: path.join(dir, "mine") }), /^Error: train\(\{ checkpoint \}\): ".*mine" is a folder that is not a tsdl checkpoint/);
+    fs.mkdirSync(path.join(dir, "run-1")); // a per-epoch path whose second epoch's folder is taken
+    fs.writeFileSync(path.join(dir, "run-1", "keep.txt"), "mine");
+    const before2 = snapshot(dir);
+    await assert.rejects(train(s.model, s.trainData, null, 2, s.opt, ce, { ...quiet, checkpoint: path.join(dir, "run-{epoch}") }), /".*run-1" is a folder that is not a tsdl checkpoint \(no \.tsdl-checkpoint marker; it holds "keep\.txt"\)/);
+    assert.deepEqual(weightsOf(s.model), w0);
+    assert.deepEqual(snapshot(dir), before2);
+    delete before2["run-1/"];
+    delete before2["run-1/keep.txt"];
+    assert.deepEqual(before2, before);
+    s.model.dispose();
+    s.opt.dispose();
+  });
+
+  it("overwrites its own checkpoints (format 1 too), keeping other files in the folder", async () => {
+    const s = setup(22);
+    const ck = path.join(dir, "run");
+    await saveCheckpoint(ck, { model: s.model, optimizer: s.opt, epoch: 0 });
+    fs.writeFileSync(path.join(ck, "notes.txt"), "kept");
+    await saveCheckpoint(ck, { model: s.model, optimizer: s.opt, epoch: 1 });
+    assert.equal(readCheckpoint(ck).epoch, 1);
+    const entries = fs.readdirSync(ck).sort();
+    assert.deepEqual(entries.filter((e) => !e.startsWith("weights-")), [".tsdl-checkpoint", "checkpoint.json", "notes.txt"]);
+    assert.equal(entries.filter((e) => e.startsWith("weights-")).length, 1);
+    assert.equal(fs.readFileSync(path.join(ck, "notes.txt"), "utf8"), "kept");
+    // an empty folder is taken
+    fs.mkdirSync(path.join(dir, "empty"));
+    await saveCheckpoint(path.join(dir, "empty"), { model: s.model, epoch: 0 });
+    assert.equal(readCheckpoint(path.join(dir, "empty")).epoch, 0);
+    // a checkpoint of tsdl's first format (checkpoint.json + weights.bin) loads, and is overwritten
+    toFormat1(ck);
+    const m = net(23);
+    assert.equal((await loadCheckpoint(ck, { model: m })).epoch, 1);
+    assert.deepEqual(weightsOf(m), weightsOf(s.model));
+    await saveCheckpoint(ck, { model: m, epoch: 2 });
+    assert.equal(readCheckpoint(ck).epoch, 2);
+    assert.ok(!fs.existsSync(path.join(ck, "weights.bin")), "the replaced weights.bin is removed");
+    assert.ok(fs.existsSync(path.join(ck, ".tsdl-checkpoint")));
+    for (const x of [s.model, m]) x.dispose();
+    s.opt.dispose();
+  });
+
+  it("resumes from the newest complete folder an interrupted format-1 save left, and the next save removes those", async () => {
+    // tsdl before format 2 swapped dir for dir.partial-PID with two renames; killed between them, dir was gone
+    const s = setup(24);
+    const ck = path.join(dir, "run");
+    const legacy = async (name: string, epoch: number): Promise<string> => {
+      const d = path.join(dir, name);
+      await saveCheckpoint(d, { model: s.model, optimizer: s.opt, epoch });
+      toFormat1(d);
+      return d;
+    };
+    const dead = 4194305; // above Linux's largest pid: a process that no longer runs
+    await legacy(`run.old-${dead}`, 2);
+    const newest = await legacy(`run.partial-${dead}`, 3);
+    const cut = await legacy(`run.partial-${dead + 1}`, 9); // newer but its weights.bin was cut short
+    fs.truncateSync(path.join(cut, "weights.bin"), 100);
+    const foreign = await legacy(`run.partial-${dead + 2}`, 1); // holds a file tsdl did not write: not ours
+    fs.writeFileSync(path.join(foreign, "mine.txt"), "x");
+    const m = net(25);
+    const lines: string[] = [];
+    const ce = new nn.CrossEntropyLoss();
+    const opt2 = new optim.SGD(m, { lr: 0.1, momentum: 0.9, weightDecay: 1e-3 });
+    await train(m, s.trainData, null, 5, opt2, ce, { resume: ck, checkpoint: ck, progress: false, log: (l) => lines.push(l) });
+    assert.equal(lines[0], `Resumed from ${newest} (the newest complete save; ${ck} held none) after epoch 3`);
+    assert.equal(readCheckpoint(ck).epoch, 4);
+    assert.deepEqual(fs.readdirSync(dir).sort(), ["run", `run.partial-${dead + 2}`]);
+    for (const x of [s.model, m]) x.dispose();
+    s.opt.dispose();
+    opt2.dispose();
+  });
+
+  it("saves and loads a model without an optimizer", async () => {
+    const s = setup(26);
+    const ck = path.join(dir, "bare");
+    await saveCheckpoint(ck, { model: s.model, epoch: 0 });
+    assert.equal(JSON.parse(fs.readFileSync(path.join(ck, "checkpoint.json"), "utf8")).optimizer, undefined);
+    const t = setup(27);
+    const optBefore = JSON.stringify(t.opt.stateDict());
+    const r = await loadCheckpoint(ck, { model: t.model, optimizer: t.opt, scheduler: t.scheduler });
+    assert.equal(r.epoch, 0);
+    assert.deepEqual(weightsOf(t.model), weightsOf(s.model));
+    assert.equal(JSON.stringify(t.opt.stateDict()), optBefore, "an optimizer given is left as it is");
+    for (const x of [s, t]) {
+      x.model.dispose();
+      x.opt.dispose();
+    }
+  });
+});
+
+describe("damaged or hand-edited checkpoints", function () {
+  this.timeout(60_000);
+  let dir: string;
+  before(async () => {
+    await backend.init("cpu", { verbose: false });
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "tsdl-ckdamage-"));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const cases: Array<[string, (m: Record<string, any>, ck: string) => void, RegExp]> = [
+    ["no weights key", (m) => delete m.weights, /key "weights" is missing; accepted: an array of \{ name, shape, dtype, offset, byteLength \}/],
+    ["no epoch", (m) => delete m.epoch, /key "epoch" is missing; accepted: an integer >= -1 \(the last completed epoch\)/],
+    ['epoch "NaN"', (m) => (m.epoch = "NaN"), /key "epoch" is "NaN"; accepted: an integer >= -1/],
+    ["epoch 1.5", (m) => (m.epoch = 1.5), /key "epoch" is 1\.5; accepted: an integer >= -1/],
+    ["a negative offset", (m) => (m.weights[0].offset = -8), /key "weights\[0\]\.offset" is -8; accepted: an integer >= 0 \(a byte offset into the weights file\)/],
+    ["an offset past the end", (m) => (m.weights[2].offset = 1e6), /key "weights\[2\]\.offset" is 1000000; accepted: at most \d+: the tensor's 16 bytes must lie inside the weights file \(\d+ bytes\)/],
+    ["dtype float64", (m) => (m.weights[1].dtype = "float64"), /key "weights\[1\]\.dtype" is "float64"; accepted: "float32" or "int32"/],
+    ["a shape that does not fit byteLength", (m) => (m.weights[1].shape = [5]), /key "weights\[1\]\.byteLength" is 16; accepted: 20 \(4 bytes for each of the shape's 5 values\)/],
+    ["a negative dimension", (m) => (m.weights[0].shape = [-3, 3, 3, 4]), /key "weights\[0\]\.shape" is \[-3,3,3,4\]; accepted: an array of integers >= 0/],
+    ["an unknown format", (m) => (m.format = "tsdl.checkpoint/9"), /key "format" is "tsdl\.checkpoint\/9"; accepted: "tsdl\.checkpoint\/2" or "tsdl\.checkpoint\/1"/],
+    ["an optimizer of unknown kind", (m) => (m.optimizer.kind = "adam"), /key "optimizer\.kind" is "adam"; accepted: "stateDict" \(a tsdl optimizer\) or "tfjs" \(a tf\.Optimizer\)/],
+    ["a history step that is not a number", (m) => (m.history.batches[0].step = "x"), /key "history\.batches\[0\]\.step" is "x"; accepted: an integer >= 0/],
+    ["a truncated weights file", (m, ck) => fs.truncateSync(path.join(ck, m.weightsFile), 64), /key "weightsBytes" is \d+; accepted: the size of its weights file, which has 64 bytes/],
+    ["a weightsFile outside the folder", (m) => (m.weightsFile = "../../etc/passwd"), /key "weightsFile" is "\.\.\/\.\.\/etc\/passwd"; accepted: a file name weights-<pid>-<hex>\.bin in the same folder/],
+  ];
+
+  for (const [what, edit, expected] of cases) {
+    it(`${what}: a clear error, model, optimizer and scheduler untouched`, async () => {
+      const s = setup(31);
+      await train(s.model, s.trainData, null, 1, s.opt, new nn.CrossEntropyLoss(), { verbose: false, progress: false, scheduler: s.scheduler });
+      const ck = path.join(dir, what.replace(/\W+/g, "-"));
+      await saveCheckpoint(ck, { model: s.model, optimizer: s.opt, scheduler: s.scheduler, epoch: 0, history: { epochs: [], batches: [{ epoch: 0, batch: 0, step: 0, loss: 1, lr: [0.1] }] } });
+      const m = JSON.parse(fs.readFileSync(path.join(ck, "checkpoint.json"), "utf8"));
+      edit(m, ck);
+      fs.writeFileSync(path.join(ck, "checkpoint.json"), JSON.stringify(m));
+      const t = setup(32);
+      const before = [weightsOf(t.model), JSON.stringify(t.opt.stateDict()), JSON.stringify(t.scheduler.stateDict()), t.trainData.stateDict()];
+      await assert.rejects(loadCheckpoint(ck, { model: t.model, optimizer: t.opt, scheduler: t.scheduler, data: { train: t.trainData } }), expected);
+      await assert.rejects(train(t.model, t.trainData, null, 3, t.opt, new nn.CrossEntropyLoss(), { verbose: false, progress: false, resume: ck, scheduler: t.scheduler }), expected);
+      assert.throws(() => readCheckpoint(ck), expected);
+      assert.deepEqual([weightsOf(t.model), JSON.stringify(t.opt.stateDict()), JSON.stringify(t.scheduler.stateDict()), t.trainData.stateDict()], before);
+      for (const x of [s, t]) {
+        x.model.dispose();
+        x.opt.dispose();
+      }
+    });
+  }
+
+  it("a manifest that is not JSON says so", async () => {
+    const s = setup(33);
+    const ck = path.join(dir, "json");
+    await saveCheckpoint(ck, { model: s.model, epoch: 0 });
+    fs.writeFileSync(path.join(ck, "checkpoint.json"), '{"format": "tsdl.checkpoint/2", "epoch": 0,');
+    await assert.rejects(loadCheckpoint(ck, { model: s.model }), /checkpoint\.json is not valid JSON \(.*\); was it edited by hand\?/);
+    s.model.dispose();
+    s.opt.dispose();
+  });
+});
+
 describe("lrFinder", function () {
   this.timeout(60_000);
   before(async () => {

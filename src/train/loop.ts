@@ -1,13 +1,14 @@
 // train(): the course's utils.train() loop with a scheduler hook, a History, a progress bar, a live plot,
 // a NaN/Inf guard and checkpoints. The step, evaluation, batches, optimizer access and epoch lines live in
 // their own files beside this one.
+import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import type { BatchRecord, EpochRecord, History } from "../core/history";
 import { isStateful, type Criterion, type Stateful } from "../core/protocols";
 import { live, LiveOptions } from "../plot/live";
 import type { LossCurveOptions } from "../plot/lossCurve";
 import { batchesOf, DataSource, lengthOf } from "./batches";
-import { loadCheckpoint, saveCheckpoint } from "./checkpoint";
+import { checkCheckpointTarget, loadCheckpoint, saveCheckpoint } from "./checkpoint";
 import { evaluate } from "./evaluate";
 import { epochLine } from "./format";
 import { currentLr, OptimizerLike, trainableVars } from "./optimizer";
@@ -127,6 +128,10 @@ export async function train(
   const perBatch = opts.schedulerStep === "batch";
   const ck = typeof opts.checkpoint === "string" ? { path: opts.checkpoint, every: 1 } : opts.checkpoint;
   if (ck && !(Number.isInteger(ck.every ?? 1) && (ck.every ?? 1) >= 1)) throw new Error(`train: checkpoint.every must be a positive integer, got ${ck.every}`);
+  const savesAfter = (epoch: number): boolean => !!ck && ((epoch + 1) % (ck.every ?? 1) === 0 || epoch === epochs - 1);
+  const checkpointPath = (epoch: number): string => (ck as { path: string }).path.replace("{epoch}", String(epoch));
+  // a target that is not a checkpoint folder is refused now, not after an epoch of training
+  for (let epoch = 0; ck && epoch < epochs; epoch++) if (savesAfter(epoch)) checkCheckpointTarget(checkpointPath(epoch), "train({ checkpoint })");
   const data = validData ? { train: trainData, valid: validData } : { train: trainData };
   const parts = { model: net, optimizer, scheduler: isStateful(scheduler) ? scheduler : undefined, data };
 
@@ -136,7 +141,8 @@ export async function train(
     const restored = await loadCheckpoint(opts.resume, parts);
     history = restored.history;
     start = restored.epoch + 1;
-    log(`Resumed from ${opts.resume} after epoch ${restored.epoch}`);
+    const from = path.resolve(opts.resume) === restored.path ? opts.resume : `${restored.path} (the newest complete save; ${opts.resume} held none)`;
+    log(`Resumed from ${from} after epoch ${restored.epoch}`);
   }
   const view = liveView(opts.plot);
   const bar = new ProgressBar(progressMode(opts.progress), opts.progressOut);
@@ -206,10 +212,7 @@ export async function train(
       }
       // `force` only once, so the finished run is drawn; before that the view's own `every` decides.
       view?.update(history, { force: epoch === epochs - 1 });
-      const every = ck?.every ?? 1;
-      if (ck && ((epoch + 1) % every === 0 || epoch === epochs - 1)) {
-        await saveCheckpoint(ck.path.replace("{epoch}", String(epoch)), { ...parts, epoch, history });
-      }
+      if (savesAfter(epoch)) await saveCheckpoint(checkpointPath(epoch), { ...parts, epoch, history });
       if (opts.onEpochEnd) await opts.onEpochEnd(record, history);
     }
     bar.update({ epoch: epochs, epochs, batch: 0, elapsed: (performance.now() - runStart) / 1000, phase: "done" }, true);
