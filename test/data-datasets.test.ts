@@ -185,7 +185,7 @@ describe("data: makeGrid", () => {
     assert.deepEqual(Array.from(f.data), [0, 128, 255]);
     assert.throws(() => data.makeGrid([a], { valueRange: [1, 0] }), /valueRange must be \[low, high\] with low < high/);
     assert.throws(() => data.makeGrid([]), /no images/);
-    assert.throws(() => data.makeGrid([3 as never]), /takes Images, FloatImages or tensors, got number 3/);
+    assert.throws(() => data.makeGrid([3 as never]), /takes Images, FloatImages or tensors, got 3/);
   });
 });
 

@@ -283,7 +283,7 @@ describe("data: DataLoader", () => {
   });
 
   it("bad input: clear errors, and the loader stays usable", async () => {
-    assert.throws(() => new DataLoader(new Toy(3), { batchSize: 0 }), /batchSize must be an integer >= 1, got 0/);
+    assert.throws(() => new DataLoader(new Toy(3), { batchSize: 0 }), /batchSize must be a positive integer, got 0/);
     assert.throws(() => new DataLoader(new Toy(3), { prefetch: -1 }), /prefetch must be an integer >= 0, got -1/);
     assert.throws(() => new DataLoader({} as never), /needs a dataset with length and get\(i\)/);
     const raw = { length: 2, get: (i: number) => [new Image(new Uint8Array(4), 2, 2, 1), i] as data.Sample<unknown> };

@@ -152,9 +152,9 @@ describe("plot: rendering and the display bundle", function () {
     const d = new Drawn(plot.lossCurve(F.history_multistep, { width: 300, height: 150, accuracy: false }).toSVG());
     const panel = all(d.root, (e) => e.tag === "path" && hasClass(e, "background") && /^M0\.5,0\.5h/.test(e.attrs.d));
     assert.deepEqual(panel.map((e) => e.attrs.d), ["M0.5,0.5h300v150h-300Z"]);
-    assert.throws(() => plot.lossCurve(F.history_multistep, { width: -1 }), /lossCurve: width must be a positive number of pixels, got number -1/);
-    assert.throws(() => plot.lrFinder(F.lr_finder, { height: NaN }), /lrFinder: height must be a positive number of pixels, got number NaN/);
-    assert.throws(() => plot.compare(F.runs_wd, { title: 5 as never }), /compare: title must be a string, got number 5/);
+    assert.throws(() => plot.lossCurve(F.history_multistep, { width: -1 }), /lossCurve: width must be a positive number of pixels, got -1/);
+    assert.throws(() => plot.lrFinder(F.lr_finder, { height: NaN }), /lrFinder: height must be a positive number of pixels, got NaN/);
+    assert.throws(() => plot.compare(F.runs_wd, { title: 5 as never }), /compare: title must be a string, got 5/);
     assert.throws(() => plot.lrSchedule(F.onecycle, null as never), /lrSchedule: options must be an object, got null/);
   });
 
@@ -290,7 +290,7 @@ describe("plot.lossCurve", function () {
     str.epochs[2].trainLoss = "0.5";
     assert.throws(() => plot.lossCurve(str as unknown as History), /history.epochs\[2\].trainLoss must be a number, got "0.5"/);
     assert.throws(() => plot.lossCurve(h, { logY: "yes" as unknown as boolean }), /logY must be true or false, got "yes"/);
-    assert.throws(() => plot.lossCurve(h, { lrRules: 1 as unknown as boolean }), /lrRules must be true, false or "auto", got number 1/);
+    assert.throws(() => plot.lossCurve(h, { lrRules: 1 as unknown as boolean }), /lrRules must be true, false or "auto", got 1/);
     const nan = clone(h);
     nan.epochs.forEach((r) => ((r.trainLoss = NaN), (r.validLoss = NaN)));
     assert.throws(() => plot.lossCurve(nan), /no finite loss to plot \(dropped 30 non-finite train loss values: epoch 0 \(NaN\)/);
@@ -362,8 +362,8 @@ describe("plot.lrSchedule", function () {
     assert.throws(() => plot.lrSchedule(F.onecycle, 10 as never), /pass steps only with a scheduler/);
     const opt = { paramGroups: [{ lr: 0.1 }] };
     assert.throws(() => plot.lrSchedule(lrScheduler.stepLR(opt, { stepSize: 2 }) as never), /pass the number of steps to preview/);
-    assert.throws(() => plot.lrSchedule(lrScheduler.stepLR(opt, { stepSize: 2 }), 0), /steps must be a positive integer, got number 0/);
-    assert.throws(() => plot.lrSchedule(42 as never), /expected a schedule preview .* got number 42/);
+    assert.throws(() => plot.lrSchedule(lrScheduler.stepLR(opt, { stepSize: 2 }), 0), /steps must be a positive integer, got 0/);
+    assert.throws(() => plot.lrSchedule(42 as never), /expected a schedule preview .* got 42/);
   });
 
   it("drops non-finite lrs with a note", () => {
@@ -462,14 +462,14 @@ describe("plot.lrFinder", function () {
     assert.deepEqual(p.notes, [
       "dropped 1 not positive (log scale) lr value: point 0 (0)",
       `dropped 1 non-finite loss value: lr ${Number(r.lrs[r.lrs.length - 1].toPrecision(3))} (Infinity)`,
-      "no suggested lr (suggestedLr is number NaN)",
+      "no suggested lr (suggestedLr is NaN)",
     ]);
   });
 
   it("rejects mismatched lengths, empty results and bad options", () => {
     assert.throws(() => plot.lrFinder({ ...r, losses: r.losses.slice(1) }), new RegExp(`result.lrs has ${r.lrs.length} values but result.losses has ${r.lrs.length - 1}`));
     assert.throws(() => plot.lrFinder({ lrs: [], losses: [], suggestedLr: 1 }), /the result is empty/);
-    assert.throws(() => plot.lrFinder(r, { skipEnd: -1 }), /skipEnd must be an integer >= 0, got number -1/);
+    assert.throws(() => plot.lrFinder(r, { skipEnd: -1 }), /skipEnd must be an integer >= 0, got -1/);
     assert.throws(() => plot.lrFinder(r, { skipStart: 50, skipEnd: 50 }), /leave none of the/);
     assert.throws(() => plot.lrFinder(null as never), /expected an LrFinderResult .* got null/);
   });
@@ -561,8 +561,8 @@ describe("plot.live", function () {
     for (let k = 1; k <= 4; k++) live.update(upTo(k));
     assert.equal(live.redraws, 2);
     assert.deepEqual(new Drawn(live.plot!.toSVG()).legendLabels, ["run", "train", "valid"]);
-    assert.throws(() => plot.live({ every: 0 }), /every must be a positive integer, got number 0/);
-    assert.throws(() => plot.live({ unit: "steps" as never }), /unit must be one of "epochs", "batches", got "steps"/);
+    assert.throws(() => plot.live({ every: 0 }), /every must be a positive integer, got 0/);
+    assert.throws(() => plot.live({ unit: "steps" as never }), /unit must be one of "epoch", "batch", got "steps"/);
     assert.throws(() => plot.live().update([] as never), /update\(\) takes the run's History/);
   });
 });

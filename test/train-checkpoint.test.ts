@@ -404,8 +404,8 @@ describe("lrFinder", function () {
     await assert.rejects(lrFinder(s.model, s.trainData, s.opt, { startLr: 1, endLr: 0.1 }), /endLr \(0.1\) must be greater than startLr \(1\)/);
     await assert.rejects(lrFinder(s.model, s.trainData, s.opt, { steps: 1 }), /steps must be an integer >= 2, got 1/);
     await assert.rejects(lrFinder(s.model, s.trainData, s.opt, { suggestion: "best" as never }), /suggestion must be "valley", "steep" or "minimum", got "best"/);
-    await assert.rejects(lrFinder(s.model, 42 as never, s.opt), /^Error: lrFinder: data must be a data\.DataLoader or an \(async\) iterable of \{ x, y \} batches, got number/);
-    await assert.rejects(lrFinder(s.model, [[1, 2]] as never, s.opt), /^Error: lrFinder: each batch must be \{ x: tf\.Tensor, y: tf\.Tensor \}, got object/);
+    await assert.rejects(lrFinder(s.model, 42 as never, s.opt), /^Error: lrFinder: data must be a data\.DataLoader or an \(async\) iterable of \{ x, y \} batches, got 42/);
+    await assert.rejects(lrFinder(s.model, [[1, 2]] as never, s.opt), /^Error: lrFinder: each batch must be \{ x: tf\.Tensor, y: tf\.Tensor \}, got \[1, 2\]/);
     s.model.dispose();
   });
 

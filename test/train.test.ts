@@ -142,8 +142,7 @@ describe("train(): loop behaviour", function () {
     const sched = lrScheduler.stepLR(opt, { stepSize: 2, gamma: 0.5 });
     const counts: number[] = [];
     const h = await train(net, loader, valid, 5, opt, new nn.CrossEntropyLoss(), {
-      scheduler: sched,
-      schedulerStep: "batch",
+      scheduler: { scheduler: sched, every: "batch" },
       verbose: false,
       progress: false,
       onEpochEnd: () => void counts.push(tf.memory().numTensors),
@@ -171,8 +170,7 @@ describe("train(): loop behaviour", function () {
     const plateau = lrScheduler.reduceLROnPlateau(opt, { patience: 0, factor: 0.5 });
     const metrics = [1, 2, 0.5, 0.7];
     const h = await train(net, loader, null, 4, opt, new nn.CrossEntropyLoss(), {
-      scheduler: plateau,
-      schedulerMetric: (r) => metrics[r.epoch],
+      scheduler: { scheduler: plateau, monitor: (r) => metrics[r.epoch] },
       verbose: false,
       progress: false,
     });
@@ -220,6 +218,14 @@ describe("train(): loop behaviour", function () {
     await assert.rejects(train(net, [], null, 1, opt, ce, { verbose: false, progress: false }), /training data gave no batches in epoch 0/);
     await assert.rejects(train(net, b, null, 1, opt, ce, { progress: "bar" as never }), /progress must be one of "auto", "display", "terminal", "none" or a boolean, got "bar"/);
     await assert.rejects(train(net, b, null, 1, opt, ce, { resume: "/nonexistent/ckpt", verbose: false }), /no checkpoint there \(expected \/nonexistent\/ckpt\/checkpoint.json/);
+    // The scheduler option speaks lrScheduler.schedulerCallback's words: every, monitor.
+    const sched = lrScheduler.stepLR(opt, { stepSize: 1 });
+    await assert.rejects(train(net, b, null, 1, opt, ce, { scheduler: { scheduler: sched, every: "step" as never } }), /train: scheduler\.every must be one of "epoch", "batch", got "step"/);
+    await assert.rejects(train(net, b, null, 1, opt, ce, { scheduler: { scheduler: sched, monitor: "val_loss" as never } }), /scheduler\.monitor must be one of "validLoss", "trainLoss", "validAcc", "trainAcc", got "val_loss"/);
+    await assert.rejects(train(net, b, null, 1, opt, ce, { scheduler: { scheduler: sched, schedulerStep: "batch" } as never }), /scheduler must be an lrScheduler .* or \{ scheduler, every\?, monitor\? \}, got an object with keys \[scheduler, schedulerStep\]/);
+    await assert.rejects(train(net, b, null, 1, opt, ce, { scheduler: 5 as never }), /scheduler must be an lrScheduler .*, got 5/);
+    const plateau = lrScheduler.reduceLROnPlateau(opt);
+    await assert.rejects(train(net, b, null, 1, opt, ce, { scheduler: { scheduler: plateau, every: "batch" } }), /ReduceLROnPlateau needs an epoch metric/);
     net.dispose();
   });
 });

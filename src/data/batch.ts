@@ -1,7 +1,8 @@
 // Making one batch on the host: the same code on the main thread and in worker threads, so the bytes of a
 // batch do not depend on where it was made.
+import { describe } from "../core/check";
 import type { Dataset } from "./dataset";
-import { describeValue, FloatImage, Image } from "./image";
+import { FloatImage, Image } from "./image";
 import { deriveSeed, Generator } from "./random";
 
 /** A batch as typed arrays: x float32 NHWC, y int32 labels. */
@@ -26,9 +27,9 @@ export function buildHostBatch(dataset: Dataset<unknown>, seed: number, epoch: n
     const [img, label] = Array.isArray(item) ? item : [item, undefined];
     if (!(img instanceof FloatImage)) {
       const hint = img instanceof Image ? ": end the dataset's transform with transforms.ToTensor() (and Normalize)" : "";
-      throw new Error(`tsdl.data: DataLoader batches FloatImages; item ${index} of the dataset is ${describeValue(img)}${hint}`);
+      throw new Error(`tsdl.data: DataLoader batches FloatImages; item ${index} of the dataset is ${describe(img)}${hint}`);
     }
-    if (!Number.isInteger(label)) throw new Error(`tsdl.data: item ${index} has label ${describeValue(label)}; expected an integer class index`);
+    if (!Number.isInteger(label)) throw new Error(`tsdl.data: item ${index} has label ${describe(label)}; expected an integer class index`);
     if (!x) {
       shape = [n, img.height, img.width, img.channels];
       x = new Float32Array(n * img.data.length);

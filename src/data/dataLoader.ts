@@ -2,10 +2,11 @@
 import * as path from "path";
 import { Worker } from "worker_threads";
 import * as tf from "@tensorflow/tfjs";
+import { checkInt, describe } from "../core/check";
 import type { Batch } from "../core/protocols";
 import { buildHostBatch, HostBatch } from "./batch";
 import type { Dataset, Sample } from "./dataset";
-import { describeValue, FloatImage } from "./image";
+import { FloatImage } from "./image";
 import { defaultGenerator, deriveSeed, Generator } from "./random";
 
 export interface DataLoaderOptions {
@@ -62,10 +63,6 @@ interface Pending {
 
 const WORKER_FILE = path.join(__dirname, __filename.endsWith(".ts") ? "worker.ts" : "worker.js");
 
-function checkInt(name: string, v: number, min: number): void {
-  if (!Number.isInteger(v) || v < min) throw new Error(`tsdl.data: DataLoader ${name} must be an integer >= ${min}, got ${v}`);
-}
-
 /**
  * Batches of `dataset` as an async iterable: `for await (const { x, y } of loader) { ... }`.
  *
@@ -100,20 +97,20 @@ export class DataLoader<X = FloatImage> implements AsyncIterable<LoaderBatch> {
 
   constructor(readonly dataset: Dataset<Sample<X>>, opts: DataLoaderOptions = {}) {
     if (!dataset || typeof dataset.get !== "function" || !Number.isInteger(dataset.length)) {
-      throw new Error(`tsdl.data: DataLoader needs a dataset with length and get(i), got ${describeValue(dataset)}`);
+      throw new Error(`tsdl.data: DataLoader needs a dataset with length and get(i), got ${describe(dataset)}`);
     }
     this.batchSize = opts.batchSize ?? 1;
-    checkInt("batchSize", this.batchSize, 1);
+    checkInt("tsdl.data.DataLoader", "batchSize", this.batchSize, 1);
     this.shuffle = opts.shuffle ?? false;
     this.dropLast = opts.dropLast ?? false;
     this.numWorkers = opts.numWorkers ?? 0;
-    checkInt("numWorkers", this.numWorkers, 0);
+    checkInt("tsdl.data.DataLoader", "numWorkers", this.numWorkers, 0);
     this.prefetch = opts.prefetch ?? 2 * Math.max(1, this.numWorkers);
-    checkInt("prefetch", this.prefetch, 0);
+    checkInt("tsdl.data.DataLoader", "prefetch", this.prefetch, 0);
     if (this.numWorkers > 0 && !dataset.workerSpec?.()) {
       throw new Error(
         `tsdl.data: numWorkers ${this.numWorkers} needs a dataset a worker thread can rebuild (CIFAR10, FashionMNIST or a subset of them, ` +
-          `with built-in transforms only); this one (${describeValue(dataset)}) has a custom part. Use numWorkers: 0.`,
+          `with built-in transforms only); this one (${describe(dataset)}) has a custom part. Use numWorkers: 0.`,
       );
     }
     this.seed = opts.seed ?? defaultGenerator().nextUint32();

@@ -1,6 +1,7 @@
 // torchvision.utils.make_grid for notebooks: many images (or a batch tensor) as one Image to display.
 import * as tf from "@tensorflow/tfjs";
-import { describeValue, FloatImage, Image } from "./image";
+import { describe } from "../core/check";
+import { FloatImage, Image } from "./image";
 
 export interface MakeGridOptions {
   /** Images per row (default 8). */
@@ -46,7 +47,7 @@ function asImages(input: GridInput | readonly GridInput[], range: readonly [numb
     if (x instanceof Image) return [x];
     if (x instanceof FloatImage) return [new Image(toBytes(x.data, range), x.height, x.width, x.channels)];
     if (x instanceof tf.Tensor) return asImages(x, range);
-    throw new Error(`tsdl.data: makeGrid takes Images, FloatImages or tensors, got ${describeValue(x)}`);
+    throw new Error(`tsdl.data: makeGrid takes Images, FloatImages or tensors, got ${describe(x)}`);
   });
 }
 

@@ -64,11 +64,3 @@ export class FloatImage extends HwcImage<Float32Array> {
 
 /** What the transforms in a chain hand to each other. */
 export type AnyImage = Image | FloatImage;
-
-/** Describes a value for error messages. */
-export function describeValue(v: unknown): string {
-  if (v instanceof Image || v instanceof FloatImage) return v.toString();
-  if (v === null) return "null";
-  if (typeof v === "object") return (v as object).constructor?.name ?? "object";
-  return `${typeof v} ${String(v)}`;
-}

@@ -1,5 +1,6 @@
-// Input checks shared by the plot helpers: clear errors for unusable input, and notes for
-// values that were dropped (non-finite, or not positive on a log axis) instead of plotted.
+// Input checks shared by the plot helpers: core/check's checks raising PlotInputError, and notes for values
+// that were dropped (non-finite, or not positive on a log axis) instead of plotted.
+import { checkBool, checkInt, checkOneOf, describe } from "../core/check";
 
 /** Thrown for input a plot cannot be drawn from; the message names the value and what is accepted. */
 export class PlotInputError extends Error {
@@ -10,7 +11,7 @@ export class PlotInputError extends Error {
 }
 
 export function fail(fn: string, message: string): never {
-  throw new PlotInputError(`tsdl.plot.${fn}: ${message}`);
+  throw new PlotInputError(`${at(fn)}: ${message}`);
 }
 
 /** A number in 3 significant digits, without trailing zeros: 0.1, 0.00125, 1.23e-7. */
@@ -64,38 +65,19 @@ export class Dropped {
   }
 }
 
-export function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-/** A short description of a value for error messages. */
-export function describe(v: unknown): string {
-  if (v === undefined) return "undefined";
-  if (v === null) return "null";
-  if (Array.isArray(v)) return `an array of length ${v.length}`;
-  if (typeof v === "object") return `an object with keys [${Object.keys(v as object).slice(0, 6).join(", ")}]`;
-  if (typeof v === "string") return JSON.stringify(v);
-  return `${typeof v} ${String(v)}`;
-}
+const at = (fn: string) => `tsdl.plot.${fn}`;
 
 /** Checks an option that must be a positive integer (or absent). */
 export function positiveInt(fn: string, name: string, v: unknown, fallback: number): number {
-  if (v === undefined) return fallback;
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 1) fail(fn, `${name} must be a positive integer, got ${describe(v)}`);
-  return v;
+  return v === undefined ? fallback : checkInt(at(fn), name, v, 1, PlotInputError);
 }
 
 export function nonNegativeInt(fn: string, name: string, v: unknown, fallback: number): number {
-  if (v === undefined) return fallback;
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 0) fail(fn, `${name} must be an integer >= 0, got ${describe(v)}`);
-  return v;
+  return v === undefined ? fallback : checkInt(at(fn), name, v, 0, PlotInputError);
 }
 
 export function oneOf<T extends string>(fn: string, name: string, v: unknown, accepted: readonly T[], fallback: T): T {
-  if (v === undefined) return fallback;
-  if (typeof v !== "string" || !(accepted as readonly string[]).includes(v))
-    fail(fn, `${name} must be one of ${accepted.map((a) => JSON.stringify(a)).join(", ")}, got ${describe(v)}`);
-  return v as T;
+  return v === undefined ? fallback : checkOneOf(at(fn), name, v, accepted, PlotInputError);
 }
 
 /** Checks an option that is true, false or "auto" (absent means "auto"). */
@@ -106,7 +88,5 @@ export function boolOrAuto(fn: string, name: string, v: unknown): boolean | "aut
 }
 
 export function bool(fn: string, name: string, v: unknown, fallback: boolean): boolean {
-  if (v === undefined) return fallback;
-  if (typeof v !== "boolean") fail(fn, `${name} must be true or false, got ${describe(v)}`);
-  return v;
+  return v === undefined ? fallback : checkBool(at(fn), name, v, PlotInputError);
 }

@@ -1,6 +1,7 @@
 // plot.compare: several runs' curves overlaid, one colour per run, solid train / dashed valid.
 import type { History } from "../core/history";
-import { bool, describe, Dropped, fail, fmtValue, isObject, oneOf } from "./check";
+import { describe, isObject } from "../core/check";
+import { bool, Dropped, fail, fmtValue, oneOf } from "./check";
 import { readHistory } from "./historyCheck";
 import { Plot } from "./plot";
 import { checkSizeOptions, frame, integerAxis, panelSize, SizeOptions, TAB10 } from "./style";

@@ -1,7 +1,8 @@
 // Reads a training History defensively: the shape is checked once here, with errors that say
 // which record is wrong, so the plot helpers can trust what they get.
 import type { BatchRecord, EpochRecord, History } from "../core/history";
-import { describe, fail, isObject } from "./check";
+import { describe, isObject } from "../core/check";
+import { fail } from "./check";
 
 /** Checks the History shape; returns its epochs sorted by epoch number and its batches sorted by step. */
 export function readHistory(fn: string, history: unknown, label = "history"): { epochs: EpochRecord[]; batches: BatchRecord[] } {

@@ -2,15 +2,16 @@
 import * as util from "util";
 import { display, DisplayHandle, JUPYTER_DISPLAY, MimeBundle } from "../display";
 import type { History } from "../core/history";
-import { describe, fail, isObject, oneOf, positiveInt } from "./check";
+import { describe, isObject } from "../core/check";
+import { fail, oneOf, positiveInt } from "./check";
 import { lossCurve, LossCurveOptions } from "./lossCurve";
 import { Plot } from "./plot";
 
 export interface LiveOptions {
   /** Redraw after this many new epochs or batches (default 1 epoch, or 50 batches). */
   every?: number;
-  /** What `every` counts: "epochs" (default) or "batches" (default when `batches: true`). */
-  unit?: "epochs" | "batches";
+  /** What `every` counts: "epoch" (default) or "batch" (default when `batches: true`). */
+  unit?: "epoch" | "batch";
 }
 
 /**
@@ -26,18 +27,18 @@ export class LivePlot {
   /** How many times the chart was drawn. */
   redraws = 0;
   private readonly every: number;
-  private readonly unit: "epochs" | "batches";
+  private readonly unit: "epoch" | "batch";
 
   constructor(
     private readonly render: (history: History) => Plot,
     opts: LiveOptions = {},
-    defaultUnit: "epochs" | "batches" = "epochs",
+    defaultUnit: "epoch" | "batch" = "epoch",
     /** Whether a history has anything to draw yet (default: at least one epoch). */
     private readonly ready: (history: History) => boolean = (h) => h.epochs.length > 0,
   ) {
-    this.unit = oneOf("live", "unit", opts.unit, ["epochs", "batches"] as const, defaultUnit);
+    this.unit = oneOf("live", "unit", opts.unit, ["epoch", "batch"] as const, defaultUnit);
     // A redraw costs ~0.1 s: every batch would slow training down, every 50 keeps it a few percent.
-    this.every = positiveInt("live", "every", opts.every, this.unit === "epochs" ? 1 : 50);
+    this.every = positiveInt("live", "every", opts.every, this.unit === "epoch" ? 1 : 50);
   }
 
   /** The display id of the output being redrawn (after the first draw). */
@@ -53,7 +54,7 @@ export class LivePlot {
   update(history: History, opts: { force?: boolean } = {}): boolean {
     if (!isObject(history) || !Array.isArray(history.epochs))
       fail("live", `update() takes the run's History ({ epochs, batches }), got ${describe(history)}`);
-    const progress = this.unit === "epochs" ? history.epochs.length : (history.batches ?? []).length;
+    const progress = this.unit === "epoch" ? history.epochs.length : (history.batches ?? []).length;
     if (progress === 0 || progress === this.drawnAt) return false;
     if (!opts.force && this.drawnAt >= 0 && progress - this.drawnAt < this.every) return false;
     if (!this.ready(history)) return false;
@@ -68,7 +69,7 @@ export class LivePlot {
 
   /** One line, e.g. `LivePlot(every 5 epochs, 3 redraws): loss curve: 12 epochs, …` (never the spec's data). */
   toString(): string {
-    const head = `LivePlot(every ${this.every} ${this.every === 1 ? this.unit.slice(0, -1) : this.unit}, ${this.redraws} redraw${this.redraws === 1 ? "" : "s"})`;
+    const head = `LivePlot(every ${this.every} ${this.every === 1 ? this.unit : `${this.unit}${this.unit === "batch" ? "es" : "s"}`}, ${this.redraws} redraw${this.redraws === 1 ? "" : "s"})`;
     return this.plot ? `${head}: ${this.plot}` : `${head}: nothing drawn yet`;
   }
 
@@ -93,5 +94,5 @@ export function live(a?: ((history: History) => Plot) | (LossCurveOptions & Live
   // With per-batch loss the curve can be drawn from the first batch on.
   const perBatch = curveOpts.batches === true;
   const ready = perBatch ? (h: History) => h.epochs.length > 0 || (h.batches ?? []).length > 0 : undefined;
-  return new LivePlot((h) => lossCurve(h, curveOpts), { every, unit }, perBatch ? "batches" : "epochs", ready);
+  return new LivePlot((h) => lossCurve(h, curveOpts), { every, unit }, perBatch ? "batch" : "epoch", ready);
 }

@@ -1,6 +1,7 @@
 // plot.lrFinder: loss against lr on a log axis, with the suggested lr marked.
 import type { LrFinderResult } from "../core/history";
-import { describe, Dropped, fail, fmt, fmtValue, isObject, nonNegativeInt } from "./check";
+import { describe, isObject } from "../core/check";
+import { Dropped, fail, fmt, fmtValue, nonNegativeInt } from "./check";
 import { Plot } from "./plot";
 import { checkSizeOptions, frame, panelSize, SizeOptions, SUGGESTION_COLOR, TAB10 } from "./style";
 

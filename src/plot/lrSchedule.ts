@@ -1,7 +1,8 @@
 // plot.lrSchedule: the lr (and momentum, when it cycles) of every param group at every step.
 import { preview as previewSchedule, Scheduler } from "../lrScheduler";
 import type { PreviewOptions, SchedulePreview, SchedulerFactory } from "../lrScheduler";
-import { bool, describe, Dropped, fail, fmt, isObject, positiveInt } from "./check";
+import { describe, isObject } from "../core/check";
+import { bool, Dropped, fail, fmt, positiveInt } from "./check";
 import { Plot } from "./plot";
 import { VegaLiteSpec } from "./render";
 import { checkSizeOptions, frame, integerAxis, panelSize, SizeOptions, TAB10 } from "./style";

@@ -1,5 +1,6 @@
 // Shared look: matplotlib's tab10 colours (what PyTorch users know) and the top-level spec frame.
-import { describe, fail, isObject } from "./check";
+import { describe, isObject } from "../core/check";
+import { fail } from "./check";
 import { VegaLiteSpec } from "./render";
 
 export const SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json";

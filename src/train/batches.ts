@@ -1,5 +1,6 @@
 // Where batches come from: one pass over a data source, each batch checked before it reaches a step.
 import * as tf from "@tensorflow/tfjs";
+import { describe } from "../core/check";
 import type { Batch } from "../core/protocols";
 
 /**
@@ -12,7 +13,7 @@ export type DataSource = (AsyncIterable<Batch> | Iterable<Batch>) & { length?: n
 function checkBatch(b: unknown, where: string): Batch {
   const batch = b as Batch;
   if (!batch || !(batch.x instanceof tf.Tensor) || !(batch.y instanceof tf.Tensor)) {
-    throw new Error(`${where}: each batch must be { x: tf.Tensor, y: tf.Tensor }, got ${b === null ? "null" : typeof b}`);
+    throw new Error(`${where}: each batch must be { x: tf.Tensor, y: tf.Tensor }, got ${describe(b)}`);
   }
   if (batch.x.isDisposed || batch.y.isDisposed) {
     throw new Error(`${where}: a batch's tensors are disposed (a data source reused across epochs must not dispose them, or must make new ones)`);
@@ -27,7 +28,7 @@ export async function* batchesOf(data: DataSource, where: string): AsyncGenerato
   } else if (data && typeof (data as Iterable<Batch>)[Symbol.iterator] === "function") {
     for (const b of data as Iterable<Batch>) yield checkBatch(b, where);
   } else {
-    throw new Error(`${where}: data must be a data.DataLoader or an (async) iterable of { x, y } batches, got ${data === null ? "null" : typeof data}`);
+    throw new Error(`${where}: data must be a data.DataLoader or an (async) iterable of { x, y } batches, got ${describe(data)}`);
   }
 }
 

@@ -1,11 +1,11 @@
 // How a run is printed: the course's epoch line and the lr of each group.
+import { formatNumber } from "../core/check";
 import type { EpochRecord } from "../core/history";
 import { hms } from "./progress";
 
-/** Shortest decimal form of each group's lr: 0.1, 0.010000000000000002 -> 0.01. */
+/** Each group's lr in 6 significant digits: 0.1, 0.010000000000000002 -> 0.01; several: [0.01, 0.1]. */
 export function formatLr(lr: number[]): string {
-  const f = (v: number) => String(Number(v.toPrecision(6)));
-  return lr.length === 1 ? f(lr[0]) : `[${lr.map(f).join(", ")}]`;
+  return lr.length === 1 ? formatNumber(lr[0]) : `[${lr.map((v) => formatNumber(v)).join(", ")}]`;
 }
 
 /**

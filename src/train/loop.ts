@@ -3,6 +3,7 @@
 // their own files beside this one.
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
+import { checkInt, checkOneOf, describe, fail, isObject } from "../core/check";
 import type { BatchRecord, EpochRecord, History } from "../core/history";
 import { isStateful, type Criterion, type Stateful } from "../core/protocols";
 import { live, LiveOptions } from "../plot/live";
@@ -21,18 +22,32 @@ export interface SchedulerLike extends Partial<Stateful> {
   needsMetric?: boolean;
 }
 
+/** A metric of an EpochRecord, or a function of it. */
+export type Monitor = "validLoss" | "trainLoss" | "validAcc" | "trainAcc" | ((epoch: EpochRecord) => number);
+
+/**
+ * A scheduler with when to step it, in the words of lrScheduler.schedulerCallback: `every` "epoch" (default) or
+ * "batch" (OneCycleLR, CyclicLR, warmups counted in steps); `monitor`: for ReduceLROnPlateau, the value passed
+ * to step(metric) (default validLoss, or trainLoss without validation data).
+ */
+export interface ScheduleOptions {
+  scheduler: SchedulerLike;
+  every?: "epoch" | "batch";
+  monitor?: Monitor;
+}
+
 /** Something redrawn with the History as it grows (plot.live() returns one). */
 export interface LiveView {
   update(history: History, opts?: { force?: boolean }): unknown;
 }
 
 export interface TrainOptions {
-  /** Stepped after every epoch (PyTorch's usual order: optimizer steps, then scheduler.step()). */
-  scheduler?: SchedulerLike;
-  /** "epoch" (default) or "batch" (for OneCycleLR, CyclicLR and warmups counted in steps). */
-  schedulerStep?: "epoch" | "batch";
-  /** For ReduceLROnPlateau: the value passed to step(metric) (default: validLoss, or trainLoss without validation). */
-  schedulerMetric?: "validLoss" | "trainLoss" | "validAcc" | "trainAcc" | ((epoch: EpochRecord) => number);
+  /**
+   * An lr scheduler, stepped after every epoch (PyTorch's usual order: optimizer steps, then scheduler.step()),
+   * or `{ scheduler, every: "batch" }` to step it after every batch, `{ scheduler, monitor: "validAcc" }` to
+   * choose what ReduceLROnPlateau watches.
+   */
+  scheduler?: SchedulerLike | ScheduleOptions;
   /** Print the epoch lines (default true). */
   verbose?: boolean;
   /** Where epoch lines go (default console.log). */
@@ -75,30 +90,34 @@ function progressMode(p: TrainOptions["progress"]): ProgressMode {
   return p;
 }
 
-function checkArgs(net: unknown, epochs: number, optimizer: unknown, criterion: unknown, opts: TrainOptions): void {
-  if (!net || typeof (net as tf.LayersModel).apply !== "function" || !Array.isArray((net as tf.LayersModel).weights)) {
-    throw new Error(`train: net must be a tf.LayersModel (e.g. models.resnet(3, 10)), got ${net === null ? "null" : typeof net}`);
-  }
-  if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`train: epochs must be a positive integer, got ${epochs}`);
-  if (!(optimizer instanceof tf.Optimizer)) {
-    throw new Error(`train: optimizer must be a tsdl optimizer (optim.SGD, ...) or a tf.Optimizer, got ${optimizer === null ? "null" : typeof optimizer}`);
-  }
-  if (typeof criterion !== "function") throw new Error(`train: criterion must be a loss such as new nn.CrossEntropyLoss(), got ${typeof criterion}`);
-  if (opts.schedulerStep !== undefined && !["epoch", "batch"].includes(opts.schedulerStep)) {
-    throw new Error(`train: schedulerStep must be "epoch" or "batch", got ${JSON.stringify(opts.schedulerStep)}`);
-  }
-  if (opts.schedulerStep === "batch" && opts.scheduler?.needsMetric) {
-    throw new Error(`train: ReduceLROnPlateau needs an epoch metric; use schedulerStep "epoch" (the default) with it`);
-  }
-  if (opts.scheduler !== undefined && typeof opts.scheduler?.step !== "function") {
-    throw new Error(`train: scheduler must have step() (an lrScheduler such as lrScheduler.multiStepLR(opt, ...)), got ${typeof opts.scheduler}`);
-  }
+function checkArgs(net: unknown, epochs: number, optimizer: unknown, criterion: unknown): void {
+  if (!net || typeof (net as tf.LayersModel).apply !== "function" || !Array.isArray((net as tf.LayersModel).weights))
+    fail("train", "net", "a tf.LayersModel (e.g. models.resnet(3, 10))", net);
+  checkInt("train", "epochs", epochs, 1);
+  if (!(optimizer instanceof tf.Optimizer)) fail("train", "optimizer", "a tsdl optimizer (optim.SGD, ...) or a tf.Optimizer", optimizer);
+  if (typeof criterion !== "function") fail("train", "criterion", "a loss such as new nn.CrossEntropyLoss()", criterion);
 }
 
-function schedulerMetric(opts: TrainOptions, r: EpochRecord): number {
-  const m = opts.schedulerMetric ?? (r.validLoss !== undefined ? "validLoss" : "trainLoss");
+const MONITORS = ["validLoss", "trainLoss", "validAcc", "trainAcc"] as const;
+
+/** The scheduler option as { scheduler, every, monitor }, checked. */
+function scheduleOf(option: TrainOptions["scheduler"]): (ScheduleOptions & { every: "epoch" | "batch" }) | undefined {
+  if (option === undefined) return undefined;
+  const expected = "an lrScheduler (e.g. lrScheduler.multiStepLR(opt, ...)) or { scheduler, every?, monitor? }";
+  const o: Partial<ScheduleOptions> = typeof (option as SchedulerLike)?.step === "function" ? { scheduler: option as SchedulerLike } : isObject(option) ? (option as Partial<ScheduleOptions>) : {};
+  if (typeof o.scheduler?.step !== "function") fail("train", "scheduler", expected, option);
+  for (const k of Object.keys(o)) if (!["scheduler", "every", "monitor"].includes(k)) fail("train", "scheduler", expected, option);
+  const every = o.every === undefined ? "epoch" : checkOneOf("train", "scheduler.every", o.every, ["epoch", "batch"] as const);
+  if (o.monitor !== undefined && typeof o.monitor !== "function") checkOneOf("train", "scheduler.monitor", o.monitor, MONITORS);
+  if (every === "batch" && o.scheduler!.needsMetric)
+    throw new Error(`train: ReduceLROnPlateau needs an epoch metric; step it every "epoch" (the default)`);
+  return { scheduler: o.scheduler!, every, monitor: o.monitor };
+}
+
+function monitored(monitor: Monitor | undefined, r: EpochRecord): number {
+  const m = monitor ?? (r.validLoss !== undefined ? "validLoss" : "trainLoss");
   const v = typeof m === "function" ? m(r) : r[m];
-  if (typeof v !== "number") throw new Error(`train: schedulerMetric ${JSON.stringify(m)} has no value at epoch ${r.epoch} (no validation data?)`);
+  if (typeof v !== "number") throw new Error(`train: scheduler.monitor ${describe(m)} has no value at epoch ${r.epoch} (no validation data?)`);
   return v;
 }
 
@@ -122,12 +141,13 @@ export async function train(
   criterion: Criterion,
   opts: TrainOptions = {},
 ): Promise<History> {
-  checkArgs(net, epochs, optimizer, criterion, opts);
+  checkArgs(net, epochs, optimizer, criterion);
+  const schedule = scheduleOf(opts.scheduler);
   const log = opts.verbose === false ? () => undefined : (opts.log ?? ((line: string) => console.log(line)));
-  const scheduler = opts.scheduler;
-  const perBatch = opts.schedulerStep === "batch";
+  const scheduler = schedule?.scheduler;
+  const perBatch = schedule?.every === "batch";
   const ck = typeof opts.checkpoint === "string" ? { path: opts.checkpoint, every: 1 } : opts.checkpoint;
-  if (ck && !(Number.isInteger(ck.every ?? 1) && (ck.every ?? 1) >= 1)) throw new Error(`train: checkpoint.every must be a positive integer, got ${ck.every}`);
+  if (ck) checkInt("train", "checkpoint.every", ck.every ?? 1, 1);
   const savesAfter = (epoch: number): boolean => !!ck && ((epoch + 1) % (ck.every ?? 1) === 0 || epoch === epochs - 1);
   const checkpointPath = (epoch: number): string => (ck as { path: string }).path.replace("{epoch}", String(epoch));
   // a target that is not a checkpoint folder is refused now, not after an epoch of training
@@ -207,7 +227,7 @@ export async function train(
       bar.clearLine();
       log(epochLine(record));
       if (scheduler && !perBatch) {
-        if (scheduler.needsMetric) scheduler.step(schedulerMetric(opts, record));
+        if (scheduler.needsMetric) scheduler.step(monitored(schedule?.monitor, record));
         else scheduler.step();
       }
       // `force` only once, so the finished run is drawn; before that the view's own `every` decides.

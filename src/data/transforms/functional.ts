@@ -1,6 +1,7 @@
 // torchvision.transforms.functional for PIL-like images: deterministic operations the random transforms call.
 // Every function returns a new image and keeps its input intact.
-import { FloatImage, Image, describeValue } from "../image";
+import { describe } from "../../core/check";
+import { FloatImage, Image } from "../image";
 import { blend, resample, resampleNearest, ResampleFilter, rgbToL, rotateHue, sumL } from "../pil";
 
 /** Interpolation modes of Resize (PIL filters; torchvision's default is bilinear). */
@@ -14,13 +15,13 @@ export const PADDING_MODES: readonly PaddingMode[] = ["constant", "edge", "refle
 export function expectImage(x: unknown, who: string): Image {
   if (x instanceof Image) return x;
   const hint = x instanceof FloatImage ? ` (${who} works on uint8 images: put it before ToTensor)` : "";
-  throw new Error(`tsdl.data: ${who} expects an Image (uint8 HWC), got ${describeValue(x)}${hint}`);
+  throw new Error(`tsdl.data: ${who} expects an Image (uint8 HWC), got ${describe(x)}${hint}`);
 }
 
 export function expectFloatImage(x: unknown, who: string): FloatImage {
   if (x instanceof FloatImage) return x;
   const hint = x instanceof Image ? ` (put ToTensor before ${who})` : "";
-  throw new Error(`tsdl.data: ${who} expects a FloatImage (the output of ToTensor), got ${describeValue(x)}${hint}`);
+  throw new Error(`tsdl.data: ${who} expects a FloatImage (the output of ToTensor), got ${describe(x)}${hint}`);
 }
 
 /** A size argument: one int (the smaller edge for Resize, a square for crops) or [height, width]. */
