@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import * as tsdl from "tsdl";
 import { cycles, folderGraph, folderOf, importGraph } from "./helpers/importGraph";
 
 const SRC = path.join(__dirname, "..", "src");
@@ -41,6 +42,20 @@ describe("architecture: imports in src/", () => {
   it("nothing in src/ imports the package root (src/index.ts)", () => {
     const out = [...g.edges].filter(([, tos]) => tos.has("index.ts")).map(([from]) => from);
     assert.deepEqual(out, []);
+  });
+});
+
+describe("architecture: the package root", () => {
+  it("exports what users need, by name (no `export *` of a folder into the root)", () => {
+    const text = fs.readFileSync(path.join(SRC, "index.ts"), "utf8");
+    assert.deepEqual(text.match(/^export \* from .*$/gm) ?? [], []);
+    // Adding a root name is a decision: add it here too.
+    const expected = [
+      "DisplayHandle", "JUPYTER_DISPLAY", "NonFiniteLossError", "backend", "bundle", "clearOutput", "data", "display",
+      "epochLine", "evaluate", "inKernel", "loadCheckpoint", "lrFinder", "lrScheduler", "models", "nn", "optim",
+      "plot", "readCheckpoint", "saveCheckpoint", "tf", "train", "trainStep",
+    ];
+    assert.deepEqual(Object.keys(tsdl).filter((k) => k !== "default" && k !== "__esModule").sort(), expected.sort());
   });
 });
 

@@ -3,7 +3,9 @@ import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { backend, data, loadCheckpoint, lrFinder, lrScheduler, nn, optim, readCheckpoint, saveCheckpoint, tf, train, valleyIndex } from "tsdl";
+import { backend, data, loadCheckpoint, lrFinder, lrScheduler, nn, optim, readCheckpoint, saveCheckpoint, tf, train } from "tsdl";
+// Not a root export: the valley rule behind lrFinder's suggestion.
+import { valleyIndex } from "tsdl/dist/train/lrFinder";
 
 class TinyImages implements data.Dataset<data.Sample<data.FloatImage>> {
   constructor(readonly length: number) {}

@@ -2,7 +2,9 @@
 import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as path from "path";
-import { backend, data, lrScheduler, models, nn, optim, plot, tf, train, epochLine, NonFiniteLossError, History, ProgressBar } from "tsdl";
+import { backend, data, lrScheduler, models, nn, optim, plot, tf, train, epochLine, NonFiniteLossError, History } from "tsdl";
+// Not a root export: train() drives it.
+import { ProgressBar } from "tsdl/dist/train/progress";
 
 const golden = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures", "train_smallcnn.json"), "utf8"));
 

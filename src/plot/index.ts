@@ -8,7 +8,7 @@ export type { LrScheduleOptions, SchedulePreview } from "./lrSchedule";
 export { compare } from "./compare";
 export type { CompareOptions, CompareMetric, Runs, Split } from "./compare";
 export { lrFinder } from "./lrFinder";
-export type { LrFinderOptions } from "./lrFinder";
+export type { LrFinderPlotOptions } from "./lrFinder";
 export { live, LivePlot } from "./live";
 export type { LiveOptions } from "./live";
 export { PlotInputError } from "./check";

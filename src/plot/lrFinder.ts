@@ -5,7 +5,7 @@ import { Dropped, fail, fmt, fmtValue, nonNegativeInt } from "./check";
 import { Plot } from "./plot";
 import { checkSizeOptions, frame, panelSize, SizeOptions, SUGGESTION_COLOR, TAB10 } from "./style";
 
-export interface LrFinderOptions extends SizeOptions {
+export interface LrFinderPlotOptions extends SizeOptions {
   /** Leave out the first points (default 0), as pytorch-lr-finder's skip_start. */
   skipStart?: number;
   /** Leave out the last points (default 0), e.g. where the loss diverged, as skip_end. */
@@ -23,7 +23,7 @@ export interface LrFinderOptions extends SizeOptions {
  * as a red dashed rule with a point on the curve at the nearest lr tried and its value as text.
  * Points with a non-finite loss or an lr <= 0 are dropped with a note.
  */
-export function lrFinder(result: LrFinderResult, opts: LrFinderOptions = {}): Plot {
+export function lrFinder(result: LrFinderResult, opts: LrFinderPlotOptions = {}): Plot {
   const fn = "lrFinder";
   checkSizeOptions(fn, opts);
   if (!isObject(result)) fail(fn, `expected an LrFinderResult ({ lrs, losses, suggestedLr }), got ${describe(result)}`);

@@ -1,7 +1,7 @@
 // The training loop and what it records: train(), evaluate(), checkpoints, the lr finder.
 export type { EpochRecord, BatchRecord, History, LrFinderResult } from "../core/history";
 export { train } from "./loop";
-export type { TrainOptions, SchedulerLike, LiveView } from "./loop";
+export type { TrainOptions, ScheduleOptions, Monitor, SchedulerLike, LiveView } from "./loop";
 export { trainStep, NonFiniteLossError } from "./step";
 export { evaluate } from "./evaluate";
 export { epochLine, formatLr } from "./format";
