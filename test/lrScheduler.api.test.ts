@@ -307,4 +307,44 @@ describe("lrScheduler state dicts", () => {
     assert.throws(() => chained.loadStateDict({ lastEpoch: 0 }), /ChainedScheduler\.loadStateDict: expected 2 scheduler states, got undefined/);
     assert.deepEqual(chained.stateDict(), csd);
   });
+
+  it("bad values are refused before anything changes, naming the key as given, the value and what is accepted", () => {
+    const torch = { step_size: 3, gamma: 0.5, base_lrs: [0.05, 0.5], last_epoch: 5, verbose: false, _step_count: 6, _get_lr_called_within_step: false, _last_lr: [0.025, 0.25] };
+    const cases: Array<[string, () => L.Scheduler, Record<string, unknown>, RegExp]> = [
+      ["lastEpoch \"abc\"", () => L.stepLR(two(), { stepSize: 3 }), { lastEpoch: "abc" }, /StepLR\.loadStateDict: lastEpoch must be an integer >= -1, got "abc"/],
+      ["gamma null", () => L.stepLR(two(), { stepSize: 3 }), { gamma: null }, /StepLR\.loadStateDict: gamma must be a finite number, got null/],
+      ["3 baseLrs for 2 groups", () => L.stepLR(two(), { stepSize: 3 }), { baseLrs: [0.1, 0.1, 0.1] }, /baseLrs must be an array of 2 finite numbers \(one per param group\), got \[0\.1, 0\.1, 0\.1\]/],
+      ["PyTorch's last_epoch \"7\"", () => L.stepLR(two(), { stepSize: 3 }), { ...torch, last_epoch: "7" }, /StepLR\.loadStateDict: last_epoch must be an integer >= -1, got "7"/],
+      ["stepSize 0", () => L.stepLR(two(), { stepSize: 3 }), { step_size: 0 }, /step_size must be a positive integer, got 0/],
+      ["milestones not epochs", () => L.multiStepLR(two(), { milestones: [2] }), { milestones: [2, "x"] }, /milestones must be an array of epoch indices \(integers >= 0\), got \[2, "x"\]/],
+      ["a CyclicLR mode", () => L.cyclicLR(two(), { baseLr: 0.01, maxLr: 0.1 }), { mode: "sine" }, /CyclicLR\.loadStateDict: mode must be one of "triangular", "triangular2", "exp_range", "custom", got "sine"/],
+      ["a ReduceLROnPlateau threshold_mode", () => L.reduceLROnPlateau(two()), { threshold_mode: "relative" }, /threshold_mode must be one of "rel", "abs", got "relative"/],
+      ["best \"low\"", () => L.reduceLROnPlateau(two()), { best: "low" }, /best must be a number, ±Infinity or null \(no metric yet\), got "low"/],
+      ["a OneCycleLR phase", () => L.oneCycleLR(two(), { maxLr: 0.1, totalSteps: 10 }), { schedulePhases: [{ endStep: "2" }] }, /schedulePhases\[0\]\.endStep must be a finite number, got "2"/],
+      ["cycleMomentum \"yes\"", () => L.oneCycleLR(two(), { maxLr: 0.1, totalSteps: 10 }), { cycle_momentum: "yes" }, /cycle_momentum must be true or false, got "yes"/],
+    ];
+    for (const [what, make, state, expected] of cases) {
+      const s = make();
+      const before = JSON.stringify(s.stateDict());
+      assert.throws(() => s.loadStateDict(state), expected, what);
+      assert.equal(JSON.stringify(s.stateDict()), before, `${what}: changed the scheduler`);
+    }
+    // a child's bad state is found before the container or an earlier child changes
+    const seq = L.warmupCosine(two(), { warmupSteps: 2, totalSteps: 6 });
+    for (let i = 0; i < 3; i++) seq.step();
+    const sd = JSON.parse(JSON.stringify(seq.stateDict()));
+    const fresh = L.warmupCosine(two(), { warmupSteps: 2, totalSteps: 6 });
+    const before = JSON.stringify(fresh.stateDict());
+    sd.schedulers[1].tMax = "6";
+    assert.throws(() => fresh.loadStateDict(sd), /CosineAnnealingLR\.loadStateDict: tMax must be a finite number, got "6"/);
+    assert.equal(JSON.stringify(fresh.stateDict()), before);
+    // the real PyTorch dict loads, and its Counter of milestones too
+    const s = L.stepLR(two(), { stepSize: 3 });
+    s.loadStateDict(torch);
+    s.step();
+    assert.equal(s.lastEpoch, 6);
+    const m = L.multiStepLR(two(), { milestones: [1] });
+    m.loadStateDict({ milestones: { "4": 1, "2": 2 }, gamma: 0.5 });
+    assert.deepEqual(m.stateDict().milestones, [2, 2, 4]);
+  });
 });

@@ -356,10 +356,10 @@ describe("optim", () => {
       opt.step(new Map([[a, g]]));
       const good = opt.stateDict();
       throwsAll(() => new optim.Adam([v([1, 2])]).loadStateDict(good as never), /from SGD/, /Adam/);
-      throwsAll(() => opt.loadStateDict({ ...good, paramGroups: [good.paramGroups[0], good.paramGroups[0]] }), /2 param groups/);
+      throwsAll(() => opt.loadStateDict({ ...good, paramGroups: [good.paramGroups[0], good.paramGroups[0]] }), /paramGroups must be an array of 1 group \(one per param group of this optimizer\), got an array of length 2/);
       const wrongShape = JSON.parse(JSON.stringify(good));
       wrongShape.state[a.name].buffers.momentumBuffer.shape = [1, 2];
-      throwsAll(() => opt.loadStateDict(wrongShape), /shape \[1,2\]/);
+      throwsAll(() => opt.loadStateDict(wrongShape), /buffers\.momentumBuffer\.shape must be \[2\] \(the shape of .*\), got \[1, 2\]/);
       const badLr = JSON.parse(JSON.stringify(good));
       badLr.paramGroups[0].lr = -3;
       throwsAll(() => opt.loadStateDict(badLr), /lr must be .*, got -3/);
@@ -367,6 +367,36 @@ describe("optim", () => {
       assert.equal(opt.paramGroups[0].lr, 0.1);
       assert.deepEqual(opt.stateDict(), good);
       g.dispose();
+    });
+
+    it("checks every value of a hand-edited state dict before changing anything, naming key, value and what is accepted", () => {
+      const a = v([1, 2], [2], "ckw");
+      const opt = new optim.Adam([a], { lr: 0.1 });
+      const g = tf.tensor([1, 1]);
+      opt.step(new Map([[a, g]]));
+      const good = opt.stateDict();
+      const cases: Array<[string, (d: any) => void, RegExp]> = [
+        ["stepCount", (d) => (d.stepCount = "x"), /Adam\.loadStateDict: stepCount must be an integer >= 0, got "x"/],
+        ["a state that is null", (d) => (d.state.ckw = null), /Adam\.loadStateDict: state\["ckw"\] must be \{ step, buffers \}, got null/],
+        ["a state's step", (d) => (d.state.ckw.step = 1.5), /state\["ckw"\]\.step must be an integer >= 0, got 1\.5/],
+        ["params that are not names", (d) => (d.paramGroups[0].params = [5]), /paramGroups\[0\]\.params must be an array of 1 variable name \(the group's parameters here\), got \[5\]/],
+        ["no paramGroups", (d) => delete d.paramGroups, /paramGroups must be an array of 1 group \(one per param group of this optimizer\), got undefined/],
+        ["a negative dimension", (d) => (d.state.ckw.buffers.expAvg.shape = [-2]), /state\["ckw"\]\.buffers\.expAvg\.shape must be an array of integers >= 0, got \[-2\]/],
+        ["a misspelt buffer", (d) => (d.state.ckw.buffers = { exp_avg: d.state.ckw.buffers.expAvg }), /state\["ckw"\]\.buffers must be an object with keys among "expAvg", "expAvgSq", "maxExpAvgSq" \(what Adam keeps\), got an object with keys \[exp_avg\]/],
+        ["a dtype", (d) => (d.state.ckw.buffers.expAvg.dtype = "float64"), /buffers\.expAvg\.dtype must be "float32", got "float64"/],
+        ["cut base64", (d) => (d.state.ckw.buffers.expAvg.base64 = "AAAA"), /buffers\.expAvg\.base64 must hold 8 bytes \(the float32 values of shape \[2\]\), got 3 bytes/],
+        ["a scheduler key", (d) => (d.paramGroups[0].initialLr = "0.1"), /param group 0: initialLr must be a finite number, got "0\.1"/],
+        ["betas", (d) => (d.paramGroups[0].betas = [0.9]), /param group 0: betas must be/],
+        ["a state for an unknown variable", (d) => (d.state.other = d.state.ckw), /state\["other"\] is for a variable in no saved param group; accepted: the names in paramGroups\[\]\.params \(\["ckw"\]\)/],
+      ];
+      for (const [what, edit, expected] of cases) {
+        const bad = JSON.parse(JSON.stringify(good));
+        edit(bad);
+        throwsAll(() => opt.loadStateDict(bad), expected);
+        assert.deepEqual(opt.stateDict(), good, `${what}: changed the optimizer`);
+      }
+      g.dispose();
+      opt.dispose();
     });
 
     it("getWeights/setWeights (tfjs's optimizer API) round-trip the state", async () => {

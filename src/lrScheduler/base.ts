@@ -20,6 +20,8 @@ export abstract class Scheduler {
   protected lastLr: number[] = [];
   /** Fields that are wiring, not state: never in `stateDict()`. */
   protected static readonly NOT_STATE = new Set(["optimizer", "warned", "optimizerStepsAtInit"]);
+  /** State keys whose value is one of a few strings, and those strings (checked by `loadStateDict`). */
+  protected static readonly STATE_CHOICES: Readonly<Record<string, readonly string[]>> = {};
   /** Warnings already given by this scheduler. */
   protected warned: Record<string, boolean> = {};
   protected optimizerStepsAtInit: number | undefined;
@@ -105,9 +107,20 @@ export abstract class Scheduler {
    * whose keys are snake_case (`last_epoch`, `_step_count`, `T_cur`, ...). Unknown keys are an error.
    */
   loadStateDict(state: StateDict): void {
-    const updates = stateUpdates(`${this.name}.loadStateDict`, this.stateDict(), state, (k, v) => this.convertLoaded(k, v));
-    Object.assign(this, updates);
-    this.afterLoad();
+    this.prepareLoad(state)();
+  }
+
+  /**
+   * @internal Checks `state` completely and returns what applies it: nothing changes before that is called,
+   * so a container checks all its children before loading any.
+   */
+  prepareLoad(state: StateDict): () => void {
+    const rules = { groups: this.optimizer.paramGroups.length, choices: (this.constructor as typeof Scheduler).STATE_CHOICES };
+    const updates = stateUpdates(`${this.name}.loadStateDict`, this.stateDict(), state, rules, (k, v) => this.convertLoaded(k, v));
+    return () => {
+      Object.assign(this, updates);
+      this.afterLoad();
+    };
   }
 
   /** Convert one loaded value (e.g. JSON's null back to Infinity). */

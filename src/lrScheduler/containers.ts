@@ -66,14 +66,15 @@ export abstract class SchedulerContainer extends Scheduler {
     return { ...super.stateDict(), schedulers: this.schedulers.map((s) => s.stateDict()) };
   }
 
-  override loadStateDict(state: StateDict): void {
+  /** @internal The container's own state and every child's, all checked before any is applied. */
+  override prepareLoad(state: StateDict): () => void {
     const { schedulers, _schedulers, ...rest } = (state ?? {}) as StateDict;
     const children = schedulers ?? _schedulers;
     if (!Array.isArray(children) || children.length !== this.schedulers.length) {
       throw new Error(`${this.name}.loadStateDict: expected ${this.schedulers.length} scheduler states, got ${describe(children)}`);
     }
-    super.loadStateDict(rest);
-    this.schedulers.forEach((s, i) => s.loadStateDict(children[i] as StateDict));
+    const apply = [super.prepareLoad(rest), ...this.schedulers.map((s, i) => s.prepareLoad(children[i] as StateDict))];
+    return () => apply.forEach((a) => a());
   }
 
   protected override describeOptions(): Record<string, unknown> {

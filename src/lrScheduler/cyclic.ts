@@ -5,7 +5,9 @@ import { checkOptimizer, perGroup } from "./args";
 import { LRScheduler } from "./base";
 import { cycledMomentum, type CycleMomentumOptions, type MomentumKey, readMomentum, writeMomentum } from "./momentum";
 
-export type CyclicMode = "triangular" | "triangular2" | "exp_range";
+const MODES = ["triangular", "triangular2", "exp_range"] as const;
+const SCALE_MODES = ["cycle", "iterations"] as const;
+export type CyclicMode = (typeof MODES)[number];
 
 export interface CyclicLROptions extends CycleMomentumOptions {
   /** Lower bound of the cycle, for all groups or one per group. */
@@ -42,6 +44,7 @@ export interface CyclicLROptions extends CycleMomentumOptions {
  * Momentum on Adam's `betas[0]` follows PyTorch >= 2.0 (1.13 cycles SGD momentum only).
  */
 export class CyclicLR extends LRScheduler {
+  protected static override readonly STATE_CHOICES = { mode: [...MODES, "custom"], scaleMode: SCALE_MODES };
   readonly maxLrs: number[];
   readonly totalSize: number;
   readonly stepRatio: number;
@@ -67,10 +70,10 @@ export class CyclicLR extends LRScheduler {
     if (up <= 0 || down < 0) throw new Error(`${where}: stepSizeUp must be > 0 and stepSizeDown >= 0, got ${describe(up)} and ${describe(down)}`);
     const scaleFn = options.scaleFn;
     if (scaleFn !== undefined && typeof scaleFn !== "function") throw new Error(`${where}: scaleFn must be a function x => scale, got ${describe(scaleFn)}`);
-    const mode = scaleFn ? "custom" : checkOneOf(where, "mode", options.mode ?? "triangular", ["triangular", "triangular2", "exp_range"] as const);
+    const mode = scaleFn ? "custom" : checkOneOf(where, "mode", options.mode ?? "triangular", MODES);
     const gamma = checkNumber(where, "gamma", options.gamma ?? 1.0);
     const scaleMode = scaleFn
-      ? checkOneOf(where, "scaleMode", options.scaleMode ?? "cycle", ["cycle", "iterations"] as const)
+      ? checkOneOf(where, "scaleMode", options.scaleMode ?? "cycle", SCALE_MODES)
       : mode === "exp_range"
         ? "iterations"
         : "cycle";

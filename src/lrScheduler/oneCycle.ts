@@ -39,6 +39,8 @@ interface Phase {
   endMomentum: string;
 }
 
+const ANNEAL_STRATEGIES = ["cos", "linear"] as const;
+
 /**
  * Phases (end step: start → end): two-phase: pct·N − 1: initialLr → maxLr; N − 1: maxLr → minLr.
  * Three-phase: pct·N − 1: initialLr → maxLr; 2·pct·N − 2: maxLr → initialLr; N − 1: initialLr → minLr.
@@ -48,6 +50,7 @@ interface Phase {
  * `baseMomentum` into each group, as PyTorch does.
  */
 export class OneCycleLR extends LRScheduler {
+  protected static override readonly STATE_CHOICES = { annealStrategy: ANNEAL_STRATEGIES };
   readonly totalSteps: number;
   readonly schedulePhases: Phase[];
   readonly annealStrategy: "cos" | "linear";
@@ -68,7 +71,7 @@ export class OneCycleLR extends LRScheduler {
     } else totalSteps = posInt("epochs", o.epochs) * posInt("stepsPerEpoch", o.stepsPerEpoch);
     const pctStart = checkNumber(where, "pctStart", o.pctStart ?? 0.3);
     if (pctStart < 0 || pctStart > 1) throw new Error(`${where}: pctStart must be a number in [0, 1], got ${describe(pctStart)}`);
-    const annealStrategy = checkOneOf(where, "annealStrategy", o.annealStrategy ?? "cos", ["cos", "linear"] as const);
+    const annealStrategy = checkOneOf(where, "annealStrategy", o.annealStrategy ?? "cos", ANNEAL_STRATEGIES);
     const maxLrs = perGroup("maxLr", o.maxLr, n, where);
     const divFactor = checkNumber(where, "divFactor", o.divFactor ?? 25.0);
     const finalDivFactor = checkNumber(where, "finalDivFactor", o.finalDivFactor ?? 1e4);

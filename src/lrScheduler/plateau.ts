@@ -24,6 +24,9 @@ export interface ReduceLROnPlateauOptions {
   eps?: number;
 }
 
+const MODES = ["min", "max"] as const;
+const THRESHOLD_MODES = ["rel", "abs"] as const;
+
 /**
  * `step(metric)` after each validation. A metric is better when (min/rel) m < best·(1 − threshold),
  * (min/abs) m < best − threshold, (max/rel) m > best·(1 + threshold), (max/abs) m > best + threshold.
@@ -32,6 +35,7 @@ export interface ReduceLROnPlateauOptions {
  * (PyTorch >= 2.2; in 1.13 it did not exist on this class).
  */
 export class ReduceLROnPlateau extends Scheduler {
+  protected static override readonly STATE_CHOICES = { mode: MODES, thresholdMode: THRESHOLD_MODES };
   readonly factor: number;
   minLrs: number[];
   /** The scalar minLr, re-broadcast when groups are added later; null when minLr was given per group. */
@@ -57,9 +61,9 @@ export class ReduceLROnPlateau extends Scheduler {
     const minLrs = perGroup("minLr", minLr, optimizer.paramGroups.length, where);
     const patience = checkInt(where, "patience", options.patience ?? 10, 0);
     const cooldown = checkInt(where, "cooldown", options.cooldown ?? 0, 0);
-    const mode = checkOneOf(where, "mode", options.mode ?? "min", ["min", "max"] as const);
+    const mode = checkOneOf(where, "mode", options.mode ?? "min", MODES);
     const threshold = checkNumber(where, "threshold", options.threshold ?? 1e-4);
-    const thresholdMode = checkOneOf(where, "thresholdMode", options.thresholdMode ?? "rel", ["rel", "abs"] as const);
+    const thresholdMode = checkOneOf(where, "thresholdMode", options.thresholdMode ?? "rel", THRESHOLD_MODES);
     const eps = checkNumber(where, "eps", options.eps ?? 1e-8);
     super(optimizer);
     this.factor = factor;

@@ -1,5 +1,5 @@
 // StepLR and MultiStepLR: decay by gamma at fixed epochs.
-import { checkInt, checkNumber, describe } from "../core/check";
+import { checkInt, checkNumber, describe, fail, isObject } from "../core/check";
 import type { SchedulableOptimizer } from "../core/protocols";
 import { bisectRight } from "./args";
 import { LRScheduler } from "./base";
@@ -66,6 +66,16 @@ export class MultiStepLR extends LRScheduler {
   }
   protected override closedFormLr(): number[] {
     return this.baseLrs.map((base) => base * this.gamma ** bisectRight(this.milestones, this.lastEpoch));
+  }
+  /** PyTorch keeps milestones as a Counter, `{ "20": 1 }` in JSON: back to the sorted list with repeats. */
+  protected override convertLoaded(key: string, value: unknown): unknown {
+    if (key !== "milestones" || !isObject(value)) return value;
+    const list: unknown[] = [];
+    for (const [m, count] of Object.entries(value)) {
+      if (!Number.isInteger(count) || (count as number) < 1) fail(`${this.name}.loadStateDict`, `milestones[${JSON.stringify(m)}]`, "a count (an integer >= 1)", count);
+      for (let i = 0; i < (count as number); i++) list.push(/^\d+$/.test(m) ? Number(m) : m);
+    }
+    return list.sort((a, b) => (a as number) - (b as number));
   }
   protected override describeOptions() {
     return { milestones: this.milestones, gamma: this.gamma };

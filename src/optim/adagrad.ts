@@ -22,6 +22,10 @@ export class Adagrad extends Optimizer<AdagradHyper> {
     super("Adagrad", params, options, SPECS, DEFAULTS);
   }
 
+  protected override get bufferNames(): readonly string[] {
+    return ["sum"];
+  }
+
   protected update(p: tf.Variable, grad: tf.Tensor, h: AdagradHyper, step: number, buffers: Record<string, tf.Tensor>): tf.Tensor {
     const c = (x: number) => this.scalar(x);
     const g = l2Grad(p, grad, h.maximize, h.weightDecay, c);

@@ -13,6 +13,8 @@ const SPECS: Specs<AdamHyper> = {
 };
 const ADAM_DEFAULTS: AdamHyper = { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false, decoupledWeightDecay: false };
 
+const ADAM_BUFFERS = ["expAvg", "expAvgSq", "maxExpAvgSq"] as const;
+
 /**
  * Adam, exactly as `torch.optim.Adam` (per parameter, t = that parameter's step count):
  * ```
@@ -28,6 +30,10 @@ export class Adam extends Optimizer<AdamHyper> {
 
   constructor(params: ParamsInput<AdamHyper>, options: AdamOptions = {}) {
     super("Adam", params, options, SPECS, ADAM_DEFAULTS);
+  }
+
+  protected override get bufferNames(): readonly string[] {
+    return ADAM_BUFFERS;
   }
 
   protected update(p: tf.Variable, grad: tf.Tensor, h: AdamHyper, step: number, buffers: Record<string, tf.Tensor>): tf.Tensor {
@@ -51,6 +57,10 @@ export class AdamW extends Optimizer<AdamHyper> {
 
   protected override checkGroup(h: AdamHyper, where: string): void {
     if (h.decoupledWeightDecay !== true) throw new Error(`${where}: AdamW requires decoupledWeightDecay true; use Adam for coupled weight decay`);
+  }
+
+  protected override get bufferNames(): readonly string[] {
+    return ADAM_BUFFERS;
   }
 
   protected update(p: tf.Variable, grad: tf.Tensor, h: AdamHyper, step: number, buffers: Record<string, tf.Tensor>): tf.Tensor {

@@ -111,6 +111,11 @@ export abstract class Optimizer<H extends BaseHyper = AnyHyper> extends tf.Optim
     });
   }
 
+  /** Names of the per-parameter buffers `update` keeps (checked when a state dict is loaded); undefined: any. */
+  protected get bufferNames(): readonly string[] | undefined {
+    return undefined;
+  }
+
   /** Names of this optimizer's hyperparameters, in PyTorch's order. */
   get hyperKeys(): string[] {
     return Object.keys(this.specs);
@@ -369,6 +374,7 @@ export abstract class Optimizer<H extends BaseHyper = AnyHyper> extends tf.Optim
       kind: this.kind,
       groups: this.paramGroups,
       hyperKeys: this.hyperKeys,
+      bufferNames: this.bufferNames,
       check: (h, where) => {
         checkValues(h as Partial<H>, this.specs, where);
         this.checkGroup(h as unknown as H, where);

@@ -21,6 +21,10 @@ export class RMSprop extends Optimizer<RMSpropHyper> {
     super("RMSprop", params, options, SPECS, DEFAULTS);
   }
 
+  protected override get bufferNames(): readonly string[] {
+    return ["squareAvg", "gradAvg", "momentumBuffer"];
+  }
+
   protected update(p: tf.Variable, grad: tf.Tensor, h: RMSpropHyper, _step: number, buffers: Record<string, tf.Tensor>): tf.Tensor {
     const c = (x: number) => this.scalar(x);
     const g = l2Grad(p, grad, h.maximize, h.weightDecay, c);

@@ -32,6 +32,10 @@ export class SGD extends Optimizer<SGDHyper> {
       );
   }
 
+  protected override get bufferNames(): readonly string[] {
+    return ["momentumBuffer"];
+  }
+
   protected update(p: tf.Variable, grad: tf.Tensor, h: SGDHyper, _step: number, buffers: Record<string, tf.Tensor>): tf.Tensor {
     let g = l2Grad(p, grad, h.maximize, h.weightDecay, (x) => this.scalar(x));
     if (h.momentum !== 0) {

@@ -1,7 +1,8 @@
 // The on-disk form of an optimizer: plain JSON (hyperparameters) with state tensors as base64 float32; saving
 // an optimizer's groups and per-parameter state into it, and checking and decoding one before it is loaded.
 import * as tf from "@tensorflow/tfjs";
-import { describe } from "../core/check";
+import { checkInt, checkNumber, describe, fail, isObject } from "../core/check";
+import { SCHEDULER_KEYS } from "../core/protocols";
 import type { BaseHyper } from "./options";
 import type { ParamGroup } from "./params";
 
@@ -56,22 +57,24 @@ export function encodeTensor(t: tf.Tensor): EncodedTensor {
   return { dtype: "float32", shape: [...t.shape], base64: bytes.toString("base64") };
 }
 
-/** Float32 values of an encoded tensor, checked against its shape. */
-export function decodeValues(e: EncodedTensor, where: string): Float32Array {
-  if (!e || typeof e !== "object" || !Array.isArray(e.shape)) throw new Error(`${where}: not an encoded tensor { dtype, shape, base64 }`);
-  if (e.dtype !== "float32") throw new Error(`${where}: dtype ${JSON.stringify(e.dtype)}; only "float32" is supported`);
+/** Float32 values of an encoded tensor, checked against its shape; errors name it `name`. */
+function decodeValues(e: EncodedTensor, where: string, name: string): Float32Array {
+  if (!isObject(e)) fail(where, name, "an encoded tensor { dtype, shape, base64 }", e);
+  if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) fail(where, `${name}.shape`, "an array of integers >= 0", e.shape);
+  if (e.dtype !== "float32") fail(where, `${name}.dtype`, '"float32"', e.dtype);
   const size = e.shape.reduce((a, b) => a * b, 1);
-  let values: Float32Array;
   if (typeof e.base64 === "string") {
     const buf = Buffer.from(e.base64, "base64");
-    if (buf.byteLength !== size * 4) throw new Error(`${where}: ${buf.byteLength} bytes of data for shape [${e.shape}] (${size * 4} expected)`);
-    values = new Float32Array(size);
+    if (buf.byteLength !== size * 4) throw new Error(`${where}: ${name}.base64 must hold ${size * 4} bytes (the float32 values of shape [${e.shape}]), got ${buf.byteLength} bytes`);
+    const values = new Float32Array(size);
     new Uint8Array(values.buffer).set(buf);
-  } else if (Array.isArray(e.data)) {
-    if (e.data.length !== size) throw new Error(`${where}: ${e.data.length} values for shape [${e.shape}] (${size} expected)`);
-    values = Float32Array.from(e.data);
-  } else throw new Error(`${where}: has neither base64 nor data`);
-  return values;
+    return values;
+  }
+  if (Array.isArray(e.data)) {
+    if (e.data.length !== size || !e.data.every((x) => typeof x === "number")) fail(where, `${name}.data`, `an array of ${size} numbers (shape [${e.shape}])`, e.data);
+    return Float32Array.from(e.data);
+  }
+  return fail(where, name, "an encoded tensor with base64 (or data)", e);
 }
 
 /** The state dict of an optimizer of kind `kind` (its groups' hyperparameters and its per-parameter state). */
@@ -105,6 +108,8 @@ export interface LoadTarget {
   hyperKeys: readonly string[];
   /** Checks one group's hyperparameters (throws naming `where`). */
   check(h: Record<string, unknown>, where: string): void;
+  /** The names of the per-parameter buffers it keeps (momentumBuffer, ...); undefined: any. */
+  bufferNames?: readonly string[];
 }
 
 /** A checked, decoded state dict: nothing is applied yet. */
@@ -121,41 +126,56 @@ export interface DecodedState {
 export function decodeState(sd: OptimizerStateDict, target: LoadTarget): DecodedState {
   const at = `${target.kind}.loadStateDict`;
   const groups = target.groups;
-  if (!sd || typeof sd !== "object" || sd.format !== STATE_DICT_FORMAT)
+  if (!isObject(sd) || sd.format !== STATE_DICT_FORMAT)
     throw new Error(`${at}: not a tsdl optimizer state dict (format ${describe(sd?.format)}; expected ${JSON.stringify(STATE_DICT_FORMAT)})`);
   if (sd.optimizer !== target.kind) throw new Error(`${at}: the state dict is from ${sd.optimizer}, this optimizer is ${target.kind}`);
-  if (!Array.isArray(sd.paramGroups) || sd.paramGroups.length !== groups.length)
-    throw new Error(`${at}: the state dict has ${sd.paramGroups?.length} param groups, this optimizer ${groups.length}`);
+  const n = groups.length;
+  if (!Array.isArray(sd.paramGroups) || sd.paramGroups.length !== n)
+    fail(at, "paramGroups", `an array of ${n} group${n === 1 ? "" : "s"} (one per param group of this optimizer)`, sd.paramGroups);
   sd.paramGroups.forEach((g, i) => {
-    if (!Array.isArray(g.params) || g.params.length !== groups[i].params.length)
-      throw new Error(`${at}: param group ${i} has ${g.params?.length} parameters in the state dict, ${groups[i].params.length} here`);
+    if (!isObject(g)) fail(at, `paramGroups[${i}]`, "a group { params, lr, ... }", g);
+    const k = groups[i].params.length;
+    if (!Array.isArray(g.params) || g.params.length !== k || !g.params.every((p) => typeof p === "string"))
+      fail(at, `paramGroups[${i}].params`, `an array of ${k} variable name${k === 1 ? "" : "s"} (the group's parameters here)`, g.params);
   });
+  const stepCount = sd.stepCount === undefined ? 0 : checkInt(at, "stepCount", sd.stepCount, 0);
   // Saved name -> variable: by name when every saved name is one of ours, else by position.
   const ours = new Map(groups.flatMap((g) => [...g.params]).map((v) => [v.name, v] as const));
-  const byName = sd.paramGroups.every((g) => g.params.every((n) => ours.has(n)));
+  const byName = sd.paramGroups.every((g) => g.params.every((p) => ours.has(p)));
   const variableOf = new Map<string, tf.Variable>();
-  sd.paramGroups.forEach((g, i) => g.params.forEach((n, j) => variableOf.set(n, byName ? ours.get(n)! : groups[i].params[j])));
+  sd.paramGroups.forEach((g, i) => g.params.forEach((p, j) => variableOf.set(p, byName ? ours.get(p)! : groups[i].params[j])));
   // Hyperparameters, checked.
   const newGroups = sd.paramGroups.map((g, i) => {
     const { params: _p, ...rest } = g;
     const h = JSON.parse(JSON.stringify(rest)) as Record<string, unknown>;
-    for (const k of target.hyperKeys) if (!(k in h)) throw new Error(`${at}: param group ${i} lacks ${k}`);
-    target.check(h, `${at}: param group ${i}`);
+    const where = `${at}: param group ${i}`;
+    for (const k of target.hyperKeys) if (!(k in h)) throw new Error(`${where} lacks ${k}`);
+    target.check(h, where);
+    for (const k of SCHEDULER_KEYS) if (h[k] !== undefined) checkNumber(where, k, h[k]);
+    if (h.name !== undefined && typeof h.name !== "string") fail(where, "name", "a string", h.name);
     return h;
   });
   // State values, checked and decoded.
+  if (sd.state !== undefined && !isObject(sd.state)) fail(at, "state", "an object { <variable name>: { step, buffers } }", sd.state);
   const state: DecodedState["state"] = new Map();
-  for (const [n, st] of Object.entries(sd.state ?? {})) {
-    const v = variableOf.get(n);
-    if (!v) throw new Error(`${at}: state for ${n}, which is in no saved param group`);
-    if (!Number.isInteger(st.step) || st.step < 0) throw new Error(`${at}: state of ${n} has step ${describe(st.step)}`);
+  for (const [p, st] of Object.entries(sd.state ?? {})) {
+    const name = `state[${JSON.stringify(p)}]`;
+    const v = variableOf.get(p);
+    if (!v) throw new Error(`${at}: ${name} is for a variable in no saved param group; accepted: the names in paramGroups[].params (${describe([...variableOf.keys()])})`);
+    if (!isObject(st)) fail(at, name, "{ step, buffers }", st);
+    checkInt(at, `${name}.step`, st.step, 0);
+    if (st.buffers !== undefined && !isObject(st.buffers)) fail(at, `${name}.buffers`, "an object of encoded tensors", st.buffers);
+    const known = target.bufferNames;
+    const unknown = Object.keys(st.buffers ?? {}).filter((k) => known && !known.includes(k));
+    if (known && unknown.length)
+      fail(at, `${name}.buffers`, `an object with keys among ${known.map((k) => JSON.stringify(k)).join(", ")} (what ${target.kind} keeps)`, st.buffers);
     const buffers: Record<string, [number[], Float32Array]> = {};
     for (const [k, e] of Object.entries(st.buffers ?? {})) {
-      const values = decodeValues(e, `${at}: ${n}.${k}`);
-      if (!tf.util.arraysEqual(e.shape, v.shape)) throw new Error(`${at}: ${n}.${k} has shape [${e.shape}], parameter ${v.name} is [${v.shape}]`);
+      const values = decodeValues(e, at, `${name}.buffers.${k}`);
+      if (!tf.util.arraysEqual(e.shape, v.shape)) fail(at, `${name}.buffers.${k}.shape`, `[${v.shape}] (the shape of ${v.name})`, e.shape);
       buffers[k] = [e.shape, values];
     }
     state.set(v, { step: st.step, buffers });
   }
-  return { groups: newGroups, state, stepCount: Number.isInteger(sd.stepCount) ? sd.stepCount : 0 };
+  return { groups: newGroups, state, stepCount };
 }
