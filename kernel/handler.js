@@ -274,6 +274,20 @@ class TsdlHandler extends JupyterHandlerImpl {
     };
   }
 
+  /**
+   * An exception thrown outside any cell's await chain (a timer, a callback) or a rejected promise nobody
+   * handles: shown as stderr on the running cell, or on the cell that ran last (where ipykernel prints an
+   * exception raised in a thread). The cell itself is not failed.
+   * @param {"uncaughtException" | "unhandledRejection"} kind
+   * @param {unknown} error
+   */
+  reportUncaught(kind, error) {
+    const what = kind === "unhandledRejection" ? "Unhandled promise rejection" : "Uncaught exception in a callback";
+    const text = `${what} (the kernel keeps running):\n${runtimeError(error, this.compiled).traceback.join("\n")}\n`;
+    if (this.io) this.io.stream("stderr", text);
+    else this.log(text);
+  }
+
   /** The sink tsdl's `display()` finds at globalThis[Symbol.for("tsdl.displaySink")]. */
   displaySink() {
     const current = () => {

@@ -7,7 +7,6 @@
 "use strict";
 const fs = require("fs");
 const path = require("path");
-const util = require("util");
 const { createConverter } = require("tslab/dist/converter");
 const { createExecutor } = require("tslab/dist/executor");
 const { getCodeMetadata } = require("tslab/dist/metadata");
@@ -26,6 +25,42 @@ function connectionFile() {
     process.exit(2);
   }
   return file;
+}
+
+/**
+ * An exception thrown in a timer or callback, or a promise rejected with no handler, must not end the kernel
+ * (every variable would be lost): it is reported, as ipykernel reports an exception in a thread. Other
+ * code's listeners for these events still run, but what they throw is caught: tfjs-backend-wasm (emscripten)
+ * registers listeners that rethrow, which made Node exit. Patching emit, rather than adding one more
+ * listener, covers listeners registered later (the wasm backend loads when a cell selects it).
+ * @param {(kind: "uncaughtException" | "unhandledRejection", error: unknown) => void} report
+ * @param {(text: string) => void} log the kernel's own stderr
+ */
+function survivePromiseAndTimerErrors(report, log) {
+  const emit = process.emit;
+  /** @type {(type: string | symbol, ...args: any[]) => boolean} */
+  const guarded = function (type, ...args) {
+    if (type !== "uncaughtException" && type !== "unhandledRejection") return Reflect.apply(emit, process, [type, ...args]);
+    const error = args[0];
+    const safeReport = (/** @type {typeof type} */ kind, /** @type {unknown} */ e) => {
+      try {
+        report(kind, e);
+      } catch (failed) {
+        log(`tsdl kernel: cannot report ${kind}: ${failed}`);
+      }
+    };
+    safeReport(type, error);
+    for (const listener of process.rawListeners(type)) {
+      try {
+        listener.apply(process, args);
+      } catch (thrown) {
+        if (thrown !== error) safeReport("uncaughtException", thrown);
+      }
+    }
+    // Handled: Node neither exits nor rethrows it.
+    return true;
+  };
+  process.emit = /** @type {typeof process.emit} */ (guarded);
 }
 
 function main() {
@@ -128,8 +163,7 @@ function main() {
     executor.interrupt();
   };
   process.on("SIGINT", interrupt);
-  process.on("uncaughtException", (err) => console.error("Uncaught exception (outside the running cell):", err));
-  process.on("unhandledRejection", (reason) => console.error("Unhandled promise rejection:", util.inspect(reason)));
+  survivePromiseAndTimerErrors((kind, error) => handler.reportUncaught(kind, error), log);
 
   const server = new TsdlServer(handler, configPath, { interrupt, log });
   server.init().catch((e) => {

@@ -81,11 +81,15 @@ const EXTRA = [
   "test_status_brackets_each_queued_request_in_order",
   "test_other_requests_wait_for_the_running_cell",
   "test_debug_request_gets_a_debug_adapter_reply",
+  "test_rejection_outside_a_cell_is_shown_without_kernel_frames",
+  "test_exception_in_a_timer_after_the_cell_is_shown_on_it",
+  "test_unhandled_rejection_after_the_cell_is_shown_on_it",
+  "test_exception_in_a_timer_while_a_cell_runs_is_shown_on_that_cell",
   "test_esm_only_package_imports",
   "test_async_esm_module_explains_how_to_import",
 ];
 
-describe("kernel: protocol (jupyter_kernel_test + protocol tests, one kernel)", function () {
+describe("kernel: protocol (jupyter_kernel_test + protocol tests; a cpu kernel, then a wasm one)", function () {
   this.timeout(180_000);
   let suite: Awaited<ReturnType<typeof runSuite>>;
 

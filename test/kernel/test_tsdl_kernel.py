@@ -5,10 +5,13 @@ interrupts, history.
 Run from the repo (the mocha test test/kernel.test.ts does this with the project-local Jupyter dirs):
     cd test/kernel && JUPYTER_PATH=../../kernel/share /usr/bin/python3 -m unittest -v test_tsdl_kernel
 """
+import os
+import queue
 import time
 import unittest
 
 import jupyter_kernel_test
+from jupyter_client.manager import start_new_kernel
 from jupyter_client.utils import run_sync
 from jupyter_kernel_test.msgspec_v5 import validate_message
 
@@ -332,6 +335,19 @@ class TsdlKernelTests(jupyter_kernel_test.KernelTests):
             types.append(self.kc.get_shell_msg(timeout=TIMEOUT)["msg_type"])
         self.assertEqual(types, ["execute_reply", "complete_reply"])
 
+    def test_rejection_outside_a_cell_is_shown_without_kernel_frames(self):
+        # Before any backend with its own process handlers loads (this kernel runs on cpu).
+        reply, _ = self.run_cell('setTimeout(() => Promise.reject(new TypeError("stray")), 30);\n"scheduled"')
+        text = ""
+        while "stray" not in text:
+            msg = run_sync(self.kc.iopub_channel.get_msg)(timeout=TIMEOUT)
+            if msg["msg_type"] == "stream" and msg["parent_header"].get("msg_id") == reply["parent_header"]["msg_id"]:
+                text += msg["content"]["text"]
+        self.assertTrue(text.startswith("Unhandled promise rejection (the kernel keeps running):\nTypeError: stray\n"), text)
+        self.assertNotIn("node:internal", text)
+        reply, _ = self.run_cell("1")
+        self.assertEqual(reply["content"]["status"], "ok")
+
     def _debug(self, command, arguments=None, seq=7):
         msg = self.kc.session.msg("debug_request", {"type": "request", "seq": seq, "command": command, "arguments": arguments or {}})
         self.kc.control_channel.send(msg)
@@ -380,6 +396,92 @@ class TsdlKernelTests(jupyter_kernel_test.KernelTests):
         _, out = self.run_cell('(await importESM("./esm-fixture/tla.mjs")).late')
         res = [m for m in out if m["msg_type"] == "execute_result"][0]["content"]["data"]["text/plain"]
         self.assertEqual(res, "'after await'")
+
+
+class TsdlWasmKernelTests(unittest.TestCase):
+    """A kernel that has loaded the wasm backend, whose emscripten code registers process handlers that rethrow
+    every uncaught exception and unhandled rejection: the kernel process died, with every variable."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.km, cls.kc = start_new_kernel(kernel_name="tsdl", env={**os.environ, "TSDL_BACKEND": "wasm"})
+        reply, out = cls.run_cell(cls, 'import { backend as bw } from "tsdl";\nconst keepMe = 5;\n(await bw.init(undefined, { verbose: false })).name')
+        assert reply["content"]["status"] == "ok", out
+        assert results(out) == ["'wasm'"], out
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.kc.stop_channels()
+        cls.km.shutdown_kernel(now=True)
+
+    def run_cell(self, code):
+        """Execute `code`; returns its reply and its iopub messages up to its idle status."""
+        msg_id = self.kc.execute(code)
+        out = []
+        while True:
+            msg = self.kc.get_iopub_msg(timeout=TIMEOUT)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                break
+            out.append(msg)
+        while True:
+            reply = self.kc.get_shell_msg(timeout=TIMEOUT)
+            if reply["parent_header"].get("msg_id") == msg_id:
+                return reply, out
+
+    def stderr_after(self, parent_id, seconds=3.0):
+        """stderr text sent on `parent_id`'s cell within `seconds`."""
+        text = ""
+        end = time.time() + seconds
+        while time.time() < end:
+            try:
+                msg = self.kc.get_iopub_msg(timeout=0.2)
+            except queue.Empty:
+                if text:
+                    break
+                continue
+            if msg["msg_type"] == "stream" and msg["parent_header"].get("msg_id") == parent_id and msg["content"]["name"] == "stderr":
+                text += msg["content"]["text"]
+        return text
+
+    def assert_alive_with_variables(self):
+        self.assertTrue(self.km.is_alive())
+        reply, out = self.run_cell("keepMe + 1")
+        self.assertEqual(reply["content"]["status"], "ok")
+        self.assertEqual(results(out), ["6"])
+
+    def test_exception_in_a_timer_after_the_cell_is_shown_on_it(self):
+        reply, _ = self.run_cell('setTimeout(() => { throw new RangeError("late boom"); }, 50);\n"scheduled"')
+        self.assertEqual(reply["content"]["status"], "ok")
+        text = self.stderr_after(reply["parent_header"]["msg_id"])
+        self.assertIn("Uncaught exception in a callback", text)
+        self.assertIn("RangeError: late boom", text)
+        self.assertRegex(text, r"at Timeout\._onTimeout \(In\[\d+\]:")
+        self.assert_alive_with_variables()
+
+    def test_unhandled_rejection_after_the_cell_is_shown_on_it(self):
+        reply, _ = self.run_cell('setTimeout(() => Promise.reject(new TypeError("nobody waits")), 50);\n"scheduled"')
+        self.assertEqual(reply["content"]["status"], "ok")
+        text = self.stderr_after(reply["parent_header"]["msg_id"])
+        self.assertIn("Unhandled promise rejection", text)
+        self.assertIn("TypeError: nobody waits", text)
+        self.assert_alive_with_variables()
+
+    def test_exception_in_a_timer_while_a_cell_runs_is_shown_on_that_cell(self):
+        reply, out = self.run_cell(
+            'setTimeout(() => { throw new Error("meanwhile"); }, 20);\nawait new Promise((r) => setTimeout(r, 300));\n"finished"'
+        )
+        # Like an exception in a Python thread: shown on the running cell, which itself completes.
+        self.assertEqual(reply["content"]["status"], "ok")
+        err = "".join(m["content"]["text"] for m in out if m["msg_type"] == "stream" and m["content"]["name"] == "stderr")
+        self.assertIn("Error: meanwhile", err)
+        self.assertEqual(results(out), ["'finished'"])
+        self.assert_alive_with_variables()
+
+
+def results(out):
+    return [m["content"]["data"]["text/plain"] for m in out if m["msg_type"] == "execute_result"]
 
 
 if __name__ == "__main__":
