@@ -113,7 +113,8 @@ function aptPackages() {
 // kernel/share/kernels/tsdl/kernel.json, which runs `node kernel/main.js` (node from PATH, as npm scripts set it).
 function jupyterDirs() {
   const env = jupyterEnv();
-  for (const k of ["JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR"]) fs.mkdirSync(env[k], { recursive: true });
+  for (const k of ["JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR"]) fs.mkdirSync(env[k], { recursive: true });
+  privateRuntimeDir(env.JUPYTER_RUNTIME_DIR);
   const spec = path.join(repo, "kernel", "share", "kernels", "tsdl", "kernel.json");
   const argv = JSON.parse(fs.readFileSync(spec, "utf8")).argv;
   // The kernelspec passes Node flags (ESM-only packages load through require); an older Node refuses to start.
@@ -124,6 +125,25 @@ function jupyterDirs() {
       `Node ${process.version} lacks ${missing.join(", ")}, which the tsdl kernel (${path.relative(repo, spec)}) starts Node with; ` +
         "use Node >= 20.17 (or 22+)",
     );
+  }
+}
+
+// The runtime dir holds the server's token (nbserver-PID.json) and the kernels' connection keys: only its owner
+// may enter it, as Jupyter makes its default one (0700). Also tightens a dir an earlier set-up made 0755, and
+// the files already in it (classic Notebook writes its server file with the umask's 0644).
+function privateRuntimeDir(dir) {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    // Special bits are kept (Jupyter sets the sticky bit on its runtime dir).
+    fs.chmodSync(dir, (fs.statSync(dir).mode & 0o7000) | 0o700);
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      if (!e.isFile()) continue;
+      const file = path.join(dir, e.name);
+      const mode = fs.statSync(file).mode & 0o777;
+      if (mode & 0o077) fs.chmodSync(file, mode & 0o700);
+    }
+  } catch (e) {
+    say(`cannot make ${path.relative(repo, dir)} private (mode 0700): ${e.message}`);
   }
 }
 

@@ -53,6 +53,25 @@ describe("set-up", function () {
     assert.deepEqual(listTree(home), [], "jupyter wrote under the home directory");
   });
 
+  it("makes the Jupyter runtime dir private (0700) and the files already in it unreadable to others, as Jupyter does", () => {
+    const runtime = jupyterEnv().JUPYTER_RUNTIME_DIR as string;
+    // As an earlier set-up left it: 0755, with a server info file (it holds the token) written 0644.
+    fs.mkdirSync(runtime, { recursive: true });
+    fs.chmodSync(runtime, 0o755);
+    const info = path.join(runtime, `nbserver-${process.pid}-test.json`);
+    fs.writeFileSync(info, "{}", { mode: 0o644 });
+    fs.chmodSync(info, 0o644);
+    try {
+      const r = spawnSync(process.execPath, ["scripts/setup.js", "--for", "test"], { cwd: repo, env, encoding: "utf8" });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal((fs.statSync(runtime).mode & 0o777).toString(8), "700");
+      assert.equal((fs.statSync(info).mode & 0o777).toString(8), "600");
+      assert.equal(fs.readFileSync(info, "utf8"), "{}", "the file is kept as it was");
+    } finally {
+      fs.rmSync(info, { force: true });
+    }
+  });
+
   it("generated Jupyter dirs are git-ignored", () => {
     const r = spawnSync("git", ["check-ignore", ".jupyter/runtime", "node_modules", "dist"], { cwd: repo, encoding: "utf8" });
     assert.deepEqual(r.stdout.trim().split("\n"), [".jupyter/runtime", "node_modules", "dist"]);
