@@ -282,6 +282,71 @@ describe("data: DataLoader", () => {
     }
   });
 
+  describe("worker threads end with the loader's use", function () {
+    this.timeout(120_000);
+    let t: { dir: string; cleanup(): void };
+    before(async function () {
+      if (process.platform !== "linux") this.skip(); // threads are counted in /proc/self/status
+      const { tempDir } = await import("./helpers/cifarFixture");
+      t = tempDir();
+      data.writeSyntheticCifar10(t.dir, { train: 100, test: 5 });
+    });
+    after(() => t?.cleanup());
+    const run = async (mode: string, ...args: string[]) => {
+      const { spawnSync } = await import("child_process");
+      const r = spawnSync(process.execPath, ["--expose-gc", path.join(__dirname, "helpers", "loaderWorkers.js"), mode, t.dir, ...args], { encoding: "utf8", timeout: 100_000 });
+      const lines = r.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+      return { status: r.status, signal: r.signal, stderr: r.stderr, lines };
+    };
+
+    it("ten loaders iterated and never closed (a cell run ten times) add no threads and no memory", async () => {
+      const r = await run("unclosed");
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.lines.length, 10);
+      for (const l of r.lines) {
+        assert.equal(l.images, 100);
+        assert.equal(l.threads, l.base, `loader ${l.loader}: ${l.threads} threads, ${l.base} before any loader`);
+      }
+      const growth = r.lines[9].rss - r.lines[0].rss;
+      assert.ok(growth < 40, `RSS grew ${growth.toFixed(0)} MB from the first loader to the tenth`); // was ~40 MB per loader
+    });
+
+    it("persistentWorkers keep their threads while the loader lives; garbage collection ends them, and those of an abandoned loop", async () => {
+      const r = await run("persistent");
+      assert.equal(r.status, 0, r.stderr);
+      const [alive, dropped] = r.lines;
+      assert.equal(alive.threads, alive.base + 12, "5 persistent loaders and one loop in progress, 2 workers each");
+      assert.equal(dropped.threads, dropped.base);
+    });
+
+    for (const workers of ["2", "0"]) {
+      it(`close() in the middle of a loop stops it with an error saying so (numWorkers ${workers}), never a silent exit`, async () => {
+        const r = await run("close-mid-loop", workers);
+        assert.equal(r.status, 1, `exit ${r.status ?? r.signal}, stdout ${JSON.stringify(r.lines)}`);
+        assert.match(r.stderr, /^tsdl\.data: DataLoader\.close\(\) was called during an iteration \(epoch 0, after batch 2 of 10\); the loop stops here\. Close the loader after the loop, or break out of it first\.$/m);
+      });
+    }
+
+    it("an error thrown by a transform names the sample, in a worker as on this thread", async () => {
+      const ds = new data.CIFAR10(t.dir, { transform: new T.Compose([new T.RandomCrop(40), new T.ToTensor()]) }); // 40 > 32: throws
+      for (const numWorkers of [1, 0]) {
+        const loader = new DataLoader(ds, { batchSize: 4, shuffle: true, seed: 3, numWorkers });
+        const first = loader.indices(0)[0];
+        await assert.rejects(
+          collect(loader),
+          new RegExp(
+            `^Error: tsdl\\.data: sample ${first} of the dataset \\(epoch 0\\) failed in get\\(\\) or its transform: Error: tsdl\\.data: RandomCrop size 40x40 is larger than the \\(padded\\) image 32x32` +
+              (numWorkers ? ".* \\(in DataLoader worker 0\\)$" : ""),
+          ),
+        );
+      }
+    });
+
+    it("persistentWorkers needs workers", () => {
+      assert.throws(() => new DataLoader(new Toy(3), { persistentWorkers: true }), /persistentWorkers needs numWorkers > 0 .*, got numWorkers 0/);
+    });
+  });
+
   it("bad input: clear errors, and the loader stays usable", async () => {
     assert.throws(() => new DataLoader(new Toy(3), { batchSize: 0 }), /batchSize must be a positive integer, got 0/);
     assert.throws(() => new DataLoader(new Toy(3), { prefetch: -1 }), /prefetch must be an integer >= 0, got -1/);

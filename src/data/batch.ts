@@ -23,7 +23,15 @@ export function buildHostBatch(dataset: Dataset<unknown>, seed: number, epoch: n
   const y = new Int32Array(n);
   for (let k = 0; k < n; k++) {
     const index = indices[k];
-    const item = dataset.get(index, new Generator(deriveSeed(seed, epoch, index)));
+    let item: unknown;
+    try {
+      item = dataset.get(index, new Generator(deriveSeed(seed, epoch, index)));
+    } catch (e) {
+      const err = e instanceof Error ? e : new Error(String(e));
+      const wrapped = new Error(`tsdl.data: sample ${index} of the dataset (epoch ${epoch}) failed in get() or its transform: ${err.name}: ${err.message}`);
+      (wrapped as { cause?: unknown }).cause = e;
+      throw wrapped;
+    }
     const [img, label] = Array.isArray(item) ? item : [item, undefined];
     if (!(img instanceof FloatImage)) {
       const hint = img instanceof Image ? ": end the dataset's transform with transforms.ToTensor() (and Normalize)" : "";

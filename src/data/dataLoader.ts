@@ -1,6 +1,4 @@
 // torch.utils.data.DataLoader for tsdl: batches of a map-style dataset as tensors, reproducible and resumable.
-import * as path from "path";
-import { Worker } from "worker_threads";
 import * as tf from "@tensorflow/tfjs";
 import { checkInt, describe } from "../core/check";
 import type { Batch } from "../core/protocols";
@@ -8,6 +6,8 @@ import { buildHostBatch, HostBatch } from "./batch";
 import type { Dataset, Sample } from "./dataset";
 import { FloatImage } from "./image";
 import { defaultGenerator, deriveSeed, Generator } from "./random";
+import type { Spec } from "./transforms/transform";
+import { WorkerPool } from "./workerPool";
 
 export interface DataLoaderOptions {
   /** Samples per batch (default 1, as PyTorch). */
@@ -29,10 +29,15 @@ export interface DataLoaderOptions {
   /**
    * Worker threads making batches in parallel with the training step (PyTorch's num_workers; default 0 = this
    * thread). Needs a dataset that can be rebuilt in a worker: CIFAR10, FashionMNIST and subsets of them with
-   * built-in transforms (not plain functions). Same batches, bit for bit, as with 0 workers. Call `close()`
-   * (or let the process exit) to end them.
+   * built-in transforms (not plain functions). Same batches, bit for bit, as with 0 workers. The threads start
+   * with each iteration and end with it, as in PyTorch.
    */
   numWorkers?: number;
+  /**
+   * Keep the worker threads between epochs (PyTorch's persistent_workers; default false). They end with
+   * `close()` or once the loader is garbage-collected.
+   */
+  persistentWorkers?: boolean;
 }
 
 /** What a DataLoader yields: x float32 [N, H, W, C] (tfjs is channels-last), y int32 [N] labels. Owned by the loader. */
@@ -56,12 +61,8 @@ export interface DataLoaderStats {
   produceMs: number;
 }
 
-interface Pending {
-  resolve(b: HostBatch): void;
-  reject(e: Error): void;
-}
-
-const WORKER_FILE = path.join(__dirname, __filename.endsWith(".ts") ? "worker.ts" : "worker.js");
+/** Closes the worker pool of a loader that became unreachable (a loop abandoned, a notebook cell run again). */
+const unreachable = new FinalizationRegistry<WorkerPool>((pool) => pool.close());
 
 /**
  * Batches of `dataset` as an async iterable: `for await (const { x, y } of loader) { ... }`.
@@ -83,12 +84,11 @@ export class DataLoader<X = FloatImage> implements AsyncIterable<LoaderBatch> {
   readonly dropLast: boolean;
   readonly prefetch: number;
   readonly numWorkers: number;
+  readonly persistentWorkers: boolean;
   private seed: number;
-  private workers: Worker[] = [];
-  /** Requests in flight per worker; a worker with some is ref'd so that awaiting it keeps Node running. */
-  private busy: number[] = [];
-  private pending = new Map<number, Pending>();
-  private nextRequest = 0;
+  private pool: WorkerPool | undefined;
+  /** Set by close() during an iteration: where the loop stopped. */
+  private closedAt: { epoch: number; batch: number } | undefined;
   private nextEpoch = 0;
   private resumeBatch = 0;
   private cursor: { epoch: number; batch: number } | undefined;
@@ -107,6 +107,10 @@ export class DataLoader<X = FloatImage> implements AsyncIterable<LoaderBatch> {
     checkInt("tsdl.data.DataLoader", "numWorkers", this.numWorkers, 0);
     this.prefetch = opts.prefetch ?? 2 * Math.max(1, this.numWorkers);
     checkInt("tsdl.data.DataLoader", "prefetch", this.prefetch, 0);
+    this.persistentWorkers = opts.persistentWorkers ?? false;
+    if (this.persistentWorkers && this.numWorkers === 0) {
+      throw new Error("tsdl.data: DataLoader persistentWorkers needs numWorkers > 0 (there are no worker threads to keep), got numWorkers 0");
+    }
     if (this.numWorkers > 0 && !dataset.workerSpec?.()) {
       throw new Error(
         `tsdl.data: numWorkers ${this.numWorkers} needs a dataset a worker thread can rebuild (CIFAR10, FashionMNIST or a subset of them, ` +
@@ -171,57 +175,38 @@ export class DataLoader<X = FloatImage> implements AsyncIterable<LoaderBatch> {
     });
   }
 
-  private startWorkers(): void {
-    if (this.workers.length === this.numWorkers) return;
-    const spec = this.dataset.workerSpec?.();
-    for (let i = this.workers.length; i < this.numWorkers; i++) {
-      const w = new Worker(WORKER_FILE, {
-        workerData: { dataset: spec },
-        execArgv: WORKER_FILE.endsWith(".ts") ? ["-r", "ts-node/register/transpile-only"] : [],
-      });
-      w.on("message", (m: { id: number; batch?: HostBatch; error?: string }) => {
-        if (--this.busy[i] === 0) w.unref(); // idle workers do not keep the process alive
-        const p = this.pending.get(m.id);
-        if (!p) return;
-        this.pending.delete(m.id);
-        if (m.batch) p.resolve(m.batch);
-        else p.reject(new Error(m.error?.startsWith("tsdl") ? m.error : `tsdl.data: DataLoader worker: ${m.error}`));
-      });
-      w.on("error", (e) => this.failAll(new Error(`tsdl.data: DataLoader worker ${i} failed: ${e.message}`)));
-      w.on("exit", (code) => {
-        // an exit we did not ask for (close() removes the workers first) must not leave the loop waiting
-        if (this.workers.includes(w)) this.failAll(new Error(`tsdl.data: DataLoader worker ${i} exited (code ${code})`));
-      });
-      w.unref();
-      this.workers.push(w);
-      this.busy.push(0);
-    }
-  }
-
-  private failAll(e: Error): void {
-    for (const p of this.pending.values()) p.reject(e);
-    this.pending.clear();
-    this.close();
-  }
-
-  /** Makes a batch in worker b % numWorkers. */
+  /** Makes a batch in worker b % numWorkers, starting the workers when none run. */
   private buildInWorker(b: number, epoch: number, indices: Int32Array): Promise<HostBatch> {
-    this.startWorkers();
-    const id = this.nextRequest++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      const k = b % this.numWorkers;
-      if (this.busy[k]++ === 0) this.workers[k].ref();
-      this.workers[k].postMessage({ id, seed: this.seed, epoch, indices: Int32Array.from(indices) });
-    });
+    if (!this.pool?.size) {
+      this.endWorkers(); // one that closed itself (a worker failed)
+      this.pool = new WorkerPool(this.numWorkers, this.dataset.workerSpec?.() as Spec);
+      unreachable.register(this, this.pool, this.pool);
+    }
+    return this.pool.request(b % this.numWorkers, { seed: this.seed, epoch, indices: Int32Array.from(indices) });
   }
 
-  /** Ends the worker threads (they are started again by the next iteration). */
+  private endWorkers(reason?: Error): void {
+    if (!this.pool) return;
+    unreachable.unregister(this.pool);
+    this.pool.close(reason);
+    this.pool = undefined;
+  }
+
+  /**
+   * Ends the worker threads (the next iteration starts them again). Called during an iteration, it stops that
+   * loop: its next step throws an error saying so.
+   */
   close(): void {
-    const workers = this.workers;
-    this.workers = [];
-    this.busy = [];
-    for (const w of workers) void w.terminate();
+    if (this.cursor && !this.closedAt) this.closedAt = { ...this.cursor };
+    this.endWorkers(this.closedAt && this.closedError());
+  }
+
+  private closedError(): Error {
+    const at = this.closedAt as { epoch: number; batch: number };
+    return new Error(
+      `tsdl.data: DataLoader.close() was called during an iteration (epoch ${at.epoch}, after batch ${at.batch} of ${this.length}); ` +
+        `the loop stops here. Close the loader after the loop, or break out of it first.`,
+    );
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<LoaderBatch, void, undefined> {
@@ -249,6 +234,7 @@ export class DataLoader<X = FloatImage> implements AsyncIterable<LoaderBatch> {
     let prev: LoaderBatch | undefined;
     try {
       for (let b = first; b < total; b++) {
+        if (this.closedAt) throw this.closedError();
         schedule();
         const t0 = performance.now();
         const host = await (queue.shift() as Promise<HostBatch>);
@@ -263,6 +249,8 @@ export class DataLoader<X = FloatImage> implements AsyncIterable<LoaderBatch> {
       }
     } finally {
       if (prev) tf.dispose([prev.x, prev.y]);
+      if (!this.persistentWorkers) this.endWorkers();
+      this.closedAt = undefined;
       // complete or left early (break / error): either way the next iteration is a new epoch, as in PyTorch
       this.cursor = undefined;
       this.running = false;
