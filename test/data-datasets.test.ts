@@ -58,6 +58,7 @@ describe("data: CIFAR-10 reader and synthetic generator", () => {
       handRecord(3, (c) => [10, 20, 30][c]),
       handRecord(9, (c, y, x) => (c === 0 ? y : c === 1 ? x : 200)),
     ]));
+    fs.writeFileSync(path.join(folder, "tsdl-records.json"), JSON.stringify({ "test_batch.bin": 2 })); // not the official 10000
     const ds = new data.CIFAR10(t.dir, { train: false });
     assert.deepEqual(Array.from(ds.targets), [3, 9]);
     assert.equal(ds.classes[9], "truck");
@@ -117,10 +118,16 @@ describe("data: CIFAR-10 reader and synthetic generator", () => {
     const test = w.files[5].file;
     fs.truncateSync(test, 3073 * 4 - 100);
     assert.throws(() => new data.CIFAR10(t.dir, { train: false }), new RegExp(`${path.basename(test)} is truncated or corrupt: 12192 bytes, expected a multiple of 3073`));
-    // next to the official readme.html, files must hold 10000 images: a cut at a record boundary is caught
-    fs.writeFileSync(path.join(w.folder, "readme.html"), "<html></html>");
-    assert.throws(() => new data.CIFAR10(t.dir), /data_batch_1.bin is truncated: 2 images \(6146 bytes\), but official batches hold 10000 \(30730000 bytes\)/);
-    fs.rmSync(path.join(w.folder, "readme.html"));
+    // a file cut at a record boundary: caught by the counts writeSyntheticCifar10 lists in tsdl-records.json
+    fs.truncateSync(test, 3073 * 3);
+    assert.throws(() => new data.CIFAR10(t.dir, { train: false }), (e: Error) => {
+      assert.match(e.message, /test_batch\.bin holds 3 images \(9219 bytes\), expected 4 \(12292 bytes; as tsdl-records\.json lists\): the file was cut short/);
+      return true;
+    });
+    // without that list the files must be the official archive's: 10000 images each
+    fs.rmSync(path.join(w.folder, "tsdl-records.json"));
+    assert.throws(() => new data.CIFAR10(t.dir), /data_batch_1\.bin holds 2 images \(6146 bytes\), expected 10000 \(30730000 bytes; an official batch holds 10000\).*CIFAR-format files of your own: list each file's image count in .*tsdl-records\.json/);
+    data.writeSyntheticCifar10(t.dir, { train: 10, test: 4 });
     const bad = fs.readFileSync(w.files[0].file);
     bad[3073] = 12;
     fs.writeFileSync(w.files[0].file, bad);
@@ -207,7 +214,7 @@ describe("data: CIFAR-10 download over 127.0.0.1", function () {
       assert.deepEqual(listTree(t.dir), [
         "cifar-10-batches-bin/", "cifar-10-batches-bin/batches.meta.txt", "cifar-10-batches-bin/data_batch_1.bin", "cifar-10-batches-bin/data_batch_2.bin",
         "cifar-10-batches-bin/data_batch_3.bin", "cifar-10-batches-bin/data_batch_4.bin", "cifar-10-batches-bin/data_batch_5.bin",
-        "cifar-10-batches-bin/test_batch.bin", "cifar-10-binary.tar.gz",
+        "cifar-10-batches-bin/test_batch.bin", "cifar-10-batches-bin/tsdl-records.json", "cifar-10-binary.tar.gz",
       ]);
       for (const f of ["data_batch_3.bin", "test_batch.bin"]) assert.deepEqual(fs.readFileSync(path.join(dir, f)), fs.readFileSync(path.join(arch.source, f)));
       assert.equal(new data.CIFAR10(t.dir).length, 25);
@@ -321,6 +328,14 @@ describe("data: Fashion-MNIST", () => {
       assert.throws(() => new data.FashionMNIST(t.dir, { train: false }), /t10k-images-idx3-ubyte.gz is truncated or corrupt \(gunzip/);
       fs.writeFileSync(path.join(raw, "t10k-images-idx3-ubyte.gz"), zlib.gzipSync(images.subarray(0, 1000)));
       assert.throws(() => new data.FashionMNIST(t.dir, { train: false }), /truncated: header says 3x28x28 = 2352 bytes, found 984/);
+      // a label outside the 10 classes
+      fs.writeFileSync(path.join(raw, "t10k-images-idx3-ubyte.gz"), zlib.gzipSync(images));
+      labels[8 + 1] = 200;
+      fs.writeFileSync(path.join(raw, "t10k-labels-idx1-ubyte"), labels);
+      assert.throws(
+        () => new data.FashionMNIST(t.dir, { train: false }),
+        /t10k-labels-idx1-ubyte is corrupt: label 200 at index 1; accepted: 0\.\.9 \(the 10 Fashion-MNIST classes\)/,
+      );
     } finally {
       t.cleanup();
     }

@@ -3,6 +3,7 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { checkInt, fail, isObject } from "../core/check";
 import { ImageDataset } from "./dataset";
 import { downloadFile, extractFolder, md5File } from "./download";
 import { Image } from "./image";
@@ -19,6 +20,12 @@ export const CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer",
 export const CIFAR10_RECORD = 3073;
 /** Images per file of the official archive. */
 export const CIFAR10_OFFICIAL_BATCH = 10000;
+/**
+ * Beside the batch files, the images each file holds when they are not the official archive's 10000:
+ * `{ "data_batch_1.bin": 100, ... }`, written by writeSyntheticCifar10 (the binary format has no header, so a
+ * file cut at a record boundary is only caught by its count).
+ */
+export const CIFAR10_COUNTS_FILE = "tsdl-records.json";
 
 export interface CIFAR10Options<X = Image> {
   /** Training split (data_batch_1..5, 50000 images) or test split (test_batch, 10000). Default true. */
@@ -49,6 +56,26 @@ function howToGet(root: string): string {
   );
 }
 
+/** The images each batch file must hold: tsdl-records.json's counts when there is one, else the official 10000. */
+function expectedRecords(folder: string): { count(name: string): number | undefined; source: string } {
+  const listing = path.join(folder, CIFAR10_COUNTS_FILE);
+  if (!fs.existsSync(listing)) return { count: () => CIFAR10_OFFICIAL_BATCH, source: `an official batch holds ${CIFAR10_OFFICIAL_BATCH}` };
+  let counts: unknown;
+  try {
+    counts = JSON.parse(fs.readFileSync(listing, "utf8"));
+  } catch (e) {
+    throw new Error(`tsdl.data: ${listing} is not valid JSON (${(e as Error).message}); it lists the images of each batch file, e.g. {"test_batch.bin": 100}`);
+  }
+  if (!isObject(counts)) fail("tsdl.data", listing, 'an object of image counts per file, e.g. {"test_batch.bin": 100}', counts);
+  return {
+    count: (name) => {
+      const n = (counts as Record<string, unknown>)[name];
+      return n === undefined ? undefined : checkInt("tsdl.data", `${listing} key "${name}"`, n, 1);
+    },
+    source: `as ${CIFAR10_COUNTS_FILE} lists`,
+  };
+}
+
 /** Checks one batch file and returns its bytes; errors say where, what was expected and how to get the data. */
 function readBatch(file: string, rootInfo: string, root: string): Buffer {
   if (!fs.existsSync(file)) {
@@ -67,13 +94,16 @@ function readBatch(file: string, rootInfo: string, root: string): Buffer {
         howToGet(root),
     );
   }
-  // The official archive ships a readme.html next to the batches; there every batch holds 10000 images, so a
-  // file cut at a record boundary is caught too.
-  if (fs.existsSync(path.join(path.dirname(file), "readme.html")) && buf.length !== CIFAR10_OFFICIAL_BATCH * CIFAR10_RECORD) {
+  const expected = expectedRecords(path.dirname(file));
+  const want = expected.count(path.basename(file));
+  const listing = path.join(path.dirname(file), CIFAR10_COUNTS_FILE);
+  if (want === undefined) throw new Error(`tsdl.data: ${listing} lists no image count for ${path.basename(file)}; add it, e.g. {"${path.basename(file)}": ${buf.length / CIFAR10_RECORD}}`);
+  if (buf.length !== want * CIFAR10_RECORD) {
     throw new Error(
-      `tsdl.data: CIFAR-10 file ${file} is truncated: ${buf.length / CIFAR10_RECORD} images (${buf.length} bytes), but official batches ` +
-        `hold ${CIFAR10_OFFICIAL_BATCH} (${CIFAR10_OFFICIAL_BATCH * CIFAR10_RECORD} bytes). Delete ${path.join(root, CIFAR10_FOLDER)} and download again. ` +
-        howToGet(root),
+      `tsdl.data: CIFAR-10 file ${file} holds ${buf.length / CIFAR10_RECORD} images (${buf.length} bytes), expected ${want} ` +
+        `(${want * CIFAR10_RECORD} bytes; ${expected.source}): the file was cut short or is not from this dataset. ` +
+        `Delete ${path.join(root, CIFAR10_FOLDER)} and download again, or write the synthetic stand-in again. ` +
+        `CIFAR-format files of your own: list each file's image count in ${listing}.`,
     );
   }
   for (let off = 0; off < buf.length; off += CIFAR10_RECORD) {

@@ -23,6 +23,8 @@ export interface FashionMNISTOptions<X = Image> {
 interface Idx {
   dims: number[];
   data: Uint8Array;
+  /** The file it was read from. */
+  file: string;
 }
 
 /** Parses an idx file: magic 0x0000 08 <ndim>, ndim big-endian uint32 sizes, then unsigned bytes. */
@@ -37,7 +39,7 @@ export function parseIdx(buf: Uint8Array, file: string): Idx {
   const size = dims.reduce((a, b) => a * b, 1);
   const start = 4 + 4 * ndim;
   if (buf.length - start !== size) throw bad(`truncated: header says ${dims.join("x")} = ${size} bytes, found ${buf.length - start}`);
-  return { dims, data: buf.subarray(start) };
+  return { dims, data: buf.subarray(start), file };
 }
 
 function readIdx(dirs: string[], name: string): Idx {
@@ -93,6 +95,13 @@ export class FashionMNIST<X = Image> extends ImageDataset<X> {
     }
     if (labels.dims.length !== 1 || labels.dims[0] !== images.dims[0]) {
       throw new Error(`tsdl.data: ${prefix}-labels-idx1-ubyte holds ${labels.dims.join("x")} labels for ${images.dims[0]} images`);
+    }
+    const bad = labels.data.findIndex((label) => label >= FASHION_MNIST_CLASSES.length);
+    if (bad >= 0) {
+      throw new Error(
+        `tsdl.data: ${labels.file} is corrupt: label ${labels.data[bad]} at index ${bad}; accepted: 0..${FASHION_MNIST_CLASSES.length - 1} ` +
+          `(the ${FASHION_MNIST_CLASSES.length} Fashion-MNIST classes). Reinstall the data (Debian: apt-get install --reinstall dataset-fashion-mnist).`,
+      );
     }
     // in shared memory, so DataLoader worker threads read the same bytes instead of a copy each
     this.data = sharedCopy([images.data]);

@@ -1,7 +1,7 @@
 // Small synthetic CIFAR-10 in the exact official binary layout, for tests and offline smoke runs.
 import * as fs from "fs";
 import * as path from "path";
-import { CIFAR10_CLASSES, CIFAR10_FOLDER, CIFAR10_RECORD, CIFAR10_TEST_FILES, CIFAR10_TRAIN_FILES } from "./cifar10";
+import { CIFAR10_CLASSES, CIFAR10_COUNTS_FILE, CIFAR10_FOLDER, CIFAR10_RECORD, CIFAR10_TEST_FILES, CIFAR10_TRAIN_FILES } from "./cifar10";
 import { Generator } from "./random";
 import { dataRoot } from "./root";
 
@@ -48,7 +48,8 @@ function checkCount(name: string, n: number): void {
 }
 
 /**
- * Writes `root/cifar-10-batches-bin/` (data_batch_1..5.bin, test_batch.bin, batches.meta.txt) with `train`
+ * Writes `root/cifar-10-batches-bin/` (data_batch_1..5.bin, test_batch.bin, batches.meta.txt, and
+ * tsdl-records.json with each file's image count) with `train`
  * and `test` random images in the official format; `new CIFAR10(root)` then reads it. Labels cycle through
  * the 10 classes in a seeded random order. Root: the argument, else $TSDL_DATA, else ./data.
  */
@@ -77,5 +78,8 @@ export function writeSyntheticCifar10(root?: string, opts: SyntheticCifar10Optio
   });
   CIFAR10_TEST_FILES.forEach((name) => write(name, test));
   fs.writeFileSync(path.join(folder, "batches.meta.txt"), CIFAR10_CLASSES.join("\n") + "\n\n");
+  // the format has no header: the counts let the reader catch a file cut at a record boundary
+  const counts = Object.fromEntries(files.map((f) => [path.basename(f.file), f.images]));
+  fs.writeFileSync(path.join(folder, CIFAR10_COUNTS_FILE), JSON.stringify(counts, null, 1) + "\n");
   return { folder, files };
 }
