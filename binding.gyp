@@ -12,7 +12,7 @@
         "src/backend/wasm/native/ops.c",
         "src/backend/wasm/native/napi.c"
       ],
-      "cflags": ["-O3", "-march=native", "-fvisibility=hidden", "-Wall"],
+      "cflags": ["-O3", "-march=native", "-fvisibility=hidden"],
       "libraries": ["-lopenblas"],
       "conditions": [
         ["tsdl_dnnl==1", { "defines": ["TSDL_DNNL"], "libraries": ["-ldnnl"] }]

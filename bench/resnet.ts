@@ -119,7 +119,7 @@ async function main(): Promise<void> {
   const results: Array<Result & { round: number }> = [];
   const info = await backend.init(a.backend, { verbose: true });
   Object.assign(wasmKernelOptions, { native: a.native, dnnl: a.dnnl });
-  const kernels = info.name !== "wasm" ? "" : !a.native ? "XNNPACK" : !nativeStatus().enabled ? `XNNPACK (${nativeStatus().detail})` : a.dnnl === "off" ? nativeStatus().detail.replace(/oneDNN .*?\), /, "") : a.dnnl === "always" ? nativeStatus().detail.replace(/\(autotuned[^)]*\)/, "(always)") : nativeStatus().detail;
+  const kernels = info.name !== "wasm" ? "" : !a.native ? "XNNPACK" : !nativeStatus().enabled ? `XNNPACK (${nativeStatus().detail})` : a.dnnl === "off" ? nativeStatus().detail.replace(/oneDNN .*?\), /, "") : a.dnnl === "always" ? nativeStatus().detail.replace(/\(or im2col[^)]*\)/, "(always)") : nativeStatus().detail;
   if (kernels) console.log(`wasm kernels: ${kernels}`);
   const model = models.resnet(3, 10, { seed: 0, inputSize: a.size });
   const x = tf.randomNormal([a.batch, a.size, a.size, 3], 0, 1, "float32", 1) as tf.Tensor4D;

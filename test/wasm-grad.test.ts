@@ -1,6 +1,7 @@
 // Gradient checks of tsdl's wasm conv2d gradient kernels against the cpu backend (and PyTorch goldens).
 import assert from "node:assert/strict";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { backend, tf } from "tsdl";
 // The instance the registered kernels read (tsdl resolves to dist/).
@@ -181,9 +182,9 @@ describe("wasm conv2d gradients vs the cpu backend", function () {
     if (!n) this.skip();
     const heap = new ArrayBuffer(64);
     const cases: Array<[() => void, RegExp]> = [
-      [() => (n!.backpropInput as (...a: unknown[]) => void)(heap, new Int32Array(13)), /conv: got 2 arguments, expected 5/],
-      [() => n!.backpropInput({} as ArrayBuffer, new Int32Array(13), 0, 0, 0), /conv: argument 0 must be the wasm heap ArrayBuffer/],
-      [() => n!.backpropFilter(heap, new Int32Array(12), 0, 0, 0), /conv: argument 1 must be an Int32Array\(13\) geometry/],
+      [() => (n!.backpropInput as (...a: unknown[]) => void)(heap, new Int32Array(13)), /conv: got 2 arguments, expected 6/],
+      [() => n!.backpropInput({} as ArrayBuffer, new Int32Array(13), 0, 0, 0, 0), /conv: argument 0 must be the wasm heap ArrayBuffer/],
+      [() => n!.backpropFilter(heap, new Int32Array(12), 0, 0, 0, 0), /conv: argument 1 must be an Int32Array\(13\) geometry/],
       [() => n!.maxPoolGrad(heap, new Int32Array(13), 0, 0, 0), /maxPoolGrad: argument 1 must be an Int32Array\(12\) geometry/],
       [() => n!.tile(heap, new Int32Array([2, 2]), new Int32Array([1]), 0, 0), /tile: argument 2 must be an Int32Array of reps, one per dimension/],
       [() => (n!.batchNorm as (...a: unknown[]) => void)(heap, 0, 0), /batchNorm: got 3 arguments, expected 10/],
@@ -220,14 +221,23 @@ describe("wasm conv2d gradients vs the cpu backend", function () {
 
   it("autotuned (dnnl auto): every call of a new shape gives the same bits, the first one included", function () {
     if (!/oneDNN/.test(nativeStatus().detail)) this.skip(); // one path only: nothing to choose between
-    Object.assign(wasmKernelOptions, { native: true, dnnl: "auto" });
-    // A shape no other test uses, so its first call is the one that times oneDNN against im2col + OpenBLAS.
+    // An empty choices folder, so the first call is the one that times oneDNN against im2col + OpenBLAS.
+    const choices = fs.mkdtempSync(path.join(os.tmpdir(), "tsdl-choices-"));
+    const saved = wasmKernelOptions.convChoices;
+    Object.assign(wasmKernelOptions, { native: true, dnnl: "auto", convChoices: choices });
     const c: Case = { name: "autotune", x: [2, 13, 13, 24], filter: [3, 3, 24, 20], strides: [1, 1], pad: "same" };
-    const runs = Array.from({ length: 6 }, () => {
-      const g = convGrads(c, 77);
-      const y = tf.tidy(() => tf.conv2d(tf.tensor4d(randn(2 * 13 * 13 * 24, 78), c.x), tf.tensor4d(randn(3 * 3 * 24 * 20, 79), c.filter), 1, "same").dataSync() as Float32Array);
-      return { y, ...g };
-    });
+    let runs;
+    try {
+      runs = Array.from({ length: 6 }, () => {
+        const g = convGrads(c, 77);
+        const y = tf.tidy(() => tf.conv2d(tf.tensor4d(randn(2 * 13 * 13 * 24, 78), c.x), tf.tensor4d(randn(3 * 3 * 24 * 20, 79), c.filter), 1, "same").dataSync() as Float32Array);
+        return { y, ...g };
+      });
+      assert.equal(fs.readdirSync(choices).length, 3, "one choice each for the forward conv, dx and dW");
+    } finally {
+      wasmKernelOptions.convChoices = saved;
+      fs.rmSync(choices, { recursive: true, force: true });
+    }
     const differ = runs.slice(1).flatMap((r, i) =>
       (["y", "dx", "dw"] as const).filter((k) => relErr(r[k], runs[0][k]) !== 0).map((k) => `call ${i + 2} ${k}`));
     assert.deepEqual(differ, []);

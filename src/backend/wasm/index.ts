@@ -5,7 +5,7 @@
 //    Conv2DBackpropFilter as a conv2d with batch and channels swapped;
 //  - on the native addon when it builds (system C compiler + OpenBLAS, oneDNN if present; see native/addon.ts):
 //    Conv2D, FusedConv2D and both gradients as oneDNN direct convolutions or im2col + multi-threaded sgemm
-//    (autotuned per shape), in place in wasm memory; Tile, Sum/Mean over leading or trailing axes, MaxPoolGrad and
+//    (the faster per shape, chosen once per machine: native/choices.ts), in place in wasm memory; Tile, Sum/Mean over leading or trailing axes, MaxPoolGrad and
 //    FusedBatchNorm, whose stock versions are scalar loops or transpose first; FusedBatchNorm's gradient as one
 //    two-pass kernel and Mean's gradient as one broadcast (wrappers around tfjs's gradients, active on wasm only);
 //  - always: Identity and same-dtype Cast share the data instead of copying it.
@@ -15,9 +15,9 @@ import { conv2dBackpropFilter } from "./conv2d_backprop_filter";
 import { conv2dBackpropInput } from "./conv2d_backprop_input";
 import { jsMaxPoolGrad } from "./max_pool_grad";
 import { meanGradConfig } from "./mean_grad";
-import { loadNative, nativeStatus, type NativeConv } from "./native/addon";
+import { buildScript, loadNative, nativeStatus, type NativeConv } from "./native/addon";
 import { BATCH_NORM_GRAD, fusedBatchNormGradConfig, nativeBatchNormGrad } from "./native/batchnorm_grad";
-import { nativeBackpropFilter, nativeBackpropInput, nativeForward } from "./native/conv";
+import { nativeBackpropFilter, nativeBackpropInput, nativeForward, type ConvOptions } from "./native/conv";
 import { nativeBatchNorm, nativeMaxPoolGrad, nativeReduce, nativeTile } from "./native/ops";
 import type { TensorInfo } from "./scratch";
 
@@ -26,18 +26,16 @@ export type { FilterGradOptions, FilterGradStrategy } from "./conv2d_backprop_fi
 export { nativeStatus } from "./native/addon";
 export type { NativeStatus } from "./native/addon";
 
-export interface WasmKernelOptions {
+export interface WasmKernelOptions extends ConvOptions {
   /** Use the native kernels when they load (default true; TSDL_WASM_NATIVE=0 stops loading them). */
   native: boolean;
-  /**
-   * Within them, oneDNN convolutions when compiled in: "auto" (default) times oneDNN and im2col + OpenBLAS twice
-   * each within the first call of each conv shape and keeps the faster from then on (so repeated calls give the
-   * same bits); "always"; "off" (im2col + OpenBLAS only).
-   */
-  dnnl: "auto" | "always" | "off";
 }
 
-export const wasmKernelOptions: WasmKernelOptions = { native: true, dnnl: process.env.TSDL_WASM_DNNL === "0" ? "off" : "auto" };
+export const wasmKernelOptions: WasmKernelOptions = {
+  native: true,
+  dnnl: process.env.TSDL_WASM_DNNL === "0" ? "off" : "auto",
+  convChoices: buildScript().paths.convChoices,
+};
 
 /** The stock kernels that were replaced, by name (for benchmarks that compare against them). */
 export const stockKernels = new Map<string, tf.KernelConfig>();
@@ -48,14 +46,8 @@ function stock(name: string): tf.KernelFunc {
   return config.kernelFunc;
 }
 
-let dnnlMode: WasmKernelOptions["dnnl"] | undefined;
 function native(): NativeConv | undefined {
-  const n = wasmKernelOptions.native ? loadNative() : undefined;
-  if (n && dnnlMode !== wasmKernelOptions.dnnl) {
-    dnnlMode = wasmKernelOptions.dnnl;
-    n.dnnl(({ off: 0, auto: 1, always: 2 } as const)[dnnlMode]);
-  }
-  return n;
+  return wasmKernelOptions.native ? loadNative() : undefined;
 }
 
 /** The kernels tsdl adds to (or replaces in) the wasm backend. */
@@ -65,7 +57,7 @@ export const wasmTrainingKernels: tf.KernelConfig[] = [
     backendName: "wasm",
     kernelFunc: (args) => {
       const n = native();
-      return n ? nativeBackpropFilter(n)(args) : conv2dBackpropFilter(args as never);
+      return n ? nativeBackpropFilter(n, wasmKernelOptions)(args) : conv2dBackpropFilter(args as never);
     },
   },
   {
@@ -73,7 +65,7 @@ export const wasmTrainingKernels: tf.KernelConfig[] = [
     backendName: "wasm",
     kernelFunc: (args) => {
       const n = native();
-      return n ? nativeBackpropInput(n)(args) : conv2dBackpropInput(args as never);
+      return n ? nativeBackpropInput(n, wasmKernelOptions)(args) : conv2dBackpropInput(args as never);
     },
   },
   {
@@ -81,7 +73,7 @@ export const wasmTrainingKernels: tf.KernelConfig[] = [
     backendName: "wasm",
     kernelFunc: (args) => {
       const n = native();
-      return n ? nativeForward(n, stock(tf.Conv2D))(args) : stock(tf.Conv2D)(args);
+      return n ? nativeForward(n, stock(tf.Conv2D), wasmKernelOptions)(args) : stock(tf.Conv2D)(args);
     },
   },
   {
@@ -89,7 +81,7 @@ export const wasmTrainingKernels: tf.KernelConfig[] = [
     backendName: "wasm",
     kernelFunc: (args) => {
       const n = native();
-      return n ? nativeForward(n, stock(tf.FusedConv2D))(args) : stock(tf.FusedConv2D)(args);
+      return n ? nativeForward(n, stock(tf.FusedConv2D), wasmKernelOptions)(args) : stock(tf.FusedConv2D)(args);
     },
   },
   {

@@ -10,16 +10,21 @@ import * as path from "path";
 
 /** The addon's functions; offsets are byte offsets into the wasm heap, geometry an Int32Array(13). */
 export interface NativeConv {
-  forward(heap: ArrayBuffer, geo: Int32Array, x: number, w: number, bias: number, y: number, act: number): void;
-  backpropInput(heap: ArrayBuffer, geo: Int32Array, dy: number, w: number, dx: number): void;
-  backpropFilter(heap: ArrayBuffer, geo: Int32Array, x: number, dy: number, dw: number): void;
+  /**
+   * The convolutions; `path` 0 im2col + OpenBLAS, 1 oneDNN (OpenBLAS where oneDNN has no primitive for the shape),
+   * 2 both, timed: returns [oneDNN ms, OpenBLAS ms] with oneDNN's result in the output (-1 ms: it cannot, and the
+   * output is OpenBLAS's). Otherwise returns the path that ran.
+   */
+  forward(heap: ArrayBuffer, geo: Int32Array, x: number, w: number, bias: number, y: number, act: number, path: 0 | 1 | 2): number | [number, number];
+  backpropInput(heap: ArrayBuffer, geo: Int32Array, dy: number, w: number, dx: number, path: 0 | 1 | 2): number | [number, number];
+  backpropFilter(heap: ArrayBuffer, geo: Int32Array, x: number, dy: number, dw: number, path: 0 | 1 | 2): number | [number, number];
   tile(heap: ArrayBuffer, shape: Int32Array, reps: Int32Array, x: number, out: number): void;
   reduceSum(heap: ArrayBuffer, x: number, out: number, rows: number, cols: number, leading: number, scale: number): void;
   maxPoolGrad(heap: ArrayBuffer, geo: Int32Array, x: number, dy: number, dx: number): void;
   batchNorm(heap: ArrayBuffer, x: number, y: number, rows: number, c: number, mean: number, variance: number, scale: number, offset: number, eps: number): void;
   batchNormGrad(heap: ArrayBuffer, x: number, dy: number, rows: number, c: number, mean: number, variance: number, scale: number, eps: number, dx: number, dmean: number, dvar: number, dscale: number, doffset: number): void;
-  /** oneDNN convolutions 0 off, 1 autotuned per shape against im2col + OpenBLAS, 2 always; returns its version when compiled in and not off, else "". */
-  dnnl(mode?: 0 | 1 | 2): string;
+  /** oneDNN's version when compiled in, else "". */
+  dnnl(): string;
   threads(n?: number): number;
   config(): string;
 }
@@ -79,12 +84,12 @@ export function loadNative(): NativeConv | undefined {
     loaded = require(script.paths.addon) as NativeConv;
     const cfg = loaded.config().split(" ");
     const dnnlOff = process.env.TSDL_WASM_DNNL === "0";
-    const dnnl = loaded.dnnl(dnnlOff ? 0 : 1);
+    const dnnl = dnnlOff ? "" : loaded.dnnl();
     const blas = `OpenBLAS ${cfg[1]} (${process.env.OPENBLAS_CORETYPE ?? cfg[cfg.length - 2]} kernels, ${loaded.threads()} threads)`;
     status = {
       enabled: true,
       detail: dnnl
-        ? `oneDNN ${dnnl} convolutions (autotuned against im2col + sgemm per shape), ${blas}`
+        ? `oneDNN ${dnnl} convolutions (or im2col + sgemm where faster, chosen once per shape on this machine), ${blas}`
         : `${blas}, ${dnnlOff ? "oneDNN off (TSDL_WASM_DNNL=0)" : `without oneDNN (${built.status.dnnlReason ?? "built without it"})`}`,
     };
   } catch (e) {

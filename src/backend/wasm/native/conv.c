@@ -1,7 +1,8 @@
-// Convolutions as im2col + OpenBLAS sgemm (multi-threaded), and the dispatch to oneDNN (dnnl.c) when it is faster.
+// Convolutions as im2col + OpenBLAS sgemm (multi-threaded), and the path (this or oneDNN, dnnl.c) that runs each.
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "native.h"
 
@@ -143,14 +144,41 @@ static void blas_backprop_filter(const Geo* g, const float* x, const float* dy, 
   free(cols);
 }
 
-void conv_forward(const Geo* g, const float* x, const float* w, const float* bias, int act, float* y) {
-  if (!dn_conv(DN_FWD, g, x, w, bias, act, y, blas_forward)) blas_forward(g, x, w, bias, act, y);
+static double now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
-void conv_backprop_input(const Geo* g, const float* dy, const float* w, float* dx) {
-  if (!dn_conv(DN_BWD_DATA, g, dy, w, NULL, 0, dx, blas_backprop_input)) blas_backprop_input(g, dy, w, NULL, 0, dx);
-}
+static const ConvPath BLAS[] = {blas_forward, blas_backprop_input, blas_backprop_filter};
 
-void conv_backprop_filter(const Geo* g, const float* x, const float* dy, float* dw) {
-  if (!dn_conv(DN_BWD_W, g, x, dy, NULL, 0, dw, blas_backprop_filter)) blas_backprop_filter(g, x, dy, NULL, 0, dw);
+int conv_run(int kind, const Geo* g, const float* a, const float* b, const float* c, int act, float* out, int path,
+             double ms[2]) {
+  const ConvPath blas = BLAS[kind];
+  if (path == PATH_DNNL && dn_conv(kind, g, a, b, c, act, out)) return PATH_DNNL;
+  if (path != PATH_TIME) {
+    blas(g, a, b, c, act, out);
+    return PATH_BLAS;
+  }
+  // oneDNN first (it also tells whether oneDNN has the shape, and its first call creates the primitive) and last
+  // (so that its result is the one left in out), three OpenBLAS runs between; the best of each. The choice is kept
+  // for good (conv.ts), so it is worth a few runs more than a per-process choice would be.
+  double t = now_ms();
+  if (!dn_conv(kind, g, a, b, c, act, out)) {
+    blas(g, a, b, c, act, out);
+    ms[0] = -1, ms[1] = now_ms() - t;
+    return PATH_BLAS;
+  }
+  ms[0] = now_ms() - t;
+  for (int i = 0; i < 3; i++) {
+    t = now_ms();
+    blas(g, a, b, c, act, out);
+    t = now_ms() - t;
+    if (i == 0 || t < ms[1]) ms[1] = t;
+    t = now_ms();
+    dn_conv(kind, g, a, b, c, act, out);
+    t = now_ms() - t;
+    if (t < ms[0]) ms[0] = t;
+  }
+  return PATH_DNNL;
 }

@@ -1,21 +1,18 @@
 // The optional oneDNN path (Debian libdnnl-dev; compiled with -DTSDL_DNNL): direct convolutions on NHWC data,
 // the library PyTorch's CPU convolutions use. Primitives are created once per shape; weights are reordered into the
 // primitive's blocked layout on each call (they change every step). Any failure (no primitive, only a reference
-// implementation) returns 0 and the caller uses im2col + OpenBLAS.
+// implementation) returns 0 and the caller uses im2col + OpenBLAS. Which of the two runs is decided in conv.c.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "native.h"
 
-int dn_enabled = 1;
 #ifdef TSDL_DNNL
 #include <dnnl.h>
 
 typedef struct DnEntry {
   int kind, bias, act, ok;
-  int picked;  // autotune: 0 not yet timed, 1 = oneDNN, 2 = im2col + OpenBLAS
   Geo g;
   dnnl_memory_desc_t src, dst, wuser, wprim, bmd;
   dnnl_primitive_t prim, reorder;
@@ -170,43 +167,13 @@ static void dn_run(DnEntry* e, const float* a, const float* b, const float* c, f
   if (mb) dnnl_memory_destroy(mb);
 }
 
-static double now_ms(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-
-// Neither library wins every shape (measured: oneDNN for stride-1 3x3 and the 7x7 stem's dW, im2col + OpenBLAS
-// for strided 3x3 and 1x1), so the first call of each (kind, shape) times both twice, alternating, and keeps the
-// faster for good. Deciding within that one call makes every result the chosen path's, from the first call on:
-// the two paths round differently (~1e-7), and alternating them across calls made repeated predict()s differ.
-static double dn_time(DnEntry* e, int use_dn, const float* a, const float* b, const float* c, int act, float* out,
-                      ConvPath blas) {
-  const double t0 = now_ms();
-  if (use_dn) dn_run(e, a, b, c, out);
-  else blas(&e->g, a, b, c, act, out);
-  return now_ms() - t0;
-}
-
-int dn_conv(int kind, const Geo* g, const float* a, const float* b, const float* c, int act, float* out,
-                   ConvPath blas) {
-  if (!dn_enabled) return 0;
+int dn_conv(int kind, const Geo* g, const float* a, const float* b, const float* c, int act, float* out) {
   DnEntry* e = dn_get(kind, g, c != NULL, act);
   if (!e) return 0;
-  if (!e->picked && dn_enabled == 1) {
-    double t_dn = 1e300, t_bl = 1e300;
-    for (int i = 0; i < 2; i++) {
-      const double tb = dn_time(e, 0, a, b, c, act, out, blas), td = dn_time(e, 1, a, b, c, act, out, blas);
-      if (tb < t_bl) t_bl = tb;
-      if (td < t_dn) t_dn = td;
-    }
-    e->picked = t_dn <= t_bl ? 1 : 2;
-    return e->picked == 1 ? 1 : 0;  // oneDNN ran last, so out holds its result; else the caller runs im2col + BLAS
-  }
-  if (e->picked == 2 && dn_enabled == 1) return 0;
   dn_run(e, a, b, c, out);
   return 1;
 }
+
 const char* dn_version(void) {
   static char v[32];
   const dnnl_version_t* ver = dnnl_version();
@@ -214,9 +181,8 @@ const char* dn_version(void) {
   return v;
 }
 #else
-int dn_conv(int kind, const Geo* g, const float* a, const float* b, const float* c, int act, float* out,
-                   ConvPath blas) {
-  (void)kind, (void)g, (void)a, (void)b, (void)c, (void)act, (void)out, (void)blas;
+int dn_conv(int kind, const Geo* g, const float* a, const float* b, const float* c, int act, float* out) {
+  (void)kind, (void)g, (void)a, (void)b, (void)c, (void)act, (void)out;
   return 0;
 }
 const char* dn_version(void) { return ""; }

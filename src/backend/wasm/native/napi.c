@@ -66,33 +66,60 @@ static int conv_args(napi_env env, napi_callback_info info, size_t want, napi_va
   return 1;
 }
 
+// The path that ran (a number), or after PATH_TIME the times [oneDNN ms, OpenBLAS ms] (oneDNN -1: it cannot).
+static napi_value conv_result(napi_env env, int ran, int path, const double ms[2]) {
+  napi_value out, v;
+  if (path != PATH_TIME) {
+    napi_create_int32(env, ran, &out);
+    return out;
+  }
+  napi_create_array_with_length(env, 2, &out);
+  for (uint32_t i = 0; i < 2; i++) napi_create_double(env, ms[i], &v), napi_set_element(env, out, i, v);
+  return out;
+}
+
+static int conv_path(napi_env env, napi_value v) {
+  const int p = (int)num(env, v);
+  return p == PATH_DNNL || p == PATH_TIME ? p : PATH_BLAS;
+}
+
+// forward(heap, geo, x, w, bias|-1, y, act, path)
 static napi_value js_forward(napi_env env, napi_callback_info info) {
-  napi_value a[7];
+  napi_value a[8];
   char* heap;
   Geo g;
-  if (!conv_args(env, info, 7, a, &heap, &g)) return NULL;
-  const int64_t bias = off(env, a[4]);
-  conv_forward(&g, PTR(heap, off(env, a[2])), PTR(heap, off(env, a[3])), opt_ptr(heap, bias), (int)num(env, a[6]),
-               PTR(heap, off(env, a[5])));
-  return NULL;
+  double ms[2];
+  if (!conv_args(env, info, 8, a, &heap, &g)) return NULL;
+  const int path = conv_path(env, a[7]);
+  const int ran = conv_run(DN_FWD, &g, PTR(heap, off(env, a[2])), PTR(heap, off(env, a[3])),
+                           opt_ptr(heap, off(env, a[4])), (int)num(env, a[6]), PTR(heap, off(env, a[5])), path, ms);
+  return conv_result(env, ran, path, ms);
 }
 
+// backpropInput(heap, geo, dy, w, dx, path)
 static napi_value js_backprop_input(napi_env env, napi_callback_info info) {
-  napi_value a[5];
+  napi_value a[6];
   char* heap;
   Geo g;
-  if (!conv_args(env, info, 5, a, &heap, &g)) return NULL;
-  conv_backprop_input(&g, PTR(heap, off(env, a[2])), PTR(heap, off(env, a[3])), PTR(heap, off(env, a[4])));
-  return NULL;
+  double ms[2];
+  if (!conv_args(env, info, 6, a, &heap, &g)) return NULL;
+  const int path = conv_path(env, a[5]);
+  const int ran = conv_run(DN_BWD_DATA, &g, PTR(heap, off(env, a[2])), PTR(heap, off(env, a[3])), NULL, 0,
+                           PTR(heap, off(env, a[4])), path, ms);
+  return conv_result(env, ran, path, ms);
 }
 
+// backpropFilter(heap, geo, x, dy, dw, path)
 static napi_value js_backprop_filter(napi_env env, napi_callback_info info) {
-  napi_value a[5];
+  napi_value a[6];
   char* heap;
   Geo g;
-  if (!conv_args(env, info, 5, a, &heap, &g)) return NULL;
-  conv_backprop_filter(&g, PTR(heap, off(env, a[2])), PTR(heap, off(env, a[3])), PTR(heap, off(env, a[4])));
-  return NULL;
+  double ms[2];
+  if (!conv_args(env, info, 6, a, &heap, &g)) return NULL;
+  const int path = conv_path(env, a[5]);
+  const int ran = conv_run(DN_BWD_W, &g, PTR(heap, off(env, a[2])), PTR(heap, off(env, a[3])), NULL, 0,
+                           PTR(heap, off(env, a[4])), path, ms);
+  return conv_result(env, ran, path, ms);
 }
 
 static napi_value js_set_threads(napi_env env, napi_callback_info info) {
@@ -173,18 +200,10 @@ static napi_value js_batch_norm_grad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// dnnl(mode?: 0 off, 1 auto, 2 always) -> the oneDNN version when compiled in and not off, else ""
+// dnnl() -> the oneDNN version when compiled in, else ""
 static napi_value js_dnnl(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value a[1], out;
-  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
-  if (argc == 1) {
-    int32_t mode = 1;
-    napi_get_value_int32(env, a[0], &mode);
-    dn_enabled = mode;
-  }
-  const char* v = dn_version();
-  napi_create_string_utf8(env, dn_enabled ? v : "", NAPI_AUTO_LENGTH, &out);
+  napi_value out;
+  napi_create_string_utf8(env, dn_version(), NAPI_AUTO_LENGTH, &out);
   return out;
 }
 

@@ -21,14 +21,18 @@ typedef struct {
 enum { DN_FWD = 0, DN_BWD_DATA = 1, DN_BWD_W = 2 };
 typedef void (*ConvPath)(const Geo* g, const float* a, const float* b, const float* c, int act, float* out);
 
-// conv.c
-void conv_forward(const Geo* g, const float* x, const float* w, const float* bias, int act, float* y);
-void conv_backprop_input(const Geo* g, const float* dy, const float* w, float* dx);
-void conv_backprop_filter(const Geo* g, const float* x, const float* dy, float* dw);
+// conv.c: which path computes a convolution (the caller decides; see conv.ts):
+//   PATH_BLAS  im2col + OpenBLAS
+//   PATH_DNNL  oneDNN when it has a primitive for the shape, else im2col + OpenBLAS
+//   PATH_TIME  both, twice each, alternating, ms[0] = oneDNN's best time, ms[1] = OpenBLAS's; out holds oneDNN's
+//              result (or OpenBLAS's, with ms[0] = -1, when oneDNN cannot run the shape)
+// Returns the path whose result is in out: PATH_BLAS or PATH_DNNL.
+enum { PATH_BLAS = 0, PATH_DNNL = 1, PATH_TIME = 2 };
+int conv_run(int kind, const Geo* g, const float* a, const float* b, const float* c, int act, float* out, int path,
+             double ms[2]);
 
-// dnnl.c
-extern int dn_enabled;  // 0 off, 1 autotuned against im2col + OpenBLAS, 2 always
-int dn_conv(int kind, const Geo* g, const float* a, const float* b, const float* c, int act, float* out, ConvPath blas);
+// dnnl.c: runs the convolution with oneDNN and returns 1, or returns 0 when oneDNN has no primitive for it.
+int dn_conv(int kind, const Geo* g, const float* a, const float* b, const float* c, int act, float* out);
 const char* dn_version(void);  // "" when built without oneDNN
 
 // ops.c
