@@ -407,6 +407,7 @@ describe("lrFinder", function () {
     await assert.rejects(lrFinder(s.model, s.trainData, s.opt, { steps: 1 }), /steps must be an integer >= 2, got 1/);
     await assert.rejects(lrFinder(s.model, s.trainData, s.opt, { suggestion: "best" as never }), /suggestion must be "valley", "steep" or "minimum", got "best"/);
     await assert.rejects(lrFinder(s.model, 42 as never, s.opt), /^Error: lrFinder: data must be a data\.DataLoader or an \(async\) iterable of \{ x, y \} batches, got 42/);
+    await assert.rejects(lrFinder(s.model, s.trainData, undefined as never), /^Error: lrFinder: optimizer must be a tsdl optimizer/);
     await assert.rejects(lrFinder(s.model, [[1, 2]] as never, s.opt), /^Error: lrFinder: each batch must be \{ x: tf\.Tensor, y: tf\.Tensor \}, got \[1, 2\]/);
     s.model.dispose();
   });

@@ -216,6 +216,7 @@ describe("train(): loop behaviour", function () {
     const ce = new nn.CrossEntropyLoss();
     await assert.rejects(train(net, b, null, 0, opt, ce), /epochs must be a positive integer, got 0/);
     await assert.rejects(train(net, b, null, 1, {} as never, ce), /optimizer must be a tsdl optimizer/);
+    await assert.rejects(train(net, b, null, 1, undefined as never, ce), /^Error: train: optimizer must be a tsdl optimizer .*, got undefined/); // not tfjs's TypeError reading .minimize
     await assert.rejects(train(net, b, null, 1, opt, new nn.CrossEntropyLoss({ reduction: "none" }), { verbose: false, progress: false }), /criterion must return a scalar loss, got a tensor of shape \[2\]/);
     await assert.rejects(train(net, [], null, 1, opt, ce, { verbose: false, progress: false }), /training data gave no batches in epoch 0/);
     await assert.rejects(train(net, b, null, 1, opt, ce, { progress: "bar" as never }), /progress must be one of "auto", "display", "terminal", "none" or a boolean, got "bar"/);

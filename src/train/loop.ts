@@ -94,7 +94,7 @@ function checkArgs(net: unknown, epochs: number, optimizer: unknown, criterion: 
   if (!net || typeof (net as tf.LayersModel).apply !== "function" || !Array.isArray((net as tf.LayersModel).weights))
     fail("train", "net", "a tf.LayersModel (e.g. models.resnet(3, 10))", net);
   checkInt("train", "epochs", epochs, 1);
-  if (!(optimizer instanceof tf.Optimizer)) fail("train", "optimizer", "a tsdl optimizer (optim.SGD, ...) or a tf.Optimizer", optimizer);
+  if (!optimizer || !(optimizer instanceof tf.Optimizer)) fail("train", "optimizer", "a tsdl optimizer (optim.SGD, ...) or a tf.Optimizer", optimizer);
   if (typeof criterion !== "function") fail("train", "criterion", "a loss such as new nn.CrossEntropyLoss()", criterion);
 }
 

@@ -104,7 +104,7 @@ export async function lrFinder(net: tf.LayersModel, data: DataSource, optimizer:
   if (!Number.isInteger(steps) || steps < 2) throw new Error(`lrFinder: steps must be an integer >= 2, got ${steps}`);
   if (!(beta >= 0 && beta < 1)) throw new Error(`lrFinder: smoothing must be in [0, 1), got ${beta}`);
   if (!["valley", "steep", "minimum"].includes(how)) throw new Error(`lrFinder: suggestion must be "valley", "steep" or "minimum", got ${JSON.stringify(how)}`);
-  if (!(optimizer instanceof tf.Optimizer)) throw new Error("lrFinder: optimizer must be a tsdl optimizer (optim.SGD, ...) or a tf.Optimizer");
+  if (!optimizer || !(optimizer instanceof tf.Optimizer)) throw new Error("lrFinder: optimizer must be a tsdl optimizer (optim.SGD, ...) or a tf.Optimizer");
 
   // Snapshot everything the run changes.
   const weights = net.weights.map((w) => tf.keep(tf.clone(w.read())));
