@@ -348,3 +348,29 @@ describe("lrScheduler state dicts", () => {
     assert.deepEqual(m.stateDict().milestones, [2, 2, 4]);
   });
 });
+
+describe("lrScheduler and optim share the schedulable-group protocol", () => {
+  // Every key a scheduler writes into a group must be one optim accepts and keeps (SCHEDULER_KEYS, core/protocols).
+  const build: Array<[string, (o: L.SchedulableOptimizer) => unknown]> = [
+    ["StepLR", (o) => L.stepLR(o, { stepSize: 2 })],
+    ["CosineAnnealingWarmRestarts", (o) => L.cosineAnnealingWarmRestarts(o, { t0: 3 })],
+    ["CyclicLR", (o) => L.cyclicLR(o, { baseLr: 0.01, maxLr: 0.1, stepSizeUp: 2 })],
+    ["OneCycleLR", (o) => L.oneCycleLR(o, { maxLr: 0.1, totalSteps: 10 })],
+    ["ReduceLROnPlateau", (o) => L.reduceLROnPlateau(o, { minLr: 1e-4 })],
+    ["warmupCosine", (o) => L.warmupCosine(o, { warmupSteps: 2, totalSteps: 10 })],
+  ];
+  for (const [name, make] of build) {
+    it(`${name} adds only SCHEDULER_KEYS to a group, and an optimizer keeps them through stateDict`, () => {
+      const o: L.SchedulableOptimizer = { paramGroups: [{ lr: 0.05, momentum: 0.9 }], defaults: { momentum: 0.9 } };
+      make(o);
+      const added = Object.keys(o.paramGroups[0]).filter((k) => k !== "lr" && k !== "momentum");
+      for (const k of added) assert.ok((optim.SCHEDULER_KEYS as readonly string[]).includes(k), `${name} wrote ${k}, not in SCHEDULER_KEYS`);
+      const v = tf.variable(tf.zeros([2]));
+      const opt = new optim.SGD([{ params: [v], ...o.paramGroups[0] }], { lr: 0.05 });
+      const back = new optim.SGD([{ params: [v] }], { lr: 1 });
+      back.loadStateDict(JSON.parse(JSON.stringify(opt.stateDict())));
+      for (const k of added) assert.equal(back.paramGroups[0][k], o.paramGroups[0][k], k);
+      v.dispose();
+    });
+  }
+});
