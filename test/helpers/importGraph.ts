@@ -1,6 +1,6 @@
-// The import graph of a TypeScript source tree (src/): every relative import, `import type`, `export … from`,
-// `require()` and `import()` between its files, read with the TypeScript compiler's own pre-processor, and the
-// cycles in it between files and between top-level folders.
+// The import graph of a TypeScript source tree (src/): every relative import, `import type`, `export … from`
+// (`export * as ns from` included), `import x = require()`, `require()` and `import()` between its files, read
+// from the TypeScript compiler's syntax tree, and the cycles in it between files and between top-level folders.
 import * as fs from "fs";
 import * as path from "path";
 import * as ts from "typescript";
@@ -33,16 +33,33 @@ function resolve(root: string, from: string, spec: string): string | undefined {
   return undefined;
 }
 
+/** Every module specifier a file names, in import/export declarations and require()/import() calls. */
+function specifiers(file: string): string[] {
+  const sf = ts.createSourceFile(file, fs.readFileSync(file, "utf8"), ts.ScriptTarget.Latest, false, ts.ScriptKind.TS);
+  const out: string[] = [];
+  const visit = (n: ts.Node): void => {
+    if ((ts.isImportDeclaration(n) || ts.isExportDeclaration(n)) && n.moduleSpecifier && ts.isStringLiteral(n.moduleSpecifier)) out.push(n.moduleSpecifier.text);
+    else if (ts.isImportEqualsDeclaration(n) && ts.isExternalModuleReference(n.moduleReference) && ts.isStringLiteral(n.moduleReference.expression))
+      out.push(n.moduleReference.expression.text);
+    else if (ts.isCallExpression(n) && n.arguments.length >= 1 && ts.isStringLiteralLike(n.arguments[0])) {
+      const callee = n.expression;
+      if (callee.kind === ts.SyntaxKind.ImportKeyword || (ts.isIdentifier(callee) && callee.text === "require")) out.push(n.arguments[0].text);
+    } else if (ts.isImportTypeNode(n) && ts.isLiteralTypeNode(n.argument) && ts.isStringLiteral(n.argument.literal)) out.push(n.argument.literal.text);
+    ts.forEachChild(n, visit);
+  };
+  visit(sf);
+  return out;
+}
+
 export function importGraph(root: string): ImportGraph {
   const files: string[] = [];
   listTs(root, root, files);
   files.sort();
   const edges = new Map<string, Set<string>>();
   for (const f of files) {
-    const info = ts.preProcessFile(fs.readFileSync(path.join(root, f), "utf8"), true, true);
     const to = new Set<string>();
-    for (const imp of info.importedFiles) {
-      const target = resolve(root, f, imp.fileName);
+    for (const spec of specifiers(path.join(root, f))) {
+      const target = resolve(root, f, spec);
       if (target !== undefined) to.add(target);
     }
     edges.set(f, to);
