@@ -37,6 +37,8 @@ const interruptState = {
   },
 };
 Object.defineProperty(globalThis, "__tsdlInt", { value: interruptState, configurable: true });
+// The library's loops (train, evaluate, lrFinder) check it between batches: src/core/interrupt.ts.
+Object.defineProperty(globalThis, Symbol.for("tsdl.interrupt"), { value: interruptState, configurable: true });
 
 const EPOCH = "__tsdlE";
 const CAPTURE = `const ${EPOCH} = __tsdlInt.epoch; `;

@@ -1,6 +1,7 @@
 // torch.utils.data.DataLoader for tsdl: batches of a map-style dataset as tensors, reproducible and resumable.
 import * as tf from "@tensorflow/tfjs";
 import { checkInt, describe } from "../core/check";
+import { interruptPoints } from "../core/interrupt";
 import type { Batch } from "../core/protocols";
 import { buildHostBatch, HostBatch } from "./batch";
 import type { Dataset, Sample } from "./dataset";
@@ -221,6 +222,7 @@ export class DataLoader<X = FloatImage> implements AsyncIterable<LoaderBatch> {
     const order = this.indices(epoch);
     const total = this.length;
     const queue: Promise<HostBatch>[] = [];
+    const interruptPoint = interruptPoints();
     let scheduled = first;
     const schedule = (): void => {
       while (scheduled < total && queue.length <= this.prefetch) {
@@ -239,6 +241,8 @@ export class DataLoader<X = FloatImage> implements AsyncIterable<LoaderBatch> {
         const t0 = performance.now();
         const host = await (queue.shift() as Promise<HostBatch>);
         this.currentStats.waitMs += performance.now() - t0;
+        // Prefetched batches are often ready, and then no event-loop turn separates the consumer's steps.
+        await interruptPoint();
         this.currentStats.produceMs += host.ms;
         if (prev) tf.dispose([prev.x, prev.y]);
         prev = { x: tf.tensor4d(host.x, host.shape, "float32"), y: tf.tensor1d(host.y, "int32") };

@@ -1,6 +1,7 @@
 // Where batches come from: one pass over a data source, each batch checked before it reaches a step.
 import * as tf from "@tensorflow/tfjs";
 import { describe } from "../core/check";
+import { interruptPoints } from "../core/interrupt";
 import type { Batch } from "../core/protocols";
 
 /**
@@ -21,12 +22,23 @@ function checkBatch(b: unknown, where: string): Batch {
   return batch;
 }
 
-/** The batches of one pass over `data`, each checked; `where` names the caller in errors. */
+/**
+ * The batches of one pass over `data`, each checked; `where` names the caller in errors. In a notebook kernel
+ * each batch is also an interrupt point (see core/interrupt): train(), evaluate() and lrFinder() stop between
+ * two steps when the user interrupts.
+ */
 export async function* batchesOf(data: DataSource, where: string): AsyncGenerator<Batch> {
+  const interruptPoint = interruptPoints();
   if (data && typeof (data as AsyncIterable<Batch>)[Symbol.asyncIterator] === "function") {
-    for await (const b of data as AsyncIterable<Batch>) yield checkBatch(b, where);
+    for await (const b of data as AsyncIterable<Batch>) {
+      await interruptPoint();
+      yield checkBatch(b, where);
+    }
   } else if (data && typeof (data as Iterable<Batch>)[Symbol.iterator] === "function") {
-    for (const b of data as Iterable<Batch>) yield checkBatch(b, where);
+    for (const b of data as Iterable<Batch>) {
+      await interruptPoint();
+      yield checkBatch(b, where);
+    }
   } else {
     throw new Error(`${where}: data must be a data.DataLoader or an (async) iterable of { x, y } batches, got ${describe(data)}`);
   }

@@ -5,6 +5,8 @@ interrupts, history.
 Run from the repo (the mocha test test/kernel.test.ts does this with the project-local Jupyter dirs):
     cd test/kernel && JUPYTER_PATH=../../kernel/share /usr/bin/python3 -m unittest -v test_tsdl_kernel
 """
+import json
+import sys
 import os
 import queue
 import time
@@ -379,6 +381,109 @@ class TsdlKernelTests(jupyter_kernel_test.KernelTests):
         self.assertIn("no debugger", init["message"])
         # The kernel still runs cells.
         reply, _ = self.run_cell("1 + 1")
+        self.assertEqual(reply["content"]["status"], "ok")
+
+    # A small classifier and 40 in-memory batches; each batch ends with a 15 ms busy wait in onBatchEnd (a slow
+    # step), stamped with its end time, so "stopped within about one batch" can be counted.
+    LOOP_SETUP = """
+import { backend as bi, tf as ti, optim as oi, nn as ni, train as tri, evaluate as evi, lrFinder as lfi, data as di } from "tsdl";
+await bi.init(undefined, { verbose: false });
+const mkNet = () => ti.sequential({ layers: [ti.layers.dense({ units: 16, inputShape: [8], activation: "relu" }), ti.layers.dense({ units: 4 })] });
+const netI = mkNet();
+const w0 = netI.getWeights().map((w) => w.clone());
+const batchesI = Array.from({ length: 40 }, (_, i) => ({
+  x: ti.randomNormal([32, 8], 0, 1, "float32", i),
+  y: ti.tensor1d(Array.from({ length: 32 }, (_, j) => (i * 7 + j) % 4), "int32"),
+}));
+const critI = new ni.CrossEntropyLoss();
+const optI = new oi.SGD(netI, { lr: 0.05, momentum: 0.9 });
+const stamps: number[] = [];
+const slowStep = () => {
+  const t = Date.now();
+  while (Date.now() - t < 15) {}
+  stamps.push(Date.now());
+  if (stamps.length === 3) console.log("looping");
+};
+const weightsOf = (n: ReturnType<typeof mkNet>) => n.getWeights().map((w) => Array.from(w.dataSync()));
+"""
+
+    def _loop_setup(self):
+        if not getattr(self, "_loops_ready", False):
+            reply, out = self.run_cell(self.LOOP_SETUP)
+            self.assertEqual(reply["content"]["status"], "ok", out)
+            type(self)._loops_ready = True
+
+    def _value(self, code):
+        reply, out = self.run_cell(code)
+        self.assertEqual(reply["content"]["status"], "ok", out)
+        return [m for m in out if m["msg_type"] == "execute_result"][0]["content"]["data"]["text/plain"]
+
+    def _interrupt_loop(self, code):
+        """Run `code`, interrupt it once it has run a few batches, return (reply content, batches after the interrupt)."""
+        self.run_cell("stamps.length = 0;")
+        msg_id = self._start_running(code, until_stdout="looping", wait=0.1)
+        sent = time.time() * 1000
+        self.km.interrupt_kernel()
+        reply = self.get_non_kernel_info_reply(timeout=TIMEOUT)
+        self.assertEqual(reply["parent_header"]["msg_id"], msg_id)
+        stamps = json.loads(self._value("JSON.stringify(stamps)").strip("'"))
+        self.assertGreater(len(stamps), 3, "the loop had not started")
+        after = sum(1 for t in stamps if t > sent)
+        if os.environ.get("TSDL_TEST_VERBOSE"):
+            print(f"{len(stamps)} batches, {after} after the interrupt", file=sys.stderr)
+        return reply["content"], after
+
+    def test_interrupt_stops_train_over_an_in_memory_array(self):
+        # Only promise jobs run between in-memory batches, so the SIGINT handler never ran: train() went on for
+        # all its epochs, the cell reported ok and the interrupt hit the next cell.
+        self._loop_setup()
+        content, after = self._interrupt_loop(
+            "await tri(netI, batchesI, null, 1000, optI, critI, { verbose: false, progress: false, onBatchEnd: slowStep });"
+        )
+        self.assertEqual((content["status"], content["ename"]), ("error", "Interrupted"))
+        self.assertLessEqual(after, 1, "batches run after the interrupt")
+        # Stopped, not left running in the background.
+        n1 = self._value("stamps.length")
+        time.sleep(0.3)
+        self.assertEqual(self._value("stamps.length"), n1)
+        # Consistent: the weights and the optimizer are exactly those of replaying as many whole steps from the start.
+        same = self._value(
+            "const netR = mkNet(); netR.setWeights(w0);\n"
+            "const optR = new oi.SGD(netR, { lr: 0.05, momentum: 0.9 });\n"
+            "const done = stamps.length;\n"
+            "await tri(netR, Array.from({ length: done }, (_, k) => batchesI[k % 40]), null, 1, optR, critI, { verbose: false, progress: false });\n"
+            "const again = [batchesI[done % 40]];\n"
+            "const before = JSON.stringify(weightsOf(netI)) === JSON.stringify(weightsOf(netR));\n"
+            "await tri(netI, again, null, 1, optI, critI, { verbose: false, progress: false });\n"
+            "await tri(netR, again, null, 1, optR, critI, { verbose: false, progress: false });\n"
+            "[before, JSON.stringify(weightsOf(netI)) === JSON.stringify(weightsOf(netR))]"
+        )
+        self.assertEqual(same, "[ true, true ]")
+
+    def test_interrupt_stops_evaluate_and_lr_finder(self):
+        self._loop_setup()
+        many = "Array.from({ length: 100000 }, (_, k) => batchesI[k % 40])"
+        content, after = self._interrupt_loop(f"await evi(netI, {many}, (o, y) => {{ slowStep(); return critI(o, y); }});")
+        self.assertEqual((content["status"], content["ename"]), ("error", "Interrupted"))
+        self.assertLessEqual(after, 1)
+        self.run_cell("const beforeLr = JSON.stringify(weightsOf(netI)); const lrBefore = optI.paramGroups[0].lr;")
+        content, after = self._interrupt_loop(
+            "await lfi(netI, batchesI, optI, { steps: 100000, divergeFactor: 1e9, criterion: (o, y) => { slowStep(); return critI(o, y); } });"
+        )
+        self.assertEqual((content["status"], content["ename"]), ("error", "Interrupted"))
+        self.assertLessEqual(after, 1)
+        # lrFinder restores the weights and the lr when it ends, interrupted too.
+        self.assertEqual(self._value("[JSON.stringify(weightsOf(netI)) === beforeLr, optI.paramGroups[0].lr === lrBefore]"), "[ true, true ]")
+
+    def test_interrupt_stops_a_data_loader_loop(self):
+        self._loop_setup()
+        content, after = self._interrupt_loop(
+            "const dsI = { length: 1000000, get: (i: number): [di.FloatImage, number] => [new di.FloatImage(new Float32Array(12), 2, 2, 3), i % 4] };\n"
+            "for await (const b of new di.DataLoader(dsI, { batchSize: 8 })) { slowStep(); }"
+        )
+        self.assertEqual((content["status"], content["ename"]), ("error", "Interrupted"))
+        self.assertLessEqual(after, 1)
+        reply, _ = self.run_cell("1")
         self.assertEqual(reply["content"]["status"], "ok")
 
     def test_esm_only_package_imports(self):
