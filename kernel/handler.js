@@ -10,7 +10,7 @@ const { JupyterHandlerImpl } = require("tslab/dist/jupyter");
 const tslabJupyter = require("tslab/dist/jupyter");
 const ts = require("@tslab/typescript-for-tslab");
 const { compileError, runtimeError } = require("./errors");
-const { resultWire, toWire } = require("./bundle");
+const { displayProblem, resultWire, toWire } = require("./bundle");
 const { interruptState, Interrupted } = require("./interrupt");
 
 /**
@@ -74,6 +74,8 @@ class TsdlHandler extends JupyterHandlerImpl {
     /** tslab's own fields are private in its typings; these are the kernel's. */
     this.exec = executor;
     this.count = 0;
+    /** Whether the problem with tsdl's build (bundle.js) was shown, on the first cell. */
+    this.warnedBuild = false;
     /** Outputs of the cell that ran last: output written after a cell finished goes there, as in ipykernel. @type {CellIO | null} */
     this.io = null;
   }
@@ -170,6 +172,10 @@ class TsdlHandler extends JupyterHandlerImpl {
     if (storeHistory) this.history.push(entry);
     this.bind(io);
     if (!silent) io.executeInput(count);
+    if (displayProblem && !this.warnedBuild) {
+      this.warnedBuild = true;
+      io.stream("stderr", displayProblem + "\n");
+    }
 
     /** @type {Capture} */
     const cap = { diagnostics: [], errors: [], hasResult: false, result: undefined };

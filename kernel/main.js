@@ -15,6 +15,7 @@ const { TsdlServer } = require("./server");
 const { instrumentAwaits, interruptState } = require("./interrupt");
 const { wrapRequire } = require("./esm");
 const { expandShorthand } = require("./shorthand");
+const { displayProblem } = require("./bundle");
 
 function connectionFile() {
   const args = process.argv.slice(2);
@@ -165,6 +166,7 @@ function main() {
   process.on("SIGINT", interrupt);
   survivePromiseAndTimerErrors((kind, error) => handler.reportUncaught(kind, error), log);
 
+  if (displayProblem) log(displayProblem);
   const server = new TsdlServer(handler, configPath, { interrupt, log });
   server.init().catch((e) => {
     log(`tsdl kernel: cannot start: ${e?.stack ?? e}`);

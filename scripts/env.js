@@ -1,5 +1,6 @@
 // Paths and environment shared by the set-up, `npm start`, tests and benches.
 "use strict";
+const fs = require("fs");
 const path = require("path");
 
 const repo = path.resolve(__dirname, "..");
@@ -22,4 +23,33 @@ function jupyterEnv(base = process.env) {
   };
 }
 
-module.exports = { repo, PYTHON, jupyterEnv };
+/**
+ * The most recently modified file under `dir`: { mtimeMs, file } (mtimeMs 0 when there is none).
+ * @param {string} dir
+ * @returns {{ mtimeMs: number, file: string }}
+ */
+function newestFile(dir) {
+  let newest = { mtimeMs: 0, file: "" };
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    const n = e.isDirectory() ? newestFile(p) : { mtimeMs: fs.statSync(p).mtimeMs, file: p };
+    if (n.mtimeMs > newest.mtimeMs) newest = n;
+  }
+  return newest;
+}
+
+/**
+ * Whether dist/ (the build of src/) in `root` is current: `built` is when tsc last ran (0: never), `changed`
+ * the newest of src/ and tsconfig.json; stale when changed > built. The set-up rebuilds then; the kernel warns.
+ * @param {string} [root]
+ */
+function buildState(root = repo) {
+  const info = path.join(root, "dist", ".tsbuildinfo");
+  const built = fs.existsSync(info) ? fs.statSync(info).mtimeMs : 0;
+  const config = path.join(root, "tsconfig.json");
+  let changed = newestFile(path.join(root, "src"));
+  if (fs.existsSync(config) && fs.statSync(config).mtimeMs > changed.mtimeMs) changed = { mtimeMs: fs.statSync(config).mtimeMs, file: config };
+  return { built, changed, stale: changed.mtimeMs > built };
+}
+
+module.exports = { repo, PYTHON, jupyterEnv, buildState };

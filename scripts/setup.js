@@ -8,7 +8,7 @@ const { execFileSync, spawnSync } = require("child_process");
 const crypto = require("crypto");
 const fs = require("fs");
 const path = require("path");
-const { repo, jupyterEnv, PYTHON } = require("./env");
+const { repo, jupyterEnv, PYTHON, buildState } = require("./env");
 
 const purpose = (() => {
   const i = process.argv.indexOf("--for");
@@ -50,21 +50,11 @@ function linkSelf() {
 }
 
 // 3. Build dist/ when any source is newer than the last build.
-function newestMtime(dir) {
-  let newest = 0;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : fs.statSync(p).mtimeMs);
-  }
-  return newest;
-}
 function build() {
-  const info = path.join(repo, "dist", ".tsbuildinfo");
-  const built = fs.existsSync(info) ? fs.statSync(info).mtimeMs : 0;
-  const sources = Math.max(newestMtime(path.join(repo, "src")), fs.statSync(path.join(repo, "tsconfig.json")).mtimeMs);
-  if (built >= sources) return;
+  if (!buildState().stale) return;
   say("building dist/ (tsc)");
   run(process.execPath, [path.join(repo, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.json"]);
+  const info = path.join(repo, "dist", ".tsbuildinfo");
   fs.utimesSync(info, new Date(), new Date());
 }
 
