@@ -7,6 +7,7 @@ const util = require("util");
 /**
  * @typedef {{ ename: string, evalue: string, traceback: string[] }} ErrorContent
  * @typedef {{ start: { line: number, character: number }, messageText: string, code: number, category: number, fileName?: string }} Diagnostic
+ * @typedef {{ lines: string[], map?: import("./sourcemap").CellMap, wrapper?: string }} CompiledCell a cell's JavaScript as it ran
  */
 
 // The real stderr write, saved before cells redirect process.stderr into the notebook.
@@ -49,11 +50,12 @@ const INTERNAL_FRAME = /node_modules[\\/]tslab[\\/]|\(node:|at node:|<anonymous>
 
 /**
  * An exception thrown by a cell: ename its class name, evalue its message, traceback the stack without
- * kernel frames. Cells run as scripts named In[n] (see main.js), so frames read `at f (In[3]:5:15)`, at
- * line:col of the cell's compiled JavaScript; that line follows each frame. Scripts without a name read
- * `evalmachine.<anonymous>`, shown as `<cell>`.
+ * kernel frames. Cells run as scripts named In[n] (see main.js); each frame in a cell is mapped to the cell's
+ * TypeScript, `at check (In[3]:2:15)` (line:col of what the user wrote), and that line follows the frame.
+ * Where the compiled code has no counterpart in the cell the frame keeps the JavaScript position and shows
+ * the compiled line. Scripts without a name read `evalmachine.<anonymous>`, shown as `<cell>`.
  * @param {unknown} e
- * @param {Map<string, string[]>} [compiled] compiled JavaScript lines by cell name
+ * @param {Map<string, CompiledCell>} [compiled] compiled cells by name
  * @returns {ErrorContent}
  */
 function runtimeError(e, compiled = new Map()) {
@@ -70,22 +72,34 @@ function runtimeError(e, compiled = new Map()) {
     // The first stack lines repeat "Name: message" (possibly multi-line); frames start with "    at ".
     const frames = stack
       .filter((l) => /^\s+at /.test(l) && !INTERNAL_FRAME.test(l) && !l.includes(KERNEL_DIR))
-      .flatMap((l) => {
-        const m = /(In\[\d+\]):(\d+):\d+\)?$/.exec(l);
-        const lines = m ? compiled.get(m[1]) : undefined;
-        // The line after the cell's code is tslab's call of its wrapper: not the user's code.
-        if (m && lines && Number(m[2]) > lines.length) return [];
-        const code = m ? lines?.[Number(m[2]) - 1] : undefined;
-        const frame = l.replace(/evalmachine\.<anonymous>/g, "<cell>");
-        // Line 1 also holds the wrapper tslab puts around the cell; show the cell's part only.
-        const text = code?.replace(/^\(async function\(exports, require\) \{ |^\(function\(exports, require\) \{ /, "").trim();
-        return text ? [frame, `        ${text}`] : [frame];
-      });
+      .flatMap((l) => cellFrame(l.replace(/evalmachine\.<anonymous>/g, "<cell>"), compiled));
     return { ename, evalue, traceback: [`${ename}: ${evalue}`, ...frames] };
   }
   // `throw "text"` or `throw 42`: JavaScript allows throwing anything.
   const evalue = typeof e === "string" ? e : util.inspect(e, { depth: 3 });
   return { ename: "Uncaught", evalue, traceback: [`Uncaught ${evalue}`] };
+}
+
+/**
+ * A stack frame and the cell line it ran, mapped to the cell's TypeScript where it can be; [] for tslab's
+ * call of the cell's wrapper (the line after the cell's code).
+ * @param {string} frame
+ * @param {Map<string, CompiledCell>} compiled
+ * @returns {string[]}
+ */
+function cellFrame(frame, compiled) {
+  const m = /(In\[\d+\]):(\d+):(\d+)(\)?)$/.exec(frame);
+  const cell = m ? compiled.get(m[1]) : undefined;
+  if (!m || !cell) return [frame];
+  const line = Number(m[2]);
+  if (line > cell.lines.length) return [];
+  // Line 1 also holds the wrapper tslab puts around the cell.
+  const skip = line === 1 && cell.wrapper ? cell.wrapper.length : 0;
+  const pos = cell.map?.original({ line: line - 1, column: Math.max(0, Number(m[3]) - 1 - skip) });
+  const text = pos ? cell.map?.sourceLine(pos.line)?.trim() : undefined;
+  if (pos && text) return [`${frame.slice(0, m.index)}${m[1]}:${pos.line + 1}:${pos.column + 1}${m[4]}`, `        ${text}`];
+  const js = cell.lines[line - 1]?.slice(skip).trim();
+  return js ? [frame, `        ${js}`] : [frame];
 }
 
 /** @param {unknown} e */

@@ -69,7 +69,7 @@ class TsdlHandler extends JupyterHandlerImpl {
      * @type {Array<{ line: number, input: string, output: string | null }>}
      */
     this.history = [];
-    /** Compiled JavaScript of recent cells by name ("In[3]"), to show the line of each traceback frame. @type {Map<string, string[]>} */
+    /** Compiled JavaScript of recent cells by name ("In[3]"), to map traceback frames to the cell. @type {Map<string, import("./errors").CompiledCell>} */
     this.compiled = new Map();
     /** tslab's own fields are private in its typings; these are the kernel's. */
     this.exec = executor;
@@ -100,13 +100,15 @@ class TsdlHandler extends JupyterHandlerImpl {
   }
 
   /**
-   * Remember a cell's compiled JavaScript (the last COMPILED_KEPT cells).
+   * Remember a cell's compiled JavaScript and how it maps to the cell's TypeScript (the last COMPILED_KEPT cells).
    * @param {string} name
    * @param {string} js
+   * @param {import("./sourcemap").CellMap} map
+   * @param {string} wrapper what tslab's executor puts before the JavaScript on its first line
    */
-  recordCompiled(name, js) {
+  recordCompiled(name, js, map, wrapper) {
     this.compiled.delete(name);
-    this.compiled.set(name, js.split("\n"));
+    this.compiled.set(name, { lines: js.split("\n"), map, wrapper });
     if (this.compiled.size > COMPILED_KEPT) this.compiled.delete(/** @type {string} */ (this.compiled.keys().next().value));
   }
 

@@ -9,6 +9,7 @@
 // never add lines, so stack line numbers are unchanged.
 "use strict";
 const ts = require("@tslab/typescript-for-tslab");
+const { Insertions } = require("./sourcemap");
 
 class Interrupted extends Error {
   constructor() {
@@ -48,10 +49,11 @@ const CAPTURE = `const ${EPOCH} = __tsdlInt.epoch; `;
  * Also reports whether the code awaits at top level: tslab misses some cases (`(await x).y`) and would then
  * run the cell in a non-async wrapper, a SyntaxError.
  * @param {string} js
- * @returns {{ js: string, topLevelAwait: boolean }}
+ * @returns {{ js: string, topLevelAwait: boolean, insertions: Insertions }} insertions: what was inserted where
  */
 function instrumentAwaits(js) {
-  if (!js.includes("await")) return { js, topLevelAwait: false };
+  const insertions = new Insertions();
+  if (!js.includes("await")) return { js, topLevelAwait: false, insertions };
   const sf = ts.createSourceFile("cell.js", js, ts.ScriptTarget.Latest, true, ts.ScriptKind.JS);
   /** Insertions; `close` ones end a wrapper opened earlier. @type {Array<{ pos: number, text: string, close: boolean }>} */
   const edits = [{ pos: 0, text: CAPTURE, close: false }];
@@ -85,7 +87,7 @@ function instrumentAwaits(js) {
     if (fn) depth--;
   };
   visit(sf);
-  if (!found) return { js, topLevelAwait };
+  if (!found) return { js, topLevelAwait, insertions };
   // Text order at one position: closings first, innermost (visited last) first; then openings, outermost first.
   const order = edits.map((e, i) => ({ ...e, i }));
   order.sort((a, b) => a.pos - b.pos || Number(a.close ? 0 : 1) - Number(b.close ? 0 : 1) || (a.close ? b.i - a.i : a.i - b.i));
@@ -94,8 +96,9 @@ function instrumentAwaits(js) {
   for (const e of order) {
     out += js.slice(at, e.pos) + e.text;
     at = e.pos;
+    insertions.add(e.pos, e.text.length);
   }
-  return { js: out + js.slice(at), topLevelAwait };
+  return { js: out + js.slice(at), topLevelAwait, insertions };
 }
 
 /** @param {import("@tslab/typescript-for-tslab").Node} node */

@@ -5,6 +5,9 @@
 //   node kernel/main.js --connection-file <file>      (what kernel/share/kernels/tsdl/kernel.json runs)
 // The kernelspec starts Node with --experimental-require-module, so ESM-only packages load with `import`.
 "use strict";
+// First: tslab's converter must load with source maps switched on (see sourcemap.js).
+const sourcemap = require("./sourcemap");
+sourcemap.install();
 const fs = require("fs");
 const path = require("path");
 const { createConverter } = require("tslab/dist/converter");
@@ -16,6 +19,9 @@ const { instrumentAwaits, interruptState } = require("./interrupt");
 const { wrapRequire } = require("./esm");
 const { expandShorthand } = require("./shorthand");
 const { displayProblem } = require("./bundle");
+
+/** What tslab's executor puts before a cell's JavaScript, on its first line. */
+const TSLAB_WRAPPER = { async: "(async function(exports, require) { ", sync: "(function(exports, require) { " };
 
 function connectionFile() {
   const args = process.argv.slice(2);
@@ -89,16 +95,22 @@ function main() {
   const convert = (src, name) => {
     const earlier = decls ?? "";
     const r = node.convert(earlier, src);
+    const maps = sourcemap.takeMaps();
     if (r.diagnostics.length === 0) decls = r.declOutput ?? "";
     handler.recordDiagnostics(r.diagnostics);
     if (r.output) {
-      const inst = instrumentAwaits(expandShorthand(r.output, earlier));
+      const compiled = r.output;
+      const shorthand = new sourcemap.Insertions();
+      const expanded = expandShorthand(compiled, earlier, shorthand);
+      const inst = instrumentAwaits(expanded);
       r.output = inst.js;
       if (inst.topLevelAwait) r.hasToplevelAwait = true;
-      // Stack frames then read `In[3]:5:15` instead of `evalmachine.<anonymous>:5:15` (V8 honours sourceURL).
+      // Stack frames then read `In[3]:5:15` instead of `evalmachine.<anonymous>:5:15` (V8 honours sourceURL);
+      // errors.js maps them to the cell's TypeScript.
       if (name) {
+        const map = new sourcemap.CellMap(maps, compiled, [{ text: expanded, insertions: shorthand }, { text: inst.js, insertions: inst.insertions }], src);
         r.output += `\n//# sourceURL=${name}`;
-        handler.recordCompiled(name, r.output);
+        handler.recordCompiled(name, r.output, map, r.hasToplevelAwait ? TSLAB_WRAPPER.async : TSLAB_WRAPPER.sync);
       }
     }
     return r;

@@ -33,9 +33,10 @@ function bindings(name, out) {
  * it is: the shorthand may mean the local one, and tslab handled those before.
  * @param {string} js the cell's JavaScript as tslab emitted it
  * @param {string} decls the declarations of the earlier cells
+ * @param {import("./sourcemap").Insertions} [insertions] receives what was inserted where (for tracebacks)
  * @returns {string}
  */
-function expandShorthand(js, decls) {
+function expandShorthand(js, decls, insertions) {
   if (!js.includes("{")) return js;
   const earlier = earlierNames(decls);
   if (earlier.size === 0) return js;
@@ -59,7 +60,10 @@ function expandShorthand(js, decls) {
   let out = js;
   for (const sh of shorthands.reverse()) {
     const name = sh.name.text;
-    if (earlier.has(name) && !bound.has(name)) out = `${out.slice(0, sh.name.end)}: exports.${name}${out.slice(sh.name.end)}`;
+    if (earlier.has(name) && !bound.has(name)) {
+      out = `${out.slice(0, sh.name.end)}: exports.${name}${out.slice(sh.name.end)}`;
+      insertions?.add(sh.name.end, `: exports.${name}`.length);
+    }
   }
   return out;
 }

@@ -63,6 +63,7 @@ const EXTRA = [
   "test_kernel_info_status_and_banner",
   "test_error_content_names_the_error",
   "test_compile_error_has_code_and_cell_position",
+  "test_runtime_error_points_at_the_typescript_line",
   "test_thrown_non_error_value",
   "test_execute_input_carries_the_count",
   "test_no_result_for_statements_or_undefined",
@@ -150,12 +151,13 @@ describe("kernel: nbconvert on a notebook with errors in the middle", function (
     assert.equal(err.ename, "RangeError");
     assert.equal(err.evalue, "n too large: 41");
     assert.equal(err.traceback?.[0], "RangeError: n too large: 41");
-    // Frames name the cell (In[3]) and show its compiled line; the kernel's own frames are left out.
+    // Frames name the cell (In[3]) at the line:col of its TypeScript and show that line (tslab's JavaScript had
+    // them at 5:15 and 9:1, `check(exports.before)`); the kernel's own frames are left out.
     assert.deepEqual(err.traceback?.slice(1), [
-      "    at check (In[3]:5:15)",
-      "        throw new RangeError(`n too large: ${n}`);",
-      "    at In[3]:9:1",
-      "        check(exports.before);",
+      "    at check (In[3]:2:21)",
+      "        if (n > 40) throw new RangeError(`n too large: ${n}`);",
+      "    at In[3]:5:1",
+      "        check(before);",
     ]);
     assert.equal(streamText(cell), "", "the error must not also be dumped to stdout/stderr");
   });

@@ -97,6 +97,29 @@ class TsdlKernelTests(jupyter_kernel_test.KernelTests):
         self.assertIn("    const n: number = 'text';", err["traceback"])
         self.assertIn("          ^", err["traceback"])
 
+    def test_runtime_error_points_at_the_typescript_line(self):
+        # Frames give the cell's TypeScript line:col and show that line, not tslab's JavaScript
+        # (`new exports.o9.SGD(exports.net9, ...)`, where type-only lines are gone and earlier cells' names rewritten).
+        self.run_cell('import { optim as o9, tf as t9 } from "tsdl";\nconst net9 = t9.sequential({ layers: [t9.layers.dense({ units: 2, inputShape: [3] })] });')
+        code = (
+            "type Rate = number;\n"
+            "interface Options { lr: Rate }\n"
+            "const opts9: Options = { lr: -1 };\n"
+            "const make = (o: Options) =>\n"
+            "  new o9.SGD(net9, o);\n"
+            "await Promise.resolve();\n"
+            "make(opts9);"
+        )
+        reply, out = self.run_cell(code)
+        self.assertEqual(reply["content"]["status"], "error")
+        tb = [m for m in out if m["msg_type"] == "error"][0]["content"]["traceback"]
+        cell = [line for line in tb if "In[" in line or line.startswith("        ")]
+        self.assertRegex(cell[0], r"^    at make \(In\[\d+\]:5:3\)$")
+        self.assertEqual(cell[1], "        new o9.SGD(net9, o);")
+        self.assertRegex(cell[2], r"^    at In\[\d+\]:7:1$")
+        self.assertEqual(cell[3], "        make(opts9);")
+        self.assertFalse([line for line in tb if "exports." in line], tb)
+
     def test_thrown_non_error_value(self):
         _, out = self.run_cell('throw "plain string"')
         err = [m for m in out if m["msg_type"] == "error"][0]["content"]

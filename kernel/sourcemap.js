@@ -1,0 +1,219 @@
+// @ts-check
+// Where a position in a cell's JavaScript came from in the TypeScript the user wrote, so tracebacks name the
+// cell's own line (`at check (In[3]:2:15)`, that TypeScript line shown) instead of tslab's output
+// (`exports.optim.SGD(exports.net, …)`).
+//
+// tslab compiles a cell in two steps: its watch program emits ES-module JavaScript from the cell's TypeScript,
+// then ts.transpileModule turns that into CommonJS. tslab exposes neither step, so install() hands tslab's
+// converter a view of its TypeScript module in which the first step emits an inline source map and the second
+// writes one too; takeMaps() returns the two maps of the last conversion. The kernel's own rewrites of the
+// output (shorthand.js, interrupt.js) only insert text within lines: `Insertions` undoes them.
+// Must run before tslab's converter is loaded (main.js requires this file first).
+"use strict";
+const path = require("path");
+
+/** @typedef {{ version: number, sources: string[], mappings: string }} RawMap */
+/** @typedef {{ line: number, column: number }} Position 0-based */
+
+/** The last conversion's maps: ES module -> TypeScript, CommonJS -> ES module. @type {{ esm?: RawMap, cjs?: RawMap }} */
+let lastMaps = {};
+
+const INLINE_MAP = /\n?\/\/# sourceMappingURL=data:application\/json;base64,([A-Za-z0-9+/=]+)\s*$/;
+const MAP_COMMENT = /\n?\/\/# sourceMappingURL=\S*\s*$/;
+
+let installed = false;
+
+/** Make tslab's converter (loaded after this) emit source maps for every cell. */
+function install() {
+  if (installed) return;
+  installed = true;
+  const converterDir = path.dirname(require.resolve("tslab/dist/converter"));
+  const file = require.resolve("@tslab/typescript-for-tslab", { paths: [converterDir] });
+  /** @type {typeof import("@tslab/typescript-for-tslab")} */
+  const ts = require(file);
+  /** @type {typeof ts.createWatchCompilerHost} */
+  const createWatchCompilerHost = /** @type {any} */ (
+    (/** @type {any} */ rootFiles, /** @type {import("@tslab/typescript-for-tslab").CompilerOptions} */ options, /** @type {any[]} */ ...rest) =>
+      /** @type {any} */ (ts.createWatchCompilerHost)(rootFiles, { ...options, sourceMap: false, inlineSourceMap: true }, ...rest)
+  );
+  /** @type {typeof ts.transpileModule} */
+  const transpileModule = (input, opts) => {
+    // tslab's ES module -> CommonJS step (esModuleToCommonJSModule) names its input custom.js.
+    if (opts?.fileName !== "custom.js") return ts.transpileModule(input, opts);
+    const inline = INLINE_MAP.exec(input);
+    const code = inline ? input.slice(0, inline.index) : input;
+    const out = ts.transpileModule(code, { ...opts, compilerOptions: { ...opts.compilerOptions, sourceMap: true, inlineSourceMap: false } });
+    lastMaps = {
+      esm: inline ? JSON.parse(Buffer.from(inline[1], "base64").toString("utf8")) : undefined,
+      cjs: out.sourceMapText ? JSON.parse(out.sourceMapText) : undefined,
+    };
+    return { ...out, outputText: out.outputText.replace(MAP_COMMENT, ""), sourceMapText: undefined };
+  };
+  const overrides = new Map(/** @type {[string, unknown][]} */ ([
+    ["createWatchCompilerHost", createWatchCompilerHost],
+    ["transpileModule", transpileModule],
+  ]));
+  // TypeScript's exports are non-configurable getters: the converter gets a proxy instead of the module.
+  const view = new Proxy(ts, { get: (target, key, receiver) => (typeof key === "string" && overrides.has(key) ? overrides.get(key) : Reflect.get(target, key, receiver)) });
+  const cached = require.cache[file];
+  if (!cached) throw new Error(`tsdl kernel: ${file} is not in require.cache`);
+  cached.exports = view;
+}
+
+/** The maps of the last cell converted, once. */
+function takeMaps() {
+  const maps = lastMaps;
+  lastMaps = {};
+  return maps;
+}
+
+const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/**
+ * A source map's mappings, per generated line: segments [generatedColumn, source, line, column], sorted.
+ * @param {RawMap} map
+ * @returns {number[][][]}
+ */
+function decode(map) {
+  /** @type {number[][][]} */
+  const lines = [];
+  const state = [0, 0, 0, 0]; // source, line, column, name: relative across the whole map
+  for (const text of map.mappings.split(";")) {
+    /** @type {number[][]} */
+    const segments = [];
+    let column = 0;
+    for (const seg of text.split(",")) {
+      if (!seg) continue;
+      const fields = [];
+      let value = 0;
+      let shift = 0;
+      for (const ch of seg) {
+        const digit = B64.indexOf(ch);
+        value += (digit & 31) << shift;
+        if (digit & 32) shift += 5;
+        else {
+          fields.push(value & 1 ? -(value >>> 1) : value >>> 1);
+          value = 0;
+          shift = 0;
+        }
+      }
+      column += fields[0];
+      if (fields.length < 4) continue; // a segment with no source
+      for (let k = 1; k < 4; k++) state[k - 1] += fields[k];
+      if (fields.length > 4) state[3] += fields[4];
+      segments.push([column, state[0], state[1], state[2]]);
+    }
+    segments.sort((a, b) => a[0] - b[0]);
+    lines.push(segments);
+  }
+  return lines;
+}
+
+/**
+ * The original position of a generated one: the last segment of its line at or before its column (else the
+ * line's first segment).
+ * @param {number[][][]} lines
+ * @param {Position} pos
+ * @returns {Position | undefined}
+ */
+function lookup(lines, pos) {
+  const segments = lines[pos.line];
+  if (!segments || segments.length === 0) return undefined;
+  let best = segments[0];
+  for (const s of segments) if (s[0] <= pos.column) best = s;
+  return { line: best[2], column: best[3] };
+}
+
+/**
+ * Text inserted into a string (never removed), to map positions of the result back to the input.
+ */
+class Insertions {
+  constructor() {
+    /** @type {Array<{ at: number, length: number }>} positions in the input */
+    this.list = [];
+  }
+
+  /** @param {number} at @param {number} length */
+  add(at, length) {
+    if (length > 0) this.list.push({ at, length });
+  }
+
+  /**
+   * The input offset of an output offset (inside inserted text: the input character after it).
+   * @param {number} offset
+   */
+  toInput(offset) {
+    let shift = 0;
+    for (const ins of [...this.list].sort((a, b) => a.at - b.at)) {
+      if (offset < ins.at + shift) break;
+      if (offset < ins.at + shift + ins.length) return ins.at;
+      shift += ins.length;
+    }
+    return offset - shift;
+  }
+}
+
+/** @param {string} text @param {number} offset @returns {Position} */
+function positionOf(text, offset) {
+  const before = text.slice(0, offset);
+  const line = before.split("\n").length - 1;
+  return { line, column: offset - (before.lastIndexOf("\n") + 1) };
+}
+
+/** @param {string} text @param {Position} pos */
+function offsetOf(text, pos) {
+  let offset = 0;
+  for (let l = 0; l < pos.line; l++) {
+    const nl = text.indexOf("\n", offset);
+    if (nl < 0) return text.length;
+    offset = nl + 1;
+  }
+  return offset + pos.column;
+}
+
+/**
+ * Maps positions in the JavaScript a cell runs to the cell's TypeScript.
+ */
+class CellMap {
+  /**
+   * @param {{ esm?: RawMap, cjs?: RawMap }} maps from takeMaps(), for the conversion of this cell
+   * @param {string} cjs tslab's output (CommonJS), before the kernel's rewrites
+   * @param {Array<{ text: string, insertions: Insertions }>} rewrites the kernel's rewrites of it, in order
+   * @param {string} source the cell's TypeScript
+   */
+  constructor(maps, cjs, rewrites, source) {
+    this.esm = maps.esm ? decode(maps.esm) : undefined;
+    this.cjs = maps.cjs ? decode(maps.cjs) : undefined;
+    this.cjsText = cjs;
+    this.rewrites = rewrites;
+    this.source = source.split("\n");
+  }
+
+  /**
+   * The cell position (0-based line and column of its TypeScript) of a 0-based position in the JavaScript
+   * that ran, or undefined where the compiled code has no counterpart in the cell.
+   * @param {Position} pos
+   * @returns {Position | undefined}
+   */
+  original(pos) {
+    if (!this.esm || !this.cjs) return undefined;
+    // Undo the kernel's rewrites, last first.
+    let p = pos;
+    for (let i = this.rewrites.length - 1; i >= 0; i--) {
+      const before = i > 0 ? this.rewrites[i - 1].text : this.cjsText;
+      p = positionOf(before, this.rewrites[i].insertions.toInput(offsetOf(this.rewrites[i].text, p)));
+    }
+    const esm = lookup(this.cjs, p);
+    const ts = esm && lookup(this.esm, esm);
+    // The converter compiles "export {};\n" + the cell: its line 0 is not the user's.
+    if (!ts || ts.line < 1 || ts.line > this.source.length) return undefined;
+    return { line: ts.line - 1, column: ts.column };
+  }
+
+  /** The cell's TypeScript line (0-based). @param {number} line */
+  sourceLine(line) {
+    return this.source[line];
+  }
+}
+
+module.exports = { install, takeMaps, CellMap, Insertions, decode, lookup };
