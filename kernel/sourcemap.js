@@ -182,8 +182,9 @@ class CellMap {
    * @param {string} source the cell's TypeScript
    */
   constructor(maps, cjs, rewrites, source) {
-    this.esm = maps.esm ? decode(maps.esm) : undefined;
-    this.cjs = maps.cjs ? decode(maps.cjs) : undefined;
+    this.maps = maps;
+    /** Decoded when a traceback first needs them. @type {{ esm: number[][][], cjs: number[][][] } | undefined} */
+    this.decoded = undefined;
     this.cjsText = cjs;
     this.rewrites = rewrites;
     this.source = source.split("\n");
@@ -196,15 +197,17 @@ class CellMap {
    * @returns {Position | undefined}
    */
   original(pos) {
-    if (!this.esm || !this.cjs) return undefined;
+    const { esm: esmMap, cjs: cjsMap } = this.maps;
+    if (!esmMap || !cjsMap) return undefined;
+    this.decoded ??= { esm: decode(esmMap), cjs: decode(cjsMap) };
     // Undo the kernel's rewrites, last first.
     let p = pos;
     for (let i = this.rewrites.length - 1; i >= 0; i--) {
       const before = i > 0 ? this.rewrites[i - 1].text : this.cjsText;
       p = positionOf(before, this.rewrites[i].insertions.toInput(offsetOf(this.rewrites[i].text, p)));
     }
-    const esm = lookup(this.cjs, p);
-    const ts = esm && lookup(this.esm, esm);
+    const esm = lookup(this.decoded.cjs, p);
+    const ts = esm && lookup(this.decoded.esm, esm);
     // The converter compiles "export {};\n" + the cell: its line 0 is not the user's.
     if (!ts || ts.line < 1 || ts.line > this.source.length) return undefined;
     return { line: ts.line - 1, column: ts.column };
