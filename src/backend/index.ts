@@ -2,6 +2,7 @@
 // TSDL_BACKEND (or the argument of init) forces one; a forced backend that cannot load is an error.
 import * as fs from "fs";
 import * as tf from "@tensorflow/tfjs";
+import { escapeHtml, JUPYTER_DISPLAY, type MimeBundle } from "../display";
 import { nativeStatus, registerWasmTrainingKernels } from "./wasm";
 
 /** Names accepted by `init()` and `TSDL_BACKEND`. */
@@ -98,7 +99,7 @@ async function useCpu(): Promise<void> {
 async function select(forced: BackendName | undefined, why: string): Promise<BackendInfo> {
   const skipped: Skipped[] = [];
   const versions: Record<string, string> = { "@tensorflow/tfjs": tf.version.tfjs };
-  const done = (name: string, device: string): BackendInfo => ({ name, device, why, versions, skipped });
+  const done = (name: string, device: string): BackendInfo => withDisplay({ name, device, why, versions, skipped });
 
   if (forced === undefined || forced === "tensorflow") {
     // GPU rung
@@ -154,6 +155,32 @@ async function select(forced: BackendName | undefined, why: string): Promise<Bac
   return done("cpu", "CPU (JavaScript)");
 }
 
+/** The rows of a BackendInfo's summary: its property names and their values as text. */
+function infoRows(info: BackendInfo): [string, string[]][] {
+  return [
+    ["name", [info.name]],
+    ["device", [info.device]],
+    ["why", [info.why]],
+    ["versions", [Object.entries(info.versions).map(([pkg, v]) => `${pkg} ${v}`).join(", ")]],
+    ["skipped", info.skipped.length ? info.skipped.map((s) => `${s.backend}: ${s.reason}`) : ["none"]],
+  ];
+}
+
+/** A notebook shows a BackendInfo as a short table (the data stays in its properties; JSON and inspect unchanged). */
+function showInfo(this: BackendInfo): MimeBundle {
+  const rows = infoRows(this);
+  const text = ["BackendInfo", ...rows.flatMap(([k, vs]) => vs.map((v, i) => `  ${(i ? "" : k).padEnd(9)}${v}`))].join("\n");
+  const html =
+    `<table><caption style="text-align:left">BackendInfo</caption>` +
+    rows.map(([k, vs]) => `<tr><th style="text-align:left">${k}</th><td style="text-align:left">${vs.map(escapeHtml).join("<br>")}</td></tr>`).join("") +
+    `</table>`;
+  return { "text/html": html, "text/plain": text };
+}
+
+function withDisplay(info: BackendInfo): BackendInfo {
+  return Object.defineProperty(info, JUPYTER_DISPLAY, { value: showInfo, enumerable: false });
+}
+
 /** One line: the chosen backend and why each better one was skipped. */
 export function describe(info: BackendInfo): string {
   const skipped = info.skipped.length ? `; skipped ${info.skipped.map((s) => `${s.backend}: ${s.reason}`).join("; ")}` : "";
@@ -185,7 +212,7 @@ export async function init(name?: BackendName | "auto", opts: InitOptions = {}):
 /** The current selection (after `init()`), as data. */
 export function info(): BackendInfo {
   if (!current) throw new Error("tsdl: no backend selected yet; call `await backend.init()` first");
-  return { ...current, skipped: [...current.skipped], versions: { ...current.versions } };
+  return withDisplay({ ...current, skipped: [...current.skipped], versions: { ...current.versions } });
 }
 
 /**
