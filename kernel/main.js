@@ -5,9 +5,9 @@
 //   node kernel/main.js --connection-file <file>      (what kernel/share/kernels/tsdl/kernel.json runs)
 // The kernelspec starts Node with --experimental-require-module, so ESM-only packages load with `import`.
 "use strict";
-// First: tslab's converter must load with source maps switched on (see sourcemap.js).
-const sourcemap = require("./sourcemap");
-sourcemap.install();
+// First: tslab's converter must load through the kernel's view of its TypeScript (tsview.js).
+const tsview = require("./tsview");
+tsview.install();
 const fs = require("fs");
 const path = require("path");
 const { createConverter } = require("tslab/dist/converter");
@@ -19,6 +19,8 @@ const { instrumentAwaits, interruptState } = require("./interrupt");
 const { wrapRequire } = require("./esm");
 const { expandShorthand } = require("./shorthand");
 const { displayProblem } = require("./bundle");
+const sourcemap = require("./sourcemap");
+const { signatureInfo } = require("./inspect");
 
 /** What tslab's executor puts before a cell's JavaScript, on its first line. */
 const TSLAB_WRAPPER = { async: "(async function(exports, require) { ", sync: "(function(exports, require) { " };
@@ -82,6 +84,7 @@ function main() {
   // tslab's converter, wrapped: diagnostics reach the handler with their TS codes, and the emitted JS checks
   // for interrupts at every `await` (see interrupt.js).
   const node = createConverter({ isJS: false, isBrowser: false });
+  const nodeProgram = tsview.programOfLastConverter();
   // The declarations the type checker sees from earlier cells. tslab keeps a cell's declarations only when it
   // ran to the end; here a cell that compiled keeps them even if it then threw or was interrupted, because
   // its variables exist at run time (as in Python: `x = 1; raise` leaves x defined).
@@ -95,7 +98,7 @@ function main() {
   const convert = (src, name) => {
     const earlier = decls ?? "";
     const r = node.convert(earlier, src);
-    const maps = sourcemap.takeMaps();
+    const maps = tsview.takeMaps();
     if (r.diagnostics.length === 0) decls = r.declOutput ?? "";
     handler.recordDiagnostics(r.diagnostics);
     if (r.output) {
@@ -138,7 +141,8 @@ function main() {
       handler.recordDiagnostics(diags);
       return diags;
     },
-    inspect: (prevDecl, src, pos) => node.inspect(decls ?? prevDecl, src, pos),
+    // On a name: tslab's quick info; inside a call's arguments (`new optim.SGD(|`): the signature being called.
+    inspect: (prevDecl, src, pos) => node.inspect(decls ?? prevDecl, src, pos) ?? signatureInfo(nodeProgram(), pos),
     complete: (prevDecl, src, pos) => node.complete(decls ?? prevDecl, src, pos),
     close: () => node.close(),
   };

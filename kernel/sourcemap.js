@@ -1,71 +1,13 @@
 // @ts-check
 // Where a position in a cell's JavaScript came from in the TypeScript the user wrote, so tracebacks name the
 // cell's own line (`at check (In[3]:2:15)`, that TypeScript line shown) instead of tslab's output
-// (`exports.optim.SGD(exports.net, …)`).
-//
-// tslab compiles a cell in two steps: its watch program emits ES-module JavaScript from the cell's TypeScript,
-// then ts.transpileModule turns that into CommonJS. tslab exposes neither step, so install() hands tslab's
-// converter a view of its TypeScript module in which the first step emits an inline source map and the second
-// writes one too; takeMaps() returns the two maps of the last conversion. The kernel's own rewrites of the
-// output (shorthand.js, interrupt.js) only insert text within lines: `Insertions` undoes them.
-// Must run before tslab's converter is loaded (main.js requires this file first).
+// (`exports.optim.SGD(exports.net, …)`). tslab compiles a cell in two steps (its watch program emits ES-module
+// JavaScript, then ts.transpileModule makes CommonJS); tsview.js has both write source maps, composed here.
+// The kernel's own rewrites of the output (shorthand.js, interrupt.js) only insert text: `Insertions` undoes them.
 "use strict";
-const path = require("path");
 
 /** @typedef {{ version: number, sources: string[], mappings: string }} RawMap */
 /** @typedef {{ line: number, column: number }} Position 0-based */
-
-/** The last conversion's maps: ES module -> TypeScript, CommonJS -> ES module. @type {{ esm?: RawMap, cjs?: RawMap }} */
-let lastMaps = {};
-
-const INLINE_MAP = /\n?\/\/# sourceMappingURL=data:application\/json;base64,([A-Za-z0-9+/=]+)\s*$/;
-const MAP_COMMENT = /\n?\/\/# sourceMappingURL=\S*\s*$/;
-
-let installed = false;
-
-/** Make tslab's converter (loaded after this) emit source maps for every cell. */
-function install() {
-  if (installed) return;
-  installed = true;
-  const converterDir = path.dirname(require.resolve("tslab/dist/converter"));
-  const file = require.resolve("@tslab/typescript-for-tslab", { paths: [converterDir] });
-  /** @type {typeof import("@tslab/typescript-for-tslab")} */
-  const ts = require(file);
-  /** @type {typeof ts.createWatchCompilerHost} */
-  const createWatchCompilerHost = /** @type {any} */ (
-    (/** @type {any} */ rootFiles, /** @type {import("@tslab/typescript-for-tslab").CompilerOptions} */ options, /** @type {any[]} */ ...rest) =>
-      /** @type {any} */ (ts.createWatchCompilerHost)(rootFiles, { ...options, sourceMap: false, inlineSourceMap: true }, ...rest)
-  );
-  /** @type {typeof ts.transpileModule} */
-  const transpileModule = (input, opts) => {
-    // tslab's ES module -> CommonJS step (esModuleToCommonJSModule) names its input custom.js.
-    if (opts?.fileName !== "custom.js") return ts.transpileModule(input, opts);
-    const inline = INLINE_MAP.exec(input);
-    const code = inline ? input.slice(0, inline.index) : input;
-    const out = ts.transpileModule(code, { ...opts, compilerOptions: { ...opts.compilerOptions, sourceMap: true, inlineSourceMap: false } });
-    lastMaps = {
-      esm: inline ? JSON.parse(Buffer.from(inline[1], "base64").toString("utf8")) : undefined,
-      cjs: out.sourceMapText ? JSON.parse(out.sourceMapText) : undefined,
-    };
-    return { ...out, outputText: out.outputText.replace(MAP_COMMENT, ""), sourceMapText: undefined };
-  };
-  const overrides = new Map(/** @type {[string, unknown][]} */ ([
-    ["createWatchCompilerHost", createWatchCompilerHost],
-    ["transpileModule", transpileModule],
-  ]));
-  // TypeScript's exports are non-configurable getters: the converter gets a proxy instead of the module.
-  const view = new Proxy(ts, { get: (target, key, receiver) => (typeof key === "string" && overrides.has(key) ? overrides.get(key) : Reflect.get(target, key, receiver)) });
-  const cached = require.cache[file];
-  if (!cached) throw new Error(`tsdl kernel: ${file} is not in require.cache`);
-  cached.exports = view;
-}
-
-/** The maps of the last cell converted, once. */
-function takeMaps() {
-  const maps = lastMaps;
-  lastMaps = {};
-  return maps;
-}
 
 const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -176,7 +118,7 @@ function offsetOf(text, pos) {
  */
 class CellMap {
   /**
-   * @param {{ esm?: RawMap, cjs?: RawMap }} maps from takeMaps(), for the conversion of this cell
+   * @param {{ esm?: RawMap, cjs?: RawMap }} maps tsview.takeMaps() after this cell's conversion
    * @param {string} cjs tslab's output (CommonJS), before the kernel's rewrites
    * @param {Array<{ text: string, insertions: Insertions }>} rewrites the kernel's rewrites of it, in order
    * @param {string} source the cell's TypeScript
@@ -219,4 +161,4 @@ class CellMap {
   }
 }
 
-module.exports = { install, takeMaps, CellMap, Insertions, decode, lookup };
+module.exports = { CellMap, Insertions, decode, lookup };

@@ -76,6 +76,8 @@ const EXTRA = [
   "test_stop_on_error_aborts_only_cells_already_queued",
   "test_silent_execution_sends_no_outputs",
   "test_backend_selected_by_environment",
+  "test_backend_info_result_is_a_short_table",
+  "test_inspect_inside_a_call_shows_the_signature",
   "test_interrupt_sync_loop_keeps_variables",
   "test_interrupt_async_loop_stops_it",
   "test_interrupt_request_message",

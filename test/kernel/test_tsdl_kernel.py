@@ -253,6 +253,40 @@ class TsdlKernelTests(jupyter_kernel_test.KernelTests):
         res = [m for m in out if m["msg_type"] == "execute_result"][0]["content"]["data"]["text/plain"]
         self.assertEqual(res, "'cpu'")
 
+    def test_backend_info_result_is_a_short_table(self):
+        # `await backend.init()` as a cell's last line dumped the whole object; its data stays in its properties.
+        reply, out = self.run_cell('import { backend as bt } from "tsdl";\nawait bt.init(undefined, { verbose: false })')
+        self.assertEqual(reply["content"]["status"], "ok")
+        data = [m for m in out if m["msg_type"] == "execute_result"][0]["content"]["data"]
+        self.assertEqual(
+            data["text/plain"].split("\n"),
+            ["BackendInfo", "  name     cpu", "  device   CPU (JavaScript)", "  why      forced by TSDL_BACKEND=cpu", "  versions @tensorflow/tfjs 4.22.0", "  skipped  none"],
+        )
+        self.assertIn("<th style=\"text-align:left\">device</th><td style=\"text-align:left\">CPU (JavaScript)</td>", data["text/html"])
+        _, out = self.run_cell("Object.keys(await bt.init(undefined, { verbose: false })).join()")
+        self.assertEqual([m for m in out if m["msg_type"] == "execute_result"][0]["content"]["data"]["text/plain"], "'name,device,why,versions,skipped'")
+
+    def _inspect(self, code, cursor=None):
+        self.flush_channels()
+        self.kc.inspect(code, len(code) if cursor is None else cursor)
+        reply = self.kc.get_shell_msg(timeout=TIMEOUT)
+        validate_message(reply, "inspect_reply", reply["parent_header"]["msg_id"])
+        return reply["content"]
+
+    def test_inspect_inside_a_call_shows_the_signature(self):
+        # Shift+Tab right after `new optim.SGD(` found nothing: tslab answers only on a name.
+        self.run_cell('import { optim as o11 } from "tsdl";')
+        content = self._inspect("new o11.SGD(")
+        self.assertTrue(content["found"])
+        text = content["data"]["text/plain"]
+        self.assertTrue(text.startswith("new SGD(params: o11.ParamsInput<o11.SGDHyper>, options?: Partial<o11.SGDHyper>): o11.SGD\n"), text)
+        self.assertIn("Stochastic gradient descent, exactly as `torch.optim.SGD`", text)
+        self.assertIn("@param params ", text)
+        # Further into the arguments, still the call's signature; on a name, tslab's quick info as before.
+        self.assertTrue(self._inspect("Math.max(1, ")["data"]["text/plain"].startswith("max(...values: number[]): number"))
+        self.assertIn("class SGD", self._inspect("o11.SGD")["data"]["text/plain"])
+        self.assertFalse(self._inspect("1 + ")["found"])
+
     def _start_running(self, code, until_stdout=None, wait=0.3):
         """Send `code` and return once it runs: its execute_input arrived (or, with `until_stdout`, it printed
         that), plus `wait` seconds. An interrupt that reaches the kernel before a cell starts does not stop it
