@@ -182,8 +182,8 @@ describe("wasm conv2d gradients vs the cpu backend", function () {
     if (!n) this.skip();
     const heap = new ArrayBuffer(64);
     const cases: Array<[() => void, RegExp]> = [
-      [() => (n!.backpropInput as (...a: unknown[]) => void)(heap, new Int32Array(13)), /conv: got 2 arguments, expected 6/],
-      [() => n!.backpropInput({} as ArrayBuffer, new Int32Array(13), 0, 0, 0, 0), /conv: argument 0 must be the wasm heap ArrayBuffer/],
+      [() => (n!.backpropInput as (...a: unknown[]) => void)(heap, new Int32Array(13)), /conv: got 2 arguments, expected 7/],
+      [() => n!.backpropInput({} as ArrayBuffer, new Int32Array(13), 0, 0, 0, 0, 0), /conv: argument 0 must be the wasm heap ArrayBuffer/],
       [() => n!.backpropFilter(heap, new Int32Array(12), 0, 0, 0, 0), /conv: argument 1 must be an Int32Array\(13\) geometry/],
       [() => n!.maxPoolGrad(heap, new Int32Array(13), 0, 0, 0), /maxPoolGrad: argument 1 must be an Int32Array\(12\) geometry/],
       [() => n!.tile(heap, new Int32Array([2, 2]), new Int32Array([1]), 0, 0), /tile: argument 2 must be an Int32Array of reps, one per dimension/],

@@ -13,10 +13,11 @@ export interface NativeConv {
   /**
    * The convolutions; `path` 0 im2col + OpenBLAS, 1 oneDNN (OpenBLAS where oneDNN has no primitive for the shape),
    * 2 both, timed: returns [oneDNN ms, OpenBLAS ms] with oneDNN's result in the output (-1 ms: it cannot, and the
-   * output is OpenBLAS's). Otherwise returns the path that ran.
+   * output is OpenBLAS's). Otherwise returns the path that ran. `wid`: an id of the filter's data (0 = unknown);
+   * the same id promises the same weights, so oneDNN's reordered copy is reused.
    */
-  forward(heap: ArrayBuffer, geo: Int32Array, x: number, w: number, bias: number, y: number, act: number, path: 0 | 1 | 2): number | [number, number];
-  backpropInput(heap: ArrayBuffer, geo: Int32Array, dy: number, w: number, dx: number, path: 0 | 1 | 2): number | [number, number];
+  forward(heap: ArrayBuffer, geo: Int32Array, x: number, w: number, bias: number, y: number, act: number, path: 0 | 1 | 2, wid: number): number | [number, number];
+  backpropInput(heap: ArrayBuffer, geo: Int32Array, dy: number, w: number, dx: number, path: 0 | 1 | 2, wid: number): number | [number, number];
   backpropFilter(heap: ArrayBuffer, geo: Int32Array, x: number, dy: number, dw: number, path: 0 | 1 | 2): number | [number, number];
   tile(heap: ArrayBuffer, shape: Int32Array, reps: Int32Array, x: number, out: number): void;
   reduceSum(heap: ArrayBuffer, x: number, out: number, rows: number, cols: number, leading: number, scale: number): void;

@@ -153,18 +153,19 @@ static double now_ms(void) {
 static const ConvPath BLAS[] = {blas_forward, blas_backprop_input, blas_backprop_filter};
 
 int conv_run(int kind, const Geo* g, const float* a, const float* b, const float* c, int act, float* out, int path,
-             double ms[2]) {
+             double wid, double ms[2]) {
   const ConvPath blas = BLAS[kind];
-  if (path == PATH_DNNL && dn_conv(kind, g, a, b, c, act, out)) return PATH_DNNL;
+  if (path == PATH_DNNL && dn_conv(kind, g, a, b, c, act, out, wid)) return PATH_DNNL;
   if (path != PATH_TIME) {
     blas(g, a, b, c, act, out);
     return PATH_BLAS;
   }
   // oneDNN first (it also tells whether oneDNN has the shape, and its first call creates the primitive) and last
   // (so that its result is the one left in out), three OpenBLAS runs between; the best of each. The choice is kept
-  // for good (conv.ts), so it is worth a few runs more than a per-process choice would be.
+  // for good (conv.ts), so it is worth a few runs more than a per-process choice would be. Every oneDNN run
+  // reorders the weights (wid 0), as it does in training, where they change every step.
   double t = now_ms();
-  if (!dn_conv(kind, g, a, b, c, act, out)) {
+  if (!dn_conv(kind, g, a, b, c, act, out, 0)) {
     blas(g, a, b, c, act, out);
     ms[0] = -1, ms[1] = now_ms() - t;
     return PATH_BLAS;
@@ -176,7 +177,7 @@ int conv_run(int kind, const Geo* g, const float* a, const float* b, const float
     t = now_ms() - t;
     if (i == 0 || t < ms[1]) ms[1] = t;
     t = now_ms();
-    dn_conv(kind, g, a, b, c, act, out);
+    dn_conv(kind, g, a, b, c, act, out, 0);
     t = now_ms() - t;
     if (t < ms[0]) ms[0] = t;
   }

@@ -24,6 +24,16 @@ type Run = (path: 0 | 1 | 2) => number | [number, number];
 
 let choices: ConvChoices | undefined;
 
+// An id per tensor data: tfjs never changes a tensor's data, so oneDNN's reordered copy of a filter is reused for
+// as long as the same filter comes back (every predict() after the first; in training the weights change each step).
+const ids = new WeakMap<object, number>();
+let lastId = 0;
+function weightsId(t: TensorInfo): number {
+  let id = ids.get(t.dataId);
+  if (id === undefined) ids.set(t.dataId, (id = ++lastId));
+  return id;
+}
+
 /** Run one convolution by the path `options` gives for its kind and shape; times both the first time (auto). */
 function convolve(options: ConvOptions, kind: ConvKind, g: ConvGeometry, key: string, run: Run): void {
   if (options.dnnl !== "auto") {
@@ -67,7 +77,7 @@ export function nativeForward(native: NativeConv, fallback: tf.KernelFunc, optio
     const out = b.makeOutput([g.n, g.outH, g.outW, g.outC], "float32");
     const key = choiceKey("forward", g, { bias: bias !== undefined, relu: act === 1 });
     convolve(options, "forward", g, key, (path) =>
-      native.forward(heap(b), geo(g), at(b, x!), at(b, filter!), bias ? at(b, bias) : -1, at(b, out), act, path));
+      native.forward(heap(b), geo(g), at(b, x!), at(b, filter!), bias ? at(b, bias) : -1, at(b, out), act, path, weightsId(filter!)));
     return out;
   };
 }
@@ -81,7 +91,7 @@ export function nativeBackpropInput(native: NativeConv, options: ConvOptions): t
     const b = args.backend as unknown as WasmBackendView;
     const out = b.makeOutput([g.n, g.inH, g.inW, g.inC], "float32");
     convolve(options, "backpropInput", g, choiceKey("backpropInput", g), (path) =>
-      native.backpropInput(heap(b), geo(g), at(b, dy), at(b, filter), at(b, out), path));
+      native.backpropInput(heap(b), geo(g), at(b, dy), at(b, filter), at(b, out), path, weightsId(filter)));
     return out;
   };
 }

@@ -1,6 +1,6 @@
 // The optional oneDNN path (Debian libdnnl-dev; compiled with -DTSDL_DNNL): direct convolutions on NHWC data,
 // the library PyTorch's CPU convolutions use. Primitives are created once per shape; weights are reordered into the
-// primitive's blocked layout on each call (they change every step). Any failure (no primitive, only a reference
+// primitive's blocked layout on each call (they change every step), mostly by wei_reorder. Any failure (no primitive, only a reference
 // implementation) returns 0 and the caller uses im2col + OpenBLAS. Which of the two runs is decided in conv.c.
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +17,7 @@ typedef struct DnEntry {
   dnnl_memory_desc_t src, dst, wuser, wprim, bmd;
   dnnl_primitive_t prim, reorder;
   void* wbuf;
+  double wid;  // which weights wbuf holds (forward, dx): tfjs never changes a tensor's data, so an id is enough
   struct DnEntry* next;
 } DnEntry;
 
@@ -126,9 +127,54 @@ static void dn_reorder(DnEntry* e, dnnl_memory_t from, dnnl_memory_t to) {
   dnnl_primitive_execute(e->reorder, dn_strm, 2, args);
 }
 
+// Weights between tfjs's HWIO and the primitive's blocked layout, for the layouts oneDNN's f32 convolutions ask
+// for here (O blocked, e.g. Acdb64a; O and I blocked 16x16 either way round, e.g. ABcd16a16b): plain loops that
+// read HWIO in order. oneDNN's generic jit:uni reorder took 11.5 ms wall (4.4 ms CPU) for 512x512x3x3, this 3.2 ms
+// on one thread; per training step the weights are reordered three times (forward, dx, dW). Returns 0 for any
+// other layout, which the caller leaves to oneDNN's reorder.
+static int wei_reorder(const dnnl_memory_desc_t* md, float* hwio, float* blk, int to_blocked) {
+  const dnnl_blocking_desc_t* bd = &md->format_desc.blocking;
+  if (md->format_kind != dnnl_blocked || md->ndims != 4 || md->extra.flags != 0 || md->data_type != dnnl_f32) return 0;
+  const int nb = bd->inner_nblks;
+  int64_t bo = 1, bi = 1;  // block sizes of O (dim 0) and I (dim 1)
+  for (int k = 0; k < nb; k++) {
+    if (bd->inner_idxs[k] == 0) bo = bd->inner_blks[k];
+    else if (bd->inner_idxs[k] == 1) bi = bd->inner_blks[k];
+    else return 0;
+  }
+  if (nb > 2 || (nb == 2 && bo * bi == 1)) return 0;
+  const int i_inner = nb == 2 && bd->inner_idxs[1] == 1;  // ...16a16b: i varies fastest within a block
+  const int64_t O = md->dims[0], I = md->dims[1], H = md->dims[2], W = md->dims[3];
+  const dnnl_dim_t* st = bd->strides;
+  if (to_blocked && (md->padded_dims[0] != O || md->padded_dims[1] != I)) memset(blk, 0, dnnl_memory_desc_get_size(md));
+  blk += md->offset0;
+  for (int64_t h = 0; h < H; h++)
+    for (int64_t w = 0; w < W; w++)
+      for (int64_t i = 0; i < I; i++) {
+        float* row = hwio + ((h * W + w) * I + i) * O;
+        float* base = blk + (i / bi) * st[1] + h * st[2] + w * st[3];
+        const int64_t ii = i % bi;
+        for (int64_t o0 = 0; o0 < O; o0 += bo) {
+          const int64_t n = O - o0 < bo ? O - o0 : bo;
+          float* tile = base + (o0 / bo) * st[0];
+          float* src = row + o0;
+          if (!i_inner) {  // O innermost: a contiguous run of n
+            float* d = tile + ii * bo;
+            if (to_blocked) memcpy(d, src, sizeof(float) * n);
+            else memcpy(src, d, sizeof(float) * n);
+          } else if (to_blocked) {
+            for (int64_t oo = 0; oo < n; oo++) tile[oo * bi + ii] = src[oo];
+          } else {
+            for (int64_t oo = 0; oo < n; oo++) src[oo] = tile[oo * bi + ii];
+          }
+        }
+      }
+  return 1;
+}
+
 // kind DN_FWD: a = x, b = w, c = bias (or NULL), out = y. DN_BWD_DATA: a = dy, b = w, out = dx.
 // DN_BWD_W: a = x, b = dy, out = dW.
-static void dn_run(DnEntry* e, const float* a, const float* b, const float* c, float* out) {
+static void dn_run(DnEntry* e, const float* a, const float* b, const float* c, float* out, double wid) {
   const int kind = e->kind;
   dnnl_memory_t wuser = NULL, wprim = NULL, m1, m2, m3, mb = NULL;
   if (kind == DN_BWD_W) {
@@ -137,14 +183,20 @@ static void dn_run(DnEntry* e, const float* a, const float* b, const float* c, f
     wprim = e->reorder ? dn_mem(&e->wprim, e->wbuf) : wuser;
     dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, m1}, {DNNL_ARG_DIFF_DST, m2}, {DNNL_ARG_DIFF_WEIGHTS, wprim}};
     dnnl_primitive_execute(e->prim, dn_strm, 3, args);
-    if (e->reorder) dn_reorder(e, wprim, wuser);
+    if (e->reorder) {
+      dnnl_stream_wait(dn_strm);
+      if (!wei_reorder(&e->wprim, out, e->wbuf, 0)) dn_reorder(e, wprim, wuser);
+    }
     m3 = NULL;
   } else {
     wuser = dn_mem(&e->wuser, b);
     wprim = wuser;
     if (e->reorder) {
       wprim = dn_mem(&e->wprim, e->wbuf);
-      dn_reorder(e, wuser, wprim);
+      if (wid == 0 || wid != e->wid) {
+        if (!wei_reorder(&e->wprim, (float*)b, e->wbuf, 1)) dn_reorder(e, wuser, wprim);
+        e->wid = wid;
+      }
     }
     if (kind == DN_FWD) {
       m1 = dn_mem(&e->src, a), m3 = dn_mem(&e->dst, out);
@@ -167,10 +219,10 @@ static void dn_run(DnEntry* e, const float* a, const float* b, const float* c, f
   if (mb) dnnl_memory_destroy(mb);
 }
 
-int dn_conv(int kind, const Geo* g, const float* a, const float* b, const float* c, int act, float* out) {
+int dn_conv(int kind, const Geo* g, const float* a, const float* b, const float* c, int act, float* out, double wid) {
   DnEntry* e = dn_get(kind, g, c != NULL, act);
   if (!e) return 0;
-  dn_run(e, a, b, c, out);
+  dn_run(e, a, b, c, out, wid);
   return 1;
 }
 
@@ -181,8 +233,8 @@ const char* dn_version(void) {
   return v;
 }
 #else
-int dn_conv(int kind, const Geo* g, const float* a, const float* b, const float* c, int act, float* out) {
-  (void)kind, (void)g, (void)a, (void)b, (void)c, (void)act, (void)out;
+int dn_conv(int kind, const Geo* g, const float* a, const float* b, const float* c, int act, float* out, double wid) {
+  (void)kind, (void)g, (void)a, (void)b, (void)c, (void)act, (void)out, (void)wid;
   return 0;
 }
 const char* dn_version(void) { return ""; }

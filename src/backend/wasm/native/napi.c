@@ -83,29 +83,30 @@ static int conv_path(napi_env env, napi_value v) {
   return p == PATH_DNNL || p == PATH_TIME ? p : PATH_BLAS;
 }
 
-// forward(heap, geo, x, w, bias|-1, y, act, path)
+// forward(heap, geo, x, w, bias|-1, y, act, path, weights id)
 static napi_value js_forward(napi_env env, napi_callback_info info) {
-  napi_value a[8];
+  napi_value a[9];
   char* heap;
   Geo g;
   double ms[2];
-  if (!conv_args(env, info, 8, a, &heap, &g)) return NULL;
+  if (!conv_args(env, info, 9, a, &heap, &g)) return NULL;
   const int path = conv_path(env, a[7]);
   const int ran = conv_run(DN_FWD, &g, PTR(heap, off(env, a[2])), PTR(heap, off(env, a[3])),
-                           opt_ptr(heap, off(env, a[4])), (int)num(env, a[6]), PTR(heap, off(env, a[5])), path, ms);
+                           opt_ptr(heap, off(env, a[4])), (int)num(env, a[6]), PTR(heap, off(env, a[5])), path,
+                           num(env, a[8]), ms);
   return conv_result(env, ran, path, ms);
 }
 
-// backpropInput(heap, geo, dy, w, dx, path)
+// backpropInput(heap, geo, dy, w, dx, path, weights id)
 static napi_value js_backprop_input(napi_env env, napi_callback_info info) {
-  napi_value a[6];
+  napi_value a[7];
   char* heap;
   Geo g;
   double ms[2];
-  if (!conv_args(env, info, 6, a, &heap, &g)) return NULL;
+  if (!conv_args(env, info, 7, a, &heap, &g)) return NULL;
   const int path = conv_path(env, a[5]);
   const int ran = conv_run(DN_BWD_DATA, &g, PTR(heap, off(env, a[2])), PTR(heap, off(env, a[3])), NULL, 0,
-                           PTR(heap, off(env, a[4])), path, ms);
+                           PTR(heap, off(env, a[4])), path, num(env, a[6]), ms);
   return conv_result(env, ran, path, ms);
 }
 
@@ -118,7 +119,7 @@ static napi_value js_backprop_filter(napi_env env, napi_callback_info info) {
   if (!conv_args(env, info, 6, a, &heap, &g)) return NULL;
   const int path = conv_path(env, a[5]);
   const int ran = conv_run(DN_BWD_W, &g, PTR(heap, off(env, a[2])), PTR(heap, off(env, a[3])), NULL, 0,
-                           PTR(heap, off(env, a[4])), path, ms);
+                           PTR(heap, off(env, a[4])), path, 0, ms);
   return conv_result(env, ran, path, ms);
 }
 

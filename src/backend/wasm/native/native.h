@@ -26,13 +26,14 @@ typedef void (*ConvPath)(const Geo* g, const float* a, const float* b, const flo
 //   PATH_DNNL  oneDNN when it has a primitive for the shape, else im2col + OpenBLAS
 //   PATH_TIME  both, twice each, alternating, ms[0] = oneDNN's best time, ms[1] = OpenBLAS's; out holds oneDNN's
 //              result (or OpenBLAS's, with ms[0] = -1, when oneDNN cannot run the shape)
-// Returns the path whose result is in out: PATH_BLAS or PATH_DNNL.
+// Returns the path whose result is in out: PATH_BLAS or PATH_DNNL. wid identifies the weights (forward, dx): the
+// same nonzero wid promises the same weights, so oneDNN's reordered copy of them is reused (0: always reorder).
 enum { PATH_BLAS = 0, PATH_DNNL = 1, PATH_TIME = 2 };
 int conv_run(int kind, const Geo* g, const float* a, const float* b, const float* c, int act, float* out, int path,
-             double ms[2]);
+             double wid, double ms[2]);
 
 // dnnl.c: runs the convolution with oneDNN and returns 1, or returns 0 when oneDNN has no primitive for it.
-int dn_conv(int kind, const Geo* g, const float* a, const float* b, const float* c, int act, float* out);
+int dn_conv(int kind, const Geo* g, const float* a, const float* b, const float* c, int act, float* out, double wid);
 const char* dn_version(void);  // "" when built without oneDNN
 
 // ops.c
