@@ -1,14 +1,18 @@
-// The course ResNet's training step and inference on tsdl's backend vs PyTorch, in one run on this machine.
+// The course ResNet's training step and inference on tsdl's backend vs PyTorch 2.x and 1.13, in one run on this machine.
 //
 //   node -r ts-node/register/transpile-only bench/resnet.ts [--backend wasm] [--batch 64] [--size 96]
-//        [--warmup 1] [--steps 3] [--rounds 2] [--mode train|infer|both] [--no-torch] [--profile]
+//        [--warmup 1] [--steps 3] [--rounds 4] [--mode train|infer|both] [--no-torch] [--profile]
 //        [--no-native] [--dnnl auto|always|off]   (wasm: XNNPACK only / how the native convs use oneDNN)
 //
-// Alternates ../shared/reference/pytorch/bench_resnet.py (Debian python3-torch, 2 threads) and tsdl for `rounds`
-// rounds, so both see the same machine load (it is shared), and reports each round's ratio and their median.
-// Train step = forward (BatchNorm in training mode) + cross-entropy + backward + SGD(lr 0.01, weight decay 1e-4),
-// random data, as the PyTorch script. Prints a table and one JSON line per measurement.
+// `npm run bench -- resnet` runs it after the set-up, which puts PyTorch 2.x (pip's `torch`) in bench/.venv
+// (git-ignored); PyTorch 1.13 is Debian's python3-torch (/usr/bin/python3). Each round runs PyTorch 2.x, PyTorch 1.13,
+// then tsdl (bench/torch/resnet.py is the same network and step in PyTorch, 2 threads), so all see the same machine
+// load (it is shared), and reports per round and as best / median: images/s (median of the steps), the ratio
+// tsdl / PyTorch, and CPU ms per image (user + system time of the process, all threads), which other processes'
+// load disturbs less than wall time. Train step = forward (BatchNorm in training mode) + cross-entropy + backward +
+// SGD(lr 0.01, weight decay 1e-4) on random data. --profile prints each tfjs kernel's share of a step.
 import { spawnSync } from "child_process";
+import * as fs from "fs";
 import * as path from "path";
 import { performance } from "perf_hooks";
 import { backend, models, tf } from "tsdl";
@@ -30,7 +34,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { backend: "wasm", batch: 64, size: 96, warmup: 1, steps: 3, mode: "both", rounds: 2, torch: true, profile: false, native: true, dnnl: "auto" };
+  const a: Args = { backend: "wasm", batch: 64, size: 96, warmup: 1, steps: 3, mode: "both", rounds: 4, torch: true, profile: false, native: true, dnnl: "auto" };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = argv[i + 1];
@@ -53,54 +57,74 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
+type Side = "pytorch2" | "pytorch1" | "tsdl";
+
 interface Result {
-  framework: string;
-  backend?: string;
+  side: Side;
+  version?: string;
   mode: "train" | "infer";
-  batch: number;
-  size: number;
+  round: number;
   ms_per_step: number;
   images_per_s: number;
+  cpu_ms_per_image: number;
   [k: string]: unknown;
 }
 
-/** The environment as the user gave it: tsdl sets OPENBLAS_CORETYPE for its own process, PyTorch gets its own choice. */
-const userEnv = { ...process.env };
+const REPO = path.resolve(__dirname, "..");
 
-function runTorch(a: Args): Result[] {
-  const repo = path.resolve(__dirname, "..");
-  const script = path.resolve(repo, "../shared/reference/pytorch/bench_resnet.py");
-  const mode = a.mode;
-  const r = spawnSync(
-    process.env.TSDL_PYTHON ?? "/usr/bin/python3",
-    [script, "--batch", `${a.batch}`, "--size", `${a.size}`, "--threads", "2", "--mode", mode, "--warmup", "2", "--steps", "5"],
-    { encoding: "utf8", cwd: path.dirname(script), env: userEnv },
-  );
-  if (r.status !== 0) {
-    console.error(`PyTorch reference failed (${r.error?.message ?? `exit ${r.status}`}): ${r.stderr.trim().split("\n").pop()}`);
-    return [];
-  }
-  return r.stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Result);
+/** The Pythons to compare against: PyTorch 2.x from the bench venv, 1.13 from Debian; those that have torch. */
+function torchSides(): Array<{ side: Side; python: string }> {
+  const candidates: Array<{ side: Side; python: string }> = [
+    { side: "pytorch2", python: path.join(REPO, "bench", ".venv", "bin", "python") },
+    { side: "pytorch1", python: process.env.TSDL_PYTHON ?? "/usr/bin/python3" },
+  ];
+  return candidates.filter(({ side, python }) => {
+    const ok = fs.existsSync(python) && spawnSync(python, ["-c", "import torch"], { stdio: "ignore" }).status === 0;
+    if (!ok) console.log(`(no ${side === "pytorch2" ? "PyTorch 2.x: bench/.venv (`npm run bench` sets it up)" : "PyTorch 1.13: apt-get install python3-torch"})`);
+    return ok;
+  });
 }
 
-/** Wrap every kernel of `backendName` to add its wall time to `table` (exclusive of nested kernel calls). */
-function profileKernels(backendName: string): Map<string, { ms: number; calls: number }> {
-  const table = new Map<string, { ms: number; calls: number }>();
-  const stack: number[] = [];
+/** The environment as the user gave it: tsdl sets OPENBLAS_CORETYPE for its own process, PyTorch makes its own choice. */
+const userEnv = { ...process.env };
+
+function runTorch(a: Args, side: Side, python: string, round: number): Result[] {
+  const r = spawnSync(
+    python,
+    [path.join(REPO, "bench", "torch", "resnet.py"), "--batch", `${a.batch}`, "--size", `${a.size}`, "--threads", "2", "--mode", a.mode, "--warmup", "2", "--steps", "5"],
+    { encoding: "utf8", env: userEnv },
+  );
+  if (r.status !== 0) {
+    console.error(`${side} failed (${r.error?.message ?? `exit ${r.status}`}): ${r.stderr.trim().split("\n").pop()}`);
+    return [];
+  }
+  return r.stdout.trim().split("\n").filter(Boolean).map((l) => ({ ...(JSON.parse(l) as Result), side, round }));
+}
+
+/** Wrap every kernel of `backendName` to add its wall and CPU time to `table` (exclusive of nested kernel calls). */
+function profileKernels(backendName: string): Map<string, { ms: number; cpuMs: number; calls: number }> {
+  const table = new Map<string, { ms: number; cpuMs: number; calls: number }>();
+  const stack: Array<{ ms: number; cpuMs: number }> = [];
   for (const config of tf.getKernelsForBackend(backendName)) {
     const inner = config.kernelFunc;
     const name = config.kernelName;
     (config as { kernelFunc: tf.KernelFunc }).kernelFunc = (args) => {
-      stack.push(0);
+      stack.push({ ms: 0, cpuMs: 0 });
       const t0 = performance.now();
+      const c0 = process.cpuUsage();
       try {
         return inner(args);
       } finally {
-        const total = performance.now() - t0;
-        const nested = stack.pop() as number;
-        if (stack.length) stack[stack.length - 1] += total;
-        const row = table.get(name) ?? { ms: 0, calls: 0 };
-        row.ms += total - nested;
+        const c = process.cpuUsage(c0);
+        const total = { ms: performance.now() - t0, cpuMs: (c.user + c.system) / 1e3 };
+        const nested = stack.pop()!;
+        if (stack.length) {
+          stack[stack.length - 1].ms += total.ms;
+          stack[stack.length - 1].cpuMs += total.cpuMs;
+        }
+        const row = table.get(name) ?? { ms: 0, cpuMs: 0, calls: 0 };
+        row.ms += total.ms - nested.ms;
+        row.cpuMs += total.cpuMs - nested.cpuMs;
         row.calls++;
         table.set(name, row);
       }
@@ -114,13 +138,17 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
+const round1 = (v: number) => Math.round(v * 10) / 10;
+const round3 = (v: number) => Math.round(v * 1000) / 1000;
+
 async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
-  const results: Array<Result & { round: number }> = [];
+  const results: Result[] = [];
   const info = await backend.init(a.backend, { verbose: true });
   Object.assign(wasmKernelOptions, { native: a.native, dnnl: a.dnnl });
   const kernels = info.name !== "wasm" ? "" : !a.native ? "XNNPACK" : !nativeStatus().enabled ? `XNNPACK (${nativeStatus().detail})` : a.dnnl === "off" ? nativeStatus().detail.replace(/oneDNN .*?\), /, "") : a.dnnl === "always" ? nativeStatus().detail.replace(/\(or im2col[^)]*\)/, "(always)") : nativeStatus().detail;
   if (kernels) console.log(`wasm kernels: ${kernels}`);
+  const sides = a.torch ? torchSides() : [];
   const model = models.resnet(3, 10, { seed: 0, inputSize: a.size });
   const x = tf.randomNormal([a.batch, a.size, a.size, 3], 0, 1, "float32", 1) as tf.Tensor4D;
   const labels = tf.randomUniform([a.batch], 0, 10, "int32", 2);
@@ -146,77 +174,100 @@ async function main(): Promise<void> {
 
   const table = a.profile ? profileKernels(info.name) : undefined;
   const measure = (mode: "train" | "infer", step: () => void, round: number): void => {
-    const times: number[] = [];
+    const wall: number[] = [];
+    const cpu: number[] = [];
     for (let i = 0; i < a.warmup + a.steps; i++) {
       if (table && i === a.warmup) table.clear();
       const t0 = performance.now();
+      const c0 = process.cpuUsage();
       step();
-      if (i >= a.warmup) times.push(performance.now() - t0);
+      const c = process.cpuUsage(c0);
+      if (i >= a.warmup) {
+        wall.push(performance.now() - t0);
+        cpu.push((c.user + c.system) / 1e3);
+      }
     }
-    const ms = median(times);
+    const ms = median(wall);
     const r: Result = {
-      framework: "tsdl",
+      side: "tsdl",
       backend: info.name,
-      device: info.device,
-      kernels,
       mode,
-      batch: a.batch,
-      size: a.size,
-      ms_per_step: Math.round(ms * 10) / 10,
+      round,
+      ms_per_step: round1(ms),
       images_per_s: Math.round((a.batch / ms) * 1e5) / 100,
+      cpu_ms_per_image: Math.round((median(cpu) / a.batch) * 100) / 100,
       numTensors: tf.memory().numTensors,
     };
-    console.log(JSON.stringify({ ...r, round }));
-    results.push({ ...r, round });
+    console.log(JSON.stringify(r));
+    results.push(r);
     if (table) {
-      const rows = [...table.entries()].sort((p, q) => q[1].ms - p[1].ms);
-      const total = rows.reduce((s, [, v]) => s + v.ms, 0);
-      console.log(`  per-kernel time over ${a.steps} ${mode} steps (exclusive ms per step, share):`);
-      for (const [name, v] of rows.slice(0, 18)) {
-        console.log(`    ${name.padEnd(24)} ${(v.ms / a.steps).toFixed(0).padStart(7)} ms  ${((100 * v.ms) / total).toFixed(1).padStart(5)}%  ${(v.calls / a.steps).toFixed(0)} calls`);
+      const rows = [...table.entries()].sort((p, q) => q[1].cpuMs - p[1].cpuMs);
+      const total = rows.reduce((s, [, v]) => s + v.cpuMs, 0);
+      console.log(`  per-kernel time over ${a.steps} ${mode} steps (exclusive, per step: wall ms, CPU ms, share of CPU, calls):`);
+      for (const [name, v] of rows.slice(0, 24)) {
+        console.log(`    ${name.padEnd(24)} ${(v.ms / a.steps).toFixed(0).padStart(7)} ms ${(v.cpuMs / a.steps).toFixed(0).padStart(7)} ms  ${((100 * v.cpuMs) / total).toFixed(1).padStart(5)}%  ${(v.calls / a.steps).toFixed(0)} calls`);
       }
+      console.log(`    ${"all kernels".padEnd(24)} ${(rows.reduce((s, [, v]) => s + v.ms, 0) / a.steps).toFixed(0).padStart(7)} ms ${(total / a.steps).toFixed(0).padStart(7)} ms`);
       table.clear();
     }
   };
   for (let round = 1; round <= a.rounds; round++) {
-    if (a.torch) {
-      for (const r of runTorch(a)) {
-        console.log(JSON.stringify({ ...r, round }));
-        results.push({ ...r, round });
+    for (const { side, python } of sides) {
+      for (const r of runTorch(a, side, python, round)) {
+        console.log(JSON.stringify(r));
+        results.push(r);
       }
     }
     if (a.mode !== "infer") measure("train", trainStep, round);
     if (a.mode !== "train") measure("infer", inferStep, round);
   }
 
-  console.log(`\ncourse ResNet, batch ${a.batch}, ${a.size}x${a.size}: images/s (median of ${a.steps} steps) per round, PyTorch and tsdl alternating`);
-  console.log(`  ${"mode".padEnd(6)} ${"round".padStart(5)} ${"PyTorch".padStart(9)} ${`tsdl ${info.name}`.padStart(12)} ${"ratio".padStart(7)}`);
+  const label = (s: Side) => (s === "tsdl" ? `tsdl ${info.name}` : `PyTorch ${results.find((r) => r.side === s)?.version ?? "?"}`);
+  const present = (["pytorch2", "pytorch1"] as Side[]).filter((s) => results.some((r) => r.side === s));
+  console.log(`\ncourse ResNet, batch ${a.batch}, ${a.size}x${a.size}, ${new Date().toISOString().slice(0, 10)}: images/s (median of the steps) and CPU ms per image, per round`);
+  console.log(`  ratio = tsdl images/s ÷ PyTorch images/s; CPU ratio = PyTorch CPU ms per image ÷ tsdl's (> 1: tsdl needs less CPU)`);
+  const head = ["mode", "round", ...present.flatMap((s) => [`${label(s)} img/s`, "CPU ms/img"]), `${label("tsdl")} img/s`, "CPU ms/img", ...present.flatMap((s) => [`ratio ${s}`, `CPU ratio ${s}`])];
+  console.log("  " + head.map((h) => h.padStart(Math.max(9, h.length))).join(" "));
+  const pick = (side: Side, mode: string, round: number) => results.find((r) => r.side === side && r.mode === mode && r.round === round);
   for (const mode of ["train", "infer"] as const) {
-    const ratios: number[] = [];
+    const rows: number[][] = [];
     for (let round = 1; round <= a.rounds; round++) {
-      const t = results.find((r) => r.framework === "pytorch" && r.mode === mode && r.round === round);
-      const s = results.find((r) => r.framework === "tsdl" && r.mode === mode && r.round === round);
+      const s = pick("tsdl", mode, round);
       if (!s) continue;
-      const ratio = t ? s.images_per_s / t.images_per_s : NaN;
-      if (t) ratios.push(ratio);
-      console.log(`  ${mode.padEnd(6)} ${String(round).padStart(5)} ${(t ? t.images_per_s.toFixed(1) : "-").padStart(9)} ${s.images_per_s.toFixed(2).padStart(12)} ${(t ? ratio.toFixed(3) : "-").padStart(7)}`);
+      const t = present.map((side) => pick(side, mode, round));
+      if (t.some((r) => !r)) continue;
+      rows.push([
+        ...t.flatMap((r) => [r!.images_per_s, r!.cpu_ms_per_image]),
+        s.images_per_s,
+        s.cpu_ms_per_image,
+        ...t.flatMap((r) => [s.images_per_s / r!.images_per_s, r!.cpu_ms_per_image / s.cpu_ms_per_image]),
+      ]);
     }
-    if (ratios.length) {
-      const tsdl = median(results.filter((r) => r.framework === "tsdl" && r.mode === mode).map((r) => r.images_per_s));
-      const torch = median(results.filter((r) => r.framework === "pytorch" && r.mode === mode).map((r) => r.images_per_s));
-      const ratio = median(ratios);
-      // On a shared machine the fastest round of each is the one least disturbed by others' load.
-      const tsdlBest = Math.max(...results.filter((r) => r.framework === "tsdl" && r.mode === mode).map((r) => r.images_per_s));
-      const torchBest = Math.max(...results.filter((r) => r.framework === "pytorch" && r.mode === mode).map((r) => r.images_per_s));
-      console.log(`  ${mode.padEnd(6)} ${"median".padStart(5)} ${torch.toFixed(1).padStart(9)} ${tsdl.toFixed(2).padStart(12)} ${ratio.toFixed(3).padStart(7)}   (median of the per-round ratios)`);
-      console.log(`  ${mode.padEnd(6)} ${"best".padStart(5)} ${torchBest.toFixed(1).padStart(9)} ${tsdlBest.toFixed(2).padStart(12)} ${(tsdlBest / torchBest).toFixed(3).padStart(7)}   (fastest round of each)`);
-      console.log(JSON.stringify({
-        bench: "resnet", mode, batch: a.batch, size: a.size, backend: info.name, kernels,
-        pytorch_median: torch, tsdl_median: tsdl, ratio_median: Math.round(ratio * 1000) / 1000,
-        pytorch_best: torchBest, tsdl_best: tsdlBest, ratio_best: Math.round((tsdlBest / torchBest) * 1000) / 1000,
-        rounds: ratios.map((q) => Math.round(q * 1000) / 1000),
-      }));
+    if (!rows.length) continue;
+    const show = (name: string, cells: number[]) => {
+      const head0 = [mode, name];
+      console.log("  " + [...head0, ...cells.map((v, i) => (i >= 2 * present.length + 2 ? v.toFixed(3) : v.toFixed(1)))].map((c, i) => c.padStart(Math.max(9, head[i].length))).join(" "));
+    };
+    rows.forEach((r, i) => show(String(i + 1), r));
+    const col = (i: number) => rows.map((r) => r[i]);
+    const best = rows[0].map((_, i) => (i < 2 * present.length + 2 ? (i % 2 === 0 ? Math.max(...col(i)) : Math.min(...col(i))) : NaN));
+    for (let k = 0; k < present.length; k++) {
+      best[2 * present.length + 2 + 2 * k] = best[2 * present.length] / best[2 * k];
+      best[2 * present.length + 3 + 2 * k] = best[2 * k + 1] / best[2 * present.length + 1];
     }
+    show("median", rows[0].map((_, i) => median(col(i))));
+    show("best", best);
+    console.log(JSON.stringify({
+      bench: "resnet", mode, batch: a.batch, size: a.size, backend: info.name, kernels,
+      sides: present.map((side, k) => ({
+        pytorch: results.find((r) => r.side === side)?.version,
+        ratio_median: round3(median(col(2 * present.length + 2 + 2 * k))),
+        ratio_best: round3(best[2 * present.length + 2 + 2 * k]),
+        cpu_ratio_median: round3(median(col(2 * present.length + 3 + 2 * k))),
+        cpu_ratio_best: round3(best[2 * present.length + 3 + 2 * k]),
+        rounds: col(2 * present.length + 2 + 2 * k).map(round3),
+      })),
+    }));
   }
   tf.dispose([x, labels, y]);
 }

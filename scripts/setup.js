@@ -144,6 +144,24 @@ function nativeAddon() {
   run(process.execPath, [path.join(repo, "src", "backend", "wasm", "native", "build.js"), "--if-needed"]);
 }
 
+// 7. Benches compare with PyTorch 2.x too: pip's torch in a bench-only venv inside the repo (bench/.venv, ignored by
+//    git), made once; Debian's python3-torch (step 4) is the 1.13 anchor. A failure leaves the bench without the
+//    2.x row and says why. `--retries 0`: where pip has only a local mirror, the unreachable index costs no minutes.
+function benchVenv() {
+  const venv = path.join(repo, "bench", ".venv");
+  const python = path.join(venv, "bin", "python");
+  if (fs.existsSync(python) && spawnSync(python, ["-c", "import torch, numpy"], { stdio: "ignore" }).status === 0) return;
+  const base = ["python3", "/usr/bin/python3"].find((p) => spawnSync(p, ["-m", "venv", "--help"], { stdio: "ignore" }).status === 0);
+  if (!base) return say("no python3 with venv: the bench compares with Debian's PyTorch 1.13 only (apt-get install python3-venv)");
+  say("setting up PyTorch 2.x for the benches in bench/.venv (pip install torch)");
+  try {
+    if (!fs.existsSync(python)) run(base, ["-m", "venv", venv]);
+    run(python, ["-m", "pip", "install", "--quiet", "--retries", "0", "torch", "numpy"]); // numpy: torch warns without it
+  } catch (e) {
+    say(`PyTorch 2.x not installed (${e.message}): the bench compares with Debian's PyTorch 1.13 only`);
+  }
+}
+
 function main() {
   npmDeps();
   linkSelf();
@@ -151,6 +169,7 @@ function main() {
   aptPackages();
   nativeAddon();
   jupyterDirs();
+  if (purpose === "bench") benchVenv();
 }
 
 try {
