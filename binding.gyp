@@ -12,7 +12,8 @@
         "src/backend/wasm/native/ops.c",
         "src/backend/wasm/native/napi.c"
       ],
-      "cflags": ["-O3", "-march=native", "-fvisibility=hidden"],
+      "cflags": ["-O3", "-march=native", "-fvisibility=hidden", "-fopenmp"],
+      "ldflags": ["-fopenmp"],
       "libraries": ["-lopenblas"],
       "conditions": [
         ["tsdl_dnnl==1", { "defines": ["TSDL_DNNL"], "libraries": ["-ldnnl"] }]

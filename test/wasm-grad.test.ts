@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { backend, tf } from "tsdl";
+import { backend, nn, tf } from "tsdl";
+import { BATCH_NORM_TRAIN } from "tsdl/dist/core/kernels";
 // The instance the registered kernels read (tsdl resolves to dist/).
 import { filterGradOptions, nativeStatus, wasmKernelOptions, type FilterGradStrategy } from "tsdl/dist/backend/wasm";
 import { loadNative } from "tsdl/dist/backend/wasm/native/addon";
@@ -423,5 +424,82 @@ describe("batch-norm gradient on wasm (fused native kernel) vs the cpu backend",
       config.kernelFunc = inner;
     }
     assert.equal(calls, 2, "both cases go through the fused kernel");
+  });
+});
+
+describe("BatchNorm2d in training mode on wasm (one native kernel each way) vs the cpu backend", () => {
+  /**
+   * The layer's output, running statistics and the gradients of Σ w·y for x, γ and β, at two
+   * shapes (many rows in few channels as the ResNet's stem, few rows in many as its last block); and the kernel
+   * called directly with a loss on its mean and variance outputs too (their gradients reach x).
+   */
+  const run = (): Float32Array[] =>
+    tf.tidy(() => {
+      const out: tf.Tensor[] = [];
+      // (Not affine = no γ, β: tfjs 4.22 cannot differentiate batchNorm without them, so the cpu reference cannot.)
+      for (const [shape, affine, seed] of [[[4, 9, 7, 6], true, 31], [[3, 2, 2, 40], true, 41]] as const) {
+        const x = tf.tensor4d(randn(shape.reduce((a, b) => a * b), seed).map((v) => 3 * v + 1), [...shape]);
+        const w = tf.tensor4d(randn(x.size, seed + 1), [...shape]);
+        const layer = nn.batchNorm2d({ affine, momentum: 0.3 });
+        layer.build(x.shape);
+        if (affine) layer.setWeights([tf.tensor1d(randn(shape[3], seed + 2)), tf.tensor1d(randn(shape[3], seed + 3)), tf.zeros([shape[3]]), tf.ones([shape[3]])]);
+        const vars = layer.trainableWeights.map((v) => (v as unknown as { val: tf.Variable }).val);
+        const f = (xx: tf.Tensor) => tf.sum(tf.mul(layer.apply(xx, { training: true }) as tf.Tensor, w)) as tf.Scalar;
+        if (vars.length) {
+          const { value, grads } = tf.variableGrads(() => f(x), vars);
+          out.push(value, ...vars.map((v) => grads[v.name]));
+        }
+        out.push(tf.grad(f)(x), ...layer.getWeights().slice(affine ? 2 : 0));
+      }
+      return out.map((t) => t.dataSync() as Float32Array);
+    });
+
+  it("y, running statistics, dx, dγ, dβ match (max rel. error <= 1e-5), and the kernel is the one used", async function () {
+    await backend.init("wasm", { verbose: false });
+    if (!nativeStatus().enabled) this.skip();
+    const want = await onBackend("cpu", run);
+    await backend.init("wasm", { verbose: false });
+    const config = tf.getKernel(BATCH_NORM_TRAIN, "wasm") as { kernelFunc: tf.KernelFunc };
+    const inner = config.kernelFunc;
+    let calls = 0;
+    config.kernelFunc = (args) => (calls++, inner(args));
+    let got: Float32Array[];
+    try {
+      got = run();
+    } finally {
+      config.kernelFunc = inner;
+    }
+    assert.equal(calls, 4, "every training-mode forward pass");
+    const errs = got.map((t, i) => relErr(t, want[i]));
+    assert.ok(errs.every((e) => e <= 1e-5), errs.map((e) => e.toExponential(1)).join(" "));
+    wasmKernelOptions.native = false; // without the add-on the layer composes tfjs ops again
+    try {
+      const off = run();
+      assert.ok(off.every((t, i) => relErr(t, want[i]) <= 1e-5));
+    } finally {
+      wasmKernelOptions.native = true;
+    }
+  });
+
+  it("the gradients reaching the batch mean and variance outputs go to x (the kernel called directly)", async function () {
+    await backend.init("wasm", { verbose: false });
+    if (!nativeStatus().enabled) this.skip();
+    const loss = (xx: tf.Tensor, direct: boolean) => {
+      const w = tf.tensor4d(randn(xx.size, 52), xx.shape as [number, number, number, number]);
+      const g = tf.tensor1d(randn(5, 53));
+      const b = tf.tensor1d(randn(5, 54));
+      const [y, mean, variance] = direct
+        ? (tf.engine().runKernel(BATCH_NORM_TRAIN, { x: xx, scale: g, offset: b }, { varianceEpsilon: 1e-3, relu: true } as unknown as tf.NamedAttrMap) as tf.Tensor[])
+        : (() => {
+            const m = tf.moments(xx, [0, 1, 2]);
+            return [tf.relu(tf.batchNorm(xx, m.mean, m.variance, b, g, 1e-3)), m.mean, m.variance];
+          })();
+      return tf.addN([tf.sum(tf.mul(y, w)), tf.sum(tf.mul(mean, tf.range(1, 6))), tf.sum(tf.mul(variance, tf.range(2, 7)))]);
+    };
+    const x = () => tf.tensor4d(randn(3 * 4 * 4 * 5, 51).map((v) => 2 * v - 1), [3, 4, 4, 5]);
+    const want = await onBackend("cpu", () => tf.tidy(() => tf.grad((xx: tf.Tensor) => loss(xx, false))(x()).dataSync() as Float32Array));
+    await backend.init("wasm", { verbose: false });
+    const got = tf.tidy(() => tf.grad((xx: tf.Tensor) => loss(xx, true))(x()).dataSync() as Float32Array);
+    assert.ok(relErr(got, want) <= 1e-5, `dx: ${relErr(got, want).toExponential(1)}`);
   });
 });

@@ -1,5 +1,6 @@
 // torch.nn.BatchNorm2d as a tfjs layer over NHWC tensors (channels last).
 import * as tf from "@tensorflow/tfjs";
+import { BATCH_NORM_TRAIN, kernelReady, type BatchNormTrainAttrs } from "../core/kernels";
 
 export interface BatchNorm2dOptions {
   /** C, the channel count; checked against the input's last dimension when the layer is built. */
@@ -92,8 +93,7 @@ export class BatchNorm2d extends tf.layers.Layer {
             `[${x.shape.join(", ")}] (PyTorch raises too; use a batch larger than 1 or eval mode)`,
         );
       }
-      const { mean, variance } = tf.moments(x, [0, 1, 2]);
-      const y = tf.batchNorm4d(x, mean as tf.Tensor1D, variance as tf.Tensor1D, beta, gamma, this.eps);
+      const { y, mean, variance } = batchNormTrain(x, gamma, beta, this.eps);
       const m = this.momentum;
       // Running statistics are buffers: written here, never part of the loss, so no gradient reaches them.
       const unbiased = tf.mul(variance, n / (n - 1));
@@ -114,6 +114,26 @@ export class BatchNorm2d extends tf.layers.Layer {
   }
 }
 tf.serialization.registerClass(BatchNorm2d);
+
+/**
+ * y = γ·(x - μ_B)/√(σ²_B + eps) + β over the batch statistics of x (NHWC), and those statistics (σ²_B biased).
+ * One kernel when the backend offers it (wasm with the native add-on: two passes forward, two backward, instead of
+ * about ten tfjs ops each way), else tfjs's moments and batchNorm.
+ */
+function batchNormTrain(x: tf.Tensor4D, gamma: tf.Tensor1D | undefined, beta: tf.Tensor1D | undefined, eps: number): { y: tf.Tensor4D; mean: tf.Tensor; variance: tf.Tensor } {
+  if (x.dtype === "float32" && kernelReady(BATCH_NORM_TRAIN)) {
+    const c = x.shape[3];
+    const attrs: BatchNormTrainAttrs = { varianceEpsilon: eps, relu: false };
+    const [y, mean, variance] = tf.engine().runKernel(
+      BATCH_NORM_TRAIN,
+      { x, scale: gamma ?? tf.ones([c]), offset: beta ?? tf.zeros([c]) },
+      attrs as unknown as tf.NamedAttrMap,
+    ) as tf.Tensor[];
+    return { y: y as tf.Tensor4D, mean, variance };
+  }
+  const { mean, variance } = tf.moments(x, [0, 1, 2]);
+  return { y: tf.batchNorm4d(x, mean as tf.Tensor1D, variance as tf.Tensor1D, beta, gamma, eps), mean, variance };
+}
 
 /** `nn.batchNorm2d({ numFeatures, eps, momentum })`: a BatchNorm2d layer (PyTorch defaults eps 1e-5, momentum 0.1). */
 export function batchNorm2d(opts: BatchNorm2dOptions = {}): BatchNorm2d {

@@ -16,7 +16,11 @@ import { conv2dBackpropInput } from "./conv2d_backprop_input";
 import { jsMaxPoolGrad } from "./max_pool_grad";
 import { meanGradConfig } from "./mean_grad";
 import { buildScript, loadNative, nativeStatus, type NativeConv } from "./native/addon";
-import { BATCH_NORM_GRAD, fusedBatchNormGradConfig, nativeBatchNormGrad } from "./native/batchnorm_grad";
+import { BATCH_NORM_TRAIN, offerKernel } from "../../core/kernels";
+import {
+  BATCH_NORM_GRAD, BATCH_NORM_TRAIN_GRAD, batchNormTrainGradConfig, fusedBatchNormGradConfig, nativeBatchNormGrad,
+  nativeBatchNormTrain, nativeBatchNormTrainGrad,
+} from "./native/batchnorm";
 import { nativeBackpropFilter, nativeBackpropInput, nativeForward, type ConvOptions } from "./native/conv";
 import { nativeBatchNorm, nativeMaxPoolGrad, nativeReduce, nativeTile } from "./native/ops";
 import type { TensorInfo } from "./scratch";
@@ -136,16 +140,26 @@ let gradientWrapped = false;
 export function registerWasmTrainingKernels(): void {
   if (registered) return;
   if (!gradientWrapped) {
+    // Kernels of tsdl's own (not tfjs's), on the native add-on only.
+    const nativeOnly: Array<[string, (n: NativeConv) => tf.KernelFunc]> = [
+      [BATCH_NORM_GRAD, nativeBatchNormGrad],
+      [BATCH_NORM_TRAIN, nativeBatchNormTrain],
+      [BATCH_NORM_TRAIN_GRAD, nativeBatchNormTrainGrad],
+    ];
+    for (const [kernelName, make] of nativeOnly) {
+      tf.registerKernel({
+        kernelName,
+        backendName: "wasm",
+        kernelFunc: (args) => {
+          const n = native();
+          if (!n) throw new Error(`tsdl: ${kernelName} needs the native kernels`);
+          return make(n)(args);
+        },
+      });
+    }
+    tf.registerGradient(batchNormTrainGradConfig);
+    offerKernel(BATCH_NORM_TRAIN, () => registered && native() !== undefined); // nn's BatchNorm2d uses it then
     // The gradient registry is shared by all backends: the wrapper runs tfjs's own gradient except on wasm.
-    tf.registerKernel({
-      kernelName: BATCH_NORM_GRAD,
-      backendName: "wasm",
-      kernelFunc: (args) => {
-        const n = native();
-        if (!n) throw new Error(`tsdl: ${BATCH_NORM_GRAD} needs the native kernels`);
-        return nativeBatchNormGrad(n)(args);
-      },
-    });
     const original = tf.getGradient(tf.FusedBatchNorm);
     if (original) tf.registerGradient(fusedBatchNormGradConfig(original, () => registered && native() !== undefined));
     const mean = tf.getGradient(tf.Mean);

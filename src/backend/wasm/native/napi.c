@@ -201,6 +201,30 @@ static napi_value js_batch_norm_grad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// batchNormTrain(heap, x, y, rows, C, scale|-1, offset|-1, eps, relu, mean, var)
+static napi_value js_batch_norm_train(napi_env env, napi_callback_info info) {
+  napi_value a[11];
+  char* heap = heap_args(env, info, 11, a, "batchNormTrain");
+  if (!heap) return NULL;
+  batch_norm_train(PTR(heap, off(env, a[1])), PTR(heap, off(env, a[2])), off(env, a[3]), off(env, a[4]),
+                   opt_ptr(heap, off(env, a[5])), opt_ptr(heap, off(env, a[6])), (float)num(env, a[7]),
+                   (int)num(env, a[8]), PTR(heap, off(env, a[9])), PTR(heap, off(env, a[10])));
+  return NULL;
+}
+
+// batchNormTrainGrad(heap, x, dy, y|-1, rows, C, mean, var, scale|-1, eps, dmean|-1, dvar|-1, dx, dscale, doffset)
+static napi_value js_batch_norm_train_grad(napi_env env, napi_callback_info info) {
+  napi_value a[15];
+  char* heap = heap_args(env, info, 15, a, "batchNormTrainGrad");
+  if (!heap) return NULL;
+  batch_norm_train_grad(PTR(heap, off(env, a[1])), PTR(heap, off(env, a[2])), opt_ptr(heap, off(env, a[3])),
+                        off(env, a[4]), off(env, a[5]), PTR(heap, off(env, a[6])), PTR(heap, off(env, a[7])),
+                        opt_ptr(heap, off(env, a[8])), (float)num(env, a[9]), opt_ptr(heap, off(env, a[10])),
+                        opt_ptr(heap, off(env, a[11])), PTR(heap, off(env, a[12])), PTR(heap, off(env, a[13])),
+                        PTR(heap, off(env, a[14])));
+  return NULL;
+}
+
 // dnnl() -> the oneDNN version when compiled in, else ""
 static napi_value js_dnnl(napi_env env, napi_callback_info info) {
   napi_value out;
@@ -218,6 +242,8 @@ NAPI_MODULE_INIT() {
       {"maxPoolGrad", NULL, js_max_pool_grad, NULL, NULL, NULL, napi_default, NULL},
       {"batchNorm", NULL, js_batch_norm, NULL, NULL, NULL, napi_default, NULL},
       {"batchNormGrad", NULL, js_batch_norm_grad, NULL, NULL, NULL, napi_default, NULL},
+      {"batchNormTrain", NULL, js_batch_norm_train, NULL, NULL, NULL, napi_default, NULL},
+      {"batchNormTrainGrad", NULL, js_batch_norm_train_grad, NULL, NULL, NULL, napi_default, NULL},
       {"dnnl", NULL, js_dnnl, NULL, NULL, NULL, napi_default, NULL},
       {"threads", NULL, js_set_threads, NULL, NULL, NULL, napi_default, NULL},
       {"config", NULL, js_config, NULL, NULL, NULL, napi_default, NULL},

@@ -45,4 +45,9 @@ void batch_norm(const float* x, float* y, int64_t rows, int64_t C, const float* 
 void batch_norm_grad(const float* x, const float* dy, int64_t rows, int64_t C, const float* mean, const float* var,
                      const float* scale, float eps, float* dx, float* dmean, float* dvar, float* dscale,
                      float* doffset);
+void batch_norm_train(const float* x, float* y, int64_t rows, int64_t C, const float* scale, const float* offset,
+                      float eps, int relu, float* mean, float* var);
+void batch_norm_train_grad(const float* x, const float* dy, const float* y, int64_t rows, int64_t C, const float* mean,
+                           const float* var, const float* scale, float eps, const float* dmean, const float* dvar,
+                           float* dx, float* dscale, float* doffset);
 #endif

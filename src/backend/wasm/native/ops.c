@@ -131,3 +131,116 @@ void batch_norm_grad(const float* x, const float* dy, int64_t rows, int64_t C, c
   free(sdy);
   free(k);
 }
+
+// ---- batch norm in training mode: statistics of the batch, then normalize (optionally + ReLU), and its gradient.
+// Per-channel sums are taken in double over fixed chunks of rows and combined in chunk order, so they do not depend
+// on the number of threads: the same bits from every process.
+enum { CHUNK_ROWS = 256, PARALLEL_MIN = 1 << 15 };
+
+static int64_t nchunks(int64_t rows) { return (rows + CHUNK_ROWS - 1) / CHUNK_ROWS; }
+
+// s[c] = Σ_r a[r, c] and t[c] = Σ_r a[r, c]·(b[r, c] - m[c]) (b = a, m = 0 for Σx and Σx²); with mask, a[r, c]
+// counts only where mask[r, c] > 0 (the ReLU that followed the forward pass).
+static void channel_sums(const float* a, const float* b, const float* m, const float* mask, int64_t rows, int64_t C,
+                         double* s, double* t) {
+  const int64_t n = nchunks(rows);
+  double* part = calloc((size_t)(n * 2 * C), sizeof(double));
+  float* zero = m ? NULL : calloc((size_t)C, sizeof(float));
+  const float* restrict mu = m ? m : zero;  // no conditional load in the loops: they vectorize
+#pragma omp parallel for schedule(static) if (rows * C >= PARALLEL_MIN)
+  for (int64_t k = 0; k < n; k++) {
+    double* restrict ps = part + k * 2 * C;
+    double* restrict pt = ps + C;
+    const int64_t r1 = (k + 1) * CHUNK_ROWS < rows ? (k + 1) * CHUNK_ROWS : rows;
+    for (int64_t r = k * CHUNK_ROWS; r < r1; r++) {
+      const float* restrict ar = a + r * C;
+      const float* restrict br = b + r * C;
+      if (mask) {
+        const float* restrict mr = mask + r * C;
+        for (int64_t c = 0; c < C; c++) {
+          const float v = ar[c] * (mr[c] > 0.f ? 1.f : 0.f);  // as tfjs's dy·step(x) (and it vectorizes)
+          ps[c] += v;
+          pt[c] += (double)v * ((double)br[c] - mu[c]);
+        }
+      } else {
+        for (int64_t c = 0; c < C; c++) {
+          ps[c] += ar[c];
+          pt[c] += (double)ar[c] * ((double)br[c] - mu[c]);
+        }
+      }
+    }
+  }
+  for (int64_t c = 0; c < C; c++) s[c] = t[c] = 0;
+  for (int64_t k = 0; k < n; k++)
+    for (int64_t c = 0; c < C; c++) s[c] += part[k * 2 * C + c], t[c] += part[k * 2 * C + C + c];
+  free(part);
+  free(zero);
+}
+
+// mean[c], var[c] (biased, ÷ rows) of x viewed as [rows, C]; y = x·a[c] + b[c] with a = γ/√(var + eps) and
+// b = β - mean·a (the formula of batch_norm above), then max(y, 0) when relu.
+void batch_norm_train(const float* x, float* y, int64_t rows, int64_t C, const float* scale, const float* offset,
+                      float eps, int relu, float* mean, float* var) {
+  double* s = malloc(sizeof(double) * 2 * C);
+  float* a = malloc(sizeof(float) * 2 * C);
+  float* b = a + C;
+  channel_sums(x, x, NULL, NULL, rows, C, s, s + C);
+  for (int64_t c = 0; c < C; c++) {
+    const double mu = s[c] / rows, v = s[C + c] / rows - mu * mu;
+    mean[c] = (float)mu;
+    var[c] = (float)(v > 0 ? v : 0);
+    a[c] = (scale ? scale[c] : 1.f) / sqrtf(var[c] + eps);
+    b[c] = (offset ? offset[c] : 0.f) - mean[c] * a[c];
+  }
+#pragma omp parallel for schedule(static) if (rows * C >= PARALLEL_MIN)
+  for (int64_t r = 0; r < rows; r++) {
+    const float* xr = x + r * C;
+    float* yr = y + r * C;
+    if (relu)
+      for (int64_t c = 0; c < C; c++) {
+        const float v = xr[c] * a[c] + b[c];
+        yr[c] = v > 0.f ? v : 0.f;
+      }
+    else
+      for (int64_t c = 0; c < C; c++) yr[c] = xr[c] * a[c] + b[c];
+  }
+  free(s);
+  free(a);
+}
+
+// The gradient of batch_norm_train, the batch statistics included, in two passes. With g = dy masked by y > 0
+// when relu, rs = 1/√(var + eps), s = γ (or 1), n = rows, and dmean, dvar the gradients reaching the mean and
+// variance outputs (or none):
+//   doffset = Σg      dscale = rs·Σg(x - mean)
+//   dx = s·rs·(g - Σg/n - (x - mean)·rs²·Σg(x - mean)/n) + dmean/n + dvar·2(x - mean)/n
+void batch_norm_train_grad(const float* x, const float* dy, const float* y, int64_t rows, int64_t C, const float* mean,
+                           const float* var, const float* scale, float eps, const float* dmean, const float* dvar,
+                           float* dx, float* dscale, float* doffset) {
+  double* s = malloc(sizeof(double) * 2 * C);
+  float* k = malloc(sizeof(float) * 3 * C);  // dx = g·k0 + (x - mean)·k1 + k2
+  channel_sums(dy, x, mean, y, rows, C, s, s + C);
+  for (int64_t c = 0; c < C; c++) {
+    const double rs = 1.0 / sqrt((double)var[c] + eps), sc = scale ? scale[c] : 1.0, n = (double)rows;
+    doffset[c] = (float)s[c];
+    dscale[c] = (float)(rs * s[C + c]);
+    k[c] = (float)(sc * rs);
+    k[C + c] = (float)(-sc * rs * rs * rs * s[C + c] / n + (dvar ? 2.0 * dvar[c] / n : 0.0));
+    k[2 * C + c] = (float)(-sc * rs * s[c] / n + (dmean ? dmean[c] / n : 0.0));
+  }
+  const float* k1 = k + C;
+  const float* k2 = k + 2 * C;
+#pragma omp parallel for schedule(static) if (rows * C >= PARALLEL_MIN)
+  for (int64_t r = 0; r < rows; r++) {
+    const float* xr = x + r * C;
+    const float* dr = dy + r * C;
+    float* o = dx + r * C;
+    if (y) {
+      const float* yr = y + r * C;
+      for (int64_t c = 0; c < C; c++) o[c] = dr[c] * (yr[c] > 0.f ? 1.f : 0.f) * k[c] + (xr[c] - mean[c]) * k1[c] + k2[c];
+    } else {
+      for (int64_t c = 0; c < C; c++) o[c] = dr[c] * k[c] + (xr[c] - mean[c]) * k1[c] + k2[c];
+    }
+  }
+  free(s);
+  free(k);
+}
