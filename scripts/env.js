@@ -8,6 +8,29 @@ const repo = path.resolve(__dirname, "..");
 /** Debian's Python, which has the Jupyter modules (the pyenv python3 on PATH does not). */
 const PYTHON = process.env.TSDL_PYTHON || "/usr/bin/python3";
 
+/** JupyterLab, pinned, in a virtual environment of its own inside the repo (the set-up makes it with pip). */
+const JUPYTERLAB_VERSION = "4.6.4";
+const VENV = process.env.TSDL_VENV ? path.resolve(process.env.TSDL_VENV) : path.join(repo, ".jupyter", "venv");
+
+/**
+ * Arguments every JupyterLab launch gets. jupyter_lsp (language servers; none for TypeScript is installed) runs
+ * `npm prefix --global` at start-up, which writes a log under ~/.npm: off.
+ */
+const LAB_ARGS = ["--ServerApp.jpserver_extensions=jupyter_lsp=False"];
+
+/** The venv's Python, and the stamp the set-up writes once JupyterLab JUPYTERLAB_VERSION is installed there. */
+function venvPaths(venv = VENV) {
+  return {
+    venv,
+    python: path.join(venv, "bin", "python"),
+    /** Written when the set-up creates the venv: only a venv with it is ever repaired or replaced. */
+    marker: path.join(venv, ".tsdl-venv"),
+    stamp: path.join(venv, ".tsdl-jupyterlab"),
+    /** pip's output of the last install. */
+    log: `${venv}-install.log`,
+  };
+}
+
 /** Everything Jupyter reads or writes stays inside the repo; the tsdl kernelspec is found in kernel/. */
 function jupyterEnv(base = process.env) {
   const dot = path.join(repo, ".jupyter");
@@ -52,4 +75,4 @@ function buildState(root = repo) {
   return { built, changed, stale: changed.mtimeMs > built };
 }
 
-module.exports = { repo, PYTHON, jupyterEnv, buildState };
+module.exports = { repo, PYTHON, JUPYTERLAB_VERSION, LAB_ARGS, VENV, venvPaths, jupyterEnv, buildState };

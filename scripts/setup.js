@@ -8,7 +8,7 @@ const { execFileSync, spawnSync } = require("child_process");
 const crypto = require("crypto");
 const fs = require("fs");
 const path = require("path");
-const { repo, jupyterEnv, PYTHON, buildState } = require("./env");
+const { repo, jupyterEnv, buildState, JUPYTERLAB_VERSION, venvPaths } = require("./env");
 
 const purpose = (() => {
   const i = process.argv.indexOf("--for");
@@ -61,7 +61,8 @@ function build() {
 // 4. Debian packages: Jupyter and the native-kernel libraries always; Fashion-MNIST for notebooks and tests;
 //    Chromium for tests; PyTorch for benches.
 const APT = {
-  jupyter: ["jupyter-notebook", "jupyter-nbconvert", "python3-nbclient", "jupyter-client", "python3-jupyter-kernel-test"],
+  // python3-venv: Debian's python3 makes JupyterLab's virtual environment only with it (ensurepip).
+  jupyter: ["jupyter-notebook", "jupyter-nbconvert", "python3-nbclient", "jupyter-client", "python3-jupyter-kernel-test", "python3-venv"],
   data: ["dataset-fashion-mnist"],
   browser: ["chromium"],
   torch: ["python3-torch", "python3-torchvision"],
@@ -87,7 +88,7 @@ function aptPackages() {
   if (!(hasApt && isRoot)) {
     say(
       `missing: ${missing.join(" ")}. Install them with your package manager (Debian/Ubuntu: ` +
-        `sudo apt-get install -y ${missing.join(" ")}), or Jupyter with pip: ` +
+        `sudo apt-get install -y ${missing.join(" ")}), or, outside Debian, Jupyter with pip: ` +
         `python3 -m pip install notebook nbconvert nbclient jupyter_client jupyter_kernel_test`,
     );
     return;
@@ -162,6 +163,54 @@ function benchVenv() {
   }
 }
 
+// 8. JupyterLab (pinned) in a virtual environment inside the repo, installed with pip: Debian does not package it
+//    and its python3 refuses `pip install` outside a venv. Where that fails, `npm start` opens the classic Notebook.
+const rel = (p) => path.relative(repo, p) || ".";
+function jupyterLab() {
+  const v = venvPaths();
+  const installed = () => fs.existsSync(v.stamp) && fs.readFileSync(v.stamp, "utf8").trim() === JUPYTERLAB_VERSION;
+  if (installed() && fs.existsSync(v.python)) return;
+  const t0 = Date.now();
+  const log = [];
+  const attempt = (cmd, args) => {
+    const r = spawnSync(cmd, args, { cwd: repo, encoding: "utf8", env: { ...process.env, PIP_NO_INPUT: "1" } });
+    log.push(`$ ${cmd} ${args.join(" ")}\n${r.stdout ?? ""}${r.stderr ?? ""}${r.error ? r.error.message : ""}\n`);
+    return r.status === 0;
+  };
+  const giveUp = (why) => {
+    fs.mkdirSync(path.dirname(v.log), { recursive: true });
+    fs.writeFileSync(v.log, log.join("\n"));
+    say(
+      `JupyterLab not installed (${why}; pip's output: ${rel(v.log)}), so \`npm start\` opens the classic Notebook. ` +
+        `To install it: ${rel(v.python)} -m pip install jupyterlab==${JUPYTERLAB_VERSION} (then \`npm run setup\`)`,
+    );
+  };
+  if (fs.existsSync(v.venv) && !fs.existsSync(v.marker)) return giveUp(`${rel(v.venv)} exists and was not made by the set-up; it is left alone`);
+  if (!fs.existsSync(v.python)) {
+    // A venv of ours whose interpreter is gone (e.g. its base Python was removed) is made again.
+    if (fs.existsSync(v.venv)) fs.rmSync(v.venv, { recursive: true, force: true });
+    // The python3 that `python3 -m venv` means in the user's shell, else Debian's.
+    const made = ["python3", "/usr/bin/python3"].some((py) => attempt(py, ["-m", "venv", v.venv]));
+    if (!made) {
+      fs.rmSync(v.venv, { recursive: true, force: true });
+      return giveUp("`python3 -m venv` failed; on Debian/Ubuntu: sudo apt-get install python3-venv");
+    }
+    fs.writeFileSync(v.marker, "made by scripts/setup.js for JupyterLab\n");
+  }
+  say(`installing JupyterLab ${JUPYTERLAB_VERSION} into ${rel(v.venv)} (pip, about half a minute)`);
+  // --retries 0: where the default index is unreachable (a local mirror configured instead), pip's retries cost minutes.
+  // No cache: pip's cache is under the home directory.
+  const pipArgs = ["-m", "pip", "install", "--retries", "0", "--no-cache-dir", "--disable-pip-version-check", "-q", `jupyterlab==${JUPYTERLAB_VERSION}`];
+  if (!attempt(v.python, pipArgs)) {
+    const err = log[log.length - 1].split("\n").filter((l) => /^ERROR:/.test(l)).pop();
+    return giveUp(err ? `pip: ${err.replace(/^ERROR:\s*/, "").slice(0, 160)}` : "pip failed");
+  }
+  if (!attempt(v.python, ["-m", "jupyterlab", "--version"])) return giveUp("it does not start after the install");
+  fs.writeFileSync(v.stamp, JUPYTERLAB_VERSION + "\n");
+  fs.writeFileSync(v.log, log.join("\n"));
+  say(`JupyterLab ${JUPYTERLAB_VERSION} installed in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+}
+
 function main() {
   npmDeps();
   linkSelf();
@@ -170,6 +219,7 @@ function main() {
   nativeAddon();
   jupyterDirs();
   if (purpose === "bench") benchVenv();
+  if (purpose === "start" || purpose === "test") jupyterLab();
 }
 
 try {

@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // `npm start`: after scripts/setup.js, start Jupyter on 127.0.0.1 with a fresh token in notebooks/ and print the URL.
-// JupyterLab when installed (it renders vega-lite natively), else the classic Notebook (which shows the SVG of each
-// chart). Everything Jupyter reads or writes stays in the repo (scripts/env.js jupyterEnv()).
+// JupyterLab (installed by the set-up in .jupyter/venv; it renders vega-lite natively), else the classic Notebook
+// (which shows the SVG of each chart). Everything Jupyter reads or writes stays in the repo (scripts/env.js jupyterEnv()).
 //   node scripts/start.js [--port N] [--notebook-dir DIR] [--classic] [--open] [-- extra Jupyter args]
 //     --port N          port on 127.0.0.1 (default 8888, or a free one when 8888 is taken; 0 = any free port)
 //     --notebook-dir    folder Jupyter serves (default notebooks/)
-//     --classic         use the classic Notebook even when JupyterLab is installed
+//     --classic         the classic Notebook instead of JupyterLab
 //     --open            also open a web browser
 // Ctrl-C (SIGINT) or SIGTERM stops the server cleanly (Jupyter itself would ask for a confirmation on SIGINT).
 "use strict";
@@ -15,7 +15,7 @@ const fs = require("fs");
 const http = require("http");
 const net = require("net");
 const path = require("path");
-const { repo, jupyterEnv, PYTHON } = require("./env");
+const { repo, jupyterEnv, LAB_ARGS, PYTHON, venvPaths } = require("./env");
 
 const HOST = "127.0.0.1";
 const READY_TIMEOUT_MS = 60_000;
@@ -60,17 +60,25 @@ function parseArgs(argv) {
   return opts;
 }
 
-/** Which Jupyter front end to run: JupyterLab if installed, else the classic Notebook. */
+/**
+ * Which Jupyter front end to run: JupyterLab from the set-up's venv (else one importable by PYTHON), or the
+ * classic Notebook with --classic or when there is no JupyterLab (saying so once).
+ */
 function chooseFrontEnd(env, classic) {
   const version = (cmd, args) => {
     const r = spawnSync(cmd, args, { env, encoding: "utf8", timeout: 30_000 });
     return r.status === 0 ? r.stdout.trim().split("\n").pop() : undefined;
   };
   if (!classic) {
-    let v = version(PYTHON, ["-m", "jupyterlab", "--version"]);
-    if (v) return { name: "JupyterLab", version: v, cmd: PYTHON, args: ["-m", "jupyterlab"], home: "lab" };
-    v = version("jupyter-lab", ["--version"]);
-    if (v) return { name: "JupyterLab", version: v, cmd: "jupyter-lab", args: [], home: "lab" };
+    const venv = venvPaths();
+    for (const py of [venv.python, PYTHON]) {
+      const v = fs.existsSync(py) ? version(py, ["-m", "jupyterlab", "--version"]) : undefined;
+      if (v) return { name: "JupyterLab", version: v, cmd: py, args: ["-m", "jupyterlab", ...LAB_ARGS], home: "lab" };
+    }
+    say(
+      `JupyterLab is not installed (no ${path.relative(repo, venv.python)}), so this is the classic Notebook; ` +
+        "`npm run setup` installs JupyterLab (the reason it failed is in its output)",
+    );
   }
   const v = version(PYTHON, ["-m", "notebook", "--version"]);
   if (v) return { name: "Jupyter Notebook", version: v, cmd: PYTHON, args: ["-m", "notebook"], home: "tree" };
