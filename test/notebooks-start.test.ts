@@ -67,7 +67,12 @@ async function withStart(args: string[], env: NodeJS.ProcessEnv, check: (url: UR
     await assert.rejects(get(`${base}/api/status`, token), "the server is gone");
     return out;
   } finally {
-    if (child.exitCode === null) child.kill("SIGKILL");
+    // On a failure: SIGINT first, so start.js stops the Jupyter it started (its own process group) before it goes.
+    if (child.exitCode === null) {
+      child.kill("SIGINT");
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
+      if (child.exitCode === null) child.kill("SIGKILL");
+    }
   }
 }
 
