@@ -585,3 +585,34 @@ describe("plot: whole-number axes", () => {
     for (const t of xTicks(plot.lossCurve(history(30)).toSVG(), "epoch")) assert.match(t, /^\d+$/);
   });
 });
+
+describe("plot: after the first epoch (one value per series) and long run names", () => {
+  const oneEpoch = (acc: number, valid: boolean): History => ({
+    epochs: [{ epoch: 0, trainLoss: 2.1, trainAcc: acc, ...(valid ? { validLoss: 2.1, validAcc: acc } : {}), lr: [0.1], seconds: 1 }],
+    batches: [],
+  });
+  /** Y tick labels as numbers, split by panel (losses here are > 1, accuracies < 1). */
+  const yTicks = (svg: string) => new Drawn(svg).tickLabels("Y").map(Number);
+
+  it("labels the y axes with ticks around the value (vega gave one tick, '0' for an accuracy of 0.219)", () => {
+    for (const valid of [false, true]) {
+      const ticks = yTicks(plot.lossCurve(oneEpoch(0.219, valid)).toSVG());
+      assert.ok(ticks.every(Number.isFinite), String(ticks));
+      const loss = ticks.filter((t) => t > 1);
+      const acc = ticks.filter((t) => t < 1);
+      assert.ok(loss.length >= 3 && Math.min(...loss) <= 2.1 && Math.max(...loss) >= 2.1, `loss ticks ${loss}`);
+      assert.ok(acc.length >= 3 && Math.min(...acc) <= 0.219 && Math.max(...acc) >= 0.219, `accuracy ticks ${acc}`);
+    }
+    const cmp = yTicks(plot.compare({ "weightDecay 0": oneEpoch(0.219, false) }, { metric: "accuracy" }).toSVG());
+    assert.ok(cmp.length >= 3 && Math.min(...cmp) <= 0.219 && Math.max(...cmp) >= 0.219, `compare ticks ${cmp}`);
+    const log = yTicks(plot.lossCurve(oneEpoch(0.5, false), { logY: true, accuracy: false }).toSVG());
+    assert.ok(log.length >= 2 && Math.min(...log) <= 2.1 && Math.max(...log) >= 2.1, `log ticks ${log}`);
+  });
+
+  it("shows long run names whole in the legend", () => {
+    const h = F.runs_wd[Object.keys(F.runs_wd)[1]];
+    const names = ["weightDecay 0.0001 (all)", "weightDecay 0.0001 (weights only)", "a much longer name for a run, to see it is not cut either"];
+    const d = new Drawn(plot.compare(Object.fromEntries(names.map((n) => [n, h]))).toSVG());
+    assert.deepEqual(d.legendLabels.slice(0, 3), names);
+  });
+});

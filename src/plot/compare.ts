@@ -4,7 +4,7 @@ import { describe, isObject } from "../core/check";
 import { bool, Dropped, fail, fmtValue, oneOf } from "./check";
 import { readHistory } from "./historyCheck";
 import { Plot } from "./plot";
-import { checkSizeOptions, frame, integerAxis, panelSize, SizeOptions, TAB10 } from "./style";
+import { checkSizeOptions, frame, integerAxis, panelSize, SizeOptions, TAB10, valueScale } from "./style";
 
 /** Runs to compare: a list of named histories, or a record name -> history (in insertion order). */
 export type Runs = Array<{ name: string; history: History }> | Record<string, History>;
@@ -91,7 +91,7 @@ export function compare(runs: Runs, opts: CompareOptions = {}): Plot {
     mark: { type: "line", strokeWidth: 2 },
     encoding: {
       x: { field: "epoch", type: "quantitative", title: "epoch", scale: { nice: false }, axis: integerAxis(Math.min(...rows.map((r) => r.epoch)), Math.max(...rows.map((r) => r.epoch))) },
-      y: { field: "value", type: "quantitative", title: logY ? `${metric} (log)` : metric, scale: logY ? { type: "log" } : { zero: false } },
+      y: { field: "value", type: "quantitative", title: logY ? `${metric} (log)` : metric, scale: valueScale(rows.map((r) => r.value), logY) },
       color: { field: "run", type: "nominal", title: "run", sort: names, scale: { domain: names, range: names.map((_, i) => TAB10[i % TAB10.length]) } },
       strokeDash: {
         field: "split",

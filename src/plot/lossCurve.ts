@@ -4,7 +4,7 @@ import { bool, boolOrAuto, Dropped, fail, fmt, fmtValue } from "./check";
 import { readHistory } from "./historyCheck";
 import { Plot } from "./plot";
 import { VegaLiteSpec } from "./render";
-import { checkSizeOptions, frame, integerAxis, LR_RULE_COLOR, panelSize, SizeOptions, TAB10 } from "./style";
+import { checkSizeOptions, frame, integerAxis, LR_RULE_COLOR, panelSize, SizeOptions, TAB10, valueScale } from "./style";
 
 export interface LossCurveOptions extends SizeOptions {
   /** Log-scale loss axis (default false). Values <= 0 are then dropped with a note. */
@@ -109,7 +109,8 @@ export function lossCurve(history: History, opts: LossCurveOptions = {}): Plot {
 
   const panel = (metric: "loss" | "accuracy", second: boolean): VegaLiteSpec => {
     const layer: VegaLiteSpec[] = [];
-    const yScale = metric === "loss" && logY ? { type: "log" } : { zero: false };
+    const values = [...rows.filter((r) => r.metric === metric), ...(metric === "loss" ? batchRows : [])].map((r) => r.value);
+    const yScale = valueScale(values, metric === "loss" && logY);
     const y = { field: "value", type: "quantitative", title: metric === "loss" ? (logY ? "loss (log)" : "loss") : "accuracy", scale: yScale };
     if (metric === "loss" && batchRows.length)
       layer.push({

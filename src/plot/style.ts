@@ -48,7 +48,8 @@ export function frame(title: string, notes: readonly string[], datasets: Record<
     config: {
       font: "sans-serif",
       axis: { gridColor: "#e8e8e8", labelFontSize: 11, titleFontSize: 12, titleFontWeight: "normal" },
-      legend: { labelFontSize: 11, titleFontSize: 11, titleFontWeight: "normal" },
+      // labelLimit 0: whole labels (vega cuts them at 160 px: "weightDecay 0.0001 (weights …").
+      legend: { labelFontSize: 11, titleFontSize: 11, titleFontWeight: "normal", labelLimit: 0 },
       title: { fontSize: 14, subtitleColor: "#a05000", subtitleFontSize: 11 },
       view: { stroke: "#cccccc" },
     },
@@ -66,4 +67,21 @@ export function integerAxis(min: number, max: number): { format: string; values?
   const values: number[] = [];
   for (let v = Math.ceil(min); v <= max; v += step) values.push(v);
   return { format: "d", values };
+}
+
+/**
+ * A y scale for these values (not starting at zero; log when asked). When they are all equal (one epoch drawn, e.g.
+ * a live plot after epoch 0), the domain is widened around the value: vega would make it a single point, with one
+ * tick labelled with too few digits ("0" for an accuracy of 0.219).
+ */
+export function valueScale(values: readonly number[], log = false): Record<string, unknown> {
+  const scale: Record<string, unknown> = log ? { type: "log" } : { zero: false };
+  const finite = values.filter((v) => Number.isFinite(v) && (!log || v > 0));
+  if (finite.length === 0) return scale;
+  const lo = Math.min(...finite);
+  const hi = Math.max(...finite);
+  if (hi - lo > 1e-12 * Math.max(Math.abs(lo), Math.abs(hi))) return scale;
+  if (log) return { ...scale, domain: [lo / 1.25, hi * 1.25] };
+  const pad = lo === 0 ? 0.1 : Math.abs(lo) * 0.1;
+  return { ...scale, domain: [lo - pad, hi + pad] };
 }
