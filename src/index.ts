@@ -24,6 +24,7 @@ export type {
   OptimizerLike,
   ProgressMode,
   LrFinderOptions,
+  EvaluateOptions,
   LrSuggestion,
   Checkpoint,
   CheckpointParts,

@@ -292,7 +292,9 @@ describe("train(): progress and live plot", function () {
     const updates = msgs.filter((m) => m.kind === "update");
     assert.ok(updates.length >= 3, `${updates.length} updates`);
     assert.ok(updates.every((u) => u.id === displays[0].id));
-    assert.match(String(displays[0].bundle["text/html"]), /<progress value="1" max="6"/);
+    // shown before the first batch, then filled as batches run
+    assert.match(String(displays[0].bundle["text/html"]), /<progress value="0" max="6"/);
+    assert.ok(updates.some((u) => /<progress value="1" max="6"/.test(String(u.bundle["text/html"]))));
     assert.match(String(updates[updates.length - 1].bundle["text/plain"]), /^Epoch 3\/3 done in 00:00:\d\d$/);
   });
 
@@ -314,7 +316,7 @@ describe("train(): progress and live plot", function () {
   it("the progress bar redraws at most once per minInterval, except when forced", () => {
     const writes: string[] = [];
     const bar = new ProgressBar("terminal", { isTTY: true, write: (s: string) => writes.push(s) }, 3600);
-    const state = (batch: number) => ({ epoch: 1, epochs: 1, batch, batches: 10, elapsed: batch, phase: "train" as const });
+    const state = (batch: number) => ({ label: "Epoch 1/1", batch, batches: 10, elapsed: batch });
     for (let i = 1; i <= 5; i++) bar.update(state(i));
     assert.equal(writes.length, 1, "one draw within the interval");
     assert.match(writes[0], /1\/10/);
@@ -328,8 +330,11 @@ describe("train(): progress and live plot", function () {
     await run({ plot: true, progress: false }, 3);
     const displays = msgs.filter((m) => m.kind === "display");
     assert.equal(displays.length, 1, "one output");
-    assert.ok("application/vnd.vegalite.v5+json" in displays[0].bundle && "image/svg+xml" in displays[0].bundle);
-    assert.equal(msgs.filter((m) => m.kind === "update" && m.id === displays[0].id).length, 2);
+    // put there before the first epoch (so the epoch lines stay together below it), drawn after each epoch
+    assert.match(String(displays[0].bundle["text/plain"]), /^live chart: drawn after the first epoch$/);
+    const draws = msgs.filter((m) => m.kind === "update" && m.id === displays[0].id);
+    assert.equal(draws.length, 3);
+    assert.ok(draws.every((d) => "application/vnd.vegalite.v5+json" in d.bundle && "image/svg+xml" in d.bundle));
     // any object with update(history): offered the History after each of the 6 batches and after each epoch,
     // forced only after the last one
     const seen: string[] = [];

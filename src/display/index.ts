@@ -140,3 +140,25 @@ export function clearOutput(opts: { wait?: boolean } = {}): void {
 export function escapeHtml(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }
+
+/** What `withSummary` shows for a value: one line of text, and optionally HTML for notebooks. */
+export interface Summary {
+  text: string;
+  html?: string;
+}
+
+/**
+ * Gives plain data (a run's History, an lr finder result) a readable face without making it anything else: it
+ * keeps its own fields, so JSON, checkpoints and deepEqual see nothing new, and gains two non-enumerable methods,
+ * `[Symbol.for("Jupyter.display")]` and `util.inspect.custom`, that show `summary(value)` (computed when shown,
+ * so it follows later changes) instead of thousands of numbers. The data stays one property away.
+ */
+export function withSummary<T extends object>(value: T, summary: (v: T) => Summary): T {
+  const hidden = (v: unknown): PropertyDescriptor => ({ value: v, enumerable: false, configurable: true, writable: true });
+  Object.defineProperty(value, JUPYTER_DISPLAY, hidden(() => {
+    const s = summary(value);
+    return s.html === undefined ? { "text/plain": s.text } : { "text/plain": s.text, "text/html": s.html };
+  }));
+  Object.defineProperty(value, util.inspect.custom, hidden(() => summary(value).text));
+  return value;
+}

@@ -1,6 +1,6 @@
 // plot.live: one chart redrawn in place while a run trains (display updates, not new outputs).
 import * as util from "util";
-import { display, DisplayHandle, JUPYTER_DISPLAY, MimeBundle } from "../display";
+import { bundle, display, DisplayHandle, inKernel, JUPYTER_DISPLAY, MimeBundle } from "../display";
 import type { History } from "../core/history";
 import { describe, isObject } from "../core/check";
 import { fail, oneOf, positiveInt } from "./check";
@@ -39,6 +39,17 @@ export class LivePlot {
     this.unit = oneOf("live", "unit", opts.unit, ["epoch", "batch"] as const, defaultUnit);
     // A redraw costs ~0.1 s: every batch would slow training down, every 50 keeps it a few percent.
     this.every = positiveInt("live", "every", opts.every, this.unit === "epoch" ? 1 : 50);
+  }
+
+  /**
+   * In a notebook, puts the chart's output there now, as a line the first draw replaces: train() calls it before
+   * the first epoch, so the chart sits above the epoch lines rather than between epoch 0 and epoch 1. Elsewhere
+   * (and once there is an output) it does nothing.
+   */
+  reserve(): void {
+    if (this.handle || !inKernel()) return;
+    const text = `live chart: drawn after the first ${this.unit}${this.every > 1 ? `, then every ${this.every} ${this.unit}s` : ""}`;
+    this.handle = display(bundle({ "text/plain": text, "text/html": `<div style="color:#777;font-style:italic">${text}</div>` }));
   }
 
   /** The display id of the output being redrawn (after the first draw). */

@@ -1,9 +1,9 @@
 // plot.lrFinder: loss against lr on a log axis, with the suggested lr marked.
 import type { LrFinderResult } from "../core/history";
 import { describe, isObject } from "../core/check";
-import { Dropped, fail, fmt, fmtValue, nonNegativeInt } from "./check";
+import { bool, Dropped, fail, fmt, fmtValue, nonNegativeInt } from "./check";
 import { Plot } from "./plot";
-import { checkSizeOptions, frame, panelSize, SizeOptions, SUGGESTION_COLOR, TAB10 } from "./style";
+import { checkSizeOptions, frame, panelSize, SizeOptions, SUGGESTION_COLOR, TAB10, valueScale } from "./style";
 
 export interface LrFinderPlotOptions extends SizeOptions {
   /** Leave out the first points (default 0), as pytorch-lr-finder's skip_start. */
@@ -16,6 +16,8 @@ export interface LrFinderPlotOptions extends SizeOptions {
    * `Infinity` shows everything.
    */
   yMax?: number | "auto";
+  /** Mark the suggested lr (default true); false draws the curve alone, e.g. while the range test still runs. */
+  suggestion?: boolean;
 }
 
 /**
@@ -52,11 +54,12 @@ export function lrFinder(result: LrFinderResult, opts: LrFinderPlotOptions = {})
 
   // The marker sits on the curve at the lr tried nearest (in log distance) to the suggestion.
   const suggestion: Array<{ lr: number; loss: number; label: string }> = [];
-  if (typeof suggestedLr === "number" && Number.isFinite(suggestedLr) && suggestedLr > 0) {
+  const markSuggestion = bool(fn, "suggestion", opts.suggestion, true);
+  if (markSuggestion && typeof suggestedLr === "number" && Number.isFinite(suggestedLr) && suggestedLr > 0) {
     let near = rows[0];
     for (const r of rows) if (Math.abs(Math.log(r.lr / suggestedLr)) < Math.abs(Math.log(near.lr / suggestedLr))) near = r;
     suggestion.push({ lr: suggestedLr, loss: near.loss, label: `suggested lr ${fmt(suggestedLr)}` });
-  } else {
+  } else if (markSuggestion) {
     notes.push(`no suggested lr (suggestedLr is ${describe(suggestedLr)})`);
   }
 
@@ -73,7 +76,7 @@ export function lrFinder(result: LrFinderResult, opts: LrFinderPlotOptions = {})
   if (cut) notes.push(`loss axis cut at ${fmt(top)} (the loss reaches ${fmt(maxLoss)}; yMax: Infinity shows all)`);
 
   const x = { field: "lr", type: "quantitative", title: "learning rate (log)", scale: { type: "log" }, axis: { format: ".0e" } };
-  const y = { field: "loss", type: "quantitative", title: "loss", scale: cut ? { zero: false, domainMax: top } : { zero: false } };
+  const y = { field: "loss", type: "quantitative", title: "loss", scale: cut ? { zero: false, domainMax: top } : valueScale(rows.map((r) => r.loss)) };
   const layer: Record<string, unknown>[] = [
     {
       name: "finder_line",
@@ -107,6 +110,6 @@ export function lrFinder(result: LrFinderResult, opts: LrFinderPlotOptions = {})
   const lo = rows[0].lr;
   const hi = rows[rows.length - 1].lr;
   const best = rows.reduce((a, b) => (b.loss < a.loss ? b : a));
-  const sug = suggestion.length ? `suggested lr ${fmt(suggestion[0].lr)}` : "no suggested lr";
-  return new Plot(spec, `lr finder: ${rows.length} lrs from ${fmt(lo)} to ${fmt(hi)}, ${sug}, lowest loss ${fmtValue(best.loss)} at lr ${fmt(best.lr)}`, notes);
+  const sug = suggestion.length ? `, suggested lr ${fmt(suggestion[0].lr)}` : markSuggestion ? ", no suggested lr" : "";
+  return new Plot(spec, `lr finder: ${rows.length} lrs from ${fmt(lo)} to ${fmt(hi)}${sug}, lowest loss ${fmtValue(best.loss)} at lr ${fmt(best.lr)}`, notes);
 }

@@ -1,6 +1,7 @@
 // How a run is printed: the course's epoch line and the lr of each group.
 import { formatNumber } from "../core/check";
-import type { EpochRecord } from "../core/history";
+import { lrChanges, type EpochRecord, type History } from "../core/history";
+import { escapeHtml, type Summary } from "../display";
 import { hms } from "./progress";
 
 /** Each group's lr in 6 significant digits: 0.1, 0.010000000000000002 -> 0.01; several: [0.01, 0.1]. */
@@ -19,4 +20,40 @@ export function epochLine(r: EpochRecord): string {
   if (r.validLoss !== undefined) s += `Valid Loss: ${f(r.validLoss)}, `;
   if (r.validAcc !== undefined) s += `Valid Acc: ${f(r.validAcc)}, `;
   return `${s}Time ${hms(r.seconds)}, lr ${formatLr(r.lr)}`;
+}
+
+/** Most epochs the History's table shows (the first and the last ones, with a gap marked between). */
+const TABLE_EPOCHS = 12;
+
+/**
+ * How a History reads in a notebook or console.log: its size, the last epoch, where the lr changed, and (HTML) a
+ * table of the epochs; never the thousands of batch records, which stay in `.batches`.
+ */
+export function historySummary(h: History): Summary {
+  const epochs = h.epochs ?? [];
+  const batches = h.batches ?? [];
+  const n = epochs.length;
+  const count = (k: number, one: string, many: string) => `${k.toLocaleString("en-US")} ${k === 1 ? one : many}`;
+  const parts = [`History: ${count(n, "epoch", "epochs")}, ${count(batches.length, "batch", "batches")}`];
+  const f4 = (v: number | undefined) => (v === undefined ? "" : Number.isFinite(v) ? v.toFixed(4) : String(v));
+  if (n > 0) {
+    const last = epochs[n - 1];
+    const fields = [`train loss ${f4(last.trainLoss)}`];
+    if (last.trainAcc !== undefined) fields.push(`train acc ${f4(last.trainAcc)}`);
+    if (last.validLoss !== undefined) fields.push(`valid loss ${f4(last.validLoss)}`);
+    if (last.validAcc !== undefined) fields.push(`valid acc ${f4(last.validAcc)}`);
+    parts.push(`epoch ${last.epoch}: ${fields.join(", ")}, lr ${formatLr(last.lr)}`);
+    const changes = lrChanges(epochs);
+    if (changes.length) parts.push(`lr changed at epoch ${changes.slice(0, 5).map((c) => c.epoch).join(", ")}${changes.length > 5 ? ", …" : ""}`);
+  }
+  const text = `${parts.join("; ")}; data in .epochs and .batches`;
+  const head = ["epoch", "train loss", "train acc", "valid loss", "valid acc", "lr", "time"];
+  const row = (r: EpochRecord) => [String(r.epoch), f4(r.trainLoss), f4(r.trainAcc), f4(r.validLoss), f4(r.validAcc), formatLr(r.lr), hms(r.seconds)];
+  const shown = n <= TABLE_EPOCHS ? epochs.map(row) : [...epochs.slice(0, 6).map(row), head.map(() => "…"), ...epochs.slice(n - 5).map(row)];
+  const cell = (tag: string, v: string) => `<${tag} style="text-align:right">${escapeHtml(v)}</${tag}>`;
+  const html =
+    `<div>${escapeHtml(parts.join("; "))}</div>` +
+    (n ? `<table><thead><tr>${head.map((h) => cell("th", h)).join("")}</tr></thead><tbody>${shown.map((r) => `<tr>${r.map((v) => cell("td", v)).join("")}</tr>`).join("")}</tbody></table>` : "") +
+    `<div style="color:#777">data: history.epochs, history.batches; plot.lossCurve(history) draws it</div>`;
+  return { text, html };
 }

@@ -4,6 +4,7 @@ export { train } from "./loop";
 export type { TrainOptions, ScheduleOptions, Monitor, SchedulerLike, LiveView } from "./loop";
 export { trainStep, NonFiniteLossError } from "./step";
 export { evaluate } from "./evaluate";
+export type { EvaluateOptions } from "./evaluate";
 export { epochLine, formatLr } from "./format";
 export { currentLr } from "./optimizer";
 export type { OptimizerLike } from "./optimizer";

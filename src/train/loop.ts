@@ -6,14 +6,15 @@ import * as tf from "@tensorflow/tfjs";
 import { checkInt, checkOneOf, describe, fail, isObject } from "../core/check";
 import type { BatchRecord, EpochRecord, History } from "../core/history";
 import { isStateful, type Criterion, type Stateful } from "../core/protocols";
+import { withSummary } from "../display";
 import { live, LiveOptions } from "../plot/live";
 import type { LossCurveOptions } from "../plot/lossCurve";
 import { batchesOf, DataSource, lengthOf } from "./batches";
 import { checkCheckpointTarget, loadCheckpoint, saveCheckpoint } from "./checkpoint";
-import { evaluate } from "./evaluate";
-import { epochLine } from "./format";
+import { evaluateBatches } from "./evaluate";
+import { epochLine, historySummary } from "./format";
 import { currentLr, OptimizerLike, trainableVars } from "./optimizer";
-import { ProgressBar, ProgressMode, ProgressState, TerminalLike } from "./progress";
+import { ProgressBar, ProgressMode, progressMode, ProgressState, TerminalLike } from "./progress";
 import { NonFiniteLossError, trainStep } from "./step";
 
 /** What train() needs of an lr scheduler (every lrScheduler class fits). */
@@ -36,9 +37,14 @@ export interface ScheduleOptions {
   monitor?: Monitor;
 }
 
-/** Something redrawn with the History as it grows (plot.live() returns one). */
+/**
+ * Something redrawn with the History as it grows (plot.live() returns one). `reserve()`, when it has one, is
+ * called before the first epoch: it puts its output in the notebook then, above the epoch lines, so those lines
+ * stay together below it instead of being split by a chart that appears after epoch 0.
+ */
 export interface LiveView {
   update(history: History, opts?: { force?: boolean }): unknown;
+  reserve?(): void;
 }
 
 export interface TrainOptions {
@@ -59,6 +65,8 @@ export interface TrainOptions {
   progress?: boolean | ProgressMode;
   /** @internal Terminal used by the progress bar (tests). */
   progressOut?: TerminalLike;
+  /** @internal Least seconds between two redraws of the bar (tests: 0 draws every batch). */
+  progressInterval?: number;
   /**
    * A live loss curve: true, plot.live() options, or any object with update(history). It is offered the History
    * after every batch and epoch, redraws as its `every` says, and is drawn once more after the last epoch.
@@ -82,12 +90,6 @@ function liveView(plot: TrainOptions["plot"]): LiveView | undefined {
   if (plot === true) return live();
   if (typeof (plot as LiveView).update === "function") return plot as LiveView;
   return live(plot as LossCurveOptions & LiveOptions);
-}
-
-function progressMode(p: TrainOptions["progress"]): ProgressMode {
-  if (p === undefined || p === true) return "auto";
-  if (p === false) return "none";
-  return p;
 }
 
 function checkArgs(net: unknown, epochs: number, optimizer: unknown, criterion: unknown): void {
@@ -164,15 +166,27 @@ export async function train(
     const from = path.resolve(opts.resume) === restored.path ? opts.resume : `${restored.path} (the newest complete save; ${opts.resume} held none)`;
     log(`Resumed from ${from} after epoch ${restored.epoch}`);
   }
+  // Shown as a cell's value or by console.log: a summary and a table of epochs, not every batch record.
+  withSummary(history, historySummary);
   const view = liveView(opts.plot);
-  const bar = new ProgressBar(progressMode(opts.progress), opts.progressOut);
+  const bar = new ProgressBar(progressMode("train", opts.progress), opts.progressOut, opts.progressInterval);
   const vars = trainableVars(net, optimizer);
-  const total = lengthOf(trainData);
+  const validTotal = validData ? lengthOf(validData) : undefined;
+  // Batches per epoch: the source's length, else the count of the epoch before (so later bars have an end).
+  let total = lengthOf(trainData);
   let step = history.batches.length ? history.batches[history.batches.length - 1].step + 1 : 0;
   const runStart = performance.now();
+  const runSeconds = () => (performance.now() - runStart) / 1000;
+  // The run's outputs in the notebook, in this order before any epoch line: the bar, then the live chart; the
+  // epoch lines (stdout) then follow them together.
+  if (start < epochs) bar.update({ label: `Epoch ${start + 1}/${epochs}`, batch: 0, batches: total, elapsed: 0 }, true);
+  view?.reserve?.();
+  let completed = false;
   try {
     await runEpochs();
+    completed = true;
   } finally {
+    if (!completed) bar.stop(runSeconds());
     bar.clearLine(); // an error message must not land on the progress line
   }
   return history;
@@ -181,6 +195,7 @@ export async function train(
     for (let epoch = start; epoch < epochs; epoch++) {
       const t0 = performance.now();
       const lr = currentLr(optimizer);
+      const label = `Epoch ${epoch + 1}/${epochs}`;
       let lossSum = 0;
       let accSum = 0;
       let hasAcc = true;
@@ -188,8 +203,8 @@ export async function train(
       let images = 0;
       let tBatch = performance.now();
       const trainProgress = (elapsed: number): ProgressState => ({
-        epoch: epoch + 1, epochs, batch: n, batches: total, loss: lossSum / n, acc: hasAcc ? accSum / n : undefined,
-        imagesPerSecond: images / elapsed, elapsed, phase: "train",
+        label, batch: n, batches: total, loss: lossSum / n, acc: hasAcc ? accSum / n : undefined,
+        imagesPerSecond: images / elapsed, elapsed,
       });
       for await (const b of batchesOf(trainData, "train")) {
         const batchLr = currentLr(optimizer);
@@ -212,13 +227,15 @@ export async function train(
         if (opts.onBatchEnd) await opts.onBatchEnd(record, history);
       }
       if (n === 0) throw new Error(`train: the training data gave no batches in epoch ${epoch}`);
+      total = lengthOf(trainData) ?? n;
       const trainSeconds = (performance.now() - t0) / 1000;
       bar.update(trainProgress(trainSeconds), true);
       const record: EpochRecord = { epoch, trainLoss: lossSum / n, lr, seconds: 0 };
       if (hasAcc) record.trainAcc = accSum / n;
       if (validData) {
-        bar.update({ epoch: epoch + 1, epochs, batch: n, batches: total, elapsed: (performance.now() - t0) / 1000, phase: "valid" }, true);
-        const v = await evaluate(net, validData, criterion);
+        const valid = `${label} valid`;
+        bar.update({ label: valid, batch: 0, batches: validTotal, elapsed: (performance.now() - t0) / 1000 }, true);
+        const v = await evaluateBatches(net, validData, criterion, (p) => bar.update({ label: valid, ...p, elapsed: (performance.now() - t0) / 1000 }));
         record.validLoss = v.loss;
         if (v.acc !== undefined) record.validAcc = v.acc;
       }
@@ -235,6 +252,6 @@ export async function train(
       if (savesAfter(epoch)) await saveCheckpoint(checkpointPath(epoch), { ...parts, epoch, history });
       if (opts.onEpochEnd) await opts.onEpochEnd(record, history);
     }
-    bar.update({ epoch: epochs, epochs, batch: 0, elapsed: (performance.now() - runStart) / 1000, phase: "done" }, true);
+    bar.finish({ label: `Epoch ${epochs}/${epochs}`, batch: 0, elapsed: runSeconds() });
   }
 }

@@ -1,10 +1,14 @@
 // The lr range test (Leslie Smith; fastai's lr_find): train a few batches with an exponentially growing lr,
 // record the smoothed loss, then put the weights, optimizer and data order back.
 import * as tf from "@tensorflow/tfjs";
+import { formatNumber } from "../core/check";
 import type { LrFinderResult } from "../core/history";
 import { isStateful, type Criterion } from "../core/protocols";
+import { bundle, display, DisplayHandle, escapeHtml, inKernel, withSummary } from "../display";
 import { CrossEntropyLoss } from "../nn/loss";
+import { lrFinder as lrFinderPlot } from "../plot/lrFinder";
 import { batchesOf, DataSource } from "./batches";
+import { hms, ProgressBar, ProgressMode, progressMode, TerminalLike } from "./progress";
 import { replaceOptimizerWeights, snapshotOptimizerWeights } from "./checkpoint";
 import { currentLr, isTsdlOptimizer, OptimizerLike, setLr } from "./optimizer";
 import { trainStep } from "./step";
@@ -29,6 +33,22 @@ export interface LrFinderOptions {
    * "steep" (steepest descent of loss against log lr) or "minimum" (lr at the lowest loss / 10).
    */
   suggestion?: LrSuggestion;
+  /**
+   * Progress bar (as train's): true/"auto" (default): in place in a notebook, one rewritten line on a terminal,
+   * nothing otherwise; "display" / "terminal" force one; false/"none" turn it off.
+   */
+  progress?: boolean | ProgressMode;
+  /** @internal Terminal used by the progress bar (tests). */
+  progressOut?: TerminalLike;
+  /** @internal Least seconds between two redraws of the bar (tests: 0 draws every step). */
+  progressInterval?: number;
+  /**
+   * A live chart of the loss against the lr, redrawn in place as the test runs (at most every `plotSeconds`)
+   * and drawn once more at the end with the suggested lr: "auto" (default) in a notebook only; true; false.
+   */
+  plot?: boolean | "auto";
+  /** Least seconds between two redraws of the live chart (default 2; a redraw costs about 0.1 s). */
+  plotSeconds?: number;
 }
 
 /**
@@ -106,6 +126,12 @@ export async function lrFinder(net: tf.LayersModel, data: DataSource, optimizer:
   if (!["valley", "steep", "minimum"].includes(how)) throw new Error(`lrFinder: suggestion must be "valley", "steep" or "minimum", got ${JSON.stringify(how)}`);
   if (!optimizer || !(optimizer instanceof tf.Optimizer)) throw new Error("lrFinder: optimizer must be a tsdl optimizer (optim.SGD, ...) or a tf.Optimizer");
 
+  const bar = new ProgressBar(progressMode("lrFinder", opts.progress), opts.progressOut, opts.progressInterval);
+  const livePlot = opts.plot === undefined || opts.plot === "auto" ? inKernel() : opts.plot;
+  if (typeof livePlot !== "boolean") throw new Error(`lrFinder: plot must be true, false or "auto", got ${JSON.stringify(opts.plot)}`);
+  const plotSeconds = opts.plotSeconds ?? 2;
+  if (!(plotSeconds >= 0)) throw new Error(`lrFinder: plotSeconds must be a number >= 0, got ${plotSeconds}`);
+
   // Snapshot everything the run changes.
   const weights = net.weights.map((w) => tf.keep(tf.clone(w.read())));
   const tsdlOpt = isTsdlOptimizer(optimizer);
@@ -115,6 +141,25 @@ export async function lrFinder(net: tf.LayersModel, data: DataSource, optimizer:
 
   const lrs: number[] = [];
   const losses: number[] = [];
+  const t0 = performance.now();
+  const elapsed = () => (performance.now() - t0) / 1000;
+  // The bar, then the chart (a placeholder until the first draw), each one output redrawn in place.
+  bar.update({ label: "lr finder", batch: 0, batches: steps, elapsed: 0 }, true);
+  let chart: DisplayHandle | undefined;
+  let drawnAt = -Infinity;
+  if (livePlot) {
+    const text = `lr finder: the loss against the lr is drawn here as the ${steps} steps run`;
+    chart = display(bundle({ "text/plain": text, "text/html": `<div style="color:#777;font-style:italic">${escapeHtml(text)}</div>` }));
+  }
+  const draw = (final: boolean) => {
+    if (!chart || lrs.length === 0) return;
+    const result = { lrs: lrs.slice(), losses: losses.slice(), suggestedLr: final ? suggest(lrs, losses, how) : NaN };
+    const title = final ? "lr finder" : `lr finder: step ${lrs.length} of ${steps}`;
+    chart.update(lrFinderPlot(result, { title, suggestion: final }));
+    drawnAt = performance.now();
+  };
+  let stopped: string | undefined;
+  let completed = false;
   try {
     let avg = 0;
     let best = Infinity;
@@ -129,7 +174,10 @@ export async function lrFinder(net: tf.LayersModel, data: DataSource, optimizer:
         try {
           raw = trainStep(net, b, optimizer, criterion, () => new Diverged()).loss;
         } catch (e) {
-          if (e instanceof Diverged) break outer; // keep what was recorded
+          if (e instanceof Diverged) {
+            stopped = `the loss was not finite at lr ${formatNumber(lr, 3)}`;
+            break outer; // keep what was recorded
+          }
           throw e;
         }
         avg = beta * avg + (1 - beta) * raw;
@@ -138,10 +186,17 @@ export async function lrFinder(net: tf.LayersModel, data: DataSource, optimizer:
         losses.push(smoothed);
         best = Math.min(best, smoothed);
         i++;
-        if (i >= steps || smoothed > divergeFactor * best || !Number.isFinite(smoothed)) break outer;
+        bar.update({ label: "lr finder", batch: i, batches: steps, lr, loss: smoothed, elapsed: elapsed() });
+        if (performance.now() - drawnAt >= plotSeconds * 1000) draw(false);
+        if (i >= steps) break outer;
+        if (smoothed > divergeFactor * best || !Number.isFinite(smoothed)) {
+          stopped = `the loss passed ${divergeFactor} × its lowest at lr ${formatNumber(lr, 3)}`;
+          break outer;
+        }
       }
       if (!any) throw new Error("lrFinder: the data gave no batches");
     }
+    completed = true;
   } finally {
     net.weights.forEach((w, k) => w.write(weights[k]));
     tf.dispose(weights);
@@ -153,6 +208,35 @@ export async function lrFinder(net: tf.LayersModel, data: DataSource, optimizer:
       if (plainLr !== undefined) setLr(optimizer, plainLr, "lrFinder");
     }
     if (dataState !== undefined && isStateful(data)) data.loadStateDict(dataState);
+    if (!completed) bar.stop(elapsed());
   }
-  return { lrs, losses, suggestedLr: suggest(lrs, losses, how) };
+  const suggestedLr = suggest(lrs, losses, how);
+  const note = `${lrs.length} of ${steps} steps${stopped ? ` (stopped: ${stopped})` : ""}, suggested lr ${formatNumber(suggestedLr, 3)}; weights, optimizer and data restored`;
+  bar.finish({ label: "lr finder", batch: lrs.length, batches: steps, elapsed: elapsed(), note });
+  bar.clearLine();
+  draw(true);
+  const seconds = elapsed();
+  return withSummary({ lrs, losses, suggestedLr }, (r) => lrFinderSummary(r, { steps, how, stopped, seconds }));
+}
+
+/** How an lr finder result reads in a notebook or console.log: what was tried and found, never the arrays. */
+function lrFinderSummary(r: LrFinderResult, run: { steps: number; how: LrSuggestion; stopped?: string; seconds: number }): { text: string; html: string } {
+  const f = (v: number) => formatNumber(v, 3);
+  const n = r.lrs.length;
+  let lowest = 0;
+  r.losses.forEach((l, i) => (l < r.losses[lowest] ? (lowest = i) : undefined));
+  const tried = n ? `${n} of ${run.steps} lrs from ${f(r.lrs[0])} to ${f(r.lrs[n - 1])}${run.stopped ? ` (stopped: ${run.stopped})` : ""}` : "no lr tried";
+  const rows: Array<[string, string]> = [
+    ["tried", tried],
+    ["suggested lr", `${f(r.suggestedLr)} (${run.how})`],
+    ["lowest loss", n ? `${r.losses[lowest].toFixed(4)} at lr ${f(r.lrs[lowest])}` : "–"],
+    ["time", hms(run.seconds)],
+    ["data", "result.lrs, result.losses (smoothed); plot.lrFinder(result) draws them"],
+  ];
+  const text = `LrFinderResult: suggested lr ${f(r.suggestedLr)} (${run.how}); ${tried}; lowest loss ${rows[2][1]}; data in .lrs and .losses`;
+  const html =
+    `<table><caption style="text-align:left"><b>lr finder</b></caption>` +
+    rows.map(([k, v]) => `<tr><th style="text-align:left">${escapeHtml(k)}</th><td style="text-align:left">${escapeHtml(v)}</td></tr>`).join("") +
+    `</table>`;
+  return { text, html };
 }
