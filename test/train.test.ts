@@ -286,7 +286,7 @@ describe("train(): progress and live plot", function () {
   }
 
   it("in a notebook: one progress output, updated in place (HTML <progress> + text)", async () => {
-    await run({ progress: "auto" });
+    await run({ progress: "auto", progressInterval: 0 });
     const displays = msgs.filter((m) => m.kind === "display");
     assert.equal(displays.length, 1);
     const updates = msgs.filter((m) => m.kind === "update");
