@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // Execute the notebooks headlessly on the tsdl kernel (nbconvert on Debian's Python) and write, per notebook,
 // an executed copy (trusted, so Jupyter shows its charts) and an HTML report with the charts inline.
-//   node scripts/run-notebooks.js [--smoke] [--out DIR] [--timeout SECONDS] [NAME ...]
+//   node scripts/run-notebooks.js [--smoke | --laptop] [--out DIR] [--timeout SECONDS] [NAME ...]
 //     NAME        notebooks to run (e.g. 01 or 03-lr-schedulers); default: every notebooks/*.ipynb
-//     --smoke     the tests' tiny configuration (TSDL_SMOKE=1); default: the tutorial's full settings
+//     --smoke     the tests' tiny configuration (TSDL_SETTING=smoke, TSDL_SMOKE=1); default: the tutorial's settings
+//     --laptop    02 and 04 shrunk to under 30 minutes each on a 2-core CPU (TSDL_SETTING=laptop)
 //     --out DIR   where the executed notebooks and HTML go (default notebooks/executed/, git-ignored)
 //     --timeout   seconds per cell (default: none for full runs, 600 with --smoke)
-// The notebooks read TSDL_BACKEND, TSDL_DATASET, TSDL_EPOCHS and TSDL_BATCHES_PER_EPOCH from the environment.
+// The notebooks read TSDL_SETTING, TSDL_BACKEND, TSDL_DATASET, TSDL_EPOCHS, TSDL_BATCHES_PER_EPOCH and
+// TSDL_BATCH_SIZE from the environment.
 "use strict";
 const { spawn } = require("child_process");
 const fs = require("fs");
@@ -28,10 +30,11 @@ function fail(msg) {
 }
 
 function parseArgs(argv) {
-  const opts = { smoke: false, out: path.join(NOTEBOOKS, "executed"), timeout: undefined, names: [] };
+  const opts = { smoke: false, laptop: false, out: path.join(NOTEBOOKS, "executed"), timeout: undefined, names: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--smoke") opts.smoke = true;
+    else if (a === "--laptop") opts.laptop = true;
     else if (a === "--out") {
       if (argv[i + 1] === undefined) fail("--out needs a directory");
       opts.out = path.resolve(argv[++i]);
@@ -43,9 +46,10 @@ function parseArgs(argv) {
     } else if (a === "--help" || a === "-h") {
       console.log(fs.readFileSync(__filename, "utf8").split("\n").slice(1, 10).join("\n").replace(/^\/\/ ?/gm, ""));
       process.exit(0);
-    } else if (a.startsWith("-")) fail(`unknown option ${JSON.stringify(a)}; accepted: --smoke, --out DIR, --timeout SECONDS, NAME ...`);
+    } else if (a.startsWith("-")) fail(`unknown option ${JSON.stringify(a)}; accepted: --smoke, --laptop, --out DIR, --timeout SECONDS, NAME ...`);
     else opts.names.push(a);
   }
+  if (opts.smoke && opts.laptop) fail("--smoke and --laptop: pick one setting");
   return opts;
 }
 
@@ -94,7 +98,9 @@ async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const notebooks = selectNotebooks(opts.names);
   fs.mkdirSync(opts.out, { recursive: true });
-  const base = { ...process.env };
+  // The setting comes from the flags only, not from whatever TSDL_SMOKE / TSDL_SETTING the shell has.
+  const setting = opts.smoke ? "smoke" : opts.laptop ? "laptop" : "tutorial";
+  const base = { ...process.env, TSDL_SETTING: setting };
   if (opts.smoke) base.TSDL_SMOKE = "1";
   else delete base.TSDL_SMOKE;
   const env = jupyterEnv(base);
@@ -106,7 +112,7 @@ async function main() {
   fs.writeFileSync(htmlConfig, "c.TemplateExporter.filters = {'clean_html': 'builtins.format'}\n");
   const timeout = opts.timeout ?? (opts.smoke ? 600 : -1);
   console.log(
-    `[tsdl notebooks] ${notebooks.length} notebook(s), ${opts.smoke ? "smoke configuration (TSDL_SMOKE=1)" : "full settings"}, ` +
+    `[tsdl notebooks] ${notebooks.length} notebook(s), ${{ smoke: "smoke configuration (TSDL_SMOKE=1)", laptop: "laptop setting (TSDL_SETTING=laptop)", tutorial: "the tutorial's settings" }[setting]}, ` +
       `backend ${process.env.TSDL_BACKEND || "auto"}, output ${shown(opts.out)}/`,
   );
   const results = [];
@@ -148,7 +154,7 @@ async function main() {
   console.log("| --- | --- | --- | --- |");
   for (const r of results)
     console.log(`| ${r.notebook} | ${r.ok ? "ok" : "FAILED"} | ${r.seconds.toFixed(1)} | ${r.html ? shown(r.html) : "-"} |`);
-  for (const r of results) console.log(JSON.stringify({ notebook: r.notebook, ok: r.ok, seconds: r.seconds, smoke: opts.smoke, error: r.error ?? null }));
+  for (const r of results) console.log(JSON.stringify({ notebook: r.notebook, ok: r.ok, seconds: r.seconds, setting, smoke: opts.smoke, error: r.error ?? null }));
   process.exit(results.every((r) => r.ok) ? 0 : 1);
 }
 
