@@ -319,17 +319,26 @@ describe("notebooks, executed by nbconvert on the tsdl kernel (smoke configurati
       assertSvgChart(chart);
       assert.deepEqual(series(chart, "lr"), fixture.plateau.lrAfterStep);
     });
-    it("runs the lr finder over geometric lrs, restores the weights, and plots it", () => {
-      const lrs = listAfter(out, "lrs tried: ");
-      assert.equal(lrs.length, 6);
-      // lr_i = startLr * (endLr / startLr)^(i / (steps - 1)), from 1e-5 to 10
-      lrs.forEach((lr, i) => assert.ok(Math.abs(lr - 1e-5 * Math.pow(1e6, i / 5)) <= 1e-12 * lr, `lr ${i}: ${lr}`));
-      const m = /suggested lr (\S+)$/m.exec(out);
-      assert.ok(m && lrs.some((lr) => Math.abs(lr - Number(m[1])) <= 1e-3 * lr), `the suggestion is one of the lrs tried: ${m?.[1]}`);
-      assert.match(out, /^weights and lr restored: true$/m);
+    it("runs the lr finder over geometric lrs with a live chart, restores the weights, and shows the result as a summary", () => {
       const chart = all.find((c) => c.title.startsWith("lr finder"));
       assert.ok(chart, all.map((c) => c.title).join(", "));
       assertSvgChart(chart);
+      // the live chart's last draw: every lr tried, and the suggestion marked
+      const lrs = (chart.spec.datasets?.finder ?? []).map((r) => Number(r.lr));
+      assert.equal(lrs.length, 6);
+      // lr_i = startLr * (endLr / startLr)^(i / (steps - 1)), from 1e-5 to 10
+      lrs.forEach((lr, i) => assert.ok(Math.abs(lr - 1e-5 * Math.pow(1e6, i / 5)) <= 1e-12 * lr, `lr ${i}: ${lr}`));
+      const suggested = (chart.spec.datasets?.suggestion ?? []).map((r) => Number(r.lr));
+      assert.equal(suggested.length, 1);
+      assert.ok(lrs.some((lr) => Math.abs(lr - suggested[0]) <= 1e-12 * lr), `the suggestion is one of the lrs tried: ${suggested[0]}`);
+      assert.match(out, /^weights and lr restored: true$/m);
+      // the result as the cell's value: one summary line, not the numbers
+      const cell = codeCells(nb).find((c) => /^found \/\/ shown as a summary/m.test([c.source].flat().join("")));
+      assert.ok(cell, "the lr finder cell");
+      const result = (cell.outputs ?? []).find((o) => o.output_type === "execute_result");
+      const text = [result?.data?.["text/plain"] ?? ""].flat().join("");
+      assert.match(text, /^LrFinderResult: suggested lr [\d.e-]+ \(valley\); 6 of 6 lrs from 1e-5 to 10; lowest loss \d+\.\d{4} at lr [\d.e-]+; data in \.lrs and \.losses$/);
+      assert.ok(out.split("\n").every((l) => l.length < 300), "no wall of numbers printed");
     });
   });
 

@@ -141,7 +141,7 @@ describe("progress and results in a notebook", function () {
     const r = await lrFinder(net, loader(16, 4), new optim.SGD(net, { lr: 0.1 }), { startLr: 1e-4, endLr: 1, steps: 8, progress: false, plot: false });
     assert.equal(msgs.length, 0, "progress: false, plot: false show nothing");
     const b = resultBundle(r);
-    assert.match(String(b["text/plain"]), /^LrFinderResult: suggested lr [\d.e-]+ \(valley\); 8 of 8 lrs from 0\.0001 to 1; lowest loss \d\.\d{4} at lr [\d.e-]+; data in \.lrs and \.losses$/);
+    assert.match(String(b["text/plain"]), /^LrFinderResult: suggested lr [\d.e-]+ \(valley\); 8 of 8 lrs from 1e-4 to 1; lowest loss \d\.\d{4} at lr [\d.e-]+; data in \.lrs and \.losses$/);
     assert.match(String(b["text/html"]), /<table>.*suggested lr.*result\.lrs, result\.losses/s);
     assert.equal(util.inspect(r), b["text/plain"]);
     assert.equal(r.lrs.length, 8);

@@ -1,11 +1,11 @@
 // The lr range test (Leslie Smith; fastai's lr_find): train a few batches with an exponentially growing lr,
 // record the smoothed loss, then put the weights, optimizer and data order back.
 import * as tf from "@tensorflow/tfjs";
-import { formatNumber } from "../core/check";
 import type { LrFinderResult } from "../core/history";
 import { isStateful, type Criterion } from "../core/protocols";
 import { bundle, display, DisplayHandle, escapeHtml, inKernel, withSummary } from "../display";
 import { CrossEntropyLoss } from "../nn/loss";
+import { fmt } from "../plot/check";
 import { lrFinder as lrFinderPlot } from "../plot/lrFinder";
 import { batchesOf, DataSource } from "./batches";
 import { hms, ProgressBar, ProgressMode, progressMode, TerminalLike } from "./progress";
@@ -175,7 +175,7 @@ export async function lrFinder(net: tf.LayersModel, data: DataSource, optimizer:
           raw = trainStep(net, b, optimizer, criterion, () => new Diverged()).loss;
         } catch (e) {
           if (e instanceof Diverged) {
-            stopped = `the loss was not finite at lr ${formatNumber(lr, 3)}`;
+            stopped = `the loss was not finite at lr ${fmt(lr)}`;
             break outer; // keep what was recorded
           }
           throw e;
@@ -190,7 +190,7 @@ export async function lrFinder(net: tf.LayersModel, data: DataSource, optimizer:
         if (performance.now() - drawnAt >= plotSeconds * 1000) draw(false);
         if (i >= steps) break outer;
         if (smoothed > divergeFactor * best || !Number.isFinite(smoothed)) {
-          stopped = `the loss passed ${divergeFactor} × its lowest at lr ${formatNumber(lr, 3)}`;
+          stopped = `the loss passed ${divergeFactor} × its lowest at lr ${fmt(lr)}`;
           break outer;
         }
       }
@@ -211,7 +211,7 @@ export async function lrFinder(net: tf.LayersModel, data: DataSource, optimizer:
     if (!completed) bar.stop(elapsed());
   }
   const suggestedLr = suggest(lrs, losses, how);
-  const note = `${lrs.length} of ${steps} steps${stopped ? ` (stopped: ${stopped})` : ""}, suggested lr ${formatNumber(suggestedLr, 3)}; weights, optimizer and data restored`;
+  const note = `${lrs.length} of ${steps} steps${stopped ? ` (stopped: ${stopped})` : ""}, suggested lr ${fmt(suggestedLr)}; weights, optimizer and data restored`;
   bar.finish({ label: "lr finder", batch: lrs.length, batches: steps, elapsed: elapsed(), note });
   bar.clearLine();
   draw(true);
@@ -221,7 +221,7 @@ export async function lrFinder(net: tf.LayersModel, data: DataSource, optimizer:
 
 /** How an lr finder result reads in a notebook or console.log: what was tried and found, never the arrays. */
 function lrFinderSummary(r: LrFinderResult, run: { steps: number; how: LrSuggestion; stopped?: string; seconds: number }): { text: string; html: string } {
-  const f = (v: number) => formatNumber(v, 3);
+  const f = fmt; // as the chart writes them: 0.0063, 1e-5
   const n = r.lrs.length;
   let lowest = 0;
   r.losses.forEach((l, i) => (l < r.losses[lowest] ? (lowest = i) : undefined));
