@@ -10,7 +10,7 @@ import { NotebookServer, launchChromium, makeNotebook, runAllInBrowser, streamTe
 
 for (const frontEnd of ["lab", "classic"] as const)
 describe(`browser harness (${frontEnd === "lab" ? "JupyterLab" : "classic Notebook"} + Chromium)`, function () {
-  this.timeout(180_000);
+  this.timeout(400_000);
   let dir: string;
   let server: NotebookServer;
   let browser: Browser;
@@ -40,7 +40,7 @@ describe(`browser harness (${frontEnd === "lab" ? "JupyterLab" : "classic Notebo
 
   it("runs every cell and sees stdout and the rendered SVG", async () => {
     const shot = path.join(ARTIFACTS, `harness-${frontEnd}-ok.png`);
-    const run = await runAllInBrowser(browser, server, "ok.ipynb", { timeoutMs: 60_000, screenshot: shot });
+    const run = await runAllInBrowser(browser, server, "ok.ipynb", { timeoutMs: 150_000, screenshot: shot });
     assert.deepEqual(run.errors, []);
     assert.deepEqual(run.stderr, []);
     assert.deepEqual(run.shownErrors, []);
@@ -58,7 +58,7 @@ describe(`browser harness (${frontEnd === "lab" ? "JupyterLab" : "classic Notebo
   it("reports a failing cell and the cells it aborted, and leaves the notebook file untouched", async () => {
     const file = path.join(dir, "nb", "bad.ipynb");
     const before = fs.readFileSync(file, "utf8");
-    const run = await runAllInBrowser(browser, server, "bad.ipynb", { timeoutMs: 60_000, screenshot: path.join(ARTIFACTS, `harness-${frontEnd}-bad.png`) });
+    const run = await runAllInBrowser(browser, server, "bad.ipynb", { timeoutMs: 150_000, screenshot: path.join(ARTIFACTS, `harness-${frontEnd}-bad.png`) });
     // tslab reports errors as stderr text (no `error` message); the tsdl kernel sends proper errors.
     const reported = [...run.errors, ...run.stderr].join("\n");
     assert.match(reported, /boom 17/);

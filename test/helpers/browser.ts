@@ -306,12 +306,21 @@ async function runAllInLab(browser: Browser, server: NotebookServer, notebook: s
     // `reset`: a fresh workspace, so the notebooks of earlier runs are not reopened beside this one.
     const url = `${server.baseUrl}/lab/tree/${notebook.split("/").map(encodeURIComponent).join("/")}?reset&token=${server.token}`;
     await page.goto(url, { waitUntil: "load", timeout: 90_000 });
-    // The notebook is open and its kernel started: the toolbar's indicator says idle.
+    // The notebook is open and its kernel started and connected (the toolbar's indicator can say idle before that).
     await page.waitForFunction(
       (name: string) => {
         const panel = (window as any).jupyterapp?.shell?.currentWidget;
         const indicator = panel?.node?.querySelector(".jp-Notebook-ExecutionIndicator");
-        return !!(panel?.content?.widgets && panel.context?.isReady && panel.context.path.endsWith(name) && indicator?.getAttribute("data-status") === "idle");
+        const kernel = panel?.sessionContext?.session?.kernel;
+        return !!(
+          panel?.content?.widgets &&
+          panel.context?.isReady &&
+          panel.context.path.endsWith(name) &&
+          panel.sessionContext.isReady &&
+          kernel?.status === "idle" &&
+          kernel?.connectionStatus === "connected" &&
+          indicator?.getAttribute("data-status") === "idle"
+        );
       },
       notebook.split("/").pop()!,
       { timeout: 120_000, polling: 250 },
@@ -341,7 +350,12 @@ async function runAllInLab(browser: Browser, server: NotebookServer, notebook: s
       // Over when nothing is pending and the kernel is idle, twice in a row (a next cell may start in between).
       quiet = started && s.pending === 0 && s.status === "idle" ? quiet + 1 : 0;
       if (quiet >= 2) break;
-      if (Date.now() - clicked > timeout) throw new Error(`${notebook}: Run All did not finish within ${timeout / 1000} s; last indicator ${JSON.stringify(s)}`);
+      if (Date.now() - clicked > timeout) {
+        const seen = [...new Set(indicator.map((x) => x.status))].join(", ");
+        const shot = path.join(ARTIFACTS, `${path.basename(notebook, ".ipynb")}-timeout.png`);
+        await page.screenshot({ path: shot }).catch(() => undefined);
+        throw new Error(`${notebook}: Run All did not finish within ${timeout / 1000} s; the indicator said ${seen}, last ${JSON.stringify(s)}; screenshot ${shot}`);
+      }
       await sleep(200);
     }
     // Let renderers (vega-embed, markdown) settle.
@@ -360,7 +374,13 @@ async function runAllInLab(browser: Browser, server: NotebookServer, notebook: s
           const outputs = (json.outputs ?? []).map((o: any) => ({ ...o, text: Array.isArray(o.text) ? o.text.join("") : o.text }));
           const area = cell.node.querySelector(".jp-OutputArea") as HTMLElement | null;
           const embeds = area ? Array.from(area.querySelectorAll(".vega-embed")) : [];
-          const svgs = area ? (Array.from(area.querySelectorAll(".jp-OutputArea-output svg")) as Element[]).filter((e) => !e.parentElement?.closest("svg")) : [];
+          // JupyterLab draws an image/svg+xml output as an <img> of it; vega-embed draws inline <svg>.
+          const svgs = area
+            ? [
+                ...(Array.from(area.querySelectorAll(".jp-RenderedSVG svg, .jp-RenderedImage svg")) as Element[]).filter((e) => !e.parentElement?.closest("svg")),
+                ...Array.from(area.querySelectorAll('.jp-RenderedSVG img, .jp-RenderedImage img[src^="data:image/svg+xml"]')),
+              ]
+            : [];
           return {
             index,
             source: cell.model.sharedModel.getSource(),
