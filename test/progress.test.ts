@@ -166,3 +166,18 @@ describe("progress and results in a notebook", function () {
     net.dispose();
   });
 });
+
+describe("a schedule preview as a value", () => {
+  it("shows as one line per group, its numbers in .lr and .momentum", async () => {
+    const { lrScheduler, optim, tf } = await import("tsdl");
+    const w = tf.variable(tf.zeros([1]));
+    const opt = new optim.SGD([w], { lr: 0.1, momentum: 0.9 });
+    const p = lrScheduler.preview((o) => lrScheduler.oneCycleLR(o, { maxLr: 0.1, totalSteps: 100 }), 100, { optimizer: opt });
+    const text = String(resultBundle(p)["text/plain"]);
+    assert.match(text, /^OneCycleLR\(maxLr=\[0\.1\], totalSteps=100.*\), 100 steps: lr 0\.004 → 4e-7 \(min 4e-7, max 0\.1\); momentum 0\.95 → 0\.95 \(min 0\.85, max 0\.95\); data in \.lr\[group\]\[step\] and \.momentum; plot\.lrSchedule\(preview\) draws it$/);
+    assert.equal(util.inspect(p), text);
+    assert.equal(p.lr[0].length, 100);
+    assert.deepEqual(Object.keys(p), ["lr", "momentum", "name"]);
+    w.dispose();
+  });
+});

@@ -1,6 +1,7 @@
 // Preview a schedule without touching the real optimizer: simulate it on a copy of the param groups.
-import { checkInt, describe } from "../core/check";
+import { checkInt, describe, formatNumber } from "../core/check";
 import type { SchedulableGroup, SchedulableOptimizer } from "../core/protocols";
+import { withSummary } from "../display";
 import { Scheduler } from "./base";
 import { readMomentum } from "./momentum";
 
@@ -93,5 +94,18 @@ export function preview(schedule: Scheduler | SchedulerFactory, steps: number, o
     else sim.advance();
     record();
   }
-  return momentum ? { lr, momentum, name: sim.toString() } : { lr, name: sim.toString() };
+  const result: SchedulePreview = momentum ? { lr, momentum, name: sim.toString() } : { lr, name: sim.toString() };
+  // Shown as a cell's value or by console.log: one line per group, not steps × groups numbers.
+  return withSummary(result, previewSummary);
+}
+
+/** `StepLR(stepSize=10, gamma=0.1), 30 steps: lr 0.1 → 0.001 (min 0.001, max 0.1); data in .lr[group][step]`. */
+export function previewSummary(p: SchedulePreview): { text: string } {
+  const f = (v: number) => formatNumber(v, 3);
+  const range = (row: number[]) => `${f(row[0])} → ${f(row[row.length - 1])} (min ${f(Math.min(...row))}, max ${f(Math.max(...row))})`;
+  const steps = p.lr[0]?.length ?? 0;
+  const groups = p.lr.map((row, g) => `${p.lr.length > 1 ? `group ${g} ` : ""}lr ${range(row)}`);
+  if (p.momentum) groups.push(`momentum ${range(p.momentum[0])}`);
+  const data = `data in .lr[group][step]${p.momentum ? " and .momentum" : ""}; plot.lrSchedule(preview) draws it`;
+  return { text: `${p.name ?? "schedule"}, ${steps} step${steps === 1 ? "" : "s"}: ${groups.join("; ")}; ${data}` };
 }
