@@ -223,12 +223,14 @@ export interface CellRun {
   tables: number;
 }
 
-/** The notebook's kernel indicator, sampled while a run goes on. */
+/** The notebook's kernel indicators, sampled while a run goes on. */
 export interface IndicatorSample {
   /** Seconds since Run All was clicked. */
   t: number;
-  /** What the indicator says: "idle", "busy", "restarting", ... (JupyterLab's data-status, lower case). */
+  /** What the toolbar's indicator says: "idle", "busy", "restarting", ... (JupyterLab's data-status, lower case). */
   status: string;
+  /** What the status bar says after the kernel's name ("TypeScript (tsdl) | Busy" -> "busy"). */
+  statusBar: string;
   /** Cells whose prompt shows `[*]` (queued or running). */
   pending: number;
 }
@@ -252,16 +254,16 @@ export interface BrowserRun {
 }
 
 /**
- * The longest stretch (seconds) during which the indicator said `status` while cells were still pending, after
- * the kernel first went busy.
+ * The longest stretch (seconds) during which an indicator (the toolbar's or the status bar's) said `status` while
+ * cells were still pending, from the first pending cell on.
  */
-export function longestWhilePending(samples: IndicatorSample[], status: string): number {
+export function longestWhilePending(samples: IndicatorSample[], status: string, which: "status" | "statusBar" = "status"): number {
   let longest = 0;
   let since: number | undefined;
-  const startedAt = samples.findIndex((s) => s.status === "busy");
+  const startedAt = samples.findIndex((s) => s.pending > 0);
   if (startedAt < 0) return 0;
   for (const s of samples.slice(startedAt)) {
-    if (s.status === status && s.pending > 0) {
+    if (s[which] === status && s.pending > 0) {
       since ??= s.t;
       longest = Math.max(longest, s.t - since);
     } else since = undefined;
@@ -293,7 +295,10 @@ export function runAllInBrowser(browser: Browser, server: NotebookServer, notebo
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** JupyterLab: Kernel > Restart Kernel and Run All Cells…, Restart; the indicator is sampled every 200 ms. */
+/**
+ * JupyterLab: Run > Run All Cells on the kernel the notebook just started (a fresh one: earlier runs shut theirs
+ * down); the toolbar's and the status bar's kernel indicators are sampled every 200 ms.
+ */
 async function runAllInLab(browser: Browser, server: NotebookServer, notebook: string, opts: RunAllOptions): Promise<BrowserRun> {
   const t0 = Date.now();
   const timeout = opts.timeoutMs ?? 300_000;
@@ -325,10 +330,9 @@ async function runAllInLab(browser: Browser, server: NotebookServer, notebook: s
       notebook.split("/").pop()!,
       { timeout: 120_000, polling: 250 },
     );
-    // The real menu: Kernel > Restart Kernel and Run All Cells…, then the dialog's Restart.
-    await page.click(".lm-MenuBar-item:has(.lm-MenuBar-itemLabel:text-is('Kernel'))");
-    await page.click(".lm-Menu-item[data-command='runmenu:restart-and-run-all']");
-    await page.click(".jp-Dialog .jp-Dialog-button.jp-mod-accept", { timeout: 10_000 });
+    // The real menu: Run > Run All Cells.
+    await page.click(".lm-MenuBar-item:has(.lm-MenuBar-itemLabel:text-is('Run'))");
+    await page.click(".lm-Menu-item[data-command='runmenu:run-all']");
     clicked = Date.now();
     const indicator: IndicatorSample[] = [];
     let started = false;
@@ -338,14 +342,16 @@ async function runAllInLab(browser: Browser, server: NotebookServer, notebook: s
         // This notebook's panel only (the toolbar's indicator and the cells' prompts).
         const node: HTMLElement = (window as any).jupyterapp.shell.currentWidget.node;
         const prompts = Array.from(node.querySelectorAll(".jp-Cell .jp-InputPrompt")).map((e) => e.textContent ?? "");
+        const bar = Array.from(document.querySelectorAll(".jp-StatusBar-TextItem")).find((e) => (e.getAttribute("title") ?? "").startsWith("Change kernel for"));
         return {
           status: (node.querySelector(".jp-Notebook-ExecutionIndicator")?.getAttribute("data-status") ?? "").toLowerCase(),
+          statusBar: (bar?.textContent ?? "").split("|").pop()!.trim().toLowerCase(),
           pending: prompts.filter((t) => t.includes("*")).length,
           // The served copies have no execution counts: a number in a prompt means that cell ran.
           counted: prompts.filter((t) => /\d/.test(t)).length,
         };
       });
-      indicator.push({ t: (Date.now() - clicked) / 1000, status: s.status, pending: s.pending });
+      indicator.push({ t: (Date.now() - clicked) / 1000, status: s.status, statusBar: s.statusBar, pending: s.pending });
       if (s.pending > 0 || s.counted > 0 || s.status === "busy") started = true;
       // Over when nothing is pending and the kernel is idle, twice in a row (a next cell may start in between).
       quiet = started && s.pending === 0 && s.status === "idle" ? quiet + 1 : 0;
