@@ -348,6 +348,8 @@ describe("native Tile, Sum, Mean, MaxPoolGrad and FusedBatchNorm on wasm vs the 
       out["maxPoolGrad 3x3/2 same"] = pool("same", 3, 2);
       out["maxPoolGrad 2x2/2 valid"] = pool("valid", 2, 2);
       out["maxPoolGrad ties (first max wins)"] = tf.grad((t: tf.Tensor) => tf.sum(tf.maxPool(t as tf.Tensor4D, 3, 2, "valid")))(tf.ones([1, 7, 7, 2]));
+      const big = tf.tensor4d(randn(4 * 23 * 23 * 16, 13), [4, 23, 23, 16]); // enough for both threads
+      out["maxPoolGrad 3x3/2 valid, 4 images on two threads"] = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(t as tf.Tensor4D, 3, 2, "valid"), 1.5)))(big);
       return Object.fromEntries(Object.entries(out).map(([k, t]) => [k, t.dataSync() as Float32Array | Int32Array]));
     });
 
@@ -501,5 +503,48 @@ describe("BatchNorm2d in training mode on wasm (one native kernel each way) vs t
     await backend.init("wasm", { verbose: false });
     const got = tf.tidy(() => tf.grad((xx: tf.Tensor) => loss(xx, true))(x()).dataSync() as Float32Array);
     assert.ok(relErr(got, want) <= 1e-5, `dx: ${relErr(got, want).toExponential(1)}`);
+  });
+});
+
+describe("native Relu, Relu's gradient, Add, Sub, Multiply on wasm: the stock kernels' bits, on both threads", () => {
+  const N = 40_000; // above the size where the add-on takes over
+  const special = [NaN, Infinity, -Infinity, 0, -0, 1e-40, -1e-40, 3.5];
+  const data = (seed: number) => Float32Array.from(randn(N, seed), (v, i) => (i < special.length ? special[i] : v));
+  const run = (): Float32Array[] =>
+    tf.tidy(() => {
+      const a = tf.tensor2d(data(61), [200, 200]);
+      const b = tf.tensor2d(data(62).reverse(), [200, 200]);
+      const s = tf.scalar(0.37);
+      const outs = [tf.relu(a), tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.relu(t), b)))(a)];
+      for (const f of [tf.add, tf.sub, tf.mul]) outs.push(f(a, b), f(a, s), f(s, b), f(a, tf.tensor2d([[2.5]])));
+      return outs.map((t) => t.dataSync() as Float32Array);
+    });
+  const bits = (x: Float32Array) => Array.from(new Uint32Array(x.buffer), (u, i) => (Number.isNaN(x[i]) ? "NaN" : u));
+
+  it("equal bit for bit (NaN, ±Infinity, ±0 and subnormals included) to the stock kernels, and run natively", async function () {
+    await backend.init("wasm", { verbose: false });
+    if (!nativeStatus().enabled) this.skip();
+    const n = loadNative()!;
+    const calls: Record<string, number> = { relu: 0, reluGrad: 0, binary: 0 };
+    const saved = { relu: n.relu, reluGrad: n.reluGrad, binary: n.binary };
+    for (const k of Object.keys(calls) as Array<keyof typeof saved>) {
+      (n as unknown as Record<string, unknown>)[k] = (...args: unknown[]) => (calls[k]++, (saved[k] as (...a: unknown[]) => void)(...args));
+    }
+    let on: Float32Array[];
+    try {
+      on = run();
+    } finally {
+      Object.assign(n, saved);
+    }
+    assert.deepEqual([calls.relu, calls.reluGrad], [2, 1]);
+    assert.ok(calls.binary >= 12, `binary: ${calls.binary} calls`); // 12 here, more from the gradient's loss
+    wasmKernelOptions.native = false;
+    let off: Float32Array[];
+    try {
+      off = run();
+    } finally {
+      wasmKernelOptions.native = true;
+    }
+    on.forEach((t, i) => assert.deepEqual(bits(t), bits(off[i]), `output ${i}`));
   });
 });

@@ -5,9 +5,11 @@
 //    Conv2DBackpropFilter as a conv2d with batch and channels swapped;
 //  - on the native addon when it builds (system C compiler + OpenBLAS, oneDNN if present; see native/addon.ts):
 //    Conv2D, FusedConv2D and both gradients as oneDNN direct convolutions or im2col + multi-threaded sgemm
-//    (the faster per shape, chosen once per machine: native/choices.ts), in place in wasm memory; Tile, Sum/Mean over leading or trailing axes, MaxPoolGrad and
-//    FusedBatchNorm, whose stock versions are scalar loops or transpose first; FusedBatchNorm's gradient as one
-//    two-pass kernel and Mean's gradient as one broadcast (wrappers around tfjs's gradients, active on wasm only);
+//    (the faster per shape, chosen once per machine: native/choices.ts), in place in wasm memory; Tile, Sum/Mean
+//    over leading or trailing axes, MaxPoolGrad and FusedBatchNorm, whose stock versions are scalar loops or
+//    transpose first; Relu, Add, Sub, Multiply of large float32 tensors on both threads; FusedBatchNorm's and Relu's
+//    gradients as one kernel each and Mean's as one broadcast (wrappers around tfjs's gradients, active on wasm
+//    only); nn.BatchNorm2d's training mode as one kernel each way (core/kernels.ts);
 //  - always: Identity and same-dtype Cast share the data instead of copying it.
 // Switches: TSDL_WASM_NATIVE=0 (no addon), TSDL_WASM_DNNL=0 (oneDNN off; also builds without it), wasmKernelOptions.
 import * as tf from "@tensorflow/tfjs";
@@ -15,14 +17,16 @@ import { conv2dBackpropFilter } from "./conv2d_backprop_filter";
 import { conv2dBackpropInput } from "./conv2d_backprop_input";
 import { jsMaxPoolGrad } from "./max_pool_grad";
 import { meanGradConfig } from "./mean_grad";
-import { buildScript, loadNative, nativeStatus, type NativeConv } from "./native/addon";
 import { BATCH_NORM_TRAIN, offerKernel } from "../../core/kernels";
+import { buildScript, loadNative, nativeStatus, type NativeConv } from "./native/addon";
 import {
   BATCH_NORM_GRAD, BATCH_NORM_TRAIN_GRAD, batchNormTrainGradConfig, fusedBatchNormGradConfig, nativeBatchNormGrad,
   nativeBatchNormTrain, nativeBatchNormTrainGrad,
 } from "./native/batchnorm";
 import { nativeBackpropFilter, nativeBackpropInput, nativeForward, type ConvOptions } from "./native/conv";
-import { nativeBatchNorm, nativeMaxPoolGrad, nativeReduce, nativeTile } from "./native/ops";
+import {
+  RELU_GRAD, nativeBatchNorm, nativeBinary, nativeMaxPoolGrad, nativeReduce, nativeRelu, nativeReluGrad, nativeTile, reluGradConfig,
+} from "./native/ops";
 import type { TensorInfo } from "./scratch";
 
 export { filterGradOptions } from "./conv2d_backprop_filter";
@@ -118,6 +122,8 @@ export const wasmTrainingKernels: tf.KernelConfig[] = [
       [tf.Mean, (n: NativeConv) => nativeReduce(n, stock(tf.Mean), true)],
       [tf.MaxPoolGrad, (n: NativeConv) => nativeMaxPoolGrad(n, stock(tf.MaxPoolGrad))],
       [tf.FusedBatchNorm, (n: NativeConv) => nativeBatchNorm(n, stock(tf.FusedBatchNorm))],
+      [tf.Relu, (n: NativeConv) => nativeRelu(n, stock(tf.Relu))],
+      ...[tf.Add, tf.Sub, tf.Multiply].map((k): [string, (n: NativeConv) => tf.KernelFunc] => [k, (n) => nativeBinary(n, stock(k), k)]),
     ] as Array<[string, (n: NativeConv) => tf.KernelFunc]>
   ).map(
     ([kernelName, make]): tf.KernelConfig => ({
@@ -145,6 +151,7 @@ export function registerWasmTrainingKernels(): void {
       [BATCH_NORM_GRAD, nativeBatchNormGrad],
       [BATCH_NORM_TRAIN, nativeBatchNormTrain],
       [BATCH_NORM_TRAIN_GRAD, nativeBatchNormTrainGrad],
+      [RELU_GRAD, nativeReluGrad],
     ];
     for (const [kernelName, make] of nativeOnly) {
       tf.registerKernel({
@@ -162,6 +169,8 @@ export function registerWasmTrainingKernels(): void {
     // The gradient registry is shared by all backends: the wrapper runs tfjs's own gradient except on wasm.
     const original = tf.getGradient(tf.FusedBatchNorm);
     if (original) tf.registerGradient(fusedBatchNormGradConfig(original, () => registered && native() !== undefined));
+    const relu = tf.getGradient(tf.Relu);
+    if (relu) tf.registerGradient(reluGradConfig(relu, () => registered && native() !== undefined));
     const mean = tf.getGradient(tf.Mean);
     if (mean) tf.registerGradient(meanGradConfig(mean, () => registered && native() !== undefined)); // its Tile is native
     gradientWrapped = true;

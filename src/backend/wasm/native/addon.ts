@@ -24,6 +24,10 @@ export interface NativeConv {
   maxPoolGrad(heap: ArrayBuffer, geo: Int32Array, x: number, dy: number, dx: number): void;
   batchNorm(heap: ArrayBuffer, x: number, y: number, rows: number, c: number, mean: number, variance: number, scale: number, offset: number, eps: number): void;
   batchNormGrad(heap: ArrayBuffer, x: number, dy: number, rows: number, c: number, mean: number, variance: number, scale: number, eps: number, dx: number, dmean: number, dvar: number, dscale: number, doffset: number): void;
+  relu(heap: ArrayBuffer, x: number, y: number, n: number): void;
+  reluGrad(heap: ArrayBuffer, dy: number, x: number, dx: number, n: number): void;
+  /** out = a op b; op 0 add, 1 subtract, 2 multiply; a or b a scalar when its flag is 1. */
+  binary(heap: ArrayBuffer, op: number, a: number, b: number, out: number, n: number, aScalar: number, bScalar: number): void;
   batchNormTrain(heap: ArrayBuffer, x: number, y: number, rows: number, c: number, scale: number, offset: number, eps: number, relu: number, mean: number, variance: number): void;
   batchNormTrainGrad(heap: ArrayBuffer, x: number, dy: number, y: number, rows: number, c: number, mean: number, variance: number, scale: number, eps: number, dmean: number, dvar: number, dx: number, dscale: number, doffset: number): void;
   /** oneDNN's version when compiled in, else "". */

@@ -50,4 +50,7 @@ void batch_norm_train(const float* x, float* y, int64_t rows, int64_t C, const f
 void batch_norm_train_grad(const float* x, const float* dy, const float* y, int64_t rows, int64_t C, const float* mean,
                            const float* var, const float* scale, float eps, const float* dmean, const float* dvar,
                            float* dx, float* dscale, float* doffset);
+void relu(const float* x, float* y, int64_t n);
+void relu_grad(const float* dy, const float* x, float* dx, int64_t n);
+void binary(int op, const float* a, const float* b, float* out, int64_t n, int a_scalar, int b_scalar);
 #endif

@@ -6,6 +6,9 @@
 
 #include "native.h"
 
+// Below this many elements a kernel runs on one thread: waking the others costs more than it saves.
+enum { PARALLEL_MIN = 1 << 15 };
+
 // Tile of 4-byte elements: out[o_0, ..., o_{r-1}] = in[o_0 mod s_0, ..., o_{r-1} mod s_{r-1}].
 static void tile_block(const int32_t* in, int32_t* out, const int32_t* shape, const int32_t* reps, int rank, int d,
                        const int64_t* in_stride, const int64_t* out_stride) {
@@ -51,34 +54,48 @@ void reduce_sum(const float* x, float* out, int64_t rows, int64_t cols, int lead
 }
 
 // Max-pool gradient, NHWC: each dy goes to the first maximum of its window (row-major scan), as tfjs's cpu kernel.
+// Images in parallel (their dx do not overlap); within one, the same order as a serial scan.
 // geo: n, inH, inW, c, outH, outW, kH, kW, sH, sW, padTop, padLeft
 void max_pool_grad(const int32_t* g, const float* x, const float* dy, float* dx) {
   const int n = g[0], inH = g[1], inW = g[2], C = g[3], outH = g[4], outW = g[5], kH = g[6], kW = g[7], sH = g[8],
             sW = g[9], pt = g[10], pl = g[11];
-  memset(dx, 0, sizeof(float) * (int64_t)n * inH * inW * C);
-  float* best = malloc(sizeof(float) * C);
-  int64_t* where = malloc(sizeof(int64_t) * C);
-  for (int b = 0; b < n; b++)
-    for (int i = 0; i < outH; i++)
-      for (int j = 0; j < outW; j++) {
-        for (int c = 0; c < C; c++) best[c] = -INFINITY, where[c] = -1;
-        for (int p = 0; p < kH; p++) {
-          const int ih = i * sH + p - pt;
-          if (ih < 0 || ih >= inH) continue;
-          for (int q = 0; q < kW; q++) {
-            const int iw = j * sW + q - pl;
-            if (iw < 0 || iw >= inW) continue;
-            const int64_t base = (((int64_t)b * inH + ih) * inW + iw) * C;
-            for (int c = 0; c < C; c++)
-              if (x[base + c] > best[c] || where[c] < 0) best[c] = x[base + c], where[c] = base + c;
+  const int64_t in_img = (int64_t)inH * inW * C, out_img = (int64_t)outH * outW * C;
+#pragma omp parallel if (n * in_img >= PARALLEL_MIN)
+  {
+    float* restrict best = malloc(sizeof(float) * C);
+    int32_t* restrict where = malloc(sizeof(int32_t) * C);  // offset in the image, -1 = none yet
+#pragma omp for schedule(static)
+    for (int b = 0; b < n; b++) {
+      const float* xb = x + b * in_img;
+      float* dxb = dx + b * in_img;
+      memset(dxb, 0, sizeof(float) * in_img);
+      for (int i = 0; i < outH; i++)
+        for (int j = 0; j < outW; j++) {
+          for (int c = 0; c < C; c++) best[c] = -INFINITY, where[c] = -1;
+          for (int p = 0; p < kH; p++) {
+            const int ih = i * sH + p - pt;
+            if (ih < 0 || ih >= inH) continue;
+            for (int q = 0; q < kW; q++) {
+              const int iw = j * sW + q - pl;
+              if (iw < 0 || iw >= inW) continue;
+              const int32_t base = (ih * inW + iw) * C;
+              const float* restrict xr = xb + base;
+              for (int c = 0; c < C; c++) {
+                const float v = xr[c];
+                const int take = v > best[c] || where[c] < 0;
+                best[c] = take ? v : best[c];
+                where[c] = take ? base + c : where[c];
+              }
+            }
           }
+          const float* d = dy + b * out_img + ((int64_t)i * outW + j) * C;
+          for (int c = 0; c < C; c++)
+            if (where[c] >= 0) dxb[where[c]] += d[c];
         }
-        const float* d = dy + (((int64_t)b * outH + i) * outW + j) * C;
-        for (int c = 0; c < C; c++)
-          if (where[c] >= 0) dx[where[c]] += d[c];
-      }
-  free(best);
-  free(where);
+    }
+    free(best);
+    free(where);
+  }
 }
 
 // Batch norm with given statistics, channels last: y = (x - mean)·scale/√(var + eps) + offset = x·a[c] + b[c].
@@ -135,7 +152,7 @@ void batch_norm_grad(const float* x, const float* dy, int64_t rows, int64_t C, c
 // ---- batch norm in training mode: statistics of the batch, then normalize (optionally + ReLU), and its gradient.
 // Per-channel sums are taken in double over fixed chunks of rows and combined in chunk order, so they do not depend
 // on the number of threads: the same bits from every process.
-enum { CHUNK_ROWS = 256, PARALLEL_MIN = 1 << 15 };
+enum { CHUNK_ROWS = 256 };
 
 static int64_t nchunks(int64_t rows) { return (rows + CHUNK_ROWS - 1) / CHUNK_ROWS; }
 
@@ -158,7 +175,7 @@ static void channel_sums(const float* a, const float* b, const float* m, const f
       if (mask) {
         const float* restrict mr = mask + r * C;
         for (int64_t c = 0; c < C; c++) {
-          const float v = ar[c] * (mr[c] > 0.f ? 1.f : 0.f);  // as tfjs's dy·step(x) (and it vectorizes)
+          const float mv = mr[c], v = ar[c] * (mv > 0.f ? 1.f : mv != mv ? mv : 0.f);  // tfjs's dy·step(x)
           ps[c] += v;
           pt[c] += (double)v * ((double)br[c] - mu[c]);
         }
@@ -236,11 +253,47 @@ void batch_norm_train_grad(const float* x, const float* dy, const float* y, int6
     float* o = dx + r * C;
     if (y) {
       const float* yr = y + r * C;
-      for (int64_t c = 0; c < C; c++) o[c] = dr[c] * (yr[c] > 0.f ? 1.f : 0.f) * k[c] + (xr[c] - mean[c]) * k1[c] + k2[c];
+      for (int64_t c = 0; c < C; c++) {
+        const float yv = yr[c];
+        o[c] = dr[c] * (yv > 0.f ? 1.f : yv != yv ? yv : 0.f) * k[c] + (xr[c] - mean[c]) * k1[c] + k2[c];
+      }
     } else {
       for (int64_t c = 0; c < C; c++) o[c] = dr[c] * k[c] + (xr[c] - mean[c]) * k1[c] + k2[c];
     }
   }
   free(s);
   free(k);
+}
+
+// ---- element-wise kernels on both threads (tfjs's wasm ones run on one): ReLU and its gradient, and + - × of two
+// float32 tensors of one shape or of a tensor and a scalar. The same IEEE single operations as tfjs's, so the same bits.
+
+void relu(const float* x, float* y, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n >= PARALLEL_MIN)
+  for (int64_t k = 0; k < n; k++) y[k] = x[k] <= 0.f ? 0.f : x[k];  // -0 gives +0, NaN stays NaN: as tfjs's
+}
+
+// dx = dy·step(x), step = 1 where x > 0, NaN where x is NaN, else 0: tfjs's Relu gradient in one pass.
+void relu_grad(const float* dy, const float* x, float* dx, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n >= PARALLEL_MIN)
+  for (int64_t k = 0; k < n; k++) {
+    const float v = x[k];
+    dx[k] = dy[k] * (v > 0.f ? 1.f : v != v ? v : 0.f);
+  }
+}
+
+// out = a op b, op 0 add, 1 subtract, 2 multiply; a or b of n elements, or one (scalar) when its flag is set.
+void binary(int op, const float* a, const float* b, float* out, int64_t n, int a_scalar, int b_scalar) {
+  const float sa = a_scalar ? a[0] : 0.f, sb = b_scalar ? b[0] : 0.f;
+#define EACH(expr)                                                                 \
+  _Pragma("omp parallel for simd schedule(static) if (n >= PARALLEL_MIN)")          \
+  for (int64_t k = 0; k < n; k++) out[k] = (expr);
+  if (a_scalar) {
+    if (op == 0) { EACH(sa + b[k]) } else if (op == 1) { EACH(sa - b[k]) } else { EACH(sa * b[k]) }
+  } else if (b_scalar) {
+    if (op == 0) { EACH(a[k] + sb) } else if (op == 1) { EACH(a[k] - sb) } else { EACH(a[k] * sb) }
+  } else {
+    if (op == 0) { EACH(a[k] + b[k]) } else if (op == 1) { EACH(a[k] - b[k]) } else { EACH(a[k] * b[k]) }
+  }
+#undef EACH
 }

@@ -1,6 +1,7 @@
-// Tile, Sum, Mean and MaxPoolGrad for the wasm backend on the native addon. The stock wasm kernels are scalar
-// loops (Tile, MaxPoolGrad) or transpose the whole tensor first (Sum/Mean over the N, H, W axes of NHWC, as every
-// batch-norm statistic and gradient does). Cases outside the fast paths go to the stock kernel.
+// Tile, Sum, Mean, MaxPoolGrad, FusedBatchNorm, Relu (and its gradient), Add, Sub and Multiply for the wasm backend
+// on the native addon. The stock wasm kernels are scalar loops (Tile, MaxPoolGrad), transpose the whole tensor first
+// (Sum/Mean over the N, H, W axes of NHWC, as every batch-norm statistic and gradient does) or run on one thread.
+// Cases outside the fast paths go to the stock kernel.
 import * as tf from "@tensorflow/tfjs";
 import type { NativeConv } from "./addon";
 import type { PoolAttrs } from "./geometry";
@@ -80,5 +81,74 @@ export function nativeBatchNorm(native: NativeConv, fallback: tf.KernelFunc): tf
     const rows = tf.util.sizeFromShape(x!.shape) / C;
     native.batchNorm(heap(b), at(b, x!), at(b, out), rows, C, at(b, mean!), at(b, variance!), scale ? at(b, scale) : -1, offset ? at(b, offset) : -1, eps);
     return out;
+  };
+}
+
+/** Below this many elements the stock (single-threaded XNNPACK) kernels are as fast: the add-on is not called. */
+const NATIVE_MIN = 1 << 15;
+
+const BINARY_OPS: Record<string, number> = { [tf.Add]: 0, [tf.Sub]: 1, [tf.Multiply]: 2 };
+
+/** Add, Sub, Multiply of float32 tensors of one shape, or of a tensor and a scalar, on both threads (same bits). */
+export function nativeBinary(native: NativeConv, fallback: tf.KernelFunc, kernelName: string): tf.KernelFunc {
+  const op = BINARY_OPS[kernelName];
+  return (args) => {
+    const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
+    const [sa, sb] = [tf.util.sizeFromShape(a.shape), tf.util.sizeFromShape(b.shape)];
+    const aScalar = sa === 1 && a.shape.length <= b.shape.length;
+    const bScalar = sb === 1 && b.shape.length <= a.shape.length && !aScalar;
+    const sameShape = tf.util.arraysEqual(a.shape, b.shape);
+    const big = aScalar ? b : a;
+    if (a.dtype !== "float32" || b.dtype !== "float32" || !(sameShape || aScalar || bScalar) || tf.util.sizeFromShape(big.shape) < NATIVE_MIN) {
+      return fallback(args);
+    }
+    const w = args.backend as unknown as WasmBackendView;
+    const out = w.makeOutput(big.shape, "float32");
+    native.binary(heap(w), op, at(w, a), at(w, b), at(w, out), tf.util.sizeFromShape(big.shape), aScalar ? 1 : 0, bScalar ? 1 : 0);
+    return out;
+  };
+}
+
+/** Relu of a float32 tensor on both threads (NaN stays NaN, as the stock kernel). */
+export function nativeRelu(native: NativeConv, fallback: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const x = args.inputs.x as TensorInfo;
+    const n = tf.util.sizeFromShape(x.shape);
+    if (x.dtype !== "float32" || n < NATIVE_MIN) return fallback(args);
+    const w = args.backend as unknown as WasmBackendView;
+    const out = w.makeOutput(x.shape, "float32");
+    native.relu(heap(w), at(w, x), at(w, out), n);
+    return out;
+  };
+}
+
+/** Kernel name of Relu's gradient in one pass (wasm only): inputs dy, x; output dy·step(x). */
+export const RELU_GRAD = "TsdlReluGrad";
+
+export function nativeReluGrad(native: NativeConv): tf.KernelFunc {
+  return (args) => {
+    const { dy, x } = args.inputs as { dy: TensorInfo; x: TensorInfo };
+    const w = args.backend as unknown as WasmBackendView;
+    const out = w.makeOutput(x.shape, "float32");
+    native.reluGrad(heap(w), at(w, dy), at(w, x), at(w, out), tf.util.sizeFromShape(x.shape));
+    return out;
+  };
+}
+
+/**
+ * Wrap tfjs's Relu gradient, dy·cast(step(x)) in two full-size passes and a temporary: on wasm with the native
+ * kernel one pass with the same result (step is 1, 0 or NaN: the products are the same); tfjs's elsewhere.
+ */
+export function reluGradConfig(original: tf.GradConfig, enabled: () => boolean): tf.GradConfig {
+  return {
+    ...original,
+    gradFunc: (dy, saved, attrs) => {
+      const [x] = saved;
+      const d = dy as tf.Tensor;
+      if (!(enabled() && tf.getBackend() === "wasm" && x.dtype === "float32" && d.dtype === "float32" && x.size >= NATIVE_MIN)) {
+        return original.gradFunc(dy, saved, attrs);
+      }
+      return { x: () => tf.engine().runKernel(RELU_GRAD, { dy: d, x }) as tf.Tensor };
+    },
   };
 }
