@@ -171,6 +171,43 @@ describe("models.resnet (the course's network)", function () {
     back.dispose();
   });
 
+  it("a training step computes no gradient for the input images, and the same gradients as a plain Conv2D stem", async function () {
+    this.timeout(180_000); // tiny convs: slow when the machine is loaded (threads wait for each other)
+    // A saved and reloaded copy has tfjs's plain (fused conv + bias) stem: the reference.
+    let saved: tf.io.ModelArtifacts | undefined;
+    await net.save(tf.io.withSaveHandler(async (a) => ((saved = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } })));
+    const plain = await tf.loadLayersModel(tf.io.fromMemory(saved!));
+    const x = tf.randomNormal([2, 75, 75, 3], 0, 1, "float32", 7);
+    const y = tf.oneHot(tf.tensor1d([3, 8], "int32"), 10);
+    const dxShapes: string[] = [];
+    const config = tf.getKernel(tf.Conv2DBackpropInput, "wasm") as { kernelFunc: tf.KernelFunc };
+    const inner = config.kernelFunc;
+    config.kernelFunc = (args) => (dxShapes.push(String((args.attrs as { inputShape: number[] }).inputShape)), inner(args));
+    const gradsOf = (m: tf.LayersModel) =>
+      tf.tidy(() => {
+        const vars = m.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
+        const { grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, m.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, vars);
+        return vars.map((v) => grads[v.name].dataSync() as Float32Array);
+      });
+    let ours: Float32Array[];
+    try {
+      dxShapes.length = 0;
+      ours = gradsOf(net);
+      assert.ok(!dxShapes.includes("2,75,75,3"), `no dx for the images (dx shapes: ${dxShapes.join(" ")})`);
+      assert.equal(dxShapes.length, 19, "the other 19 convs' dx");
+    } finally {
+      config.kernelFunc = inner;
+    }
+    const theirs = gradsOf(plain);
+    ours.forEach((g, i) => {
+      const scale = theirs[i].reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      const err = g.reduce((m, v, j) => Math.max(m, Math.abs(v - theirs[i][j])), 0);
+      assert.ok(err <= 1e-4 * scale, `${net.trainableWeights[i].name}: ${err} vs ${scale}`);
+    });
+    tf.dispose([x, y]);
+    plain.dispose();
+  });
+
   it("seeds make the initialisation reproducible and follow PyTorch's default bounds", () => {
     const a = models.resnet(3, 10, { seed: 5, inputSize: 96 });
     const w1 = a.getLayer("block1").getWeights()[0].dataSync();

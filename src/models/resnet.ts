@@ -109,25 +109,49 @@ function apply(layer: tf.layers.Layer, x: tf.SymbolicTensor): tf.SymbolicTensor 
  */
 function conv(
   x: tf.SymbolicTensor,
-  o: { cin: number; cout: number; k: number; stride: number; pad: number; bias: boolean; name: string; seeds: SeedSequence },
+  o: { cin: number; cout: number; k: number; stride: number; pad: number; bias: boolean; name: string; seeds: SeedSequence; input?: boolean },
 ): tf.SymbolicTensor {
   const init = torchDefaultInit(o.cin * o.k * o.k, o.seeds);
   let padding: "same" | "valid" = "valid";
   if (o.pad > 0 && o.stride === 1 && o.pad * 2 === o.k - 1) padding = "same";
   else if (o.pad > 0) x = apply(tf.layers.zeroPadding2d({ padding: [[o.pad, o.pad], [o.pad, o.pad]], name: `${o.name}.pad` }), x);
-  return apply(
-    tf.layers.conv2d({
-      filters: o.cout,
-      kernelSize: o.k,
-      strides: o.stride,
-      padding,
-      useBias: o.bias,
-      kernelInitializer: init.kernel,
-      biasInitializer: o.bias ? init.bias : undefined,
-      name: o.name,
-    }),
-    x,
-  );
+  const layer = tf.layers.conv2d({
+    filters: o.cout,
+    kernelSize: o.k,
+    strides: o.stride,
+    padding,
+    useBias: o.bias,
+    kernelInitializer: init.kernel,
+    biasInitializer: o.bias ? init.bias : undefined,
+    name: o.name,
+  });
+  return apply(o.input ? noInputGradient(layer) : layer, x);
+}
+
+/**
+ * For the conv that reads the images, whose gradient nobody needs: tfjs runs a conv with bias as one fused op whose
+ * gradient computes dx along with dW and db, so every training step paid a full backward conv (the 7×7 stem's, ~4 %
+ * of a step) for nothing. In training mode this layer runs the conv and the bias add as two ops; tfjs then computes
+ * only the gradients asked for. Inference keeps the fused op. (Patched on the instance: a saved model loads as a
+ * plain Conv2D, with the same results.)
+ */
+function noInputGradient(layer: tf.layers.Layer): tf.layers.Layer {
+  const c = layer as unknown as {
+    kernel: tf.LayerVariable;
+    bias: tf.LayerVariable | null;
+    strides: [number, number];
+    padding: "same" | "valid";
+    call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[];
+  };
+  const fused = c.call.bind(layer);
+  c.call = (inputs, kwargs) => {
+    if (!kwargs["training"]) return fused(inputs, kwargs);
+    return tf.tidy(() => {
+      const y = tf.conv2d((Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D, c.kernel.read() as tf.Tensor4D, c.strides, c.padding);
+      return c.bias ? tf.add(y, c.bias.read()) : y;
+    });
+  };
+  return layer;
 }
 
 function relu(x: tf.SymbolicTensor, name: string): tf.SymbolicTensor {
@@ -195,7 +219,7 @@ export function resnet(inChannels: number, numClasses: number, opts: ResNetOptio
 
   const input = tf.input({ shape: [h, w, inChannels], name: "input" });
   let x = apply(new ResNetInputCheck({ inChannels, name: "input_check" }), input);
-  x = show(conv(x, { cin: inChannels, cout: 64, k: 7, stride: 2, pad: 0, bias: true, name: "block1", seeds }), 1);
+  x = show(conv(x, { cin: inChannels, cout: 64, k: 7, stride: 2, pad: 0, bias: true, name: "block1", seeds, input: true }), 1);
 
   x = apply(tf.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: "valid", name: "block2.0" }), x);
   x = residualBlock(x, 64, 64, { name: "block2.1" }, seeds);
