@@ -1,12 +1,14 @@
-// The backend ladder: tfjs-node-gpu with a CUDA device, then tfjs-node, then wasm, then cpu.
+// The backend ladder: tfjs-node-gpu with a CUDA device, then webgpu on a hardware GPU (Dawn), then tfjs-node, then
+// wasm, then cpu.
 // TSDL_BACKEND (or the argument of init) forces one; a forced backend that cannot load is an error.
 import * as fs from "fs";
 import * as tf from "@tensorflow/tfjs";
 import { escapeHtml, JUPYTER_DISPLAY, type MimeBundle } from "../display";
 import { nativeStatus, registerWasmTrainingKernels } from "./wasm";
+import { AdapterDescription, selectWebgpu, WebgpuUnavailable } from "./webgpu";
 
 /** Names accepted by `init()` and `TSDL_BACKEND`. */
-export const BACKEND_NAMES = ["tensorflow", "wasm", "cpu"] as const;
+export const BACKEND_NAMES = ["tensorflow", "webgpu", "wasm", "cpu"] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
 /** A rung of the ladder that was not taken, and why. */
@@ -16,10 +18,12 @@ export interface Skipped {
 }
 
 export interface BackendInfo {
-  /** tfjs backend name: "tensorflow", "wasm" or "cpu". */
+  /** tfjs backend name: "tensorflow", "webgpu", "wasm" or "cpu". */
   name: string;
-  /** What computes: "CUDA GPU", "CPU (libtensorflow)", "CPU (wasm, XNNPACK SIMD)", "CPU (JavaScript)". */
+  /** What computes: "CUDA GPU", "GPU: <adapter> via Dawn Vulkan", "CPU (libtensorflow)", "CPU (wasm, …)", "CPU (JavaScript)". */
   device: string;
+  /** On webgpu: the adapter (vendor, device, driver, Dawn backend, software or not). */
+  adapter?: AdapterDescription;
   /** Why the rung was taken: "best available" or "forced by TSDL_BACKEND=…". */
   why: string;
   versions: Record<string, string>;
@@ -96,10 +100,18 @@ async function useCpu(): Promise<void> {
   (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
 }
 
+/** A tfjs-node-gpu load failure on a missing CUDA library: libtensorflow 2.9.1 wants CUDA 11.2 + cuDNN 8.1. */
+function cudaHint(msg: string): string {
+  return /lib(cudart|cublas|cudnn|cufft|curand|cusolver|cusparse)|CUDA/i.test(msg)
+    ? " (tfjs-node-gpu needs CUDA 11.2 + cuDNN 8.1; on CUDA 12 or newer the GPU path is webgpu: npm install webgpu)"
+    : "";
+}
+
 async function select(forced: BackendName | undefined, why: string): Promise<BackendInfo> {
   const skipped: Skipped[] = [];
   const versions: Record<string, string> = { "@tensorflow/tfjs": tf.version.tfjs };
   const done = (name: string, device: string): BackendInfo => withDisplay({ name, device, why, versions, skipped });
+  const failure = (e: unknown, pkg: string) => (moduleMissing(e, pkg) ? `not installed (${pkg})` : `failed to load: ${firstLine(e)}`);
 
   if (forced === undefined || forced === "tensorflow") {
     // GPU rung
@@ -112,32 +124,44 @@ async function select(forced: BackendName | undefined, why: string): Promise<Bac
         versions["@tensorflow/tfjs-node-gpu"] = await tryTensorflow("@tensorflow/tfjs-node-gpu");
         return done("tensorflow", "CUDA GPU");
       } catch (e) {
-        skipped.push({
-          backend: "tensorflow (GPU)",
-          reason: moduleMissing(e, "@tensorflow/tfjs-node-gpu")
-            ? "not installed (@tensorflow/tfjs-node-gpu)"
-            : `failed to load: ${firstLine(e)}`,
-        });
+        skipped.push({ backend: "tensorflow (GPU)", reason: failure(e, "@tensorflow/tfjs-node-gpu") + cudaHint(firstLine(e)) });
       }
     }
+  }
+  if (forced === undefined || forced === "webgpu") {
+    try {
+      const sel = await selectWebgpu(forced === "webgpu");
+      Object.assign(versions, sel.versions);
+      for (const reason of sel.passedOver) skipped.push({ backend: "webgpu", reason });
+      const info = done("webgpu", sel.device);
+      info.adapter = sel.adapter;
+      return info;
+    } catch (e) {
+      const reason = e instanceof WebgpuUnavailable ? e.message : `failed to initialise: ${firstLine(e)}`;
+      if (forced === "webgpu") {
+        throw new Error(
+          `tsdl: backend "webgpu" was forced (${why}) but cannot load: ${reason}. It needs the webgpu package ` +
+            `(npm install webgpu) and a GPU driver with Vulkan (Linux), Metal (macOS) or D3D12 (Windows); without a GPU, ` +
+            `Mesa's llvmpipe through OpenGL ES (apt-get install libegl1 libegl-mesa0 libgles2) serves for checks.`,
+        );
+      }
+      skipped.push({ backend: "webgpu", reason });
+    }
+  }
+  if (forced === undefined || forced === "tensorflow") {
     // CPU libtensorflow rung
     try {
       versions["@tensorflow/tfjs-node"] = await tryTensorflow("@tensorflow/tfjs-node");
       return done("tensorflow", "CPU (libtensorflow)");
     } catch (e) {
-      skipped.push({
-        backend: "tensorflow (CPU)",
-        reason: moduleMissing(e, "@tensorflow/tfjs-node")
-          ? "not installed (@tensorflow/tfjs-node)"
-          : `failed to load: ${firstLine(e)}`,
-      });
+      skipped.push({ backend: "tensorflow (CPU)", reason: failure(e, "@tensorflow/tfjs-node") });
     }
     if (forced === "tensorflow") {
       throw new Error(
         `tsdl: backend "tensorflow" was forced (${why}) but cannot load: ` +
           skipped.map((s) => `${s.backend}: ${s.reason}`).join("; ") +
           ". Install @tensorflow/tfjs-node (CPU) or @tensorflow/tfjs-node-gpu (CUDA 11.2 + cuDNN 8.1), " +
-          "or choose TSDL_BACKEND=wasm or cpu.",
+          "or choose TSDL_BACKEND=webgpu, wasm or cpu.",
       );
     }
   }
@@ -189,7 +213,7 @@ export function describe(info: BackendInfo): string {
 
 /**
  * Select the best available backend, or the one forced by `name` / `TSDL_BACKEND`
- * ("tensorflow", "wasm", "cpu"). Prints one line unless `verbose: false`. Calling it again
+ * ("tensorflow", "webgpu", "wasm", "cpu"). Prints one line unless `verbose: false`. Calling it again
  * with the same request returns the current selection.
  */
 export async function init(name?: BackendName | "auto", opts: InitOptions = {}): Promise<BackendInfo> {
@@ -212,7 +236,7 @@ export async function init(name?: BackendName | "auto", opts: InitOptions = {}):
 /** The current selection (after `init()`), as data. */
 export function info(): BackendInfo {
   if (!current) throw new Error("tsdl: no backend selected yet; call `await backend.init()` first");
-  return withDisplay({ ...current, skipped: [...current.skipped], versions: { ...current.versions } });
+  return withDisplay({ ...current, skipped: [...current.skipped], versions: { ...current.versions }, ...(current.adapter ? { adapter: { ...current.adapter } } : {}) });
 }
 
 /**

@@ -1,0 +1,87 @@
+// Conv2DBackpropFilter as a tiled matrix product: dW[k, co] = Σ_m patch(m, k)·dy[m, co], over the N·OH·OW output
+// positions m, with k = (kh, kw, ci) — exactly the HWIO layout of the filter. tfjs's own kernel gives each filter
+// weight one thread that loops over every output position (for the course ResNet's 7×7 stem at batch 256: 9,408
+// threads, 518,400 steps each). Here the m range is split so that there are enough workgroups, and a second pass
+// adds the splits.
+import * as tf from "@tensorflow/tfjs";
+import { gemmSource, splitSumSource, tileFor, tileThreads } from "./gemm";
+import { Backend, i32, maxWorkgroups, program, TensorInfo } from "./program";
+
+/** Aim for this many workgroups; a split keeps at least this many m per workgroup. */
+const TARGET_WORKGROUPS = 1024;
+const MIN_STEPS = 8;
+/** Upper bound on the partial sums buffer (bytes). */
+const MAX_PARTIAL_BYTES = 256 * 1024 * 1024;
+
+/** How the m range is split for an output of `tiles` workgroups, depth `m`, `depth` m per step. */
+export function splitPlan(tiles: number, m: number, outSize: number, depth: number): { splits: number; chunk: number } {
+  let splits = Math.max(1, Math.min(Math.ceil(TARGET_WORKGROUPS / tiles), Math.floor(m / (MIN_STEPS * depth))));
+  splits = Math.max(1, Math.min(splits, Math.floor(MAX_PARTIAL_BYTES / (4 * outSize))));
+  const chunk = Math.ceil(m / splits / depth) * depth;
+  return { splits: Math.ceil(m / chunk), chunk };
+}
+
+type Attrs = { strides: [number, number] | number; pad: unknown; dataFormat: "NHWC" | "NCHW"; dimRoundingMode?: "floor" | "round" | "ceil"; filterShape: [number, number, number, number] };
+
+export function conv2dBackpropFilter(stock: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+    const attrs = args.attrs as unknown as Attrs;
+    const backend = args.backend as unknown as Backend;
+    if (attrs.dataFormat === "NCHW" || x.dtype !== "float32" || dy.dtype !== "float32") return stock(args);
+    const info = tf.backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number], attrs.filterShape, attrs.strides, 1, attrs.pad as "same", attrs.dimRoundingMode, false, "channelsLast",
+    );
+    const [KH, KW, CI, CO] = attrs.filterShape;
+    const { batchSize: N, inHeight: IH, inWidth: IW, outHeight: OH, outWidth: OW, strideHeight: SH, strideWidth: SW } = info;
+    const { top: PT, left: PL } = info.padInfo;
+    const R = KH * KW * CI;
+    const M = N * OH * OW;
+    const tile = tileFor(CO);
+    const tiles = Math.ceil(CO / tile.BN) * Math.ceil(R / tile.BM);
+    const { splits, chunk } = splitPlan(tiles, M, R * CO, tile.DEPTH);
+    const limit = maxWorkgroups(backend);
+    if (Math.ceil(R / tile.BM) > limit || splits > limit || Math.ceil((R * CO) / 256) > limit) return stock(args);
+
+    const functions = `
+fn loadA(r: i32, q: i32) -> f32 {
+  let kh = r / ${i32(KW * CI)};
+  let kw = (r / ${i32(CI)}) % ${i32(KW)};
+  let ci = r % ${i32(CI)};
+  let n = q / ${i32(OH * OW)};
+  let oh = (q / ${i32(OW)}) % ${i32(OH)};
+  let ow = q % ${i32(OW)};
+  let ih = oh * ${i32(SH)} + kh - ${i32(PT)};
+  let iw = ow * ${i32(SW)} + kw - ${i32(PL)};
+  if (ih < 0 || ih >= ${i32(IH)} || iw < 0 || iw >= ${i32(IW)}) { return 0.0; }
+  return x[((n * ${i32(IH)} + ih) * ${i32(IW)} + iw) * ${i32(CI)} + ci];
+}
+fn loadB(q: i32, c: i32) -> f32 {
+  return dy[q * ${i32(CO)} + c];
+}
+fn store(split: i32, r: i32, c: i32, v: f32) {
+  result[(split * ${i32(R)} + r) * ${i32(CO)} + c] = v;
+}`;
+    const gemm = program({
+      variableNames: ["x", "dy"],
+      outputShape: [splits, R, CO],
+      name: "tsdlConv2DBackpropFilter",
+      dispatch: [Math.ceil(CO / tile.BN), Math.ceil(R / tile.BM), splits],
+      workgroupSize: tileThreads(tile),
+      code: gemmSource({ tile, rows: R, cols: CO, depth: M, chunk, aAlong: "r", bAlong: "c", functions }),
+    });
+    const partial = backend.runWebGPUProgram(gemm, [x, dy], "float32");
+    if (splits === 1) return { dataId: partial.dataId, shape: attrs.filterShape, dtype: "float32" };
+    const sum = program({
+      variableNames: ["partial"],
+      outputShape: attrs.filterShape,
+      name: "tsdlSplitSum",
+      dispatch: [Math.ceil((R * CO) / 256), 1, 1],
+      workgroupSize: [256, 1, 1],
+      code: splitSumSource(splits, R * CO),
+    });
+    const out = backend.runWebGPUProgram(sum, [partial], "float32");
+    backend.disposeData(partial.dataId);
+    return out;
+  };
+}

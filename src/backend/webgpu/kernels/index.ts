@@ -1,0 +1,36 @@
+// tsdl's kernels for tfjs-backend-webgpu, registered when tsdl selects webgpu (see each file for why it exists).
+// TSDL_WEBGPU_KERNELS=stock (or webgpuKernelOptions.tsdl = false at run time) runs tfjs's own kernels instead,
+// so a benchmark can compare both in one process.
+import * as tf from "@tensorflow/tfjs";
+import { conv2dBackpropFilter } from "./conv2d_backprop_filter";
+import { conv2dBackpropInput } from "./conv2d_backprop_input";
+
+export interface WebgpuKernelOptions {
+  /** Use tsdl's kernels (default true; TSDL_WEBGPU_KERNELS=stock makes it false). */
+  tsdl: boolean;
+}
+
+export const webgpuKernelOptions: WebgpuKernelOptions = { tsdl: process.env.TSDL_WEBGPU_KERNELS !== "stock" };
+
+/** tsdl's kernels: each gets the stock kernel's function to fall back on. */
+const KERNELS: Array<{ name: string; make: (stock: tf.KernelFunc) => tf.KernelFunc }> = [
+  { name: tf.Conv2DBackpropFilter, make: conv2dBackpropFilter },
+  { name: tf.Conv2DBackpropInput, make: conv2dBackpropInput },
+];
+
+/** The kernels tsdl replaces on webgpu, by tfjs kernel name. */
+export const webgpuKernelNames: readonly string[] = KERNELS.map((k) => k.name);
+
+let registered = false;
+
+export function registerWebgpuKernels(): void {
+  if (registered) return;
+  for (const { name, make } of KERNELS) {
+    const stock = tf.getKernel(name, "webgpu");
+    if (!stock) throw new Error(`tsdl: tfjs-backend-webgpu has no '${name}' kernel to replace`);
+    const ours = make(stock.kernelFunc);
+    tf.unregisterKernel(name, "webgpu");
+    tf.registerKernel({ ...stock, kernelFunc: (args) => (webgpuKernelOptions.tsdl ? ours(args) : stock.kernelFunc(args)) });
+  }
+  registered = true;
+}
