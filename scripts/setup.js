@@ -59,7 +59,7 @@ function build() {
 }
 
 // 4. Debian packages: Jupyter and the native-kernel libraries always; Fashion-MNIST for notebooks and tests;
-//    Chromium for tests; PyTorch for benches.
+//    Chromium and Mesa's EGL/GLES (the webgpu tests' software GPU) for tests; PyTorch for benches.
 const APT = {
   // python3-venv: Debian's python3 makes JupyterLab's virtual environment only with it (ensurepip).
   jupyter: ["jupyter-notebook", "jupyter-nbconvert", "python3-nbclient", "jupyter-client", "python3-jupyter-kernel-test", "python3-venv"],
@@ -68,10 +68,12 @@ const APT = {
   torch: ["python3-torch", "python3-torchvision"],
   // The wasm backend's native add-on is built against these by node-gyp (g++, make, python3) at install (else XNNPACK only).
   native: ["g++", "make", "libopenblas-dev", "libdnnl-dev"],
+  // Dawn (npm webgpu) finds Mesa's llvmpipe through EGL + OpenGL ES when there is no GPU: TSDL_BACKEND=webgpu in tests.
+  softgpu: ["libegl1", "libegl-mesa0", "libgles2", "libgl1-mesa-dri"],
 };
 const WANT = {
   start: [...APT.jupyter, ...APT.data, ...APT.native],
-  test: [...APT.jupyter, ...APT.data, ...APT.browser, ...APT.native],
+  test: [...APT.jupyter, ...APT.data, ...APT.browser, ...APT.native, ...APT.softgpu],
   bench: [...APT.jupyter, ...APT.native, ...APT.torch],
 };
 function dpkgInstalled(pkg) {

@@ -37,11 +37,12 @@ describe("backend ladder", () => {
     // No tfjs-node here (it cannot install offline), so wasm is the best rung.
     assert.equal(info.name, "wasm");
     assert.equal(info.why, "best available");
-    assert.deepEqual(info.skipped.map((s: { backend: string }) => s.backend), ["tensorflow (GPU)", "tensorflow (CPU)"]);
-    assert.match(info.skipped[1].reason, /not installed \(@tensorflow\/tfjs-node\)/);
+    assert.deepEqual(info.skipped.map((s: { backend: string }) => s.backend), ["tensorflow (GPU)", "webgpu", "tensorflow (CPU)"]);
+    assert.match(info.skipped[1].reason, /^Vulkan: /); // no GPU here (test/webgpu.test.ts covers the rung)
+    assert.match(info.skipped[2].reason, /not installed \(@tensorflow\/tfjs-node\)/);
     const lines = r.stdout.split("\n").filter((l) => l.startsWith("tsdl backend:"));
     assert.equal(lines.length, 1, "exactly one summary line");
-    assert.match(lines[0], /^tsdl backend: wasm .*skipped tensorflow \(GPU\): .*tensorflow \(CPU\): not installed/);
+    assert.match(lines[0], /^tsdl backend: wasm .*skipped tensorflow \(GPU\): .*webgpu: .*tensorflow \(CPU\): not installed/);
   });
 
   for (const name of ["cpu", "wasm"]) {
@@ -75,7 +76,7 @@ describe("backend ladder", () => {
   it("an unknown TSDL_BACKEND lists the accepted values", () => {
     const r = node(initAndReport, { TSDL_BACKEND: "cuda" });
     assert.equal(r.status, 3);
-    assert.match(r.stdout, /unknown backend "cuda" \(from TSDL_BACKEND\); accepted: tensorflow, wasm, cpu/);
+    assert.match(r.stdout, /unknown backend "cuda" \(from TSDL_BACKEND\); accepted: tensorflow, webgpu, wasm, cpu/);
   });
 
   it("info() before init() says what to do", () => {

@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as tf from "@tensorflow/tfjs";
 import { escapeHtml, JUPYTER_DISPLAY, type MimeBundle } from "../display";
 import { nativeStatus, registerWasmTrainingKernels } from "./wasm";
-import { AdapterDescription, selectWebgpu, WebgpuUnavailable } from "./webgpu";
+import { AdapterDescription, selectWebgpu, webgpuHostValues, WebgpuUnavailable } from "./webgpu";
 
 /** Names accepted by `init()` and `TSDL_BACKEND`. */
 export const BACKEND_NAMES = ["tensorflow", "webgpu", "wasm", "cpu"] as const;
@@ -237,6 +237,16 @@ export async function init(name?: BackendName | "auto", opts: InitOptions = {}):
 export function info(): BackendInfo {
   if (!current) throw new Error("tsdl: no backend selected yet; call `await backend.init()` first");
   return withDisplay({ ...current, skipped: [...current.skipped], versions: { ...current.versions }, ...(current.adapter ? { adapter: { ...current.adapter } } : {}) });
+}
+
+/**
+ * A tensor's values when reading them does not wait for a GPU: always on CPU backends; on webgpu only while they
+ * are still (or again) on the CPU. Undefined otherwise: read with `await t.data()` instead.
+ */
+export function hostValues(t: tf.Tensor): tf.TypedArray | undefined {
+  const owner = (tf.engine() as unknown as { state: { tensorInfo: WeakMap<object, { backend: tf.KernelBackend }> } }).state.tensorInfo.get(t.dataId)?.backend;
+  if (owner && owner === tf.findBackend("webgpu")) return webgpuHostValues(t);
+  return t.dataSync() as tf.TypedArray;
 }
 
 /**

@@ -24,6 +24,39 @@ export interface WebgpuSelection {
 
 let selection: WebgpuSelection | undefined;
 
+/** GPU errors not yet reported (validation, out of memory, device lost): the next read throws the first. */
+const gpuErrors: string[] = [];
+
+function watchErrors(device: GPUDevice): void {
+  device.addEventListener("uncapturederror", (e) => {
+    const err = (e as GPUUncapturedErrorEvent).error;
+    gpuErrors.push(`${err.constructor?.name ?? "GPUError"}: ${String(err.message).split("\n")[0]}`);
+  });
+  void device.lost.then((info) => gpuErrors.push(`the GPU device was lost (${info.reason}): ${String(info.message).split("\n")[0]}`));
+}
+
+/**
+ * tfjs-backend-webgpu ignores errors the GPU reports: the results are then garbage (zeros, often), silently.
+ * Every read (await t.data()) checks for them and throws the first, so nothing goes on from wrong values.
+ */
+function checkErrorsOnRead(Backend: typeof WebGPUBackend): void {
+  const proto = Backend.prototype as unknown as { read(dataId: object): Promise<unknown>; tsdlChecked?: boolean };
+  if (proto.tsdlChecked) return;
+  const read = proto.read;
+  proto.read = async function (this: WebGPUBackend, dataId: object) {
+    const values = await read.call(this, dataId);
+    if (gpuErrors.length) {
+      const [first, ...rest] = gpuErrors.splice(0);
+      throw new Error(
+        `tsdl: the GPU reported an error (webgpu backend), so values computed since then are not valid: ${first}` +
+          (rest.length ? ` (and ${rest.length} more)` : ""),
+      );
+    }
+    return values;
+  };
+  proto.tsdlChecked = true;
+}
+
 /** The limits tsdl asks of the device: the adapter's own maxima (WebGPU's defaults are far lower). */
 const LIMITS = [
   "maxBufferSize",
@@ -76,6 +109,16 @@ function explainSyncReads(Backend: typeof WebGPUBackend): void {
 }
 
 /**
+ * The values of a tensor held by the webgpu backend when they are on the CPU (not yet uploaded, or read once
+ * with await), else undefined: reading them then would wait for the GPU.
+ */
+export function webgpuHostValues(t: tf.Tensor): tf.TypedArray | undefined {
+  const b = tf.findBackend("webgpu") as WebGPUBackend | null;
+  const d = b?.tensorMap.has(t.dataId) ? (b.tensorMap.get(t.dataId) as { values?: tf.TypedArray | null }) : undefined;
+  return d?.values ?? undefined;
+}
+
+/**
  * Selects tfjs's webgpu backend on the best adapter. `forced` (TSDL_BACKEND=webgpu / init("webgpu")) also takes a
  * software adapter. Throws WebgpuUnavailable with the reason when there is none.
  */
@@ -92,12 +135,14 @@ export async function selectWebgpu(forced: boolean): Promise<WebgpuSelection> {
   for (const k of LIMITS) if (typeof limits[k] === "number") requiredLimits[k] = limits[k];
   const requiredFeatures = (["timestamp-query"] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+  watchErrors(device);
   exposeGpu(gpu);
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const webgpu = require("@tensorflow/tfjs-backend-webgpu") as typeof import("@tensorflow/tfjs-backend-webgpu");
   if (tf.findBackendFactory("webgpu")) tf.removeBackend("webgpu");
   tf.registerBackend("webgpu", () => new webgpu.WebGPUBackend(device, adapterInfo(adapter)), 0);
   explainSyncReads(webgpu.WebGPUBackend);
+  checkErrorsOnRead(webgpu.WebGPUBackend);
   if (!(await tf.setBackend("webgpu"))) throw new WebgpuUnavailable(`the webgpu backend did not initialise on ${describeAdapter(description)}`);
   registerWebgpuKernels();
   const versions: Record<string, string> = {};

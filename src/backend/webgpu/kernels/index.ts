@@ -4,6 +4,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { conv2dBackpropFilter } from "./conv2d_backprop_filter";
 import { conv2dBackpropInput } from "./conv2d_backprop_input";
+import { relu } from "./relu";
 
 export interface WebgpuKernelOptions {
   /** Use tsdl's kernels (default true; TSDL_WEBGPU_KERNELS=stock makes it false). */
@@ -16,6 +17,7 @@ export const webgpuKernelOptions: WebgpuKernelOptions = { tsdl: process.env.TSDL
 const KERNELS: Array<{ name: string; make: (stock: tf.KernelFunc) => tf.KernelFunc }> = [
   { name: tf.Conv2DBackpropFilter, make: conv2dBackpropFilter },
   { name: tf.Conv2DBackpropInput, make: conv2dBackpropInput },
+  { name: tf.Relu, make: relu },
 ];
 
 /** The kernels tsdl replaces on webgpu, by tfjs kernel name. */

@@ -1,0 +1,44 @@
+// Relu that keeps NaN, as PyTorch and tfjs's cpu backend do. tfjs-backend-webgpu writes it as
+// select(a, 0, a < 0), which a shader compiler allowed to assume no NaNs turns into max(a, 0): on Mesa's llvmpipe
+// relu(NaN) is 0. A NaN batch then trains to a finite loss and train()'s NaN guard never sees it. The NaN test
+// here is on the bits (tfjs's isnan), which no such assumption removes.
+import * as tf from "@tensorflow/tfjs";
+import { Backend, i32, program, TensorInfo } from "./program";
+
+export function relu(stock: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { x } = args.inputs as { x: TensorInfo };
+    const backend = args.backend as unknown as Backend;
+    const size = tf.util.sizeFromShape(x.shape);
+    if (x.dtype !== "float32" || size === 0) return stock(args);
+    const vec4 = size % 4 === 0;
+    const n = vec4 ? size / 4 : size;
+    const groups = Math.ceil(n / 256);
+    const gx = Math.min(groups, 32768);
+    const gy = Math.ceil(groups / gx);
+    const t = vec4 ? "vec4<f32>" : "f32";
+    const nan = vec4 ? "isnanVec4(v)" : "isnan(v)";
+    const p = program({
+      variableNames: ["x"],
+      outputShape: x.shape,
+      name: "tsdlRelu",
+      dispatch: [gx, gy, 1],
+      workgroupSize: [256, 1, 1],
+      code: `
+fn main() {
+  _ = uniforms.NAN;
+  let i = (i32(workgroupId.y) * ${i32(gx)} + i32(workgroupId.x)) * 256 + i32(localId.x);
+  if (i < ${i32(n)}) {
+    let v = x[i];
+    result[i] = select(v, ${t}(0.0), (v < ${t}(0.0)) & !${nan});
+  }
+}
+`,
+    });
+    if (vec4) {
+      p.outputComponent = 4;
+      p.variableComponents = [4];
+    }
+    return backend.runWebGPUProgram(p, [x], "float32");
+  };
+}
