@@ -213,7 +213,7 @@ async function main(): Promise<void> {
         for await (const batch of loader) {
           const s0 = performance.now();
           if (k > 0) waitMs += s0 - end; // the first batch cannot be prefetched
-          trainStep(net, batch, opt, criterion);
+          await trainStep(net, batch, opt, criterion);
           end = performance.now();
           if (k > 0) stepMs += end - s0;
           if (++k > a.steps) break;

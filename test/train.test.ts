@@ -66,7 +66,7 @@ function tinyNet(seed = 0): tf.LayersModel {
   return tf.model({ inputs: input, outputs: out });
 }
 
-for (const be of ["cpu", "wasm"] as const) describe(`train(): PyTorch equivalence on ${be}`, function () {
+for (const be of ["cpu", "wasm", "webgpu"] as const) describe(`train(): PyTorch equivalence on ${be}`, function () {
   this.timeout(60_000);
   before(async () => {
     await backend.init(be, { verbose: false });
@@ -103,7 +103,7 @@ for (const be of ["cpu", "wasm"] as const) describe(`train(): PyTorch equivalenc
     for (const [key, want] of Object.entries(golden.finalRunningStats as Record<string, number[]>)) {
       const [layer, stat] = [key.split(".")[0], key.split(".")[1]];
       const idx = stat === "running_mean" ? 2 : 3;
-      const got = net.getLayer(layer).getWeights()[idx].dataSync();
+      const got = await net.getLayer(layer).getWeights()[idx].data();
       want.forEach((w, i) => assert.ok(Math.abs(got[i] - w) <= 1e-4 * Math.max(1, Math.abs(w)), `${key}[${i}] ${got[i]} vs ${w}`));
     }
     // the epoch lines: the course's format plus the lr

@@ -2,6 +2,7 @@
 //   const criterion = new nn.CrossEntropyLoss();  const loss = criterion(logits, labels);
 import * as util from "util";
 import * as tf from "@tensorflow/tfjs";
+import { hostValues } from "../backend";
 
 /** How per-sample losses are combined, as torch's `reduction`. */
 export type Reduction = "mean" | "sum" | "none";
@@ -108,7 +109,10 @@ export class CrossEntropyLoss extends Loss {
     const parts = [`reduction='${this.reduction}'`];
     if (this.ignoreIndex !== -100) parts.push(`ignoreIndex=${this.ignoreIndex}`);
     if (this.labelSmoothing) parts.push(`labelSmoothing=${this.labelSmoothing}`);
-    if (this.weight) parts.push(`weight=[${Array.from(this.weight.dataSync()).join(", ")}]`);
+    if (this.weight) {
+      const w = hostValues(this.weight);
+      parts.push(w ? `weight=[${Array.from(w).join(", ")}]` : `weight=<${this.weight.shape[0]} values on the GPU>`);
+    }
     return parts.join(", ");
   }
 
@@ -187,6 +191,7 @@ function classLoss(who: string, input: tf.Tensor, target: tf.Tensor, o: ClassLos
     throw new Error(`${who}: weight has ${o.weight.shape[0]} entries but input has ${c} classes`);
   }
   const probs = target.dtype === "float32";
+  let labelsUnread = false;
   if (probs) {
     if (target.rank !== 2 || target.shape[0] !== n || target.shape[1] !== c) {
       throw new Error(
@@ -199,8 +204,11 @@ function classLoss(who: string, input: tf.Tensor, target: tf.Tensor, o: ClassLos
     if (target.rank !== 1 || target.shape[0] !== n) {
       throw new Error(`${who}: class-index target must have shape [${n}] for input ${shapeStr(input)}, got ${shapeStr(target)}`);
     }
-    // Out-of-range labels silently give a zero one-hot row in tfjs; PyTorch raises. So do we.
-    const labels = target.dataSync();
+    // Out-of-range labels silently give a zero one-hot row in tfjs; PyTorch raises. So do we, when the labels can
+    // be read without waiting for a GPU (a DataLoader's batch before anything uploaded it); otherwise the loss
+    // becomes NaN, which train() reports.
+    const labels = hostValues(target) ?? [];
+    labelsUnread = labels.length === 0 && n > 0;
     for (let i = 0; i < labels.length; i++) {
       const y = labels[i];
       if (y !== o.ignoreIndex && (y < 0 || y >= c)) {
@@ -209,7 +217,7 @@ function classLoss(who: string, input: tf.Tensor, target: tf.Tensor, o: ClassLos
       }
     }
   }
-  return tf.tidy(() => {
+  const loss = tf.tidy(() => {
     const logp = o.logProbs ? tf.cast(input, "float32") : tf.logSoftmax(tf.cast(input, "float32"), -1);
     const eps = o.labelSmoothing;
     const wRow = o.weight ? o.weight.reshape([1, c]) : undefined;
@@ -236,6 +244,14 @@ function classLoss(who: string, input: tf.Tensor, target: tf.Tensor, o: ClassLos
     const m = tf.div(tf.sum(nll), denom);
     return smooth ? tf.add(tf.mul(m, 1 - eps), tf.mul(tf.div(tf.sum(smooth), denom), eps / c)) : m;
   });
+  if (!labelsUnread) return loss;
+  // Labels on a GPU, unchecked: an out-of-range one makes the loss NaN rather than silently 0.
+  const poisoned = tf.tidy(() => {
+    const bad = tf.logicalAnd(tf.notEqual(target, o.ignoreIndex), tf.logicalOr(tf.less(target, 0), tf.greaterEqual(target, c)));
+    return tf.where(tf.any(bad), tf.fill(loss.shape, NaN), loss);
+  });
+  loss.dispose();
+  return poisoned;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 // PyTorch-style optimizers on TensorFlow.js: live, editable paramGroups, PyTorch's update rules and
 // weight decay, stateDict/loadStateDict, and usable as the optimizer of model.compile + model.fit.
 export { Optimizer, ParamGroups } from "./optimizer";
-export type { ParamsInput, GradsInput, ParamState } from "./optimizer";
+export type { ParamsInput, GradsInput, ParamState, OptimizerSnapshot } from "./optimizer";
 export { SGD } from "./sgd";
 export { Adam, AdamW } from "./adam";
 export { RMSprop } from "./rmsprop";

@@ -395,6 +395,49 @@ export abstract class Optimizer<H extends BaseHyper = AnyHyper> extends tf.Optim
     this.iterations_ = loaded.stepCount;
   }
 
+  /**
+   * An in-memory copy of everything an update changes: stepCount, each parameter's step count and buffers (the
+   * tensors are shared, not copied or read) and the groups' hyperparameters. `restoreSnapshot` puts it back (train()
+   * undoes the steps in flight this way when a loss read a few steps late is not finite), `disposeSnapshot` frees it.
+   */
+  snapshot(): OptimizerSnapshot {
+    const state: OptimizerSnapshot["state"] = [];
+    for (const [v, st] of this.state_) {
+      const buffers: Record<string, tf.Tensor> = {};
+      for (const [k, t] of Object.entries(st.buffers)) buffers[k] = tf.keep(tf.clone(t));
+      state.push([v, { step: st.step, buffers }]);
+    }
+    const groups = this.paramGroups.map((g) => {
+      const { params: _params, ...rest } = g;
+      const copy: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(rest)) copy[k] = cloneValue(v);
+      return copy;
+    });
+    return { iterations: this.iterations, state, groups };
+  }
+
+  /** Puts back a `snapshot()` (which is consumed: do not restore or dispose it again). */
+  restoreSnapshot(s: OptimizerSnapshot): void {
+    if (s.groups.length !== this.paramGroups.length) {
+      throw new Error(`${this.kind}.restoreSnapshot: the snapshot has ${s.groups.length} param groups, this optimizer ${this.paramGroups.length}`);
+    }
+    for (const st of this.state_.values()) for (const t of Object.values(st.buffers)) t.dispose();
+    this.state_.clear();
+    for (const [v, st] of s.state) this.state_.set(v, st);
+    this.paramGroups.forEach((g, i) => {
+      for (const k of Object.keys(g)) if (k !== "params") delete (g as Record<string, unknown>)[k];
+      Object.assign(g, s.groups[i]);
+    });
+    this.iterations_ = s.iterations;
+    s.state = [];
+  }
+
+  /** Frees a `snapshot()` that will not be restored. */
+  disposeSnapshot(s: OptimizerSnapshot): void {
+    for (const [, st] of s.state) for (const t of Object.values(st.buffers)) t.dispose();
+    s.state = [];
+  }
+
   /** tfjs's optimizer weights (model.save with includeOptimizer): iterations, then `<var>/<buffer>` tensors. */
   override async getWeights(): Promise<NamedTensor[]> {
     const out: NamedTensor[] = [await this.saveIterations()];
@@ -417,7 +460,7 @@ export abstract class Optimizer<H extends BaseHyper = AnyHyper> extends tf.Optim
       const key = name.slice(cut + 1);
       if (!v) throw new Error(`${this.kind}.setWeights: ${name} is not the state of a parameter of this optimizer`);
       const st = next.get(v) ?? { step: 0, buffers: {} };
-      if (key === "step") st.step = tensor.dataSync()[0];
+      if (key === "step") st.step = (await tensor.data())[0]; // no synchronous read: webgpu has none in Node
       else {
         if (!tf.util.arraysEqual(tensor.shape, v.shape)) throw new Error(`${this.kind}.setWeights: ${name} has shape [${tensor.shape}], parameter [${v.shape}]`);
         st.buffers[key] = tf.clone(tensor);
@@ -447,6 +490,13 @@ export abstract class Optimizer<H extends BaseHyper = AnyHyper> extends tf.Optim
     for (const st of this.state_.values()) for (const t of Object.values(st.buffers)) t.dispose();
     this.state_.clear();
   }
+}
+
+/** What `Optimizer.snapshot()` holds. */
+export interface OptimizerSnapshot {
+  iterations: number;
+  state: Array<[tf.Variable, ParamState]>;
+  groups: Array<Record<string, unknown>>;
 }
 
 function cloneValue<T>(v: T): T {

@@ -99,6 +99,20 @@ function readTensor(bin: Buffer, e: TensorEntry): tf.Tensor {
 }
 
 /**
+ * Reads tensors once with await, so the synchronous reads that follow find their values on the CPU: a GPU backend
+ * (webgpu) has no synchronous read in Node.
+ */
+async function readOnHost(tensors: tf.Tensor[]): Promise<void> {
+  await Promise.all(tensors.map((t) => t.data()));
+}
+
+/** The state tensors of a tsdl optimizer (its `state` buffers), which its stateDict() reads. */
+function stateTensors(opt: unknown): tf.Tensor[] {
+  const state = (opt as { state?: ReadonlyMap<unknown, { buffers: Record<string, tf.Tensor> }> } | undefined)?.state;
+  return state instanceof Map ? [...state.values()].flatMap((st) => Object.values(st.buffers)) : [];
+}
+
+/**
  * A copy of a tf.Optimizer's weights that later updates do not change: getWeights() returns the live slot
  * variables (copied here) and a fresh iteration-count scalar (kept as is). Dispose the tensors when done.
  */
@@ -131,6 +145,7 @@ export async function saveCheckpoint(dir: string, o: SaveCheckpointOptions): Pro
   const where = `saveCheckpoint(${JSON.stringify(dir)})`;
   if (!Number.isInteger(o.epoch) || o.epoch < -1) throw new Error(`${where}: epoch must be the last completed epoch (an integer >= -1), got ${o.epoch}`);
   checkTarget(dir, "saveCheckpoint"); // before the work of collecting the state
+  await readOnHost([...o.model.weights.map((w) => w.read()), ...stateTensors(o.optimizer)]);
   const pack = new TensorPack();
   const weights = (o.model.weights as LayerVar[]).map((w) => pack.add(w.originalName, w.read()));
   let optimizer: CheckpointFile["optimizer"];
@@ -138,7 +153,9 @@ export async function saveCheckpoint(dir: string, o: SaveCheckpointOptions): Pro
   if (o.optimizer && isStateful(o.optimizer)) optimizer = { kind: "stateDict", state: o.optimizer.stateDict() };
   else if (o.optimizer && o.optimizer instanceof tf.Optimizer) {
     const entries: TensorEntry[] = [];
-    for (const { name, tensor } of await o.optimizer.getWeights()) {
+    const slots = await o.optimizer.getWeights();
+    await readOnHost(slots.map((w) => w.tensor));
+    for (const { name, tensor } of slots) {
       entries.push(pack.add(name, tensor));
       if (!(tensor instanceof tf.Variable)) tensor.dispose(); // the fresh iteration-count scalar
     }
@@ -280,6 +297,7 @@ export async function loadCheckpoint(dir: string, parts: CheckpointParts): Promi
     if (opt && file.optimizer) {
       if (file.optimizer.kind === "stateDict") {
         if (!isStateful(opt)) throw new Error(`${where}: the checkpoint holds a tsdl optimizer state; the optimizer given has no loadStateDict`);
+        await readOnHost(stateTensors(opt));
         const before = opt.stateDict();
         opt.loadStateDict(file.optimizer.state);
         undo.push(() => opt.loadStateDict(before));

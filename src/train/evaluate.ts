@@ -2,6 +2,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Criterion } from "../core/protocols";
 import { batchesOf, DataSource, lengthOf } from "./batches";
+import { defaultLag } from "./pipeline";
 import { ProgressBar, ProgressMode, progressMode, TerminalLike } from "./progress";
 import { correctCount, scalarLoss } from "./step";
 
@@ -20,7 +21,7 @@ export interface EvaluateOptions {
 /** Running means after each batch (train() shows them on its own bar while it validates). */
 export type EvaluateProgress = (p: { batch: number; batches?: number; loss: number; acc?: number }) => void;
 
-/** The loop of evaluate(), reporting after each batch. */
+/** The loop of evaluate(), reporting after each batch. On a GPU each batch's values are read while the next runs. */
 export async function evaluateBatches(
   net: tf.LayersModel,
   data: DataSource,
@@ -32,20 +33,33 @@ export async function evaluateBatches(
   let hasAcc = true;
   let n = 0;
   const batches = lengthOf(data);
-  for await (const b of batchesOf(data, "evaluate")) {
-    let l = 0;
-    let c: number | undefined;
-    tf.tidy(() => {
-      const out = net.apply(b.x, { training: false }) as tf.Tensor;
-      const cc = correctCount(out, b.y);
-      l = scalarLoss(criterion, out, b.y).dataSync()[0];
-      c = cc ? cc.dataSync()[0] / b.x.shape[0] : undefined;
-    });
-    loss += l;
-    if (c === undefined) hasAcc = false;
-    else acc += c;
+  const lag = defaultLag();
+  /** Per batch in flight: [loss] or [loss, correct], and the batch size. */
+  const pending: Array<{ values: tf.Tensor1D; size: number }> = [];
+  const take = async (): Promise<void> => {
+    const { values, size } = pending.shift()!;
+    const v = await values.data();
+    values.dispose();
+    loss += v[0];
+    if (v.length < 2) hasAcc = false;
+    else acc += v[1] / size;
     n++;
     onBatch?.({ batch: n, batches, loss: loss / n, acc: hasAcc ? acc / n : undefined });
+  };
+  try {
+    for await (const b of batchesOf(data, "evaluate")) {
+      const values = tf.tidy(() => {
+        const out = net.apply(b.x, { training: false }) as tf.Tensor;
+        const l = scalarLoss(criterion, out, b.y); // before anything uploads the labels: the loss may check them
+        const c = correctCount(out, b.y);
+        return (c ? tf.stack([l, c]) : tf.reshape(l, [1])) as tf.Tensor1D;
+      });
+      pending.push({ values, size: b.x.shape[0] });
+      while (pending.length > lag) await take();
+    }
+    while (pending.length) await take();
+  } finally {
+    tf.dispose(pending.map((p) => p.values));
   }
   if (n === 0) throw new Error("evaluate: the data gave no batches");
   return { loss: loss / n, acc: hasAcc ? acc / n : undefined, batches: n };

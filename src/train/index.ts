@@ -2,7 +2,8 @@
 export type { EpochRecord, BatchRecord, History, LrFinderResult } from "../core/history";
 export { train } from "./loop";
 export type { TrainOptions, ScheduleOptions, Monitor, SchedulerLike, LiveView } from "./loop";
-export { trainStep, NonFiniteLossError } from "./step";
+export { NonFiniteLossError } from "./step";
+export { trainStep } from "./pipeline";
 export { evaluate } from "./evaluate";
 export type { EvaluateOptions } from "./evaluate";
 export { epochLine, formatLr } from "./format";

@@ -15,7 +15,8 @@ import { evaluateBatches } from "./evaluate";
 import { epochLine, historySummary } from "./format";
 import { currentLr, OptimizerLike, trainableVars } from "./optimizer";
 import { ProgressBar, ProgressMode, progressMode, ProgressState, TerminalLike } from "./progress";
-import { NonFiniteLossError, trainStep } from "./step";
+import { defaultLag, StepPipeline, StepValues } from "./pipeline";
+import { NonFiniteLossError } from "./step";
 
 /** What train() needs of an lr scheduler (every lrScheduler class fits). */
 export interface SchedulerLike extends Partial<Stateful> {
@@ -191,7 +192,24 @@ export async function train(
   }
   return history;
 
+  /** What a step in flight needs for its record once its loss is read. */
+  interface StepMeta {
+    epoch: number;
+    batch: number;
+    step: number;
+    lr: number[];
+    size: number;
+  }
+
   async function runEpochs(): Promise<void> {
+    const batchScheduler = perBatch && isStateful(scheduler) ? scheduler : undefined;
+    // On webgpu a step's loss is read one step late (pipeline.ts): the record, progress bar, live plot and
+    // onBatchEnd of a batch come after the next batch is queued; a non-finite loss still undoes its batch.
+    const pipeline = new StepPipeline<StepMeta>(net, optimizer, criterion, vars, {
+      lag: defaultLag(),
+      onNonFinite: (l, m) => new NonFiniteLossError(l, m.epoch, m.batch, m.step, m.lr, history),
+      ...(batchScheduler ? { saveExtra: () => batchScheduler.stateDict(), restoreExtra: (s: unknown) => batchScheduler.loadStateDict(s) } : {}),
+    });
     for (let epoch = start; epoch < epochs; epoch++) {
       const t0 = performance.now();
       const lr = currentLr(optimizer);
@@ -200,31 +218,45 @@ export async function train(
       let accSum = 0;
       let hasAcc = true;
       let n = 0;
+      let issued = 0;
       let images = 0;
       let tBatch = performance.now();
       const trainProgress = (elapsed: number): ProgressState => ({
         label, batch: n, batches: total, loss: lossSum / n, acc: hasAcc ? accSum / n : undefined,
         imagesPerSecond: images / elapsed, elapsed,
       });
-      for await (const b of batchesOf(trainData, "train")) {
-        const batchLr = currentLr(optimizer);
-        const { loss, correct } = trainStep(net, b, optimizer, criterion, (l) => new NonFiniteLossError(l, epoch, n, step, batchLr, history), vars);
-        const acc = correct === undefined ? undefined : correct / b.x.shape[0];
+      /** The record of a step whose loss was read; `quiet`: history only (after an error elsewhere). */
+      const recordBatch = async (d: StepValues & { meta: StepMeta }, quiet = false): Promise<void> => {
+        const acc = d.correct === undefined ? undefined : d.correct / d.meta.size;
         const now = performance.now();
-        const record: BatchRecord = { epoch, batch: n, step, loss, lr: batchLr, seconds: (now - tBatch) / 1000 };
+        const rec: BatchRecord = { epoch, batch: d.meta.batch, step: d.meta.step, loss: d.loss, lr: d.meta.lr, seconds: (now - tBatch) / 1000 };
         tBatch = now;
-        if (acc !== undefined) record.acc = acc;
-        history.batches.push(record);
-        lossSum += loss;
+        if (acc !== undefined) rec.acc = acc;
+        history.batches.push(rec);
+        lossSum += d.loss;
         if (acc === undefined) hasAcc = false;
         else accSum += acc;
         n++;
-        step++;
-        images += b.x.shape[0];
-        if (scheduler && perBatch) scheduler.step();
+        images += d.meta.size;
+        if (quiet) return;
         bar.update(trainProgress((performance.now() - t0) / 1000));
         view?.update(history);
-        if (opts.onBatchEnd) await opts.onBatchEnd(record, history);
+        if (opts.onBatchEnd) await opts.onBatchEnd(rec, history);
+      };
+      try {
+        for await (const b of batchesOf(trainData, "train")) {
+          const meta: StepMeta = { epoch, batch: issued, step, lr: currentLr(optimizer), size: b.x.shape[0] };
+          const done = await pipeline.push(b, meta);
+          issued++;
+          step++;
+          if (scheduler && perBatch) scheduler.step();
+          for (const d of done) await recordBatch(d);
+        }
+        for (const d of await pipeline.drain()) await recordBatch(d);
+      } catch (e) {
+        // Steps still in flight were applied: read them (undoing a non-finite one) and keep their records.
+        if (!(e instanceof NonFiniteLossError)) for (const d of await pipeline.settle()) await recordBatch(d, true);
+        throw e;
       }
       if (n === 0) throw new Error(`train: the training data gave no batches in epoch ${epoch}`);
       total = lengthOf(trainData) ?? n;

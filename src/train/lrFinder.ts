@@ -10,8 +10,8 @@ import { lrFinder as lrFinderPlot } from "../plot/lrFinder";
 import { batchesOf, DataSource } from "./batches";
 import { hms, ProgressBar, ProgressMode, progressMode, TerminalLike } from "./progress";
 import { replaceOptimizerWeights, snapshotOptimizerWeights } from "./checkpoint";
-import { currentLr, isTsdlOptimizer, OptimizerLike, setLr } from "./optimizer";
-import { trainStep } from "./step";
+import { currentLr, isTsdlOptimizer, OptimizerLike, setLr, trainableVars } from "./optimizer";
+import { defaultLag, StepPipeline, StepValues } from "./pipeline";
 
 export type LrSuggestion = "valley" | "steep" | "minimum";
 
@@ -97,7 +97,17 @@ function suggest(lrs: number[], losses: number[], how: LrSuggestion): number {
 }
 
 /** A non-finite loss during the range test: the end of the useful range, not an error. */
-class Diverged extends Error {}
+class Diverged extends Error {
+  constructor(readonly lr: number) {
+    super(`lrFinder: the loss was not finite at lr ${lr}`);
+  }
+}
+
+/** optim.Optimizer's in-memory snapshot (no reads of its state). */
+interface Snapshotting {
+  snapshot(): unknown;
+  restoreSnapshot(s: unknown): void;
+}
 
 function positive(name: string, v: number): void {
   if (!(typeof v === "number" && v > 0 && Number.isFinite(v))) throw new Error(`lrFinder: ${name} must be a positive number, got ${v}`);
@@ -132,10 +142,11 @@ export async function lrFinder(net: tf.LayersModel, data: DataSource, optimizer:
   const plotSeconds = opts.plotSeconds ?? 2;
   if (!(plotSeconds >= 0)) throw new Error(`lrFinder: plotSeconds must be a number >= 0, got ${plotSeconds}`);
 
-  // Snapshot everything the run changes.
+  // Snapshot everything the run changes (a tsdl optimizer in memory: its state may live on a GPU, unread).
   const weights = net.weights.map((w) => tf.keep(tf.clone(w.read())));
   const tsdlOpt = isTsdlOptimizer(optimizer);
-  const optState = tsdlOpt ? optimizer.stateDict() : await snapshotOptimizerWeights(optimizer);
+  const inMemory = tsdlOpt && typeof (optimizer as { snapshot?: unknown }).snapshot === "function" ? (optimizer as unknown as Snapshotting) : undefined;
+  const optState = inMemory ? inMemory.snapshot() : tsdlOpt ? optimizer.stateDict() : await snapshotOptimizerWeights(optimizer);
   const plainLr = tsdlOpt ? undefined : currentLr(optimizer)[0];
   const dataState = isStateful(data) ? data.stateDict() : undefined;
 
@@ -160,47 +171,64 @@ export async function lrFinder(net: tf.LayersModel, data: DataSource, optimizer:
   };
   let stopped: string | undefined;
   let completed = false;
+  // Steps run ahead of the loss reads on a GPU; what they change is all restored at the end, so none is undone.
+  const pipeline = new StepPipeline<{ lr: number }>(net, optimizer, criterion, trainableVars(net, optimizer), {
+    lag: defaultLag(),
+    undo: false,
+    onNonFinite: (_loss, meta) => new Diverged(meta.lr),
+  });
   try {
     let avg = 0;
     let best = Infinity;
-    let i = 0;
-    outer: while (i < steps) {
-      let any = false;
-      for await (const b of batchesOf(data, "lrFinder")) {
-        any = true;
-        const lr = startLr * Math.pow(endLr / startLr, i / (steps - 1));
-        setLr(optimizer, lr, "lrFinder");
-        let raw: number;
-        try {
-          raw = trainStep(net, b, optimizer, criterion, () => new Diverged()).loss;
-        } catch (e) {
-          if (e instanceof Diverged) {
-            stopped = `the loss was not finite at lr ${fmt(lr)}`;
-            break outer; // keep what was recorded
-          }
-          throw e;
-        }
-        avg = beta * avg + (1 - beta) * raw;
-        const smoothed = beta > 0 ? avg / (1 - Math.pow(beta, i + 1)) : raw;
-        lrs.push(lr);
-        losses.push(smoothed);
-        best = Math.min(best, smoothed);
-        i++;
-        bar.update({ label: "lr finder", batch: i, batches: steps, lr, loss: smoothed, elapsed: elapsed() });
-        if (performance.now() - drawnAt >= plotSeconds * 1000) draw(false);
-        if (i >= steps) break outer;
-        if (smoothed > divergeFactor * best || !Number.isFinite(smoothed)) {
-          stopped = `the loss passed ${divergeFactor} × its lowest at lr ${fmt(lr)}`;
-          break outer;
-        }
+    /** Records one read loss; false once the test is over (stopped says why when it diverged). */
+    const consume = (d: StepValues & { meta: { lr: number } }): boolean => {
+      const i = losses.length;
+      const lr = d.meta.lr;
+      avg = beta * avg + (1 - beta) * d.loss;
+      const smoothed = beta > 0 ? avg / (1 - Math.pow(beta, i + 1)) : d.loss;
+      lrs.push(lr);
+      losses.push(smoothed);
+      best = Math.min(best, smoothed);
+      bar.update({ label: "lr finder", batch: lrs.length, batches: steps, lr, loss: smoothed, elapsed: elapsed() });
+      if (performance.now() - drawnAt >= plotSeconds * 1000) draw(false);
+      if (lrs.length >= steps) return false;
+      if (smoothed > divergeFactor * best || !Number.isFinite(smoothed)) {
+        stopped = `the loss passed ${divergeFactor} × its lowest at lr ${fmt(lr)}`;
+        return false;
       }
-      if (!any) throw new Error("lrFinder: the data gave no batches");
+      return true;
+    };
+    let issued = 0;
+    let over = false;
+    try {
+      outer: while (issued < steps) {
+        let any = false;
+        for await (const b of batchesOf(data, "lrFinder")) {
+          any = true;
+          const lr = startLr * Math.pow(endLr / startLr, issued / (steps - 1));
+          setLr(optimizer, lr, "lrFinder");
+          const done = await pipeline.push(b, { lr });
+          issued++;
+          for (const d of done) {
+            over = !consume(d);
+            if (over) break outer;
+          }
+          if (issued >= steps) break outer;
+        }
+        if (!any) throw new Error("lrFinder: the data gave no batches");
+      }
+      if (!over) for (const d of await pipeline.drain()) if (!consume(d)) break;
+    } catch (e) {
+      if (!(e instanceof Diverged)) throw e;
+      stopped = `the loss was not finite at lr ${fmt(e.lr)}`; // keep what was recorded
     }
     completed = true;
   } finally {
+    await pipeline.settle();
     net.weights.forEach((w, k) => w.write(weights[k]));
     tf.dispose(weights);
-    if (tsdlOpt) optimizer.loadStateDict(optState);
+    if (inMemory) inMemory.restoreSnapshot(optState);
+    else if (tsdlOpt) optimizer.loadStateDict(optState);
     else {
       const saved = optState as Parameters<tf.Optimizer["setWeights"]>[0];
       await replaceOptimizerWeights(optimizer, saved);

@@ -1,11 +1,9 @@
-// One training step (forward, loss, gradients, finite check, update) and what it shares with evaluation:
-// the scalar-loss check and the count of correct predictions.
+// What a training step shares with evaluation (the scalar-loss check, the count of correct predictions) and the
+// error of a non-finite loss. The step itself is in pipeline.ts.
 import * as tf from "@tensorflow/tfjs";
-import { explainFailure } from "../backend";
 import type { History } from "../core/history";
-import type { Batch, Criterion } from "../core/protocols";
+import type { Criterion } from "../core/protocols";
 import { formatLr } from "./format";
-import { isTsdlOptimizer, OptimizerLike, trainableVars } from "./optimizer";
 
 /** Thrown when a training loss is NaN or infinite; nothing of that batch was applied. */
 export class NonFiniteLossError extends Error {
@@ -22,7 +20,8 @@ export class NonFiniteLossError extends Error {
       `train: the loss is ${loss} at epoch ${epoch}, batch ${batch} (step ${step}), lr ${formatLr(lr)}. ` +
         `Training stopped before applying this batch, so the weights are those after the previous batch; ` +
         `error.history holds the run so far. Common causes: an lr too high (try a 10x smaller one or ` +
-        `lrFinder), inputs with NaN/Inf, or log(0) in a custom loss.`,
+        `lrFinder), inputs with NaN/Inf, class labels out of range (checked on the GPU, they make the loss NaN), ` +
+        `or log(0) in a custom loss.`,
     );
     this.name = "NonFiniteLossError";
   }
@@ -45,49 +44,4 @@ export function scalarLoss(criterion: Criterion, out: tf.Tensor, y: tf.Tensor): 
     throw new Error(`train: the criterion must return a scalar loss, got ${what} (use reduction "mean" or "sum")`);
   }
   return loss as tf.Scalar;
-}
-
-/**
- * One training step on a batch: forward in training mode, loss, gradients, check the loss is finite, then the
- * optimizer update. Returns the loss and the number of correct predictions (undefined when not a classifier).
- * Throws (with nothing applied) when the loss is not finite; `onNonFinite` builds that error.
- */
-export function trainStep(
-  net: tf.LayersModel,
-  batch: Batch,
-  optimizer: OptimizerLike,
-  criterion: Criterion,
-  onNonFinite: (loss: number) => Error = (l) => new Error(`train: the loss is ${l}`),
-  vars: tf.Variable[] = trainableVars(net, optimizer),
-): { loss: number; correct?: number } {
-  let correct: tf.Scalar | undefined;
-  // The forward pass updates BatchNorm running statistics; keep the old values (clones share the data, no copy)
-  // so a batch with a non-finite loss changes nothing.
-  const buffers = net.nonTrainableWeights.map((w) => tf.keep(tf.clone(w.read())));
-  let value: tf.Scalar;
-  let grads: tf.NamedTensorMap;
-  try {
-    ({ value, grads } = tf.variableGrads(() => {
-      const out = net.apply(batch.x, { training: true }) as tf.Tensor;
-      const c = correctCount(out, batch.y);
-      if (c) correct = tf.keep(c);
-      return scalarLoss(criterion, out, batch.y);
-    }, vars));
-  } catch (e) {
-    tf.dispose([...buffers, ...(correct ? [correct] : [])]);
-    throw explainFailure(e, "train", `a batch of shape [${batch.x.shape}]`);
-  }
-  try {
-    const loss = value.dataSync()[0];
-    if (!Number.isFinite(loss)) {
-      net.nonTrainableWeights.forEach((w, i) => w.write(buffers[i]));
-      throw onNonFinite(loss);
-    }
-    if (isTsdlOptimizer(optimizer)) optimizer.step(grads);
-    else optimizer.applyGradients(grads);
-    return { loss, correct: correct ? correct.dataSync()[0] : undefined };
-  } finally {
-    tf.dispose([value, ...Object.values(grads), ...buffers]);
-    if (correct) correct.dispose();
-  }
 }

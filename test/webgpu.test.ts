@@ -1,0 +1,478 @@
+// The webgpu backend without a GPU: Dawn (npm webgpu) on Mesa's llvmpipe through its OpenGL ES backend, the path a
+// forced TSDL_BACKEND=webgpu finds on this machine. The rung's choices and messages; tsdl's conv kernels against
+// the cpu backend and PyTorch; train(), evaluate(), lrFinder and checkpoints against the cpu backend, with losses
+// read a step late and the NaN guard undoing what that step changed.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { backend, data, evaluate, lrFinder, lrScheduler, models, nn, NonFiniteLossError, optim, readCheckpoint, tf, train } from "tsdl";
+import { describeAdapter, isSoftwareAdapter, webgpuKernelOptions } from "tsdl/dist/backend/webgpu";
+import { pattern } from "./helpers/torchPattern";
+
+const repo = path.resolve(__dirname, "..");
+
+/** A snippet in a fresh node process (the backend choice starts from nothing). */
+function node(code: string, env: Record<string, string | undefined> = {}) {
+  const r = spawnSync(process.execPath, ["-e", code], {
+    cwd: repo,
+    env: { ...process.env, TSDL_BACKEND: undefined, TSDL_WEBGPU_DAWN: undefined, ...env },
+    encoding: "utf8",
+    timeout: 120_000,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const report = `
+const { backend } = require("tsdl");
+backend.init().then((info) => console.log("INFO " + JSON.stringify(backend.info())),
+  (e) => { console.log("ERROR " + e.message); process.exitCode = 3; });`;
+
+function infoOf(stdout: string) {
+  const line = stdout.split("\n").find((l) => l.startsWith("INFO "));
+  assert.ok(line, `no INFO line in:\n${stdout}`);
+  return JSON.parse(line.slice(5));
+}
+
+/** The webgpu package looks absent to require(). */
+const withoutWebgpu = `
+const Module = require("module");
+const resolve = Module._resolveFilename;
+Module._resolveFilename = function (request, ...rest) {
+  if (request === "webgpu" || request.startsWith("webgpu/")) { const e = new Error("Cannot find module '" + request + "'"); e.code = "MODULE_NOT_FOUND"; throw e; }
+  return resolve.call(this, request, ...rest);
+};`;
+
+describe("webgpu rung", function () {
+  this.timeout(120_000);
+
+  it("auto-selection skips webgpu here and says why (no Vulkan loader); a forced webgpu takes llvmpipe and names it", () => {
+    const auto = node(report);
+    assert.equal(auto.status, 0, auto.stderr);
+    const a = infoOf(auto.stdout);
+    assert.notEqual(a.name, "webgpu");
+    const skip = a.skipped.find((s: { backend: string }) => s.backend === "webgpu");
+    assert.match(skip.reason, /^Vulkan: no libvulkan\.so\.1 \(the Vulkan loader: apt-get install libvulkan1, plus the GPU driver's Vulkan ICD\)$/);
+    assert.match(auto.stdout, /^tsdl backend: \w+ on .*skipped tensorflow \(GPU\): [^;]*; webgpu: Vulkan: no libvulkan\.so\.1/m);
+
+    const forced = node(report, { TSDL_BACKEND: "webgpu" });
+    assert.equal(forced.status, 0, forced.stderr + forced.stdout);
+    const f = infoOf(forced.stdout);
+    assert.equal(f.name, "webgpu");
+    assert.equal(f.why, "forced by TSDL_BACKEND=webgpu");
+    assert.deepEqual({ dawnBackend: f.adapter.dawnBackend, software: f.adapter.software, featureLevel: f.adapter.featureLevel }, { dawnBackend: "opengles", software: true, featureLevel: "compatibility" });
+    assert.match(f.adapter.device, /llvmpipe/);
+    assert.match(f.device, /^software adapter llvmpipe.* \(OpenGL .*Mesa.*\) via Dawn OpenGL ES, compatibility mode$/);
+    assert.deepEqual(f.skipped, [{ backend: "webgpu", reason: "Vulkan: no libvulkan.so.1 (the Vulkan loader: apt-get install libvulkan1, plus the GPU driver's Vulkan ICD)" }]);
+    assert.match(f.versions["webgpu"], /^\d+\.\d+\.\d+$/);
+    assert.equal(f.versions["@tensorflow/tfjs-backend-webgpu"], "4.22.0");
+    assert.match(forced.stdout, /^tsdl backend: webgpu on software adapter llvmpipe/m);
+  });
+
+  it("auto-selection never takes a software adapter: with only llvmpipe to find, it says so and moves on", () => {
+    const r = node(report, { TSDL_WEBGPU_DAWN: "opengles" });
+    assert.equal(r.status, 0, r.stderr);
+    const info = infoOf(r.stdout);
+    assert.notEqual(info.name, "webgpu");
+    const skip = info.skipped.find((s: { backend: string }) => s.backend === "webgpu");
+    assert.match(skip.reason, /^OpenGL ES: software adapter only \(software adapter llvmpipe.* via Dawn OpenGL ES, compatibility mode; TSDL_BACKEND=webgpu uses it\)$/);
+  });
+
+  it("a forced webgpu without an adapter or without the package is an error naming why", () => {
+    const noVulkan = node(report, { TSDL_BACKEND: "webgpu", TSDL_WEBGPU_DAWN: "vulkan" });
+    assert.equal(noVulkan.status, 3);
+    assert.match(noVulkan.stdout, /ERROR tsdl: backend "webgpu" was forced \(forced by TSDL_BACKEND=webgpu\) but cannot load: Vulkan: no libvulkan\.so\.1 .*It needs the webgpu package/);
+    const noPackage = node(withoutWebgpu + report, { TSDL_BACKEND: "webgpu" });
+    assert.equal(noPackage.status, 3);
+    assert.match(noPackage.stdout, /ERROR tsdl: backend "webgpu" was forced .* but cannot load: not installed \(webgpu\)\. It needs the webgpu package \(npm install webgpu\)/);
+    const auto = node(withoutWebgpu + report);
+    assert.equal(auto.status, 0, auto.stderr);
+    assert.deepEqual(infoOf(auto.stdout).skipped.find((s: { backend: string }) => s.backend === "webgpu"), { backend: "webgpu", reason: "not installed (webgpu)" });
+    const badDawn = node(report, { TSDL_BACKEND: "webgpu", TSDL_WEBGPU_DAWN: "metalish" });
+    assert.match(badDawn.stdout, /TSDL_WEBGPU_DAWN="metalish" is not one of Dawn's backends: vulkan, metal, d3d12, opengles, opengl, d3d11/);
+  });
+
+  it("an error the GPU reports (tfjs-backend-webgpu ignores them) fails the next read instead of giving garbage", () => {
+    const r = node(`
+const { backend, tf } = require("tsdl");
+backend.init("webgpu", { verbose: false }).then(async () => {
+  tf.backend().device.createShaderModule({ code: "fn main( {" });
+  try { await tf.add(tf.ones([2000]), 1).data(); console.log("NO ERROR"); } catch (e) { console.log("ERR " + e.message); }
+  console.log("NEXT " + (await tf.add(tf.ones([2000]), 2).data())[0]);
+});`);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^ERR tsdl: the GPU reported an error \(webgpu backend\), so values computed since then are not valid: GPUValidationError: Error while parsing WGSL/m);
+    assert.match(r.stdout, /^NEXT 3$/m);
+  });
+
+  it("tells software adapters from GPUs by what Dawn reports", () => {
+    assert.equal(isSoftwareAdapter({ vendor: "mesa", device: "llvmpipe (LLVM 15.0.6, 256 bits)" }), true);
+    assert.equal(isSoftwareAdapter({ vendor: "", device: "llvmpipe-llvm-15-0-6-256-bits-", description: "OpenGL ES 3.2 Mesa 22.3.6" }), true);
+    assert.equal(isSoftwareAdapter({ vendor: "google", device: "SwiftShader Device (Subzero)" }), true);
+    assert.equal(isSoftwareAdapter({ vendor: "microsoft", description: "Microsoft Basic Render Driver" }), true);
+    assert.equal(isSoftwareAdapter({ vendor: "nvidia", device: "NVIDIA H100 80GB HBM3", isFallbackAdapter: true }), true);
+    assert.equal(isSoftwareAdapter({ vendor: "nvidia", architecture: "hopper", device: "NVIDIA H100 80GB HBM3", description: "NVIDIA: 580.159.04" }), false);
+    assert.equal(isSoftwareAdapter({ vendor: "amd", architecture: "rdna-3", device: "AMD Radeon RX 7900 XTX (RADV NAVI31)" }), false);
+    assert.equal(
+      describeAdapter({ vendor: "nvidia", architecture: "hopper", device: "NVIDIA H100 80GB HBM3", description: "NVIDIA: 580.159.04", dawnBackend: "vulkan", software: false, featureLevel: "core" }),
+      "NVIDIA H100 80GB HBM3 (nvidia hopper; NVIDIA: 580.159.04) via Dawn Vulkan",
+    );
+  });
+
+  it("dataSync() of a tensor on the GPU says to read it with await; after one await it reads synchronously", () => {
+    const r = node(`
+const { backend, tf } = require("tsdl");
+backend.init("webgpu", { verbose: false }).then(async () => {
+  const t = tf.add(tf.ones([2000]), 1);
+  try { t.dataSync(); console.log("NO ERROR"); } catch (e) { console.log("ERR " + e.message); }
+  console.log("AWAIT " + (await t.data())[0] + " SYNC " + t.dataSync()[1]);
+});`);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^ERR tsdl: dataSync\(\)\/arraySync\(\) cannot read a tensor that lives on the GPU \(webgpu backend\): Node has no synchronous GPU read\. Use `await t\.data\(\)`/m);
+    assert.match(r.stdout, /^AWAIT 2 SYNC 2$/m);
+  });
+});
+
+/** Seeded standard normal values (Box–Muller on mulberry32). */
+function randn(size: number, seed: number): Float32Array {
+  let a = seed >>> 0;
+  const uniform = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) + 1) / 4294967297;
+  };
+  const out = new Float32Array(size);
+  for (let i = 0; i < size; i++) out[i] = Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+  return out;
+}
+
+/** max|a - b| / max|b|. */
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num = Math.max(num, Math.abs(a[i] - b[i]));
+    den = Math.max(den, Math.abs(b[i]));
+  }
+  return den === 0 ? num : num / den;
+}
+
+type Pad = "same" | "valid" | [[number, number], [number, number], [number, number], [number, number]];
+interface ConvCase {
+  name: string;
+  x: [number, number, number, number];
+  filter: [number, number, number, number];
+  strides: [number, number];
+  pad: Pad;
+}
+
+const P1: Pad = [[0, 0], [1, 1], [1, 1], [0, 0]];
+/** The course ResNet's convolutions (stem, body, down-sampling, projection) and shapes that stress the tiling. */
+const CONV_CASES: ConvCase[] = [
+  { name: "7x7 s2 valid, 3 channels in (stem)", x: [2, 29, 29, 3], filter: [7, 7, 3, 16], strides: [2, 2], pad: "valid" },
+  { name: "3x3 s1 pad 1 (body)", x: [2, 11, 11, 16], filter: [3, 3, 16, 16], strides: [1, 1], pad: P1 },
+  { name: "3x3 s2 pad 1, even (down-sampling)", x: [2, 12, 12, 16], filter: [3, 3, 16, 32], strides: [2, 2], pad: P1 },
+  { name: "3x3 s2 pad 1, odd", x: [3, 11, 11, 8], filter: [3, 3, 8, 16], strides: [2, 2], pad: P1 },
+  { name: "1x1 s2 valid (projection)", x: [2, 11, 11, 16], filter: [1, 1, 16, 32], strides: [2, 2], pad: "valid" },
+  { name: "3x3 s2 same (tfjs padding: none on top)", x: [2, 10, 10, 4], filter: [3, 3, 4, 6], strides: [2, 2], pad: "same" },
+  { name: "3x3 strides [2, 1], asymmetric padding", x: [2, 9, 8, 3], filter: [3, 3, 3, 5], strides: [2, 1], pad: [[0, 0], [0, 2], [1, 0], [0, 0]] },
+  { name: "5x5 s3 same, 67 in, 65 out (ragged tiles)", x: [1, 10, 8, 67], filter: [5, 5, 67, 65], strides: [3, 3], pad: "same" },
+  { name: "3x3 s1, 70 in, 130 out (several row and column tiles)", x: [2, 8, 9, 70], filter: [3, 3, 70, 130], strides: [1, 1], pad: "same" },
+  { name: "3x3 s1, 8 in, 8 out, 1024 positions (16 splits of dW)", x: [4, 16, 16, 8], filter: [3, 3, 8, 8], strides: [1, 1], pad: "same" },
+  { name: "1x1 s1, 13 in, 9 out", x: [4, 5, 5, 13], filter: [1, 1, 13, 9], strides: [1, 1], pad: "valid" },
+];
+
+/** dx and dW of Σ conv2d(x, W)·dy through tf.grads on the current backend. */
+async function convGrads(c: ConvCase, seed: number): Promise<{ dx: Float32Array; dw: Float32Array }> {
+  const [dx, dw] = tf.tidy(() => {
+    const x = tf.tensor4d(randn(c.x.reduce((a, b) => a * b), seed), c.x);
+    const w = tf.tensor4d(randn(c.filter.reduce((a, b) => a * b), seed + 1), c.filter);
+    const yShape = tf.conv2d(x, w, c.strides, c.pad).shape;
+    const dy = tf.tensor(randn(yShape.reduce((a, b) => a * b), seed + 2), yShape);
+    return tf.grads((xx: tf.Tensor, ww: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, c.strides, c.pad), dy)))([x, w]);
+  });
+  const out = { dx: (await dx.data()) as Float32Array, dw: (await dw.data()) as Float32Array };
+  tf.dispose([dx, dw]);
+  return out;
+}
+
+describe("webgpu conv kernels", function () {
+  this.timeout(300_000);
+  const reference = new Map<string, { dx: Float32Array; dw: Float32Array }>();
+  before(async () => {
+    await backend.init("cpu", { verbose: false });
+    for (const [i, c] of CONV_CASES.entries()) reference.set(c.name, await convGrads(c, 100 + 10 * i));
+    await backend.init("webgpu", { verbose: false });
+  });
+  after(() => (webgpuKernelOptions.tsdl = true));
+
+  it("tsdl's Conv2DBackpropFilter and Conv2DBackpropInput give the cpu backend's dW and dx (rel. 1e-5), as do tfjs's own", async () => {
+    const errors: string[] = [];
+    for (const tsdl of [true, false]) {
+      webgpuKernelOptions.tsdl = tsdl;
+      for (const [i, c] of CONV_CASES.entries()) {
+        const got = await convGrads(c, 100 + 10 * i);
+        const want = reference.get(c.name)!;
+        const [ex, ew] = [relErr(got.dx, want.dx), relErr(got.dw, want.dw)];
+        if (!(ex <= 1e-5 && ew <= 1e-5)) errors.push(`${tsdl ? "tsdl" : "stock"} ${c.name}: dx ${ex.toExponential(2)}, dW ${ew.toExponential(2)}`);
+      }
+    }
+    assert.deepEqual(errors, []);
+  });
+
+  it("matches torch.autograd's conv2d gradients (test/fixtures/conv2d-grads.json)", async () => {
+    webgpuKernelOptions.tsdl = true;
+    const goldens = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures", "conv2d-grads.json"), "utf8")) as Array<{
+      name: string; stride: number; padding: number;
+      x: number[]; xShape: [number, number, number, number]; w: number[]; wShape: [number, number, number, number];
+      dy: number[]; dyShape: [number, number, number, number]; dx: number[]; dw: number[];
+    }>;
+    for (const g of goldens) {
+      const [dx, dw] = tf.tidy(() => {
+        const x = tf.tensor4d(g.x, g.xShape);
+        const w = tf.tensor4d(g.w, g.wShape);
+        const dy = tf.tensor4d(g.dy, g.dyShape);
+        const p = g.padding;
+        const pad: Pad = [[0, 0], [p, p], [p, p], [0, 0]];
+        return tf.grads((xx: tf.Tensor, ww: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, g.stride, pad), dy)))([x, w]);
+      });
+      const [ex, ew] = [relErr(await dx.data(), g.dx), relErr(await dw.data(), g.dw)];
+      tf.dispose([dx, dw]);
+      assert.ok(ex <= 1e-5 && ew <= 1e-5, `${g.name}: dx ${ex}, dW ${ew}`);
+    }
+  });
+
+  it("leaves no tensors or GPU buffers behind", async () => {
+    webgpuKernelOptions.tsdl = true;
+    await convGrads(CONV_CASES[2], 1);
+    const before = { tensors: tf.memory().numTensors, data: tf.backend().numDataIds() };
+    for (const c of CONV_CASES.slice(0, 5)) await convGrads(c, 2);
+    assert.deepEqual({ tensors: tf.memory().numTensors, data: tf.backend().numDataIds() }, before);
+  });
+});
+
+/** Small labelled images for a DataLoader: 8×8×3, the class shows in the pixels. */
+class TinyImages implements data.Dataset<data.Sample<data.FloatImage>> {
+  constructor(readonly length: number, private readonly seed = 1) {}
+  get(i: number, g?: data.Generator): data.Sample<data.FloatImage> {
+    const label = (i * 7 + this.seed) % 3;
+    const jitter = g ? g.random() * 0.1 : 0;
+    const px = new Float32Array(8 * 8 * 3);
+    for (let k = 0; k < px.length; k++) px[k] = Math.sin(k * 0.37 + i * 1.3) * 0.5 + (k % 3 === label ? 0.8 : 0) + jitter;
+    return [new data.FloatImage(px, 8, 8, 3), label];
+  }
+}
+
+/** conv (stride 2) + BatchNorm2d + ReLU + conv + global pooling + dense: every kernel tsdl replaces, BN's gradients. */
+function smallCnn(seed: number): tf.LayersModel {
+  const init = (s: number) => tf.initializers.glorotUniform({ seed: s });
+  const input = tf.input({ shape: [8, 8, 3] });
+  let x = tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: "same", kernelInitializer: init(seed), name: "conv1" }).apply(input) as tf.SymbolicTensor;
+  x = nn.batchNorm2d({ name: "bn1" }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.reLU({ name: "relu1" }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.conv2d({ filters: 6, kernelSize: 3, padding: "same", useBias: false, kernelInitializer: init(seed + 1), name: "conv2" }).apply(x) as tf.SymbolicTensor;
+  x = nn.batchNorm2d({ name: "bn2" }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.globalAveragePooling2d({ name: "pool" }).apply(x) as tf.SymbolicTensor;
+  const out = tf.layers.dense({ units: 3, kernelInitializer: init(seed + 2), name: "fc" }).apply(x) as tf.SymbolicTensor;
+  return tf.model({ inputs: input, outputs: out });
+}
+
+/** Model, SGD with momentum and weight decay, a scheduler stepped per batch, shuffled loaders. */
+function setup(seed: number) {
+  const model = smallCnn(seed);
+  const opt = new optim.SGD(model, { lr: 0.1, momentum: 0.9, weightDecay: 1e-3 });
+  const scheduler = lrScheduler.stepLR(opt, { stepSize: 3, gamma: 0.7 });
+  const trainData = new data.DataLoader(new TinyImages(20), { batchSize: 5, shuffle: true, seed: 3 });
+  const validData = new data.DataLoader(new TinyImages(9, 2), { batchSize: 4, seed: 4 });
+  return { model, opt, scheduler, trainData, validData };
+}
+
+const quiet = { verbose: false, progress: false } as const;
+const readAll = async (ts: tf.Tensor[]) => Promise.all(ts.map(async (t) => Array.from(await t.data())));
+const weightsOf = (m: tf.LayersModel) => readAll(m.getWeights());
+
+function close(got: number[], want: number[], tol: number, what: string): void {
+  assert.equal(got.length, want.length, `${what}: length`);
+  got.forEach((g, i) => assert.ok(Math.abs(g - want[i]) <= tol * Math.max(1, Math.abs(want[i])), `${what}[${i}]: ${g} vs ${want[i]}`));
+}
+
+describe("training on webgpu (llvmpipe) against the cpu backend", function () {
+  this.timeout(600_000);
+  let dir: string;
+  before(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), "tsdl-webgpu-"))));
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  /** train() 3 epochs with validation, then evaluate() and a checkpoint round trip, on the current backend. */
+  async function run() {
+    const s = setup(7);
+    const lines: string[] = [];
+    const ck = path.join(dir, `run-${tf.getBackend()}`);
+    const tensors: number[] = [];
+    const history = await train(s.model, s.trainData, s.validData, 3, s.opt, new nn.CrossEntropyLoss(), {
+      scheduler: { scheduler: s.scheduler, every: "batch" },
+      checkpoint: ck,
+      progress: false,
+      log: (l) => lines.push(l),
+      onEpochEnd: () => void tensors.push(tf.memory().numTensors),
+    });
+    const ev = await evaluate(s.model, s.validData, new nn.CrossEntropyLoss());
+    const weights = await weightsOf(s.model);
+    s.model.dispose();
+    s.opt.dispose();
+    return { history, lines, ev, weights, tensors, ck };
+  }
+
+  it("train() with a DataLoader, per-batch scheduler, validation and checkpoints gives the cpu backend's losses (rel. 1e-3), numTensors flat", async () => {
+    await backend.init("cpu", { verbose: false });
+    const want = await run();
+    await backend.init("webgpu", { verbose: false });
+    const got = await run();
+    close(got.history.batches.map((b) => b.loss), want.history.batches.map((b) => b.loss), 1e-3, "step losses");
+    assert.deepEqual(got.history.batches.map((b) => [b.epoch, b.batch, b.step, b.lr, b.acc]), want.history.batches.map((b) => [b.epoch, b.batch, b.step, b.lr, b.acc]));
+    close(got.history.epochs.map((e) => e.validLoss!), want.history.epochs.map((e) => e.validLoss!), 1e-3, "valid losses");
+    assert.deepEqual(got.history.epochs.map((e) => [e.trainAcc, e.validAcc, e.lr]), want.history.epochs.map((e) => [e.trainAcc, e.validAcc, e.lr]));
+    close([got.ev.loss, got.ev.acc!], [want.ev.loss, want.ev.acc!], 1e-3, "evaluate()");
+    close(got.weights.flat(), want.weights.flat(), 1e-3, "final weights");
+    assert.equal(got.lines.length, 3);
+    assert.match(got.lines[2], /^Epoch 2\. Train Loss: \d\.\d{6}, Train Acc: [\d.]+, Valid Loss: \d\.\d{6}, Valid Acc: [\d.]+, Time 00:00:\d\d, lr /);
+    assert.equal(new Set(got.tensors.slice(1)).size, 1, `numTensors per epoch ${got.tensors}`);
+    assert.equal(readCheckpoint(got.ck).epoch, 2);
+  });
+
+  it("resuming a checkpoint saved on webgpu continues with the uninterrupted run's losses", async () => {
+    await backend.init("webgpu", { verbose: false });
+    const ce = new nn.CrossEntropyLoss();
+    const whole = setup(9);
+    const full = await train(whole.model, whole.trainData, null, 3, whole.opt, ce, { ...quiet, scheduler: whole.scheduler });
+    const first = setup(9);
+    const ck = path.join(dir, "resume");
+    await train(first.model, first.trainData, null, 2, first.opt, ce, { ...quiet, scheduler: first.scheduler, checkpoint: ck });
+    const again = setup(99);
+    const resumed = await train(again.model, again.trainData, null, 3, again.opt, ce, { ...quiet, scheduler: again.scheduler, resume: ck });
+    close(resumed.batches.map((b) => b.loss), full.batches.map((b) => b.loss), 1e-6, "losses after resuming");
+    close((await weightsOf(again.model)).flat(), (await weightsOf(whole.model)).flat(), 1e-6, "weights");
+    for (const s of [whole, first, again]) (s.model.dispose(), s.opt.dispose());
+  });
+
+  it("lrFinder gives the cpu backend's curve and restores weights, optimizer and data order", async () => {
+    const find = async () => {
+      const s = setup(11);
+      const before = await weightsOf(s.model);
+      const res = await lrFinder(s.model, s.trainData, s.opt, { startLr: 1e-4, endLr: 10, steps: 12 });
+      const after = await weightsOf(s.model);
+      assert.deepEqual(after, before, "weights restored");
+      assert.equal(s.opt.paramGroups[0].lr, 0.1);
+      assert.equal(s.opt.stepCount, 0);
+      const restored = s.trainData.stateDict();
+      s.model.dispose();
+      s.opt.dispose();
+      return { ...res, restored };
+    };
+    await backend.init("cpu", { verbose: false });
+    const want = await find();
+    await backend.init("webgpu", { verbose: false });
+    const n0 = tf.memory().numTensors;
+    const got = await find();
+    assert.equal(tf.memory().numTensors, n0);
+    assert.deepEqual(got.lrs, want.lrs);
+    close(got.losses, want.losses, 1e-3, "smoothed losses");
+    assert.equal(got.suggestedLr, want.suggestedLr);
+    assert.deepEqual(got.restored, want.restored);
+  });
+
+  it("a NaN loss read a step late still stops before its batch changed anything (weights, BatchNorm, optimizer, scheduler)", async () => {
+    await backend.init("webgpu", { verbose: false });
+    const good = Array.from({ length: 3 }, (_, i) => ({ x: tf.tensor4d(randn(4 * 8 * 8 * 3, 50 + i), [4, 8, 8, 3]), y: tf.tensor1d([0, 1, 2, i % 3], "int32") }));
+    const bad = { x: tf.fill([4, 8, 8, 3], NaN) as tf.Tensor4D, y: tf.tensor1d([0, 1, 2, 0], "int32") };
+    // Epoch 0: good 0, 1, 2; epoch 1: good 0, 1, then the bad batch (then good 2, which is queued before the NaN is read).
+    const failing = (epochs: number) => {
+      let epoch = 0;
+      return { length: 4, *[Symbol.iterator]() { const e = epoch++; yield good[0]; yield good[1]; if (e === 1) yield bad; yield good[2]; if (e >= epochs) throw new Error("unexpected epoch " + e); } };
+    };
+    const a = setup(13);
+    const err = await train(a.model, failing(2), null, 3, a.opt, new nn.CrossEntropyLoss(), { ...quiet, scheduler: { scheduler: a.scheduler, every: "batch" } }).then(() => undefined, (e) => e);
+    assert.ok(err instanceof NonFiniteLossError, String(err));
+    assert.match(err.message, /the loss is NaN at epoch 1, batch 2 \(step 5\), lr 0\.07\. Training stopped before applying this batch/);
+    assert.equal(err.history.batches.length, 5);
+    // The same run without the bad batch, stopped before it: 3 + 2 batches.
+    const b = setup(13);
+    let epoch = 0;
+    const upToBad = { *[Symbol.iterator]() { yield good[0]; yield good[1]; if (epoch++ === 0) yield good[2]; } };
+    await train(b.model, upToBad, null, 2, b.opt, new nn.CrossEntropyLoss(), { ...quiet, scheduler: { scheduler: b.scheduler, every: "batch" } });
+    assert.deepEqual(await weightsOf(a.model), await weightsOf(b.model), "weights and BatchNorm statistics");
+    assert.equal(a.opt.stepCount, 5);
+    assert.deepEqual(a.opt.paramGroups[0].lr, b.opt.paramGroups[0].lr);
+    assert.deepEqual(a.scheduler.stateDict(), b.scheduler.stateDict());
+    const buffers = async (o: optim.SGD) => readAll([...o.state.values()].map((st) => st.buffers.momentumBuffer));
+    assert.deepEqual(await buffers(a.opt), await buffers(b.opt), "momentum buffers");
+    tf.dispose([...good.flatMap((g) => [g.x, g.y]), bad.x, bad.y]);
+    for (const s of [a, b]) (s.model.dispose(), s.opt.dispose());
+  });
+
+  it("an out-of-range label already on the GPU makes the loss NaN, and train() says labels may be the cause", async () => {
+    await backend.init("webgpu", { verbose: false });
+    const s = setup(15);
+    const x = tf.tensor4d(randn(4 * 8 * 8 * 3, 1), [4, 8, 8, 3]);
+    const y = tf.tensor1d([0, 1, 7, 2], "int32");
+    await y.data(); // on the CPU: the loss checks it as PyTorch does
+    await assert.rejects(train(s.model, [{ x, y }], null, 1, s.opt, new nn.CrossEntropyLoss(), quiet), /target 7 \(sample 2\) is out of bounds: class indices must be in \[0, 2\]/);
+    tf.env().set("WEBGPU_CPU_FORWARD", false); // tfjs computes small ops on CPU-held inputs on the CPU: not this one
+    const onGpu = tf.add(y, tf.scalar(0, "int32")); // computed on the GPU: not readable without waiting
+    tf.env().set("WEBGPU_CPU_FORWARD", true);
+    const err = await train(s.model, [{ x, y: onGpu as tf.Tensor1D }], null, 1, s.opt, new nn.CrossEntropyLoss(), quiet).then(() => undefined, (e) => e);
+    assert.ok(err instanceof NonFiniteLossError, String(err));
+    assert.match(err.message, /class labels out of range/);
+    tf.dispose([x, y, onGpu]);
+    s.model.dispose();
+    s.opt.dispose();
+  });
+});
+
+describe("the course ResNet on webgpu (llvmpipe)", function () {
+  this.timeout(900_000);
+
+  it("matches PyTorch's course_resnet forward in train and eval mode (test/fixtures/train_resnet.json)", async () => {
+    await backend.init("webgpu", { verbose: false });
+    const g = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures", "train_resnet.json"), "utf8"));
+    const sd: models.TorchStateDict = {};
+    for (const e of g.entries) sd[e.name] = { shape: e.shape, data: pattern(e.name, e.shape, e.kind, e.fanIn) };
+    const net = models.resnet(3, 10);
+    models.loadTorchStateDict(net, sd);
+    const [n, c, h, w] = g.inputShape;
+    const x = tf.tidy(() => tf.transpose(tf.tensor4d(pattern("input", g.inputShape, "bias", 0).map((v) => v * 10), [n, c, h, w]), [0, 2, 3, 1]));
+    const train = net.apply(x, { training: true }) as tf.Tensor;
+    assert.ok(relErr(await train.data(), g.trainOutput.flat()) < 1e-4, "train-mode logits");
+    const evalOut = net.predict(x) as tf.Tensor;
+    assert.ok(relErr(await evalOut.data(), g.evalOutput.flat()) < 1e-4, "eval-mode logits");
+    tf.dispose([x, train, evalOut]);
+    net.dispose();
+  });
+
+  it("train() for 3 steps (75 px, batch 2) gives the losses of the wasm backend, itself checked against cpu and PyTorch (rel. 1e-3)", async () => {
+    const steps = async () => {
+      const net = models.resnet(3, 10, { seed: 0 });
+      const opt = new optim.SGD(net, { lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
+      const batches = [0, 1, 2].map((i) => ({ x: tf.tensor4d(randn(2 * 75 * 75 * 3, 70 + i), [2, 75, 75, 3]), y: tf.tensor1d([i, 9 - i], "int32") }));
+      const tensors: number[] = [];
+      const before = tf.memory().numTensors;
+      const h = await train(net, batches, null, 1, opt, new nn.CrossEntropyLoss(), { ...quiet, onBatchEnd: () => void tensors.push(tf.memory().numTensors) });
+      const buffers = [...opt.state.values()].reduce((k, st) => k + Object.keys(st.buffers).length, 0);
+      assert.equal(tf.memory().numTensors, before + buffers, "after train(): only the momentum buffers are new");
+      tf.dispose(batches.flatMap((b) => [b.x, b.y]));
+      net.dispose();
+      opt.dispose();
+      return { losses: h.batches.map((b) => b.loss), tensors };
+    };
+    await backend.init("wasm", { verbose: false });
+    const want = await steps();
+    await backend.init("webgpu", { verbose: false });
+    const got = await steps();
+    close(got.losses, want.losses, 1e-3, "ResNet step losses");
+    // With a step in flight (webgpu), batch 0 and 1 are recorded while the next step runs: the same count.
+    assert.equal(got.tensors[0], got.tensors[1], `numTensors when batches 0 and 1 were recorded: ${got.tensors}`);
+  });
+});
