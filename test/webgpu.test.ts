@@ -455,7 +455,9 @@ describe("the course ResNet on webgpu (llvmpipe)", function () {
   it("train() for 3 steps (75 px, batch 2) gives the losses of the wasm backend, itself checked against cpu and PyTorch (rel. 1e-3)", async () => {
     const steps = async () => {
       const net = models.resnet(3, 10, { seed: 0 });
-      const opt = new optim.SGD(net, { lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
+      // lr 1e-3: with batch 2 and lr 1e-2 the third loss already moves by 1% with the last bits of the second
+      // step's convolutions (wasm's own two conv algorithms differ that much); a smaller lr keeps it smooth.
+      const opt = new optim.SGD(net, { lr: 1e-3, momentum: 0.9, weightDecay: 1e-4 });
       const batches = [0, 1, 2].map((i) => ({ x: tf.tensor4d(randn(2 * 75 * 75 * 3, 70 + i), [2, 75, 75, 3]), y: tf.tensor1d([i, 9 - i], "int32") }));
       const tensors: number[] = [];
       const before = tf.memory().numTensors;
