@@ -171,7 +171,7 @@ async function requestOn(mod: DawnModule, backend: DawnBackend): Promise<FoundAd
     const gpu = mod.create([`backend=${backend}`, ...extraFlags()]);
     const options = { powerPreference: "high-performance", ...(compat ? { featureLevel: "compatibility" } : {}) } as GPURequestAdapterOptions;
     const adapter = await gpu.requestAdapter(options);
-    if (!adapter) return "no adapter";
+    if (!adapter) return `no adapter (no ${LABEL[backend]} driver that Dawn can use)`;
     const info = adapterInfo(adapter);
     const description: AdapterDescription = {
       vendor: info.vendor ?? "",
