@@ -1,0 +1,161 @@
+// Per-kernel profile of a training step on any tfjs backend, by replay: run the step once recording every
+// top-level kernel call (name, input shapes and dtypes, attributes), then time each distinct call alone on fresh
+// inputs of the same shapes, waiting for the GPU after each batch of repeats. Works without timestamp queries
+// (the software adapter has none) and measures the same thing on a real GPU.
+import { tf } from "tsdl";
+
+export interface KernelCall {
+  name: string;
+  inputs: Record<string, { shape: number[]; dtype: tf.DataType }>;
+  attrs: Record<string, unknown>;
+}
+
+export interface KernelRow {
+  /** Kernel name, e.g. Conv2DBackpropFilter. */
+  name: string;
+  /** Calls in one step. */
+  calls: number;
+  /** Milliseconds per step (sum over its calls). */
+  ms: number;
+}
+
+export interface Profile {
+  rows: KernelRow[];
+  /** Sum of rows' ms. */
+  totalMs: number;
+  /** Distinct calls that were not timed (time box reached, or replay failed). */
+  untimed: number;
+  /** Kernels whose replay failed, with the first error. */
+  failed: string[];
+}
+
+type Engine = { runKernel(name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, unknown>): tf.Tensor | tf.Tensor[] };
+
+/** Runs `step` once and returns the top-level kernel calls it made. */
+export async function recordKernels(step: () => Promise<void>): Promise<KernelCall[]> {
+  const engine = tf.engine() as unknown as Engine;
+  const run = engine.runKernel;
+  const calls: KernelCall[] = [];
+  let depth = 0;
+  engine.runKernel = function (name, inputs, attrs) {
+    if (depth === 0) {
+      const shapes: KernelCall["inputs"] = {};
+      for (const [k, t] of Object.entries(inputs)) if (t) shapes[k] = { shape: [...t.shape], dtype: t.dtype };
+      calls.push({ name, inputs: shapes, attrs: JSON.parse(JSON.stringify(attrs ?? {})) });
+    }
+    depth++;
+    try {
+      return run.call(this, name, inputs, attrs);
+    } finally {
+      depth--;
+    }
+  };
+  try {
+    await step();
+  } finally {
+    engine.runKernel = run;
+  }
+  return calls;
+}
+
+/** Waits until the GPU has done everything queued so far (webgpu); other backends compute synchronously. */
+export async function gpuIdle(): Promise<void> {
+  if (tf.getBackend() !== "webgpu") return;
+  const b = tf.backend() as unknown as {
+    device: GPUDevice;
+    ensureCommandEncoderReady(): void;
+    endComputePassEncoder(): void;
+    submitQueue(): void;
+  };
+  b.ensureCommandEncoderReady();
+  b.endComputePassEncoder();
+  b.submitQueue();
+  await b.device.queue.onSubmittedWorkDone();
+}
+
+function inputFor(spec: { shape: number[]; dtype: tf.DataType }): tf.Tensor {
+  // Filled on the device (random values would be drawn in JavaScript: seconds for a batch of activations). 0.5 is
+  // in range for every op here (log, sqrt, division); index-like inputs (int32, bool) get zeros.
+  return spec.dtype === "float32" ? tf.fill(spec.shape, 0.5) : tf.zeros(spec.shape, spec.dtype);
+}
+
+/**
+ * Times each distinct call of `calls` (grouped by name, shapes and attributes) and sums per kernel name.
+ * Stops timing new calls after `budgetMs` (they count in `untimed`).
+ */
+export async function replayKernels(calls: KernelCall[], opts: { budgetMs?: number; minMs?: number; maxRepeats?: number } = {}): Promise<Profile> {
+  const budget = opts.budgetMs ?? 60_000;
+  const minMs = opts.minMs ?? 20;
+  const maxRepeats = opts.maxRepeats ?? 20;
+  const groups = new Map<string, { call: KernelCall; count: number }>();
+  for (const c of calls) {
+    const key = JSON.stringify([c.name, c.inputs, c.attrs]);
+    const g = groups.get(key);
+    if (g) g.count++;
+    else groups.set(key, { call: c, count: 1 });
+  }
+  const engine = tf.engine() as unknown as Engine;
+  const byName = new Map<string, KernelRow>();
+  let untimed = 0;
+  const failed: string[] = [];
+  const t0 = performance.now();
+  for (const { call, count } of groups.values()) {
+    const row = byName.get(call.name) ?? { name: call.name, calls: 0, ms: 0 };
+    byName.set(call.name, row);
+    row.calls += count;
+    if (performance.now() - t0 > budget) {
+      untimed++;
+      continue;
+    }
+    const inputs: Record<string, tf.Tensor> = {};
+    for (const [k, spec] of Object.entries(call.inputs)) inputs[k] = inputFor(spec);
+    const once = () => tf.dispose(engine.runKernel(call.name, inputs, call.attrs));
+    try {
+      once(); // compiles its shader and uploads the inputs
+      await gpuIdle();
+      let repeats = 1;
+      let ms = 0;
+      for (;;) {
+        const t = performance.now();
+        for (let i = 0; i < repeats; i++) once();
+        await gpuIdle();
+        ms = (performance.now() - t) / repeats;
+        if (ms * repeats >= minMs || repeats >= maxRepeats) break;
+        repeats = Math.min(maxRepeats, Math.ceil((minMs / Math.max(ms, 0.01)) * 1.2));
+      }
+      row.ms += ms * count;
+    } catch (e) {
+      untimed++;
+      if (!failed.some((f) => f.startsWith(`${call.name}:`))) failed.push(`${call.name}: ${String((e as Error)?.message ?? e).split("\n")[0]}`);
+    } finally {
+      tf.dispose(Object.values(inputs));
+    }
+  }
+  const rows = [...byName.values()].sort((a, b) => b.ms - a.ms);
+  return { rows, totalMs: rows.reduce((s, r) => s + r.ms, 0), untimed, failed };
+}
+
+/** A text table of one or two profiles side by side (e.g. stock and tsdl kernels), biggest first. */
+export function profileTable(named: Record<string, Profile>, top = 15): string {
+  const names = Object.keys(named);
+  const all = new Map<string, number>();
+  for (const p of Object.values(named)) for (const r of p.rows) all.set(r.name, Math.max(all.get(r.name) ?? 0, r.ms));
+  const order = [...all.entries()].sort((a, b) => b[1] - a[1]).map(([n]) => n);
+  const shown = order.slice(0, top);
+  const cell = (p: Profile, n: string) => {
+    const r = p.rows.find((x) => x.name === n);
+    return r ? `${r.ms.toFixed(1).padStart(9)} ${((100 * r.ms) / (p.totalMs || 1)).toFixed(0).padStart(3)}%` : `${"-".padStart(9)}     `;
+  };
+  const lines = [`${"kernel".padEnd(26)} ${"calls".padStart(5)} ${names.map((n) => `${(n + " ms").padStart(9)}     `).join(" ")}`];
+  for (const n of shown) {
+    const calls = Object.values(named).map((p) => p.rows.find((r) => r.name === n)?.calls ?? 0)[0];
+    lines.push(`${n.padEnd(26)} ${String(calls).padStart(5)} ${names.map((k) => cell(named[k], n)).join(" ")}`);
+  }
+  const rest = order.slice(top);
+  if (rest.length) {
+    const sum = (p: Profile) => p.rows.filter((r) => rest.includes(r.name)).reduce((s, r) => s + r.ms, 0);
+    lines.push(`${`(${rest.length} others)`.padEnd(26)} ${"".padStart(5)} ${names.map((k) => `${sum(named[k]).toFixed(1).padStart(9)}     `).join(" ")}`);
+  }
+  lines.push(`${"total".padEnd(26)} ${"".padStart(5)} ${names.map((k) => `${named[k].totalMs.toFixed(1).padStart(9)}     `).join(" ")}`);
+  return lines.join("\n");
+}
