@@ -21,10 +21,12 @@ static int direct(const Geo* g) {  // 1x1, stride 1, no padding: x itself is the
 
 // cols[r - r0, (p, q, c)] = x[n, i·sH + p - padTop, j·sW + q - padLeft, c] (0 outside), r = (n, i, j).
 // For a fixed p the kW·inC entries (q, c) are one contiguous run of x when the window row is inside the image.
+// Rows on both threads (each row written by one).
 static void im2col(const Geo* g, const float* x, float* cols, int64_t r0, int64_t r1) {
   const int64_t K = (int64_t)g->kH * g->kW * g->inC;
   const int64_t hw = (int64_t)g->outH * g->outW;
   const int64_t run = (int64_t)g->kW * g->inC;
+#pragma omp parallel for schedule(static) if ((r1 - r0) * K >= PARALLEL_MIN)
   for (int64_t r = r0; r < r1; r++) {
     const int64_t n = r / hw, rem = r % hw, i = rem / g->outW, j = rem % g->outW;
     const int64_t iw0 = j * g->sW - g->padLeft;
@@ -49,28 +51,35 @@ static void im2col(const Geo* g, const float* x, float* cols, int64_t r0, int64_
 }
 
 // dx[n, i·sH + p - padTop, j·sW + q - padLeft, c] += cols[r - r0, (p, q, c)]; contiguous runs as in im2col.
+// Images on both threads: rows of different images write different parts of dx, and the rows of one image are
+// added by one thread in order (the same sums whatever the thread count).
 static void col2im(const Geo* g, const float* cols, float* dx, int64_t r0, int64_t r1) {
   const int64_t K = (int64_t)g->kH * g->kW * g->inC;
   const int64_t hw = (int64_t)g->outH * g->outW;
   const int64_t run = (int64_t)g->kW * g->inC;
-  for (int64_t r = r0; r < r1; r++) {
-    const int64_t n = r / hw, rem = r % hw, i = rem / g->outW, j = rem % g->outW;
-    const int64_t iw0 = j * g->sW - g->padLeft;
-    const float* src = cols + (r - r0) * K;
-    for (int p = 0; p < g->kH; p++) {
-      const int64_t ih = i * g->sH + p - g->padTop;
-      if (ih < 0 || ih >= g->inH) continue;
-      const float* s = src + p * run;
-      float* row = dx + (n * g->inH + ih) * g->inW * g->inC;
-      if (iw0 >= 0 && iw0 + g->kW <= g->inW) {
-        float* d = row + iw0 * g->inC;
-        for (int64_t e = 0; e < run; e++) d[e] += s[e];
-      } else {
-        for (int q = 0; q < g->kW; q++) {
-          const int64_t iw = iw0 + q;
-          if (iw < 0 || iw >= g->inW) continue;
-          float* d = row + iw * g->inC;
-          for (int c = 0; c < g->inC; c++) d[c] += s[q * g->inC + c];
+  const int64_t n0 = r0 / hw, n1 = (r1 - 1) / hw + 1;
+#pragma omp parallel for schedule(static) if ((r1 - r0) * K >= PARALLEL_MIN && n1 - n0 > 1)
+  for (int64_t n = n0; n < n1; n++) {
+    const int64_t ra = n * hw > r0 ? n * hw : r0, rb = (n + 1) * hw < r1 ? (n + 1) * hw : r1;
+    for (int64_t r = ra; r < rb; r++) {
+      const int64_t rem = r % hw, i = rem / g->outW, j = rem % g->outW;
+      const int64_t iw0 = j * g->sW - g->padLeft;
+      const float* src = cols + (r - r0) * K;
+      for (int p = 0; p < g->kH; p++) {
+        const int64_t ih = i * g->sH + p - g->padTop;
+        if (ih < 0 || ih >= g->inH) continue;
+        const float* s = src + p * run;
+        float* row = dx + (n * g->inH + ih) * g->inW * g->inC;
+        if (iw0 >= 0 && iw0 + g->kW <= g->inW) {
+          float* d = row + iw0 * g->inC;
+          for (int64_t e = 0; e < run; e++) d[e] += s[e];
+        } else {
+          for (int q = 0; q < g->kW; q++) {
+            const int64_t iw = iw0 + q;
+            if (iw < 0 || iw >= g->inW) continue;
+            float* d = row + iw * g->inC;
+            for (int c = 0; c < g->inC; c++) d[c] += s[q * g->inC + c];
+          }
         }
       }
     }
@@ -95,6 +104,7 @@ static void blas_forward(const Geo* g, const float* x, const float* w, const flo
     free(cols);
   }
   if (bias || act) {
+#pragma omp parallel for schedule(static) if (P * g->outC >= PARALLEL_MIN)
     for (int64_t r = 0; r < P; r++) {
       float* row = y + r * g->outC;
       if (bias) for (int o = 0; o < g->outC; o++) row[o] += bias[o];

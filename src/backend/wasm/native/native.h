@@ -14,6 +14,9 @@ typedef struct {
   int n, inH, inW, inC, outH, outW, outC, kH, kW, sH, sW, padTop, padLeft;
 } Geo;
 
+// Below this many elements a kernel runs on one thread: waking the other costs more than it saves.
+enum { PARALLEL_MIN = 1 << 15 };
+
 // The three convolutions. The arguments a, b, c, out of a path are, per kind:
 //   DN_FWD       x, w, bias (or NULL), y     (act 0 linear, 1 relu)
 //   DN_BWD_DATA  dy, w, -, dx

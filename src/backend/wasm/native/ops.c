@@ -6,9 +6,6 @@
 
 #include "native.h"
 
-// Below this many elements a kernel runs on one thread: waking the others costs more than it saves.
-enum { PARALLEL_MIN = 1 << 15 };
-
 // Tile of 4-byte elements: out[o_0, ..., o_{r-1}] = in[o_0 mod s_0, ..., o_{r-1} mod s_{r-1}].
 static void tile_block(const int32_t* in, int32_t* out, const int32_t* shape, const int32_t* reps, int rank, int d,
                        const int64_t* in_stride, const int64_t* out_stride) {
