@@ -104,6 +104,7 @@ void batch_norm(const float* x, float* y, int64_t rows, int64_t C, const float* 
     a[c] = (scale ? scale[c] : 1.f) / sqrtf(var[c] + eps);
     b[c] = (offset ? offset[c] : 0.f) - mean[c] * a[c];
   }
+#pragma omp parallel for schedule(static) if (rows * C >= PARALLEL_MIN)
   for (int64_t r = 0; r < rows; r++) {
     const float* xr = x + r * C;
     float* yr = y + r * C;
