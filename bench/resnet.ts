@@ -5,11 +5,11 @@
 //        [--no-native] [--dnnl auto|always|off]   (wasm: XNNPACK only / how the native convs use oneDNN)
 //
 // `npm run bench -- resnet` runs it after the set-up, which puts PyTorch 2.x (pip's `torch`) in bench/.venv
-// (git-ignored); PyTorch 1.13 is Debian's python3-torch (/usr/bin/python3). Each round runs PyTorch 2.x, PyTorch 1.13,
-// then tsdl (bench/torch/resnet.py is the same network and step in PyTorch, 2 threads), so all see the same machine
-// load (it is shared), and reports per round and as best / median: images/s (median of the steps), the ratio
-// tsdl / PyTorch, and CPU ms per image (user + system time of the process, all threads), which other processes'
-// load disturbs less than wall time. Train step = forward (BatchNorm in training mode) + cross-entropy + backward +
+// (git-ignored); PyTorch 1.13 is Debian's python3-torch (/usr/bin/python3). Each round runs PyTorch 2.x (as installed,
+// then with OMP_WAIT_POLICY=passive as tsdl runs its threads), PyTorch 1.13, then tsdl (bench/torch/resnet.py is the
+// same network and step in PyTorch, 2 threads), so all see the same machine load (it is shared), and reports per
+// round and as best / median: images/s (median of the steps), the ratio tsdl / PyTorch, and CPU ms per image (user +
+// system time of the process, all threads), which other processes' load disturbs less than wall time. Train step = forward (BatchNorm in training mode) + cross-entropy + backward +
 // SGD(lr 0.01, weight decay 1e-4) on random data. --profile prints each tfjs kernel's share of a step.
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -57,7 +57,8 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-type Side = "pytorch2" | "pytorch1" | "tsdl";
+/** PyTorch 2.x as installed, the same with OMP_WAIT_POLICY=passive (how tsdl runs its OpenMP threads), 1.13, tsdl. */
+type Side = "pytorch2" | "pytorch2-passive" | "pytorch1" | "tsdl";
 
 interface Result {
   side: Side;
@@ -72,27 +73,37 @@ interface Result {
 
 const REPO = path.resolve(__dirname, "..");
 
-/** The Pythons to compare against: PyTorch 2.x from the bench venv, 1.13 from Debian; those that have torch. */
-function torchSides(): Array<{ side: Side; python: string }> {
-  const candidates: Array<{ side: Side; python: string }> = [
-    { side: "pytorch2", python: path.join(REPO, "bench", ".venv", "bin", "python") },
-    { side: "pytorch1", python: process.env.TSDL_PYTHON ?? "/usr/bin/python3" },
+/**
+ * The PyTorch sides: 2.x from the bench venv as users run it, and again with OMP_WAIT_POLICY=passive (its OpenMP
+ * threads spin between parallel regions by default, which costs it much of its speed on a loaded machine; tsdl's
+ * threads wait passively), and 1.13 from Debian; those that have torch.
+ */
+function torchSides(): Array<{ side: Side; python: string; env: NodeJS.ProcessEnv }> {
+  const venv = path.join(REPO, "bench", ".venv", "bin", "python");
+  const candidates: Array<{ side: Side; python: string; env: NodeJS.ProcessEnv }> = [
+    { side: "pytorch2", python: venv, env: userEnv },
+    { side: "pytorch2-passive", python: venv, env: { ...userEnv, OMP_WAIT_POLICY: "passive" } },
+    { side: "pytorch1", python: process.env.TSDL_PYTHON ?? "/usr/bin/python3", env: userEnv },
   ];
+  const has = new Map<string, boolean>();
   return candidates.filter(({ side, python }) => {
-    const ok = fs.existsSync(python) && spawnSync(python, ["-c", "import torch"], { stdio: "ignore" }).status === 0;
-    if (!ok) console.log(`(no ${side === "pytorch2" ? "PyTorch 2.x: bench/.venv (`npm run bench` sets it up)" : "PyTorch 1.13: apt-get install python3-torch"})`);
-    return ok;
+    if (!has.has(python)) {
+      const ok = fs.existsSync(python) && spawnSync(python, ["-c", "import torch"], { stdio: "ignore" }).status === 0;
+      if (!ok) console.log(`(no ${python === venv ? "PyTorch 2.x: bench/.venv (`npm run bench` sets it up)" : "PyTorch 1.13: apt-get install python3-torch"})`);
+      has.set(python, ok);
+    }
+    return has.get(python) && side !== undefined;
   });
 }
 
 /** The environment as the user gave it: tsdl sets OPENBLAS_CORETYPE for its own process, PyTorch makes its own choice. */
 const userEnv = { ...process.env };
 
-function runTorch(a: Args, side: Side, python: string, round: number): Result[] {
+function runTorch(a: Args, side: Side, python: string, env: NodeJS.ProcessEnv, round: number): Result[] {
   const r = spawnSync(
     python,
     [path.join(REPO, "bench", "torch", "resnet.py"), "--batch", `${a.batch}`, "--size", `${a.size}`, "--threads", "2", "--mode", a.mode, "--warmup", "2", "--steps", "5"],
-    { encoding: "utf8", env: userEnv },
+    { encoding: "utf8", env },
   );
   if (r.status !== 0) {
     console.error(`${side} failed (${r.error?.message ?? `exit ${r.status}`}): ${r.stderr.trim().split("\n").pop()}`);
@@ -212,8 +223,8 @@ async function main(): Promise<void> {
     }
   };
   for (let round = 1; round <= a.rounds; round++) {
-    for (const { side, python } of sides) {
-      for (const r of runTorch(a, side, python, round)) {
+    for (const { side, python, env } of sides) {
+      for (const r of runTorch(a, side, python, env, round)) {
         console.log(JSON.stringify(r));
         results.push(r);
       }
@@ -222,54 +233,43 @@ async function main(): Promise<void> {
     if (a.mode !== "train") measure("infer", inferStep, round);
   }
 
-  const label = (s: Side) => (s === "tsdl" ? `tsdl ${info.name}` : `PyTorch ${results.find((r) => r.side === s)?.version ?? "?"}`);
-  const present = (["pytorch2", "pytorch1"] as Side[]).filter((s) => results.some((r) => r.side === s));
-  console.log(`\ncourse ResNet, batch ${a.batch}, ${a.size}x${a.size}, ${new Date().toISOString().slice(0, 10)}: images/s (median of the steps) and CPU ms per image, per round`);
-  console.log(`  ratio = tsdl images/s ÷ PyTorch images/s; CPU ratio = PyTorch CPU ms per image ÷ tsdl's (> 1: tsdl needs less CPU)`);
-  const head = ["mode", "round", ...present.flatMap((s) => [`${label(s)} img/s`, "CPU ms/img"]), `${label("tsdl")} img/s`, "CPU ms/img", ...present.flatMap((s) => [`ratio ${s}`, `CPU ratio ${s}`])];
-  console.log("  " + head.map((h) => h.padStart(Math.max(9, h.length))).join(" "));
-  const pick = (side: Side, mode: string, round: number) => results.find((r) => r.side === side && r.mode === mode && r.round === round);
-  for (const mode of ["train", "infer"] as const) {
-    const rows: number[][] = [];
-    for (let round = 1; round <= a.rounds; round++) {
-      const s = pick("tsdl", mode, round);
-      if (!s) continue;
-      const t = present.map((side) => pick(side, mode, round));
-      if (t.some((r) => !r)) continue;
-      rows.push([
-        ...t.flatMap((r) => [r!.images_per_s, r!.cpu_ms_per_image]),
-        s.images_per_s,
-        s.cpu_ms_per_image,
-        ...t.flatMap((r) => [s.images_per_s / r!.images_per_s, r!.cpu_ms_per_image / s.cpu_ms_per_image]),
-      ]);
-    }
-    if (!rows.length) continue;
-    const show = (name: string, cells: number[]) => {
-      const head0 = [mode, name];
-      console.log("  " + [...head0, ...cells.map((v, i) => (i >= 2 * present.length + 2 ? v.toFixed(3) : v.toFixed(1)))].map((c, i) => c.padStart(Math.max(9, head[i].length))).join(" "));
-    };
-    rows.forEach((r, i) => show(String(i + 1), r));
-    const col = (i: number) => rows.map((r) => r[i]);
-    const best = rows[0].map((_, i) => (i < 2 * present.length + 2 ? (i % 2 === 0 ? Math.max(...col(i)) : Math.min(...col(i))) : NaN));
-    for (let k = 0; k < present.length; k++) {
-      best[2 * present.length + 2 + 2 * k] = best[2 * present.length] / best[2 * k];
-      best[2 * present.length + 3 + 2 * k] = best[2 * k + 1] / best[2 * present.length + 1];
-    }
-    show("median", rows[0].map((_, i) => median(col(i))));
-    show("best", best);
-    console.log(JSON.stringify({
-      bench: "resnet", mode, batch: a.batch, size: a.size, backend: info.name, kernels,
-      sides: present.map((side, k) => ({
-        pytorch: results.find((r) => r.side === side)?.version,
-        ratio_median: round3(median(col(2 * present.length + 2 + 2 * k))),
-        ratio_best: round3(best[2 * present.length + 2 + 2 * k]),
-        cpu_ratio_median: round3(median(col(2 * present.length + 3 + 2 * k))),
-        cpu_ratio_best: round3(best[2 * present.length + 3 + 2 * k]),
-        rounds: col(2 * present.length + 2 + 2 * k).map(round3),
-      })),
-    }));
-  }
+  report(a, results, info.name, kernels);
   tf.dispose([x, labels, y]);
+}
+
+/** Per mode: each side's images/s and CPU ms per image per round, then tsdl's ratios to each PyTorch side. */
+function report(a: Args, results: Result[], backendName: string, kernels: string): void {
+  const name = (s: Side) =>
+    s === "tsdl" ? `tsdl ${backendName}` : `PyTorch ${results.find((r) => r.side === s)?.version ?? "?"}${s === "pytorch2-passive" ? " passive" : ""}`;
+  const torchSides = (["pytorch2", "pytorch2-passive", "pytorch1"] as Side[]).filter((s) => results.some((r) => r.side === s));
+  const sides: Side[] = [...torchSides, "tsdl"];
+  const pick = (side: Side, mode: string, round: number) => results.find((r) => r.side === side && r.mode === mode && r.round === round);
+  console.log(`\ncourse ResNet, batch ${a.batch}, ${a.size}x${a.size}, ${new Date().toISOString().slice(0, 10)}, rounds alternating the sides`);
+  console.log("  images/s (median of the steps) / CPU ms per image (user + system, all threads) per round:");
+  for (const mode of ["train", "infer"] as const) {
+    const rounds = Array.from({ length: a.rounds }, (_, i) => i + 1).filter((r) => sides.every((s) => pick(s, mode, r)));
+    if (!rounds.length) continue;
+    for (const side of sides) {
+      const cells = rounds.map((r) => `${pick(side, mode, r)!.images_per_s.toFixed(1)}/${pick(side, mode, r)!.cpu_ms_per_image.toFixed(1)}`);
+      console.log(`  ${mode.padEnd(6)} ${name(side).padEnd(30)} ${cells.map((c) => c.padStart(12)).join("")}`);
+    }
+    for (const side of torchSides) {
+      const ratio = rounds.map((r) => pick("tsdl", mode, r)!.images_per_s / pick(side, mode, r)!.images_per_s);
+      const cpu = rounds.map((r) => pick(side, mode, r)!.cpu_ms_per_image / pick("tsdl", mode, r)!.cpu_ms_per_image);
+      const best = (s: Side, k: "images_per_s" | "cpu_ms_per_image") => (k === "images_per_s" ? Math.max : Math.min)(...rounds.map((r) => pick(s, mode, r)![k]));
+      const summary = {
+        ratio_median: round3(median(ratio)),
+        ratio_best: round3(best("tsdl", "images_per_s") / best(side, "images_per_s")),
+        cpu_ratio_median: round3(median(cpu)),
+        cpu_ratio_best: round3(best(side, "cpu_ms_per_image") / best("tsdl", "cpu_ms_per_image")),
+      };
+      console.log(
+        `  ${mode.padEnd(6)} tsdl ÷ ${name(side).padEnd(23)} images/s ${ratio.map((q) => q.toFixed(2)).join(" ")}: median ${summary.ratio_median.toFixed(2)}×, ` +
+          `best ${summary.ratio_best.toFixed(2)}×; CPU ms per image, PyTorch ÷ tsdl: median ${summary.cpu_ratio_median.toFixed(2)}, best ${summary.cpu_ratio_best.toFixed(2)}`,
+      );
+      console.log(JSON.stringify({ bench: "resnet", mode, batch: a.batch, size: a.size, backend: backendName, kernels, vs: name(side), ...summary, rounds: ratio.map(round3) }));
+    }
+  }
 }
 
 main().catch((e) => {
