@@ -319,7 +319,7 @@ describe("wasm conv2d gradients vs PyTorch goldens", () => {
   }
 });
 
-describe("native Tile, Sum, Mean, MaxPoolGrad and FusedBatchNorm on wasm vs the cpu backend", () => {
+describe("native Tile, Sum, Mean, MaxPoolGrad, AvgPoolGrad, Slice and FusedBatchNorm on wasm vs the cpu backend", () => {
   /** Results of the ops under test on the current backend, flattened. */
   const run = (): Record<string, Float32Array | Int32Array> =>
     tf.tidy(() => {
@@ -350,12 +350,38 @@ describe("native Tile, Sum, Mean, MaxPoolGrad and FusedBatchNorm on wasm vs the 
       out["maxPoolGrad ties (first max wins)"] = tf.grad((t: tf.Tensor) => tf.sum(tf.maxPool(t as tf.Tensor4D, 3, 2, "valid")))(tf.ones([1, 7, 7, 2]));
       const big = tf.tensor4d(randn(4 * 23 * 23 * 16, 13), [4, 23, 23, 16]); // enough for both threads
       out["maxPoolGrad 3x3/2 valid, 4 images on two threads"] = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(t as tf.Tensor4D, 3, 2, "valid"), 1.5)))(big);
+      const avg = (k: number, s: number, pad: "valid" | "same") => {
+        const weights = tf.avgPool(big, k, s, pad).neg();
+        return tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.avgPool(t as tf.Tensor4D, k, s, pad), weights)))(big);
+      };
+      out["avgPoolGrad 3x3/3 valid"] = avg(3, 3, "valid");
+      out["avgPoolGrad 2x2/1 valid (overlapping windows)"] = avg(2, 1, "valid");
+      out["avgPoolGrad 3x3/2 same (stock)"] = avg(3, 2, "same");
+      const wide = tf.tensor4d(randn(4 * 30 * 30 * 16, 14), [4, 30, 30, 16]);
+      out["slice 4-d"] = tf.slice(wide, [1, 2, 3, 1], [3, 28, 27, 15]);
+      out["slice 4-d, whole rows"] = tf.slice(wide, [0, 1, 0, 0], [4, 28, 30, 16]);
+      out["slice 2-d int32"] = tf.slice(tf.range(0, 60000, 1, "int32").reshape([300, 200]), [7, 3], [290, 190]);
+      out["slice 1-d"] = tf.slice(big.reshape([-1]), [5], [33800]);
+      out["slice gradient (a pad's)"] = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.pad(t, [[0, 0], [1, 1], [1, 1], [0, 0]]), 2)))(big);
       return Object.fromEntries(Object.entries(out).map(([k, t]) => [k, t.dataSync() as Float32Array | Int32Array]));
     });
 
   it("match (max rel. error <= 1e-5) with the native kernels on, and with them off", async function () {
     if (!nativeStatus().enabled) this.skip();
-    const { want, got } = await cpuThenWasmNativeOnOff(run);
+    const n = loadNative()!;
+    const calls = { slice: 0, avgPoolGrad: 0 };
+    const saved = { slice: n.slice, avgPoolGrad: n.avgPoolGrad };
+    for (const k of Object.keys(calls) as Array<keyof typeof calls>) {
+      (n as unknown as Record<string, unknown>)[k] = (...args: unknown[]) => (calls[k]++, (saved[k] as (...a: unknown[]) => void)(...args));
+    }
+    let result: Awaited<ReturnType<typeof cpuThenWasmNativeOnOff<ReturnType<typeof run>>>>;
+    try {
+      result = await cpuThenWasmNativeOnOff(run);
+    } finally {
+      Object.assign(n, saved);
+    }
+    assert.deepEqual(calls, { slice: 5, avgPoolGrad: 2 }, "the large slices and the valid pools ran natively");
+    const { want, got } = result;
     for (const [on, g] of got) {
       const bad = Object.keys(want).filter((k) => !(relErr(g[k] as Float32Array, want[k] as Float32Array) <= 1e-5));
       assert.deepEqual(bad, [], `native ${on}`);

@@ -25,7 +25,8 @@ import {
 } from "./native/batchnorm";
 import { nativeBackpropFilter, nativeBackpropInput, nativeForward, type ConvOptions } from "./native/conv";
 import {
-  RELU_GRAD, nativeBatchNorm, nativeBinary, nativeMaxPoolGrad, nativeReduce, nativeRelu, nativeReluGrad, nativeTile, reluGradConfig,
+  RELU_GRAD, nativeAvgPoolGrad, nativeBatchNorm, nativeBinary, nativeMaxPoolGrad, nativeReduce, nativeRelu, nativeReluGrad, nativeSlice,
+  nativeTile, reluGradConfig,
 } from "./native/ops";
 import type { TensorInfo } from "./scratch";
 
@@ -123,6 +124,8 @@ export const wasmTrainingKernels: tf.KernelConfig[] = [
       [tf.MaxPoolGrad, (n: NativeConv) => nativeMaxPoolGrad(n, stock(tf.MaxPoolGrad))],
       [tf.FusedBatchNorm, (n: NativeConv) => nativeBatchNorm(n, stock(tf.FusedBatchNorm))],
       [tf.Relu, (n: NativeConv) => nativeRelu(n, stock(tf.Relu))],
+      [tf.Slice, (n: NativeConv) => nativeSlice(n, stock(tf.Slice))],
+      [tf.AvgPoolGrad, (n: NativeConv) => nativeAvgPoolGrad(n, stock(tf.AvgPoolGrad))],
       ...[tf.Add, tf.Sub, tf.Multiply].map((k): [string, (n: NativeConv) => tf.KernelFunc] => [k, (n) => nativeBinary(n, stock(k), k)]),
     ] as Array<[string, (n: NativeConv) => tf.KernelFunc]>
   ).map(

@@ -28,6 +28,10 @@ export interface NativeConv {
   reluGrad(heap: ArrayBuffer, dy: number, x: number, dx: number, n: number): void;
   /** out = a op b; op 0 add, 1 subtract, 2 multiply; a or b a scalar when its flag is 1. */
   binary(heap: ArrayBuffer, op: number, a: number, b: number, out: number, n: number, aScalar: number, bScalar: number): void;
+  /** A 4-D slice (shape, begin, size Int32Array(4)) of a tensor of 4-byte elements. */
+  slice(heap: ArrayBuffer, x: number, out: number, shape: Int32Array, begin: Int32Array, size: Int32Array): void;
+  /** geo: n, inH, inW, c, outH, outW, kH, kW, sH, sW (windows inside the input). */
+  avgPoolGrad(heap: ArrayBuffer, geo: Int32Array, dy: number, dx: number): void;
   batchNormTrain(heap: ArrayBuffer, x: number, y: number, rows: number, c: number, scale: number, offset: number, eps: number, relu: number, mean: number, variance: number): void;
   batchNormTrainGrad(heap: ArrayBuffer, x: number, dy: number, y: number, rows: number, c: number, mean: number, variance: number, scale: number, eps: number, dmean: number, dvar: number, dx: number, dscale: number, doffset: number): void;
   /** oneDNN's version when compiled in, else "". */

@@ -253,6 +253,31 @@ static napi_value js_binary(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// slice(heap, x, out, shape Int32Array(4), begin Int32Array(4), size Int32Array(4))
+static napi_value js_slice(napi_env env, napi_callback_info info) {
+  napi_value a[6];
+  size_t n[3];
+  int32_t* v[3];
+  char* heap = heap_args(env, info, 6, a, "slice");
+  if (!heap) return NULL;
+  for (int k = 0; k < 3; k++)
+    if (!(v[k] = int32s(env, a[3 + k], &n[k])) || n[k] != 4) return bad_array(env, "slice", 3 + k, "an Int32Array(4)");
+  slice4((int32_t*)(heap + off(env, a[1])), (int32_t*)(heap + off(env, a[2])), v[0], v[1], v[2]);
+  return NULL;
+}
+
+// avgPoolGrad(heap, geo Int32Array(10), dy, dx)
+static napi_value js_avg_pool_grad(napi_env env, napi_callback_info info) {
+  napi_value a[4];
+  size_t n;
+  char* heap = heap_args(env, info, 4, a, "avgPoolGrad");
+  if (!heap) return NULL;
+  int32_t* g = int32s(env, a[1], &n);
+  if (!g || n != 10) return bad_array(env, "avgPoolGrad", 1, "an Int32Array(10) geometry");
+  avg_pool_grad(g, PTR(heap, off(env, a[2])), PTR(heap, off(env, a[3])));
+  return NULL;
+}
+
 // dnnl() -> the oneDNN version when compiled in, else ""
 static napi_value js_dnnl(napi_env env, napi_callback_info info) {
   napi_value out;
@@ -276,6 +301,8 @@ NAPI_MODULE_INIT() {
       {"relu", NULL, js_relu, NULL, NULL, NULL, napi_default_jsproperty, NULL},
       {"reluGrad", NULL, js_relu_grad, NULL, NULL, NULL, napi_default_jsproperty, NULL},
       {"binary", NULL, js_binary, NULL, NULL, NULL, napi_default_jsproperty, NULL},
+      {"slice", NULL, js_slice, NULL, NULL, NULL, napi_default_jsproperty, NULL},
+      {"avgPoolGrad", NULL, js_avg_pool_grad, NULL, NULL, NULL, napi_default_jsproperty, NULL},
       {"dnnl", NULL, js_dnnl, NULL, NULL, NULL, napi_default_jsproperty, NULL},
       {"threads", NULL, js_set_threads, NULL, NULL, NULL, napi_default_jsproperty, NULL},
       {"config", NULL, js_config, NULL, NULL, NULL, napi_default_jsproperty, NULL},

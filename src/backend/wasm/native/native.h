@@ -56,4 +56,6 @@ void batch_norm_train_grad(const float* x, const float* dy, const float* y, int6
 void relu(const float* x, float* y, int64_t n);
 void relu_grad(const float* dy, const float* x, float* dx, int64_t n);
 void binary(int op, const float* a, const float* b, float* out, int64_t n, int a_scalar, int b_scalar);
+void slice4(const int32_t* x, int32_t* out, const int32_t* shape, const int32_t* begin, const int32_t* size);
+void avg_pool_grad(const int32_t* g, const float* dy, float* dx);
 #endif

@@ -295,3 +295,39 @@ void binary(int op, const float* a, const float* b, float* out, int64_t n, int a
   }
 #undef EACH
 }
+
+// out = x[b0:b0+s0, b1:b1+s1, b2:b2+s2, b3:b3+s3] of a 4-D tensor of 4-byte elements (lower ranks padded with 1s):
+// runs of s3 elements copied, on both threads.
+void slice4(const int32_t* x, int32_t* out, const int32_t* shape, const int32_t* begin, const int32_t* size) {
+  const int64_t X1 = shape[1], X2 = shape[2], X3 = shape[3], s1 = size[1], s2 = size[2], s3 = size[3];
+  const int64_t rows = (int64_t)size[0] * s1 * s2;
+#pragma omp parallel for schedule(static) if (rows * s3 >= PARALLEL_MIN)
+  for (int64_t r = 0; r < rows; r++) {
+    const int64_t a = r / (s1 * s2), b = (r / s2) % s1, c = r % s2;
+    memcpy(out + r * s3, x + (((a + begin[0]) * X1 + b + begin[1]) * X2 + c + begin[2]) * X3 + begin[3], sizeof(int32_t) * s3);
+  }
+}
+
+// Average-pool gradient, NHWC, windows inside the input (no padding): each dy/(kH·kW) goes to its window's inputs,
+// windows in row-major order; images on both threads.
+// geo: n, inH, inW, c, outH, outW, kH, kW, sH, sW
+void avg_pool_grad(const int32_t* g, const float* dy, float* dx) {
+  const int n = g[0], inH = g[1], inW = g[2], C = g[3], outH = g[4], outW = g[5], kH = g[6], kW = g[7], sH = g[8],
+            sW = g[9];
+  const int64_t in_img = (int64_t)inH * inW * C, out_img = (int64_t)outH * outW * C;
+  const float k = 1.f / (float)(kH * kW);
+#pragma omp parallel for schedule(static) if (n * in_img >= PARALLEL_MIN)
+  for (int b = 0; b < n; b++) {
+    float* dxb = dx + b * in_img;
+    memset(dxb, 0, sizeof(float) * in_img);
+    for (int i = 0; i < outH; i++)
+      for (int j = 0; j < outW; j++) {
+        const float* d = dy + b * out_img + ((int64_t)i * outW + j) * C;
+        for (int p = 0; p < kH; p++)
+          for (int q = 0; q < kW; q++) {
+            float* o = dxb + ((int64_t)(i * sH + p) * inW + j * sW + q) * C;
+            for (int c = 0; c < C; c++) o[c] += d[c] * k;
+          }
+      }
+  }
+}

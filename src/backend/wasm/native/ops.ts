@@ -152,3 +152,38 @@ export function reluGradConfig(original: tf.GradConfig, enabled: () => boolean):
     },
   };
 }
+
+/** Slice of a float32 or int32 tensor of rank 1 to 4 (copies of contiguous runs, on both threads). */
+export function nativeSlice(native: NativeConv, fallback: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const x = args.inputs.x as TensorInfo;
+    const { begin, size } = args.attrs as unknown as { begin: number | number[]; size: number | number[] };
+    const [b, s] = tf.slice_util.parseSliceParams(x as unknown as tf.Tensor, begin, size);
+    const n = tf.util.sizeFromShape(s);
+    if (!(x.dtype === "float32" || x.dtype === "int32") || x.shape.length === 0 || x.shape.length > 4 || n < NATIVE_MIN) return fallback(args);
+    const pad = (v: number[], fill: number) => Int32Array.from([...new Array(4 - v.length).fill(fill), ...v]);
+    const w = args.backend as unknown as WasmBackendView;
+    const out = w.makeOutput(s, x.dtype);
+    native.slice(heap(w), at(w, x), at(w, out), pad(x.shape, 1), pad(b, 0), pad(s, 1));
+    return out;
+  };
+}
+
+/** AvgPoolGrad (NHWC, float32) when every window lies inside the input; else the stock kernel. */
+export function nativeAvgPoolGrad(native: NativeConv, fallback: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
+    const { filterSize, strides, pad, dimRoundingMode } = args.attrs as unknown as PoolAttrs;
+    if (input.dtype !== "float32" || dy.dtype !== "float32" || input.shape.length !== 4) return fallback(args);
+    const i = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
+    const p = i.padInfo;
+    if (p.top || p.left || p.bottom || p.right || (i.outHeight - 1) * i.strideHeight + i.filterHeight > i.inHeight || (i.outWidth - 1) * i.strideWidth + i.filterWidth > i.inWidth) {
+      return fallback(args);
+    }
+    const w = args.backend as unknown as WasmBackendView;
+    const out = w.makeOutput(input.shape, "float32");
+    const geo = Int32Array.of(i.batchSize, i.inHeight, i.inWidth, i.inChannels, i.outHeight, i.outWidth, i.filterHeight, i.filterWidth, i.strideHeight, i.strideWidth);
+    native.avgPoolGrad(heap(w), geo, at(w, dy), at(w, out));
+    return out;
+  };
+}
