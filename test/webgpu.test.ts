@@ -7,9 +7,11 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { cudaHint } from "tsdl/dist/backend";
 import { backend, data, evaluate, lrFinder, lrScheduler, models, nn, NonFiniteLossError, optim, readCheckpoint, tf, train } from "tsdl";
 import { describeAdapter, isSoftwareAdapter, webgpuKernelOptions } from "tsdl/dist/backend/webgpu";
 import { sharedLibraryFound } from "tsdl/dist/backend/webgpu/adapter";
+import { codeCells, executeNotebook, streamText, type Notebook } from "./helpers/jupyter";
 import { pattern } from "./helpers/torchPattern";
 
 const repo = path.resolve(__dirname, "..");
@@ -116,6 +118,13 @@ backend.init("webgpu", { verbose: false }).then(async () => {
   it("finds shared libraries as the dynamic loader does (the libvulkan.so.1 probe)", () => {
     assert.equal(sharedLibraryFound("libc.so.6"), true);
     assert.match(String(sharedLibraryFound("libtsdl-absent.so.1")), /libtsdl-absent\.so\.1: cannot open shared object file/);
+  });
+
+  it("a tfjs-node-gpu that cannot find CUDA 11's libraries points at webgpu for CUDA 12+", () => {
+    const hint = cudaHint("libcudart.so.11.0: cannot open shared object file: No such file or directory");
+    assert.equal(hint, " (tfjs-node-gpu needs CUDA 11.2 + cuDNN 8.1; webgpu is the path for CUDA 12+: npm install webgpu)");
+    assert.equal(cudaHint("libcudnn.so.8: cannot open shared object file"), hint);
+    assert.equal(cudaHint("The specified module could not be found: tfjs_binding.node"), "");
   });
 
   it("tells software adapters from GPUs by what Dawn reports", () => {
@@ -488,5 +497,38 @@ describe("the course ResNet on webgpu (llvmpipe)", function () {
     close(got.losses, want.losses, 1e-3, "ResNet step losses");
     // With a step in flight (webgpu), batch 0 and 1 are recorded while the next step runs: the same count.
     assert.equal(got.tensors[0], got.tensors[1], `numTensors when batches 0 and 1 were recorded: ${got.tensors}`);
+  });
+});
+
+describe("notebooks on webgpu (llvmpipe), smoke configuration", function () {
+  // 02 and 04 pass too (about 4 and 6 minutes here): they train the ResNet for several epochs, too long for CI.
+  this.timeout(600_000);
+  const run = (name: string): Promise<Notebook> =>
+    executeNotebook(path.join(repo, "notebooks", `${name}.ipynb`), {
+      env: { TSDL_SMOKE: "1", TSDL_BACKEND: "webgpu" },
+      allowErrors: true,
+      timeout: 400,
+      outputPath: path.join(repo, "artifacts", "executed", `${name}.webgpu.ipynb`),
+    });
+  const errors = (nb: Notebook) =>
+    codeCells(nb).flatMap((c, i) => (c.outputs ?? []).filter((o) => o.output_type === "error").map((o) => `cell ${i}: ${o.ename}: ${o.evalue}`));
+  const stdout = (nb: Notebook) => codeCells(nb).map((c) => streamText(c)).join("");
+  const ADAPTER = /^backend: webgpu, device: software adapter llvmpipe.* via Dawn OpenGL ES, compatibility mode$/m;
+
+  it("01-param-groups runs without error and prints the adapter", async () => {
+    const nb = await run("01-param-groups");
+    assert.deepEqual(errors(nb), []);
+    const out = stdout(nb);
+    assert.match(out, ADAPTER);
+    assert.match(out, /^loss on the random batch: \d+\.\d{4}$/m);
+    assert.match(out, /^largest change in the body \(lr 0\): 0$/m);
+  });
+
+  it("03-lr-schedulers runs without error, prints the adapter, and its lr finder restores the weights", async () => {
+    const nb = await run("03-lr-schedulers");
+    assert.deepEqual(errors(nb), []);
+    const out = stdout(nb);
+    assert.match(out, ADAPTER);
+    assert.match(out, /^weights and lr restored: true$/m);
   });
 });

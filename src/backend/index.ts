@@ -100,10 +100,10 @@ async function useCpu(): Promise<void> {
   (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
 }
 
-/** A tfjs-node-gpu load failure on a missing CUDA library: libtensorflow 2.9.1 wants CUDA 11.2 + cuDNN 8.1. */
-function cudaHint(msg: string): string {
+/** @internal A tfjs-node-gpu load failure on a missing CUDA library: libtensorflow 2.9.1 wants CUDA 11.2 + cuDNN 8.1. */
+export function cudaHint(msg: string): string {
   return /lib(cudart|cublas|cudnn|cufft|curand|cusolver|cusparse)|CUDA/i.test(msg)
-    ? " (tfjs-node-gpu needs CUDA 11.2 + cuDNN 8.1; on CUDA 12 or newer the GPU path is webgpu: npm install webgpu)"
+    ? " (tfjs-node-gpu needs CUDA 11.2 + cuDNN 8.1; webgpu is the path for CUDA 12+: npm install webgpu)"
     : "";
 }
 
