@@ -43,7 +43,9 @@ function install() {
         slot.current = b;
         after(b);
       },
-      set: (/** @type {(b: any) => void} */ f) => void (after = f),
+      set: (/** @type {(b: any) => void} */ f) => {
+        after = f;
+      },
     });
     return host;
   };

@@ -4,7 +4,7 @@
 //   node scripts/setup.js [--for start|test|bench]
 // Idempotent and quiet when everything is there. Writes only inside the repo (and apt's system packages).
 "use strict";
-const { execFileSync, spawnSync } = require("child_process");
+const { spawnSync } = require("child_process");
 const crypto = require("crypto");
 const fs = require("fs");
 const path = require("path");

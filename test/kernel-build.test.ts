@@ -6,7 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 
 type MimeBundle = Record<string, unknown>;
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { loadDisplay, displayProblem } = require("../kernel/bundle.js") as {
   loadDisplay(root: string): { module: { resultBundle(v: unknown): MimeBundle }; problem?: string };
   displayProblem: string | undefined;

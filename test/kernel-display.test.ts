@@ -4,12 +4,12 @@ import assert from "node:assert/strict";
 import { backend, bundle, display, DisplayHandle, JUPYTER_DISPLAY, tf } from "tsdl";
 import { clearOutput, inKernel, resultBundle, SINK_KEY, toBundle, type DisplaySink, type MimeBundle } from "tsdl/dist/display";
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { instrumentAwaits, interruptState } = require("../kernel/interrupt.js") as {
   instrumentAwaits(js: string): { js: string; topLevelAwait: boolean };
   interruptState: { epoch: number; interrupt(): void };
 };
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { toWire } = require("../kernel/bundle.js") as { toWire(b: MimeBundle): MimeBundle };
 
 type Sent = { kind: "display" | "update" | "clear"; bundle?: MimeBundle; id?: string; wait?: boolean };
@@ -159,7 +159,7 @@ describe("display: bundles", () => {
 describe("kernel: await instrumentation for interrupts", () => {
   const run = async (js: string): Promise<unknown> => {
     const { js: out } = instrumentAwaits(js);
-    // eslint-disable-next-line @typescript-eslint/no-implied-eval
+    // eslint-disable-next-line no-new-func
     return new Function(`return (async () => { ${out} })();`)();
   };
 

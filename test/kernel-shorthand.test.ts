@@ -2,11 +2,11 @@
 // tslab's own converter and executor (as the kernel runs cells), without Jupyter.
 import assert from "node:assert/strict";
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { expandShorthand } = require("../kernel/shorthand.js") as { expandShorthand(js: string, decls: string): string };
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { createConverter } = require("tslab/dist/converter");
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { createExecutor } = require("tslab/dist/executor");
 
 interface ConvertResult { output?: string; declOutput?: string; diagnostics: unknown[] }

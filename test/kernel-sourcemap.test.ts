@@ -7,13 +7,13 @@ interface Position {
   line: number;
   column: number;
 }
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { decode, lookup, Insertions } = require("../kernel/sourcemap.js") as {
   decode(map: object): number[][][];
   lookup(lines: number[][][], pos: Position): Position | undefined;
   Insertions: new () => { add(at: number, length: number): void; toInput(offset: number): number };
 };
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { instrumentAwaits } = require("../kernel/interrupt.js") as {
   instrumentAwaits(js: string): { js: string; insertions: { toInput(offset: number): number } };
 };

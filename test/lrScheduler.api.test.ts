@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as path from "path";
+import * as util from "util";
 import { backend, lrScheduler as L, optim, tf } from "tsdl";
 
 const fixture = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures", "lr_scheduler_goldens.json"), "utf8")) as {
@@ -256,7 +257,7 @@ describe("lrScheduler conveniences", () => {
 
   it("a scheduler prints its options, epoch and current lrs", () => {
     const s = L.stepLR(two(), { stepSize: 30, gamma: 0.1 });
-    assert.equal(require("util").inspect(s), "StepLR(stepSize=30, gamma=0.1) lastEpoch=0 lr=[0.05, 0.5]");
+    assert.equal(util.inspect(s), "StepLR(stepSize=30, gamma=0.1) lastEpoch=0 lr=[0.05, 0.5]");
     const display = Symbol.for("Jupyter.display");
     const bundle = (s as unknown as Record<symbol, () => Record<string, string>>)[display]();
     assert.equal(bundle["text/plain"], "StepLR(stepSize=30, gamma=0.1) lastEpoch=0 lr=[0.05, 0.5]");

@@ -68,7 +68,7 @@ describe("nn losses match torch.nn", () => {
   });
 
   it("lower-case factories build the same losses, as nn.batchNorm2d and optim.sgd", () => {
-    const pairs: Array<[nn.Loss, nn.Loss, Function]> = [
+    const pairs: Array<[nn.Loss, nn.Loss, new (...args: never[]) => nn.Loss]> = [
       [nn.crossEntropyLoss({ labelSmoothing: 0.1 }), new nn.CrossEntropyLoss({ labelSmoothing: 0.1 }), nn.CrossEntropyLoss],
       [nn.nllLoss({ reduction: "sum" }), new nn.NLLLoss({ reduction: "sum" }), nn.NLLLoss],
       [nn.mseLoss(), new nn.MSELoss(), nn.MSELoss],

@@ -6,7 +6,7 @@ import * as http from "http";
 import * as path from "path";
 
 const repo = path.resolve(__dirname, "..");
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { JUPYTERLAB_VERSION } = require("../scripts/env.js") as { JUPYTERLAB_VERSION: string };
 
 function get(url: string, token?: string): Promise<{ status: number; body: string }> {

@@ -375,6 +375,7 @@ describe("optim", () => {
       const g = tf.tensor([1, 1]);
       opt.step(new Map([[a, g]]));
       const good = opt.stateDict();
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the cases damage a state dict in any way
       const cases: Array<[string, (d: any) => void, RegExp]> = [
         ["stepCount", (d) => (d.stepCount = "x"), /Adam\.loadStateDict: stepCount must be an integer >= 0, got "x"/],
         ["a state that is null", (d) => (d.state.ckw = null), /Adam\.loadStateDict: state\["ckw"\] must be \{ step, buffers \}, got null/],

@@ -26,7 +26,7 @@ describe("plot: vega pinned for the private-API render", () => {
   });
 
   it("the private members render.ts uses exist on the pinned vega", () => {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const vega = require("vega");
     const view = new vega.View(vega.parse({ width: 10, height: 10, marks: [] }), { renderer: "none" });
     try {

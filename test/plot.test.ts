@@ -3,6 +3,7 @@
 // check input errors. Inputs come from real PyTorch runs (test/goldens/plot_goldens.py -> test/fixtures/plot.json).
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import * as util from "node:util";
 import { lrScheduler, plot } from "tsdl";
@@ -160,7 +161,7 @@ describe("plot: rendering and the display bundle", function () {
 
   it("saves .svg, .json and .html, and refuses other extensions", () => {
     const p = plot.lrFinder(F.lr_finder);
-    const dir = fs.mkdtempSync(path.join(require("os").tmpdir(), "tsdl-plot-"));
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tsdl-plot-"));
     try {
       assert.equal(fs.readFileSync(p.save(path.join(dir, "f.svg")), "utf8"), p.toSVG());
       assert.deepEqual(JSON.parse(fs.readFileSync(p.save(path.join(dir, "f.json")), "utf8")), p.spec);

@@ -6,7 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 
 const repo = path.resolve(__dirname, "..");
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { jupyterEnv, PYTHON, JUPYTERLAB_VERSION, venvPaths } = require("../scripts/env.js");
 
 function listTree(dir: string): string[] {

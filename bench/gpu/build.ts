@@ -50,7 +50,7 @@ async function main(): Promise<void> {
     run(process.execPath, [path.join(repo, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.json"]);
 
     say("bundling bench/gpu/proof.ts with tsdl and tfjs (esbuild)");
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const esbuild = require("esbuild") as typeof import("esbuild");
     const common = {
       bundle: true,
@@ -91,9 +91,11 @@ async function main(): Promise<void> {
     const total = files.reduce((s, f) => s + f.bytes, 0);
     const versions = {
       node: NODE_VERSION,
+      /* eslint-disable @typescript-eslint/no-require-imports */
       webgpu: require(path.join(webgpuPkg, "package.json")).version,
       "@tensorflow/tfjs": require(require.resolve("@tensorflow/tfjs/package.json", { paths: [repo] })).version,
       "@tensorflow/tfjs-backend-webgpu": require(require.resolve("@tensorflow/tfjs-backend-webgpu/package.json", { paths: [repo] })).version,
+      /* eslint-enable @typescript-eslint/no-require-imports */
       commit: gitCommit(),
     };
     fs.writeFileSync(path.join(out, "MANIFEST.json"), JSON.stringify({ builtAt: new Date().toISOString(), versions, files, totalBytes: total }, null, 1));

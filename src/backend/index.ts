@@ -77,20 +77,20 @@ function cudaDevicePresent(): boolean {
 }
 
 async function tryTensorflow(pkg: string): Promise<string> {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   require(pkg); // registers the "tensorflow" backend with the shared tfjs-core
   if (!(await tf.setBackend("tensorflow"))) throw new Error(`${pkg} loaded but the "tensorflow" backend did not initialise`);
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require(`${pkg}/package.json`).version as string;
 }
 
 async function tryWasm(): Promise<string> {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   require("@tensorflow/tfjs-backend-wasm");
   if (!(await tf.setBackend("wasm"))) throw new Error("the wasm backend did not initialise");
   // Stock wasm cannot train CNNs: register Conv2DBackpropFilter, a faster Conv2DBackpropInput and the native kernels.
   registerWasmTrainingKernels();
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require("@tensorflow/tfjs-backend-wasm/package.json").version as string;
 }
 

@@ -8,6 +8,8 @@ import { hostValues } from "../backend";
 export type Reduction = "mean" | "sum" | "none";
 const REDUCTIONS: readonly Reduction[] = ["mean", "sum", "none"];
 
+// A class and an interface of one name: the interface adds the call signature the constructor makes true.
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export interface Loss {
   /** `criterion(input, target)`: the same as `criterion.forward(input, target)`. */
   (input: tf.Tensor, target: tf.Tensor): tf.Tensor;
@@ -17,6 +19,7 @@ export interface Loss {
  * Base of every loss: instances are callable functions (`criterion(output, label)`), like torch.nn modules.
  * Subclasses implement `forward` and describe their options in `extraRepr`.
  */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export abstract class Loss {
   constructor() {
     // A class instance cannot be called in JavaScript; return a function carrying this prototype instead.

@@ -22,6 +22,7 @@ let libs: Libs | undefined;
 
 /** vega and vega-lite load on first use, so `import "tsdl"` does not pay for them. */
 function load(): Libs {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   if (!libs) libs = { vega: require("vega"), vl: require("vega-lite") };
   return libs;
 }

@@ -11,7 +11,10 @@ import * as os from "os";
 import * as path from "path";
 import { chromium, Browser, Page } from "playwright-core";
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// page.evaluate() bodies read JupyterLab's and the classic Notebook's untyped globals (window.jupyterapp, Jupyter).
+/* eslint-disable @typescript-eslint/no-explicit-any */
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { repo, jupyterEnv, PYTHON, LAB_ARGS, venvPaths } = require("../../scripts/env") as {
   repo: string;
   PYTHON: string;

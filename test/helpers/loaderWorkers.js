@@ -56,7 +56,7 @@ async function main() {
   } else if (mode === "close-mid-loop") {
     const l = loader(1, { numWorkers: Number(process.argv[4] ?? 2) });
     let n = 0;
-    for await (const b of l) {
+    for await (const _batch of l) {
       n += 1;
       if (n === 2) l.close();
     }

@@ -113,7 +113,7 @@ export function loadDawn(): DawnModule {
   const file = dawnNodePath();
   let mod: DawnModule;
   try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     mod = require(file) as DawnModule;
   } catch (e) {
     const msg = String((e as Error)?.message ?? e).split("\n")[0];

@@ -72,7 +72,7 @@ const LIMITS = [
 
 function packageVersion(pkg: string): string | undefined {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require(`${pkg}/package.json`).version as string;
   } catch {
     return undefined; // bundled (the GPU proof): no package.json beside it
@@ -137,7 +137,7 @@ export async function selectWebgpu(forced: boolean): Promise<WebgpuSelection> {
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
   watchErrors(device);
   exposeGpu(gpu);
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const webgpu = require("@tensorflow/tfjs-backend-webgpu") as typeof import("@tensorflow/tfjs-backend-webgpu");
   if (tf.findBackendFactory("webgpu")) tf.removeBackend("webgpu");
   tf.registerBackend("webgpu", () => new webgpu.WebGPUBackend(device, adapterInfo(adapter)), 0);

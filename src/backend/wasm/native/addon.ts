@@ -58,7 +58,7 @@ interface BuildScript {
 
 /** build.js, from src/ (ts-node) or dist/ (compiled): the repo root is four folders up from either. */
 export function buildScript(): BuildScript {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require(path.resolve(__dirname, "..", "..", "..", "..", "src", "backend", "wasm", "native", "build.js")) as BuildScript;
 }
 
@@ -101,7 +101,7 @@ export function loadNative(): NativeConv | undefined {
     if (built.reason !== undefined) throw new Error(built.reason);
     chooseCoreType();
     waitPassively();
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     loaded = require(script.paths.addon) as NativeConv;
     const cfg = loaded.config().split(" ");
     const dnnlOff = process.env.TSDL_WASM_DNNL === "0";
