@@ -36,7 +36,7 @@ export interface NativeConv {
   batchNormTrainGrad(heap: ArrayBuffer, x: number, dy: number, y: number, rows: number, c: number, mean: number, variance: number, scale: number, eps: number, dmean: number, dvar: number, dx: number, dscale: number, doffset: number): void;
   /** oneDNN's version when compiled in, else "". */
   dnnl(): string;
-  threads(n?: number): number;
+  threads(): number;
   config(): string;
 }
 

@@ -1,5 +1,6 @@
 // Convolutions as im2col + OpenBLAS sgemm (multi-threaded), and the path (this or oneDNN, dnnl.c) that runs each.
 #include <cblas.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -19,137 +20,166 @@ static int direct(const Geo* g) {  // 1x1, stride 1, no padding: x itself is the
          g->outH == g->inH && g->outW == g->inW;
 }
 
+// OpenBLAS runs on one thread (napi.c sets it at load) inside the OpenMP regions below, each thread computing its
+// own rows (or, for dW, its own rows of dW): OpenBLAS's own pthreads spin on sched_yield for ~0.1 s after every
+// call, taking a core from oneDNN's and the add-on's OpenMP threads (44 % of a core per training step here). Each
+// output element is still one sgemm's sum over the same K blocks, so the bits do not depend on the thread count.
+
+// The part [*lo, *hi) of n items that thread t of T computes: contiguous, in order.
+static void share(int64_t n, int64_t* lo, int64_t* hi) {
+  const int64_t T = omp_get_num_threads(), t = omp_get_thread_num();
+  *lo = n * t / T, *hi = n * (t + 1) / T;
+}
+
 // cols[r - r0, (p, q, c)] = x[n, i·sH + p - padTop, j·sW + q - padLeft, c] (0 outside), r = (n, i, j).
 // For a fixed p the kW·inC entries (q, c) are one contiguous run of x when the window row is inside the image.
-// Rows on both threads (each row written by one).
-static void im2col(const Geo* g, const float* x, float* cols, int64_t r0, int64_t r1) {
-  const int64_t K = (int64_t)g->kH * g->kW * g->inC;
+static void im2col_row(const Geo* g, const float* x, float* dst, int64_t r) {
   const int64_t hw = (int64_t)g->outH * g->outW;
   const int64_t run = (int64_t)g->kW * g->inC;
-#pragma omp parallel for schedule(static) if ((r1 - r0) * K >= PARALLEL_MIN)
-  for (int64_t r = r0; r < r1; r++) {
-    const int64_t n = r / hw, rem = r % hw, i = rem / g->outW, j = rem % g->outW;
-    const int64_t iw0 = j * g->sW - g->padLeft;
-    const int inside = iw0 >= 0 && iw0 + g->kW <= g->inW;
-    float* dst = cols + (r - r0) * K;
-    for (int p = 0; p < g->kH; p++) {
-      const int64_t ih = i * g->sH + p - g->padTop;
-      float* d = dst + p * run;
-      if (ih < 0 || ih >= g->inH) {
-        memset(d, 0, sizeof(float) * run);
-      } else if (inside) {
-        memcpy(d, x + ((n * g->inH + ih) * g->inW + iw0) * g->inC, sizeof(float) * run);
-      } else {
-        for (int q = 0; q < g->kW; q++) {
-          const int64_t iw = iw0 + q;
-          if (iw < 0 || iw >= g->inW) memset(d + q * g->inC, 0, sizeof(float) * g->inC);
-          else memcpy(d + q * g->inC, x + ((n * g->inH + ih) * g->inW + iw) * g->inC, sizeof(float) * g->inC);
-        }
+  const int64_t n = r / hw, rem = r % hw, i = rem / g->outW, j = rem % g->outW;
+  const int64_t iw0 = j * g->sW - g->padLeft;
+  const int inside = iw0 >= 0 && iw0 + g->kW <= g->inW;
+  for (int p = 0; p < g->kH; p++) {
+    const int64_t ih = i * g->sH + p - g->padTop;
+    float* d = dst + p * run;
+    if (ih < 0 || ih >= g->inH) {
+      memset(d, 0, sizeof(float) * run);
+    } else if (inside) {
+      memcpy(d, x + ((n * g->inH + ih) * g->inW + iw0) * g->inC, sizeof(float) * run);
+    } else {
+      for (int q = 0; q < g->kW; q++) {
+        const int64_t iw = iw0 + q;
+        if (iw < 0 || iw >= g->inW) memset(d + q * g->inC, 0, sizeof(float) * g->inC);
+        else memcpy(d + q * g->inC, x + ((n * g->inH + ih) * g->inW + iw) * g->inC, sizeof(float) * g->inC);
       }
     }
   }
 }
 
-// dx[n, i·sH + p - padTop, j·sW + q - padLeft, c] += cols[r - r0, (p, q, c)]; contiguous runs as in im2col.
-// Images on both threads: rows of different images write different parts of dx, and the rows of one image are
-// added by one thread in order (the same sums whatever the thread count).
+// dx[n, i·sH + p - padTop, j·sW + q - padLeft, c] += cols[r - r0, (p, q, c)] for rows r0..r1 in order; contiguous
+// runs as in im2col. The caller gives each thread whole images (rows of different images write different parts of
+// dx), so the rows of one image are added by one thread in order: the same sums whatever the thread count.
 static void col2im(const Geo* g, const float* cols, float* dx, int64_t r0, int64_t r1) {
   const int64_t K = (int64_t)g->kH * g->kW * g->inC;
   const int64_t hw = (int64_t)g->outH * g->outW;
   const int64_t run = (int64_t)g->kW * g->inC;
-  const int64_t n0 = r0 / hw, n1 = (r1 - 1) / hw + 1;
-#pragma omp parallel for schedule(static) if ((r1 - r0) * K >= PARALLEL_MIN && n1 - n0 > 1)
-  for (int64_t n = n0; n < n1; n++) {
-    const int64_t ra = n * hw > r0 ? n * hw : r0, rb = (n + 1) * hw < r1 ? (n + 1) * hw : r1;
-    for (int64_t r = ra; r < rb; r++) {
-      const int64_t rem = r % hw, i = rem / g->outW, j = rem % g->outW;
-      const int64_t iw0 = j * g->sW - g->padLeft;
-      const float* src = cols + (r - r0) * K;
-      for (int p = 0; p < g->kH; p++) {
-        const int64_t ih = i * g->sH + p - g->padTop;
-        if (ih < 0 || ih >= g->inH) continue;
-        const float* s = src + p * run;
-        float* row = dx + (n * g->inH + ih) * g->inW * g->inC;
-        if (iw0 >= 0 && iw0 + g->kW <= g->inW) {
-          float* d = row + iw0 * g->inC;
-          for (int64_t e = 0; e < run; e++) d[e] += s[e];
-        } else {
-          for (int q = 0; q < g->kW; q++) {
-            const int64_t iw = iw0 + q;
-            if (iw < 0 || iw >= g->inW) continue;
-            float* d = row + iw * g->inC;
-            for (int c = 0; c < g->inC; c++) d[c] += s[q * g->inC + c];
-          }
+  for (int64_t r = r0; r < r1; r++) {
+    const int64_t n = r / hw, rem = r % hw, i = rem / g->outW, j = rem % g->outW;
+    const int64_t iw0 = j * g->sW - g->padLeft;
+    const float* src = cols + (r - r0) * K;
+    for (int p = 0; p < g->kH; p++) {
+      const int64_t ih = i * g->sH + p - g->padTop;
+      if (ih < 0 || ih >= g->inH) continue;
+      const float* s = src + p * run;
+      float* row = dx + (n * g->inH + ih) * g->inW * g->inC;
+      if (iw0 >= 0 && iw0 + g->kW <= g->inW) {
+        float* d = row + iw0 * g->inC;
+        for (int64_t e = 0; e < run; e++) d[e] += s[e];
+      } else {
+        for (int q = 0; q < g->kW; q++) {
+          const int64_t iw = iw0 + q;
+          if (iw < 0 || iw >= g->inW) continue;
+          float* d = row + iw * g->inC;
+          for (int c = 0; c < g->inC; c++) d[c] += s[q * g->inC + c];
         }
       }
     }
   }
 }
 
-// y = act(im2col(x) · W + bias); act 0 linear, 1 relu.
+// y = act(im2col(x) · W + bias); act 0 linear, 1 relu. Each thread its rows of y.
 static void blas_forward(const Geo* g, const float* x, const float* w, const float* bias, int act, float* y) {
   const int64_t K = (int64_t)g->kH * g->kW * g->inC;
   const int64_t P = (int64_t)g->n * g->outH * g->outW;
-  if (direct(g)) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, P, g->outC, K, 1.f, x, K, w, g->outC, 0.f, y, g->outC);
-  } else {
-    const int64_t rows = chunk_rows(g);
-    float* cols = malloc(sizeof(float) * rows * K);
-    for (int64_t r0 = 0; r0 < P; r0 += rows) {
-      const int64_t r1 = r0 + rows < P ? r0 + rows : P;
-      im2col(g, x, cols, r0, r1);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, g->outC, K, 1.f, cols, K, w, g->outC, 0.f,
-                  y + r0 * g->outC, g->outC);
+#pragma omp parallel if (P * K >= PARALLEL_MIN)
+  {
+    int64_t lo, hi;
+    share(P, &lo, &hi);
+    if (direct(g)) {
+      if (hi > lo)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, hi - lo, g->outC, K, 1.f, x + lo * K, K, w, g->outC,
+                    0.f, y + lo * g->outC, g->outC);
+    } else {
+      const int64_t rows = chunk_rows(g);
+      float* cols = malloc(sizeof(float) * rows * K);
+      for (int64_t r0 = lo; r0 < hi; r0 += rows) {
+        const int64_t r1 = r0 + rows < hi ? r0 + rows : hi;
+        for (int64_t r = r0; r < r1; r++) im2col_row(g, x, cols + (r - r0) * K, r);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, g->outC, K, 1.f, cols, K, w, g->outC, 0.f,
+                    y + r0 * g->outC, g->outC);
+      }
+      free(cols);
     }
-    free(cols);
-  }
-  if (bias || act) {
-#pragma omp parallel for schedule(static) if (P * g->outC >= PARALLEL_MIN)
-    for (int64_t r = 0; r < P; r++) {
-      float* row = y + r * g->outC;
-      if (bias) for (int o = 0; o < g->outC; o++) row[o] += bias[o];
-      if (act == 1) for (int o = 0; o < g->outC; o++) row[o] = row[o] > 0.f ? row[o] : 0.f;
+    if (bias || act) {
+      for (int64_t r = lo; r < hi; r++) {
+        float* row = y + r * g->outC;
+        if (bias) for (int o = 0; o < g->outC; o++) row[o] += bias[o];
+        if (act == 1) for (int o = 0; o < g->outC; o++) row[o] = row[o] > 0.f ? row[o] : 0.f;
+      }
     }
   }
 }
 
-// dx = col2im(dy · Wᵀ)
+// dx = col2im(dy · Wᵀ). Each thread its images of dx.
 static void blas_backprop_input(const Geo* g, const float* dy, const float* w, const float* unused, int act, float* dx) {
   (void)unused, (void)act;
   const int64_t K = (int64_t)g->kH * g->kW * g->inC;
-  const int64_t P = (int64_t)g->n * g->outH * g->outW;
-  if (direct(g)) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, P, K, g->outC, 1.f, dy, g->outC, w, g->outC, 0.f, dx, K);
-    return;
+  const int64_t hw = (int64_t)g->outH * g->outW;
+  const int64_t P = (int64_t)g->n * hw;
+  const int64_t img = (int64_t)g->inH * g->inW * g->inC;
+#pragma omp parallel if (P * K >= PARALLEL_MIN)
+  {
+    if (direct(g)) {
+      int64_t lo, hi;
+      share(P, &lo, &hi);
+      if (hi > lo)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, hi - lo, K, g->outC, 1.f, dy + lo * g->outC, g->outC, w,
+                    g->outC, 0.f, dx + lo * K, K);
+    } else {
+      int64_t n0, n1;
+      share(g->n, &n0, &n1);
+      const int64_t lo = n0 * hw, hi = n1 * hw;
+      memset(dx + n0 * img, 0, sizeof(float) * (n1 - n0) * img);
+      const int64_t rows = chunk_rows(g);
+      float* cols = malloc(sizeof(float) * rows * K);
+      for (int64_t r0 = lo; r0 < hi; r0 += rows) {
+        const int64_t r1 = r0 + rows < hi ? r0 + rows : hi;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, K, g->outC, 1.f, dy + r0 * g->outC, g->outC, w,
+                    g->outC, 0.f, cols, K);
+        col2im(g, cols, dx, r0, r1);
+      }
+      free(cols);
+    }
   }
-  memset(dx, 0, sizeof(float) * g->n * g->inH * g->inW * g->inC);
-  const int64_t rows = chunk_rows(g);
-  float* cols = malloc(sizeof(float) * rows * K);
-  for (int64_t r0 = 0; r0 < P; r0 += rows) {
-    const int64_t r1 = r0 + rows < P ? r0 + rows : P;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, K, g->outC, 1.f, dy + r0 * g->outC, g->outC, w,
-                g->outC, 0.f, cols, K);
-    col2im(g, cols, dx, r0, r1);
-  }
-  free(cols);
 }
 
-// dW = Σ_chunks im2col(x)ᵀ · dy
+// dW = Σ_chunks im2col(x)ᵀ · dy: the threads build each chunk together, then each adds its rows of dW.
 static void blas_backprop_filter(const Geo* g, const float* x, const float* dy, const float* unused, int act, float* dw) {
   (void)unused, (void)act;
   const int64_t K = (int64_t)g->kH * g->kW * g->inC;
   const int64_t P = (int64_t)g->n * g->outH * g->outW;
-  if (direct(g)) {
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, g->outC, P, 1.f, x, K, dy, g->outC, 0.f, dw, g->outC);
-    return;
-  }
+  const int dir = direct(g);
   const int64_t rows = chunk_rows(g);
-  float* cols = malloc(sizeof(float) * rows * K);
-  for (int64_t r0 = 0; r0 < P; r0 += rows) {
-    const int64_t r1 = r0 + rows < P ? r0 + rows : P;
-    im2col(g, x, cols, r0, r1);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, g->outC, r1 - r0, 1.f, cols, K, dy + r0 * g->outC,
-                g->outC, r0 == 0 ? 0.f : 1.f, dw, g->outC);
+  float* cols = dir ? NULL : malloc(sizeof(float) * rows * K);
+#pragma omp parallel if (P * K >= PARALLEL_MIN)
+  {
+    int64_t k0, k1;
+    share(K, &k0, &k1);
+    if (dir) {
+      if (k1 > k0)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k1 - k0, g->outC, P, 1.f, x + k0, K, dy, g->outC, 0.f,
+                    dw + k0 * g->outC, g->outC);
+    } else {
+      for (int64_t r0 = 0; r0 < P; r0 += rows) {
+        const int64_t r1 = r0 + rows < P ? r0 + rows : P;
+#pragma omp for schedule(static)
+        for (int64_t r = r0; r < r1; r++) im2col_row(g, x, cols + (r - r0) * K, r);
+        if (k1 > k0)  // after the for's barrier: the whole chunk is built
+          cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k1 - k0, g->outC, r1 - r0, 1.f, cols + k0, K,
+                      dy + r0 * g->outC, g->outC, r0 == 0 ? 0.f : 1.f, dw + k0 * g->outC, g->outC);
+#pragma omp barrier  // before the next chunk overwrites cols
+      }
+    }
   }
   free(cols);
 }

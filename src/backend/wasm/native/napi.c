@@ -2,6 +2,7 @@
 // memory's ArrayBuffer, so no tensor is copied in or out. Malformed calls throw naming the kernel and argument.
 #include <cblas.h>
 #include <node_api.h>
+#include <omp.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -123,15 +124,11 @@ static napi_value js_backprop_filter(napi_env env, napi_callback_info info) {
   return conv_result(env, ran, path, ms);
 }
 
-static napi_value js_set_threads(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value a[1];
-  int32_t n = 0;
-  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
-  if (argc == 1) napi_get_value_int32(env, a[0], &n);
-  if (n > 0) openblas_set_num_threads(n);
+// threads() -> how many threads the add-on's kernels run on (OpenMP's; OpenBLAS runs single-threaded inside them)
+static napi_value js_threads(napi_env env, napi_callback_info info) {
+  (void)info;
   napi_value out;
-  napi_create_int32(env, openblas_get_num_threads(), &out);
+  napi_create_int32(env, omp_get_max_threads(), &out);
   return out;
 }
 
@@ -287,6 +284,7 @@ static napi_value js_dnnl(napi_env env, napi_callback_info info) {
 
 // Plain writable properties, as a JS module's exports (tests wrap them to count calls).
 NAPI_MODULE_INIT() {
+  openblas_set_num_threads(1);  // the convolutions call it on each OpenMP thread (conv.c)
   const napi_property_descriptor props[] = {
       {"forward", NULL, js_forward, NULL, NULL, NULL, napi_default_jsproperty, NULL},
       {"backpropInput", NULL, js_backprop_input, NULL, NULL, NULL, napi_default_jsproperty, NULL},
@@ -304,7 +302,7 @@ NAPI_MODULE_INIT() {
       {"slice", NULL, js_slice, NULL, NULL, NULL, napi_default_jsproperty, NULL},
       {"avgPoolGrad", NULL, js_avg_pool_grad, NULL, NULL, NULL, napi_default_jsproperty, NULL},
       {"dnnl", NULL, js_dnnl, NULL, NULL, NULL, napi_default_jsproperty, NULL},
-      {"threads", NULL, js_set_threads, NULL, NULL, NULL, napi_default_jsproperty, NULL},
+      {"threads", NULL, js_threads, NULL, NULL, NULL, napi_default_jsproperty, NULL},
       {"config", NULL, js_config, NULL, NULL, NULL, napi_default_jsproperty, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
