@@ -405,6 +405,38 @@ describe("training on webgpu (llvmpipe) against the cpu backend", function () {
     assert.deepEqual(got.restored, want.restored);
   });
 
+  it("a train() step on batches already on the GPU uploads nothing the size of an activation from the CPU", async () => {
+    // tfjs's Mean and Sum gradients multiply by a ones tensor filled on the CPU and uploaded: for the batch-norm
+    // statistics that was one activation-sized upload per layer and step (most of a ResNet step on an H100).
+    await backend.init("webgpu", { verbose: false });
+    const model = smallCnn(7);
+    const opt = new optim.SGD(model, { lr: 0.1, momentum: 0.9, weightDecay: 1e-3 });
+    const batches = [0, 1].map((i) =>
+      tf.tidy(() => ({ x: tf.randomNormal([16, 8, 8, 3], 0, 1, "float32", i), y: tf.tensor1d(Array.from({ length: 16 }, (_, k) => (k + i) % 3), "int32") })),
+    );
+    await train(model, batches, null, 1, opt, new nn.CrossEntropyLoss(), quiet); // uploads the batches, compiles
+    type Uploader = { uploadToGPU(id: object): void; tensorMap: { get(id: object): { resource?: unknown; values?: unknown; shape: number[] } } };
+    const be = tf.backend() as unknown as Uploader;
+    const upload = be.uploadToGPU;
+    const sizes: number[] = [];
+    be.uploadToGPU = function (this: Uploader, id: object) {
+      const d = this.tensorMap.get(id);
+      if (d.resource == null && d.values != null) sizes.push(tf.util.sizeFromShape(d.shape)); // CPU data, not an output
+      return upload.call(this, id);
+    };
+    try {
+      await train(model, batches, null, 1, opt, new nn.CrossEntropyLoss(), quiet);
+    } finally {
+      be.uploadToGPU = upload;
+    }
+    const smallestActivation = 16 * 4 * 4 * 6; // conv2's output
+    assert.ok(sizes.length > 0, "nothing uploaded at all: the spy saw no call (scalars such as the lr are uploaded)");
+    assert.ok(Math.max(...sizes) < smallestActivation, `uploads of ${sizes.filter((n) => n >= smallestActivation).join(", ")} values in a step`);
+    tf.dispose(batches.flatMap((b) => [b.x, b.y]));
+    model.dispose();
+    opt.dispose();
+  });
+
   it("a NaN loss read a step late still stops before its batch changed anything (weights, BatchNorm, optimizer, scheduler)", async () => {
     await backend.init("webgpu", { verbose: false });
     const good = Array.from({ length: 3 }, (_, i) => ({ x: tf.tensor4d(randn(4 * 8 * 8 * 3, 50 + i), [4, 8, 8, 3]), y: tf.tensor1d([0, 1, 2, i % 3], "int32") }));

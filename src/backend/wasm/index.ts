@@ -8,15 +8,14 @@
 //    (the faster per shape, chosen once per machine: native/choices.ts), in place in wasm memory; Tile, Sum/Mean
 //    over leading or trailing axes, MaxPoolGrad and FusedBatchNorm, whose stock versions are scalar loops or
 //    transpose first; Relu, Add, Sub, Multiply of large float32 tensors on both threads; FusedBatchNorm's and Relu's
-//    gradients as one kernel each and Mean's as one broadcast (wrappers around tfjs's gradients, active on wasm
-//    only); nn.BatchNorm2d's training mode as one kernel each way (core/kernels.ts);
+//    gradients as one kernel each (wrappers around tfjs's gradients, active on wasm only; Mean's and Sum's gradients
+//    are ../gradients.ts, for every backend); nn.BatchNorm2d's training mode as one kernel each way (core/kernels.ts);
 //  - always: Identity and same-dtype Cast share the data instead of copying it.
 // Switches: TSDL_WASM_NATIVE=0 (no addon), TSDL_WASM_DNNL=0 (oneDNN off; also builds without it), wasmKernelOptions.
 import * as tf from "@tensorflow/tfjs";
 import { conv2dBackpropFilter } from "./conv2d_backprop_filter";
 import { conv2dBackpropInput } from "./conv2d_backprop_input";
 import { jsMaxPoolGrad } from "./max_pool_grad";
-import { meanGradConfig } from "./mean_grad";
 import { BATCH_NORM_TRAIN, offerKernel } from "../../core/kernels";
 import { buildScript, loadNative, nativeStatus, type NativeConv } from "./native/addon";
 import {
@@ -174,8 +173,6 @@ export function registerWasmTrainingKernels(): void {
     if (original) tf.registerGradient(fusedBatchNormGradConfig(original, () => registered && native() !== undefined));
     const relu = tf.getGradient(tf.Relu);
     if (relu) tf.registerGradient(reluGradConfig(relu, () => registered && native() !== undefined));
-    const mean = tf.getGradient(tf.Mean);
-    if (mean) tf.registerGradient(meanGradConfig(mean, () => registered && native() !== undefined)); // its Tile is native
     gradientWrapped = true;
   }
   for (const config of wasmTrainingKernels) {
