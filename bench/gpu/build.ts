@@ -17,6 +17,7 @@ import * as path from "path";
 const NODE_VERSION = "20.20.2";
 const DEBS = ["libvulkan1", "libegl1", "libglvnd0", "libopengl0", "libgl1", "libglx0", "libgles2"];
 const LIMIT = 64 * 1024 * 1024;
+const MARKER = ".tsdl-gpuproof";
 
 const repo = path.resolve(__dirname, "..", "..");
 const args = process.argv.slice(2);
@@ -38,12 +39,15 @@ function xz(from: string, to: string): void {
 
 async function main(): Promise<void> {
   if (process.platform !== "linux" || process.arch !== "x64") fail(`builds on Linux x86-64 only (Dawn's and Node's binaries for the GPU machine); this is ${process.platform}-${process.arch}`);
-  // Only a folder this script made may be replaced.
-  if (fs.existsSync(out) && !fs.existsSync(path.join(out, "MANIFEST.json")) && fs.readdirSync(out).length > 0) {
-    fail(`${out} exists and is not a GPU proof folder (no MANIFEST.json): nothing was changed; choose another --out`);
+  // Only a folder this script made may be replaced: it has the marker (written first, so a build that failed
+  // half-way is still ours) or, from builds before the marker, a MANIFEST.json.
+  const ours = (f: string) => fs.existsSync(path.join(out, f));
+  if (fs.existsSync(out) && !ours(MARKER) && !ours("MANIFEST.json") && fs.readdirSync(out).length > 0) {
+    fail(`${out} exists and is not a GPU proof folder (no ${MARKER}): nothing was changed; choose another --out`);
   }
   fs.rmSync(out, { recursive: true, force: true });
   fs.mkdirSync(path.join(out, "debs"), { recursive: true });
+  fs.writeFileSync(path.join(out, MARKER), "made by npm run gpuproof (bench/gpu/build.ts); the next build replaces this folder\n");
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tsdl-gpuproof-"));
   try {
     say("building dist/");
@@ -61,6 +65,8 @@ async function main(): Promise<void> {
       // Loaded at run time or never on that machine: Dawn comes from TSDL_DAWN_NODE; no tfjs-node, no wasm there.
       external: ["webgpu", "@tensorflow/tfjs-node", "@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-backend-wasm", "canvas"],
       plugins: [withoutWasm],
+      // "tsdl" is this repo (no need for the node_modules/tsdl link the set-up makes).
+      alias: { tsdl: repo },
     };
     await esbuild.build({ ...common, entryPoints: [path.join(repo, "bench", "gpu", "proof.ts")], outfile: path.join(out, "proof.js") });
     // DataLoader workers run <folder of the bundle>/worker.js (src/data/workerPool.ts).
