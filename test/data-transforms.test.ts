@@ -138,7 +138,8 @@ describe("data transforms vs torchvision", () => {
       [crop32x20(), 45, 40], // not square: the short edge is scaled
       [input("gray"), 40, 40],
     ];
-    const tails: [string, data.transforms.Transform<any, any>[]][] = [ // eslint-disable-line @typescript-eslint/no-explicit-any
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const tails: [string, data.transforms.Transform<any, any>[]][] = [
       ["", []],
       ["ToTensor", [new T.ToTensor()]],
       ["ToTensor+Normalize", [new T.ToTensor(), new T.Normalize(0.5, 0.5)]],

@@ -30,7 +30,8 @@ export function transformSpec(t: TransformLike | undefined): Spec | undefined {
 }
 
 /** A transform, or a plain function `(input, generator) => output` (torchvision's Lambda). */
-export type TransformLike<I = any, O = any> = Transform<I, O> | ((input: I, generator: Generator) => O); // eslint-disable-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type TransformLike<I = any, O = any> = Transform<I, O> | ((input: I, generator: Generator) => O);
 
 /** Runs a TransformLike. */
 export function applyTransform<I, O>(t: TransformLike<I, O>, input: I, generator: Generator = defaultGenerator()): O {
@@ -52,14 +53,17 @@ function nameOf(t: TransformLike): string {
  * that chain is a `Compose<Image, FloatImage>`, so a dataset built with it yields `[FloatImage, number]`.
  * (The input type comes from the first element; behind a leading spread such as `...gray` it stays `any`.)
  */
-export class Compose<I = any, O = any> implements Transform<I, O> { // eslint-disable-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export class Compose<I = any, O = any> implements Transform<I, O> {
   readonly transforms: readonly TransformLike[];
   /** What runs: the transforms with fusible neighbours merged. */
   private readonly plan: readonly TransformLike[];
 
   constructor(transforms: readonly [TransformLike<I, O>]);
-  constructor(transforms: readonly [TransformLike<I>, ...TransformLike[], TransformLike<any, O>]); // eslint-disable-line @typescript-eslint/no-explicit-any
-  constructor(transforms: readonly [...TransformLike[], TransformLike<any, O>]); // eslint-disable-line @typescript-eslint/no-explicit-any
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  constructor(transforms: readonly [TransformLike<I>, ...TransformLike[], TransformLike<any, O>]);
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  constructor(transforms: readonly [...TransformLike[], TransformLike<any, O>]);
   constructor(transforms: readonly TransformLike[]);
   constructor(transforms: readonly TransformLike[]) {
     if (!Array.isArray(transforms)) throw new Error(`tsdl.data: Compose takes an array of transforms, got ${typeof transforms}`);
