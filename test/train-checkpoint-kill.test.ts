@@ -26,6 +26,8 @@ interface Run {
   signal: NodeJS.Signals | null;
   code: number | null;
   stderr: string;
+  /** Milliseconds from the saver's "ready" to its end. */
+  ms: number;
 }
 
 /** Runs the saver; `killAfterMs` (counted from its "ready") ends it with SIGKILL. */
@@ -35,18 +37,20 @@ function runSaver(dir: string, first: number, count: number | "loop", opts: { ki
   const saved: number[] = [];
   let out = "";
   let stderr = "";
+  let ready = NaN;
   child.stdout.on("data", (c: Buffer) => {
     out += c;
     for (let i = out.indexOf("\n"); i >= 0; i = out.indexOf("\n")) {
       const line = out.slice(0, i);
       out = out.slice(i + 1);
+      if (line === "ready") ready = performance.now();
       if (line === "ready" && opts.killAfterMs !== undefined) setTimeout(() => child.kill("SIGKILL"), opts.killAfterMs);
       const m = /^saved (\d+)$/.exec(line);
       if (m) saved.push(Number(m[1]));
     }
   });
   child.stderr.on("data", (c: Buffer) => (stderr += c));
-  return new Promise((resolve) => child.on("close", (code, signal) => resolve({ saved, signal, code, stderr })));
+  return new Promise((resolve) => child.on("close", (code, signal) => resolve({ saved, signal, code, stderr, ms: performance.now() - ready })));
 }
 
 /** The saver's model in this process, for loading what it wrote. */
@@ -102,8 +106,13 @@ describe("checkpoints survive kill -9", function () {
     let next = 0;
     const landed = new Set<number>(); // saves finished per run: shows the kills fall at different points
     let partial = 0; // runs that left an unfinished save's files behind
+    // Kills spread over about three saves of this machine, however loaded it is (a fixed window would, on a busy
+    // machine, fall mostly before the first save ends).
+    const timed = await runSaver(path.join(root, "timing", "ck"), 0, 4);
+    assert.deepEqual(timed.saved, [0, 1, 2, 3], `the saver failed: ${timed.stderr}`);
+    const window = Math.max(200, (3 * timed.ms) / 4);
     for (let k = 0; k < KILLS; k++) {
-      const r = await runSaver(dir, next, "loop", { killAfterMs: Math.random() * 200 });
+      const r = await runSaver(dir, next, "loop", { killAfterMs: Math.random() * window });
       assert.equal(r.signal, "SIGKILL", `saver ended by itself (code ${r.code}): ${r.stderr}`);
       landed.add(r.saved.length);
       if (r.saved.length) durable = r.saved[r.saved.length - 1];
@@ -127,7 +136,7 @@ describe("checkpoints survive kill -9", function () {
     await saveHere(dir, model, next); // the next save, in this process
     assertClean(dir);
     assert.equal(await assertIntact(dir, model), next);
-    console.log(`      ${KILLS} kills, ${durable + 1} saves finished, ${partial} kills left an unfinished save's files (removed by the next save)`);
+    console.log(`      ${KILLS} kills within ${window.toFixed(0)} ms, ${durable + 1} saves finished, ${partial} kills left an unfinished save's files (removed by the next save)`);
   });
 
   for (const fresh of [true, false]) {
