@@ -159,7 +159,8 @@ function benchVenv() {
   say("setting up PyTorch 2.x for the benches in bench/.venv (pip install torch)");
   try {
     if (!fs.existsSync(python)) run(base, ["-m", "venv", venv]);
-    run(python, ["-m", "pip", "install", "--quiet", "--retries", "0", "torch", "numpy"]); // numpy: torch warns without it
+    // numpy: torch warns without it. No cache: pip's cache is under the home directory.
+    run(python, ["-m", "pip", "install", "--quiet", "--retries", "0", "--no-cache-dir", "--disable-pip-version-check", "torch", "numpy"]);
   } catch (e) {
     say(`PyTorch 2.x not installed (${e.message}): the bench compares with Debian's PyTorch 1.13 only`);
   }
