@@ -15,7 +15,7 @@ import type { ConvGeometry } from "./geometry";
 export type ConvPath = "dnnl" | "blas";
 export type ConvKind = "forward" | "backpropInput" | "backpropFilter";
 
-/** What a choice file holds (JSON). Only `path` is read back; the times are for people. */
+/** What a choice file holds (JSON). Only `path` is read back; the times (CPU ms, all threads, the best of 3) are for people. */
 interface ChoiceFile {
   path: ConvPath;
   ms: { dnnl: number; blas: number };

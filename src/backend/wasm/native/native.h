@@ -27,7 +27,7 @@ typedef void (*ConvPath)(const Geo* g, const float* a, const float* b, const flo
 // conv.c: which path computes a convolution (the caller decides; see conv.ts):
 //   PATH_BLAS  im2col + OpenBLAS
 //   PATH_DNNL  oneDNN when it has a primitive for the shape, else im2col + OpenBLAS
-//   PATH_TIME  both, twice each, alternating, ms[0] = oneDNN's best time, ms[1] = OpenBLAS's; out holds oneDNN's
+//   PATH_TIME  both, alternating, ms[0] = oneDNN's best CPU time (process, all threads), ms[1] = OpenBLAS's; out holds oneDNN's
 //              result (or OpenBLAS's, with ms[0] = -1, when oneDNN cannot run the shape)
 // Returns the path whose result is in out: PATH_BLAS or PATH_DNNL. wid identifies the weights (forward, dx): the
 // same nonzero wid promises the same weights, so oneDNN's reordered copy of them is reused (0: always reorder).
