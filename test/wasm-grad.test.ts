@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { backend, nn, tf } from "tsdl";
+import { backend, nn, optim, tf } from "tsdl";
 import { BATCH_NORM_TRAIN } from "tsdl/dist/core/kernels";
 // The instance the registered kernels read (tsdl resolves to dist/).
 import { filterGradOptions, nativeStatus, wasmKernelOptions, type FilterGradStrategy } from "tsdl/dist/backend/wasm";
@@ -572,5 +572,58 @@ describe("native Relu, Relu's gradient, Add, Sub, Multiply on wasm: the stock ke
       wasmKernelOptions.native = true;
     }
     on.forEach((t, i) => assert.deepEqual(bits(t), bits(off[i]), `output ${i}`));
+  });
+});
+
+describe("optim.SGD on wasm: one native pass per parameter, the composed ops' bits", () => {
+  // A large parameter (both threads) and a small one (below the size where the add-on runs Add and Multiply).
+  const shapes: Array<[number, number]> = [[300, 200], [7, 5]];
+  const special = [NaN, Infinity, -Infinity, 0, -0, 1e-40, -1e-40, 3.5];
+  const run = (options: { weightDecay: number; maximize: boolean }): Float32Array[] => {
+    const params = tf.tidy(() =>
+      shapes.map(([r, c], k) =>
+        tf.variable(tf.tensor2d(Float32Array.from(randn(r * c, 70 + k), (v, i) => (i < special.length ? special[i] : v)), [r, c])),
+      ),
+    );
+    const opt = new optim.SGD(params, { lr: 0.013, ...options });
+    for (let step = 0; step < 3; step++) {
+      tf.tidy(() => {
+        const grads: tf.NamedTensorMap = {};
+        params.forEach((p, k) => (grads[p.name] = tf.tensor2d(randn(p.size, 80 + 10 * step + k), p.shape as [number, number])));
+        opt.step(grads);
+      });
+    }
+    const out = params.map((p) => p.dataSync() as Float32Array);
+    tf.dispose(params);
+    return out;
+  };
+  const bits = (x: Float32Array) => Array.from(new Uint32Array(x.buffer), (u, i) => (Number.isNaN(x[i]) ? "NaN" : u));
+
+  it("weight decay or none, maximize or not: equal bit for bit to tfjs's ops, the fused kernel once per parameter and step, nothing leaks", async function () {
+    await backend.init("wasm", { verbose: false });
+    if (!nativeStatus().enabled) this.skip();
+    const n = loadNative()!;
+    for (const options of [{ weightDecay: 1e-4, maximize: false }, { weightDecay: 0, maximize: false }, { weightDecay: 0.5, maximize: true }]) {
+      const saved = n.sgdStep;
+      let calls = 0;
+      n.sgdStep = (...args) => (calls++, saved(...args));
+      const before = tf.memory().numTensors;
+      let on: Float32Array[];
+      try {
+        on = run(options);
+      } finally {
+        n.sgdStep = saved;
+      }
+      assert.equal(calls, 3 * shapes.length, JSON.stringify(options));
+      assert.equal(tf.memory().numTensors, before, "tensors leaked");
+      wasmKernelOptions.native = false;
+      let off: Float32Array[];
+      try {
+        off = run(options);
+      } finally {
+        wasmKernelOptions.native = true;
+      }
+      on.forEach((t, i) => assert.deepEqual(bits(t), bits(off[i]), `${JSON.stringify(options)}: parameter ${i}`));
+    }
   });
 });

@@ -16,6 +16,19 @@ export interface BatchNormTrainAttrs {
   relu: boolean;
 }
 
+/**
+ * One step of plain SGD (torch.optim.SGD without momentum) on float32 p and grad of one shape, in one pass:
+ * p + (g + p·weightDecay)·(−lr) with g = maximize ? −grad : grad, each operation rounded to float32 as the
+ * composed tfjs ops round it (the same bits). Attrs lr, weightDecay, maximize.
+ */
+export const SGD_STEP = "TsdlSgdStep";
+
+export interface SgdStepAttrs {
+  lr: number;
+  weightDecay: number;
+  maximize: boolean;
+}
+
 const ready = new Map<string, () => boolean>();
 
 /** For the backend registering `name`: when it can run it (e.g. while its native add-on is loaded). */

@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { kernelReady, SGD_STEP, type SgdStepAttrs } from "../core/kernels";
 import { finite, flag, nonNegative, SGDHyper, SGDOptions, Specs } from "./options";
 import { l2Grad, Optimizer, ParamsInput } from "./optimizer";
 
@@ -37,6 +38,11 @@ export class SGD extends Optimizer<SGDHyper> {
   }
 
   protected update(p: tf.Variable, grad: tf.Tensor, h: SGDHyper, _step: number, buffers: Record<string, tf.Tensor>): tf.Tensor {
+    if (h.momentum === 0 && p.dtype === "float32" && tf.util.arraysEqual(p.shape, grad.shape) && kernelReady(SGD_STEP)) {
+      // one pass instead of three or four full-size ops, same bits (core/kernels.ts)
+      const attrs: SgdStepAttrs = { lr: h.lr, weightDecay: h.weightDecay, maximize: h.maximize };
+      return tf.engine().runKernel(SGD_STEP, { p, grad }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+    }
     let g = l2Grad(p, grad, h.maximize, h.weightDecay, (x) => this.scalar(x));
     if (h.momentum !== 0) {
       const old = buffers.momentumBuffer;

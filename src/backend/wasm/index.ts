@@ -16,7 +16,7 @@ import * as tf from "@tensorflow/tfjs";
 import { conv2dBackpropFilter } from "./conv2d_backprop_filter";
 import { conv2dBackpropInput } from "./conv2d_backprop_input";
 import { jsMaxPoolGrad } from "./max_pool_grad";
-import { BATCH_NORM_TRAIN, offerKernel } from "../../core/kernels";
+import { BATCH_NORM_TRAIN, offerKernel, SGD_STEP } from "../../core/kernels";
 import { buildScript, loadNative, nativeStatus, type NativeConv } from "./native/addon";
 import {
   BATCH_NORM_GRAD, BATCH_NORM_TRAIN_GRAD, batchNormTrainGradConfig, fusedBatchNormGradConfig, nativeBatchNormGrad,
@@ -25,7 +25,7 @@ import {
 import { nativeBackpropFilter, nativeBackpropInput, nativeForward, type ConvOptions } from "./native/conv";
 import {
   RELU_GRAD, nativeAvgPoolGrad, nativeBatchNorm, nativeBinary, nativeMaxPoolGrad, nativeReduce, nativeRelu, nativeReluGrad, nativeSlice,
-  nativeTile, reluGradConfig,
+  nativeSgdStep, nativeTile, reluGradConfig,
 } from "./native/ops";
 import type { TensorInfo } from "./scratch";
 
@@ -154,6 +154,7 @@ export function registerWasmTrainingKernels(): void {
       [BATCH_NORM_TRAIN, nativeBatchNormTrain],
       [BATCH_NORM_TRAIN_GRAD, nativeBatchNormTrainGrad],
       [RELU_GRAD, nativeReluGrad],
+      [SGD_STEP, nativeSgdStep],
     ];
     for (const [kernelName, make] of nativeOnly) {
       tf.registerKernel({
@@ -168,6 +169,7 @@ export function registerWasmTrainingKernels(): void {
     }
     tf.registerGradient(batchNormTrainGradConfig);
     offerKernel(BATCH_NORM_TRAIN, () => registered && native() !== undefined); // nn's BatchNorm2d uses it then
+    offerKernel(SGD_STEP, () => registered && native() !== undefined); // optim's SGD without momentum
     // The gradient registry is shared by all backends: the wrapper runs tfjs's own gradient except on wasm.
     const original = tf.getGradient(tf.FusedBatchNorm);
     if (original) tf.registerGradient(fusedBatchNormGradConfig(original, () => registered && native() !== undefined));

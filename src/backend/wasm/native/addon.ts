@@ -27,6 +27,7 @@ export interface NativeConv {
   relu(heap: ArrayBuffer, x: number, y: number, n: number): void;
   reluGrad(heap: ArrayBuffer, dy: number, x: number, dx: number, n: number): void;
   /** out = a op b; op 0 add, 1 subtract, 2 multiply; a or b a scalar when its flag is 1. */
+  sgdStep(heap: ArrayBuffer, p: number, grad: number, out: number, n: number, weightDecay: number, negLr: number, maximize: number): void;
   binary(heap: ArrayBuffer, op: number, a: number, b: number, out: number, n: number, aScalar: number, bScalar: number): void;
   /** A 4-D slice (shape, begin, size Int32Array(4)) of a tensor of 4-byte elements. */
   slice(heap: ArrayBuffer, x: number, out: number, shape: Int32Array, begin: Int32Array, size: Int32Array): void;

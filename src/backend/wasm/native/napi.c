@@ -250,6 +250,16 @@ static napi_value js_binary(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// sgdStep(heap, p, grad, out, n, weightDecay, -lr, maximize)
+static napi_value js_sgd_step(napi_env env, napi_callback_info info) {
+  napi_value a[8];
+  char* heap = heap_args(env, info, 8, a, "sgdStep");
+  if (!heap) return NULL;
+  sgd_step(PTR(heap, off(env, a[1])), PTR(heap, off(env, a[2])), PTR(heap, off(env, a[3])), off(env, a[4]),
+           (float)num(env, a[5]), (float)num(env, a[6]), (int)num(env, a[7]));
+  return NULL;
+}
+
 // slice(heap, x, out, shape Int32Array(4), begin Int32Array(4), size Int32Array(4))
 static napi_value js_slice(napi_env env, napi_callback_info info) {
   napi_value a[6];
@@ -299,6 +309,7 @@ NAPI_MODULE_INIT() {
       {"relu", NULL, js_relu, NULL, NULL, NULL, napi_default_jsproperty, NULL},
       {"reluGrad", NULL, js_relu_grad, NULL, NULL, NULL, napi_default_jsproperty, NULL},
       {"binary", NULL, js_binary, NULL, NULL, NULL, napi_default_jsproperty, NULL},
+      {"sgdStep", NULL, js_sgd_step, NULL, NULL, NULL, napi_default_jsproperty, NULL},
       {"slice", NULL, js_slice, NULL, NULL, NULL, napi_default_jsproperty, NULL},
       {"avgPoolGrad", NULL, js_avg_pool_grad, NULL, NULL, NULL, napi_default_jsproperty, NULL},
       {"dnnl", NULL, js_dnnl, NULL, NULL, NULL, napi_default_jsproperty, NULL},

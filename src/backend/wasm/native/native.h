@@ -57,5 +57,6 @@ void relu(const float* x, float* y, int64_t n);
 void relu_grad(const float* dy, const float* x, float* dx, int64_t n);
 void binary(int op, const float* a, const float* b, float* out, int64_t n, int a_scalar, int b_scalar);
 void slice4(const int32_t* x, int32_t* out, const int32_t* shape, const int32_t* begin, const int32_t* size);
+void sgd_step(const float* p, const float* grad, float* out, int64_t n, float wd, float neg_lr, int maximize);
 void avg_pool_grad(const int32_t* g, const float* dy, float* dx);
 #endif

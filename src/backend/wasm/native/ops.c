@@ -331,3 +331,21 @@ void avg_pool_grad(const int32_t* g, const float* dy, float* dx) {
       }
   }
 }
+
+// p + (g + p·wd)·negLr, g = ±grad: each product and sum rounded to float on its own, as the composed ops (tfjs's
+// Neg, Mul, Add) round them; the compiler must not fuse them into a multiply-add.
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+void sgd_step(const float* p, const float* grad, float* out, int64_t n, float wd, float neg_lr, int maximize) {
+#pragma omp parallel for simd schedule(static) if (n >= PARALLEL_MIN)
+  for (int64_t i = 0; i < n; i++) {
+    float g = maximize ? -grad[i] : grad[i];
+    if (wd != 0.f) {
+      const float t = p[i] * wd;
+      g = g + t;
+    }
+    const float u = g * neg_lr;
+    out[i] = p[i] + u;
+  }
+}
+#pragma GCC pop_options

@@ -3,6 +3,7 @@
 // (Sum/Mean over the N, H, W axes of NHWC, as every batch-norm statistic and gradient does) or run on one thread.
 // Cases outside the fast paths go to the stock kernel.
 import * as tf from "@tensorflow/tfjs";
+import { SGD_STEP, type SgdStepAttrs } from "../../../core/kernels";
 import type { NativeConv } from "./addon";
 import type { PoolAttrs } from "./geometry";
 import { at, heap, type WasmBackendView } from "./heap";
@@ -105,6 +106,21 @@ export function nativeBinary(native: NativeConv, fallback: tf.KernelFunc, kernel
     const w = args.backend as unknown as WasmBackendView;
     const out = w.makeOutput(big.shape, "float32");
     native.binary(heap(w), op, at(w, a), at(w, b), at(w, out), tf.util.sizeFromShape(big.shape), aScalar ? 1 : 0, bScalar ? 1 : 0);
+    return out;
+  };
+}
+
+/** SGD_STEP (core/kernels.ts) in one pass on both threads. */
+export function nativeSgdStep(native: NativeConv): tf.KernelFunc {
+  return (args) => {
+    const { p, grad } = args.inputs as { p: TensorInfo; grad: TensorInfo };
+    const { lr, weightDecay, maximize } = args.attrs as unknown as SgdStepAttrs;
+    if (p.dtype !== "float32" || grad.dtype !== "float32" || !tf.util.arraysEqual(p.shape, grad.shape)) {
+      throw new Error(`tsdl: ${SGD_STEP} takes float32 p and grad of one shape, got ${p.dtype} [${p.shape}] and ${grad.dtype} [${grad.shape}]`);
+    }
+    const w = args.backend as unknown as WasmBackendView;
+    const out = w.makeOutput(p.shape, "float32");
+    native.sgdStep(heap(w), at(w, p), at(w, grad), at(w, out), tf.util.sizeFromShape(p.shape), weightDecay, -lr, maximize ? 1 : 0);
     return out;
   };
 }
