@@ -1,7 +1,7 @@
 // The course ResNet's training step and inference on tsdl's backend vs PyTorch 2.x and 1.13, in one run on this machine.
 //
 //   node -r ts-node/register/transpile-only bench/resnet.ts [--backend wasm] [--batch 64] [--size 96]
-//        [--warmup 1] [--steps 3] [--rounds 4] [--mode train|infer|both] [--no-torch] [--profile]
+//        [--warmup 2] [--steps 5] [--rounds 4] [--mode train|infer|both] [--no-torch] [--profile]
 //        [--no-native] [--dnnl auto|always|off]   (wasm: XNNPACK only / how the native convs use oneDNN)
 //
 // `npm run bench -- resnet` runs it after the set-up, which puts PyTorch 2.x (pip's `torch`) in bench/.venv
@@ -9,8 +9,10 @@
 // then with OMP_WAIT_POLICY=passive as tsdl runs its threads), PyTorch 1.13, then tsdl (bench/torch/resnet.py is the
 // same network and step in PyTorch, 2 threads), so all see the same machine load (it is shared), and reports per
 // round and as best / median: images/s (median of the steps), the ratio tsdl / PyTorch, and CPU ms per image (user +
-// system time of the process, all threads), which other processes' load disturbs less than wall time. Train step = forward (BatchNorm in training mode) + cross-entropy + backward +
-// SGD(lr 0.01, weight decay 1e-4; tsdl's optim.SGD) on random data. --profile prints each tfjs kernel's share of a step.
+// system time of the process, all threads), which other processes' load disturbs less than wall time. Both sides
+// warm up 2 steps and time 5 (tsdl's first steps still fault in memory and time new conv shapes). Train step =
+// forward (BatchNorm in training mode) + cross-entropy + backward + SGD(lr 0.01, weight decay 1e-4; tsdl's
+// optim.SGD) on random data. --profile prints each tfjs kernel's share of a step.
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
@@ -34,7 +36,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { backend: "wasm", batch: 64, size: 96, warmup: 1, steps: 3, mode: "both", rounds: 4, torch: true, profile: false, native: true, dnnl: "auto" };
+  const a: Args = { backend: "wasm", batch: 64, size: 96, warmup: 2, steps: 5, mode: "both", rounds: 4, torch: true, profile: false, native: true, dnnl: "auto" };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = argv[i + 1];
