@@ -87,8 +87,106 @@ static void col2im(const Geo* g, const float* cols, float* dx, int64_t r0, int64
   }
 }
 
+// Stride 1 (kernels larger than 1x1): per kernel tap (p, q), one sgemm over only the outputs whose input pixel is
+// inside the image, instead of im2col's rows with their zeros for the padding (40 % of them for the 3x3 images of
+// the last stage, 21 % for the 6x6). For an output row i the tap's valid columns j0..j1 are one contiguous run of
+// x and of y / dy.
+static void tap_range(int k, int pad, int in, int out, int* lo, int* hi) {
+  *lo = pad - k > 0 ? pad - k : 0;
+  *hi = in + pad - k < out ? in + pad - k : out;
+}
+
+// y = act(Σ_taps x_tap · W_tap + bias), the taps added in order (p, q); each thread its images.
+static void taps_forward(const Geo* g, const float* x, const float* w, const float* bias, int act, float* y) {
+  const int64_t C = g->inC, O = g->outC, hw = (int64_t)g->outH * g->outW;
+#pragma omp parallel if ((int64_t)g->n * hw * C * g->kH * g->kW >= PARALLEL_MIN)
+  {
+    int64_t n0, n1;
+    share(g->n, &n0, &n1);
+    if (n1 > n0) {
+      float* ys = y + n0 * hw * O;
+      memset(ys, 0, sizeof(float) * (n1 - n0) * hw * O);
+      float* xs = malloc(sizeof(float) * (n1 - n0) * hw * C);
+      float* t = malloc(sizeof(float) * (n1 - n0) * hw * O);
+      for (int p = 0; p < g->kH; p++)
+        for (int q = 0; q < g->kW; q++) {
+          int i0, i1, j0, j1;
+          tap_range(p, g->padTop, g->inH, g->outH, &i0, &i1);
+          tap_range(q, g->padLeft, g->inW, g->outW, &j0, &j1);
+          if (i1 <= i0 || j1 <= j0) continue;
+          const int64_t ni = i1 - i0, nj = j1 - j0, rows = (n1 - n0) * ni * nj;
+          for (int64_t n = n0; n < n1; n++)
+            for (int64_t i = i0; i < i1; i++)
+              memcpy(xs + ((n - n0) * ni + (i - i0)) * nj * C,
+                     x + ((n * g->inH + i + p - g->padTop) * g->inW + j0 + q - g->padLeft) * C, sizeof(float) * nj * C);
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, O, C, 1.f, xs, C, w + (int64_t)(p * g->kW + q) * C * O,
+                      O, 0.f, t, O);
+          for (int64_t n = n0; n < n1; n++)
+            for (int64_t i = i0; i < i1; i++) {
+              float* yr = y + ((n * g->outH + i) * g->outW + j0) * O;
+              const float* tr = t + ((n - n0) * ni + (i - i0)) * nj * O;
+              for (int64_t e = 0; e < nj * O; e++) yr[e] += tr[e];
+            }
+        }
+      free(xs);
+      free(t);
+      if (bias || act) {
+        for (int64_t r = n0 * hw; r < n1 * hw; r++) {
+          float* row = y + r * O;
+          if (bias) for (int o = 0; o < O; o++) row[o] += bias[o];
+          if (act == 1) for (int o = 0; o < O; o++) row[o] = row[o] > 0.f ? row[o] : 0.f;
+        }
+      }
+    }
+  }
+}
+
+// dW_tap = x_tapᵀ · dy_tap over the tap's valid outputs: the threads gather them together, then each computes its
+// rows (input channels) of dW_tap.
+static void taps_backprop_filter(const Geo* g, const float* x, const float* dy, float* dw) {
+  const int64_t C = g->inC, O = g->outC, P = (int64_t)g->n * g->outH * g->outW;
+  float* xs = malloc(sizeof(float) * P * C);
+  float* ds = malloc(sizeof(float) * P * O);
+#pragma omp parallel if (P * C * g->kH * g->kW >= PARALLEL_MIN)
+  {
+    int64_t c0, c1;
+    share(C, &c0, &c1);
+    for (int p = 0; p < g->kH; p++)
+      for (int q = 0; q < g->kW; q++) {
+        int i0, i1, j0, j1;
+        tap_range(p, g->padTop, g->inH, g->outH, &i0, &i1);
+        tap_range(q, g->padLeft, g->inW, g->outW, &j0, &j1);
+        const int64_t ni = i1 > i0 ? i1 - i0 : 0, nj = j1 > j0 ? j1 - j0 : 0, rows = (int64_t)g->n * ni * nj;
+        float* dwt = dw + (int64_t)(p * g->kW + q) * C * O;
+#pragma omp for schedule(static)
+        for (int64_t r = 0; r < (nj > 0 ? (int64_t)g->n * ni : 0); r++) {
+          const int64_t n = r / ni, i = i0 + r % ni;
+          memcpy(xs + r * nj * C, x + ((n * g->inH + i + p - g->padTop) * g->inW + j0 + q - g->padLeft) * C,
+                 sizeof(float) * nj * C);
+          memcpy(ds + r * nj * O, dy + ((n * g->outH + i) * g->outW + j0) * O, sizeof(float) * nj * O);
+        }
+        if (c1 > c0) {
+          if (rows > 0)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, c1 - c0, O, rows, 1.f, xs + c0, C, ds, O, 0.f,
+                        dwt + c0 * O, O);
+          else
+            memset(dwt + c0 * O, 0, sizeof(float) * (c1 - c0) * O);
+        }
+#pragma omp barrier  // before the next tap overwrites xs and ds
+      }
+  }
+  free(xs);
+  free(ds);
+}
+
+static int unit_stride(const Geo* g) { return g->sH == 1 && g->sW == 1 && !direct(g); }
+
 // y = act(im2col(x) · W + bias); act 0 linear, 1 relu. Each thread its rows of y.
 static void blas_forward(const Geo* g, const float* x, const float* w, const float* bias, int act, float* y) {
+  if (unit_stride(g)) {
+    taps_forward(g, x, w, bias, act, y);
+    return;
+  }
   const int64_t K = (int64_t)g->kH * g->kW * g->inC;
   const int64_t P = (int64_t)g->n * g->outH * g->outW;
 #pragma omp parallel if (P * K >= PARALLEL_MIN)
@@ -156,6 +254,10 @@ static void blas_backprop_input(const Geo* g, const float* dy, const float* w, c
 // dW = Σ_chunks im2col(x)ᵀ · dy: the threads build each chunk together, then each adds its rows of dW.
 static void blas_backprop_filter(const Geo* g, const float* x, const float* dy, const float* unused, int act, float* dw) {
   (void)unused, (void)act;
+  if (unit_stride(g)) {
+    taps_backprop_filter(g, x, dy, dw);
+    return;
+  }
   const int64_t K = (int64_t)g->kH * g->kW * g->inC;
   const int64_t P = (int64_t)g->n * g->outH * g->outW;
   const int dir = direct(g);
