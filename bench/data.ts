@@ -40,7 +40,10 @@ function parseArgs(argv: string[]): Args {
       const n = Number(argv[++i]);
       if (!Number.isInteger(n) || n < 1) throw new Error(`bench/data: ${k} needs a positive integer, got ${JSON.stringify(argv[i])}`);
       (a as unknown as Record<string, number>)[k.slice(2)] = n;
-    } else throw new Error(`bench/data: unknown argument ${JSON.stringify(k)}; accepted: --images --batch --steps --rounds --no-torch --no-step`);
+    } else
+      throw new Error(
+        `bench/data: unknown argument ${JSON.stringify(k)}; accepted: --images --batch --steps --rounds --no-torch --no-step`,
+      );
   }
   return a;
 }
@@ -54,7 +57,8 @@ const trainTf = (): data.transforms.Compose =>
     new T.ToTensor(),
     new T.Normalize([0.5, 0.5, 0.5], [0.5, 0.5, 0.5]),
   ]);
-const testTf = (): data.transforms.Compose => new T.Compose([new T.Resize(96), new T.ToTensor(), new T.Normalize([0.5, 0.5, 0.5], [0.5, 0.5, 0.5])]);
+const testTf = (): data.transforms.Compose =>
+  new T.Compose([new T.Resize(96), new T.ToTensor(), new T.Normalize([0.5, 0.5, 0.5], [0.5, 0.5, 0.5])]);
 
 const PY = `
 import json, sys, time, numpy as np, torch
@@ -85,7 +89,10 @@ out["per_step_ms"] = per
 print(json.dumps(out))
 `;
 
-function torchSide(files: string[], n: number): { threads: number; train_tf: number; test_tf: number; per_step_ms: Record<string, number> } | undefined {
+function torchSide(
+  files: string[],
+  n: number,
+): { threads: number; train_tf: number; test_tf: number; per_step_ms: Record<string, number> } | undefined {
   const python = process.env.TSDL_PYTHON ?? "/usr/bin/python3";
   const r = spawnSync(python, ["-c", PY, ...files, String(n)], { encoding: "utf8" });
   if (r.status !== 0) {
@@ -110,8 +117,10 @@ function perStepMs(chain: data.transforms.Compose, imgs: InstanceType<typeof dat
   for (const t of chain.transforms) {
     const t0 = performance.now();
     xs = xs.map((x) => data.transforms.applyTransform(t, x, g));
-    out[String(t).replace(/\(.*/s, "") + (String(t).startsWith("Resize") || String(t).startsWith("RandomCrop") ? `(${(t as { size: number[] }).size[0]})` : "")] =
-      (performance.now() - t0) / imgs.length;
+    out[
+      String(t).replace(/\(.*/s, "") +
+        (String(t).startsWith("Resize") || String(t).startsWith("RandomCrop") ? `(${(t as { size: number[] }).size[0]})` : "")
+    ] = (performance.now() - t0) / imgs.length;
   }
   return out;
 }
@@ -124,7 +133,11 @@ function time(fn: () => void, reps: number): number {
 }
 
 /** ToTensor+Normalize and the 32->120 resize, per image in JS vs batched as tf ops on `backendName`. */
-async function batchedVsPerImage(backendName: "wasm" | "cpu", imgs: InstanceType<typeof data.Image>[], batch: number): Promise<Record<string, number>> {
+async function batchedVsPerImage(
+  backendName: "wasm" | "cpu",
+  imgs: InstanceType<typeof data.Image>[],
+  batch: number,
+): Promise<Record<string, number>> {
   await backend.init(backendName, { verbose: false });
   const big = imgs.slice(0, batch).map((im) => T.functional.resize(im, 96));
   const js = time(() => {
@@ -144,7 +157,9 @@ async function batchedVsPerImage(backendName: "wasm" | "cpu", imgs: InstanceType
   const tfResize = time(() => {
     const u = new Int32Array(batch * 32 * 32 * 3);
     small.forEach((im, k) => u.set(im.data, k * im.data.length));
-    const r = tf.tidy(() => tf.image.resizeBilinear(tf.tensor4d(u, [batch, 32, 32, 3], "int32").toFloat(), [120, 120], false, true).round());
+    const r = tf.tidy(() =>
+      tf.image.resizeBilinear(tf.tensor4d(u, [batch, 32, 32, 3], "int32").toFloat(), [120, 120], false, true).round(),
+    );
     r.dataSync();
     r.dispose();
   }, 5);
@@ -175,13 +190,17 @@ async function main(): Promise<void> {
     console.log("chain      tsdl      torchvision  ratio");
     for (const k of ["train_tf", "test_tf"] as const) {
       const ratio = py ? ours[k] / py[k] : undefined;
-      console.log(`${k.padEnd(9)} ${ours[k].toFixed(0).padStart(6)}  ${py ? py[k].toFixed(0).padStart(11) : "        n/a"}  ${ratio ? ratio.toFixed(2) + "x" : "n/a"}`);
+      console.log(
+        `${k.padEnd(9)} ${ours[k].toFixed(0).padStart(6)}  ${py ? py[k].toFixed(0).padStart(11) : "        n/a"}  ${ratio ? ratio.toFixed(2) + "x" : "n/a"}`,
+      );
       lines.push({ bench: "data.chain", chain: k, tsdl_images_per_s: ours[k], torchvision_images_per_s: py?.[k], ratio });
     }
     const steps = perStepMs(trainTf(), imgs);
     console.log("\ntrain_tf step by step, unfused (ms per image): tsdl | torchvision");
     const pyPer = py ? Object.values(py.per_step_ms) : [];
-    Object.entries(steps).forEach(([k, v], i) => console.log(`  ${k.padEnd(22)} ${v.toFixed(3)} | ${pyPer[i] !== undefined ? pyPer[i].toFixed(3) : "n/a"}`));
+    Object.entries(steps).forEach(([k, v], i) =>
+      console.log(`  ${k.padEnd(22)} ${v.toFixed(3)} | ${pyPer[i] !== undefined ? pyPer[i].toFixed(3) : "n/a"}`),
+    );
     lines.push({ bench: "data.train_tf_steps_ms", tsdl: steps, torchvision: py?.per_step_ms });
 
     // 2. batched on tf vs per image
@@ -202,7 +221,9 @@ async function main(): Promise<void> {
       const opt = tf.train.sgd(0.01);
       const criterion = (out: tf.Tensor, y: tf.Tensor): tf.Tensor => tf.losses.softmaxCrossEntropy(tf.oneHot(y as tf.Tensor1D, 10), out);
       const train = new data.CIFAR10(tmp, { transform: trainTf() });
-      console.log(`\nDataLoader (batch ${a.batch}, train_tf, shuffled) feeding the course ResNet's training step on wasm, ${a.steps} steps after the first:`);
+      console.log(
+        `\nDataLoader (batch ${a.batch}, train_tf, shuffled) feeding the course ResNet's training step on wasm, ${a.steps} steps after the first:`,
+      );
       for (const numWorkers of [0, 1]) {
         const loader = new data.DataLoader(train, { batchSize: a.batch, shuffle: true, seed: 0, numWorkers });
         const base = tf.memory().numTensors;
@@ -226,8 +247,15 @@ async function main(): Promise<void> {
             `${(100 * share).toFixed(2)} % of step time (making a batch: ${(st.produceMs / st.batches).toFixed(1)} ms); tensors left: ${tf.memory().numTensors - base}`,
         );
         lines.push({
-          bench: "data.loader_wait", backend: "wasm", batch: a.batch, numWorkers, steps: a.steps, step_ms: stepMs / a.steps,
-          wait_ms_per_batch: waitMs / a.steps, wait_share: share, produce_ms_per_batch: st.produceMs / st.batches,
+          bench: "data.loader_wait",
+          backend: "wasm",
+          batch: a.batch,
+          numWorkers,
+          steps: a.steps,
+          step_ms: stepMs / a.steps,
+          wait_ms_per_batch: waitMs / a.steps,
+          wait_share: share,
+          produce_ms_per_batch: st.produceMs / st.batches,
         });
       }
       net.dispose();

@@ -100,7 +100,9 @@ async function main(): Promise<void> {
   console.log(`kernel bench (medians; ${starts} start-ups each, ${cells} cells of each kind per kernel, interleaved)`);
   console.log(`${"measure".padEnd(16)}${"tsdl ms".padStart(9)}${"tslab ms".padStart(10)}${"ratio".padStart(8)}${"min ratio".padStart(11)}`);
   for (const r of out) {
-    console.log(`${r.what.padEnd(16)}${ms(r.tsdl_s)} ${ms(r.tslab_s)}${r.ratio.toFixed(2).padStart(8)}${r.min_ratio.toFixed(2).padStart(11)}`);
+    console.log(
+      `${r.what.padEnd(16)}${ms(r.tsdl_s)} ${ms(r.tslab_s)}${r.ratio.toFixed(2).padStart(8)}${r.min_ratio.toFixed(2).padStart(11)}`,
+    );
   }
   for (const r of out) console.log(JSON.stringify(r));
 }

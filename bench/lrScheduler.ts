@@ -19,7 +19,11 @@ const CASES: Case[] = [
   { name: "StepLR", ts: (o) => L.stepLR(o, { stepSize: 30, gamma: 0.1 }), py: "S.StepLR(opt, 30, 0.1)" },
   { name: "MultiStepLR", ts: (o) => L.multiStepLR(o, { milestones: [100, 200, 300] }), py: "S.MultiStepLR(opt, [100, 200, 300])" },
   { name: "CosineAnnealingLR", ts: (o) => L.cosineAnnealingLR(o, { tMax: 100 }), py: "S.CosineAnnealingLR(opt, 100)" },
-  { name: "CosineAnnealingWarmRestarts", ts: (o) => L.cosineAnnealingWarmRestarts(o, { t0: 10, tMult: 2 }), py: "S.CosineAnnealingWarmRestarts(opt, 10, 2)" },
+  {
+    name: "CosineAnnealingWarmRestarts",
+    ts: (o) => L.cosineAnnealingWarmRestarts(o, { t0: 10, tMult: 2 }),
+    py: "S.CosineAnnealingWarmRestarts(opt, 10, 2)",
+  },
   { name: "CyclicLR", ts: (o) => L.cyclicLR(o, { baseLr: 0.01, maxLr: 0.1, stepSizeUp: 50 }), py: "S.CyclicLR(opt, 0.01, 0.1, 50)" },
   { name: "OneCycleLR", ts: (o, n) => L.oneCycleLR(o, { maxLr: 0.1, totalSteps: n }), py: "S.OneCycleLR(opt, 0.1, total_steps=N)" },
   {
@@ -27,7 +31,12 @@ const CASES: Case[] = [
     ts: (o, n) => L.warmupCosine(o, { warmupSteps: 100, totalSteps: n, startFactor: 0.1 }),
     py: "S.SequentialLR(opt, [S.LinearLR(opt, 0.1, 1.0, 100), S.CosineAnnealingLR(opt, N - 100)], [100])",
   },
-  { name: "ReduceLROnPlateau", ts: (o) => L.reduceLROnPlateau(o, { patience: 5 }), py: "S.ReduceLROnPlateau(opt, patience=5)", metric: true },
+  {
+    name: "ReduceLROnPlateau",
+    ts: (o) => L.reduceLROnPlateau(o, { patience: 5 }),
+    py: "S.ReduceLROnPlateau(opt, patience=5)",
+    metric: true,
+  },
 ];
 
 function parseArgs(argv: string[]): { steps: number; torch: boolean } {
@@ -36,7 +45,8 @@ function parseArgs(argv: string[]): { steps: number; torch: boolean } {
     if (argv[i] === "--no-torch") a.torch = false;
     else if (argv[i] === "--steps") {
       a.steps = Number(argv[++i]);
-      if (!Number.isInteger(a.steps) || a.steps < 100) throw new Error(`bench/lrScheduler: --steps needs an integer >= 100, got ${argv[i]}`);
+      if (!Number.isInteger(a.steps) || a.steps < 100)
+        throw new Error(`bench/lrScheduler: --steps needs an integer >= 100, got ${argv[i]}`);
     } else throw new Error(`bench/lrScheduler: unknown argument ${argv[i]}; accepted: --steps N, --no-torch`);
   }
   return a;
@@ -47,7 +57,13 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 function tsdlMicros(c: Case, steps: number): number {
   const times: number[] = [];
   for (let r = 0; r < 5; r++) {
-    const o: L.SchedulableOptimizer = { paramGroups: [{ lr: 0.05, momentum: 0.9 }, { lr: 0.5, momentum: 0.9 }], defaults: { momentum: 0.9 } };
+    const o: L.SchedulableOptimizer = {
+      paramGroups: [
+        { lr: 0.05, momentum: 0.9 },
+        { lr: 0.5, momentum: 0.9 },
+      ],
+      defaults: { momentum: 0.9 },
+    };
     const s = c.ts(o, steps);
     const t0 = performance.now();
     for (let i = 0; i < steps - 1; i++) {
@@ -94,7 +110,14 @@ function main(): void {
   const rows = CASES.map((c) => {
     const t = tsdlMicros(c, args.steps);
     const p = torch?.[c.name];
-    return { bench: "lrScheduler.step", schedule: c.name, steps: args.steps, tsdlMicros: t, torchMicros: p, torchOverTsdl: p === undefined ? undefined : p / t };
+    return {
+      bench: "lrScheduler.step",
+      schedule: c.name,
+      steps: args.steps,
+      tsdlMicros: t,
+      torchMicros: p,
+      torchOverTsdl: p === undefined ? undefined : p / t,
+    };
   });
   console.log(`scheduler.step() on 2 param groups, ${args.steps} steps, median of 5 (µs per step; ratio > 1: tsdl is faster)`);
   console.log(`${"schedule".padEnd(32)}${"tsdl µs".padStart(10)}${"torch µs".padStart(10)}${"torch/tsdl".padStart(12)}`);

@@ -26,13 +26,14 @@ function parseArgs(argv: string[]): Args {
     const k = argv[i];
     const v = argv[i + 1];
     if (k === "--no-torch") a.torch = false;
-    else if (k === "--backends") (a.backends = v.split(",")), i++;
+    else if (k === "--backends") ((a.backends = v.split(",")), i++);
     else if (k === "--reps" || k === "--cpu-reps" || k === "--warmup") {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 1) throw new Error(`bench/optim: ${k} needs a positive integer, got ${JSON.stringify(v)}`);
       a[k === "--reps" ? "reps" : k === "--warmup" ? "warmup" : "cpuReps"] = n;
       i++;
-    } else throw new Error(`bench/optim: unknown argument ${JSON.stringify(k)}; accepted: --backends --reps --cpu-reps --warmup --no-torch`);
+    } else
+      throw new Error(`bench/optim: unknown argument ${JSON.stringify(k)}; accepted: --backends --reps --cpu-reps --warmup --no-torch`);
   }
   return a;
 }
@@ -41,8 +42,14 @@ function parseArgs(argv: string[]): Args {
 function resnetShapes(): number[][] {
   const s: number[][] = [[7, 7, 3, 64], [64]];
   const blocks: Array<[number, number, boolean]> = [
-    [64, 64, true], [64, 64, true], [64, 128, false], [128, 128, true],
-    [128, 256, false], [256, 256, true], [256, 512, false], [512, 512, true],
+    [64, 64, true],
+    [64, 64, true],
+    [64, 128, false],
+    [128, 128, true],
+    [128, 256, false],
+    [256, 256, true],
+    [256, 512, false],
+    [512, 512, true],
   ];
   for (const [cin, cout, same] of blocks) {
     s.push([3, 3, cin, cout], [cout], [cout], [3, 3, cout, cout], [cout], [cout]);
@@ -74,7 +81,8 @@ async function benchBackend(name: string, a: Args) {
   const shapes = resnetShapes();
   const numel = shapes.reduce((n, sh) => n + sh.reduce((x, y) => x * y, 1), 0);
   // Seeds start at 1: tfjs treats seed 0 as "unseeded".
-  const make = (tag: string) => shapes.map((sh, i) => tf.variable(tf.randomNormal(sh, 0, 0.05, "float32", i + 1), true, `bench/${name}/${tag}/${i}`));
+  const make = (tag: string) =>
+    shapes.map((sh, i) => tf.variable(tf.randomNormal(sh, 0, 0.05, "float32", i + 1), true, `bench/${name}/${tag}/${i}`));
   const ours = make("tsdl");
   const theirs = make("tfjs");
   const grads = shapes.map((sh, i) => tf.randomNormal(sh, 0, 0.01, "float32", 1000 + i));
@@ -115,7 +123,18 @@ async function benchBackend(name: string, a: Args) {
   tf.dispose([...ours, ...theirs, ...grads]);
   // ratio: of the medians; pairRatio: median of rep-by-rep ratios (robust to load drifting during the run).
   const pairRatio = median(t.map((x, i) => x / b[i]));
-  return { backend: name, reps, tensors: shapes.length, params: numel, tsdl_ms: median(t), tfjs_ms: median(b), ratio: median(t) / median(b), pairRatio, leaked, maxDiff };
+  return {
+    backend: name,
+    reps,
+    tensors: shapes.length,
+    params: numel,
+    tsdl_ms: median(t),
+    tfjs_ms: median(b),
+    ratio: median(t) / median(b),
+    pairRatio,
+    leaked,
+    maxDiff,
+  };
 }
 
 function torchStep(reps: number, warmup: number): number | undefined {
@@ -146,7 +165,9 @@ async function main() {
   const torchMs = a.torch ? torchStep(Math.max(a.reps, 5), a.warmup) : undefined;
   const rows = [];
   for (const name of a.backends) rows.push(await benchBackend(name, a));
-  console.log(`\nSGD(lr ${LR}, momentum ${MOMENTUM}, weightDecay ${WD}) step over ${rows[0]?.params.toLocaleString("en-US")} parameters (${rows[0]?.tensors} tensors), median of ${rows.map((r) => `${r.reps} on ${r.backend}`).join(", ")}`);
+  console.log(
+    `\nSGD(lr ${LR}, momentum ${MOMENTUM}, weightDecay ${WD}) step over ${rows[0]?.params.toLocaleString("en-US")} parameters (${rows[0]?.tensors} tensors), median of ${rows.map((r) => `${r.reps} on ${r.backend}`).join(", ")}`,
+  );
   console.log("backend  tsdl ms  tfjs momentum+decay ms  tsdl/tfjs  (rep by rep)  tsdl/PyTorch  leaked tensors  max |tsdl-tfjs|");
   for (const r of rows) {
     const vsTorch = torchMs ? (r.tsdl_ms / torchMs).toFixed(1) + "x" : "-";

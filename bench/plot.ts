@@ -20,7 +20,8 @@ function parseArgs(argv: string[]): { reps: number; matplotlib: boolean } {
     if (argv[i] === "--no-matplotlib") a.matplotlib = false;
     else if (argv[i] === "--reps") {
       a.reps = Number(argv[++i]);
-      if (!Number.isInteger(a.reps) || a.reps < 1) throw new Error(`bench/plot: --reps needs a positive integer, got ${JSON.stringify(argv[i])}`);
+      if (!Number.isInteger(a.reps) || a.reps < 1)
+        throw new Error(`bench/plot: --reps needs a positive integer, got ${JSON.stringify(argv[i])}`);
     } else throw new Error(`bench/plot: unknown argument ${JSON.stringify(argv[i])}; accepted: --reps N, --no-matplotlib`);
   }
   return a;
@@ -43,7 +44,8 @@ function history(run: number, epochs: number, batchesPerEpoch: number): History 
   for (let e = 0; e < epochs; e++) {
     const lr = e < 60 ? 0.1 : e < 85 ? 0.01 : 0.001;
     const base = 0.25 + 1.8 * Math.exp(-e / (15 + 3 * run)) - (e >= 60 ? 0.08 : 0);
-    for (let b = 0; b < batchesPerEpoch; b++) h.batches.push({ epoch: e, batch: b, step: step++, loss: base * (0.8 + 0.4 * r()), lr: [lr] });
+    for (let b = 0; b < batchesPerEpoch; b++)
+      h.batches.push({ epoch: e, batch: b, step: step++, loss: base * (0.8 + 0.4 * r()), lr: [lr] });
     h.epochs.push({ epoch: e, trainLoss: base, validLoss: base + 0.15 + 0.1 * r(), lr: [lr], seconds: 1 });
   }
   return h;
@@ -131,10 +133,18 @@ async function main(): Promise<void> {
     asyncMs.push(await timeAsync(1, () => plot.renderSvgAsync(JSON.parse(spec))));
   }
   rows.push({ case: "  its rendering: plot.renderSvg (sync)", ms: median(syncMs) });
-  rows.push({ case: "  its rendering: vega View.toSVG() (async)", ms: median(asyncMs), vs: "sync / async", ratio: median(syncMs) / median(asyncMs) });
+  rows.push({
+    case: "  its rendering: vega View.toSVG() (async)",
+    ms: median(asyncMs),
+    vs: "sync / async",
+    ratio: median(syncMs) / median(asyncMs),
+  });
 
   const one = runs["run 0"];
-  rows.push({ case: "lossCurve 100 epochs + 5000 batch losses -> SVG", ms: time(args.reps, () => plot.lossCurve(one, { batches: true }).toSVG()) });
+  rows.push({
+    case: "lossCurve 100 epochs + 5000 batch losses -> SVG",
+    ms: time(args.reps, () => plot.lossCurve(one, { batches: true }).toSVG()),
+  });
   const g = globalThis as unknown as Record<symbol, unknown>;
   const sinkKey = Symbol.for("tsdl.displaySink");
   g[sinkKey] = { display: () => undefined, update: () => undefined };
@@ -150,12 +160,19 @@ async function main(): Promise<void> {
   if (args.matplotlib) {
     const m = matplotlibMs(runs, args.reps);
     if (typeof m === "string") console.log(m);
-    else rows.push({ case: `same 10 lines, matplotlib ${m.version} savefig(svg)`, ms: m.ms, vs: "tsdl sync / matplotlib", ratio: sync / m.ms });
+    else
+      rows.push({
+        case: `same 10 lines, matplotlib ${m.version} savefig(svg)`,
+        ms: m.ms,
+        vs: "tsdl sync / matplotlib",
+        ratio: sync / m.ms,
+      });
   }
 
   console.log(`\nplot rendering, median of ${args.reps} (node ${process.version}, ${os.cpus().length} cores)`);
   console.log(`${"case".padEnd(62)} ${"ms".padStart(8)}  ratio`);
-  for (const r of rows) console.log(`${r.case.padEnd(62)} ${r.ms.toFixed(1).padStart(8)}  ${r.ratio ? `${r.ratio.toFixed(2)} (${r.vs})` : ""}`);
+  for (const r of rows)
+    console.log(`${r.case.padEnd(62)} ${r.ms.toFixed(1).padStart(8)}  ${r.ratio ? `${r.ratio.toFixed(2)} (${r.vs})` : ""}`);
   console.log(`target: compare 5 x 100 under 500 ms: ${sync < 500 ? "met" : "NOT met"} (${sync.toFixed(0)} ms)\n`);
   for (const r of rows) console.log(JSON.stringify({ bench: "plot", ...r, ms: Number(r.ms.toFixed(2)), reps: args.reps }));
 }

@@ -36,7 +36,19 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { backend: "wasm", batch: 64, size: 96, warmup: 2, steps: 5, mode: "both", rounds: 4, torch: true, profile: false, native: true, dnnl: "auto" };
+  const a: Args = {
+    backend: "wasm",
+    batch: 64,
+    size: 96,
+    warmup: 2,
+    steps: 5,
+    mode: "both",
+    rounds: 4,
+    torch: true,
+    profile: false,
+    native: true,
+    dnnl: "auto",
+  };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = argv[i + 1];
@@ -44,17 +56,20 @@ function parseArgs(argv: string[]): Args {
     else if (k === "--profile") a.profile = true;
     else if (k === "--no-native") a.native = false;
     else if (k === "--dnnl") {
-      if (!["auto", "always", "off"].includes(v)) throw new Error(`bench/resnet: --dnnl takes auto, always or off, got ${JSON.stringify(v)}`);
-      (a.dnnl = v as Args["dnnl"]), i++;
-    }
-    else if (k === "--backend") (a.backend = v as Args["backend"]), i++;
-    else if (k === "--mode") (a.mode = v as Args["mode"]), i++;
+      if (!["auto", "always", "off"].includes(v))
+        throw new Error(`bench/resnet: --dnnl takes auto, always or off, got ${JSON.stringify(v)}`);
+      ((a.dnnl = v as Args["dnnl"]), i++);
+    } else if (k === "--backend") ((a.backend = v as Args["backend"]), i++);
+    else if (k === "--mode") ((a.mode = v as Args["mode"]), i++);
     else if (["--batch", "--size", "--warmup", "--steps", "--rounds"].includes(k)) {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 0) throw new Error(`bench/resnet: ${k} needs a non-negative integer, got ${JSON.stringify(v)}`);
       (a as unknown as Record<string, number>)[k.slice(2)] = n;
       i++;
-    } else throw new Error(`bench/resnet: unknown argument ${JSON.stringify(k)}; accepted: --backend --batch --size --warmup --steps --rounds --mode --no-torch --profile --no-native --dnnl`);
+    } else
+      throw new Error(
+        `bench/resnet: unknown argument ${JSON.stringify(k)}; accepted: --backend --batch --size --warmup --steps --rounds --mode --no-torch --profile --no-native --dnnl`,
+      );
   }
   return a;
 }
@@ -91,7 +106,10 @@ function torchSides(): Array<{ side: Side; python: string; env: NodeJS.ProcessEn
   return candidates.filter(({ side, python }) => {
     if (!has.has(python)) {
       const ok = fs.existsSync(python) && spawnSync(python, ["-c", "import torch"], { stdio: "ignore" }).status === 0;
-      if (!ok) console.log(`(no ${python === venv ? "PyTorch 2.x: bench/.venv (`npm run bench` sets it up)" : "PyTorch 1.13: apt-get install python3-torch"})`);
+      if (!ok)
+        console.log(
+          `(no ${python === venv ? "PyTorch 2.x: bench/.venv (`npm run bench` sets it up)" : "PyTorch 1.13: apt-get install python3-torch"})`,
+        );
       has.set(python, ok);
     }
     return has.get(python) && side !== undefined;
@@ -104,14 +122,32 @@ const userEnv = { ...process.env };
 function runTorch(a: Args, side: Side, python: string, env: NodeJS.ProcessEnv, round: number): Result[] {
   const r = spawnSync(
     python,
-    [path.join(REPO, "bench", "torch", "resnet.py"), "--batch", `${a.batch}`, "--size", `${a.size}`, "--threads", "2", "--mode", a.mode, "--warmup", "2", "--steps", "5"],
+    [
+      path.join(REPO, "bench", "torch", "resnet.py"),
+      "--batch",
+      `${a.batch}`,
+      "--size",
+      `${a.size}`,
+      "--threads",
+      "2",
+      "--mode",
+      a.mode,
+      "--warmup",
+      "2",
+      "--steps",
+      "5",
+    ],
     { encoding: "utf8", env },
   );
   if (r.status !== 0) {
     console.error(`${side} failed (${r.error?.message ?? `exit ${r.status}`}): ${r.stderr.trim().split("\n").pop()}`);
     return [];
   }
-  return r.stdout.trim().split("\n").filter(Boolean).map((l) => ({ ...(JSON.parse(l) as Result), side, round }));
+  return r.stdout
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => ({ ...(JSON.parse(l) as Result), side, round }));
 }
 
 /** Wrap every kernel of `backendName` to add its wall and CPU time to `table` (exclusive of nested kernel calls). */
@@ -159,7 +195,18 @@ async function main(): Promise<void> {
   const results: Result[] = [];
   const info = await backend.init(a.backend, { verbose: true });
   Object.assign(wasmKernelOptions, { native: a.native, dnnl: a.dnnl });
-  const kernels = info.name !== "wasm" ? "" : !a.native ? "XNNPACK" : !nativeStatus().enabled ? `XNNPACK (${nativeStatus().detail})` : a.dnnl === "off" ? nativeStatus().detail.replace(/oneDNN .*?\), /, "") : a.dnnl === "always" ? nativeStatus().detail.replace(/\(or im2col[^)]*\)/, "(always)") : nativeStatus().detail;
+  const kernels =
+    info.name !== "wasm"
+      ? ""
+      : !a.native
+        ? "XNNPACK"
+        : !nativeStatus().enabled
+          ? `XNNPACK (${nativeStatus().detail})`
+          : a.dnnl === "off"
+            ? nativeStatus().detail.replace(/oneDNN .*?\), /, "")
+            : a.dnnl === "always"
+              ? nativeStatus().detail.replace(/\(or im2col[^)]*\)/, "(always)")
+              : nativeStatus().detail;
   if (kernels) console.log(`wasm kernels: ${kernels}`);
   const sides = a.torch ? torchSides() : [];
   const model = models.resnet(3, 10, { seed: 0, inputSize: a.size });
@@ -218,9 +265,13 @@ async function main(): Promise<void> {
       const total = rows.reduce((s, [, v]) => s + v.cpuMs, 0);
       console.log(`  per-kernel time over ${a.steps} ${mode} steps (exclusive, per step: wall ms, CPU ms, share of CPU, calls):`);
       for (const [name, v] of rows.slice(0, 24)) {
-        console.log(`    ${name.padEnd(24)} ${(v.ms / a.steps).toFixed(0).padStart(7)} ms ${(v.cpuMs / a.steps).toFixed(0).padStart(7)} ms  ${((100 * v.cpuMs) / total).toFixed(1).padStart(5)}%  ${(v.calls / a.steps).toFixed(0)} calls`);
+        console.log(
+          `    ${name.padEnd(24)} ${(v.ms / a.steps).toFixed(0).padStart(7)} ms ${(v.cpuMs / a.steps).toFixed(0).padStart(7)} ms  ${((100 * v.cpuMs) / total).toFixed(1).padStart(5)}%  ${(v.calls / a.steps).toFixed(0)} calls`,
+        );
       }
-      console.log(`    ${"all kernels".padEnd(24)} ${(rows.reduce((s, [, v]) => s + v.ms, 0) / a.steps).toFixed(0).padStart(7)} ms ${(total / a.steps).toFixed(0).padStart(7)} ms`);
+      console.log(
+        `    ${"all kernels".padEnd(24)} ${(rows.reduce((s, [, v]) => s + v.ms, 0) / a.steps).toFixed(0).padStart(7)} ms ${(total / a.steps).toFixed(0).padStart(7)} ms`,
+      );
       table.clear();
     }
   };
@@ -242,23 +293,30 @@ async function main(): Promise<void> {
 /** Per mode: each side's images/s and CPU ms per image per round, then tsdl's ratios to each PyTorch side. */
 function report(a: Args, results: Result[], backendName: string, kernels: string): void {
   const name = (s: Side) =>
-    s === "tsdl" ? `tsdl ${backendName}` : `PyTorch ${results.find((r) => r.side === s)?.version ?? "?"}${s === "pytorch2-passive" ? " passive" : ""}`;
+    s === "tsdl"
+      ? `tsdl ${backendName}`
+      : `PyTorch ${results.find((r) => r.side === s)?.version ?? "?"}${s === "pytorch2-passive" ? " passive" : ""}`;
   const torchSides = (["pytorch2", "pytorch2-passive", "pytorch1"] as Side[]).filter((s) => results.some((r) => r.side === s));
   const sides: Side[] = [...torchSides, "tsdl"];
   const pick = (side: Side, mode: string, round: number) => results.find((r) => r.side === side && r.mode === mode && r.round === round);
-  console.log(`\ncourse ResNet, batch ${a.batch}, ${a.size}x${a.size}, ${new Date().toISOString().slice(0, 10)}, rounds alternating the sides`);
+  console.log(
+    `\ncourse ResNet, batch ${a.batch}, ${a.size}x${a.size}, ${new Date().toISOString().slice(0, 10)}, rounds alternating the sides`,
+  );
   console.log("  images/s (median of the steps) / CPU ms per image (user + system, all threads) per round:");
   for (const mode of ["train", "infer"] as const) {
     const rounds = Array.from({ length: a.rounds }, (_, i) => i + 1).filter((r) => sides.every((s) => pick(s, mode, r)));
     if (!rounds.length) continue;
     for (const side of sides) {
-      const cells = rounds.map((r) => `${pick(side, mode, r)!.images_per_s.toFixed(1)}/${pick(side, mode, r)!.cpu_ms_per_image.toFixed(1)}`);
+      const cells = rounds.map(
+        (r) => `${pick(side, mode, r)!.images_per_s.toFixed(1)}/${pick(side, mode, r)!.cpu_ms_per_image.toFixed(1)}`,
+      );
       console.log(`  ${mode.padEnd(6)} ${name(side).padEnd(30)} ${cells.map((c) => c.padStart(12)).join("")}`);
     }
     for (const side of torchSides) {
       const ratio = rounds.map((r) => pick("tsdl", mode, r)!.images_per_s / pick(side, mode, r)!.images_per_s);
       const cpu = rounds.map((r) => pick(side, mode, r)!.cpu_ms_per_image / pick("tsdl", mode, r)!.cpu_ms_per_image);
-      const best = (s: Side, k: "images_per_s" | "cpu_ms_per_image") => (k === "images_per_s" ? Math.max : Math.min)(...rounds.map((r) => pick(s, mode, r)![k]));
+      const best = (s: Side, k: "images_per_s" | "cpu_ms_per_image") =>
+        (k === "images_per_s" ? Math.max : Math.min)(...rounds.map((r) => pick(s, mode, r)![k]));
       const summary = {
         ratio_median: round3(median(ratio)),
         ratio_best: round3(best("tsdl", "images_per_s") / best(side, "images_per_s")),
@@ -269,7 +327,19 @@ function report(a: Args, results: Result[], backendName: string, kernels: string
         `  ${mode.padEnd(6)} tsdl ÷ ${name(side).padEnd(23)} images/s ${ratio.map((q) => q.toFixed(2)).join(" ")}: median ${summary.ratio_median.toFixed(2)}×, ` +
           `best ${summary.ratio_best.toFixed(2)}×; CPU ms per image, PyTorch ÷ tsdl: median ${summary.cpu_ratio_median.toFixed(2)}, best ${summary.cpu_ratio_best.toFixed(2)}`,
       );
-      console.log(JSON.stringify({ bench: "resnet", mode, batch: a.batch, size: a.size, backend: backendName, kernels, vs: name(side), ...summary, rounds: ratio.map(round3) }));
+      console.log(
+        JSON.stringify({
+          bench: "resnet",
+          mode,
+          batch: a.batch,
+          size: a.size,
+          backend: backendName,
+          kernels,
+          vs: name(side),
+          ...summary,
+          rounds: ratio.map(round3),
+        }),
+      );
     }
   }
 }

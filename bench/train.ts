@@ -25,7 +25,15 @@ function smallCnn(seed: number): tf.LayersModel {
   const input = tf.input({ shape: [32, 32, 3] });
   let x = input as tf.SymbolicTensor;
   for (const [i, f] of [16, 32].entries()) {
-    x = tf.layers.conv2d({ filters: f, kernelSize: 3, padding: "same", useBias: false, kernelInitializer: tf.initializers.glorotUniform({ seed: seed + i }) }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers
+      .conv2d({
+        filters: f,
+        kernelSize: 3,
+        padding: "same",
+        useBias: false,
+        kernelInitializer: tf.initializers.glorotUniform({ seed: seed + i }),
+      })
+      .apply(x) as tf.SymbolicTensor;
     x = nn.batchNorm2d().apply(x) as tf.SymbolicTensor;
     x = tf.layers.reLU().apply(x) as tf.SymbolicTensor;
     x = tf.layers.maxPooling2d({ poolSize: 2 }).apply(x) as tf.SymbolicTensor;
@@ -37,7 +45,10 @@ function smallCnn(seed: number): tf.LayersModel {
 async function loopOverhead(repeats: number): Promise<{ bare: number; loop: number }> {
   const batches = Array.from({ length: 8 }, (_, i) => ({
     x: tf.randomNormal([32, 32, 32, 3], 0, 1, "float32", i) as tf.Tensor4D,
-    y: tf.tensor1d(Array.from({ length: 32 }, (_, k) => (k * 7 + i) % 10), "int32"),
+    y: tf.tensor1d(
+      Array.from({ length: 32 }, (_, k) => (k * 7 + i) % 10),
+      "int32",
+    ),
   }));
   const ce = new nn.CrossEntropyLoss();
   const bareTimes: number[] = [];
@@ -81,7 +92,10 @@ function batchNormCost(repeats: number): { torchBn: number; tfjsBn: number } {
     const times: number[] = [];
     for (let r = 0; r < repeats + 1; r++) {
       const t0 = performance.now();
-      const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(layer.apply(x, { training: true }) as tf.Tensor)) as tf.Scalar, vars);
+      const { value, grads } = tf.variableGrads(
+        () => tf.sum(tf.square(layer.apply(x, { training: true }) as tf.Tensor)) as tf.Scalar,
+        vars,
+      );
       value.dataSync();
       tf.dispose([value, ...Object.values(grads)]);
       if (r > 0) times.push(performance.now() - t0);
@@ -101,14 +115,31 @@ async function main(): Promise<void> {
   const loop = await loopOverhead(repeats);
   const bn = batchNormCost(repeats);
   const rows = [
-    { what: "train() epoch of 8 batches (small CNN, batch 32, 32x32)", ms: loop.loop, baseline: "bare variableGrads+step loop", baseMs: loop.bare },
+    {
+      what: "train() epoch of 8 batches (small CNN, batch 32, 32x32)",
+      ms: loop.loop,
+      baseline: "bare variableGrads+step loop",
+      baseMs: loop.bare,
+    },
     { what: "nn.BatchNorm2d fwd+bwd [32,22,22,64]", ms: bn.torchBn, baseline: "tf.layers.batchNormalization", baseMs: bn.tfjsBn },
   ];
   console.log(`backend ${info.name} (${info.device}), median of ${repeats}`);
   console.log("| measurement | tsdl ms | baseline | baseline ms | ratio |");
   console.log("| --- | --- | --- | --- | --- |");
-  for (const r of rows) console.log(`| ${r.what} | ${r.ms.toFixed(1)} | ${r.baseline} | ${r.baseMs.toFixed(1)} | ${(r.ms / r.baseMs).toFixed(3)} |`);
-  for (const r of rows) console.log(JSON.stringify({ bench: "train", backend: info.name, what: r.what, ms: +r.ms.toFixed(2), baseline: r.baseline, baseline_ms: +r.baseMs.toFixed(2), ratio: +(r.ms / r.baseMs).toFixed(4) }));
+  for (const r of rows)
+    console.log(`| ${r.what} | ${r.ms.toFixed(1)} | ${r.baseline} | ${r.baseMs.toFixed(1)} | ${(r.ms / r.baseMs).toFixed(3)} |`);
+  for (const r of rows)
+    console.log(
+      JSON.stringify({
+        bench: "train",
+        backend: info.name,
+        what: r.what,
+        ms: +r.ms.toFixed(2),
+        baseline: r.baseline,
+        baseline_ms: +r.baseMs.toFixed(2),
+        ratio: +(r.ms / r.baseMs).toFixed(4),
+      }),
+    );
 }
 
 main().catch((e) => {

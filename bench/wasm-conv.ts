@@ -69,9 +69,12 @@ async function main(): Promise<void> {
   const dnnl = /oneDNN/.test(nat.detail);
   const nativeModes = nat.enabled ? ["blas", ...(dnnl ? ["dnnl"] : [])] : [];
   const columns = [
-    "fwd xnn", ...nativeModes.map((m) => `fwd ${m}`),
-    "dx xnn", ...nativeModes.map((m) => `dx ${m}`),
-    ...strategies.map((s) => `dW xnn-${s}`), ...nativeModes.map((m) => `dW ${m}`),
+    "fwd xnn",
+    ...nativeModes.map((m) => `fwd ${m}`),
+    "dx xnn",
+    ...nativeModes.map((m) => `dx ${m}`),
+    ...strategies.map((s) => `dW xnn-${s}`),
+    ...nativeModes.map((m) => `dW ${m}`),
     ...(stock ? ["dx stock"] : []),
   ];
   const rows: Record<string, unknown>[] = [];
@@ -107,20 +110,34 @@ async function main(): Promise<void> {
       const k = stockKernels.get("Conv2DBackpropInput")!;
       const backendWasm = tf.backend();
       ms["dx stock"] = best(1, () => {
-        const info = k.kernelFunc({ inputs: { dy, filter: w }, attrs: { ...attrs, inputShape: x.shape } as never, backend: backendWasm }) as tf.TensorInfo;
+        const info = k.kernelFunc({
+          inputs: { dy, filter: w },
+          attrs: { ...attrs, inputShape: x.shape } as never,
+          backend: backendWasm,
+        }) as tf.TensorInfo;
         return tf.engine().makeTensorFromTensorInfo(info);
       });
     }
     const base = ms["fwd xnn"];
-    const cell = (c: string) => (ms[c] === undefined ? "-".padStart(15) : `${ms[c].toFixed(0)} (${(ms[c] / base).toFixed(2)})`.padStart(15));
+    const cell = (c: string) =>
+      ms[c] === undefined ? "-".padStart(15) : `${ms[c].toFixed(0)} (${(ms[c] / base).toFixed(2)})`.padStart(15);
     console.log(`${L.name.padEnd(20)} ${columns.map(cell).join("")}`);
     for (const c of columns) if (ms[c] !== undefined) totals.set(c, (totals.get(c) ?? 0) + ms[c] * L.count);
     const gflop = (2 * batch * y.shape[1] * y.shape[2] * L.k * L.k * L.cin * L.cout) / 1e9;
-    rows.push({ bench: "wasm-conv", layer: L.name, batch, count: L.count, gflop: +gflop.toFixed(3), ...Object.fromEntries(Object.entries(ms).map(([k, v]) => [k.replace(/ /g, "_") + "_ms", +v.toFixed(1)])) });
+    rows.push({
+      bench: "wasm-conv",
+      layer: L.name,
+      batch,
+      count: L.count,
+      gflop: +gflop.toFixed(3),
+      ...Object.fromEntries(Object.entries(ms).map(([k, v]) => [k.replace(/ /g, "_") + "_ms", +v.toFixed(1)])),
+    });
     tf.dispose([x, w, y, dy]);
   }
   const base = totals.get("fwd xnn")!;
-  console.log(`${"ResNet step (x count)".padEnd(20)} ${columns.map((c) => `${totals.get(c)!.toFixed(0)} (${(totals.get(c)! / base).toFixed(2)})`.padStart(15)).join("")}`);
+  console.log(
+    `${"ResNet step (x count)".padEnd(20)} ${columns.map((c) => `${totals.get(c)!.toFixed(0)} (${(totals.get(c)! / base).toFixed(2)})`.padStart(15)).join("")}`,
+  );
   rows.forEach((r) => console.log(JSON.stringify(r)));
   console.log(JSON.stringify({ bench: "wasm-conv", batch, total_ms: Object.fromEntries([...totals].map(([k, v]) => [k, +v.toFixed(0)])) }));
 }

@@ -32,11 +32,20 @@ function loadDisplay(root) {
   try {
     module = require(file);
   } catch (e) {
-    const why = /** @type {NodeJS.ErrnoException} */ (e)?.code === "MODULE_NOT_FOUND" ? "it is not built" : String(/** @type {Error} */ (e)?.message ?? e);
-    return { module: plainText, problem: `tsdl kernel: tsdl's display module ${path.relative(root, file)} did not load (${why}): results show as plain text and tsdl cannot be imported. ${fix}` };
+    const why =
+      /** @type {NodeJS.ErrnoException} */ (e)?.code === "MODULE_NOT_FOUND"
+        ? "it is not built"
+        : String(/** @type {Error} */ (e)?.message ?? e);
+    return {
+      module: plainText,
+      problem: `tsdl kernel: tsdl's display module ${path.relative(root, file)} did not load (${why}): results show as plain text and tsdl cannot be imported. ${fix}`,
+    };
   }
   if (typeof module?.resultBundle !== "function" || typeof module?.toBundle !== "function") {
-    return { module: plainText, problem: `tsdl kernel: ${path.relative(root, file)} lacks toBundle/resultBundle (an old build?): results show as plain text. ${fix}` };
+    return {
+      module: plainText,
+      problem: `tsdl kernel: ${path.relative(root, file)} lacks toBundle/resultBundle (an old build?): results show as plain text. ${fix}`,
+    };
   }
   let state;
   try {
@@ -47,7 +56,10 @@ function loadDisplay(root) {
   if (state.stale) {
     const changed = path.relative(root, state.changed.file);
     const when = state.built ? `last built ${new Date(state.built).toISOString()}` : "never built by tsc";
-    return { module, problem: `tsdl kernel: dist/ is older than the sources (${changed} changed after it was ${when}): cells import the old build. ${fix}` };
+    return {
+      module,
+      problem: `tsdl kernel: dist/ is older than the sources (${changed} changed after it was ${when}): cells import the old build. ${fix}`,
+    };
   }
   return { module };
 }

@@ -11,7 +11,8 @@ const os = require("os");
 const path = require("path");
 
 /** What a refused request says. */
-const NO_DEBUGGER = "the tsdl kernel has no debugger: cells run as JavaScript in Node's vm (use console.log, or TSDL_KERNEL_DEBUG=1 for full stacks)";
+const NO_DEBUGGER =
+  "the tsdl kernel has no debugger: cells run as JavaScript in Node's vm (use console.log, or TSDL_KERNEL_DEBUG=1 for full stacks)";
 
 /**
  * @typedef {{ type?: string, seq?: number, command?: string, arguments?: Record<string, unknown> }} DapRequest

@@ -62,7 +62,11 @@ function runtimeError(e, compiled = new Map()) {
   // TSDL_KERNEL_DEBUG=1: the full stack (kernel frames included) in the kernel's log.
   if (process.env.TSDL_KERNEL_DEBUG) debugLog(`[tsdl kernel] ${e instanceof Error ? e.stack : util.inspect(e)}\n`);
   if (isInterrupt(e)) {
-    return { ename: INTERRUPTED, evalue: "execution interrupted (SIGINT / interrupt_request)", traceback: [`${INTERRUPTED}: execution interrupted`] };
+    return {
+      ename: INTERRUPTED,
+      evalue: "execution interrupted (SIGINT / interrupt_request)",
+      traceback: [`${INTERRUPTED}: execution interrupted`],
+    };
   }
   if (e instanceof Error || (e !== null && typeof e === "object" && "message" in e && "stack" in e)) {
     const err = /** @type {Error} */ (e);

@@ -131,7 +131,9 @@ class TsdlHandler extends JupyterHandlerImpl {
       implementation_version: this.version,
       language_info: { ...base.language_info, version: ts.version, pygments_lexer: "typescript" },
       banner: `TypeScript ${ts.version} on Node.js ${process.version} (tsdl kernel ${this.version}, tslab ${tslabVersion})`,
-      help_links: /** @type {[{ text: string, url: string }]} */ ([{ text: "TensorFlow.js API", url: "https://js.tensorflow.org/api/latest/" }]),
+      help_links: /** @type {[{ text: string, url: string }]} */ ([
+        { text: "TensorFlow.js API", url: "https://js.tensorflow.org/api/latest/" },
+      ]),
       // No debugger; debug_request is answered all the same (debug.js says why the kernelspec advertises one).
       debugger: false,
     };
@@ -213,13 +215,15 @@ class TsdlHandler extends JupyterHandlerImpl {
       return { status: "error", execution_count: count, ...err };
     }
     // `//@module` cells register a module even when it has type errors; tslab prints those, so does this.
-    for (const d of cap.diagnostics) io.stream("stderr", `${d.fileName ?? ""} ${d.start.line + 1}:${d.start.character + 1} - ${d.messageText}\n`);
+    for (const d of cap.diagnostics)
+      io.stream("stderr", `${d.fileName ?? ""} ${d.start.line + 1}:${d.start.character + 1} - ${d.messageText}\n`);
     if (cap.hasResult && !silent) {
       try {
         const data = resultWire(cap.result);
         io.result(count, data);
         // History keeps a bounded text copy: a printed tensor can be megabytes.
-        if (typeof data["text/plain"] === "string") entry.output = /** @type {string} */ (data["text/plain"]).slice(0, HISTORY_OUTPUT_CHARS);
+        if (typeof data["text/plain"] === "string")
+          entry.output = /** @type {string} */ (data["text/plain"]).slice(0, HISTORY_OUTPUT_CHARS);
       } catch (e) {
         // A broken [Symbol.for("Jupyter.display")] must not lose the cell: report it like a thrown error.
         const err = runtimeError(e);
@@ -243,7 +247,10 @@ class TsdlHandler extends JupyterHandlerImpl {
       const stop = req.stop ?? Infinity;
       entries = entries.filter((e) => e.line >= start && e.line < stop);
     } else if (req.hist_access_type === "search") {
-      const glob = (req.pattern ?? "*").replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[\\s\\S]*").replace(/\?/g, "[\\s\\S]");
+      const glob = (req.pattern ?? "*")
+        .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+        .replace(/\*/g, "[\\s\\S]*")
+        .replace(/\?/g, "[\\s\\S]");
       const re = new RegExp(`^${glob}$`);
       entries = entries.filter((e) => re.test(e.input));
       if (req.unique) {
@@ -303,10 +310,17 @@ class TsdlHandler extends JupyterHandlerImpl {
       return this.io;
     };
     return {
-      display: (/** @type {Record<string, unknown>} */ bundle, /** @type {Record<string, unknown>} */ metadata, /** @type {string | undefined} */ displayId) =>
+      display: (
+        /** @type {Record<string, unknown>} */ bundle,
+        /** @type {Record<string, unknown>} */ metadata,
+        /** @type {string | undefined} */ displayId,
+      ) =>
         current().display({ data: toWire(bundle), metadata: metadata ?? {}, transient: displayId ? { display_id: displayId } : {} }, false),
-      update: (/** @type {Record<string, unknown>} */ bundle, /** @type {Record<string, unknown>} */ metadata, /** @type {string} */ displayId) =>
-        current().display({ data: toWire(bundle), metadata: metadata ?? {}, transient: { display_id: displayId } }, true),
+      update: (
+        /** @type {Record<string, unknown>} */ bundle,
+        /** @type {Record<string, unknown>} */ metadata,
+        /** @type {string} */ displayId,
+      ) => current().display({ data: toWire(bundle), metadata: metadata ?? {}, transient: { display_id: displayId } }, true),
       clear: (/** @type {boolean} */ wait) => current().clear(wait),
     };
   }

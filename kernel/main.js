@@ -111,7 +111,15 @@ function main() {
       // Stack frames then read `In[3]:5:15` instead of `evalmachine.<anonymous>:5:15` (V8 honours sourceURL);
       // errors.js maps them to the cell's TypeScript.
       if (name) {
-        const map = new sourcemap.CellMap(maps, compiled, [{ text: expanded, insertions: shorthand }, { text: inst.js, insertions: inst.insertions }], src);
+        const map = new sourcemap.CellMap(
+          maps,
+          compiled,
+          [
+            { text: expanded, insertions: shorthand },
+            { text: inst.js, insertions: inst.insertions },
+          ],
+          src,
+        );
         r.output += `\n//# sourceURL=${name}`;
         handler.recordCompiled(name, r.output, map, r.hasToplevelAwait ? TSLAB_WRAPPER.async : TSLAB_WRAPPER.sync);
       }

@@ -205,7 +205,12 @@ class TsdlServer extends ZmqServer {
     } else if (type.endsWith("_request")) {
       this.log(`tsdl kernel: unsupported request ${type}`);
       const reply = type.replace(/_request$/, "_reply");
-      this.sendRaw(sock, frames, reply, { status: "error", ename: "NotImplemented", evalue: `${type} is not supported by the tsdl kernel`, traceback: [] });
+      this.sendRaw(sock, frames, reply, {
+        status: "error",
+        ename: "NotImplemented",
+        evalue: `${type} is not supported by the tsdl kernel`,
+        traceback: [],
+      });
     } else {
       this.log(`tsdl kernel: ignored message ${type}`);
     }

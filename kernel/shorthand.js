@@ -50,8 +50,16 @@ function expandShorthand(js, decls, insertions) {
     if (ts.isShorthandPropertyAssignment(node) && !node.objectAssignmentInitializer) shorthands.push(node);
     else if (ts.isVariableDeclaration(node) || ts.isParameter(node) || ts.isBindingElement(node)) {
       if (ts.isIdentifier(node.name)) bound.add(node.name.text);
-    } else if ((ts.isFunctionLike(node) || ts.isClassLike(node) || ts.isImportClause(node) || ts.isImportSpecifier(node) ||
-               ts.isNamespaceImport(node) || ts.isImportEqualsDeclaration(node)) && node.name && ts.isIdentifier(node.name)) {
+    } else if (
+      (ts.isFunctionLike(node) ||
+        ts.isClassLike(node) ||
+        ts.isImportClause(node) ||
+        ts.isImportSpecifier(node) ||
+        ts.isNamespaceImport(node) ||
+        ts.isImportEqualsDeclaration(node)) &&
+      node.name &&
+      ts.isIdentifier(node.name)
+    ) {
       bound.add(node.name.text);
     }
     ts.forEachChild(node, visit);

@@ -28,7 +28,8 @@ function install() {
   installed = true;
   const converterDir = path.dirname(require.resolve("tslab/dist/converter"));
   const file = require.resolve("@tslab/typescript-for-tslab", { paths: [converterDir] });
-  if (require.cache[path.join(converterDir, "converter.js")]) throw new Error("tsdl kernel: tsview.install() must run before tslab's converter loads");
+  if (require.cache[path.join(converterDir, "converter.js")])
+    throw new Error("tsdl kernel: tsview.install() must run before tslab's converter loads");
   /** @type {any} */
   const ts = require(file);
   const createWatchCompilerHost = (/** @type {any} */ rootFiles, /** @type {any} */ options, /** @type {any[]} */ ...rest) => {
@@ -53,7 +54,10 @@ function install() {
     if (opts?.fileName !== "custom.js") return ts.transpileModule(input, opts);
     const inline = INLINE_MAP.exec(input);
     const code = inline ? input.slice(0, inline.index) : input;
-    const out = ts.transpileModule(code, { ...opts, compilerOptions: { ...opts.compilerOptions, sourceMap: true, inlineSourceMap: false } });
+    const out = ts.transpileModule(code, {
+      ...opts,
+      compilerOptions: { ...opts.compilerOptions, sourceMap: true, inlineSourceMap: false },
+    });
     lastMaps = {
       esm: inline ? JSON.parse(Buffer.from(inline[1], "base64").toString("utf8")) : undefined,
       cjs: out.sourceMapText ? JSON.parse(out.sourceMapText) : undefined,
@@ -65,7 +69,10 @@ function install() {
     ["createWatchCompilerHost", createWatchCompilerHost],
     ["transpileModule", transpileModule],
   ]);
-  const view = new Proxy(ts, { get: (target, key, receiver) => (typeof key === "string" && overrides.has(key) ? overrides.get(key) : Reflect.get(target, key, receiver)) });
+  const view = new Proxy(ts, {
+    get: (target, key, receiver) =>
+      typeof key === "string" && overrides.has(key) ? overrides.get(key) : Reflect.get(target, key, receiver),
+  });
   const cached = require.cache[file];
   if (!cached) throw new Error(`tsdl kernel: ${file} is not in require.cache`);
   cached.exports = view;

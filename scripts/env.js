@@ -71,7 +71,8 @@ function buildState(root = repo) {
   const built = fs.existsSync(info) ? fs.statSync(info).mtimeMs : 0;
   const config = path.join(root, "tsconfig.json");
   let changed = newestFile(path.join(root, "src"));
-  if (fs.existsSync(config) && fs.statSync(config).mtimeMs > changed.mtimeMs) changed = { mtimeMs: fs.statSync(config).mtimeMs, file: config };
+  if (fs.existsSync(config) && fs.statSync(config).mtimeMs > changed.mtimeMs)
+    changed = { mtimeMs: fs.statSync(config).mtimeMs, file: config };
   return { built, changed, stale: changed.mtimeMs > built };
 }
 

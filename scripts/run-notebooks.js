@@ -44,9 +44,17 @@ function parseArgs(argv) {
       if (!(Number.isFinite(n) && n > 0)) fail(`--timeout ${JSON.stringify(v)}: expected a number of seconds > 0`);
       opts.timeout = n;
     } else if (a === "--help" || a === "-h") {
-      console.log(fs.readFileSync(__filename, "utf8").split("\n").slice(1, 10).join("\n").replace(/^\/\/ ?/gm, ""));
+      console.log(
+        fs
+          .readFileSync(__filename, "utf8")
+          .split("\n")
+          .slice(1, 10)
+          .join("\n")
+          .replace(/^\/\/ ?/gm, ""),
+      );
       process.exit(0);
-    } else if (a.startsWith("-")) fail(`unknown option ${JSON.stringify(a)}; accepted: --smoke, --laptop, --out DIR, --timeout SECONDS, NAME ...`);
+    } else if (a.startsWith("-"))
+      fail(`unknown option ${JSON.stringify(a)}; accepted: --smoke, --laptop, --out DIR, --timeout SECONDS, NAME ...`);
     else opts.names.push(a);
   }
   if (opts.smoke && opts.laptop) fail("--smoke and --laptop: pick one setting");
@@ -62,7 +70,9 @@ function selectNotebooks(names) {
   return names.map((n) => {
     const hits = all.filter((f) => f === n || f.startsWith(n));
     if (hits.length !== 1)
-      fail(`notebook ${JSON.stringify(n)} ${hits.length ? `is ambiguous (${hits.join(", ")})` : "not found"}; available: ${all.join(", ")}`);
+      fail(
+        `notebook ${JSON.stringify(n)} ${hits.length ? `is ambiguous (${hits.join(", ")})` : "not found"}; available: ${all.join(", ")}`,
+      );
     return hits[0];
   });
 }
@@ -126,9 +136,19 @@ async function main() {
       const exec = await run(
         PYTHON,
         [
-          "-m", "nbconvert", "--to", "notebook", "--execute", "--allow-errors",
-          "--ExecutePreprocessor.kernel_name=tsdl", `--ExecutePreprocessor.timeout=${timeout}`,
-          "--output-dir", opts.out, "--output", `${name}.ipynb`, path.join(NOTEBOOKS, nb),
+          "-m",
+          "nbconvert",
+          "--to",
+          "notebook",
+          "--execute",
+          "--allow-errors",
+          "--ExecutePreprocessor.kernel_name=tsdl",
+          `--ExecutePreprocessor.timeout=${timeout}`,
+          "--output-dir",
+          opts.out,
+          "--output",
+          `${name}.ipynb`,
+          path.join(NOTEBOOKS, nb),
         ],
         env,
         NOTEBOOKS,
@@ -138,7 +158,12 @@ async function main() {
       let html;
       if (fs.existsSync(executed)) {
         await run(PYTHON, ["-m", "nbformat.sign", executed], env, NOTEBOOKS);
-        const h = await run(PYTHON, ["-m", "nbconvert", "--config", htmlConfig, "--to", "html", "--output-dir", opts.out, executed], env, NOTEBOOKS);
+        const h = await run(
+          PYTHON,
+          ["-m", "nbconvert", "--config", htmlConfig, "--to", "html", "--output-dir", opts.out, executed],
+          env,
+          NOTEBOOKS,
+        );
         if (h.code === 0) html = path.join(opts.out, `${name}.html`);
         else console.error(`\n[tsdl notebooks] HTML export of ${nb} failed:\n${h.out.trim().split("\n").slice(-5).join("\n")}`);
       }
@@ -154,7 +179,8 @@ async function main() {
   console.log("| --- | --- | --- | --- |");
   for (const r of results)
     console.log(`| ${r.notebook} | ${r.ok ? "ok" : "FAILED"} | ${r.seconds.toFixed(1)} | ${r.html ? shown(r.html) : "-"} |`);
-  for (const r of results) console.log(JSON.stringify({ notebook: r.notebook, ok: r.ok, seconds: r.seconds, setting, smoke: opts.smoke, error: r.error ?? null }));
+  for (const r of results)
+    console.log(JSON.stringify({ notebook: r.notebook, ok: r.ok, seconds: r.seconds, setting, smoke: opts.smoke, error: r.error ?? null }));
   process.exit(results.every((r) => r.ok) ? 0 : 1);
 }
 

@@ -111,7 +111,12 @@ function jupyterDirs() {
   const spec = path.join(repo, "kernel", "share", "kernels", "tsdl", "kernel.json");
   const argv = JSON.parse(fs.readFileSync(spec, "utf8")).argv;
   // The kernelspec passes Node flags (ESM-only packages load through require); an older Node refuses to start.
-  const nodeFlags = argv.slice(1, argv.findIndex((a) => a.endsWith("main.js"))).map((a) => a.split("=")[0]);
+  const nodeFlags = argv
+    .slice(
+      1,
+      argv.findIndex((a) => a.endsWith("main.js")),
+    )
+    .map((a) => a.split("=")[0]);
   const missing = nodeFlags.filter((flag) => !process.allowedNodeEnvironmentFlags.has(flag));
   if (missing.length > 0) {
     throw new Error(
@@ -188,7 +193,8 @@ function jupyterLab() {
         `To install it: ${rel(v.python)} -m pip install jupyterlab==${JUPYTERLAB_VERSION} (then \`npm run setup\`)`,
     );
   };
-  if (fs.existsSync(v.venv) && !fs.existsSync(v.marker)) return giveUp(`${rel(v.venv)} exists and was not made by the set-up; it is left alone`);
+  if (fs.existsSync(v.venv) && !fs.existsSync(v.marker))
+    return giveUp(`${rel(v.venv)} exists and was not made by the set-up; it is left alone`);
   if (!fs.existsSync(v.python)) {
     // A venv of ours whose interpreter is gone (e.g. its base Python was removed) is made again.
     if (fs.existsSync(v.venv)) fs.rmSync(v.venv, { recursive: true, force: true });
@@ -203,9 +209,22 @@ function jupyterLab() {
   say(`installing JupyterLab ${JUPYTERLAB_VERSION} into ${rel(v.venv)} (pip, about half a minute)`);
   // --retries 0: where the default index is unreachable (a local mirror configured instead), pip's retries cost minutes.
   // No cache: pip's cache is under the home directory.
-  const pipArgs = ["-m", "pip", "install", "--retries", "0", "--no-cache-dir", "--disable-pip-version-check", "-q", `jupyterlab==${JUPYTERLAB_VERSION}`];
+  const pipArgs = [
+    "-m",
+    "pip",
+    "install",
+    "--retries",
+    "0",
+    "--no-cache-dir",
+    "--disable-pip-version-check",
+    "-q",
+    `jupyterlab==${JUPYTERLAB_VERSION}`,
+  ];
   if (!attempt(v.python, pipArgs)) {
-    const err = log[log.length - 1].split("\n").filter((l) => /^ERROR:/.test(l)).pop();
+    const err = log[log.length - 1]
+      .split("\n")
+      .filter((l) => /^ERROR:/.test(l))
+      .pop();
     return giveUp(err ? `pip: ${err.replace(/^ERROR:\s*/, "").slice(0, 160)}` : "pip failed");
   }
   if (!attempt(v.python, ["-m", "jupyterlab", "--version"])) return giveUp("it does not start after the install");
@@ -231,4 +250,3 @@ try {
   console.error(`[tsdl setup] ${e.message}`);
   process.exit(1);
 }
-

@@ -53,7 +53,14 @@ function parseArgs(argv) {
     } else if (a === "--classic") opts.classic = true;
     else if (a === "--open") opts.open = true;
     else if (a === "--help" || a === "-h") {
-      console.log(fs.readFileSync(__filename, "utf8").split("\n").slice(1, 10).join("\n").replace(/^\/\/ ?/gm, ""));
+      console.log(
+        fs
+          .readFileSync(__filename, "utf8")
+          .split("\n")
+          .slice(1, 10)
+          .join("\n")
+          .replace(/^\/\/ ?/gm, ""),
+      );
       process.exit(0);
     } else fail(`unknown option ${JSON.stringify(a)}; accepted: --port N, --notebook-dir DIR, --classic, --open, -- <Jupyter args>`);
   }

@@ -13,7 +13,17 @@ export * as nn from "./nn";
 export * as plot from "./plot";
 // The training loop and what it records, by name: what a notebook or a custom loop uses (the progress bar and
 // number formatting behind them stay inside).
-export { train, evaluate, trainStep, epochLine, NonFiniteLossError, lrFinder, saveCheckpoint, loadCheckpoint, readCheckpoint } from "./train";
+export {
+  train,
+  evaluate,
+  trainStep,
+  epochLine,
+  NonFiniteLossError,
+  lrFinder,
+  saveCheckpoint,
+  loadCheckpoint,
+  readCheckpoint,
+} from "./train";
 export type {
   TrainOptions,
   ScheduleOptions,

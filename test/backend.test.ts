@@ -37,7 +37,10 @@ describe("backend ladder", () => {
     // No tfjs-node here (it cannot install offline), so wasm is the best rung.
     assert.equal(info.name, "wasm");
     assert.equal(info.why, "best available");
-    assert.deepEqual(info.skipped.map((s: { backend: string }) => s.backend), ["tensorflow (GPU)", "webgpu", "tensorflow (CPU)"]);
+    assert.deepEqual(
+      info.skipped.map((s: { backend: string }) => s.backend),
+      ["tensorflow (GPU)", "webgpu", "tensorflow (CPU)"],
+    );
     assert.match(info.skipped[1].reason, /^Vulkan: /); // no GPU here (test/webgpu.test.ts covers the rung)
     assert.match(info.skipped[2].reason, /not installed \(@tensorflow\/tfjs-node\)/);
     const lines = r.stdout.split("\n").filter((l) => l.startsWith("tsdl backend:"));

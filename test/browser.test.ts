@@ -8,7 +8,16 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import type { Browser } from "playwright-core";
-import { ARTIFACTS, BrowserRun, launchChromium, longestWhilePending, NotebookServer, REPO, runAllInBrowser, streamText } from "./helpers/browser";
+import {
+  ARTIFACTS,
+  BrowserRun,
+  launchChromium,
+  longestWhilePending,
+  NotebookServer,
+  REPO,
+  runAllInBrowser,
+  streamText,
+} from "./helpers/browser";
 import { makeNotebook } from "./helpers/jupyter";
 
 const NOTEBOOKS = path.join(REPO, "notebooks");
@@ -57,16 +66,25 @@ function assertIndicator(run: BrowserRun): void {
   const trace = samples.map((s) => `${s.t.toFixed(1)}:${s.status}/${s.statusBar}/${s.pending}`).join(" ");
   for (const which of ["status", "statusBar"] as const) {
     const name = which === "status" ? "toolbar" : "status bar";
-    assert.ok(samples.some((s) => s[which] === "busy" && s.pending > 0), `the ${name} said Busy while cells ran:\n${trace.slice(0, 3000)}`);
+    assert.ok(
+      samples.some((s) => s[which] === "busy" && s.pending > 0),
+      `the ${name} said Busy while cells ran:\n${trace.slice(0, 3000)}`,
+    );
     const idle = longestWhilePending(samples, "idle", which);
-    assert.ok(idle <= 1.0, `the ${name} said Idle for ${idle.toFixed(1)} s while cells were still queued or running:\n${trace.slice(0, 3000)}`);
+    assert.ok(
+      idle <= 1.0,
+      `the ${name} said Idle for ${idle.toFixed(1)} s while cells were still queued or running:\n${trace.slice(0, 3000)}`,
+    );
     assert.equal(samples[samples.length - 1][which], "idle", `the ${name} says Idle after the run`);
   }
 }
 
 describe("notebooks in JupyterLab (Chromium, Run All Cells, smoke configuration)", function () {
   this.timeout(900_000);
-  const notebooks = fs.readdirSync(NOTEBOOKS).filter((f) => f.endsWith(".ipynb")).sort();
+  const notebooks = fs
+    .readdirSync(NOTEBOOKS)
+    .filter((f) => f.endsWith(".ipynb"))
+    .sort();
   // The server serves copies inside the repo (so `import ... from "tsdl"` resolves); the committed files are never opened.
   const served = path.join(REPO, "artifacts", "browser-notebooks");
   // The server and its kernels get an empty home directory: nothing may be written there.
@@ -104,12 +122,19 @@ describe("notebooks in JupyterLab (Chromium, Run All Cells, smoke configuration)
   for (const [nb, expect] of Object.entries(EXPECT)) {
     it(`${nb}: Run All shows no error, draws every chart and table, Busy while it runs`, async function () {
       if (!fs.existsSync(path.join(NOTEBOOKS, nb))) assert.fail(`${nb} is missing from notebooks/`);
-      const run = await runAllInBrowser(browser, server, nb, { timeoutMs: 600_000, screenshot: path.join(ARTIFACTS, nb.replace(/\.ipynb$/, ".png")) });
+      const run = await runAllInBrowser(browser, server, nb, {
+        timeoutMs: 600_000,
+        screenshot: path.join(ARTIFACTS, nb.replace(/\.ipynb$/, ".png")),
+      });
       assertRanCleanly(run, expect.prints);
       const charts = run.cells.reduce((n, c) => n + c.vegaOutputs, 0);
       assert.ok(charts >= expect.charts, `${charts} charts, expected at least ${expect.charts}`);
       for (const cell of run.cells)
-        assert.equal(cell.vegaRendered, cell.vegaOutputs, `cell ${cell.index}: ${cell.vegaOutputs} vega-lite outputs, ${cell.vegaRendered} drawn in the page`);
+        assert.equal(
+          cell.vegaRendered,
+          cell.vegaOutputs,
+          `cell ${cell.index}: ${cell.vegaOutputs} vega-lite outputs, ${cell.vegaRendered} drawn in the page`,
+        );
       for (const re of expect.tables) {
         const cell = run.cells.find((c) => re.test(c.source));
         assert.ok(cell, `a cell matching ${re}`);
@@ -132,7 +157,10 @@ describe("notebooks in JupyterLab (Chromium, Run All Cells, smoke configuration)
         ]),
       ),
     );
-    const run = await runAllInBrowser(browser, server, "busy-idle.ipynb", { timeoutMs: 120_000, screenshot: path.join(ARTIFACTS, "busy-idle.png") });
+    const run = await runAllInBrowser(browser, server, "busy-idle.ipynb", {
+      timeoutMs: 120_000,
+      screenshot: path.join(ARTIFACTS, "busy-idle.png"),
+    });
     assertRanCleanly(run, [/^first\nsecond\nthird\n$/]);
     assertIndicator(run);
     // About 6 s of cells: the indicator said Busy for most of it.
@@ -166,11 +194,18 @@ describe("a notebook in the classic Notebook (Chromium, Restart & Run All, smoke
   });
 
   it(`${nb}: Run All shows no error and renders every chart's SVG`, async () => {
-    const run = await runAllInBrowser(browser, server, nb, { timeoutMs: 600_000, screenshot: path.join(ARTIFACTS, "classic-" + nb.replace(/\.ipynb$/, ".png")) });
+    const run = await runAllInBrowser(browser, server, nb, {
+      timeoutMs: 600_000,
+      screenshot: path.join(ARTIFACTS, "classic-" + nb.replace(/\.ipynb$/, ".png")),
+    });
     assertRanCleanly(run, EXPECT[nb].prints);
     const charts = run.cells.reduce((n, c) => n + c.svgOutputs, 0);
     assert.ok(charts >= EXPECT[nb].charts, `${charts} SVG charts, expected at least ${EXPECT[nb].charts}`);
     for (const cell of run.cells)
-      assert.equal(cell.svgRendered, cell.svgOutputs, `cell ${cell.index}: ${cell.svgOutputs} SVG outputs, ${cell.svgRendered} rendered in the page`);
+      assert.equal(
+        cell.svgRendered,
+        cell.svgOutputs,
+        `cell ${cell.index}: ${cell.svgOutputs} SVG outputs, ${cell.svgRendered} rendered in the page`,
+      );
   });
 });

@@ -24,9 +24,17 @@ describe("data: CIFAR-10 reader and synthetic generator", () => {
 
   it("reads generated files: split sizes, labels and pixels exact (HWC from channel-major)", () => {
     const w = data.writeSyntheticCifar10(t.dir, { train: 53, test: 17, seed: 5 });
-    assert.deepEqual(w.files.map((f) => [path.basename(f.file), f.images]), [
-      ["data_batch_1.bin", 10], ["data_batch_2.bin", 11], ["data_batch_3.bin", 10], ["data_batch_4.bin", 11], ["data_batch_5.bin", 11], ["test_batch.bin", 17],
-    ]);
+    assert.deepEqual(
+      w.files.map((f) => [path.basename(f.file), f.images]),
+      [
+        ["data_batch_1.bin", 10],
+        ["data_batch_2.bin", 11],
+        ["data_batch_3.bin", 10],
+        ["data_batch_4.bin", 11],
+        ["data_batch_5.bin", 11],
+        ["test_batch.bin", 17],
+      ],
+    );
     const train = new data.CIFAR10(t.dir);
     const test = new data.CIFAR10(t.dir, { train: false });
     assert.equal(train.length, 53);
@@ -37,11 +45,20 @@ describe("data: CIFAR-10 reader and synthetic generator", () => {
       const [img, label] = train.get(i);
       assert.equal(label, rec[0]);
       assert.deepEqual(img.shape, [32, 32, 3]);
-      for (const [y, x, c] of [[0, 0, 0], [0, 0, 2], [5, 31, 1], [31, 7, 2], [17, 3, 0]]) {
+      for (const [y, x, c] of [
+        [0, 0, 0],
+        [0, 0, 2],
+        [5, 31, 1],
+        [31, 7, 2],
+        [17, 3, 0],
+      ]) {
         assert.equal(img.data[(y * 32 + x) * 3 + c], rec[1 + c * 1024 + y * 32 + x], `image ${i} pixel y${y} x${x} c${c}`);
       }
     }
-    assert.deepEqual(Array.from(train.targets), Array.from({ length: 53 }, (_, i) => raw[i * 3073]));
+    assert.deepEqual(
+      Array.from(train.targets),
+      Array.from({ length: 53 }, (_, i) => raw[i * 3073]),
+    );
     // every class is present, synthetic images are seeded
     assert.equal(new Set(train.targets).size, 10);
     const again = tempDir();
@@ -54,10 +71,10 @@ describe("data: CIFAR-10 reader and synthetic generator", () => {
   it("channel order and row-major layout on hand-written records", () => {
     const folder = path.join(t.dir, "cifar-10-batches-bin");
     fs.mkdirSync(folder);
-    fs.writeFileSync(path.join(folder, "test_batch.bin"), Buffer.concat([
-      handRecord(3, (c) => [10, 20, 30][c]),
-      handRecord(9, (c, y, x) => (c === 0 ? y : c === 1 ? x : 200)),
-    ]));
+    fs.writeFileSync(
+      path.join(folder, "test_batch.bin"),
+      Buffer.concat([handRecord(3, (c) => [10, 20, 30][c]), handRecord(9, (c, y, x) => (c === 0 ? y : c === 1 ? x : 200))]),
+    );
     fs.writeFileSync(path.join(folder, "tsdl-records.json"), JSON.stringify({ "test_batch.bin": 2 })); // not the official 10000
     const ds = new data.CIFAR10(t.dir, { train: false });
     assert.deepEqual(Array.from(ds.targets), [3, 9]);
@@ -102,7 +119,10 @@ describe("data: CIFAR-10 reader and synthetic generator", () => {
     assert.throws(
       () => new data.CIFAR10(root),
       (e: Error) => {
-        assert.match(e.message, new RegExp(`${root.replace(/[/\\]/g, "[/\\\\]")}[/\\\\]cifar-10-batches-bin[/\\\\]data_batch_1.bin does not exist`));
+        assert.match(
+          e.message,
+          new RegExp(`${root.replace(/[/\\]/g, "[/\\\\]")}[/\\\\]cifar-10-batches-bin[/\\\\]data_batch_1.bin does not exist`),
+        );
         assert.match(e.message, /from the root argument/);
         assert.match(e.message, /data_batch_1.bin.*test_batch.bin/);
         assert.match(e.message, /download: true/);
@@ -117,16 +137,28 @@ describe("data: CIFAR-10 reader and synthetic generator", () => {
     const w = data.writeSyntheticCifar10(t.dir, { train: 10, test: 4 });
     const test = w.files[5].file;
     fs.truncateSync(test, 3073 * 4 - 100);
-    assert.throws(() => new data.CIFAR10(t.dir, { train: false }), new RegExp(`${path.basename(test)} is truncated or corrupt: 12192 bytes, expected a multiple of 3073`));
+    assert.throws(
+      () => new data.CIFAR10(t.dir, { train: false }),
+      new RegExp(`${path.basename(test)} is truncated or corrupt: 12192 bytes, expected a multiple of 3073`),
+    );
     // a file cut at a record boundary: caught by the counts writeSyntheticCifar10 lists in tsdl-records.json
     fs.truncateSync(test, 3073 * 3);
-    assert.throws(() => new data.CIFAR10(t.dir, { train: false }), (e: Error) => {
-      assert.match(e.message, /test_batch\.bin holds 3 images \(9219 bytes\), expected 4 \(12292 bytes; as tsdl-records\.json lists\): the file was cut short/);
-      return true;
-    });
+    assert.throws(
+      () => new data.CIFAR10(t.dir, { train: false }),
+      (e: Error) => {
+        assert.match(
+          e.message,
+          /test_batch\.bin holds 3 images \(9219 bytes\), expected 4 \(12292 bytes; as tsdl-records\.json lists\): the file was cut short/,
+        );
+        return true;
+      },
+    );
     // without that list the files must be the official archive's: 10000 images each
     fs.rmSync(path.join(w.folder, "tsdl-records.json"));
-    assert.throws(() => new data.CIFAR10(t.dir), /data_batch_1\.bin holds 2 images \(6146 bytes\), expected 10000 \(30730000 bytes; an official batch holds 10000\).*CIFAR-format files of your own: list each file's image count in .*tsdl-records\.json/);
+    assert.throws(
+      () => new data.CIFAR10(t.dir),
+      /data_batch_1\.bin holds 2 images \(6146 bytes\), expected 10000 \(30730000 bytes; an official batch holds 10000\).*CIFAR-format files of your own: list each file's image count in .*tsdl-records\.json/,
+    );
     data.writeSyntheticCifar10(t.dir, { train: 10, test: 4 });
     const bad = fs.readFileSync(w.files[0].file);
     bad[3073] = 12;
@@ -137,13 +169,18 @@ describe("data: CIFAR-10 reader and synthetic generator", () => {
 
 describe("data: images in notebooks", () => {
   it("an Image displays as a PNG (valid chunks and CRCs, pixels scaled up), with a text form", () => {
-    const img = new data.Image(Uint8Array.from({ length: 2 * 3 * 3 }, (_, i) => i * 13), 2, 3, 3);
+    const img = new data.Image(
+      Uint8Array.from({ length: 2 * 3 * 3 }, (_, i) => i * 13),
+      2,
+      3,
+      3,
+    );
     const bundle = (img as unknown as Record<symbol, () => Record<string, string>>)[Symbol.for("Jupyter.display")]();
     assert.equal(bundle["text/plain"], "Image(RGB, 3x2)");
     const png = Buffer.from(bundle["image/png"], "base64");
     assert.deepEqual(png.subarray(0, 8), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
     const chunks: { type: string; body: Buffer }[] = [];
-    for (let o = 8; o < png.length; ) {
+    for (let o = 8; o < png.length;) {
       const len = png.readUInt32BE(o);
       const type = png.toString("ascii", o + 4, o + 8);
       const body = png.subarray(o + 8, o + 8 + len);
@@ -151,7 +188,10 @@ describe("data: images in notebooks", () => {
       chunks.push({ type, body });
       o += 12 + len;
     }
-    assert.deepEqual(chunks.map((c) => c.type), ["IHDR", "IDAT", "IEND"]);
+    assert.deepEqual(
+      chunks.map((c) => c.type),
+      ["IHDR", "IDAT", "IEND"],
+    );
     const scale = 8; // small images are enlarged towards 96 px, at most 8 times
     assert.equal(chunks[0].body.readUInt32BE(0), 3 * scale);
     assert.equal(chunks[0].body.readUInt32BE(4), 2 * scale);
@@ -176,7 +216,8 @@ describe("data: makeGrid", () => {
     const a = new data.Image(new Uint8Array([10, 20, 30, 40, 50, 60]), 1, 2, 3);
     const g = data.makeGrid([a, a, a], { nrow: 2, padding: 1, padValue: 7 });
     assert.deepEqual(g.shape, [2 * (1 + 1) + 1, 2 * (2 + 1) + 1, 3]);
-    const px = (img: InstanceType<typeof data.Image>, y: number, x: number): number[] => Array.from(img.data.subarray((y * img.width + x) * 3, (y * img.width + x) * 3 + 3));
+    const px = (img: InstanceType<typeof data.Image>, y: number, x: number): number[] =>
+      Array.from(img.data.subarray((y * img.width + x) * 3, (y * img.width + x) * 3 + 3));
     assert.deepEqual(px(g, 0, 0), [7, 7, 7]);
     assert.deepEqual(px(g, 1, 1), [10, 20, 30]);
     assert.deepEqual(px(g, 1, 5), [40, 50, 60]);
@@ -212,11 +253,19 @@ describe("data: CIFAR-10 download over 127.0.0.1", function () {
       const dir = await data.CIFAR10.download(t.dir, { url: server.url, md5: arch.md5, ...quiet });
       assert.equal(dir, path.join(t.dir, "cifar-10-batches-bin"));
       assert.deepEqual(listTree(t.dir), [
-        "cifar-10-batches-bin/", "cifar-10-batches-bin/batches.meta.txt", "cifar-10-batches-bin/data_batch_1.bin", "cifar-10-batches-bin/data_batch_2.bin",
-        "cifar-10-batches-bin/data_batch_3.bin", "cifar-10-batches-bin/data_batch_4.bin", "cifar-10-batches-bin/data_batch_5.bin",
-        "cifar-10-batches-bin/test_batch.bin", "cifar-10-batches-bin/tsdl-records.json", "cifar-10-binary.tar.gz",
+        "cifar-10-batches-bin/",
+        "cifar-10-batches-bin/batches.meta.txt",
+        "cifar-10-batches-bin/data_batch_1.bin",
+        "cifar-10-batches-bin/data_batch_2.bin",
+        "cifar-10-batches-bin/data_batch_3.bin",
+        "cifar-10-batches-bin/data_batch_4.bin",
+        "cifar-10-batches-bin/data_batch_5.bin",
+        "cifar-10-batches-bin/test_batch.bin",
+        "cifar-10-batches-bin/tsdl-records.json",
+        "cifar-10-binary.tar.gz",
       ]);
-      for (const f of ["data_batch_3.bin", "test_batch.bin"]) assert.deepEqual(fs.readFileSync(path.join(dir, f)), fs.readFileSync(path.join(arch.source, f)));
+      for (const f of ["data_batch_3.bin", "test_batch.bin"])
+        assert.deepEqual(fs.readFileSync(path.join(dir, f)), fs.readFileSync(path.join(arch.source, f)));
       assert.equal(new data.CIFAR10(t.dir).length, 25);
       assert.equal(server.requests(), 1);
       await data.CIFAR10.download(t.dir, { url: server.url, md5: arch.md5, ...quiet });
@@ -231,7 +280,10 @@ describe("data: CIFAR-10 download over 127.0.0.1", function () {
     try {
       const wrong = "0".repeat(32);
       await assert.rejects(data.CIFAR10.download(t.dir, { url: server.url, md5: wrong, ...quiet }), (e: Error) => {
-        assert.match(e.message, new RegExp(`checksum mismatch for ${server.url.replace(/\./g, "\\.")}: md5 ${arch.md5}, expected ${wrong}`));
+        assert.match(
+          e.message,
+          new RegExp(`checksum mismatch for ${server.url.replace(/\./g, "\\.")}: md5 ${arch.md5}, expected ${wrong}`),
+        );
         assert.match(e.message, /nothing was kept/);
         return true;
       });
@@ -249,9 +301,15 @@ describe("data: CIFAR-10 download over 127.0.0.1", function () {
     const root = path.join(t.dir, "root");
     const server = await serveFile(broken);
     try {
-      await assert.rejects(data.CIFAR10.download(root, { url: server.url, md5: "", ...quiet }), /could not extract .*cifar-10-binary.tar.gz/);
+      await assert.rejects(
+        data.CIFAR10.download(root, { url: server.url, md5: "", ...quiet }),
+        /could not extract .*cifar-10-binary.tar.gz/,
+      );
       assert.deepEqual(listTree(root), [], "no archive, no extracted folder, no temp dirs");
-      await assert.rejects(data.CIFAR10.download(path.join(t.dir, "r2"), { url: server.url + "x", ...quiet }), /answered HTTP 404.*Nothing was written. Offline\? Put cifar-10-binary.tar.gz .*writeSyntheticCifar10/);
+      await assert.rejects(
+        data.CIFAR10.download(path.join(t.dir, "r2"), { url: server.url + "x", ...quiet }),
+        /answered HTTP 404.*Nothing was written. Offline\? Put cifar-10-binary.tar.gz .*writeSyntheticCifar10/,
+      );
       assert.deepEqual(listTree(path.join(t.dir, "r2")), []);
     } finally {
       await server.close();
@@ -264,7 +322,10 @@ describe("data: CIFAR-10 download over 127.0.0.1", function () {
       const ds = new data.CIFAR10(t.dir, { train: false, download: true, url: server.url, md5: arch.md5 });
       assert.equal(ds.length, 10);
       assert.deepEqual(Array.from(ds.targets), Array.from(new data.CIFAR10(path.dirname(arch.source), { train: false }).targets));
-      assert.throws(() => new data.CIFAR10(path.join(t.dir, "x"), { download: true, url: server.url, md5: "f".repeat(32) }), /checksum mismatch/);
+      assert.throws(
+        () => new data.CIFAR10(path.join(t.dir, "x"), { download: true, url: server.url, md5: "f".repeat(32) }),
+        /checksum mismatch/,
+      );
       assert.deepEqual(listTree(path.join(t.dir, "x")), []);
     } finally {
       await server.close();
@@ -278,7 +339,10 @@ describe("data: Fashion-MNIST", () => {
 
   it("loads the Debian files: 60000/10000 images, labels and pixels as torchvision reads them", function () {
     if (!fs.existsSync(root)) this.skip(); // dataset-fashion-mnist not installed (npm test's set-up installs it)
-    for (const [split, train] of [["train", true], ["test", false]] as const) {
+    for (const [split, train] of [
+      ["train", true],
+      ["test", false],
+    ] as const) {
       const ds = new data.FashionMNIST(undefined, { train });
       const g = golden[split];
       assert.equal(ds.length, g.length);
@@ -317,12 +381,15 @@ describe("data: Fashion-MNIST", () => {
       assert.equal(ds.length, 3);
       assert.deepEqual(Array.from(ds.targets), [4, 0, 9]);
       assert.equal(ds.get(1)[0].data[5], 99);
-      assert.throws(() => new data.FashionMNIST(t.dir, { train: true }), (e: Error) => {
-        assert.match(e.message, /Fashion-MNIST not found: no train-images-idx3-ubyte or train-images-idx3-ubyte.gz in /);
-        assert.ok(e.message.includes(raw), "names the folders it looked in");
-        assert.match(e.message, /apt-get install dataset-fashion-mnist/);
-        return true;
-      });
+      assert.throws(
+        () => new data.FashionMNIST(t.dir, { train: true }),
+        (e: Error) => {
+          assert.match(e.message, /Fashion-MNIST not found: no train-images-idx3-ubyte or train-images-idx3-ubyte.gz in /);
+          assert.ok(e.message.includes(raw), "names the folders it looked in");
+          assert.match(e.message, /apt-get install dataset-fashion-mnist/);
+          return true;
+        },
+      );
       const gz = zlib.gzipSync(images);
       fs.writeFileSync(path.join(raw, "t10k-images-idx3-ubyte.gz"), gz.subarray(0, gz.length - 10));
       assert.throws(() => new data.FashionMNIST(t.dir, { train: false }), /t10k-images-idx3-ubyte.gz is truncated or corrupt \(gunzip/);

@@ -9,7 +9,10 @@ const { FloatImage, Image, DataLoader, transforms: T } = data;
 /** n tiny 2x2x1 images whose pixels encode their index (and a random jitter so transforms' seeds show). */
 class Toy implements data.Dataset<data.Sample<InstanceType<typeof FloatImage>>> {
   gets = 0;
-  constructor(readonly length: number, readonly jitter = false) {}
+  constructor(
+    readonly length: number,
+    readonly jitter = false,
+  ) {}
   get(i: number, g = data.defaultGenerator()): data.Sample<InstanceType<typeof FloatImage>> {
     this.gets++;
     const r = this.jitter ? g.random() : 0;
@@ -45,7 +48,11 @@ describe("data: DataLoader", () => {
       assert.equal(y.dtype, "int32");
       assert.deepEqual(y.shape, [x.shape[0]]);
     }
-    assert.deepEqual(shapes, [[4, 2, 2, 1], [4, 2, 2, 1], [2, 2, 2, 1]]);
+    assert.deepEqual(shapes, [
+      [4, 2, 2, 1],
+      [4, 2, 2, 1],
+      [2, 2, 2, 1],
+    ]);
     const { x, y } = await collect(loader);
     assert.deepEqual(firstPixels(x), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     assert.deepEqual(y.flat(), [0, 1, 2, 3, 4, 5, 6, 0, 1, 2]);
@@ -60,9 +67,15 @@ describe("data: DataLoader", () => {
     const a = new DataLoader(ds, { batchSize: 8, shuffle: true, seed: 42 });
     const e0 = firstPixels((await collect(a)).x);
     const e1 = firstPixels((await collect(a)).x);
-    assert.deepEqual([...e0].sort((p, q) => p - q), Array.from({ length: 50 }, (_, i) => i));
+    assert.deepEqual(
+      [...e0].sort((p, q) => p - q),
+      Array.from({ length: 50 }, (_, i) => i),
+    );
     assert.notDeepEqual(e0, e1, "each epoch reshuffles");
-    assert.notDeepEqual(e0, Array.from({ length: 50 }, (_, i) => i));
+    assert.notDeepEqual(
+      e0,
+      Array.from({ length: 50 }, (_, i) => i),
+    );
     const b = new DataLoader(ds, { batchSize: 5, shuffle: true, seed: 42, prefetch: 0 });
     assert.deepEqual(firstPixels((await collect(b)).x), e0, "same seed, same order (whatever batch size and prefetch)");
     assert.deepEqual(firstPixels((await collect(b)).x), e1);
@@ -121,7 +134,10 @@ describe("data: DataLoader", () => {
     assert.equal(new Set(e0).size, 6, "samples get different draws");
     assert.notDeepEqual(e0, e1, "epochs get different draws");
     const l2 = new DataLoader(ds, { batchSize: 2, seed: 5 });
-    assert.deepEqual((await collect(l2)).x.flat().filter((_, k) => k % 4 === 3), e0);
+    assert.deepEqual(
+      (await collect(l2)).x.flat().filter((_, k) => k % 4 === 3),
+      e0,
+    );
   });
 
   it("disposes what it made: flat numTensors over epochs, on break and on an exception", async () => {
@@ -178,7 +194,10 @@ describe("data: DataLoader", () => {
     const t = tempDir();
     try {
       data.writeSyntheticCifar10(t.dir, { train: 10, test: 5 });
-      const ds = new data.CIFAR10(t.dir, { train: false, transform: new T.Compose([new T.ToTensor(), new T.Normalize([0.5, 0.5, 0.5], [0.5, 0.5, 0.5])]) });
+      const ds = new data.CIFAR10(t.dir, {
+        train: false,
+        transform: new T.Compose([new T.ToTensor(), new T.Normalize([0.5, 0.5, 0.5], [0.5, 0.5, 0.5])]),
+      });
       const loader = new DataLoader(ds, { batchSize: 4 });
       const batches = await collect(loader);
       assert.equal(batches.x.length, 2);
@@ -226,11 +245,17 @@ describe("data: DataLoader", () => {
       }
       // custom transforms cannot be rebuilt in a worker: said up front
       const custom = new data.CIFAR10(t.dir, { transform: new T.Compose([new T.ToTensor(), (x: unknown) => x]) });
-      assert.throws(() => new DataLoader(custom, { numWorkers: 1 }), /numWorkers 1 needs a dataset a worker thread can rebuild.*Use numWorkers: 0/);
+      assert.throws(
+        () => new DataLoader(custom, { numWorkers: 1 }),
+        /numWorkers 1 needs a dataset a worker thread can rebuild.*Use numWorkers: 0/,
+      );
       assert.throws(() => new DataLoader(new Toy(3), { numWorkers: 1 }), /numWorkers 1 needs a dataset/);
       // an error inside a worker reaches the loop with its message
       const raw = new DataLoader(new data.CIFAR10(t.dir, { train: false }), { batchSize: 2, numWorkers: 1 });
-      await assert.rejects(collect(raw), /item 0 of the dataset is Image\(RGB, 32x32\): end the dataset's transform with transforms.ToTensor\(\)/);
+      await assert.rejects(
+        collect(raw),
+        /item 0 of the dataset is Image\(RGB, 32x32\): end the dataset's transform with transforms.ToTensor\(\)/,
+      );
       raw.close();
       // workers share the dataset's memory: they never read the files (gone now)
       fs.rmSync(path.join(t.dir, "cifar-10-batches-bin"), { recursive: true });
@@ -245,7 +270,10 @@ describe("data: DataLoader", () => {
   it("numWorkers with Fashion-MNIST: workers share the images (no re-read) and give the same batches", async function () {
     if (!fs.existsSync(data.FASHION_MNIST_DEBIAN_ROOT)) this.skip(); // dataset-fashion-mnist not installed
     this.timeout(60_000);
-    const fm = new data.FashionMNIST(undefined, { train: false, transform: new T.Compose([new T.Grayscale(3), new T.RandomCrop(24), new T.ToTensor()]) });
+    const fm = new data.FashionMNIST(undefined, {
+      train: false,
+      transform: new T.Compose([new T.Grayscale(3), new T.RandomCrop(24), new T.ToTensor()]),
+    });
     assert.ok(fm.data.buffer instanceof SharedArrayBuffer, "the images live in shared memory");
     const ds = data.subset(fm, 48);
     const want = await collect(new DataLoader(ds, { batchSize: 16, shuffle: true, seed: 2 }));
@@ -294,8 +322,14 @@ describe("data: DataLoader", () => {
     after(() => t?.cleanup());
     const run = async (mode: string, ...args: string[]) => {
       const { spawnSync } = await import("child_process");
-      const r = spawnSync(process.execPath, ["--expose-gc", path.join(__dirname, "helpers", "loaderWorkers.js"), mode, t.dir, ...args], { encoding: "utf8", timeout: 100_000 });
-      const lines = r.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+      const r = spawnSync(process.execPath, ["--expose-gc", path.join(__dirname, "helpers", "loaderWorkers.js"), mode, t.dir, ...args], {
+        encoding: "utf8",
+        timeout: 100_000,
+      });
+      const lines = r.stdout
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
       return { status: r.status, signal: r.signal, stderr: r.stderr, lines };
     };
 
@@ -323,7 +357,10 @@ describe("data: DataLoader", () => {
       it(`close() in the middle of a loop stops it with an error saying so (numWorkers ${workers}), never a silent exit`, async () => {
         const r = await run("close-mid-loop", workers);
         assert.equal(r.status, 1, `exit ${r.status ?? r.signal}, stdout ${JSON.stringify(r.lines)}`);
-        assert.match(r.stderr, /^tsdl\.data: DataLoader\.close\(\) was called during an iteration \(epoch 0, after batch 2 of 10\); the loop stops here\. Close the loader after the loop, or break out of it first\.$/m);
+        assert.match(
+          r.stderr,
+          /^tsdl\.data: DataLoader\.close\(\) was called during an iteration \(epoch 0, after batch 2 of 10\); the loop stops here\. Close the loader after the loop, or break out of it first\.$/m,
+        );
       });
     }
 
@@ -343,7 +380,10 @@ describe("data: DataLoader", () => {
     });
 
     it("persistentWorkers needs workers", () => {
-      assert.throws(() => new DataLoader(new Toy(3), { persistentWorkers: true }), /persistentWorkers needs numWorkers > 0 .*, got numWorkers 0/);
+      assert.throws(
+        () => new DataLoader(new Toy(3), { persistentWorkers: true }),
+        /persistentWorkers needs numWorkers > 0 .*, got numWorkers 0/,
+      );
     });
   });
 
@@ -352,12 +392,19 @@ describe("data: DataLoader", () => {
     assert.throws(() => new DataLoader(new Toy(3), { prefetch: -1 }), /prefetch must be an integer >= 0, got -1/);
     assert.throws(() => new DataLoader({} as never), /needs a dataset with length and get\(i\)/);
     const raw = { length: 2, get: (i: number) => [new Image(new Uint8Array(4), 2, 2, 1), i] as data.Sample<unknown> };
-    await assert.rejects(collect(new DataLoader(raw as never, { batchSize: 2 })), /item 0 of the dataset is Image\(L, 2x2\): end the dataset's transform with transforms.ToTensor\(\)/);
+    await assert.rejects(
+      collect(new DataLoader(raw as never, { batchSize: 2 })),
+      /item 0 of the dataset is Image\(L, 2x2\): end the dataset's transform with transforms.ToTensor\(\)/,
+    );
     const mixed = {
       length: 2,
-      get: (i: number) => [new FloatImage(new Float32Array(i === 0 ? 4 : 9), i === 0 ? 2 : 3, i === 0 ? 2 : 3, 1), 0] as data.Sample<unknown>,
+      get: (i: number) =>
+        [new FloatImage(new Float32Array(i === 0 ? 4 : 9), i === 0 ? 2 : 3, i === 0 ? 2 : 3, 1), 0] as data.Sample<unknown>,
     };
-    await assert.rejects(collect(new DataLoader(mixed as never, { batchSize: 2 })), /item 1 is 3x3x1 but the batch started with 2x2x1; add a Resize/);
+    await assert.rejects(
+      collect(new DataLoader(mixed as never, { batchSize: 2 })),
+      /item 1 is 3x3x1 but the batch started with 2x2x1; add a Resize/,
+    );
     const loader = new DataLoader(new Toy(8), { batchSize: 4, seed: 3 });
     assert.throws(() => loader.loadStateDict({ seed: 3, epoch: 0, batch: 5 }), /batch 5 is past the end of an epoch \(2 batches\)/);
     assert.throws(() => loader.loadStateDict({ seed: 3, epoch: -1, batch: 0 } as never), /must be \{ seed, epoch, batch \}/);

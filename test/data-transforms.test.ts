@@ -34,7 +34,11 @@ function assertSameImage(got: Img, want: ImgJson, what: string): void {
       if (first < 0) first = i;
     }
   }
-  assert.equal(diffs, 0, `${what}: ${diffs} of ${w.length} bytes differ, first at ${first}: got ${got.data[first]}, torchvision ${w[first]}`);
+  assert.equal(
+    diffs,
+    0,
+    `${what}: ${diffs} of ${w.length} bytes differ, first at ${first}: got ${got.data[first]}, torchvision ${w[first]}`,
+  );
 }
 
 describe("data transforms vs torchvision", () => {
@@ -79,8 +83,8 @@ describe("data transforms vs torchvision", () => {
     // Compose runs ToTensor + Normalize as one table lookup: bit-identical to the two steps
     for (const name of ["small", "gray"]) {
       const c = name === "gray" ? 1 : 3;
-      const m = c === 3 ? n.mean : [0.2860];
-      const sd = c === 3 ? n.std : [0.3530];
+      const m = c === 3 ? n.mean : [0.286];
+      const sd = c === 3 ? n.std : [0.353];
       const fused = new T.Compose([new T.ToTensor(), new T.Normalize(m, sd)]).forward(input(name));
       assert.deepEqual(fused.data, Fn.normalize(Fn.toTensor(input(name)), m, sd).data);
     }
@@ -93,15 +97,32 @@ describe("data transforms vs torchvision", () => {
       const x = input(g.input);
       let out: Img;
       switch (g.op) {
-        case "hflip": out = Fn.hflip(x); break;
-        case "vflip": out = Fn.vflip(x); break;
-        case "padcrop": out = Fn.crop(Fn.pad(x, g.padding), g.top, g.left, g.height, g.width); break;
-        case "crop": out = Fn.crop(x, g.top, g.left, g.height, g.width); break;
-        case "pad": out = Fn.pad(x, g.padding, g.fill, g.mode); break;
-        case "centerCrop": out = new T.CenterCrop(g.size).forward(x); break;
-        case "grayscale3": out = new T.Grayscale(3).forward(x); break;
-        case "grayscale1": out = new T.Grayscale(1).forward(x); break;
-        default: throw new Error(`unknown op ${g.op}`);
+        case "hflip":
+          out = Fn.hflip(x);
+          break;
+        case "vflip":
+          out = Fn.vflip(x);
+          break;
+        case "padcrop":
+          out = Fn.crop(Fn.pad(x, g.padding), g.top, g.left, g.height, g.width);
+          break;
+        case "crop":
+          out = Fn.crop(x, g.top, g.left, g.height, g.width);
+          break;
+        case "pad":
+          out = Fn.pad(x, g.padding, g.fill, g.mode);
+          break;
+        case "centerCrop":
+          out = new T.CenterCrop(g.size).forward(x);
+          break;
+        case "grayscale3":
+          out = new T.Grayscale(3).forward(x);
+          break;
+        case "grayscale1":
+          out = new T.Grayscale(1).forward(x);
+          break;
+        default:
+          throw new Error(`unknown op ${g.op}`);
       }
       assertSameImage(out, g.output, `${g.op} ${JSON.stringify(g.size ?? g.padding ?? g.mode ?? "")} of ${g.input}`);
     }
@@ -149,7 +170,12 @@ describe("data transforms vs torchvision", () => {
       for (const withFlip of [true, false]) {
         for (const withCrop of [true, false]) {
           for (const [tailName, tail] of tails) {
-            const steps = [new T.Resize(size), ...(withFlip ? [new T.RandomHorizontalFlip()] : []), ...(withCrop ? [new T.RandomCrop(c)] : []), ...tail];
+            const steps = [
+              new T.Resize(size),
+              ...(withFlip ? [new T.RandomHorizontalFlip()] : []),
+              ...(withCrop ? [new T.RandomCrop(c)] : []),
+              ...tail,
+            ];
             const chain = new T.Compose(steps);
             for (let seed = 0; seed < 6; seed++) {
               const g = new Generator(seed);
@@ -158,7 +184,8 @@ describe("data transforms vs torchvision", () => {
               const fused = chain.forward(x, new Generator(seed)) as Img;
               assert.deepEqual(fused.shape, y.shape);
               assert.equal(fused.constructor, y.constructor);
-              const bytes = (a: Img | InstanceType<typeof FloatImage>): Buffer => Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength);
+              const bytes = (a: Img | InstanceType<typeof FloatImage>): Buffer =>
+                Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength);
               assert.ok(bytes(fused).equals(bytes(y)), `size ${size} crop ${withCrop && c} flip ${withFlip} ${tailName} seed ${seed}`);
             }
           }
@@ -191,10 +218,18 @@ describe("data transforms vs torchvision", () => {
       const x = input(c.input);
       let out: Img;
       switch (c.op) {
-        case "brightness": out = Fn.adjustBrightness(x, c.factor); break;
-        case "contrast": out = Fn.adjustContrast(x, c.factor); break;
-        case "saturation": out = Fn.adjustSaturation(x, c.factor); break;
-        case "hue": out = Fn.adjustHue(x, c.factor); break;
+        case "brightness":
+          out = Fn.adjustBrightness(x, c.factor);
+          break;
+        case "contrast":
+          out = Fn.adjustContrast(x, c.factor);
+          break;
+        case "saturation":
+          out = Fn.adjustSaturation(x, c.factor);
+          break;
+        case "hue":
+          out = Fn.adjustHue(x, c.factor);
+          break;
         case "jitter":
           out = T.ColorJitter.apply(x, {
             order: c.order,
@@ -204,7 +239,8 @@ describe("data transforms vs torchvision", () => {
             hue: c.hue ?? undefined,
           });
           break;
-        default: throw new Error(`unknown op ${c.op}`);
+        default:
+          throw new Error(`unknown op ${c.op}`);
       }
       assertSameImage(out, c.output, `${c.op}(${c.factor ?? c.order}) of ${c.input}`);
     }
@@ -239,7 +275,14 @@ describe("data transforms vs torchvision", () => {
       const p = clip(Math.round(v * (1 - fs)));
       const q = clip(Math.round(v * (1 - f32(fs * f))));
       const t = clip(Math.round(v * (1 - fs * (1 - f))));
-      return [[v, t, p], [q, v, p], [p, v, t], [p, q, v], [t, p, v], [v, p, q]][i % 6];
+      return [
+        [v, t, p],
+        [q, v, p],
+        [p, v, t],
+        [p, q, v],
+        [t, p, v],
+        [v, p, q],
+      ][i % 6];
     };
     const g = new Generator(99);
     const n = 200_000;
@@ -251,7 +294,9 @@ describe("data transforms vs torchvision", () => {
       for (let k = 0; k < n; k++) {
         const want = direct(px[3 * k], px[3 * k + 1], px[3 * k + 2], shift);
         if (out[3 * k] !== want[0] || out[3 * k + 1] !== want[1] || out[3 * k + 2] !== want[2]) {
-          assert.fail(`factor ${factor}: rgb ${Array.from(px.subarray(3 * k, 3 * k + 3))} gave ${Array.from(out.subarray(3 * k, 3 * k + 3))}, formula ${want}`);
+          assert.fail(
+            `factor ${factor}: rgb ${Array.from(px.subarray(3 * k, 3 * k + 3))} gave ${Array.from(out.subarray(3 * k, 3 * k + 3))}, formula ${want}`,
+          );
         }
       }
     }
@@ -284,7 +329,10 @@ describe("data transforms vs torchvision", () => {
     // two independent samples of n: the difference of means has sd sqrt(v1/n + v2/n); allow 4 sd
     const close = (ours: number[], theirMean: number, theirVar: number, what: string): void => {
       const tol = 4 * Math.sqrt(variance(ours) / s.n + theirVar / s.n);
-      assert.ok(Math.abs(mean(ours) - theirMean) <= tol, `${what}: ${mean(ours).toFixed(2)} vs torchvision ${theirMean.toFixed(2)} (tol ${tol.toFixed(2)})`);
+      assert.ok(
+        Math.abs(mean(ours) - theirMean) <= tol,
+        `${what}: ${mean(ours).toFixed(2)} vs torchvision ${theirMean.toFixed(2)} (tol ${tol.toFixed(2)})`,
+      );
     };
     close(means, s.meanOfMean, s.varOfMean, "mean pixel value");
     close(stds, s.meanOfStd, s.varOfStd, "pixel standard deviation");
@@ -345,9 +393,18 @@ describe("data transforms vs torchvision", () => {
     assert.throws(() => new T.Normalize([0.5, 0.5], [0.5, 0]), /std \[0.5,0\] has a zero \(division by zero\); every std must be non-zero/);
     assert.throws(() => new T.Normalize([0.5, 0.5, 0.5], [0.5, 0.5]), /std must be one number or one per channel \(3\), got \[0.5,0.5\]/);
     assert.throws(() => new T.RandomVerticalFlip(-0.1), /RandomVerticalFlip p must be a probability in \[0, 1\], got -0.1/);
-    assert.throws(() => new T.Normalize([0.5, 0.5], [1, 1]).forward(Fn.toTensor(input("smooth"))), /mean must be one number or one per channel \(3\), got \[0.5,0.5\]/);
-    assert.throws(() => new T.RandomCrop(40).forward(input("smooth"), new Generator(0)), /RandomCrop size 40x40 is larger than the \(padded\) image 32x32/);
-    assert.throws(() => new T.Resize(10).forward(Fn.toTensor(input("smooth"))), /resize expects an Image \(uint8 HWC\), got FloatImage\(32x32x3\).*put it before ToTensor/);
+    assert.throws(
+      () => new T.Normalize([0.5, 0.5], [1, 1]).forward(Fn.toTensor(input("smooth"))),
+      /mean must be one number or one per channel \(3\), got \[0.5,0.5\]/,
+    );
+    assert.throws(
+      () => new T.RandomCrop(40).forward(input("smooth"), new Generator(0)),
+      /RandomCrop size 40x40 is larger than the \(padded\) image 32x32/,
+    );
+    assert.throws(
+      () => new T.Resize(10).forward(Fn.toTensor(input("smooth"))),
+      /resize expects an Image \(uint8 HWC\), got FloatImage\(32x32x3\).*put it before ToTensor/,
+    );
     assert.throws(() => new T.Normalize(0.5, 0.5).forward(input("smooth") as never), /put ToTensor before normalize/);
     assert.throws(() => new T.Compose([new T.ToTensor(), 3 as never]), /Compose item 1 is number/);
     assert.throws(() => new T.RandomHorizontalFlip(2), /p must be a probability in \[0, 1\], got 2/);

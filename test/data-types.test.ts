@@ -27,8 +27,13 @@ function typeErrors(source: string): string[] {
   // a virtual file in test/ (never written), so "tsdl" resolves through the repo's node_modules
   const file = path.join(__dirname, "__compose-types.ts");
   const options: ts.CompilerOptions = {
-    strict: true, noEmit: true, esModuleInterop: true, skipLibCheck: true,
-    module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2020, moduleResolution: ts.ModuleResolutionKind.Node10,
+    strict: true,
+    noEmit: true,
+    esModuleInterop: true,
+    skipLibCheck: true,
+    module: ts.ModuleKind.CommonJS,
+    target: ts.ScriptTarget.ES2020,
+    moduleResolution: ts.ModuleResolutionKind.Node10,
   };
   const host = ts.createCompilerHost(options);
   const readFile = host.readFile.bind(host);

@@ -36,8 +36,14 @@ for (const name of ["cpu", "wasm"] as const) {
         const want = reference(c.kind, x, dy, c.axes);
         assert.deepEqual(Array.from(await got.data()), Array.from(await want.data()));
         const size = tf.util.sizeFromShape(c.shape);
-        const fullSize = prof.kernels.filter((k) => ["Multiply", "RealDiv"].includes(k.name) && k.outputShapes.some((s) => tf.util.sizeFromShape(s) === size));
-        assert.deepEqual(fullSize.map((k) => k.name), [], `full-size ${fullSize.map((k) => k.name)} in the gradient (a ones tensor)`);
+        const fullSize = prof.kernels.filter(
+          (k) => ["Multiply", "RealDiv"].includes(k.name) && k.outputShapes.some((s) => tf.util.sizeFromShape(s) === size),
+        );
+        assert.deepEqual(
+          fullSize.map((k) => k.name),
+          [],
+          `full-size ${fullSize.map((k) => k.name)} in the gradient (a ones tensor)`,
+        );
         tf.dispose([got, want]);
         assert.equal(tf.memory().numTensors, before);
         tf.dispose([x, dy]);

@@ -32,7 +32,10 @@ describe("kernel: tsdl's build behind the results (kernel/bundle.js)", () => {
 
   it("says dist/ is not built, and what to run; results fall back to inspect text", () => {
     const { module, problem } = loadDisplay(root);
-    assert.match(problem ?? "", /display module dist\/display\/index\.js did not load \(it is not built\).*Run `npm run build`.*restart the kernel/);
+    assert.match(
+      problem ?? "",
+      /display module dist\/display\/index\.js did not load \(it is not built\).*Run `npm run build`.*restart the kernel/,
+    );
     assert.deepEqual(module.resultBundle({ a: 1 }), { "text/plain": "{ a: 1 }" });
   });
 
@@ -41,7 +44,10 @@ describe("kernel: tsdl's build behind the results (kernel/bundle.js)", () => {
     write("dist/.tsbuildinfo", "{}", new Date(2_000_000_100_000));
     write("src/display/index.ts", "export {};", new Date(2_000_000_200_000));
     const { module, problem } = loadDisplay(root);
-    assert.match(problem ?? "", /dist\/ is older than the sources \(src\/display\/index\.ts changed after it was last built 2033-05-18T\d\d:\d\d:\d\d\.\d+Z\): cells import the old build\. Run `npm run build`/);
+    assert.match(
+      problem ?? "",
+      /dist\/ is older than the sources \(src\/display\/index\.ts changed after it was last built 2033-05-18T\d\d:\d\d:\d\d\.\d+Z\): cells import the old build\. Run `npm run build`/,
+    );
     assert.deepEqual(module.resultBundle(1), { "text/plain": "built 1" });
   });
 

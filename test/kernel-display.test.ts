@@ -77,7 +77,10 @@ describe("display: outside a kernel", () => {
   });
 
   it("clearOutput() does nothing", () => {
-    assert.equal(captureStdout(() => clearOutput()), "");
+    assert.equal(
+      captureStdout(() => clearOutput()),
+      "",
+    );
   });
 });
 
@@ -86,7 +89,11 @@ describe("display: with the kernel's sink", () => {
     withSink((sent) => {
       const h1 = display(new Chart());
       const h2 = display("text");
-      assert.deepEqual(sent[0], { kind: "display", bundle: { "image/svg+xml": "<svg/>", "text/plain": "Chart(3 points)" }, id: h1.displayId });
+      assert.deepEqual(sent[0], {
+        kind: "display",
+        bundle: { "image/svg+xml": "<svg/>", "text/plain": "Chart(3 points)" },
+        id: h1.displayId,
+      });
       assert.deepEqual(sent[1], { kind: "display", bundle: { "text/plain": "text" }, id: h2.displayId });
       assert.notEqual(h1.displayId, h2.displayId);
     });
@@ -105,7 +112,10 @@ describe("display: with the kernel's sink", () => {
     withSink((sent) => {
       clearOutput({ wait: true });
       clearOutput();
-      assert.deepEqual(sent, [{ kind: "clear", wait: true }, { kind: "clear", wait: false }]);
+      assert.deepEqual(sent, [
+        { kind: "clear", wait: true },
+        { kind: "clear", wait: false },
+      ]);
     });
   });
 });
@@ -171,7 +181,8 @@ describe("kernel: await instrumentation for interrupts", () => {
   });
 
   it("keeps results and line numbers of instrumented code", async () => {
-    const src = "const a = await Promise.resolve(2);\nconst f = async (x) => await x * 3;\nreturn [a, await f(a), await (await Promise.resolve(Promise.resolve(1)))];";
+    const src =
+      "const a = await Promise.resolve(2);\nconst f = async (x) => await x * 3;\nreturn [a, await f(a), await (await Promise.resolve(Promise.resolve(1)))];";
     const { js } = instrumentAwaits(src);
     assert.equal(js.split("\n").length, src.split("\n").length);
     assert.deepEqual(await run(src), [2, 6, 1]);

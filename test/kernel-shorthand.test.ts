@@ -9,8 +9,15 @@ const { createConverter } = require("tslab/dist/converter");
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { createExecutor } = require("tslab/dist/executor");
 
-interface ConvertResult { output?: string; declOutput?: string; diagnostics: unknown[] }
-interface Converter { convert(prev: string, src: string): ConvertResult; close(): void }
+interface ConvertResult {
+  output?: string;
+  declOutput?: string;
+  diagnostics: unknown[];
+}
+interface Converter {
+  convert(prev: string, src: string): ConvertResult;
+  close(): void;
+}
 
 /** Cells run as the kernel runs them: tslab's converter and executor, the emitted JS passed through `fix`. */
 function notebook(fix: (js: string, decls: string) => string) {
@@ -29,7 +36,10 @@ function notebook(fix: (js: string, decls: string) => string) {
   // Cells report through `seen`; errors through the executor's console.
   const seen: unknown[] = [];
   const errors: string[] = [];
-  const cons = { log: () => undefined, error: (...a: unknown[]) => errors.push(a.map((e) => (e as Error)?.message ?? String(e)).join(" ")) };
+  const cons = {
+    log: () => undefined,
+    error: (...a: unknown[]) => errors.push(a.map((e) => (e as Error)?.message ?? String(e)).join(" ")),
+  };
   const executor = createExecutor(process.cwd(), { node: converter, close: () => tslab.close() }, cons);
   executor.locals.seen = seen;
   return {

@@ -40,12 +40,23 @@ describe("kernel: source maps for tracebacks", () => {
     ins.add(4, 1);
     const out = "abXYZcdQe";
     const input = "abcde";
-    for (const [o, i] of [[0, 0], [1, 1], [2, 2], [4, 2], [5, 2], [6, 3], [7, 4], [8, 4]]) assert.equal(ins.toInput(o), i, `output ${o} (${out[o]}) -> input ${i} (${input[i]})`);
+    for (const [o, i] of [
+      [0, 0],
+      [1, 1],
+      [2, 2],
+      [4, 2],
+      [5, 2],
+      [6, 3],
+      [7, 4],
+      [8, 4],
+    ])
+      assert.equal(ins.toInput(o), i, `output ${o} (${out[o]}) -> input ${i} (${input[i]})`);
   });
 
   it("the await instrumentation reports its insertions, so positions map back to tslab's output", () => {
     const js = "const a = await p;\nfoo(await q, bar);";
     const { js: inst, insertions } = instrumentAwaits(js);
-    for (const token of ["a = ", "await p", "foo(", "await q", "bar)"]) assert.equal(insertions.toInput(inst.indexOf(token)), js.indexOf(token), token);
+    for (const token of ["a = ", "await p", "foo(", "await q", "bar)"])
+      assert.equal(insertions.toInput(inst.indexOf(token)), js.indexOf(token), token);
   });
 });

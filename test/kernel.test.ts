@@ -107,10 +107,7 @@ describe("kernel: protocol (jupyter_kernel_test + protocol tests; a cpu kernel, 
   });
 
   it("runs every test the suite defines, and no others", () => {
-    assert.deepEqual(
-      [...suite.rows.keys()].filter((n) => n !== "test_pager").sort(),
-      [...STANDARD, ...EXTRA].sort(),
-    );
+    assert.deepEqual([...suite.rows.keys()].filter((n) => n !== "test_pager").sort(), [...STANDARD, ...EXTRA].sort());
   });
 
   for (const name of [...STANDARD, ...EXTRA]) {

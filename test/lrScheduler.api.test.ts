@@ -16,14 +16,23 @@ const golden = (name: string) => {
   return c.expected;
 };
 
-const two = (): L.SchedulableOptimizer => ({ paramGroups: [{ lr: 0.05, momentum: 0.9 }, { lr: 0.5, momentum: 0.9 }], defaults: { momentum: 0.9 } });
+const two = (): L.SchedulableOptimizer => ({
+  paramGroups: [
+    { lr: 0.05, momentum: 0.9 },
+    { lr: 0.5, momentum: 0.9 },
+  ],
+  defaults: { momentum: 0.9 },
+});
 const snapshot = (o: L.SchedulableOptimizer) => JSON.stringify(o.paramGroups.map((g) => ({ ...g, params: undefined })));
 
 function closeRow(actual: number[], expected: number[], what: string): void {
   assert.equal(actual.length, expected.length, `${what}: length`);
   expected.forEach((e, i) => {
     const a = actual[i];
-    assert.ok(Math.abs(a - e) <= 1e-9 * Math.max(Math.abs(a), Math.abs(e)) || Math.abs(a - e) <= 1e-15, `${what}[${i}]: got ${a}, expected ${e}`);
+    assert.ok(
+      Math.abs(a - e) <= 1e-9 * Math.max(Math.abs(a), Math.abs(e)) || Math.abs(a - e) <= 1e-15,
+      `${what}[${i}]: got ${a}, expected ${e}`,
+    );
   });
 }
 
@@ -45,23 +54,63 @@ describe("lrScheduler validation (clear errors; the optimizer is left as it was)
     ["ConstantLR factor 0", (o) => L.constantLR(o, { factor: 0 }), /factor must be in \(0, 1\].*got 0/],
     ["StepLR stepSize 0", (o) => L.stepLR(o, { stepSize: 0 }), /StepLR: stepSize must be a positive integer, got 0/],
     ["MultiStepLR milestones", (o) => L.multiStepLR(o, { milestones: [3, -1] }), /milestones must be an array of epoch indices.*\[3, -1\]/],
-    ["OneCycleLR pctStart", (o) => L.oneCycleLR(o, { maxLr: 1, totalSteps: 10, pctStart: 1.5 }), /pctStart must be a number in \[0, 1\], got 1\.5/],
-    ["OneCycleLR annealStrategy", (o) => L.oneCycleLR(o, { maxLr: 1, totalSteps: 10, annealStrategy: "exp" as never }), /annealStrategy must be one of "cos", "linear", got "exp"/],
+    [
+      "OneCycleLR pctStart",
+      (o) => L.oneCycleLR(o, { maxLr: 1, totalSteps: 10, pctStart: 1.5 }),
+      /pctStart must be a number in \[0, 1\], got 1\.5/,
+    ],
+    [
+      "OneCycleLR annealStrategy",
+      (o) => L.oneCycleLR(o, { maxLr: 1, totalSteps: 10, annealStrategy: "exp" as never }),
+      /annealStrategy must be one of "cos", "linear", got "exp"/,
+    ],
     ["OneCycleLR no totalSteps", (o) => L.oneCycleLR(o, { maxLr: 1 }), /OneCycleLR: give totalSteps .*or epochs and stepsPerEpoch/],
     ["OneCycleLR totalSteps 0", (o) => L.oneCycleLR(o, { maxLr: 1, totalSteps: 0 }), /totalSteps must be a positive integer, got 0/],
     ["OneCycleLR epochs only", (o) => L.oneCycleLR(o, { maxLr: 1, epochs: 3 }), /stepsPerEpoch must be a positive integer, got undefined/],
-    ["OneCycleLR maxLr per group", (o) => L.oneCycleLR(o, { maxLr: [1, 2, 3], totalSteps: 5 }), /expected 2 values for maxLr \(one per param group\), got 3/],
-    ["CyclicLR mode", (o) => L.cyclicLR(o, { baseLr: 0.1, maxLr: 1, mode: "sine" as never }), /CyclicLR: mode must be one of "triangular", "triangular2", "exp_range", got "sine"/],
-    ["MultiplicativeLR given a number", (o) => L.multiplicativeLR(o, { lrLambda: 0.95 as never }), /MultiplicativeLR: lrLambda must be a function epoch => factor, got 0\.95/],
-    ["LambdaLR wrong count", (o) => L.lambdaLR(o, { lrLambda: [() => 1, () => 1, () => 1] }), /expected 2 lrLambdas \(one per param group\), got 3/],
-    ["ReduceLROnPlateau minLr count", (o) => L.reduceLROnPlateau(o, { minLr: [0.1] }), /ReduceLROnPlateau: expected 2 values for minLr \(one per param group\), got 1/],
+    [
+      "OneCycleLR maxLr per group",
+      (o) => L.oneCycleLR(o, { maxLr: [1, 2, 3], totalSteps: 5 }),
+      /expected 2 values for maxLr \(one per param group\), got 3/,
+    ],
+    [
+      "CyclicLR mode",
+      (o) => L.cyclicLR(o, { baseLr: 0.1, maxLr: 1, mode: "sine" as never }),
+      /CyclicLR: mode must be one of "triangular", "triangular2", "exp_range", got "sine"/,
+    ],
+    [
+      "MultiplicativeLR given a number",
+      (o) => L.multiplicativeLR(o, { lrLambda: 0.95 as never }),
+      /MultiplicativeLR: lrLambda must be a function epoch => factor, got 0\.95/,
+    ],
+    [
+      "LambdaLR wrong count",
+      (o) => L.lambdaLR(o, { lrLambda: [() => 1, () => 1, () => 1] }),
+      /expected 2 lrLambdas \(one per param group\), got 3/,
+    ],
+    [
+      "ReduceLROnPlateau minLr count",
+      (o) => L.reduceLROnPlateau(o, { minLr: [0.1] }),
+      /ReduceLROnPlateau: expected 2 values for minLr \(one per param group\), got 1/,
+    ],
     ["ReduceLROnPlateau factor 1", (o) => L.reduceLROnPlateau(o, { factor: 1 }), /factor must be in \[0, 1\).*got 1/],
     ["ReduceLROnPlateau mode", (o) => L.reduceLROnPlateau(o, { mode: "down" as never }), /mode must be one of "min", "max", got "down"/],
     ["CosineAnnealingWarmRestarts t0", (o) => L.cosineAnnealingWarmRestarts(o, { t0: 2.5 }), /t0 must be a positive integer, got 2\.5/],
-    ["resume without initialLr", (o) => L.stepLR(o, { stepSize: 2, lastEpoch: 4 }), /resuming with lastEpoch=4 needs paramGroups\[0\]\.initialLr/],
+    [
+      "resume without initialLr",
+      (o) => L.stepLR(o, { stepSize: 2, lastEpoch: 4 }),
+      /resuming with lastEpoch=4 needs paramGroups\[0\]\.initialLr/,
+    ],
     ["not an optimizer", () => L.stepLR({} as never, { stepSize: 2 }), /expected an optimizer with paramGroups/],
-    ["warmupCosine totalSteps", (o) => L.warmupCosine(o, { warmupSteps: 5, totalSteps: 5 }), /totalSteps \(5\) must be larger than warmupSteps \(5\)/],
-    ["warmup then throws", (o) => L.warmup(o, { warmupSteps: 3, then: (x) => L.stepLR(x, { stepSize: -1 }) }), /stepSize must be a positive integer, got -1/],
+    [
+      "warmupCosine totalSteps",
+      (o) => L.warmupCosine(o, { warmupSteps: 5, totalSteps: 5 }),
+      /totalSteps \(5\) must be larger than warmupSteps \(5\)/,
+    ],
+    [
+      "warmup then throws",
+      (o) => L.warmup(o, { warmupSteps: 3, then: (x) => L.stepLR(x, { stepSize: -1 }) }),
+      /stepSize must be a positive integer, got -1/,
+    ],
   ];
   for (const [name, make, message] of cases) {
     it(name, () => {
@@ -76,7 +125,10 @@ describe("lrScheduler validation (clear errors; the optimizer is left as it was)
     const o = two();
     const a = L.constantLR(o, { factor: 0.5, totalIters: 2 });
     const b = L.exponentialLR(o, { gamma: 0.9 });
-    assert.throws(() => L.sequentialLR(o, { schedulers: [a, b], milestones: [] }), /expected 1 milestones \(one fewer than the 2 schedulers\), got \[\]/);
+    assert.throws(
+      () => L.sequentialLR(o, { schedulers: [a, b], milestones: [] }),
+      /expected 1 milestones \(one fewer than the 2 schedulers\), got \[\]/,
+    );
     assert.throws(() => L.sequentialLR(o, { schedulers: [a, b], milestones: [2, 4] }), /expected 1 milestones/);
     const other = L.exponentialLR(two(), { gamma: 0.9 });
     assert.throws(() => L.sequentialLR(o, { schedulers: [a, other], milestones: [2] }), /schedulers\[1\] belongs to another optimizer/);
@@ -135,7 +187,11 @@ describe("lrScheduler validation (clear errors; the optimizer is left as it was)
     perGroup.optimizer.paramGroups.push({ lr: 1.0 });
     plateau.step(1);
     plateau.step(2);
-    assert.deepEqual(plateau.getLastLr().map((v) => Number(v.toPrecision(12))), [0.005, 0.05, 0.1], "scalar minLr re-broadcast");
+    assert.deepEqual(
+      plateau.getLastLr().map((v) => Number(v.toPrecision(12))),
+      [0.005, 0.05, 0.1],
+      "scalar minLr re-broadcast",
+    );
     perGroup.step(1);
     assert.throws(() => perGroup.step(2), /now has 3 param groups but minLr was given for 2/);
 
@@ -150,7 +206,10 @@ describe("lrScheduler validation (clear errors; the optimizer is left as it was)
 
   it("cycleMomentum needs momentum or betas in the optimizer", () => {
     const o: L.SchedulableOptimizer = { paramGroups: [{ lr: 0.1 }] };
-    assert.throws(() => L.cyclicLR(o, { baseLr: 0.01, maxLr: 0.1 }), /cycleMomentum needs an optimizer with momentum.*Pass cycleMomentum: false/);
+    assert.throws(
+      () => L.cyclicLR(o, { baseLr: 0.01, maxLr: 0.1 }),
+      /cycleMomentum needs an optimizer with momentum.*Pass cycleMomentum: false/,
+    );
     assert.equal(o.paramGroups[0].lr, 0.1);
     L.cyclicLR(o, { baseLr: 0.01, maxLr: 0.1, cycleMomentum: false });
     assert.equal(o.paramGroups[0].lr, 0.01);
@@ -224,13 +283,25 @@ describe("lrScheduler.preview", () => {
     const down = golden("ReduceLROnPlateau min/rel cooldown minLr");
     const metrics = [1.0, 0.9, 0.95, 0.9, 0.89995, 0.91, 0.85, 0.86, 0.87, 0.88, 0.849, 0.9, 0.9, 0.9, 0.9, 0.9];
     const p = L.preview(
-      (o) => L.reduceLROnPlateau(o, { mode: "min", factor: 0.5, patience: 2, threshold: 0.01, thresholdMode: "rel", cooldown: 2, minLr: [0.01, 0.05] }),
+      (o) =>
+        L.reduceLROnPlateau(o, {
+          mode: "min",
+          factor: 0.5,
+          patience: 2,
+          threshold: 0.01,
+          thresholdMode: "rel",
+          cooldown: 2,
+          minLr: [0.01, 0.05],
+        }),
       metrics.length + 1,
       { lr: [0.05, 0.5], metrics },
     );
     closeRow(p.lr[0], down.lr[0].slice(0, metrics.length + 1), "plateau group 0");
     closeRow(p.lr[1], down.lr[1].slice(0, metrics.length + 1), "plateau group 1");
-    assert.throws(() => L.preview((o) => L.reduceLROnPlateau(o), 5), /ReduceLROnPlateau needs options\.metrics.*at least 4 values for 5 steps/);
+    assert.throws(
+      () => L.preview((o) => L.reduceLROnPlateau(o), 5),
+      /ReduceLROnPlateau needs options\.metrics.*at least 4 values for 5 steps/,
+    );
     assert.throws(() => L.preview((o) => L.stepLR(o, { stepSize: 1 }), 0), /steps must be a positive integer, got 0/);
     assert.throws(() => L.preview(() => ({}) as never, 3), /the factory must return a scheduler/);
     const d = L.preview((o) => L.stepLR(o, { stepSize: 2, gamma: 0.5 }), 5);
@@ -262,10 +333,16 @@ describe("lrScheduler conveniences", () => {
     const bundle = (s as unknown as Record<symbol, () => Record<string, string>>)[display]();
     assert.equal(bundle["text/plain"], "StepLR(stepSize=30, gamma=0.1) lastEpoch=0 lr=[0.05, 0.5]");
     assert.match(bundle["text/html"], /^<div class="tsdl-lr-scheduler"><code>StepLR\(stepSize=30, gamma=0\.1\)<\/code> lastEpoch=0<table>/);
-    assert.match(bundle["text/html"], /<th[^>]*>group<\/th><th[^>]*>lr<\/th><\/tr><\/thead><tbody><tr><td[^>]*>0<\/td><td[^>]*>0\.05<\/td><\/tr><tr><td[^>]*>1<\/td><td[^>]*>0\.5<\/td><\/tr>/);
+    assert.match(
+      bundle["text/html"],
+      /<th[^>]*>group<\/th><th[^>]*>lr<\/th><\/tr><\/thead><tbody><tr><td[^>]*>0<\/td><td[^>]*>0\.05<\/td><\/tr><tr><td[^>]*>1<\/td><td[^>]*>0\.5<\/td><\/tr>/,
+    );
     // numbers to 6 digits; a schedule that cycles momentum shows it too
     const w = L.warmupCosine(two(), { warmupSteps: 5, totalSteps: 50 });
-    assert.equal(String(w), "SequentialLR(schedulers=[LinearLR(startFactor=0.166667, endFactor=1, totalIters=5), CosineAnnealingLR(tMax=45, etaMin=0)], milestones=[5])");
+    assert.equal(
+      String(w),
+      "SequentialLR(schedulers=[LinearLR(startFactor=0.166667, endFactor=1, totalIters=5), CosineAnnealingLR(tMax=45, etaMin=0)], milestones=[5])",
+    );
     const one = L.oneCycleLR(two(), { maxLr: 0.1, totalSteps: 10 });
     const html = (one as unknown as Record<symbol, () => Record<string, string>>)[display]()["text/html"];
     assert.match(html, /<th[^>]*>momentum<\/th>/);
@@ -291,10 +368,17 @@ describe("lrScheduler state dicts", () => {
     for (let i = 0; i < 3; i++) seq.step();
     const sd = JSON.parse(JSON.stringify(seq.stateDict()));
     assert.equal(sd.lastEpoch, 3);
-    assert.deepEqual(sd.schedulers.map((c: { lastEpoch: number }) => c.lastEpoch), [1, 1], "LinearLR stopped at the milestone, the cosine runs");
+    assert.deepEqual(
+      sd.schedulers.map((c: { lastEpoch: number }) => c.lastEpoch),
+      [1, 1],
+      "LinearLR stopped at the milestone, the cosine runs",
+    );
     const fresh = L.warmupCosine(two(), { warmupSteps: 2, totalSteps: 6 });
     const before = JSON.stringify(fresh.stateDict());
-    assert.throws(() => fresh.loadStateDict({ ...sd, schedulers: sd.schedulers.slice(0, 1) }), /SequentialLR\.loadStateDict: expected 2 scheduler states, got an array of length 1/);
+    assert.throws(
+      () => fresh.loadStateDict({ ...sd, schedulers: sd.schedulers.slice(0, 1) }),
+      /SequentialLR\.loadStateDict: expected 2 scheduler states, got an array of length 1/,
+    );
     assert.equal(JSON.stringify(fresh.stateDict()), before);
     fresh.loadStateDict(sd);
     assert.deepEqual(JSON.parse(JSON.stringify(fresh.stateDict())), sd);
@@ -303,26 +387,94 @@ describe("lrScheduler state dicts", () => {
     const chained = L.chainedScheduler([L.constantLR(o, { factor: 0.5, totalIters: 2 }), L.exponentialLR(o, { gamma: 0.9 })]);
     chained.step();
     const csd = chained.stateDict();
-    assert.deepEqual((csd.schedulers as Array<{ lastEpoch: number }>).map((c) => c.lastEpoch), [1, 1]);
-    assert.throws(() => chained.loadStateDict({ ...csd, schedulers: [] }), /ChainedScheduler\.loadStateDict: expected 2 scheduler states, got \[\]/);
-    assert.throws(() => chained.loadStateDict({ lastEpoch: 0 }), /ChainedScheduler\.loadStateDict: expected 2 scheduler states, got undefined/);
+    assert.deepEqual(
+      (csd.schedulers as Array<{ lastEpoch: number }>).map((c) => c.lastEpoch),
+      [1, 1],
+    );
+    assert.throws(
+      () => chained.loadStateDict({ ...csd, schedulers: [] }),
+      /ChainedScheduler\.loadStateDict: expected 2 scheduler states, got \[\]/,
+    );
+    assert.throws(
+      () => chained.loadStateDict({ lastEpoch: 0 }),
+      /ChainedScheduler\.loadStateDict: expected 2 scheduler states, got undefined/,
+    );
     assert.deepEqual(chained.stateDict(), csd);
   });
 
   it("bad values are refused before anything changes, naming the key as given, the value and what is accepted", () => {
-    const torch = { step_size: 3, gamma: 0.5, base_lrs: [0.05, 0.5], last_epoch: 5, verbose: false, _step_count: 6, _get_lr_called_within_step: false, _last_lr: [0.025, 0.25] };
+    const torch = {
+      step_size: 3,
+      gamma: 0.5,
+      base_lrs: [0.05, 0.5],
+      last_epoch: 5,
+      verbose: false,
+      _step_count: 6,
+      _get_lr_called_within_step: false,
+      _last_lr: [0.025, 0.25],
+    };
     const cases: Array<[string, () => L.Scheduler, Record<string, unknown>, RegExp]> = [
-      ["lastEpoch \"abc\"", () => L.stepLR(two(), { stepSize: 3 }), { lastEpoch: "abc" }, /StepLR\.loadStateDict: lastEpoch must be an integer >= -1, got "abc"/],
-      ["gamma null", () => L.stepLR(two(), { stepSize: 3 }), { gamma: null }, /StepLR\.loadStateDict: gamma must be a finite number, got null/],
-      ["3 baseLrs for 2 groups", () => L.stepLR(two(), { stepSize: 3 }), { baseLrs: [0.1, 0.1, 0.1] }, /baseLrs must be an array of 2 finite numbers \(one per param group\), got \[0\.1, 0\.1, 0\.1\]/],
-      ["PyTorch's last_epoch \"7\"", () => L.stepLR(two(), { stepSize: 3 }), { ...torch, last_epoch: "7" }, /StepLR\.loadStateDict: last_epoch must be an integer >= -1, got "7"/],
+      [
+        'lastEpoch "abc"',
+        () => L.stepLR(two(), { stepSize: 3 }),
+        { lastEpoch: "abc" },
+        /StepLR\.loadStateDict: lastEpoch must be an integer >= -1, got "abc"/,
+      ],
+      [
+        "gamma null",
+        () => L.stepLR(two(), { stepSize: 3 }),
+        { gamma: null },
+        /StepLR\.loadStateDict: gamma must be a finite number, got null/,
+      ],
+      [
+        "3 baseLrs for 2 groups",
+        () => L.stepLR(two(), { stepSize: 3 }),
+        { baseLrs: [0.1, 0.1, 0.1] },
+        /baseLrs must be an array of 2 finite numbers \(one per param group\), got \[0\.1, 0\.1, 0\.1\]/,
+      ],
+      [
+        'PyTorch\'s last_epoch "7"',
+        () => L.stepLR(two(), { stepSize: 3 }),
+        { ...torch, last_epoch: "7" },
+        /StepLR\.loadStateDict: last_epoch must be an integer >= -1, got "7"/,
+      ],
       ["stepSize 0", () => L.stepLR(two(), { stepSize: 3 }), { step_size: 0 }, /step_size must be a positive integer, got 0/],
-      ["milestones not epochs", () => L.multiStepLR(two(), { milestones: [2] }), { milestones: [2, "x"] }, /milestones must be an array of epoch indices \(integers >= 0\), got \[2, "x"\]/],
-      ["a CyclicLR mode", () => L.cyclicLR(two(), { baseLr: 0.01, maxLr: 0.1 }), { mode: "sine" }, /CyclicLR\.loadStateDict: mode must be one of "triangular", "triangular2", "exp_range", "custom", got "sine"/],
-      ["a ReduceLROnPlateau threshold_mode", () => L.reduceLROnPlateau(two()), { threshold_mode: "relative" }, /threshold_mode must be one of "rel", "abs", got "relative"/],
-      ["best \"low\"", () => L.reduceLROnPlateau(two()), { best: "low" }, /best must be a number, ±Infinity or null \(no metric yet\), got "low"/],
-      ["a OneCycleLR phase", () => L.oneCycleLR(two(), { maxLr: 0.1, totalSteps: 10 }), { schedulePhases: [{ endStep: "2" }] }, /schedulePhases\[0\]\.endStep must be a finite number, got "2"/],
-      ["cycleMomentum \"yes\"", () => L.oneCycleLR(two(), { maxLr: 0.1, totalSteps: 10 }), { cycle_momentum: "yes" }, /cycle_momentum must be true or false, got "yes"/],
+      [
+        "milestones not epochs",
+        () => L.multiStepLR(two(), { milestones: [2] }),
+        { milestones: [2, "x"] },
+        /milestones must be an array of epoch indices \(integers >= 0\), got \[2, "x"\]/,
+      ],
+      [
+        "a CyclicLR mode",
+        () => L.cyclicLR(two(), { baseLr: 0.01, maxLr: 0.1 }),
+        { mode: "sine" },
+        /CyclicLR\.loadStateDict: mode must be one of "triangular", "triangular2", "exp_range", "custom", got "sine"/,
+      ],
+      [
+        "a ReduceLROnPlateau threshold_mode",
+        () => L.reduceLROnPlateau(two()),
+        { threshold_mode: "relative" },
+        /threshold_mode must be one of "rel", "abs", got "relative"/,
+      ],
+      [
+        'best "low"',
+        () => L.reduceLROnPlateau(two()),
+        { best: "low" },
+        /best must be a number, ±Infinity or null \(no metric yet\), got "low"/,
+      ],
+      [
+        "a OneCycleLR phase",
+        () => L.oneCycleLR(two(), { maxLr: 0.1, totalSteps: 10 }),
+        { schedulePhases: [{ endStep: "2" }] },
+        /schedulePhases\[0\]\.endStep must be a finite number, got "2"/,
+      ],
+      [
+        'cycleMomentum "yes"',
+        () => L.oneCycleLR(two(), { maxLr: 0.1, totalSteps: 10 }),
+        { cycle_momentum: "yes" },
+        /cycle_momentum must be true or false, got "yes"/,
+      ],
     ];
     for (const [what, make, state, expected] of cases) {
       const s = make();
@@ -365,7 +517,8 @@ describe("lrScheduler and optim share the schedulable-group protocol", () => {
       const o: L.SchedulableOptimizer = { paramGroups: [{ lr: 0.05, momentum: 0.9 }], defaults: { momentum: 0.9 } };
       make(o);
       const added = Object.keys(o.paramGroups[0]).filter((k) => k !== "lr" && k !== "momentum");
-      for (const k of added) assert.ok((optim.SCHEDULER_KEYS as readonly string[]).includes(k), `${name} wrote ${k}, not in SCHEDULER_KEYS`);
+      for (const k of added)
+        assert.ok((optim.SCHEDULER_KEYS as readonly string[]).includes(k), `${name} wrote ${k}, not in SCHEDULER_KEYS`);
       const v = tf.variable(tf.zeros([2]));
       const opt = new optim.SGD([{ params: [v], ...o.paramGroups[0] }], { lr: 0.05 });
       const back = new optim.SGD([{ params: [v] }], { lr: 1 });

@@ -272,7 +272,11 @@ describe(`lrScheduler goldens (PyTorch ${fixture.torch})`, () => {
 
   it("SequentialLR with a ChainedScheduler after a milestone (tsdl extension)", () => {
     const chained = specOf("ChainedScheduler ConstantLR + ExponentialLR (doc)").schedulers[0];
-    const spec: Spec = { type: "SequentialLR", schedulers: [{ type: "ConstantLR", options: { factor: 0.25, totalIters: 4 } }, chained], milestones: [3] };
+    const spec: Spec = {
+      type: "SequentialLR",
+      schedulers: [{ type: "ConstantLR", options: { factor: 0.25, totalIters: 4 } }, chained],
+      milestones: [3],
+    };
     close(runSpec(spec, 12), joined("ConstantLR", 3, "ChainedScheduler ConstantLR + ExponentialLR (doc)", 12), "nested chained");
   });
 
@@ -281,7 +285,11 @@ describe(`lrScheduler goldens (PyTorch ${fixture.torch})`, () => {
     const spec: Spec = { type: "SequentialLR", schedulers: [inner, { type: "ExponentialLR", options: { gamma: 0.9 } }], milestones: [12] };
     close(runSpec(spec, 20), joined("SequentialLR warmup then cosine", 12, "ExponentialLR", 20), "nested sequential");
     const chained = specOf("ChainedScheduler StepLR + CosineAnnealingLR").schedulers[0];
-    const spec2: Spec = { type: "SequentialLR", schedulers: [chained, { type: "StepLR", options: { stepSize: 3, gamma: 0.5 } }], milestones: [7] };
+    const spec2: Spec = {
+      type: "SequentialLR",
+      schedulers: [chained, { type: "StepLR", options: { stepSize: 3, gamma: 0.5 } }],
+      milestones: [7],
+    };
     close(runSpec(spec2, 13), joined("ChainedScheduler StepLR + CosineAnnealingLR", 7, "StepLR", 13), "chained first");
   });
 

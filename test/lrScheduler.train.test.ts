@@ -57,7 +57,13 @@ before(async () => {
 after(() => tf.dispose([x, y]));
 
 /** The manual loop: 2 batches per epoch, optimizer.step() then (per epoch) the schedule. */
-function manualEpochs(m: tf.Sequential, opt: optim.SGD, epochs: number, onEpoch: (epoch: number) => void, afterEpoch: () => void): number[][] {
+function manualEpochs(
+  m: tf.Sequential,
+  opt: optim.SGD,
+  epochs: number,
+  onEpoch: (epoch: number) => void,
+  afterEpoch: () => void,
+): number[][] {
   const xs = [x.slice([0, 0], [8, 3]), x.slice([8, 0], [8, 3])];
   const ys = [y.slice([0, 0], [8, 1]), y.slice([8, 0], [8, 1])];
   const lrs: number[][] = [];
@@ -85,7 +91,13 @@ describe("the tutorial's schedule: lr 0.1 for epochs 0-19, then 0.01", () => {
     const a = linearModel();
     const optA = sgd(a, false);
     const sched = L.multiStepLR(optA, { milestones: [20], gamma: 0.1 });
-    const lrA = manualEpochs(a, optA, 30, () => undefined, () => sched.step());
+    const lrA = manualEpochs(
+      a,
+      optA,
+      30,
+      () => undefined,
+      () => sched.step(),
+    );
 
     const b = linearModel();
     const optB = sgd(b, false);
@@ -100,8 +112,16 @@ describe("the tutorial's schedule: lr 0.1 for epochs 0-19, then 0.01", () => {
     );
 
     const g = golden("tutorial MultiStepLR").lr[0].slice(0, 30);
-    closeRow(lrA.map((r) => r[0]), g, "MultiStepLR");
-    closeRow(lrB.map((r) => r[0]), g, "manual edit");
+    closeRow(
+      lrA.map((r) => r[0]),
+      g,
+      "MultiStepLR",
+    );
+    closeRow(
+      lrB.map((r) => r[0]),
+      g,
+      "manual edit",
+    );
     assert.deepEqual(lrA.slice(0, 20), new Array(20).fill([0.1]));
     // float32 training sees the same lr (0.1·0.1 and 0.01 round to the same float32): identical weights.
     assert.deepEqual(await weights(a), await weights(b));
@@ -135,13 +155,25 @@ describe("lrScheduler.schedulerCallback with model.fit", () => {
     const ref = linearModel();
     const refOpt = sgd(ref, true);
     const refSched = L.stepLR(refOpt, { stepSize: 3, gamma: 0.5 });
-    manualEpochs(ref, refOpt, 8, () => undefined, () => refSched.step());
+    manualEpochs(
+      ref,
+      refOpt,
+      8,
+      () => undefined,
+      () => refSched.step(),
+    );
     const [wf, wm] = [await weights(m), await weights(ref)];
     wf.forEach((v, i) => assert.ok(Math.abs(v - wm[i]) < 1e-5, `weight ${i}: fit ${v}, manual loop ${wm[i]}`));
 
     // Tensors stay flat across further fits.
     const before = tf.memory().numTensors;
-    await m.fit(x, y, { epochs: 2, batchSize: 8, shuffle: false, verbose: 0, callbacks: [L.schedulerCallback(L.exponentialLR(opt, { gamma: 0.9 }))] });
+    await m.fit(x, y, {
+      epochs: 2,
+      batchSize: 8,
+      shuffle: false,
+      verbose: 0,
+      callbacks: [L.schedulerCallback(L.exponentialLR(opt, { gamma: 0.9 }))],
+    });
     assert.equal(tf.memory().numTensors, before);
     opt.dispose();
     refOpt.dispose();
@@ -159,13 +191,38 @@ describe("lrScheduler.schedulerCallback with model.fit", () => {
     const g = golden("OneCycleLR two-phase cos");
     assert.equal(cb.records.length, 20);
     for (const grp of [0, 1]) {
-      closeRow(cb.records.map((r) => r.lr[grp]), g.lr[grp].slice(0, 20), `records lr group ${grp}`);
-      closeRow(cb.records.map((r) => r.momentum![grp]), g.momentum![grp].slice(0, 20), `records momentum group ${grp}`);
+      closeRow(
+        cb.records.map((r) => r.lr[grp]),
+        g.lr[grp].slice(0, 20),
+        `records lr group ${grp}`,
+      );
+      closeRow(
+        cb.records.map((r) => r.momentum![grp]),
+        g.momentum![grp].slice(0, 20),
+        `records momentum group ${grp}`,
+      );
       const lastOfEpoch = [3, 7, 11, 15, 19];
-      closeRow(h.history[`lr_${grp}`] as number[], lastOfEpoch.map((i) => g.lr[grp][i]), `history lr_${grp}`);
-      closeRow(h.history[`momentum_${grp}`] as number[], lastOfEpoch.map((i) => g.momentum![grp][i]), `history momentum_${grp}`);
+      closeRow(
+        h.history[`lr_${grp}`] as number[],
+        lastOfEpoch.map((i) => g.lr[grp][i]),
+        `history lr_${grp}`,
+      );
+      closeRow(
+        h.history[`momentum_${grp}`] as number[],
+        lastOfEpoch.map((i) => g.momentum![grp][i]),
+        `history momentum_${grp}`,
+      );
     }
-    assert.deepEqual(cb.records.slice(0, 5).map((r) => [r.epoch, r.batch]), [[0, 0], [0, 1], [0, 2], [0, 3], [1, 0]]);
+    assert.deepEqual(
+      cb.records.slice(0, 5).map((r) => [r.epoch, r.batch]),
+      [
+        [0, 0],
+        [0, 1],
+        [0, 2],
+        [0, 3],
+        [1, 0],
+      ],
+    );
     opt.dispose();
     m.dispose();
   });
@@ -195,7 +252,10 @@ describe("lrScheduler.schedulerCallback with model.fit", () => {
       /monitor "val_loss" is not in the epoch logs \(keys: loss, lr\)\. Give fit validationData or validationSplit/,
     );
     assert.equal(opt.paramGroups[0].lr, 0.1);
-    assert.throws(() => L.schedulerCallback(L.stepLR(opt, { stepSize: 1 }), { monitor: "val_loss" }), /only used with ReduceLROnPlateau, not StepLR/);
+    assert.throws(
+      () => L.schedulerCallback(L.stepLR(opt, { stepSize: 1 }), { monitor: "val_loss" }),
+      /only used with ReduceLROnPlateau, not StepLR/,
+    );
     const other = linearModel();
     other.compile({ optimizer: "sgd", loss: "meanSquaredError" });
     await assert.rejects(
@@ -203,7 +263,10 @@ describe("lrScheduler.schedulerCallback with model.fit", () => {
       /the StepLR drives another optimizer than the model's \(SGDOptimizer\)\. Compile the model with the optimizer/,
     );
     other.dispose();
-    assert.throws(() => L.schedulerCallback(L.stepLR(opt, { stepSize: 1 }), { every: "step" as never }), /every must be one of "epoch", "batch", got "step"/);
+    assert.throws(
+      () => L.schedulerCallback(L.stepLR(opt, { stepSize: 1 }), { every: "step" as never }),
+      /every must be one of "epoch", "batch", got "step"/,
+    );
     opt.dispose();
     m.dispose();
   });

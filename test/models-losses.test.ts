@@ -74,9 +74,15 @@ describe("nn losses match torch.nn", () => {
       [nn.mseLoss(), new nn.MSELoss(), nn.MSELoss],
       [nn.l1Loss({ reduction: "none" }), new nn.L1Loss({ reduction: "none" }), nn.L1Loss],
     ];
-    const x = tf.tensor2d([[-1, 0.5, 2], [0.3, -0.2, 0.1]]);
+    const x = tf.tensor2d([
+      [-1, 0.5, 2],
+      [0.3, -0.2, 0.1],
+    ]);
     const labels = tf.tensor1d([2, 0], "int32");
-    const probs = tf.tensor2d([[0, 0, 1], [1, 0, 0]]);
+    const probs = tf.tensor2d([
+      [0, 0, 1],
+      [1, 0, 0],
+    ]);
     for (const [made, built, cls] of pairs) {
       assert.ok(made instanceof cls, String(made));
       assert.equal(String(made), String(built));
@@ -94,12 +100,24 @@ describe("nn losses match torch.nn", () => {
     assert.throws(() => ce(x, tf.tensor1d([0, 1, 2], "int32")), /must have shape \[2\].*got \[3\]/);
     assert.throws(() => ce(tf.zeros([2, 3, 4]), tf.tensor1d([0, 1], "int32")), /input must be \[N, C\].*got shape \[2, 3, 4\]/);
     assert.throws(() => ce(x, tf.zeros([2, 4])), /float target holds class probabilities.*\[2, 3\], got \[2, 4\]/);
-    assert.throws(() => new nn.CrossEntropyLoss({ reduction: "avg" as never }), /reduction must be one of "mean", "sum", "none", got "avg"/);
+    assert.throws(
+      () => new nn.CrossEntropyLoss({ reduction: "avg" as never }),
+      /reduction must be one of "mean", "sum", "none", got "avg"/,
+    );
     assert.throws(() => new nn.CrossEntropyLoss({ labelSmoothing: 1.5 }), /labelSmoothing must be in \[0, 1\], got 1.5/);
-    assert.throws(() => new nn.CrossEntropyLoss({ weight: [1, 2] })(x, tf.tensor1d([0, 1], "int32")), /weight has 2 entries but input has 3 classes/);
-    assert.throws(() => new nn.MSELoss()(x, tf.zeros([3, 2])), /^Error: MSELoss: input \[2, 3\] and target \[3, 2\] must have the same shape/);
+    assert.throws(
+      () => new nn.CrossEntropyLoss({ weight: [1, 2] })(x, tf.tensor1d([0, 1], "int32")),
+      /weight has 2 entries but input has 3 classes/,
+    );
+    assert.throws(
+      () => new nn.MSELoss()(x, tf.zeros([3, 2])),
+      /^Error: MSELoss: input \[2, 3\] and target \[3, 2\] must have the same shape/,
+    );
     assert.throws(() => new nn.L1Loss()(x, tf.zeros([2])), /^Error: L1Loss: input \[2, 3\] and target \[2\] must have the same shape/);
-    assert.throws(() => new nn.L1Loss({ reduction: "avg" as never }), /^Error: L1Loss: reduction must be one of "mean", "sum", "none", got "avg"/);
+    assert.throws(
+      () => new nn.L1Loss({ reduction: "avg" as never }),
+      /^Error: L1Loss: reduction must be one of "mean", "sum", "none", got "avg"/,
+    );
     assert.equal(String(new nn.MSELoss({ reduction: "sum" })), "MSELoss(reduction='sum')");
     assert.throws(() => new nn.NLLLoss()(x, tf.zeros([2])), /target must be int32 class indices, got dtype float32/);
   });

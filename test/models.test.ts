@@ -49,7 +49,10 @@ describe("models.resnet (the course's network)", function () {
     // 21 conv/linear weights (ndim > 1) with 11,172,032 values, 37 other tensors with 8,650
     const big = net.trainableWeights.filter((w) => w.shape.length > 1);
     assert.equal(big.length, 21);
-    assert.equal(big.reduce((n, w) => n + w.shape.reduce((p: number, d) => p * (d as number), 1), 0), 11_172_032);
+    assert.equal(
+      big.reduce((n, w) => n + w.shape.reduce((p: number, d) => p * (d as number), 1), 0),
+      11_172_032,
+    );
   });
 
   it("prints each block's output shape when verbose, as the course (NHWC of 1×64×45×45 … 1×512×1×1)", () => {
@@ -82,8 +85,15 @@ describe("models.resnet (the course's network)", function () {
       assert.equal(c.useBias, l.name === "block1" || isShortcut, `bias of ${l.name}`);
     }
     const pads = net.layers.filter((l) => l.getClassName() === "ZeroPadding2D");
-    assert.deepEqual(pads.map((l) => l.name), ["block3.0.conv1.pad", "block4.0.conv1.pad", "block5.0.conv1.pad"]);
-    for (const p of pads) assert.deepEqual((p.getConfig() as { padding: number[][] }).padding, [[1, 1], [1, 1]]);
+    assert.deepEqual(
+      pads.map((l) => l.name),
+      ["block3.0.conv1.pad", "block4.0.conv1.pad", "block5.0.conv1.pad"],
+    );
+    for (const p of pads)
+      assert.deepEqual((p.getConfig() as { padding: number[][] }).padding, [
+        [1, 1],
+        [1, 1],
+      ]);
     const bns = net.layers.filter((l) => l instanceof nn.BatchNorm2d) as nn.BatchNorm2d[];
     assert.equal(bns.length, 16);
     for (const b of bns) {
@@ -117,17 +127,31 @@ describe("models.resnet (the course's network)", function () {
     const twin = models.resnet(3, 10);
     models.loadTorchStateDict(twin, sd);
     const [n, c, h, w] = g.inputShape;
-    const x = tf.tidy(() => tf.transpose(tf.tensor4d(pattern("input", g.inputShape, "bias", 0).map((v) => v * 10), [n, c, h, w]), [0, 2, 3, 1]));
+    const x = tf.tidy(() =>
+      tf.transpose(
+        tf.tensor4d(
+          pattern("input", g.inputShape, "bias", 0).map((v) => v * 10),
+          [n, c, h, w],
+        ),
+        [0, 2, 3, 1],
+      ),
+    );
     const before = tf.memory().numTensors;
     const train = twin.apply(x, { training: true }) as tf.Tensor;
-    assert.ok(relErr(train.dataSync(), g.trainOutput.flat()) < 1e-4, `train-mode logits rel err ${relErr(train.dataSync(), g.trainOutput.flat())}`);
+    assert.ok(
+      relErr(train.dataSync(), g.trainOutput.flat()) < 1e-4,
+      `train-mode logits rel err ${relErr(train.dataSync(), g.trainOutput.flat())}`,
+    );
     // running stats after one training forward: PyTorch's update with the unbiased batch variance
     const bn = twin.getLayer(g.runningAfterTrainForward.name);
     const [rm, rv] = bn.getWeights().slice(2);
     assert.ok(relErr(rm.dataSync(), g.runningAfterTrainForward.running_mean) < 1e-4);
     assert.ok(relErr(rv.dataSync(), g.runningAfterTrainForward.running_var) < 1e-4);
     const evalOut = twin.predict(x) as tf.Tensor;
-    assert.ok(relErr(evalOut.dataSync(), g.evalOutput.flat()) < 1e-4, `eval logits rel err ${relErr(evalOut.dataSync(), g.evalOutput.flat())}`);
+    assert.ok(
+      relErr(evalOut.dataSync(), g.evalOutput.flat()) < 1e-4,
+      `eval logits rel err ${relErr(evalOut.dataSync(), g.evalOutput.flat())}`,
+    );
     tf.dispose([train, evalOut, x]);
     assert.equal(tf.memory().numTensors, before - 1); // only x was disposed: the forward passes leaked nothing
     twin.dispose();
@@ -135,13 +159,18 @@ describe("models.resnet (the course's network)", function () {
 
   it("saves and loads with tf.io (its custom layers are registered), input check included", async () => {
     let saved: tf.io.ModelArtifacts | undefined;
-    await net.save(tf.io.withSaveHandler(async (a) => {
-      saved = a;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } };
-    }));
+    await net.save(
+      tf.io.withSaveHandler(async (a) => {
+        saved = a;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } };
+      }),
+    );
     const back = await tf.loadLayersModel(tf.io.fromMemory(saved!));
     // The weights and the outputs come back bit for bit (the conv path for a shape is the same for both models).
-    assert.deepEqual(back.getWeights().map((w) => Array.from(w.dataSync())), net.getWeights().map((w) => Array.from(w.dataSync())));
+    assert.deepEqual(
+      back.getWeights().map((w) => Array.from(w.dataSync())),
+      net.getWeights().map((w) => Array.from(w.dataSync())),
+    );
     const x = tf.randomNormal([1, 80, 96, 3]);
     const [a, b] = [net.predict(x) as tf.Tensor, back.predict(x) as tf.Tensor];
     const [av, bv] = [a.dataSync(), b.dataSync()];
@@ -156,7 +185,9 @@ describe("models.resnet (the course's network)", function () {
     this.timeout(180_000); // tiny convs: slow when the machine is loaded (threads wait for each other)
     // A saved and reloaded copy has tfjs's plain (fused conv + bias) stem: the reference.
     let saved: tf.io.ModelArtifacts | undefined;
-    await net.save(tf.io.withSaveHandler(async (a) => ((saved = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } })));
+    await net.save(
+      tf.io.withSaveHandler(async (a) => ((saved = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } })),
+    );
     const plain = await tf.loadLayersModel(tf.io.fromMemory(saved!));
     const x = tf.randomNormal([2, 75, 75, 3], 0, 1, "float32", 7);
     const y = tf.oneHot(tf.tensor1d([3, 8], "int32"), 10);
@@ -167,7 +198,10 @@ describe("models.resnet (the course's network)", function () {
     const gradsOf = (m: tf.LayersModel) =>
       tf.tidy(() => {
         const vars = m.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
-        const { grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, m.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, vars);
+        const { grads } = tf.variableGrads(
+          () => tf.losses.softmaxCrossEntropy(y, m.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
+          vars,
+        );
         return vars.map((v) => grads[v.name].dataSync() as Float32Array);
       });
     let ours: Float32Array[];
@@ -231,9 +265,18 @@ describe("models.loadTorchStateDict", () => {
     assert.throws(() => models.loadTorchStateDict(m, { ...good, "fc.extra": { shape: [1], data: [1] } }), /unexpected keys.*fc\.extra/);
     const { ["fc.bias"]: _drop, ...missing } = good;
     assert.throws(() => models.loadTorchStateDict(m, missing), /model weights not in the state_dict: fc\/bias/);
-    assert.throws(() => models.loadTorchStateDict(m, { ...good, "conv.bias": { shape: [4], data: [1, 2, 3, 4] } }), /conv\.bias has PyTorch shape \[4\].*has shape \[3\]/);
-    assert.throws(() => models.loadTorchStateDict(m, { ...good, "conv.weight": { shape: [3, 18], data: new Array(54).fill(1) } }), /conv\.weight should be a 4-D conv weight/);
-    assert.deepEqual(m.getWeights().map((w) => Array.from(w.dataSync())), before);
+    assert.throws(
+      () => models.loadTorchStateDict(m, { ...good, "conv.bias": { shape: [4], data: [1, 2, 3, 4] } }),
+      /conv\.bias has PyTorch shape \[4\].*has shape \[3\]/,
+    );
+    assert.throws(
+      () => models.loadTorchStateDict(m, { ...good, "conv.weight": { shape: [3, 18], data: new Array(54).fill(1) } }),
+      /conv\.weight should be a 4-D conv weight/,
+    );
+    assert.deepEqual(
+      m.getWeights().map((w) => Array.from(w.dataSync())),
+      before,
+    );
     assert.equal(tf.memory().numTensors, tensors, "failed loads leave no tensor behind");
     models.loadTorchStateDict(m, good);
     assert.equal(tf.memory().numTensors, tensors, "a load replaces the weights' values without leaving the converted copies");

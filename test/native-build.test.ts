@@ -66,13 +66,19 @@ function node(root: string, args: string[], bin: string, opts: { noOverride?: bo
   const env = { ...process.env, PATH: bin };
   for (const k of Object.keys(env)) if (k.startsWith("npm_")) delete env[k];
   delete env.OPENBLAS_CORETYPE;
-  const cmd = opts.noOverride && isRoot ? [SETPRIV as string, "--bounding-set=-dac_override,-dac_read_search", process.execPath, ...args] : [process.execPath, ...args];
+  const cmd =
+    opts.noOverride && isRoot
+      ? [SETPRIV as string, "--bounding-set=-dac_override,-dac_read_search", process.execPath, ...args]
+      : [process.execPath, ...args];
   const r = spawnSync(cmd[0], cmd.slice(1), { cwd: root, env, encoding: "utf8" });
   return { status: r.status, out: `${r.stdout}${r.stderr}${r.error ? r.error.message : ""}` };
 }
 
 const buildArgs = (root: string, ...extra: string[]) => [path.join(root, NATIVE, "build.js"), ...extra];
-const statusArgs = (root: string) => ["-e", `console.log(JSON.stringify(require(${JSON.stringify(path.join(root, ADDON_JS))}).nativeStatus()))`];
+const statusArgs = (root: string) => [
+  "-e",
+  `console.log(JSON.stringify(require(${JSON.stringify(path.join(root, ADDON_JS))}).nativeStatus()))`,
+];
 function nativeStatus(r: Run): { enabled: boolean; detail: string } {
   const line = r.out.trim().split("\n").pop() ?? "";
   assert.equal(r.status, 0, r.out);
@@ -98,7 +104,12 @@ describe("native add-on: built at install, never by backend.init()", function ()
 
     const b = node(root, buildArgs(root), tools.bin, { noOverride: true });
     assert.equal(b.status, 0, b.out); // optional: a failed build does not fail npm ci
-    assert.match(b.out, new RegExp(`not built: ${build.replace(/[/.]/g, "\\$&")} is not writable \\(EACCES\\).*make it writable, then run \`npm run build:native\``));
+    assert.match(
+      b.out,
+      new RegExp(
+        `not built: ${build.replace(/[/.]/g, "\\$&")} is not writable \\(EACCES\\).*make it writable, then run \`npm run build:native\``,
+      ),
+    );
     for (let start = 0; start < 2; start++) {
       const st = nativeStatus(node(root, statusArgs(root), tools.bin, { noOverride: true }));
       assert.equal(st.enabled, false);

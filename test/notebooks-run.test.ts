@@ -21,9 +21,14 @@ describe("scripts/run-notebooks.js", function () {
     const r = spawnSync(process.execPath, [script, "--smoke", "--out", out, "03"], { cwd: repo, encoding: "utf8" });
     assert.equal(r.status, 0, r.stdout + r.stderr);
     const report = JSON.parse(r.stdout.trim().split("\n").pop()!);
-    assert.deepEqual({ notebook: report.notebook, ok: report.ok, smoke: report.smoke, error: report.error }, { notebook: "03-lr-schedulers.ipynb", ok: true, smoke: true, error: null });
+    assert.deepEqual(
+      { notebook: report.notebook, ok: report.ok, smoke: report.smoke, error: report.error },
+      { notebook: "03-lr-schedulers.ipynb", ok: true, smoke: true, error: null },
+    );
     const nb = JSON.parse(fs.readFileSync(path.join(out, "03-lr-schedulers.ipynb"), "utf8"));
-    const svgs = nb.cells.flatMap((c: { outputs?: Array<{ data?: Record<string, unknown> }> }) => (c.outputs ?? []).filter((o) => o.data?.["image/svg+xml"]));
+    const svgs = nb.cells.flatMap((c: { outputs?: Array<{ data?: Record<string, unknown> }> }) =>
+      (c.outputs ?? []).filter((o) => o.data?.["image/svg+xml"]),
+    );
     assert.ok(svgs.length >= 10, `charts in the executed notebook: ${svgs.length}`);
     const html = fs.readFileSync(path.join(out, "03-lr-schedulers.html"), "utf8");
     const inline = html.match(/<svg[\s>][\s\S]*?<\/svg>/g) ?? [];

@@ -25,7 +25,11 @@ function get(url: string, token?: string): Promise<{ status: number; body: strin
  * Runs start.js with `args`, waits for the URL it prints, hands it to `check`, then stops it with SIGINT and
  * checks it exits 0 with the server gone. Returns everything it printed.
  */
-async function withStart(args: string[], env: NodeJS.ProcessEnv, check: (url: URL, token: string, base: string) => Promise<void>): Promise<string> {
+async function withStart(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  check: (url: URL, token: string, base: string) => Promise<void>,
+): Promise<string> {
   const child = spawn(process.execPath, [path.join(repo, "scripts", "start.js"), "--port", "0", ...args], {
     cwd: repo,
     env: { ...process.env, ...env },
@@ -108,6 +112,9 @@ describe("npm start (scripts/start.js)", function () {
     });
     const said = out.split("\n").filter((l) => /JupyterLab is not installed/.test(l));
     assert.equal(said.length, 1, out);
-    assert.match(said[0], /no artifacts\/no-such-venv\/bin\/python\), so this is the classic Notebook; `npm run setup` installs JupyterLab/);
+    assert.match(
+      said[0],
+      /no artifacts\/no-such-venv\/bin\/python\), so this is the classic Notebook; `npm run setup` installs JupyterLab/,
+    );
   });
 });

@@ -53,7 +53,7 @@ function charts(nb: Notebook): Chart[] {
     for (const data of richOutputs(c)) {
       if (!(VEGALITE in data)) continue;
       const spec = data[VEGALITE] as Spec;
-      const title = typeof spec.title === "string" ? spec.title : spec.title?.text ?? "";
+      const title = typeof spec.title === "string" ? spec.title : (spec.title?.text ?? "");
       out.push({ cell: i, title, spec, svg: String(data[SVG] ?? "") });
     }
   });
@@ -110,14 +110,23 @@ interface EpochLine {
 /** The course's epoch lines printed by train(), in order. */
 function epochLines(text: string): EpochLine[] {
   const re = /^Epoch (\d+)\. Train Loss: (\S+), Train Acc: (\S+), Valid Loss: (\S+), Valid Acc: (\S+), Time \d\d:\d\d:\d\d, lr (.+)$/gm;
-  return [...text.matchAll(re)].map((m) => ({ epoch: Number(m[1]), trainLoss: Number(m[2]), validLoss: Number(m[4]), validAcc: Number(m[5]), lr: m[6] }));
+  return [...text.matchAll(re)].map((m) => ({
+    epoch: Number(m[1]),
+    trainLoss: Number(m[2]),
+    validLoss: Number(m[4]),
+    validAcc: Number(m[5]),
+    lr: m[6],
+  }));
 }
 
 /** Numbers of a "label: a, b, c" line. */
 function listAfter(text: string, label: string): number[] {
   const line = text.split("\n").find((l) => l.startsWith(label));
   assert.ok(line, `a line starting with ${JSON.stringify(label)} in:\n${text}`);
-  return line.slice(label.length).split(",").map((v) => Number(v.trim()));
+  return line
+    .slice(label.length)
+    .split(",")
+    .map((v) => Number(v.trim()));
 }
 
 /** The line each notebook prints first: which backend and device its tensors run on. */
@@ -128,7 +137,10 @@ function itRanCleanly(notebook: () => Notebook): void {
   it("runs every cell without an error or stderr output", () => {
     const nb = notebook();
     assert.deepEqual(problems(nb), []);
-    assert.ok(codeCells(nb).every((c) => typeof c.execution_count === "number"), "every code cell ran");
+    assert.ok(
+      codeCells(nb).every((c) => typeof c.execution_count === "number"),
+      "every code cell ran",
+    );
   });
 }
 
@@ -171,7 +183,10 @@ describe("notebooks, executed by nbconvert on the tsdl kernel (smoke configurati
         .flatMap((c) => richOutputs(c, "execute_result"))
         .filter((d) => String(d["text/html"] ?? "").includes("<table"));
       assert.ok(tables.length >= 3, `three paramGroups tables, got ${tables.length}`);
-      assert.ok(tables.some((t) => /no decay/.test(String(t["text/plain"]))), "the decay split table names its groups");
+      assert.ok(
+        tables.some((t) => /no decay/.test(String(t["text/plain"]))),
+        "the decay split table names its groups",
+      );
     });
 
     it("freezes the body with lr 0 while the classifier moves", () => {
@@ -202,10 +217,16 @@ describe("notebooks, executed by nbconvert on the tsdl kernel (smoke configurati
 
     it("prints the course's epoch lines for both runs, with finite losses and the lr of each epoch", () => {
       const lines = epochLines(out);
-      assert.deepEqual(lines.map((l) => l.epoch), [0, 1, 2, 0, 1, 2]);
+      assert.deepEqual(
+        lines.map((l) => l.epoch),
+        [0, 1, 2, 0, 1, 2],
+      );
       for (const l of lines) assert.ok([l.trainLoss, l.validLoss, l.validAcc].every(Number.isFinite), JSON.stringify(l));
       // Epoch lines round the lr to 6 significant digits (0.010000000000000002 prints as 0.01).
-      assert.deepEqual(lines.map((l) => Number(l.lr)), [...drop.manual, ...drop.multiStep].map((v) => Number(v.toPrecision(6))));
+      assert.deepEqual(
+        lines.map((l) => Number(l.lr)),
+        [...drop.manual, ...drop.multiStep].map((v) => Number(v.toPrecision(6))),
+      );
     });
 
     it("drops the lr at the milestone exactly as PyTorch: 0.01 by hand, 0.010000000000000002 with MultiStepLR", () => {
@@ -219,7 +240,10 @@ describe("notebooks, executed by nbconvert on the tsdl kernel (smoke configurati
       assertSvgChart(curve);
       const rows = curve.spec.datasets?.epochs ?? [];
       assert.deepEqual([...new Set(rows.filter((r) => r.metric === "loss").map((r) => r.split))].sort(), ["train", "valid"]);
-      assert.deepEqual((curve.spec.datasets?.lrChanges ?? []).map((r) => r.epoch), [drop.milestone]);
+      assert.deepEqual(
+        (curve.spec.datasets?.lrChanges ?? []).map((r) => r.epoch),
+        [drop.milestone],
+      );
       const cmp = all.find((c) => c.title === "the same schedule, two ways");
       assert.ok(cmp);
       assertSvgChart(cmp);
@@ -228,7 +252,9 @@ describe("notebooks, executed by nbconvert on the tsdl kernel (smoke configurati
 
     it("shows the first training images and two augmented draws of them", () => {
       assert.equal(/^labels: (.+)$/m.exec(out)?.[1].split(", ").length, 8);
-      const pngs = codeCells(nb).flatMap((c) => richOutputs(c)).filter((d) => typeof d["image/png"] === "string");
+      const pngs = codeCells(nb)
+        .flatMap((c) => richOutputs(c))
+        .filter((d) => typeof d["image/png"] === "string");
       assert.equal(pngs.length, 3);
       const [original, draw1, draw2] = pngs.map((d) => String(d["image/png"]));
       assert.notEqual(draw1, draw2, "two draws of the random augmentation differ");
@@ -240,7 +266,9 @@ describe("notebooks, executed by nbconvert on the tsdl kernel (smoke configurati
     });
 
     it("shows the tutorial's published losses beside ours", () => {
-      const table = codeCells(nb).flatMap((c) => richOutputs(c)).find((d) => String(d["text/plain"] ?? "").startsWith("epoch | tutorial train"));
+      const table = codeCells(nb)
+        .flatMap((c) => richOutputs(c))
+        .find((d) => String(d["text/plain"] ?? "").startsWith("epoch | tutorial train"));
       assert.ok(table, "the comparison table");
       assert.match(String(table["text/plain"]), /^0 \| 1\.872896 \| 1\.798441 \| \d/m);
       assert.match(String(table["text/html"]), /<table>/);
@@ -282,17 +310,54 @@ describe("notebooks, executed by nbconvert on the tsdl kernel (smoke configurati
       const lines = out.split("\n");
       const head = lines.findIndex((l) => l.startsWith("scheduler "));
       assert.ok(head >= 0, out);
-      const epochs = lines[head].trim().split(/\s+/).slice(1).map((e) => Number(e.slice(1)));
-      const names = ["StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "LambdaLR", "MultiplicativeLR", "LinearLR", "ConstantLR", "PolynomialLR", "CosineAnnealingWarmRestarts", "CyclicLR", "OneCycleLR"];
+      const epochs = lines[head]
+        .trim()
+        .split(/\s+/)
+        .slice(1)
+        .map((e) => Number(e.slice(1)));
+      const names = [
+        "StepLR",
+        "MultiStepLR",
+        "ExponentialLR",
+        "CosineAnnealingLR",
+        "LambdaLR",
+        "MultiplicativeLR",
+        "LinearLR",
+        "ConstantLR",
+        "PolynomialLR",
+        "CosineAnnealingWarmRestarts",
+        "CyclicLR",
+        "OneCycleLR",
+      ];
       names.forEach((name, i) => {
         const cells = lines[head + 1 + i].trim().split(/\s+/);
         assert.equal(cells[0], name);
-        assertClose(cells.slice(1).map(Number), epochs.map((e) => schedules[name].lr[e]), 5e-4, `${name} table`);
+        assertClose(
+          cells.slice(1).map(Number),
+          epochs.map((e) => schedules[name].lr[e]),
+          5e-4,
+          `${name} table`,
+        );
       });
     });
 
     it("draws every schedule (vega-lite + SVG) with PyTorch's lr at every epoch", () => {
-      for (const name of ["StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "LambdaLR", "MultiplicativeLR", "LinearLR", "ConstantLR", "PolynomialLR", "CosineAnnealingWarmRestarts", "CyclicLR", "OneCycleLR", "warmupCosine", "ChainedScheduler"]) {
+      for (const name of [
+        "StepLR",
+        "MultiStepLR",
+        "ExponentialLR",
+        "CosineAnnealingLR",
+        "LambdaLR",
+        "MultiplicativeLR",
+        "LinearLR",
+        "ConstantLR",
+        "PolynomialLR",
+        "CosineAnnealingWarmRestarts",
+        "CyclicLR",
+        "OneCycleLR",
+        "warmupCosine",
+        "ChainedScheduler",
+      ]) {
         const chart = all.find((c) => c.title === name);
         assert.ok(chart, `a chart titled ${name}; got ${all.map((c) => c.title).join(", ")}`);
         assertSvgChart(chart);
@@ -307,7 +372,15 @@ describe("notebooks, executed by nbconvert on the tsdl kernel (smoke configurati
       assertSvgChart(chart);
       assertClose(series(chart, "lr"), schedules.OneCycleLR.lr, 1e-12, "OneCycleLR lr");
       assertClose(series(chart, "momentum"), schedules.OneCycleLR.momentum!, 1e-12, "OneCycleLR momentum");
-      assertClose(series(all.find((c) => c.title === "CyclicLR")!, "momentum"), schedules.CyclicLR.momentum!, 1e-12, "CyclicLR momentum");
+      assertClose(
+        series(
+          all.find((c) => c.title === "CyclicLR")!,
+          "momentum",
+        ),
+        schedules.CyclicLR.momentum!,
+        1e-12,
+        "CyclicLR momentum",
+      );
     });
 
     it("reduces the lr on a plateau exactly where PyTorch does", () => {
@@ -330,16 +403,25 @@ describe("notebooks, executed by nbconvert on the tsdl kernel (smoke configurati
       lrs.forEach((lr, i) => assert.ok(Math.abs(lr - 1e-5 * Math.pow(1e6, i / 5)) <= 1e-12 * lr, `lr ${i}: ${lr}`));
       const suggested = (chart.spec.datasets?.suggestion ?? []).map((r) => Number(r.lr));
       assert.equal(suggested.length, 1);
-      assert.ok(lrs.some((lr) => Math.abs(lr - suggested[0]) <= 1e-12 * lr), `the suggestion is one of the lrs tried: ${suggested[0]}`);
+      assert.ok(
+        lrs.some((lr) => Math.abs(lr - suggested[0]) <= 1e-12 * lr),
+        `the suggestion is one of the lrs tried: ${suggested[0]}`,
+      );
       assert.match(out, /^weights and lr restored: true$/m);
       // the result as the cell's value: one summary line, not the numbers
       const cell = codeCells(nb).find((c) => /^found \/\/ shown as a summary/m.test([c.source].flat().join("")));
       assert.ok(cell, "the lr finder cell");
       const result = (cell.outputs ?? []).find((o) => o.output_type === "execute_result");
       const text = [result?.data?.["text/plain"] ?? ""].flat().join("");
-      assert.match(text, /^LrFinderResult: suggested lr [\d.e-]+ \(valley\); 6 of 6 lrs from 1e-5 to 10; lowest loss \d+\.\d{4} at lr [\d.e-]+; data in \.lrs and \.losses$/);
+      assert.match(
+        text,
+        /^LrFinderResult: suggested lr [\d.e-]+ \(valley\); 6 of 6 lrs from 1e-5 to 10; lowest loss \d+\.\d{4} at lr [\d.e-]+; data in \.lrs and \.losses$/,
+      );
       const printed = streamText(cell);
-      assert.ok(printed.split("\n").every((l) => (l.match(/\d+(\.\d+)?(e-?\d+)?/g) ?? []).length < 10), `no wall of numbers printed:\n${printed}`);
+      assert.ok(
+        printed.split("\n").every((l) => (l.match(/\d+(\.\d+)?(e-?\d+)?/g) ?? []).length < 10),
+        `no wall of numbers printed:\n${printed}`,
+      );
     });
   });
 
@@ -347,7 +429,12 @@ describe("notebooks, executed by nbconvert on the tsdl kernel (smoke configurati
     let nb: Notebook;
     let out: string;
     let all: Chart[];
-    const l2 = fixture.l2 as { weightDecay: number; withWeightDecay: { w: number[] }; penaltyHalf: { w: number[] }; penaltyFull: { w: number[] } };
+    const l2 = fixture.l2 as {
+      weightDecay: number;
+      withWeightDecay: { w: number[] };
+      penaltyHalf: { w: number[] };
+      penaltyFull: { w: number[] };
+    };
     before(async () => {
       nb = await run("04-regularization");
       out = stdout(nb);
@@ -375,9 +462,15 @@ describe("notebooks, executed by nbconvert on the tsdl kernel (smoke configurati
     it("trains the tutorial's run and the weight-decay comparison, printing the course's epoch lines", () => {
       const lines = epochLines(out);
       // the tutorial's run, weightDecay 0 and 1e-3 (1e-4 is the tutorial's run), then decay on weights only
-      assert.deepEqual(lines.map((l) => l.epoch), [0, 1, 0, 1, 0, 1, 0, 1]);
+      assert.deepEqual(
+        lines.map((l) => l.epoch),
+        [0, 1, 0, 1, 0, 1, 0, 1],
+      );
       for (const l of lines) assert.ok([l.trainLoss, l.validLoss, l.validAcc].every(Number.isFinite), JSON.stringify(l));
-      assert.deepEqual(lines.map((l) => l.lr), ["0.01", "0.01", "0.01", "0.01", "0.01", "0.01", "[0.01, 0.01]", "[0.01, 0.01]"]);
+      assert.deepEqual(
+        lines.map((l) => l.lr),
+        ["0.01", "0.01", "0.01", "0.01", "0.01", "0.01", "[0.01, 0.01]", "[0.01, 0.01]"],
+      );
       const groupTable = codeCells(nb)
         .flatMap((c) => richOutputs(c))
         .map((d) => String(d["text/plain"] ?? ""))
@@ -393,7 +486,10 @@ describe("notebooks, executed by nbconvert on the tsdl kernel (smoke configurati
         const chart = all.find((c) => c.title.startsWith(title));
         assert.ok(chart, `${title}: ${all.map((c) => c.title).join(", ")}`);
         assertSvgChart(chart);
-        assert.deepEqual([...new Set((chart.spec.datasets?.runs ?? []).map((r) => r.run))], ["weightDecay 0", "weightDecay 0.0001", "weightDecay 0.001"]);
+        assert.deepEqual(
+          [...new Set((chart.spec.datasets?.runs ?? []).map((r) => r.run))],
+          ["weightDecay 0", "weightDecay 0.0001", "weightDecay 0.001"],
+        );
       }
       const groups = all.find((c) => c.title === "decay on every parameter vs. on weights only");
       assert.ok(groups);
@@ -405,7 +501,9 @@ describe("notebooks, executed by nbconvert on the tsdl kernel (smoke configurati
     });
 
     it("shows the tutorial's published numbers beside ours", () => {
-      const table = codeCells(nb).flatMap((c) => richOutputs(c)).find((d) => String(d["text/plain"] ?? "").startsWith("epoch | tutorial train loss"));
+      const table = codeCells(nb)
+        .flatMap((c) => richOutputs(c))
+        .find((d) => String(d["text/plain"] ?? "").startsWith("epoch | tutorial train loss"));
       assert.ok(table, "the comparison table");
       assert.match(String(table["text/plain"]), /^19 \| 0\.015656 \| 0\.782832 \| {2}\| $/m);
     });

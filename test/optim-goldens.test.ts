@@ -25,7 +25,10 @@ interface Case {
   params: Array<Record<string, number[]>>;
 }
 
-const fixture = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures", "optim_goldens.json"), "utf8")) as { torch: string; cases: Case[] };
+const fixture = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures", "optim_goldens.json"), "utf8")) as {
+  torch: string;
+  cases: Case[];
+};
 
 /** float32 against float32 PyTorch: 1e-5 relative, with a 1e-6 floor for values near 0. */
 const RTOL = 1e-5;
@@ -33,7 +36,8 @@ const ATOL = 1e-6;
 
 function build(c: Case, values: Record<string, number[] | Float32Array>, tag: string) {
   const vars: Record<string, tf.Variable> = {};
-  for (const [n, shape] of Object.entries(c.shapes)) vars[n] = tf.variable(tf.tensor(values[n], shape), true, `golden/${c.name}/${tag}/${n}`);
+  for (const [n, shape] of Object.entries(c.shapes))
+    vars[n] = tf.variable(tf.tensor(values[n], shape), true, `golden/${c.name}/${tag}/${n}`);
   const groups = c.groups.map((g) => ({ params: g.params.map((n) => vars[n]), ...(g.options ?? {}) }));
   const Cls = optim[c.optimizer] as unknown as new (p: unknown, o: unknown) => optim.Optimizer;
   return { vars, opt: new Cls(groups, c.defaults) };
@@ -57,7 +61,10 @@ function replay(c: Case, opt: optim.Optimizer, vars: Record<string, tf.Variable>
       for (let i = 0; i < want.length; i++) {
         const err = Math.abs(got[i] - want[i]);
         worst = Math.max(worst, err / (Math.abs(want[i]) + ATOL / RTOL));
-        assert.ok(err <= RTOL * Math.abs(want[i]) + ATOL, `${c.name}: step ${t + 1}, ${n}[${i}] = ${got[i]}, PyTorch ${want[i]} (|diff| ${err})`);
+        assert.ok(
+          err <= RTOL * Math.abs(want[i]) + ATOL,
+          `${c.name}: step ${t + 1}, ${n}[${i}] = ${got[i]}, PyTorch ${want[i]} (|diff| ${err})`,
+        );
       }
     }
   }
@@ -71,7 +78,11 @@ describe("optim goldens (PyTorch " + fixture.torch + ")", () => {
 
   it("has at least 30 cases covering every optimizer", () => {
     assert.ok(fixture.cases.length >= 30, `${fixture.cases.length} cases`);
-    for (const k of ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"]) assert.ok(fixture.cases.some((c) => c.optimizer === k), k);
+    for (const k of ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
+      assert.ok(
+        fixture.cases.some((c) => c.optimizer === k),
+        k,
+      );
   });
 
   for (const c of fixture.cases) {

@@ -25,7 +25,13 @@ function smallModel(seed = 1): tf.LayersModel {
 function denseModel(seed: number, regularizer?: ReturnType<typeof tf.regularizers.l2>): tf.LayersModel {
   return tf.sequential({
     layers: [
-      tf.layers.dense({ inputShape: [3], units: 4, activation: "tanh", kernelInitializer: tf.initializers.glorotUniform({ seed }), kernelRegularizer: regularizer }),
+      tf.layers.dense({
+        inputShape: [3],
+        units: 4,
+        activation: "tanh",
+        kernelInitializer: tf.initializers.glorotUniform({ seed }),
+        kernelRegularizer: regularizer,
+      }),
       tf.layers.dense({ units: 2, kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }), kernelRegularizer: regularizer }),
     ],
   });
@@ -34,7 +40,9 @@ function denseModel(seed: number, regularizer?: ReturnType<typeof tf.regularizer
 const values = (vars: tf.Variable[]) => vars.map((x) => Array.from(x.dataSync()));
 function assertClose(a: number[][], b: number[][], tol: number, what: string) {
   assert.equal(a.length, b.length);
-  a.forEach((row, i) => row.forEach((x, j) => assert.ok(Math.abs(x - b[i][j]) <= tol * (1 + Math.abs(b[i][j])), `${what}: [${i}][${j}] ${x} vs ${b[i][j]}`)));
+  a.forEach((row, i) =>
+    row.forEach((x, j) => assert.ok(Math.abs(x - b[i][j]) <= tol * (1 + Math.abs(b[i][j])), `${what}: [${i}][${j}] ${x} vs ${b[i][j]}`)),
+  );
 }
 
 /** Throws with a message matching every pattern. */
@@ -91,7 +99,13 @@ describe("optim", () => {
       assert.equal(new optim.Adam(net.layers[3]).params().length, 2);
       assert.equal(new optim.Adam(vars.slice(0, 2)).params().length, 2);
       assert.equal(new optim.Adam({ parameters: () => vars.slice(2) }).params().length, 4);
-      const opt = new optim.Adam([{ params: vars.slice(0, 2), lr: 0.1, betas: [0.8, 0.9] }, { params: net.layers[3], name: "head" }], { lr: 0.01, eps: 1e-6 });
+      const opt = new optim.Adam(
+        [
+          { params: vars.slice(0, 2), lr: 0.1, betas: [0.8, 0.9] },
+          { params: net.layers[3], name: "head" },
+        ],
+        { lr: 0.01, eps: 1e-6 },
+      );
       assert.equal(opt.paramGroups[0].lr, 0.1);
       assert.deepEqual(opt.paramGroups[0].betas, [0.8, 0.9]);
       assert.equal(opt.paramGroups[0].eps, 1e-6);
@@ -107,16 +121,27 @@ describe("optim", () => {
       const p = [v([1])];
       assert.ok(optim.sgd(p, { lr: 0.1 }) instanceof optim.SGD);
       assert.equal(optim.adamW(p).defaults.weightDecay, 0.01);
-      assert.ok(optim.adam(p) instanceof optim.Adam && optim.rmsprop(p) instanceof optim.RMSprop && optim.adagrad(p) instanceof optim.Adagrad);
+      assert.ok(
+        optim.adam(p) instanceof optim.Adam && optim.rmsprop(p) instanceof optim.RMSprop && optim.adagrad(p) instanceof optim.Adagrad,
+      );
       assert.ok(optim.sgd(p) instanceof tf.Optimizer);
     });
 
     it("has PyTorch's defaults (AdamW weightDecay 0.01, decoupled)", () => {
       const p = [v([1])];
-      assert.deepEqual({ ...new optim.AdamW(p).defaults }, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01, amsgrad: false, maximize: false, decoupledWeightDecay: true });
+      assert.deepEqual(
+        { ...new optim.AdamW(p).defaults },
+        { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01, amsgrad: false, maximize: false, decoupledWeightDecay: true },
+      );
       assert.equal(new optim.Adam(p).defaults.weightDecay, 0);
-      assert.deepEqual({ ...new optim.RMSprop(p).defaults }, { lr: 0.01, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false, maximize: false });
-      assert.deepEqual({ ...new optim.Adagrad(p).defaults }, { lr: 0.01, lrDecay: 0, weightDecay: 0, initialAccumulatorValue: 0, eps: 1e-10, maximize: false });
+      assert.deepEqual(
+        { ...new optim.RMSprop(p).defaults },
+        { lr: 0.01, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false, maximize: false },
+      );
+      assert.deepEqual(
+        { ...new optim.Adagrad(p).defaults },
+        { lr: 0.01, lrDecay: 0, weightDecay: 0, initialAccumulatorValue: 0, eps: 1e-10, maximize: false },
+      );
     });
 
     it("addParamGroup fills defaults and rejects a parameter already in a group, changing nothing", () => {
@@ -167,13 +192,22 @@ describe("optim", () => {
     });
 
     it("unknown option keys name the key, suggest the camelCase one and list what is accepted", () => {
-      throwsAll(() => new optim.SGD(p(), { lr: 0.1, weight_decay: 1e-4 } as never), /unknown option "weight_decay"/, /did you mean "weightDecay"/, /accepted: lr, momentum, dampening, weightDecay, nesterov, maximize/);
+      throwsAll(
+        () => new optim.SGD(p(), { lr: 0.1, weight_decay: 1e-4 } as never),
+        /unknown option "weight_decay"/,
+        /did you mean "weightDecay"/,
+        /accepted: lr, momentum, dampening, weightDecay, nesterov, maximize/,
+      );
       throwsAll(() => new optim.Adam([{ params: p(), beta1: 0.9 } as never]), /unknown option "beta1"/, /betas/);
       throwsAll(() => new optim.AdamW(p(), { decoupledWeightDecay: false } as never), /always true/);
     });
 
     it("params that are not variables, empty lists, and a variable given twice", () => {
-      throwsAll(() => new optim.SGD([tf.tensor([1])] as never, { lr: 0.1 }), /params\[0\] is a tf\.Tensor, not a tf\.Variable/, /tf\.variable/);
+      throwsAll(
+        () => new optim.SGD([tf.tensor([1])] as never, { lr: 0.1 }),
+        /params\[0\] is a tf\.Tensor, not a tf\.Variable/,
+        /tf\.variable/,
+      );
       throwsAll(() => new optim.SGD([], { lr: 0.1 }), /empty parameter list/);
       throwsAll(() => new optim.SGD(42 as never, { lr: 0.1 }), /cannot take parameters from 42/);
       const a = v([1]);
@@ -183,7 +217,10 @@ describe("optim", () => {
     it("a bad value edited into a group fails the next step before anything is updated", () => {
       const [a, b] = [v([1]), v([2])];
       const opt = new optim.SGD([{ params: [a] }, { params: [b] }], { lr: 0.1, momentum: 0.9 });
-      const grads = new Map([[a, tf.tensor([1])], [b, tf.tensor([1])]]);
+      const grads = new Map([
+        [a, tf.tensor([1])],
+        [b, tf.tensor([1])],
+      ]);
       opt.paramGroups[1].lr = -1;
       throwsAll(() => opt.step(grads), /paramGroups\[1\]/, /lr must be .*, got -1/);
       assert.deepEqual(values([a, b]), [[1], [2]]);
@@ -217,9 +254,22 @@ describe("optim", () => {
   });
 
   describe("training loops", () => {
-    const x = () => tf.tensor([[0.5, -1, 2], [1, 0.3, -0.7], [-0.2, 0.8, 0.1], [1.5, -0.5, 0.2]]);
-    const y = () => tf.tensor([[1, 0], [0, 1], [1, 1], [0, 0]]);
-    const loss = (m: tf.LayersModel, xs: tf.Tensor, ys: tf.Tensor) => () => tf.losses.meanSquaredError(ys, m.apply(xs) as tf.Tensor) as tf.Scalar;
+    const x = () =>
+      tf.tensor([
+        [0.5, -1, 2],
+        [1, 0.3, -0.7],
+        [-0.2, 0.8, 0.1],
+        [1.5, -0.5, 0.2],
+      ]);
+    const y = () =>
+      tf.tensor([
+        [1, 0],
+        [0, 1],
+        [1, 1],
+        [0, 0],
+      ]);
+    const loss = (m: tf.LayersModel, xs: tf.Tensor, ys: tf.Tensor) => () =>
+      tf.losses.meanSquaredError(ys, m.apply(xs) as tf.Tensor) as tf.Scalar;
 
     it("zeroGrad/backward/step, step(grads) and minimize give the same trajectory", () => {
       const [xs, ys] = [x(), y()];
@@ -265,7 +315,12 @@ describe("optim", () => {
       const optB = new optim.Adam(b, { lr: 0.01, weightDecay: 0.1, amsgrad: true });
       for (let i = 0; i < 4; i++) optB.minimize(loss(b, xs, ys));
       assert.equal(optA.stepCount, 4);
-      assertClose(values(a.trainableWeights.map((t) => t.read() as tf.Variable)), values(b.trainableWeights.map((t) => t.read() as tf.Variable)), 1e-6, "fit vs minimize");
+      assertClose(
+        values(a.trainableWeights.map((t) => t.read() as tf.Variable)),
+        values(b.trainableWeights.map((t) => t.read() as tf.Variable)),
+        1e-6,
+        "fit vs minimize",
+      );
     });
 
     it("keeps state per variable, not by position", () => {
@@ -287,7 +342,12 @@ describe("optim", () => {
       const opt = new optim.Adam([a, b], { lr: 0.1 });
       const g = tf.tensor([1]);
       opt.step(new Map([[a, g]]));
-      opt.step(new Map([[a, g], [b, g]]));
+      opt.step(
+        new Map([
+          [a, g],
+          [b, g],
+        ]),
+      );
       assert.equal(opt.state.get(a)!.step, 2);
       assert.equal(opt.state.get(b)!.step, 1);
       assert.equal(opt.stepCount, 2);
@@ -304,7 +364,11 @@ describe("optim", () => {
       assert.deepEqual(values([m.layers[0].trainableWeights[0].read() as tf.Variable]), body);
       assert.notDeepEqual(values([m.layers[1].trainableWeights[0].read() as tf.Variable]), headBefore);
       const other = [v([1])];
-      throwsAll(() => opt.minimize(() => tf.sum(other[0]), false, other), /no trainable parameter of this optimizer/, new RegExp(other[0].name));
+      throwsAll(
+        () => opt.minimize(() => tf.sum(other[0]), false, other),
+        /no trainable parameter of this optimizer/,
+        new RegExp(other[0].name),
+      );
     });
 
     it("adopts the variables of its first update when built by fromConfig (model deserialization)", async () => {
@@ -324,7 +388,10 @@ describe("optim", () => {
     it("is JSON, and a reloaded optimizer continues exactly as the original (matched by name)", () => {
       const vars = [v([1, 2, 3], [3], "sd/a"), v([0.5, -0.5], [2], "sd/b")];
       const f = () => tf.addN(vars.map((t) => tf.sum(tf.sin(t)))) as tf.Scalar;
-      const opt = new optim.RMSprop([{ params: [vars[0]] }, { params: [vars[1]], centered: true, name: "second" }], { lr: 0.01, momentum: 0.9 });
+      const opt = new optim.RMSprop([{ params: [vars[0]] }, { params: [vars[1]], centered: true, name: "second" }], {
+        lr: 0.01,
+        momentum: 0.9,
+      });
       for (let i = 0; i < 3; i++) opt.minimize(f);
       opt.paramGroups[1].lr = 0.02;
       const text = JSON.stringify(opt.stateDict());
@@ -356,7 +423,10 @@ describe("optim", () => {
       opt.step(new Map([[a, g]]));
       const good = opt.stateDict();
       throwsAll(() => new optim.Adam([v([1, 2])]).loadStateDict(good as never), /from SGD/, /Adam/);
-      throwsAll(() => opt.loadStateDict({ ...good, paramGroups: [good.paramGroups[0], good.paramGroups[0]] }), /paramGroups must be an array of 1 group \(one per param group of this optimizer\), got an array of length 2/);
+      throwsAll(
+        () => opt.loadStateDict({ ...good, paramGroups: [good.paramGroups[0], good.paramGroups[0]] }),
+        /paramGroups must be an array of 1 group \(one per param group of this optimizer\), got an array of length 2/,
+      );
       const wrongShape = JSON.parse(JSON.stringify(good));
       wrongShape.state[a.name].buffers.momentumBuffer.shape = [1, 2];
       throwsAll(() => opt.loadStateDict(wrongShape), /buffers\.momentumBuffer\.shape must be \[2\] \(the shape of .*\), got \[1, 2\]/);
@@ -380,15 +450,39 @@ describe("optim", () => {
         ["stepCount", (d) => (d.stepCount = "x"), /Adam\.loadStateDict: stepCount must be an integer >= 0, got "x"/],
         ["a state that is null", (d) => (d.state.ckw = null), /Adam\.loadStateDict: state\["ckw"\] must be \{ step, buffers \}, got null/],
         ["a state's step", (d) => (d.state.ckw.step = 1.5), /state\["ckw"\]\.step must be an integer >= 0, got 1\.5/],
-        ["params that are not names", (d) => (d.paramGroups[0].params = [5]), /paramGroups\[0\]\.params must be an array of 1 variable name \(the group's parameters here\), got \[5\]/],
-        ["no paramGroups", (d) => delete d.paramGroups, /paramGroups must be an array of 1 group \(one per param group of this optimizer\), got undefined/],
-        ["a negative dimension", (d) => (d.state.ckw.buffers.expAvg.shape = [-2]), /state\["ckw"\]\.buffers\.expAvg\.shape must be an array of integers >= 0, got \[-2\]/],
-        ["a misspelt buffer", (d) => (d.state.ckw.buffers = { exp_avg: d.state.ckw.buffers.expAvg }), /state\["ckw"\]\.buffers must be an object with keys among "expAvg", "expAvgSq", "maxExpAvgSq" \(what Adam keeps\), got an object with keys \[exp_avg\]/],
+        [
+          "params that are not names",
+          (d) => (d.paramGroups[0].params = [5]),
+          /paramGroups\[0\]\.params must be an array of 1 variable name \(the group's parameters here\), got \[5\]/,
+        ],
+        [
+          "no paramGroups",
+          (d) => delete d.paramGroups,
+          /paramGroups must be an array of 1 group \(one per param group of this optimizer\), got undefined/,
+        ],
+        [
+          "a negative dimension",
+          (d) => (d.state.ckw.buffers.expAvg.shape = [-2]),
+          /state\["ckw"\]\.buffers\.expAvg\.shape must be an array of integers >= 0, got \[-2\]/,
+        ],
+        [
+          "a misspelt buffer",
+          (d) => (d.state.ckw.buffers = { exp_avg: d.state.ckw.buffers.expAvg }),
+          /state\["ckw"\]\.buffers must be an object with keys among "expAvg", "expAvgSq", "maxExpAvgSq" \(what Adam keeps\), got an object with keys \[exp_avg\]/,
+        ],
         ["a dtype", (d) => (d.state.ckw.buffers.expAvg.dtype = "float64"), /buffers\.expAvg\.dtype must be "float32", got "float64"/],
-        ["cut base64", (d) => (d.state.ckw.buffers.expAvg.base64 = "AAAA"), /buffers\.expAvg\.base64 must hold 8 bytes \(the float32 values of shape \[2\]\), got 3 bytes/],
+        [
+          "cut base64",
+          (d) => (d.state.ckw.buffers.expAvg.base64 = "AAAA"),
+          /buffers\.expAvg\.base64 must hold 8 bytes \(the float32 values of shape \[2\]\), got 3 bytes/,
+        ],
         ["a scheduler key", (d) => (d.paramGroups[0].initialLr = "0.1"), /param group 0: initialLr must be a finite number, got "0\.1"/],
         ["betas", (d) => (d.paramGroups[0].betas = [0.9]), /param group 0: betas must be/],
-        ["a state for an unknown variable", (d) => (d.state.other = d.state.ckw), /state\["other"\] is for a variable in no saved param group; accepted: the names in paramGroups\[\]\.params \(\["ckw"\]\)/],
+        [
+          "a state for an unknown variable",
+          (d) => (d.state.other = d.state.ckw),
+          /state\["other"\] is for a variable in no saved param group; accepted: the names in paramGroups\[\]\.params \(\["ckw"\]\)/,
+        ],
       ];
       for (const [what, edit, expected] of cases) {
         const bad = JSON.parse(JSON.stringify(good));
@@ -406,7 +500,10 @@ describe("optim", () => {
       const g = tf.tensor([0.3, -0.2]);
       opt.step(new Map([[a, g]]));
       const w = await opt.getWeights();
-      assert.deepEqual(w.map((n) => n.name), ["iter", `${a.name}/step`, `${a.name}/expAvg`, `${a.name}/expAvgSq`]);
+      assert.deepEqual(
+        w.map((n) => n.name),
+        ["iter", `${a.name}/step`, `${a.name}/expAvg`, `${a.name}/expAvgSq`],
+      );
       const other = new optim.Adam([a], { lr: 0.1 });
       await other.setWeights(w);
       assert.deepEqual(other.stateDict().state, opt.stateDict().state);
@@ -507,7 +604,10 @@ describe("optim", () => {
       assert.ok((keep3.params as tf.Variable[]).includes(conv));
       const [decay4] = optim.paramGroupsForDecay(net, { weightDecay: 5e-4, noDecay: (p) => p.shape.length === 4 });
       assert.deepEqual(names(decay4), ["dense/kernel"]);
-      throwsAll(() => optim.paramGroupsForDecay(net, { weightDecay: 1, noDecay: "conv" as never }), /noDecay must be a RegExp, a list of names or a predicate, got "conv"/);
+      throwsAll(
+        () => optim.paramGroupsForDecay(net, { weightDecay: 1, noDecay: "conv" as never }),
+        /noDecay must be a RegExp, a list of names or a predicate, got "conv"/,
+      );
       throwsAll(() => optim.paramGroupsForDecay(net, { weightDecay: -1 }), /weightDecay must be a finite number >= 0, got -1/);
       throwsAll(() => optim.paramGroupsForDecay(net, { weight_decay: 1 } as never), /unknown option "weight_decay"/);
     });
@@ -533,7 +633,11 @@ describe("optim", () => {
       assert.equal(pen.rank, 0);
       assert.ok(Math.abs(pen.dataSync()[0] - 0.5 * 14) < 1e-6);
       throwsAll(() => optim.l2Penalty(vars, -1), /lambda must be a finite number >= 0, got -1/);
-      throwsAll(() => optim.l2Penalty([], 0.1), /l2Penalty: no parameters given/, /pass a model or layer, variables or tensors, or param groups/);
+      throwsAll(
+        () => optim.l2Penalty([], 0.1),
+        /l2Penalty: no parameters given/,
+        /pass a model or layer, variables or tensors, or param groups/,
+      );
       pen.dispose();
     });
 
@@ -559,8 +663,18 @@ describe("optim", () => {
 
     it("tf.regularizers.l2({ l2: λ }) in model.fit equals weightDecay 2λ on the kernels", async () => {
       const lam = 0.02;
-      const xs = tf.tensor([[0.5, -1, 2], [1, 0.3, -0.7], [-0.2, 0.8, 0.1], [1.5, -0.5, 0.2]]);
-      const ys = tf.tensor([[1, 0], [0, 1], [1, 1], [0, 0]]);
+      const xs = tf.tensor([
+        [0.5, -1, 2],
+        [1, 0.3, -0.7],
+        [-0.2, 0.8, 0.1],
+        [1.5, -0.5, 0.2],
+      ]);
+      const ys = tf.tensor([
+        [1, 0],
+        [0, 1],
+        [1, 1],
+        [0, 0],
+      ]);
       const reg = denseModel(21, tf.regularizers.l2({ l2: lam }));
       reg.compile({ optimizer: new optim.SGD(reg, { lr: 0.1 }), loss: "meanSquaredError" });
       await reg.fit(xs, ys, { epochs: 10, batchSize: 4, shuffle: false, verbose: 0 });
@@ -570,7 +684,12 @@ describe("optim", () => {
       const opt = new optim.SGD([{ params: kernels, weightDecay: 2 * lam }, { params: biases }], { lr: 0.1 });
       plain.compile({ optimizer: opt, loss: "meanSquaredError" });
       await plain.fit(xs, ys, { epochs: 10, batchSize: 4, shuffle: false, verbose: 0 });
-      assertClose(values(reg.trainableWeights.map((w) => w.read() as tf.Variable)), values(plain.trainableWeights.map((w) => w.read() as tf.Variable)), 1e-5, "l2 vs weightDecay");
+      assertClose(
+        values(reg.trainableWeights.map((w) => w.read() as tf.Variable)),
+        values(plain.trainableWeights.map((w) => w.read() as tf.Variable)),
+        1e-5,
+        "l2 vs weightDecay",
+      );
     });
   });
 });

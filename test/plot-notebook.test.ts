@@ -10,7 +10,8 @@ const MIMES = ["application/vnd.vegalite.v5+json", "image/svg+xml", "text/plain"
 /** Count SVG elements inside the vega mark group named `<name>_marks`. */
 function countItems(svg: string, name: string): number {
   let n = 0;
-  for (const m of svg.matchAll(new RegExp(`<g class="[^"]*role-mark ${name}_marks"[^>]*>(.*?)</g>`, "g"))) n += (m[1].match(/<(path|line|text)\b/g) ?? []).length;
+  for (const m of svg.matchAll(new RegExp(`<g class="[^"]*role-mark ${name}_marks"[^>]*>(.*?)</g>`, "g")))
+    n += (m[1].match(/<(path|line|text)\b/g) ?? []).length;
   return n;
 }
 const joined = (v: unknown) => (Array.isArray(v) ? v.join("") : (v as string));
@@ -67,7 +68,10 @@ describe("plot in an executed notebook (tsdl kernel)", function () {
     assert.equal(countItems(svg, "loss_points"), 100, "the output holds the 50th redraw (50 epochs x train, valid)");
     assert.equal(countItems(svg, "loss_lr_rules"), 1);
     assert.match(joined(data["text/plain"]), /^loss curve: 50 epochs/);
-    const printed = (cells[3].outputs ?? []).filter((o) => o.output_type === "stream").map((o) => joined(o.text)).join("");
+    const printed = (cells[3].outputs ?? [])
+      .filter((o) => o.output_type === "stream")
+      .map((o) => joined(o.text))
+      .join("");
     assert.equal(printed.trim(), "redraws=50");
   });
 });

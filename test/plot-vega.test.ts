@@ -11,11 +11,13 @@ import { renderSvg, renderSvgAsync } from "tsdl/dist/plot/render";
 const ROOT = path.join(__dirname, "..");
 const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> };
 const lock = JSON.parse(fs.readFileSync(path.join(ROOT, "package-lock.json"), "utf8")) as { packages: Record<string, { version: string }> };
-const installed = (p: string): string => (JSON.parse(fs.readFileSync(require.resolve(`${p}/package.json`), "utf8")) as { version: string }).version;
+const installed = (p: string): string =>
+  (JSON.parse(fs.readFileSync(require.resolve(`${p}/package.json`), "utf8")) as { version: string }).version;
 
 describe("plot: vega pinned for the private-API render", () => {
   it("package.json pins vega and vega-lite to one exact version", () => {
-    for (const p of ["vega", "vega-lite"]) assert.match(pkg.dependencies[p], /^\d+\.\d+\.\d+$/, `${p} is "${pkg.dependencies[p]}" in package.json`);
+    for (const p of ["vega", "vega-lite"])
+      assert.match(pkg.dependencies[p], /^\d+\.\d+\.\d+$/, `${p} is "${pkg.dependencies[p]}" in package.json`);
   });
 
   it("the installed vega packages are the pinned and locked versions", () => {
@@ -40,7 +42,13 @@ describe("plot: vega pinned for the private-API render", () => {
 
   it("renders synchronously the same SVG as vega's public async toSVG() (up to clip-path ids)", async () => {
     const h = {
-      epochs: [0, 1, 2, 3].map((e) => ({ epoch: e, trainLoss: 2 / (e + 1), validLoss: 2.2 / (e + 1), lr: [e < 2 ? 0.1 : 0.01], seconds: 1 })),
+      epochs: [0, 1, 2, 3].map((e) => ({
+        epoch: e,
+        trainLoss: 2 / (e + 1),
+        validLoss: 2.2 / (e + 1),
+        lr: [e < 2 ? 0.1 : 0.01],
+        seconds: 1,
+      })),
       batches: [],
     };
     const spec = plot.lossCurve(h).spec;

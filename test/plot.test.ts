@@ -35,7 +35,11 @@ function parseSvg(svg: string): El {
   while ((m = re.exec(svg))) {
     const top = stack[stack.length - 1];
     if (m[5] !== undefined) {
-      top.text += m[5].replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&amp;/g, "&");
+      top.text += m[5]
+        .replace(/&lt;/g, "<")
+        .replace(/&gt;/g, ">")
+        .replace(/&quot;/g, '"')
+        .replace(/&amp;/g, "&");
       continue;
     }
     if (m[1]) {
@@ -75,11 +79,15 @@ class Drawn {
     return this.items(name).map((p) => (p.attrs.d.match(/[ML]/g) ?? []).length);
   }
   texts(role: string, within: El = this.root): string[] {
-    return all(within, (e) => e.tag === "g" && hasClass(e, role)).flatMap((g) => all(g, (c) => c.tag === "text" || c.tag === "tspan").map((t) => t.text)).filter((t) => t !== "");
+    return all(within, (e) => e.tag === "g" && hasClass(e, role))
+      .flatMap((g) => all(g, (c) => c.tag === "text" || c.tag === "tspan").map((t) => t.text))
+      .filter((t) => t !== "");
   }
   /** Tick labels of the axes whose description starts with "X-axis" or "Y-axis". */
   tickLabels(axis: "X" | "Y"): string[] {
-    return all(this.root, (e) => hasClass(e, "role-axis") && (e.attrs["aria-label"] ?? "").startsWith(`${axis}-axis`)).flatMap((g) => this.texts("role-axis-label", g));
+    return all(this.root, (e) => hasClass(e, "role-axis") && (e.attrs["aria-label"] ?? "").startsWith(`${axis}-axis`)).flatMap((g) =>
+      this.texts("role-axis-label", g),
+    );
   }
   get axisTitles(): string[] {
     return this.texts("role-axis-title");
@@ -152,7 +160,10 @@ describe("plot: rendering and the display bundle", function () {
   it("sizes panels by width/height and rejects bad sizes and titles", () => {
     const d = new Drawn(plot.lossCurve(F.history_multistep, { width: 300, height: 150, accuracy: false }).toSVG());
     const panel = all(d.root, (e) => e.tag === "path" && hasClass(e, "background") && /^M0\.5,0\.5h/.test(e.attrs.d));
-    assert.deepEqual(panel.map((e) => e.attrs.d), ["M0.5,0.5h300v150h-300Z"]);
+    assert.deepEqual(
+      panel.map((e) => e.attrs.d),
+      ["M0.5,0.5h300v150h-300Z"],
+    );
     assert.throws(() => plot.lossCurve(F.history_multistep, { width: -1 }), /lossCurve: width must be a positive number of pixels, got -1/);
     assert.throws(() => plot.lrFinder(F.lr_finder, { height: NaN }), /lrFinder: height must be a positive number of pixels, got NaN/);
     assert.throws(() => plot.compare(F.runs_wd, { title: 5 as never }), /compare: title must be a string, got 5/);
@@ -188,7 +199,14 @@ describe("plot.lossCurve", function () {
     assert.deepEqual(d.axisTitles, ["epoch", "loss", "epoch", "accuracy"]);
     assert.deepEqual(d.legendLabels, ["train", "valid"]);
     for (const panel of ["loss_lines", "accuracy_lines"])
-      assert.deepEqual(d.items(panel).map((e) => [/split: (\w+)/.exec(label(e))![1], e.attrs.stroke]), [["train", "#1f77b4"], ["valid", "#ff7f0e"]], "matplotlib's C0, C1");
+      assert.deepEqual(
+        d.items(panel).map((e) => [/split: (\w+)/.exec(label(e))![1], e.attrs.stroke]),
+        [
+          ["train", "#1f77b4"],
+          ["valid", "#ff7f0e"],
+        ],
+        "matplotlib's C0, C1",
+      );
     assert.deepEqual(d.subtitle, []);
   });
 
@@ -200,7 +218,10 @@ describe("plot.lossCurve", function () {
     const pointX = (epoch: number) => tx(d.items("loss_points").find((p) => label(p).startsWith(`epoch: ${epoch};`))!);
     assert.ok(Math.abs(tx(rules[0]) - (pointX(dropEpoch - 1) + pointX(dropEpoch)) / 2) < 0.01);
     // Both groups were multiplied by PyTorch's gamma = 0.1.
-    assert.deepEqual(d.items("lr_labels").map((t) => t.text), ["lr ×0.1"]);
+    assert.deepEqual(
+      d.items("lr_labels").map((t) => t.text),
+      ["lr ×0.1"],
+    );
     assert.deepEqual(d.axisTitles, ["epoch", "loss"]);
   });
 
@@ -208,7 +229,10 @@ describe("plot.lossCurve", function () {
     const one = clone(h);
     for (const r of one.epochs) r.lr = [r.lr[0]];
     const d = new Drawn(plot.lossCurve(one).toSVG());
-    assert.deepEqual(d.items("lr_labels").map((t) => t.text), ["lr 0.1 → 0.01"]);
+    assert.deepEqual(
+      d.items("lr_labels").map((t) => t.text),
+      ["lr 0.1 → 0.01"],
+    );
     assert.equal(d.items("accuracy_lr_rules").length, 1, "the accuracy panel gets the rule too");
   });
 
@@ -224,7 +248,11 @@ describe("plot.lossCurve", function () {
     const d = new Drawn(plot.lossCurve(h, { batches: true }).toSVG());
     assert.deepEqual(d.lineVertices("batch_loss"), [h.batches.length]);
     assert.deepEqual(d.legendLabels, ["train", "valid", "train (batch)"]);
-    const xs = d.items("batch_loss")[0].attrs.d.split(/[ML]/).filter(Boolean).map((p) => Number(p.split(",")[0]));
+    const xs = d
+      .items("batch_loss")[0]
+      .attrs.d.split(/[ML]/)
+      .filter(Boolean)
+      .map((p) => Number(p.split(",")[0]));
     const pointX = (epoch: number) => tx(d.items("loss_points").find((p) => label(p).startsWith(`epoch: ${epoch};`))!);
     const perEpoch = h.batches.length / n;
     for (const e of [0, 13, n - 1]) {
@@ -254,7 +282,10 @@ describe("plot.lossCurve", function () {
       "note: dropped 1 non-finite valid loss value: epoch 7 (NaN)",
       "note: dropped 1 non-finite train loss value: epoch 8 (Infinity)",
     ]);
-    assert.deepEqual(p.notes, d.subtitle.map((s) => s.replace(/^note: /, "")));
+    assert.deepEqual(
+      p.notes,
+      d.subtitle.map((s) => s.replace(/^note: /, "")),
+    );
     assert.ok(String(p).includes("epoch 7 (NaN)") && String(p).includes("epoch 8 (Infinity)"));
     assert.ok(Number.isNaN(bad.epochs[7].validLoss as number), "the input is not modified");
   });
@@ -278,9 +309,15 @@ describe("plot.lossCurve", function () {
   });
 
   it("rejects empty and inconsistent histories with errors that name the problem", () => {
-    assert.throws(() => plot.lossCurve({ epochs: [], batches: [] }), { name: "PlotInputError", message: /lossCurve: the history is empty/ });
+    assert.throws(() => plot.lossCurve({ epochs: [], batches: [] }), {
+      name: "PlotInputError",
+      message: /lossCurve: the history is empty/,
+    });
     assert.throws(() => plot.lossCurve(undefined as unknown as History), /history must be a History .*got undefined/);
-    assert.throws(() => plot.lossCurve({ epochs: h.epochs } as History, { batches: true }), /batches: true needs per-batch records, but history.batches is empty/);
+    assert.throws(
+      () => plot.lossCurve({ epochs: h.epochs } as History, { batches: true }),
+      /batches: true needs per-batch records, but history.batches is empty/,
+    );
     const groups = clone(h);
     groups.epochs[5].lr = [0.1];
     assert.throws(() => plot.lossCurve(groups), /history.epochs\[5\].lr has 1 param groups but history.epochs\[0\].lr has 2/);
@@ -307,7 +344,11 @@ describe("plot.lrSchedule", function () {
     assert.deepEqual(d.lineVertices("momentum_panel"), [steps, steps]);
     assert.deepEqual(d.axisTitles, ["step", "lr", "step", "momentum"]);
     assert.deepEqual(d.legendLabels, ["group 0", "group 1"]);
-    assert.deepEqual(d.items("lr_panel").map((e) => e.attrs.stroke), ["#1f77b4", "#ff7f0e"], "matplotlib's C0, C1 by group");
+    assert.deepEqual(
+      d.items("lr_panel").map((e) => e.attrs.stroke),
+      ["#1f77b4", "#ff7f0e"],
+      "matplotlib's C0, C1 by group",
+    );
     assert.deepEqual(d.texts("role-title-text"), ["OneCycleLR"]);
     const max0 = Math.max(...F.onecycle.lr[0]);
     assert.ok(p.summary.includes(`max ${Number(max0.toPrecision(3))}`), p.summary);
@@ -321,9 +362,17 @@ describe("plot.lrSchedule", function () {
     assert.deepEqual(d.axisTitles, ["epoch", "lr"]);
     assert.equal(Number(d.tickLabels("Y")[0]), 0, "a linear lr axis starts at 0");
     assert.deepEqual(d.legendLabels, []);
-    assert.deepEqual(d.items("lr_panel").map((e) => e.attrs.stroke), ["#1f77b4"], "matplotlib's C0");
+    assert.deepEqual(
+      d.items("lr_panel").map((e) => e.attrs.stroke),
+      ["#1f77b4"],
+      "matplotlib's C0",
+    );
     // step-after: the only vertical segment is the drop, at the x of epoch 20 (PyTorch's milestone)
-    const pts = d.items("lr_panel")[0].attrs.d.split(/[ML]/).filter(Boolean).map((p) => p.split(",").map(Number));
+    const pts = d
+      .items("lr_panel")[0]
+      .attrs.d.split(/[ML]/)
+      .filter(Boolean)
+      .map((p) => p.split(",").map(Number));
     const vertical = pts.slice(1).filter((p, i) => p[0] === pts[i][0] && p[1] !== pts[i][1]);
     assert.equal(vertical.length, 1);
     const drop = F.multistep_preview.lr[0].findIndex((v, i) => i > 0 && v !== F.multistep_preview.lr[0][i - 1]);
@@ -333,7 +382,13 @@ describe("plot.lrSchedule", function () {
   });
 
   it("previews a scheduler without touching the optimizer, matching PyTorch", () => {
-    const opt = { paramGroups: [{ lr: 0.1, momentum: 0.9 }, { lr: 0.1, momentum: 0.9 }], defaults: { lr: 0.1, momentum: 0.9 } };
+    const opt = {
+      paramGroups: [
+        { lr: 0.1, momentum: 0.9 },
+        { lr: 0.1, momentum: 0.9 },
+      ],
+      defaults: { lr: 0.1, momentum: 0.9 },
+    };
     const sched = lrScheduler.oneCycleLR(opt, { maxLr: [0.1, 0.01], totalSteps: 100 });
     const before = clone(opt.paramGroups);
     const p = plot.lrSchedule(sched, 100);
@@ -386,8 +441,18 @@ describe("plot.compare", function () {
     assert.deepEqual(d.lineVertices("runs"), Array(6).fill(epochs));
     assert.deepEqual(d.legendTitles, ["run", "split"]);
     assert.deepEqual(d.legendLabels, [...names, "train", "valid"]);
-    const strokeOf = (run: string) => new Set(d.items("runs").filter((e) => label(e).includes(`run: ${run};`)).map((e) => e.attrs.stroke));
-    assert.deepEqual(names.map((r) => [...strokeOf(r)]), [["#1f77b4"], ["#ff7f0e"], ["#2ca02c"]], "one matplotlib colour per run, in the order given");
+    const strokeOf = (run: string) =>
+      new Set(
+        d
+          .items("runs")
+          .filter((e) => label(e).includes(`run: ${run};`))
+          .map((e) => e.attrs.stroke),
+      );
+    assert.deepEqual(
+      names.map((r) => [...strokeOf(r)]),
+      [["#1f77b4"], ["#ff7f0e"], ["#2ca02c"]],
+      "one matplotlib colour per run, in the order given",
+    );
     assert.deepEqual(d.axisTitles, ["epoch", "loss"]);
     for (const name of names) {
       const last = F.runs_wd[name].epochs[epochs - 1].validLoss as number;
@@ -408,14 +473,24 @@ describe("plot.compare", function () {
     const short = clone(F.runs_wd[names[0]]);
     short.epochs = short.epochs.slice(0, 5);
     const d = new Drawn(plot.compare({ short, long: F.runs_wd[names[1]] }).toSVG());
-    assert.deepEqual(d.lineVertices("runs").sort((a, b) => a - b), [5, 5, epochs, epochs]);
+    assert.deepEqual(
+      d.lineVertices("runs").sort((a, b) => a - b),
+      [5, 5, epochs, epochs],
+    );
   });
 
   it("rejects no runs, duplicate names, empty runs and unknown options", () => {
     assert.throws(() => plot.compare([]), /no runs to compare/);
     assert.throws(() => plot.compare({}), /no runs to compare/);
     const h = F.runs_wd[names[0]];
-    assert.throws(() => plot.compare([{ name: "a", history: h }, { name: "a", history: h }]), /two runs are named "a"/);
+    assert.throws(
+      () =>
+        plot.compare([
+          { name: "a", history: h },
+          { name: "a", history: h },
+        ]),
+      /two runs are named "a"/,
+    );
     assert.throws(() => plot.compare({ a: h, b: { epochs: [], batches: [] } }), /run "b" has an empty history/);
     assert.throws(() => plot.compare({ a: h }, { metric: "acc" as never }), /metric must be one of "loss", "accuracy", got "acc"/);
     assert.throws(() => plot.compare([{ history: h } as never]), /runs\[0\] must be \{ name: string, history: History \}/);
@@ -434,7 +509,10 @@ describe("plot.lrFinder", function () {
     assert.deepEqual(d.axisTitles, ["learning rate (log)", "loss"]);
     assert.equal(d.items("suggestion_rule").length, 1);
     assert.equal(d.items("suggestion_point").length, 1);
-    assert.deepEqual(d.items("suggestion_label").map((t) => t.text), [`suggested lr ${Number(r.suggestedLr.toPrecision(3))}`]);
+    assert.deepEqual(
+      d.items("suggestion_label").map((t) => t.text),
+      [`suggested lr ${Number(r.suggestedLr.toPrecision(3))}`],
+    );
     // the suggested lr is one PyTorch tried: the rule passes through that vertex of the curve
     const i = r.lrs.indexOf(r.suggestedLr);
     const vx = Number(d.items("finder_line")[0].attrs.d.split(/[ML]/).filter(Boolean)[i].split(",")[0]);
@@ -445,7 +523,9 @@ describe("plot.lrFinder", function () {
   it("cuts the loss axis above the divergence by default, and says so", () => {
     const p = plot.lrFinder(r);
     const top = Math.max(...r.losses.slice(0, r.losses.indexOf(Math.min(...r.losses)) + 1));
-    assert.deepEqual(p.notes, [`loss axis cut at ${Number(top.toPrecision(3))} (the loss reaches ${Number(Math.max(...r.losses).toPrecision(3))}; yMax: Infinity shows all)`]);
+    assert.deepEqual(p.notes, [
+      `loss axis cut at ${Number(top.toPrecision(3))} (the loss reaches ${Number(Math.max(...r.losses).toPrecision(3))}; yMax: Infinity shows all)`,
+    ]);
     const d = new Drawn(p.toSVG());
     const yTicks = d.tickLabels("Y").map(Number);
     assert.ok(Math.max(...yTicks) <= top, `ticks ${yTicks} stay at or below ${top}`);
@@ -468,7 +548,10 @@ describe("plot.lrFinder", function () {
   });
 
   it("rejects mismatched lengths, empty results and bad options", () => {
-    assert.throws(() => plot.lrFinder({ ...r, losses: r.losses.slice(1) }), new RegExp(`result.lrs has ${r.lrs.length} values but result.losses has ${r.lrs.length - 1}`));
+    assert.throws(
+      () => plot.lrFinder({ ...r, losses: r.losses.slice(1) }),
+      new RegExp(`result.lrs has ${r.lrs.length} values but result.losses has ${r.lrs.length - 1}`),
+    );
     assert.throws(() => plot.lrFinder({ lrs: [], losses: [], suggestedLr: 1 }), /the result is empty/);
     assert.throws(() => plot.lrFinder(r, { skipEnd: -1 }), /skipEnd must be an integer >= 0, got -1/);
     assert.throws(() => plot.lrFinder(r, { skipStart: 50, skipEnd: 50 }), /leave none of the/);
@@ -503,7 +586,8 @@ describe("plot.live", function () {
     assert.equal(calls.length, 30);
     assert.equal(calls.filter((c) => c.kind === "display").length, 1);
     assert.ok(calls.every((c) => c.id === live.displayId && c.id !== undefined));
-    for (const c of calls) assert.deepEqual(Object.keys(c.bundle).sort(), ["application/vnd.vegalite.v5+json", "image/svg+xml", "text/plain"]);
+    for (const c of calls)
+      assert.deepEqual(Object.keys(c.bundle).sort(), ["application/vnd.vegalite.v5+json", "image/svg+xml", "text/plain"]);
     const lastSvg = new Drawn(calls[29].bundle["image/svg+xml"] as string);
     assert.equal(lastSvg.items("loss_points").length, 60);
     assert.equal(live.redraws, 30);
@@ -518,7 +602,9 @@ describe("plot.live", function () {
   it("prints as one line and displays as the chart last drawn (never the spec's data as text)", () => {
     const live = plot.live({ every: 5 });
     assert.equal(util.inspect(live), "LivePlot(every 5 epochs, 0 redraws): nothing drawn yet");
-    assert.deepEqual((live as unknown as Record<symbol, () => Record<string, unknown>>)[Symbol.for("Jupyter.display")](), { "text/plain": "LivePlot(every 5 epochs, 0 redraws): nothing drawn yet" });
+    assert.deepEqual((live as unknown as Record<symbol, () => Record<string, unknown>>)[Symbol.for("Jupyter.display")](), {
+      "text/plain": "LivePlot(every 5 epochs, 0 redraws): nothing drawn yet",
+    });
     for (let k = 1; k <= 3; k++) live.update(upTo(k));
     const text = util.inspect(live, { depth: 4 });
     assert.match(text, /^LivePlot\(every 5 epochs, 1 redraw\): loss curve: 1 epoch, final train loss \d\.\d{4}/);
@@ -570,7 +656,13 @@ describe("plot.live", function () {
 
 describe("plot: whole-number axes", () => {
   const history = (n: number): History => ({
-    epochs: Array.from({ length: n }, (_, e) => ({ epoch: e, trainLoss: 1 - e / 100, validLoss: 1.2 - e / 100, lr: [e < n / 2 ? 0.1 : 0.01], seconds: 1 })),
+    epochs: Array.from({ length: n }, (_, e) => ({
+      epoch: e,
+      trainLoss: 1 - e / 100,
+      validLoss: 1.2 - e / 100,
+      lr: [e < n / 2 ? 0.1 : 0.01],
+      seconds: 1,
+    })),
     batches: [],
   });
   /** The x axis's tick labels: the texts before the "epoch"/"step" axis title. */
@@ -612,7 +704,11 @@ describe("plot: after the first epoch (one value per series) and long run names"
 
   it("shows long run names whole in the legend", () => {
     const h = F.runs_wd[Object.keys(F.runs_wd)[1]];
-    const names = ["weightDecay 0.0001 (all)", "weightDecay 0.0001 (weights only)", "a much longer name for a run, to see it is not cut either"];
+    const names = [
+      "weightDecay 0.0001 (all)",
+      "weightDecay 0.0001 (weights only)",
+      "a much longer name for a run, to see it is not cut either",
+    ];
     const d = new Drawn(plot.compare(Object.fromEntries(names.map((n) => [n, h]))).toSVG());
     assert.deepEqual(d.legendLabels.slice(0, 3), names);
   });

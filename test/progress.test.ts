@@ -31,7 +31,9 @@ function tinyNet(): tf.LayersModel {
 }
 
 /** The same batches as a plain iterable with no length (the bar cannot know how many there are). */
-function noLength(loader: data.DataLoader<data.FloatImage>): Iterable<{ x: tf.Tensor; y: tf.Tensor }> & AsyncIterable<{ x: tf.Tensor; y: tf.Tensor }> {
+function noLength(
+  loader: data.DataLoader<data.FloatImage>,
+): Iterable<{ x: tf.Tensor; y: tf.Tensor }> & AsyncIterable<{ x: tf.Tensor; y: tf.Tensor }> {
   return { [Symbol.asyncIterator]: () => loader[Symbol.asyncIterator]() } as never;
 }
 
@@ -57,13 +59,20 @@ describe("progress and results in a notebook", function () {
 
   it("train(..., { plot: true }): the bar and the chart come first, then the epoch lines together (only updates between them)", async () => {
     const net = tinyNet();
-    await train(net, loader(), loader(8), 3, new optim.SGD(net, { lr: 0.05 }), new nn.CrossEntropyLoss(), { plot: true, log, progressInterval: 0 });
+    await train(net, loader(), loader(8), 3, new optim.SGD(net, { lr: 0.05 }), new nn.CrossEntropyLoss(), {
+      plot: true,
+      log,
+      progressInterval: 0,
+    });
     const firstLine = msgs.findIndex((m) => m.kind === "log");
     const lastLine = msgs.map((m) => m.kind).lastIndexOf("log");
     assert.ok(firstLine > 0);
     const displays = msgs.filter((m) => m.kind === "display");
     assert.equal(displays.length, 2, "two outputs: the bar and the chart");
-    assert.ok(msgs.slice(firstLine).every((m) => m.kind !== "display"), "no output is added once the epoch lines started");
+    assert.ok(
+      msgs.slice(firstLine).every((m) => m.kind !== "display"),
+      "no output is added once the epoch lines started",
+    );
     assert.match(html(displays[0]), /<progress /);
     assert.match(text(displays[1]), /^live chart: drawn after the first epoch$/);
     assert.deepEqual(
@@ -76,13 +85,28 @@ describe("progress and results in a notebook", function () {
 
   it("train(): validation shows its own batches; a bar with no known length is determinate from epoch 2 and complete when done", async () => {
     const net = tinyNet();
-    await train(net, noLength(loader()), loader(8), 2, new optim.SGD(net, { lr: 0.05 }), new nn.CrossEntropyLoss(), { log, progressInterval: 0 });
+    await train(net, noLength(loader()), loader(8), 2, new optim.SGD(net, { lr: 0.05 }), new nn.CrossEntropyLoss(), {
+      log,
+      progressInterval: 0,
+    });
     const bar = msgs.filter((m) => m.kind !== "log");
     const texts = bar.map(text);
-    assert.ok(texts.some((t) => /^Epoch 1\/2  batch 3  loss/.test(t)), "epoch 1: batches counted, no total");
-    assert.ok(bar.some((m) => /^Epoch 1\/2  batch/.test(text(m)) && /<progress  style/.test(html(m))), "epoch 1: indeterminate while it runs");
-    assert.ok(texts.some((t) => /^Epoch 1\/2 valid  \[#+\.*\] 1\/2  loss \d\.\d{4}  acc \d\.\d{4}/.test(t)), "validation: its own batches, 1 of 2");
-    assert.ok(bar.some((m) => /^Epoch 2\/2  \[#+\.*\] 3\/6/.test(text(m)) && /<progress value="3" max="6"/.test(html(m))), "epoch 2: 6 batches expected");
+    assert.ok(
+      texts.some((t) => /^Epoch 1\/2  batch 3  loss/.test(t)),
+      "epoch 1: batches counted, no total",
+    );
+    assert.ok(
+      bar.some((m) => /^Epoch 1\/2  batch/.test(text(m)) && /<progress  style/.test(html(m))),
+      "epoch 1: indeterminate while it runs",
+    );
+    assert.ok(
+      texts.some((t) => /^Epoch 1\/2 valid  \[#+\.*\] 1\/2  loss \d\.\d{4}  acc \d\.\d{4}/.test(t)),
+      "validation: its own batches, 1 of 2",
+    );
+    assert.ok(
+      bar.some((m) => /^Epoch 2\/2  \[#+\.*\] 3\/6/.test(text(m)) && /<progress value="3" max="6"/.test(html(m))),
+      "epoch 2: 6 batches expected",
+    );
     const last = bar[bar.length - 1];
     assert.match(text(last), /^Epoch 2\/2 done in 00:00:\d\d$/);
     assert.match(html(last), /<progress value="1" max="1"/);
@@ -94,7 +118,10 @@ describe("progress and results in a notebook", function () {
     let calls = 0;
     const ce = new nn.CrossEntropyLoss();
     const blowsUp = (out: tf.Tensor, y: tf.Tensor) => (++calls === 5 ? tf.mul(ce(out, y), NaN) : ce(out, y));
-    await assert.rejects(train(net, noLength(loader()), null, 2, new optim.SGD(net, { lr: 0.05 }), blowsUp, { log, progressInterval: 0 }), /the loss is NaN/);
+    await assert.rejects(
+      train(net, noLength(loader()), null, 2, new optim.SGD(net, { lr: 0.05 }), blowsUp, { log, progressInterval: 0 }),
+      /the loss is NaN/,
+    );
     const last = msgs.filter((m) => m.kind === "update").pop()!;
     assert.match(text(last), /^Epoch 1\/2  batch 4  loss \d\.\d{4}  acc \d\.\d{4}  [\d.]+ img\/s  stopped after 00:00:\d\d$/);
     assert.match(html(last), /<progress value="0" max="1"/, "not an animated bar");
@@ -117,31 +144,57 @@ describe("progress and results in a notebook", function () {
 
   it("lrFinder(): a bar with the lr and loss, a live chart drawn in place, and the suggestion drawn at the end", async () => {
     const net = tinyNet();
-    const r = await lrFinder(net, loader(16, 4), new optim.SGD(net, { lr: 0.1 }), { startLr: 1e-4, endLr: 1, steps: 8, plotSeconds: 0, divergeFactor: Infinity, progressInterval: 0 });
+    const r = await lrFinder(net, loader(16, 4), new optim.SGD(net, { lr: 0.1 }), {
+      startLr: 1e-4,
+      endLr: 1,
+      steps: 8,
+      plotSeconds: 0,
+      divergeFactor: Infinity,
+      progressInterval: 0,
+    });
     const displays = msgs.filter((m) => m.kind === "display");
     assert.equal(displays.length, 2, "the bar and the chart");
     const [barId, chartId] = displays.map((d) => d.id);
     const bar = msgs.filter((m) => m.id === barId);
-    assert.ok(bar.some((m) => /^lr finder  \[#+\.*\] 4\/8  lr 5\.18e-3  loss \d\.\d{4}  ETA/.test(text(m))), bar.map(text).join("\n"));
-    assert.match(text(bar[bar.length - 1]), /^lr finder done in 00:00:\d\d: 8 of 8 steps, suggested lr [\d.e-]+; weights, optimizer and data restored$/);
+    assert.ok(
+      bar.some((m) => /^lr finder  \[#+\.*\] 4\/8  lr 5\.18e-3  loss \d\.\d{4}  ETA/.test(text(m))),
+      bar.map(text).join("\n"),
+    );
+    assert.match(
+      text(bar[bar.length - 1]),
+      /^lr finder done in 00:00:\d\d: 8 of 8 steps, suggested lr [\d.e-]+; weights, optimizer and data restored$/,
+    );
     const chart = msgs.filter((m) => m.id === chartId && m.kind === "update");
     assert.equal(chart.length, 9, "drawn after each of the 8 steps (plotSeconds: 0) and once more with the suggestion");
     assert.ok(chart.every((m) => "application/vnd.vegalite.v5+json" in m.bundle));
     // while running: the curve so far, no suggestion; at the end: all 8 lrs and the suggested one marked
     assert.match(text(chart[3]), /^lr finder: 4 lrs from 1e-4 to 0\.00518, lowest loss/);
-    const spec = (m: Msg) => m.bundle["application/vnd.vegalite.v5+json"] as { datasets: { finder: unknown[]; suggestion: Array<{ lr: number }> } };
+    const spec = (m: Msg) =>
+      m.bundle["application/vnd.vegalite.v5+json"] as { datasets: { finder: unknown[]; suggestion: Array<{ lr: number }> } };
     assert.deepEqual([spec(chart[3]).datasets.finder.length, spec(chart[3]).datasets.suggestion.length], [4, 0]);
     assert.match(text(chart[8]), /^lr finder: 8 lrs from 1e-4 to 1, suggested lr /);
-    assert.deepEqual(spec(chart[8]).datasets.suggestion.map((p) => p.lr), [r.suggestedLr]);
+    assert.deepEqual(
+      spec(chart[8]).datasets.suggestion.map((p) => p.lr),
+      [r.suggestedLr],
+    );
     net.dispose();
   });
 
   it("an lr finder result shows as a summary, its data one property away (and JSON unchanged)", async () => {
     const net = tinyNet();
-    const r = await lrFinder(net, loader(16, 4), new optim.SGD(net, { lr: 0.1 }), { startLr: 1e-4, endLr: 1, steps: 8, progress: false, plot: false });
+    const r = await lrFinder(net, loader(16, 4), new optim.SGD(net, { lr: 0.1 }), {
+      startLr: 1e-4,
+      endLr: 1,
+      steps: 8,
+      progress: false,
+      plot: false,
+    });
     assert.equal(msgs.length, 0, "progress: false, plot: false show nothing");
     const b = resultBundle(r);
-    assert.match(String(b["text/plain"]), /^LrFinderResult: suggested lr [\d.e-]+ \(valley\); 8 of 8 lrs from 1e-4 to 1; lowest loss \d\.\d{4} at lr [\d.e-]+; data in \.lrs and \.losses$/);
+    assert.match(
+      String(b["text/plain"]),
+      /^LrFinderResult: suggested lr [\d.e-]+ \(valley\); 8 of 8 lrs from 1e-4 to 1; lowest loss \d\.\d{4} at lr [\d.e-]+; data in \.lrs and \.losses$/,
+    );
     assert.match(String(b["text/html"]), /<table>.*suggested lr.*result\.lrs, result\.losses/s);
     assert.equal(util.inspect(r), b["text/plain"]);
     assert.equal(r.lrs.length, 8);
@@ -152,7 +205,10 @@ describe("progress and results in a notebook", function () {
 
   it("a History shows as a summary and a table of epochs, not its batch records", async () => {
     const net = tinyNet();
-    const h: History = await train(net, loader(), loader(8), 3, new optim.SGD(net, { lr: 0.05 }), new nn.CrossEntropyLoss(), { progress: false, verbose: false });
+    const h: History = await train(net, loader(), loader(8), 3, new optim.SGD(net, { lr: 0.05 }), new nn.CrossEntropyLoss(), {
+      progress: false,
+      verbose: false,
+    });
     const b = resultBundle(h);
     const last = h.epochs[2];
     assert.equal(
@@ -174,7 +230,10 @@ describe("a schedule preview as a value", () => {
     const opt = new optim.SGD([w], { lr: 0.1, momentum: 0.9 });
     const p = lrScheduler.preview((o) => lrScheduler.oneCycleLR(o, { maxLr: 0.1, totalSteps: 100 }), 100, { optimizer: opt });
     const text = String(resultBundle(p)["text/plain"]);
-    assert.match(text, /^OneCycleLR\(maxLr=\[0\.1\], totalSteps=100.*\), 100 steps: lr 0\.004 → 4e-7 \(min 4e-7, max 0\.1\); momentum 0\.95 → 0\.95 \(min 0\.85, max 0\.95\); data in \.lr\[group\]\[step\] and \.momentum; plot\.lrSchedule\(preview\) draws it$/);
+    assert.match(
+      text,
+      /^OneCycleLR\(maxLr=\[0\.1\], totalSteps=100.*\), 100 steps: lr 0\.004 → 4e-7 \(min 4e-7, max 0\.1\); momentum 0\.95 → 0\.95 \(min 0\.85, max 0\.95\); data in \.lr\[group\]\[step\] and \.momentum; plot\.lrSchedule\(preview\) draws it$/,
+    );
     assert.equal(util.inspect(p), text);
     assert.equal(p.lr[0].length, 100);
     assert.deepEqual(Object.keys(p), ["lr", "momentum", "name"]);

@@ -73,7 +73,10 @@ describe("set-up", function () {
   });
 
   it("generated Jupyter dirs and JupyterLab's venv are git-ignored", () => {
-    const r = spawnSync("git", ["check-ignore", ".jupyter/runtime", ".jupyter/venv", "node_modules", "dist"], { cwd: repo, encoding: "utf8" });
+    const r = spawnSync("git", ["check-ignore", ".jupyter/runtime", ".jupyter/venv", "node_modules", "dist"], {
+      cwd: repo,
+      encoding: "utf8",
+    });
     assert.deepEqual(r.stdout.trim().split("\n"), [".jupyter/runtime", ".jupyter/venv", "node_modules", "dist"]);
   });
 
@@ -85,7 +88,9 @@ describe("set-up", function () {
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim(), JUPYTERLAB_VERSION);
     // It is the venv's own JupyterLab, not one from the system.
-    const where = spawnSync(v.python, ["-c", "import jupyterlab, sys; print(jupyterlab.__file__); print(sys.prefix)"], { encoding: "utf8" });
+    const where = spawnSync(v.python, ["-c", "import jupyterlab, sys; print(jupyterlab.__file__); print(sys.prefix)"], {
+      encoding: "utf8",
+    });
     const [file, prefix] = where.stdout.trim().split("\n");
     assert.ok(file.startsWith(v.venv + path.sep), file);
     assert.equal(fs.realpathSync(prefix), fs.realpathSync(v.venv));
@@ -115,7 +120,10 @@ describe("set-up where pip cannot install JupyterLab", function () {
   it("says in one line why and what to run, keeps going, and `npm start` falls back to the classic Notebook", () => {
     const r = setup();
     assert.equal(r.status, 0, r.stderr);
-    const lines = r.stdout.trim().split("\n").filter((l) => !/installing JupyterLab/.test(l));
+    const lines = r.stdout
+      .trim()
+      .split("\n")
+      .filter((l) => !/installing JupyterLab/.test(l));
     assert.equal(lines.length, 1, r.stdout);
     assert.match(lines[0], /JupyterLab not installed \(pip: No matching distribution found for jupyterlab==\d/);
     assert.match(lines[0], /opens the classic Notebook/);

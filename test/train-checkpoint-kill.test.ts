@@ -50,12 +50,16 @@ function runSaver(dir: string, first: number, count: number | "loop", opts: { ki
     }
   });
   child.stderr.on("data", (c: Buffer) => (stderr += c));
-  return new Promise((resolve) => child.on("close", (code, signal) => resolve({ saved, signal, code, stderr, ms: performance.now() - ready })));
+  return new Promise((resolve) =>
+    child.on("close", (code, signal) => resolve({ saved, signal, code, stderr, ms: performance.now() - ready })),
+  );
 }
 
 /** The saver's model in this process, for loading what it wrote. */
 function saverModel(): tf.LayersModel {
-  return tf.sequential({ layers: [tf.layers.dense({ inputShape: [256], units: 512, name: "a" }), tf.layers.dense({ units: 64, name: "b" })] });
+  return tf.sequential({
+    layers: [tf.layers.dense({ inputShape: [256], units: 512, name: "a" }), tf.layers.dense({ units: 64, name: "b" })],
+  });
 }
 
 /** Loads the checkpoint and checks every weight holds its epoch (a torn or mixed save would not). */
@@ -119,12 +123,16 @@ describe("checkpoints survive kill -9", function () {
       const attempted = durable + 1;
       if (durable < 0 && !fs.existsSync(path.join(dir, "checkpoint.json"))) {
         // killed during the very first save: nothing to resume yet, and the folder is still ours
-        if (fs.existsSync(dir)) assert.throws(() => readCheckpoint(dir), /no complete checkpoint there yet: the first save into it was interrupted/);
+        if (fs.existsSync(dir))
+          assert.throws(() => readCheckpoint(dir), /no complete checkpoint there yet: the first save into it was interrupted/);
         next = 0;
         continue;
       }
       const epoch = await assertIntact(dir, model);
-      assert.ok(epoch === durable || epoch === attempted, `kill ${k}: checkpoint holds epoch ${epoch}, expected ${durable} or ${attempted}`);
+      assert.ok(
+        epoch === durable || epoch === attempted,
+        `kill ${k}: checkpoint holds epoch ${epoch}, expected ${durable} or ${attempted}`,
+      );
       durable = epoch;
       next = epoch + 1;
       const entries = [...fs.readdirSync(dir), ...fs.readdirSync(path.dirname(dir)).filter((e) => e !== "ck")];
@@ -136,7 +144,9 @@ describe("checkpoints survive kill -9", function () {
     await saveHere(dir, model, next); // the next save, in this process
     assertClean(dir);
     assert.equal(await assertIntact(dir, model), next);
-    console.log(`      ${KILLS} kills within ${window.toFixed(0)} ms, ${durable + 1} saves finished, ${partial} kills left an unfinished save's files (removed by the next save)`);
+    console.log(
+      `      ${KILLS} kills within ${window.toFixed(0)} ms, ${durable + 1} saves finished, ${partial} kills left an unfinished save's files (removed by the next save)`,
+    );
   });
 
   for (const fresh of [true, false]) {

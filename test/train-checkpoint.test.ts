@@ -20,11 +20,22 @@ class TinyImages implements data.Dataset<data.Sample<data.FloatImage>> {
 
 function net(seed: number): tf.LayersModel {
   const input = tf.input({ shape: [8, 8, 3] });
-  let x = tf.layers.conv2d({ filters: 4, kernelSize: 3, strides: 2, padding: "same", kernelInitializer: tf.initializers.glorotUniform({ seed }), name: "conv" }).apply(input) as tf.SymbolicTensor;
+  let x = tf.layers
+    .conv2d({
+      filters: 4,
+      kernelSize: 3,
+      strides: 2,
+      padding: "same",
+      kernelInitializer: tf.initializers.glorotUniform({ seed }),
+      name: "conv",
+    })
+    .apply(input) as tf.SymbolicTensor;
   x = nn.batchNorm2d({ name: "bn" }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.reLU({ name: "relu" }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.flatten({ name: "flatten" }).apply(x) as tf.SymbolicTensor;
-  const out = tf.layers.dense({ units: 3, kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }), name: "fc" }).apply(x) as tf.SymbolicTensor;
+  const out = tf.layers
+    .dense({ units: 3, kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }), name: "fc" })
+    .apply(x) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: out });
 }
 
@@ -70,9 +81,18 @@ describe("checkpoints", function () {
     });
     assert.match(lines[0], /^Resumed from .*run after epoch 1$/);
     assert.match(lines[1], /^Epoch 2\. /);
-    assert.deepEqual(resumed.batches.map((b) => b.loss), whole.batches.map((b) => b.loss));
-    assert.deepEqual(resumed.batches.map((b) => b.lr), whole.batches.map((b) => b.lr));
-    assert.deepEqual(resumed.epochs.map((e) => [e.trainLoss, e.validLoss, e.trainAcc, e.lr]), whole.epochs.map((e) => [e.trainLoss, e.validLoss, e.trainAcc, e.lr]));
+    assert.deepEqual(
+      resumed.batches.map((b) => b.loss),
+      whole.batches.map((b) => b.loss),
+    );
+    assert.deepEqual(
+      resumed.batches.map((b) => b.lr),
+      whole.batches.map((b) => b.lr),
+    );
+    assert.deepEqual(
+      resumed.epochs.map((e) => [e.trainLoss, e.validLoss, e.trainAcc, e.lr]),
+      whole.epochs.map((e) => [e.trainLoss, e.validLoss, e.trainAcc, e.lr]),
+    );
     assert.deepEqual(weightsOf(second.model), weightsOf(full.model));
     assert.deepEqual(second.scheduler.getLastLr(), full.scheduler.getLastLr());
     assert.deepEqual(second.trainData.stateDict(), full.trainData.stateDict());
@@ -84,8 +104,18 @@ describe("checkpoints", function () {
 
   it("keeps one checkpoint per epoch with {epoch} and saves/loads plain tf.Optimizers", async () => {
     const s = setup(2);
-    await train(s.model, s.trainData, null, 3, s.opt, new nn.CrossEntropyLoss(), { verbose: false, progress: false, checkpoint: { path: path.join(dir, "e{epoch}"), every: 2 } });
-    assert.deepEqual(fs.readdirSync(dir).filter((f) => /^e\d$/.test(f)).sort(), ["e1", "e2"]); // every 2, and the last
+    await train(s.model, s.trainData, null, 3, s.opt, new nn.CrossEntropyLoss(), {
+      verbose: false,
+      progress: false,
+      checkpoint: { path: path.join(dir, "e{epoch}"), every: 2 },
+    });
+    assert.deepEqual(
+      fs
+        .readdirSync(dir)
+        .filter((f) => /^e\d$/.test(f))
+        .sort(),
+      ["e1", "e2"],
+    ); // every 2, and the last
     const m = net(3);
     const adam = tf.train.adam(0.01);
     const x = tf.randomNormal([4, 8, 8, 3]);
@@ -101,7 +131,10 @@ describe("checkpoints", function () {
     const n1 = tf.memory().numTensors;
     await loadCheckpoint(path.join(dir, "adam"), { model: m2, optimizer: adam2 });
     assert.equal(tf.memory().numTensors, n1);
-    assert.deepEqual((await adam2.getWeights()).map((w) => Array.from(w.tensor.dataSync())), before);
+    assert.deepEqual(
+      (await adam2.getWeights()).map((w) => Array.from(w.tensor.dataSync())),
+      before,
+    );
     assert.deepEqual(weightsOf(m2), weightsOf(m));
     tf.dispose([x, y]);
   });
@@ -110,9 +143,15 @@ describe("checkpoints", function () {
     const s = setup(5);
     await saveCheckpoint(path.join(dir, "small"), { model: s.model, optimizer: s.opt, scheduler: s.scheduler, epoch: 0 });
     const input = tf.input({ shape: [8, 8, 3] });
-    const other = tf.model({ inputs: input, outputs: tf.layers.dense({ units: 3 }).apply(tf.layers.flatten().apply(input)) as tf.SymbolicTensor });
+    const other = tf.model({
+      inputs: input,
+      outputs: tf.layers.dense({ units: 3 }).apply(tf.layers.flatten().apply(input)) as tf.SymbolicTensor,
+    });
     const before = weightsOf(other);
-    await assert.rejects(loadCheckpoint(path.join(dir, "small"), { model: other }), /checkpoint has 8 weight tensors, the model 2: not the same architecture/);
+    await assert.rejects(
+      loadCheckpoint(path.join(dir, "small"), { model: other }),
+      /checkpoint has 8 weight tensors, the model 2: not the same architecture/,
+    );
     assert.deepEqual(weightsOf(other), before);
     // a scheduler of another kind fails after the optimizer was loaded: the optimizer is put back
     const t = setup(6);
@@ -120,7 +159,10 @@ describe("checkpoints", function () {
     const wrongScheduler = lrScheduler.exponentialLR(t.opt, { gamma: 0.9 });
     const lrBefore = t.opt.paramGroups[0].lr;
     const wBefore = weightsOf(t.model);
-    await assert.rejects(loadCheckpoint(path.join(dir, "small"), { model: t.model, optimizer: t.opt, scheduler: wrongScheduler }), /unknown keys|milestones/);
+    await assert.rejects(
+      loadCheckpoint(path.join(dir, "small"), { model: t.model, optimizer: t.opt, scheduler: wrongScheduler }),
+      /unknown keys|milestones/,
+    );
     assert.equal(t.opt.paramGroups[0].lr, lrBefore);
     assert.deepEqual(weightsOf(t.model), wBefore);
     await assert.rejects(saveCheckpoint(path.join(dir, "x"), { model: other, epoch: 1.5 }), /epoch must be the last completed epoch/);
@@ -143,7 +185,6 @@ function snapshot(dir: string): Record<string, string> {
   walk(dir);
   return out;
 }
-
 
 /** Turns a checkpoint into what tsdl wrote before format 2: checkpoint.json (format 1) + weights.bin, no marker. */
 function toFormat1(dir: string): void {
@@ -183,12 +224,21 @@ describe("checkpoint folders: never another's files", function () {
     const parts = { model: s.model, optimizer: s.opt, scheduler: s.scheduler, epoch: 0 };
     const nothing = /Nothing was changed\. Checkpoints go into a new or empty folder, or one tsdl wrote before \(with \.tsdl-checkpoint\)/;
     await assert.rejects(saveCheckpoint(path.join(dir, "mine"), parts), (e: Error) => {
-      assert.match(e.message, /^saveCheckpoint: ".*mine" is a folder that is not a tsdl checkpoint \(no \.tsdl-checkpoint marker; it holds "notes\.txt", "sub"\)/);
+      assert.match(
+        e.message,
+        /^saveCheckpoint: ".*mine" is a folder that is not a tsdl checkpoint \(no \.tsdl-checkpoint marker; it holds "notes\.txt", "sub"\)/,
+      );
       assert.match(e.message, nothing);
       return true;
     });
-    await assert.rejects(saveCheckpoint(path.join(dir, "model.txt"), parts), /^Error: saveCheckpoint: ".*model\.txt" is a file, not a checkpoint folder\. Nothing was changed/);
-    await assert.rejects(saveCheckpoint(path.join(dir, "other"), parts), /other" holds a checkpoint\.json that is not a tsdl checkpoint \(no \.tsdl-checkpoint marker, and not a readable tsdl\.checkpoint\/1 manifest\)/);
+    await assert.rejects(
+      saveCheckpoint(path.join(dir, "model.txt"), parts),
+      /^Error: saveCheckpoint: ".*model\.txt" is a file, not a checkpoint folder\. Nothing was changed/,
+    );
+    await assert.rejects(
+      saveCheckpoint(path.join(dir, "other"), parts),
+      /other" holds a checkpoint\.json that is not a tsdl checkpoint \(no \.tsdl-checkpoint marker, and not a readable tsdl\.checkpoint\/1 manifest\)/,
+    );
     process.chdir(path.join(dir, "work"));
     await assert.rejects(saveCheckpoint(".", parts), /^Error: saveCheckpoint: "\." is the working directory, not a checkpoint folder/);
     await assert.rejects(saveCheckpoint("..", parts), /"\.\." is the working directory or a folder above it/);
@@ -201,11 +251,17 @@ describe("checkpoint folders: never another's files", function () {
     const w0 = weightsOf(s.model);
     const ce = new nn.CrossEntropyLoss();
     const quiet = { verbose: false, progress: false } as const;
-    await assert.rejects(train(s.model, s.trainData, null, 2, s.opt, ce, { ...quiet, checkpoint: path.join(dir, "mine") }), /^Error: train\(\{ checkpoint \}\): ".*mine" is a folder that is not a tsdl checkpoint/);
+    await assert.rejects(
+      train(s.model, s.trainData, null, 2, s.opt, ce, { ...quiet, checkpoint: path.join(dir, "mine") }),
+      /^Error: train\(\{ checkpoint \}\): ".*mine" is a folder that is not a tsdl checkpoint/,
+    );
     fs.mkdirSync(path.join(dir, "run-1")); // a per-epoch path whose second epoch's folder is taken
     fs.writeFileSync(path.join(dir, "run-1", "keep.txt"), "mine");
     const before2 = snapshot(dir);
-    await assert.rejects(train(s.model, s.trainData, null, 2, s.opt, ce, { ...quiet, checkpoint: path.join(dir, "run-{epoch}") }), /".*run-1" is a folder that is not a tsdl checkpoint \(no \.tsdl-checkpoint marker; it holds "keep\.txt"\)/);
+    await assert.rejects(
+      train(s.model, s.trainData, null, 2, s.opt, ce, { ...quiet, checkpoint: path.join(dir, "run-{epoch}") }),
+      /".*run-1" is a folder that is not a tsdl checkpoint \(no \.tsdl-checkpoint marker; it holds "keep\.txt"\)/,
+    );
     assert.deepEqual(weightsOf(s.model), w0);
     assert.deepEqual(snapshot(dir), before2);
     delete before2["run-1/"];
@@ -223,7 +279,10 @@ describe("checkpoint folders: never another's files", function () {
     await saveCheckpoint(ck, { model: s.model, optimizer: s.opt, epoch: 1 });
     assert.equal(readCheckpoint(ck).epoch, 1);
     const entries = fs.readdirSync(ck).sort();
-    assert.deepEqual(entries.filter((e) => !e.startsWith("weights-")), [".tsdl-checkpoint", "checkpoint.json", "notes.txt"]);
+    assert.deepEqual(
+      entries.filter((e) => !e.startsWith("weights-")),
+      [".tsdl-checkpoint", "checkpoint.json", "notes.txt"],
+    );
     assert.equal(entries.filter((e) => e.startsWith("weights-")).length, 1);
     assert.equal(fs.readFileSync(path.join(ck, "notes.txt"), "utf8"), "kept");
     // an empty folder is taken
@@ -302,37 +361,106 @@ describe("damaged or hand-edited checkpoints", function () {
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the cases damage parsed JSON of any shape
   const cases: Array<[string, (m: Record<string, any>, ck: string) => void, RegExp]> = [
-    ["no weights key", (m) => delete m.weights, /key "weights" is missing; accepted: an array of \{ name, shape, dtype, offset, byteLength \}/],
+    [
+      "no weights key",
+      (m) => delete m.weights,
+      /key "weights" is missing; accepted: an array of \{ name, shape, dtype, offset, byteLength \}/,
+    ],
     ["no epoch", (m) => delete m.epoch, /key "epoch" is missing; accepted: an integer >= -1 \(the last completed epoch\)/],
     ['epoch "NaN"', (m) => (m.epoch = "NaN"), /key "epoch" is "NaN"; accepted: an integer >= -1/],
     ["epoch 1.5", (m) => (m.epoch = 1.5), /key "epoch" is 1\.5; accepted: an integer >= -1/],
-    ["a negative offset", (m) => (m.weights[0].offset = -8), /key "weights\[0\]\.offset" is -8; accepted: an integer >= 0 \(a byte offset into the weights file\)/],
-    ["an offset past the end", (m) => (m.weights[2].offset = 1e6), /key "weights\[2\]\.offset" is 1000000; accepted: at most \d+: the tensor's 16 bytes must lie inside the weights file \(\d+ bytes\)/],
+    [
+      "a negative offset",
+      (m) => (m.weights[0].offset = -8),
+      /key "weights\[0\]\.offset" is -8; accepted: an integer >= 0 \(a byte offset into the weights file\)/,
+    ],
+    [
+      "an offset past the end",
+      (m) => (m.weights[2].offset = 1e6),
+      /key "weights\[2\]\.offset" is 1000000; accepted: at most \d+: the tensor's 16 bytes must lie inside the weights file \(\d+ bytes\)/,
+    ],
     ["dtype float64", (m) => (m.weights[1].dtype = "float64"), /key "weights\[1\]\.dtype" is "float64"; accepted: "float32" or "int32"/],
-    ["a shape that does not fit byteLength", (m) => (m.weights[1].shape = [5]), /key "weights\[1\]\.byteLength" is 16; accepted: 20 \(4 bytes for each of the shape's 5 values\)/],
-    ["a negative dimension", (m) => (m.weights[0].shape = [-3, 3, 3, 4]), /key "weights\[0\]\.shape" is \[-3,3,3,4\]; accepted: an array of integers >= 0/],
-    ["an unknown format", (m) => (m.format = "tsdl.checkpoint/9"), /key "format" is "tsdl\.checkpoint\/9"; accepted: "tsdl\.checkpoint\/2" or "tsdl\.checkpoint\/1"/],
-    ["an optimizer of unknown kind", (m) => (m.optimizer.kind = "adam"), /key "optimizer\.kind" is "adam"; accepted: "stateDict" \(a tsdl optimizer\) or "tfjs" \(a tf\.Optimizer\)/],
-    ["a history step that is not a number", (m) => (m.history.batches[0].step = "x"), /key "history\.batches\[0\]\.step" is "x"; accepted: an integer >= 0/],
-    ["a truncated weights file", (m, ck) => fs.truncateSync(path.join(ck, m.weightsFile), 64), /key "weightsBytes" is \d+; accepted: the size of its weights file, which has 64 bytes/],
-    ["a weightsFile outside the folder", (m) => (m.weightsFile = "../../etc/passwd"), /key "weightsFile" is "\.\.\/\.\.\/etc\/passwd"; accepted: a file name weights-<pid>-<hex>\.bin in the same folder/],
+    [
+      "a shape that does not fit byteLength",
+      (m) => (m.weights[1].shape = [5]),
+      /key "weights\[1\]\.byteLength" is 16; accepted: 20 \(4 bytes for each of the shape's 5 values\)/,
+    ],
+    [
+      "a negative dimension",
+      (m) => (m.weights[0].shape = [-3, 3, 3, 4]),
+      /key "weights\[0\]\.shape" is \[-3,3,3,4\]; accepted: an array of integers >= 0/,
+    ],
+    [
+      "an unknown format",
+      (m) => (m.format = "tsdl.checkpoint/9"),
+      /key "format" is "tsdl\.checkpoint\/9"; accepted: "tsdl\.checkpoint\/2" or "tsdl\.checkpoint\/1"/,
+    ],
+    [
+      "an optimizer of unknown kind",
+      (m) => (m.optimizer.kind = "adam"),
+      /key "optimizer\.kind" is "adam"; accepted: "stateDict" \(a tsdl optimizer\) or "tfjs" \(a tf\.Optimizer\)/,
+    ],
+    [
+      "a history step that is not a number",
+      (m) => (m.history.batches[0].step = "x"),
+      /key "history\.batches\[0\]\.step" is "x"; accepted: an integer >= 0/,
+    ],
+    [
+      "a truncated weights file",
+      (m, ck) => fs.truncateSync(path.join(ck, m.weightsFile), 64),
+      /key "weightsBytes" is \d+; accepted: the size of its weights file, which has 64 bytes/,
+    ],
+    [
+      "a weightsFile outside the folder",
+      (m) => (m.weightsFile = "../../etc/passwd"),
+      /key "weightsFile" is "\.\.\/\.\.\/etc\/passwd"; accepted: a file name weights-<pid>-<hex>\.bin in the same folder/,
+    ],
   ];
 
   for (const [what, edit, expected] of cases) {
     it(`${what}: a clear error, model, optimizer and scheduler untouched`, async () => {
       const s = setup(31);
-      await train(s.model, s.trainData, null, 1, s.opt, new nn.CrossEntropyLoss(), { verbose: false, progress: false, scheduler: s.scheduler });
+      await train(s.model, s.trainData, null, 1, s.opt, new nn.CrossEntropyLoss(), {
+        verbose: false,
+        progress: false,
+        scheduler: s.scheduler,
+      });
       const ck = path.join(dir, what.replace(/\W+/g, "-"));
-      await saveCheckpoint(ck, { model: s.model, optimizer: s.opt, scheduler: s.scheduler, epoch: 0, history: { epochs: [], batches: [{ epoch: 0, batch: 0, step: 0, loss: 1, lr: [0.1] }] } });
+      await saveCheckpoint(ck, {
+        model: s.model,
+        optimizer: s.opt,
+        scheduler: s.scheduler,
+        epoch: 0,
+        history: { epochs: [], batches: [{ epoch: 0, batch: 0, step: 0, loss: 1, lr: [0.1] }] },
+      });
       const m = JSON.parse(fs.readFileSync(path.join(ck, "checkpoint.json"), "utf8"));
       edit(m, ck);
       fs.writeFileSync(path.join(ck, "checkpoint.json"), JSON.stringify(m));
       const t = setup(32);
-      const before = [weightsOf(t.model), JSON.stringify(t.opt.stateDict()), JSON.stringify(t.scheduler.stateDict()), t.trainData.stateDict()];
-      await assert.rejects(loadCheckpoint(ck, { model: t.model, optimizer: t.opt, scheduler: t.scheduler, data: { train: t.trainData } }), expected);
-      await assert.rejects(train(t.model, t.trainData, null, 3, t.opt, new nn.CrossEntropyLoss(), { verbose: false, progress: false, resume: ck, scheduler: t.scheduler }), expected);
+      const before = [
+        weightsOf(t.model),
+        JSON.stringify(t.opt.stateDict()),
+        JSON.stringify(t.scheduler.stateDict()),
+        t.trainData.stateDict(),
+      ];
+      await assert.rejects(
+        loadCheckpoint(ck, { model: t.model, optimizer: t.opt, scheduler: t.scheduler, data: { train: t.trainData } }),
+        expected,
+      );
+      await assert.rejects(
+        train(t.model, t.trainData, null, 3, t.opt, new nn.CrossEntropyLoss(), {
+          verbose: false,
+          progress: false,
+          resume: ck,
+          scheduler: t.scheduler,
+        }),
+        expected,
+      );
       assert.throws(() => readCheckpoint(ck), expected);
-      assert.deepEqual([weightsOf(t.model), JSON.stringify(t.opt.stateDict()), JSON.stringify(t.scheduler.stateDict()), t.trainData.stateDict()], before);
+      assert.deepEqual(
+        [weightsOf(t.model), JSON.stringify(t.opt.stateDict()), JSON.stringify(t.scheduler.stateDict()), t.trainData.stateDict()],
+        before,
+      );
       for (const x of [s, t]) {
         x.model.dispose();
         x.opt.dispose();
@@ -388,7 +516,10 @@ describe("lrFinder", function () {
     assert.equal(tf.memory().numTensors, n0);
     assert.equal(r.lrs.length, 4);
     assert.equal((momentum as unknown as { learningRate: number }).learningRate, 0.02);
-    assert.deepEqual((await momentum.getWeights()).map((w) => Array.from(w.tensor.dataSync())), slots);
+    assert.deepEqual(
+      (await momentum.getWeights()).map((w) => Array.from(w.tensor.dataSync())),
+      slots,
+    );
     assert.deepEqual(weightsOf(s.model), weights);
     s.model.dispose();
   });
@@ -397,12 +528,24 @@ describe("lrFinder", function () {
     const s = setup(8);
     const r = await lrFinder(s.model, s.trainData, s.opt, { startLr: 1e-3, endLr: 1e6, steps: 60, smoothing: 0 });
     assert.ok(r.lrs.length < 60, `stopped after ${r.lrs.length} steps`);
-    await assert.rejects(lrFinder(s.model, s.trainData, s.opt, { startLr: 1, endLr: 0.1 }), /endLr \(0.1\) must be greater than startLr \(1\)/);
+    await assert.rejects(
+      lrFinder(s.model, s.trainData, s.opt, { startLr: 1, endLr: 0.1 }),
+      /endLr \(0.1\) must be greater than startLr \(1\)/,
+    );
     await assert.rejects(lrFinder(s.model, s.trainData, s.opt, { steps: 1 }), /steps must be an integer >= 2, got 1/);
-    await assert.rejects(lrFinder(s.model, s.trainData, s.opt, { suggestion: "best" as never }), /suggestion must be "valley", "steep" or "minimum", got "best"/);
-    await assert.rejects(lrFinder(s.model, 42 as never, s.opt), /^Error: lrFinder: data must be a data\.DataLoader or an \(async\) iterable of \{ x, y \} batches, got 42/);
+    await assert.rejects(
+      lrFinder(s.model, s.trainData, s.opt, { suggestion: "best" as never }),
+      /suggestion must be "valley", "steep" or "minimum", got "best"/,
+    );
+    await assert.rejects(
+      lrFinder(s.model, 42 as never, s.opt),
+      /^Error: lrFinder: data must be a data\.DataLoader or an \(async\) iterable of \{ x, y \} batches, got 42/,
+    );
     await assert.rejects(lrFinder(s.model, s.trainData, undefined as never), /^Error: lrFinder: optimizer must be a tsdl optimizer/);
-    await assert.rejects(lrFinder(s.model, [[1, 2]] as never, s.opt), /^Error: lrFinder: each batch must be \{ x: tf\.Tensor, y: tf\.Tensor \}, got \[1, 2\]/);
+    await assert.rejects(
+      lrFinder(s.model, [[1, 2]] as never, s.opt),
+      /^Error: lrFinder: each batch must be \{ x: tf\.Tensor, y: tf\.Tensor \}, got \[1, 2\]/,
+    );
     s.model.dispose();
   });
 

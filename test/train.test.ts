@@ -13,7 +13,13 @@ function smallCnn(): tf.LayersModel {
   const input = tf.input({ shape: [16, 16, 3] });
   const L = tf.layers;
   const seq = [
-    L.zeroPadding2d({ padding: [[1, 1], [1, 1]], name: "pad1" }),
+    L.zeroPadding2d({
+      padding: [
+        [1, 1],
+        [1, 1],
+      ],
+      name: "pad1",
+    }),
     L.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: "valid", name: "conv1" }),
     nn.batchNorm2d({ numFeatures: 8, name: "bn1" }),
     L.reLU({ name: "relu1" }),
@@ -47,7 +53,10 @@ function relClose(a: number, b: number, tol: number, what: string): void {
 
 /** A tiny in-memory image dataset for data.DataLoader: 8x8x3 images whose class shows in the pixels. */
 class TinyImages implements data.Dataset<data.Sample<data.FloatImage>> {
-  constructor(readonly length: number, private readonly seed = 1) {}
+  constructor(
+    readonly length: number,
+    private readonly seed = 1,
+  ) {}
   get(i: number): data.Sample<data.FloatImage> {
     const label = (i * 7 + this.seed) % 3;
     const px = new Float32Array(8 * 8 * 3);
@@ -58,66 +67,74 @@ class TinyImages implements data.Dataset<data.Sample<data.FloatImage>> {
 
 function tinyNet(seed = 0): tf.LayersModel {
   const input = tf.input({ shape: [8, 8, 3] });
-  let x = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: "same", kernelInitializer: tf.initializers.glorotUniform({ seed }), name: "conv" }).apply(input) as tf.SymbolicTensor;
+  let x = tf.layers
+    .conv2d({ filters: 4, kernelSize: 3, padding: "same", kernelInitializer: tf.initializers.glorotUniform({ seed }), name: "conv" })
+    .apply(input) as tf.SymbolicTensor;
   x = nn.batchNorm2d({ name: "bn" }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.reLU().apply(x) as tf.SymbolicTensor;
   x = tf.layers.globalAveragePooling2d({}).apply(x) as tf.SymbolicTensor;
-  const out = tf.layers.dense({ units: 3, kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }), name: "fc" }).apply(x) as tf.SymbolicTensor;
+  const out = tf.layers
+    .dense({ units: 3, kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }), name: "fc" })
+    .apply(x) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: out });
 }
 
-for (const be of ["cpu", "wasm", "webgpu"] as const) describe(`train(): PyTorch equivalence on ${be}`, function () {
-  this.timeout(60_000);
-  before(async () => {
-    await backend.init(be, { verbose: false });
-  });
+for (const be of ["cpu", "wasm", "webgpu"] as const)
+  describe(`train(): PyTorch equivalence on ${be}`, function () {
+    this.timeout(60_000);
+    before(async () => {
+      await backend.init(be, { verbose: false });
+    });
 
-  // The issue asks for 1e-3; float32 gets ~1e-7 here, so 1e-5 also catches small semantic slips.
-  it("a small CNN with PyTorch's weights and batches, SGD(momentum, weightDecay) + MultiStepLR: 20 step losses within 1e-5", async () => {
-    const net = smallCnn();
-    models.loadTorchStateDict(net, golden.init);
-    const trainData = batches(golden.xTrain, golden.yTrain, golden.batchSize);
-    const validData = batches(golden.xValid, golden.yValid, golden.batchSize);
-    const opt = new optim.SGD(net, golden.optimizer);
-    const scheduler = lrScheduler.multiStepLR(opt, golden.scheduler);
-    const lines: string[] = [];
-    const tensors: number[] = [];
-    const history = await train(net, trainData, validData, golden.epochs, opt, new nn.CrossEntropyLoss(), {
-      scheduler,
-      log: (l) => lines.push(l),
-      progress: false,
-      onEpochEnd: () => void tensors.push(tf.memory().numTensors),
+    // The issue asks for 1e-3; float32 gets ~1e-7 here, so 1e-5 also catches small semantic slips.
+    it("a small CNN with PyTorch's weights and batches, SGD(momentum, weightDecay) + MultiStepLR: 20 step losses within 1e-5", async () => {
+      const net = smallCnn();
+      models.loadTorchStateDict(net, golden.init);
+      const trainData = batches(golden.xTrain, golden.yTrain, golden.batchSize);
+      const validData = batches(golden.xValid, golden.yValid, golden.batchSize);
+      const opt = new optim.SGD(net, golden.optimizer);
+      const scheduler = lrScheduler.multiStepLR(opt, golden.scheduler);
+      const lines: string[] = [];
+      const tensors: number[] = [];
+      const history = await train(net, trainData, validData, golden.epochs, opt, new nn.CrossEntropyLoss(), {
+        scheduler,
+        log: (l) => lines.push(l),
+        progress: false,
+        onEpochEnd: () => void tensors.push(tf.memory().numTensors),
+      });
+      const losses = history.batches.map((b) => b.loss);
+      assert.equal(losses.length, 20);
+      losses.forEach((l, i) => relClose(l, golden.stepLosses[i], 1e-5, `step ${i} loss`));
+      history.batches.forEach((b, i) => assert.deepEqual(b.lr, golden.stepLrs[i], `step ${i} lr`));
+      history.epochs.forEach((e, i) => {
+        const g = golden.epochRecords[i];
+        relClose(e.trainLoss, g.trainLoss, 1e-5, `epoch ${i} train loss`);
+        relClose(e.validLoss!, g.validLoss, 1e-5, `epoch ${i} valid loss (eval mode: running statistics)`);
+        assert.equal(e.trainAcc, g.trainAcc);
+        assert.equal(e.validAcc, g.validAcc);
+        assert.deepEqual(e.lr, g.lr);
+      });
+      for (const [key, want] of Object.entries(golden.finalRunningStats as Record<string, number[]>)) {
+        const [layer, stat] = [key.split(".")[0], key.split(".")[1]];
+        const idx = stat === "running_mean" ? 2 : 3;
+        const got = await net.getLayer(layer).getWeights()[idx].data();
+        want.forEach((w, i) => assert.ok(Math.abs(got[i] - w) <= 1e-4 * Math.max(1, Math.abs(w)), `${key}[${i}] ${got[i]} vs ${w}`));
+      }
+      // the epoch lines: the course's format plus the lr
+      assert.equal(lines.length, 4);
+      assert.match(
+        lines[0],
+        /^Epoch 0\. Train Loss: \d\.\d{6}, Train Acc: 0\.150000, Valid Loss: \d\.\d{6}, Valid Acc: 0\.250000, Time 00:00:0\d, lr 0\.05$/,
+      );
+      assert.match(lines[2], /, lr 0\.005$/);
+      assert.match(lines[3], /, lr 0\.0005$/);
+      // tensors: flat from the second epoch on (the first creates the momentum buffers)
+      assert.equal(new Set(tensors.slice(1)).size, 1, `numTensors per epoch ${tensors}`);
+      tf.dispose([...trainData.flatMap((b) => [b.x, b.y]), ...validData.flatMap((b) => [b.x, b.y])]);
+      net.dispose();
+      opt.dispose();
     });
-    const losses = history.batches.map((b) => b.loss);
-    assert.equal(losses.length, 20);
-    losses.forEach((l, i) => relClose(l, golden.stepLosses[i], 1e-5, `step ${i} loss`));
-    history.batches.forEach((b, i) => assert.deepEqual(b.lr, golden.stepLrs[i], `step ${i} lr`));
-    history.epochs.forEach((e, i) => {
-      const g = golden.epochRecords[i];
-      relClose(e.trainLoss, g.trainLoss, 1e-5, `epoch ${i} train loss`);
-      relClose(e.validLoss!, g.validLoss, 1e-5, `epoch ${i} valid loss (eval mode: running statistics)`);
-      assert.equal(e.trainAcc, g.trainAcc);
-      assert.equal(e.validAcc, g.validAcc);
-      assert.deepEqual(e.lr, g.lr);
-    });
-    for (const [key, want] of Object.entries(golden.finalRunningStats as Record<string, number[]>)) {
-      const [layer, stat] = [key.split(".")[0], key.split(".")[1]];
-      const idx = stat === "running_mean" ? 2 : 3;
-      const got = await net.getLayer(layer).getWeights()[idx].data();
-      want.forEach((w, i) => assert.ok(Math.abs(got[i] - w) <= 1e-4 * Math.max(1, Math.abs(w)), `${key}[${i}] ${got[i]} vs ${w}`));
-    }
-    // the epoch lines: the course's format plus the lr
-    assert.equal(lines.length, 4);
-    assert.match(lines[0], /^Epoch 0\. Train Loss: \d\.\d{6}, Train Acc: 0\.150000, Valid Loss: \d\.\d{6}, Valid Acc: 0\.250000, Time 00:00:0\d, lr 0\.05$/);
-    assert.match(lines[2], /, lr 0\.005$/);
-    assert.match(lines[3], /, lr 0\.0005$/);
-    // tensors: flat from the second epoch on (the first creates the momentum buffers)
-    assert.equal(new Set(tensors.slice(1)).size, 1, `numTensors per epoch ${tensors}`);
-    tf.dispose([...trainData.flatMap((b) => [b.x, b.y]), ...validData.flatMap((b) => [b.x, b.y])]);
-    net.dispose();
-    opt.dispose();
   });
-});
 
 describe("train(): loop behaviour", function () {
   this.timeout(60_000);
@@ -151,9 +168,15 @@ describe("train(): loop behaviour", function () {
     });
     assert.equal(h.epochs.length, 5);
     assert.equal(h.batches.length, 5 * 4); // ceil(20 / 6) = 4, the last batch has 2 images
-    assert.deepEqual(h.batches.map((b) => b.step), [...Array(20).keys()]);
+    assert.deepEqual(
+      h.batches.map((b) => b.step),
+      [...Array(20).keys()],
+    );
     assert.ok(h.batches.every((b) => b.seconds! > 0 && b.seconds! < h.epochs[b.epoch].seconds));
-    assert.deepEqual(h.batches.slice(0, 5).map((b) => b.lr[0]), [0.1, 0.1, 0.05, 0.05, 0.025]);
+    assert.deepEqual(
+      h.batches.slice(0, 5).map((b) => b.lr[0]),
+      [0.1, 0.1, 0.05, 0.05, 0.025],
+    );
     for (const e of h.epochs) {
       const mine = h.batches.filter((b) => b.epoch === e.epoch);
       assert.ok(Math.abs(e.trainLoss - mine.reduce((s, b) => s + b.loss, 0) / mine.length) < 1e-12); // mean of batch losses
@@ -177,34 +200,57 @@ describe("train(): loop behaviour", function () {
       progress: false,
     });
     // 1 (best), 2 (bad: halve), 0.5 (best), 0.7 (bad: halve)
-    assert.deepEqual(h.epochs.map((e) => e.lr[0]), [0.1, 0.1, 0.05, 0.05]);
+    assert.deepEqual(
+      h.epochs.map((e) => e.lr[0]),
+      [0.1, 0.1, 0.05, 0.05],
+    );
     assert.deepEqual(opt.paramGroups[0].lr, 0.025);
     const plain = tf.train.sgd(0.05);
     const h2 = await train(net, loader, loader, 2, plain, new nn.CrossEntropyLoss(), { verbose: false, progress: false });
-    assert.deepEqual(h2.epochs.map((e) => e.lr), [[0.05], [0.05]]);
+    assert.deepEqual(
+      h2.epochs.map((e) => e.lr),
+      [[0.05], [0.05]],
+    );
     assert.ok(h2.epochs.every((e) => Number.isFinite(e.trainLoss) && e.validAcc !== undefined));
     net.dispose();
   });
 
   it("stops on a NaN loss naming epoch, batch and lr, before applying that batch", async () => {
     const net = tinyNet();
-    const good = Array.from({ length: 3 }, (_, i) => ({ x: tf.randomNormal([4, 8, 8, 3], 0, 1, "float32", i) as tf.Tensor4D, y: tf.tensor1d([0, 1, 2, i % 3], "int32") }));
+    const good = Array.from({ length: 3 }, (_, i) => ({
+      x: tf.randomNormal([4, 8, 8, 3], 0, 1, "float32", i) as tf.Tensor4D,
+      y: tf.tensor1d([0, 1, 2, i % 3], "int32"),
+    }));
     const bad = { x: tf.fill([4, 8, 8, 3], NaN) as tf.Tensor4D, y: tf.tensor1d([0, 1, 2, 0], "int32") };
     let epoch = 0;
-    const source = { length: 3, *[Symbol.iterator]() { yield good[0]; yield good[1]; yield epoch++ === 1 ? bad : good[2]; } };
+    const source = {
+      length: 3,
+      *[Symbol.iterator]() {
+        yield good[0];
+        yield good[1];
+        yield epoch++ === 1 ? bad : good[2];
+      },
+    };
     const opt = new optim.SGD(net, { lr: 0.05 });
     let snapshot: number[][] = [];
     const err = await train(net, source, null, 3, opt, new nn.CrossEntropyLoss(), {
       verbose: false,
       progress: false,
       onBatchEnd: () => void (snapshot = net.getWeights().map((w) => Array.from(w.dataSync()))),
-    }).then(() => undefined, (e) => e);
+    }).then(
+      () => undefined,
+      (e) => e,
+    );
     assert.ok(err instanceof NonFiniteLossError, String(err));
     assert.match(err.message, /the loss is NaN at epoch 1, batch 2 \(step 5\), lr 0\.05\. Training stopped before applying this batch/);
     assert.equal(err.epoch, 1);
     assert.equal(err.batch, 2);
     assert.equal(err.history.batches.length, 5);
-    assert.deepEqual(net.getWeights().map((w) => Array.from(w.dataSync())), snapshot, "weights are those after the previous batch");
+    assert.deepEqual(
+      net.getWeights().map((w) => Array.from(w.dataSync())),
+      snapshot,
+      "weights are those after the previous batch",
+    );
     tf.dispose([...good.flatMap((b) => [b.x, b.y]), bad.x, bad.y]);
     net.dispose();
   });
@@ -216,19 +262,43 @@ describe("train(): loop behaviour", function () {
     const ce = new nn.CrossEntropyLoss();
     await assert.rejects(train(net, b, null, 0, opt, ce), /epochs must be a positive integer, got 0/);
     await assert.rejects(train(net, b, null, 1, {} as never, ce), /optimizer must be a tsdl optimizer/);
-    await assert.rejects(train(net, b, null, 1, undefined as never, ce), /^Error: train: optimizer must be a tsdl optimizer .*, got undefined/); // not tfjs's TypeError reading .minimize
-    await assert.rejects(train(net, b, null, 1, opt, new nn.CrossEntropyLoss({ reduction: "none" }), { verbose: false, progress: false }), /criterion must return a scalar loss, got a tensor of shape \[2\]/);
+    await assert.rejects(
+      train(net, b, null, 1, undefined as never, ce),
+      /^Error: train: optimizer must be a tsdl optimizer .*, got undefined/,
+    ); // not tfjs's TypeError reading .minimize
+    await assert.rejects(
+      train(net, b, null, 1, opt, new nn.CrossEntropyLoss({ reduction: "none" }), { verbose: false, progress: false }),
+      /criterion must return a scalar loss, got a tensor of shape \[2\]/,
+    );
     await assert.rejects(train(net, [], null, 1, opt, ce, { verbose: false, progress: false }), /training data gave no batches in epoch 0/);
-    await assert.rejects(train(net, b, null, 1, opt, ce, { progress: "bar" as never }), /progress must be one of "auto", "display", "terminal", "none" or a boolean, got "bar"/);
-    await assert.rejects(train(net, b, null, 1, opt, ce, { resume: "/nonexistent/ckpt", verbose: false }), /no checkpoint there \(expected \/nonexistent\/ckpt\/checkpoint.json/);
+    await assert.rejects(
+      train(net, b, null, 1, opt, ce, { progress: "bar" as never }),
+      /progress must be one of "auto", "display", "terminal", "none" or a boolean, got "bar"/,
+    );
+    await assert.rejects(
+      train(net, b, null, 1, opt, ce, { resume: "/nonexistent/ckpt", verbose: false }),
+      /no checkpoint there \(expected \/nonexistent\/ckpt\/checkpoint.json/,
+    );
     // The scheduler option speaks lrScheduler.schedulerCallback's words: every, monitor.
     const sched = lrScheduler.stepLR(opt, { stepSize: 1 });
-    await assert.rejects(train(net, b, null, 1, opt, ce, { scheduler: { scheduler: sched, every: "step" as never } }), /train: scheduler\.every must be one of "epoch", "batch", got "step"/);
-    await assert.rejects(train(net, b, null, 1, opt, ce, { scheduler: { scheduler: sched, monitor: "val_loss" as never } }), /scheduler\.monitor must be one of "validLoss", "trainLoss", "validAcc", "trainAcc", got "val_loss"/);
-    await assert.rejects(train(net, b, null, 1, opt, ce, { scheduler: { scheduler: sched, schedulerStep: "batch" } as never }), /scheduler must be an lrScheduler .* or \{ scheduler, every\?, monitor\? \}, got an object with keys \[scheduler, schedulerStep\]/);
+    await assert.rejects(
+      train(net, b, null, 1, opt, ce, { scheduler: { scheduler: sched, every: "step" as never } }),
+      /train: scheduler\.every must be one of "epoch", "batch", got "step"/,
+    );
+    await assert.rejects(
+      train(net, b, null, 1, opt, ce, { scheduler: { scheduler: sched, monitor: "val_loss" as never } }),
+      /scheduler\.monitor must be one of "validLoss", "trainLoss", "validAcc", "trainAcc", got "val_loss"/,
+    );
+    await assert.rejects(
+      train(net, b, null, 1, opt, ce, { scheduler: { scheduler: sched, schedulerStep: "batch" } as never }),
+      /scheduler must be an lrScheduler .* or \{ scheduler, every\?, monitor\? \}, got an object with keys \[scheduler, schedulerStep\]/,
+    );
     await assert.rejects(train(net, b, null, 1, opt, ce, { scheduler: 5 as never }), /scheduler must be an lrScheduler .*, got 5/);
     const plateau = lrScheduler.reduceLROnPlateau(opt);
-    await assert.rejects(train(net, b, null, 1, opt, ce, { scheduler: { scheduler: plateau, every: "batch" } }), /ReduceLROnPlateau needs an epoch metric/);
+    await assert.rejects(
+      train(net, b, null, 1, opt, ce, { scheduler: { scheduler: plateau, every: "batch" } }),
+      /ReduceLROnPlateau needs an epoch metric/,
+    );
     net.dispose();
   });
 });
@@ -250,10 +320,29 @@ describe("train(): the wasm heap running out", function () {
     const overflowing = () => {
       throw new WebAssembly.RuntimeError("memory access out of bounds");
     };
-    const err = await train(net, b, null, 1, opt, overflowing as never, { verbose: false, progress: false }).then(() => undefined, (e) => e);
-    assert.match(String(err?.message), /^train: the wasm backend failed on a batch of shape \[2,8,8,3\] \(memory access out of bounds\): its heap is limited to 4 GB.*smaller batch size.*TSDL_BACKEND=tensorflow.*restart the kernel/);
+    const err = await train(net, b, null, 1, opt, overflowing as never, { verbose: false, progress: false }).then(
+      () => undefined,
+      (e) => e,
+    );
+    assert.match(
+      String(err?.message),
+      /^train: the wasm backend failed on a batch of shape \[2,8,8,3\] \(memory access out of bounds\): its heap is limited to 4 GB.*smaller batch size.*TSDL_BACKEND=tensorflow.*restart the kernel/,
+    );
     // Any other error passes through unchanged.
-    const other = await train(net, b, null, 1, opt, (() => { throw new RangeError("boom"); }) as never, { verbose: false, progress: false }).then(() => undefined, (e) => e);
+    const other = await train(
+      net,
+      b,
+      null,
+      1,
+      opt,
+      (() => {
+        throw new RangeError("boom");
+      }) as never,
+      { verbose: false, progress: false },
+    ).then(
+      () => undefined,
+      (e) => e,
+    );
     assert.ok(other instanceof RangeError && other.message === "boom", String(other));
     tf.dispose(b.flatMap((x) => [x.x, x.y]));
     net.dispose();
@@ -282,7 +371,10 @@ describe("train(): progress and live plot", function () {
   function run(opts: Parameters<typeof train>[6], epochs = 3): Promise<History> {
     const net = tinyNet();
     const loader = new data.DataLoader(new TinyImages(24), { batchSize: 4 });
-    return train(net, loader, null, epochs, new optim.SGD(net, { lr: 0.05 }), new nn.CrossEntropyLoss(), { verbose: false, ...opts }).finally(() => net.dispose());
+    return train(net, loader, null, epochs, new optim.SGD(net, { lr: 0.05 }), new nn.CrossEntropyLoss(), {
+      verbose: false,
+      ...opts,
+    }).finally(() => net.dispose());
   }
 
   it("in a notebook: one progress output, updated in place (HTML <progress> + text)", async () => {
@@ -302,9 +394,20 @@ describe("train(): progress and live plot", function () {
     delete (globalThis as Record<symbol, unknown>)[SINK];
     const writes: string[] = [];
     const lines: string[] = [];
-    await run({ progress: true, progressOut: { isTTY: true, columns: 200, write: (s: string) => writes.push(s) }, verbose: true, log: (l) => lines.push(`${writes.length}:${l}`) }, 2);
+    await run(
+      {
+        progress: true,
+        progressOut: { isTTY: true, columns: 200, write: (s: string) => writes.push(s) },
+        verbose: true,
+        log: (l) => lines.push(`${writes.length}:${l}`),
+      },
+      2,
+    );
     assert.ok(writes.length >= 3);
-    assert.ok(writes.every((w) => w.startsWith("\r\x1b[2K")), "every write rewrites the same line");
+    assert.ok(
+      writes.every((w) => w.startsWith("\r\x1b[2K")),
+      "every write rewrites the same line",
+    );
     assert.ok(writes.some((w) => /Epoch 1\/2  \[#+\.*\] \d\/6  loss \d\.\d{4}  acc \d\.\d{4}/.test(w)));
     // each epoch line is printed right after a clearing write
     for (const l of lines) assert.equal(writes[Number(l.split(":")[0]) - 1], "\r\x1b[2K");
@@ -338,7 +441,15 @@ describe("train(): progress and live plot", function () {
     // any object with update(history): offered the History after each of the 6 batches and after each epoch,
     // forced only after the last one
     const seen: string[] = [];
-    await run({ plot: { update: (h: History, o?: { force?: boolean }) => void seen.push(`${h.epochs.length}/${h.batches.length}${o?.force ? "!" : ""}`) }, progress: false }, 2);
+    await run(
+      {
+        plot: {
+          update: (h: History, o?: { force?: boolean }) => void seen.push(`${h.epochs.length}/${h.batches.length}${o?.force ? "!" : ""}`),
+        },
+        progress: false,
+      },
+      2,
+    );
     assert.deepEqual(seen, ["0/1", "0/2", "0/3", "0/4", "0/5", "0/6", "1/6", "1/7", "1/8", "1/9", "1/10", "1/11", "1/12", "2/12!"]);
   });
 

@@ -20,15 +20,30 @@ interface RunResult {
 /** One training run in its own node process; resolves with what it wrote. */
 function run(dir: string, name: string, epochs: number, ...args: string[]): Promise<RunResult> {
   const out = path.join(dir, `${name}.json`);
-  const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(REPO, "test", "helpers", "determinismRun.ts"), String(epochs), out, "--choices", path.join(dir, "choices"), ...args], {
-    cwd: REPO,
-    env: { ...process.env, TSDL_BACKEND: "wasm" },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      "-r",
+      "ts-node/register/transpile-only",
+      path.join(REPO, "test", "helpers", "determinismRun.ts"),
+      String(epochs),
+      out,
+      "--choices",
+      path.join(dir, "choices"),
+      ...args,
+    ],
+    {
+      cwd: REPO,
+      env: { ...process.env, TSDL_BACKEND: "wasm" },
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
   let err = "";
   child.stderr.on("data", (d) => (err += d));
   return new Promise((resolve, reject) => {
-    child.on("exit", (code) => (code === 0 ? resolve(JSON.parse(fs.readFileSync(out, "utf8")) as RunResult) : reject(new Error(`${name} exited ${code}: ${err}`))));
+    child.on("exit", (code) =>
+      code === 0 ? resolve(JSON.parse(fs.readFileSync(out, "utf8")) as RunResult) : reject(new Error(`${name} exited ${code}: ${err}`)),
+    );
   });
 }
 

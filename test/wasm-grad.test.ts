@@ -36,7 +36,8 @@ function randn(size: number, seed: number): Float32Array {
 /** max|a - b| / max|b|: robust where b has entries near zero. */
 function relErr(a: Float32Array | number[], b: Float32Array | number[]): number {
   assert.equal(a.length, b.length);
-  let num = 0, den = 0;
+  let num = 0,
+    den = 0;
   for (let i = 0; i < a.length; i++) {
     num = Math.max(num, Math.abs(a[i] - b[i]));
     den = Math.max(den, Math.abs(b[i]));
@@ -44,8 +45,18 @@ function relErr(a: Float32Array | number[], b: Float32Array | number[]): number 
   return den === 0 ? num : num / den;
 }
 
-const P1: Pad = [[0, 0], [1, 1], [1, 1], [0, 0]];
-const P3: Pad = [[0, 0], [3, 3], [3, 3], [0, 0]];
+const P1: Pad = [
+  [0, 0],
+  [1, 1],
+  [1, 1],
+  [0, 0],
+];
+const P3: Pad = [
+  [0, 0],
+  [3, 3],
+  [3, 3],
+  [0, 0],
+];
 const named: Case[] = [
   { name: "3x3 s1 same", x: [2, 9, 9, 5], filter: [3, 3, 5, 7], strides: [1, 1], pad: "same" },
   { name: "3x3 s1 valid", x: [2, 8, 7, 4], filter: [3, 3, 4, 6], strides: [1, 1], pad: "valid" },
@@ -55,7 +66,18 @@ const named: Case[] = [
   { name: "3x3 s2 valid", x: [2, 12, 11, 3], filter: [3, 3, 3, 5], strides: [2, 2], pad: "valid" },
   { name: "3x3 s2 pad 1 (PyTorch), even", x: [3, 12, 12, 8], filter: [3, 3, 8, 16], strides: [2, 2], pad: P1 },
   { name: "3x3 s2 pad 1 (PyTorch), odd", x: [2, 11, 11, 8], filter: [3, 3, 8, 16], strides: [2, 2], pad: P1 },
-  { name: "3x3 asymmetric explicit pad", x: [2, 9, 8, 3], filter: [3, 3, 3, 4], strides: [1, 1], pad: [[0, 0], [0, 2], [1, 0], [0, 0]] },
+  {
+    name: "3x3 asymmetric explicit pad",
+    x: [2, 9, 8, 3],
+    filter: [3, 3, 3, 4],
+    strides: [1, 1],
+    pad: [
+      [0, 0],
+      [0, 2],
+      [1, 0],
+      [0, 0],
+    ],
+  },
   { name: "3x3 strides [2, 1]", x: [2, 9, 8, 3], filter: [3, 3, 3, 4], strides: [2, 1], pad: "same" },
   { name: "1x1 s1 valid", x: [2, 6, 6, 8], filter: [1, 1, 8, 12], strides: [1, 1], pad: "valid" },
   { name: "1x1 s2 valid (projection), even", x: [2, 10, 10, 8], filter: [1, 1, 8, 16], strides: [2, 2], pad: "valid" },
@@ -78,7 +100,19 @@ function randomCases(count: number, seed: number): Case[] {
     const h = k + 1 + Math.floor(u[2] * 10);
     const w = k + 1 + Math.floor(u[3] * 10);
     const p = Math.floor(u[4] * ((k + 1) / 2));
-    const pad = pick<Pad>(["same", "valid", [[0, 0], [p, p], [p, p], [0, 0]]], u[5]);
+    const pad = pick<Pad>(
+      [
+        "same",
+        "valid",
+        [
+          [0, 0],
+          [p, p],
+          [p, p],
+          [0, 0],
+        ],
+      ],
+      u[5],
+    );
     cases.push({
       name: `random ${i}: ${h}x${w} k${k} s${s} ${typeof pad === "string" ? pad : `pad ${p}`}`,
       x: [1 + Math.floor(u[6] * 3), h, w, 1 + Math.floor(u[7] * 7)],
@@ -98,10 +132,28 @@ interface Grads {
 /** dx and dW of Σ conv2d(x, W) · dy through tf.grads, on the current backend. */
 function convGrads(c: Case, seed: number): Grads {
   return tf.tidy(() => {
-    const x = tf.tensor4d(randn(c.x.reduce((a, b) => a * b), seed), c.x);
-    const w = tf.tensor4d(randn(c.filter.reduce((a, b) => a * b), seed + 1), c.filter);
+    const x = tf.tensor4d(
+      randn(
+        c.x.reduce((a, b) => a * b),
+        seed,
+      ),
+      c.x,
+    );
+    const w = tf.tensor4d(
+      randn(
+        c.filter.reduce((a, b) => a * b),
+        seed + 1,
+      ),
+      c.filter,
+    );
     const yShape = tf.conv2d(x, w, c.strides, c.pad).shape;
-    const dy = tf.tensor(randn(yShape.reduce((a, b) => a * b), seed + 2), yShape);
+    const dy = tf.tensor(
+      randn(
+        yShape.reduce((a, b) => a * b),
+        seed + 2,
+      ),
+      yShape,
+    );
     const f = (xx: tf.Tensor, ww: tf.Tensor): tf.Tensor =>
       tf.sum(tf.mul(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, c.strides, c.pad), dy));
     const [dx, dw] = tf.grads(f)([x, w]);
@@ -171,7 +223,9 @@ describe("wasm conv2d gradients vs the cpu backend", function () {
     if (process.env.TSDL_WASM_NATIVE === "0") return assert.match(st.detail, /TSDL_WASM_NATIVE=0/);
     const canBuild =
       ["/usr/bin/g++", "/usr/bin/make"].every((p) => fs.existsSync(p)) &&
-      ["/usr/include/cblas.h", "/usr/include/x86_64-linux-gnu/cblas.h", "/usr/include/aarch64-linux-gnu/cblas.h"].some((p) => fs.existsSync(p));
+      ["/usr/include/cblas.h", "/usr/include/x86_64-linux-gnu/cblas.h", "/usr/include/aarch64-linux-gnu/cblas.h"].some((p) =>
+        fs.existsSync(p),
+      );
     if (!canBuild) return assert.match(st.detail, /native kernels unavailable: .+/);
     assert.ok(st.enabled, st.detail);
     assert.match(st.detail, /OpenBLAS \d+\.\d+/);
@@ -187,7 +241,10 @@ describe("wasm conv2d gradients vs the cpu backend", function () {
       [() => n!.backpropInput({} as ArrayBuffer, new Int32Array(13), 0, 0, 0, 0, 0), /conv: argument 0 must be the wasm heap ArrayBuffer/],
       [() => n!.backpropFilter(heap, new Int32Array(12), 0, 0, 0, 0), /conv: argument 1 must be an Int32Array\(13\) geometry/],
       [() => n!.maxPoolGrad(heap, new Int32Array(13), 0, 0, 0), /maxPoolGrad: argument 1 must be an Int32Array\(12\) geometry/],
-      [() => n!.tile(heap, new Int32Array([2, 2]), new Int32Array([1]), 0, 0), /tile: argument 2 must be an Int32Array of reps, one per dimension/],
+      [
+        () => n!.tile(heap, new Int32Array([2, 2]), new Int32Array([1]), 0, 0),
+        /tile: argument 2 must be an Int32Array of reps, one per dimension/,
+      ],
       [() => (n!.batchNorm as (...a: unknown[]) => void)(heap, 0, 0), /batchNorm: got 3 arguments, expected 10/],
     ];
     for (const [call, message] of cases) assert.throws(call, message);
@@ -198,11 +255,25 @@ describe("wasm conv2d gradients vs the cpu backend", function () {
     const fwd = () =>
       named.map((c, i) =>
         tf.tidy(() => {
-          const x = tf.tensor4d(randn(c.x.reduce((a, b) => a * b), 7 + i), c.x);
-          const w = tf.tensor4d(randn(c.filter.reduce((a, b) => a * b), 8 + i), c.filter);
+          const x = tf.tensor4d(
+            randn(
+              c.x.reduce((a, b) => a * b),
+              7 + i,
+            ),
+            c.x,
+          );
+          const w = tf.tensor4d(
+            randn(
+              c.filter.reduce((a, b) => a * b),
+              8 + i,
+            ),
+            c.filter,
+          );
           const b = tf.tensor1d(randn(c.filter[3], 9 + i));
           const plain = tf.conv2d(x, w, c.strides, c.pad).dataSync() as Float32Array;
-          const fused = tf.fused.conv2d({ x, filter: w, strides: c.strides, pad: c.pad, bias: b, activation: "relu" }).dataSync() as Float32Array;
+          const fused = tf.fused
+            .conv2d({ x, filter: w, strides: c.strides, pad: c.pad, bias: b, activation: "relu" })
+            .dataSync() as Float32Array;
           return { plain, fused };
         }),
       );
@@ -215,7 +286,10 @@ describe("wasm conv2d gradients vs the cpu backend", function () {
       const errors = named
         .map((c, i) => ({ c, p: relErr(got[i].plain, want[i].plain), f: relErr(got[i].fused, want[i].fused) }))
         .filter(({ p, f }) => !(p <= TOL && f <= TOL))
-        .map(({ c, p, f }) => `${dnnl === "always" ? "oneDNN" : "OpenBLAS"} ${c.name}: conv2d ${p.toExponential(2)}, fused ${f.toExponential(2)}`);
+        .map(
+          ({ c, p, f }) =>
+            `${dnnl === "always" ? "oneDNN" : "OpenBLAS"} ${c.name}: conv2d ${p.toExponential(2)}, fused ${f.toExponential(2)}`,
+        );
       assert.deepEqual(errors, []);
     }
   });
@@ -231,7 +305,12 @@ describe("wasm conv2d gradients vs the cpu backend", function () {
     try {
       runs = Array.from({ length: 6 }, () => {
         const g = convGrads(c, 77);
-        const y = tf.tidy(() => tf.conv2d(tf.tensor4d(randn(2 * 13 * 13 * 24, 78), c.x), tf.tensor4d(randn(3 * 3 * 24 * 20, 79), c.filter), 1, "same").dataSync() as Float32Array);
+        const y = tf.tidy(
+          () =>
+            tf
+              .conv2d(tf.tensor4d(randn(2 * 13 * 13 * 24, 78), c.x), tf.tensor4d(randn(3 * 3 * 24 * 20, 79), c.filter), 1, "same")
+              .dataSync() as Float32Array,
+        );
         return { y, ...g };
       });
       assert.equal(fs.readdirSync(choices).length, 3, "one choice each for the forward conv, dx and dW");
@@ -239,8 +318,9 @@ describe("wasm conv2d gradients vs the cpu backend", function () {
       wasmKernelOptions.convChoices = saved;
       fs.rmSync(choices, { recursive: true, force: true });
     }
-    const differ = runs.slice(1).flatMap((r, i) =>
-      (["y", "dx", "dw"] as const).filter((k) => relErr(r[k], runs[0][k]) !== 0).map((k) => `call ${i + 2} ${k}`));
+    const differ = runs
+      .slice(1)
+      .flatMap((r, i) => (["y", "dx", "dw"] as const).filter((k) => relErr(r[k], runs[0][k]) !== 0).map((k) => `call ${i + 2} ${k}`));
     assert.deepEqual(differ, []);
   });
 
@@ -281,7 +361,10 @@ describe("wasm conv2d gradients vs the cpu backend", function () {
       /dataFormat "NCHW" is not supported; accepted: "NHWC"/,
     );
     assert.throws(
-      () => tf.engine().runKernel("Conv2DBackpropInput", { dy, filter: w }, { ...attrs, dataFormat: "NHWC", dilations: 2, inputShape: [1, 5, 5, 2] }),
+      () =>
+        tf
+          .engine()
+          .runKernel("Conv2DBackpropInput", { dy, filter: w }, { ...attrs, dataFormat: "NHWC", dilations: 2, inputShape: [1, 5, 5, 2] }),
       /dilations 2 are not supported; accepted: 1/,
     );
     tf.dispose([x, dy, w]);
@@ -292,11 +375,16 @@ describe("wasm conv2d gradients vs PyTorch goldens", () => {
   const file = path.join(__dirname, "fixtures", "conv2d-grads.json");
   interface Golden {
     name: string;
-    x: number[]; xShape: [number, number, number, number];
-    w: number[]; wShape: [number, number, number, number];
-    dy: number[]; dyShape: [number, number, number, number];
-    stride: number; padding: number;
-    dx: number[]; dw: number[];
+    x: number[];
+    xShape: [number, number, number, number];
+    w: number[];
+    wShape: [number, number, number, number];
+    dy: number[];
+    dyShape: [number, number, number, number];
+    stride: number;
+    padding: number;
+    dx: number[];
+    dw: number[];
   }
   const goldens = JSON.parse(fs.readFileSync(file, "utf8")) as Golden[];
   before(() => backend.init("wasm", { verbose: false }));
@@ -308,10 +396,17 @@ describe("wasm conv2d gradients vs PyTorch goldens", () => {
         const w = tf.tensor4d(g.w, g.wShape);
         const dy = tf.tensor4d(g.dy, g.dyShape);
         const p = g.padding;
-        const pad: Pad = [[0, 0], [p, p], [p, p], [0, 0]];
+        const pad: Pad = [
+          [0, 0],
+          [p, p],
+          [p, p],
+          [0, 0],
+        ];
         const f = (xx: tf.Tensor, ww: tf.Tensor): tf.Tensor =>
           tf.sum(tf.mul(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, g.stride, pad), dy));
-        return tf.grads(f)([x, w]).map((t) => t.dataSync() as Float32Array);
+        return tf
+          .grads(f)([x, w])
+          .map((t) => t.dataSync() as Float32Array);
       });
       assert.ok(relErr(dx, g.dx) <= TOL, `dx rel. error ${relErr(dx, g.dx)}`);
       assert.ok(relErr(dw, g.dw) <= TOL, `dW rel. error ${relErr(dw, g.dw)}`);
@@ -338,18 +433,45 @@ describe("native Tile, Sum, Mean, MaxPoolGrad, AvgPoolGrad, Slice and FusedBatch
         "mean over N,H,W": tf.mean(x, [0, 1, 2]),
         "mean over C": tf.mean(x, -1, true),
         "grad of mean over N,H,W": tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.mean(t, [0, 1, 2]), tf.linspace(1, 2, 5))))(x),
-        "grad of mean over H, keepDims": tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.mean(t, 1, true), tf.onesLike(tf.mean(t, 1, true)).mul(3))))(x),
-        "batchNorm with scale and offset": tf.batchNorm(x, tf.mean(x, [0, 1, 2]), tf.add(tf.moments(x, [0, 1, 2]).variance, 0.5), tf.linspace(-1, 1, 5), tf.linspace(0.5, 2, 5), 1e-5),
-        "batchNorm without scale/offset, rank-4 stats": tf.batchNorm(x, tf.fill([1, 1, 1, 5], 0.25), tf.fill([1, 1, 1, 5], 2), undefined, undefined, 1e-3),
+        "grad of mean over H, keepDims": tf.grad((t: tf.Tensor) =>
+          tf.sum(tf.mul(tf.mean(t, 1, true), tf.onesLike(tf.mean(t, 1, true)).mul(3))),
+        )(x),
+        "batchNorm with scale and offset": tf.batchNorm(
+          x,
+          tf.mean(x, [0, 1, 2]),
+          tf.add(tf.moments(x, [0, 1, 2]).variance, 0.5),
+          tf.linspace(-1, 1, 5),
+          tf.linspace(0.5, 2, 5),
+          1e-5,
+        ),
+        "batchNorm without scale/offset, rank-4 stats": tf.batchNorm(
+          x,
+          tf.fill([1, 1, 1, 5], 0.25),
+          tf.fill([1, 1, 1, 5], 2),
+          undefined,
+          undefined,
+          1e-3,
+        ),
       };
       const pool = (pad: "valid" | "same", k: number, s: number) =>
-        tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(t as tf.Tensor4D, k, s, pad), tf.linspace(-1, 2, tf.maxPool(t as tf.Tensor4D, k, s, pad).size).reshape(tf.maxPool(t as tf.Tensor4D, k, s, pad).shape))))(x);
+        tf.grad((t: tf.Tensor) =>
+          tf.sum(
+            tf.mul(
+              tf.maxPool(t as tf.Tensor4D, k, s, pad),
+              tf.linspace(-1, 2, tf.maxPool(t as tf.Tensor4D, k, s, pad).size).reshape(tf.maxPool(t as tf.Tensor4D, k, s, pad).shape),
+            ),
+          ),
+        )(x);
       out["maxPoolGrad 3x3/2 valid"] = pool("valid", 3, 2);
       out["maxPoolGrad 3x3/2 same"] = pool("same", 3, 2);
       out["maxPoolGrad 2x2/2 valid"] = pool("valid", 2, 2);
-      out["maxPoolGrad ties (first max wins)"] = tf.grad((t: tf.Tensor) => tf.sum(tf.maxPool(t as tf.Tensor4D, 3, 2, "valid")))(tf.ones([1, 7, 7, 2]));
+      out["maxPoolGrad ties (first max wins)"] = tf.grad((t: tf.Tensor) => tf.sum(tf.maxPool(t as tf.Tensor4D, 3, 2, "valid")))(
+        tf.ones([1, 7, 7, 2]),
+      );
       const big = tf.tensor4d(randn(4 * 23 * 23 * 16, 13), [4, 23, 23, 16]); // enough for both threads
-      out["maxPoolGrad 3x3/2 valid, 4 images on two threads"] = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(t as tf.Tensor4D, 3, 2, "valid"), 1.5)))(big);
+      out["maxPoolGrad 3x3/2 valid, 4 images on two threads"] = tf.grad((t: tf.Tensor) =>
+        tf.sum(tf.mul(tf.maxPool(t as tf.Tensor4D, 3, 2, "valid"), 1.5)),
+      )(big);
       const avg = (k: number, s: number, pad: "valid" | "same") => {
         const weights = tf.avgPool(big, k, s, pad).neg();
         return tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.avgPool(t as tf.Tensor4D, k, s, pad), weights)))(big);
@@ -362,7 +484,19 @@ describe("native Tile, Sum, Mean, MaxPoolGrad, AvgPoolGrad, Slice and FusedBatch
       out["slice 4-d, whole rows"] = tf.slice(wide, [0, 1, 0, 0], [4, 28, 30, 16]);
       out["slice 2-d int32"] = tf.slice(tf.range(0, 60000, 1, "int32").reshape([300, 200]), [7, 3], [290, 190]);
       out["slice 1-d"] = tf.slice(big.reshape([-1]), [5], [33800]);
-      out["slice gradient (a pad's)"] = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.pad(t, [[0, 0], [1, 1], [1, 1], [0, 0]]), 2)))(big);
+      out["slice gradient (a pad's)"] = tf.grad((t: tf.Tensor) =>
+        tf.sum(
+          tf.mul(
+            tf.pad(t, [
+              [0, 0],
+              [1, 1],
+              [1, 1],
+              [0, 0],
+            ]),
+            2,
+          ),
+        ),
+      )(big);
       return Object.fromEntries(Object.entries(out).map(([k, t]) => [k, t.dataSync() as Float32Array | Int32Array]));
     });
 
@@ -416,7 +550,10 @@ describe("batch-norm gradient on wasm (fused native kernel) vs the cpu backend",
    */
   const run = (): Float32Array[] =>
     tf.tidy(() => {
-      const x = tf.tensor4d(randn(4 * 6 * 5 * 7, 21).map((v) => 3 * v + 1), [4, 6, 5, 7]);
+      const x = tf.tensor4d(
+        randn(4 * 6 * 5 * 7, 21).map((v) => 3 * v + 1),
+        [4, 6, 5, 7],
+      );
       const w = tf.tensor4d(randn(4 * 6 * 5 * 7, 22), [4, 6, 5, 7]);
       const gamma = tf.tensor1d(randn(7, 23));
       const beta = tf.tensor1d(randn(7, 24));
@@ -435,7 +572,10 @@ describe("batch-norm gradient on wasm (fused native kernel) vs the cpu backend",
     const { want, got } = await cpuThenWasmNativeOnOff(run);
     for (const [on, g] of got) {
       const errs = g.map((t, i) => relErr(t, want[i]));
-      assert.ok(errs.every((e) => e <= 1e-4), `native ${on}: ${errs.map((e) => e.toExponential(1))}`);
+      assert.ok(
+        errs.every((e) => e <= 1e-4),
+        `native ${on}: ${errs.map((e) => e.toExponential(1))}`,
+      );
     }
   });
 
@@ -465,12 +605,27 @@ describe("BatchNorm2d in training mode on wasm (one native kernel each way) vs t
     tf.tidy(() => {
       const out: tf.Tensor[] = [];
       // (Not affine = no γ, β: tfjs 4.22 cannot differentiate batchNorm without them, so the cpu reference cannot.)
-      for (const [shape, affine, seed] of [[[4, 9, 7, 6], true, 31], [[3, 2, 2, 40], true, 41]] as const) {
-        const x = tf.tensor4d(randn(shape.reduce((a, b) => a * b), seed).map((v) => 3 * v + 1), [...shape]);
+      for (const [shape, affine, seed] of [
+        [[4, 9, 7, 6], true, 31],
+        [[3, 2, 2, 40], true, 41],
+      ] as const) {
+        const x = tf.tensor4d(
+          randn(
+            shape.reduce((a, b) => a * b),
+            seed,
+          ).map((v) => 3 * v + 1),
+          [...shape],
+        );
         const w = tf.tensor4d(randn(x.size, seed + 1), [...shape]);
         const layer = nn.batchNorm2d({ affine, momentum: 0.3 });
         layer.build(x.shape);
-        if (affine) layer.setWeights([tf.tensor1d(randn(shape[3], seed + 2)), tf.tensor1d(randn(shape[3], seed + 3)), tf.zeros([shape[3]]), tf.ones([shape[3]])]);
+        if (affine)
+          layer.setWeights([
+            tf.tensor1d(randn(shape[3], seed + 2)),
+            tf.tensor1d(randn(shape[3], seed + 3)),
+            tf.zeros([shape[3]]),
+            tf.ones([shape[3]]),
+          ]);
         const vars = layer.trainableWeights.map((v) => (v as unknown as { val: tf.Variable }).val);
         const f = (xx: tf.Tensor) => tf.sum(tf.mul(layer.apply(xx, { training: true }) as tf.Tensor, w)) as tf.Scalar;
         if (vars.length) {
@@ -499,7 +654,10 @@ describe("BatchNorm2d in training mode on wasm (one native kernel each way) vs t
     }
     assert.equal(calls, 4, "every training-mode forward pass");
     const errs = got.map((t, i) => relErr(t, want[i]));
-    assert.ok(errs.every((e) => e <= 1e-5), errs.map((e) => e.toExponential(1)).join(" "));
+    assert.ok(
+      errs.every((e) => e <= 1e-5),
+      errs.map((e) => e.toExponential(1)).join(" "),
+    );
     wasmKernelOptions.native = false; // without the add-on the layer composes tfjs ops again
     try {
       const off = run();
@@ -517,17 +675,36 @@ describe("BatchNorm2d in training mode on wasm (one native kernel each way) vs t
       const g = tf.tensor1d(randn(5, 53));
       const b = tf.tensor1d(randn(5, 54));
       const [y, mean, variance] = direct
-        ? (tf.engine().runKernel(BATCH_NORM_TRAIN, { x: xx, scale: g, offset: b }, { varianceEpsilon: 1e-3, relu: true } as unknown as tf.NamedAttrMap) as tf.Tensor[])
+        ? (tf.engine().runKernel(BATCH_NORM_TRAIN, { x: xx, scale: g, offset: b }, {
+            varianceEpsilon: 1e-3,
+            relu: true,
+          } as unknown as tf.NamedAttrMap) as tf.Tensor[])
         : (() => {
             const m = tf.moments(xx, [0, 1, 2]);
             return [tf.relu(tf.batchNorm(xx, m.mean, m.variance, b, g, 1e-3)), m.mean, m.variance];
           })();
       return tf.addN([tf.sum(tf.mul(y, w)), tf.sum(tf.mul(mean, tf.range(1, 6))), tf.sum(tf.mul(variance, tf.range(2, 7)))]);
     };
-    const x = () => tf.tensor4d(randn(3 * 4 * 4 * 5, 51).map((v) => 2 * v - 1), [3, 4, 4, 5]);
-    const want = await onBackend("cpu", () => tf.tidy(() => tf.grad((xx: tf.Tensor) => loss(xx, false))(x()).dataSync() as Float32Array));
+    const x = () =>
+      tf.tensor4d(
+        randn(3 * 4 * 4 * 5, 51).map((v) => 2 * v - 1),
+        [3, 4, 4, 5],
+      );
+    const want = await onBackend("cpu", () =>
+      tf.tidy(
+        () =>
+          tf
+            .grad((xx: tf.Tensor) => loss(xx, false))(x())
+            .dataSync() as Float32Array,
+      ),
+    );
     await backend.init("wasm", { verbose: false });
-    const got = tf.tidy(() => tf.grad((xx: tf.Tensor) => loss(xx, true))(x()).dataSync() as Float32Array);
+    const got = tf.tidy(
+      () =>
+        tf
+          .grad((xx: tf.Tensor) => loss(xx, true))(x())
+          .dataSync() as Float32Array,
+    );
     assert.ok(relErr(got, want) <= 1e-5, `dx: ${relErr(got, want).toExponential(1)}`);
   });
 });
@@ -577,12 +754,20 @@ describe("native Relu, Relu's gradient, Add, Sub, Multiply on wasm: the stock ke
 
 describe("optim.SGD on wasm: one native pass per parameter, the composed ops' bits", () => {
   // A large parameter (both threads) and a small one (below the size where the add-on runs Add and Multiply).
-  const shapes: Array<[number, number]> = [[300, 200], [7, 5]];
+  const shapes: Array<[number, number]> = [
+    [300, 200],
+    [7, 5],
+  ];
   const special = [NaN, Infinity, -Infinity, 0, -0, 1e-40, -1e-40, 3.5];
   const run = (options: { weightDecay: number; maximize: boolean }): Float32Array[] => {
     const params = tf.tidy(() =>
       shapes.map(([r, c], k) =>
-        tf.variable(tf.tensor2d(Float32Array.from(randn(r * c, 70 + k), (v, i) => (i < special.length ? special[i] : v)), [r, c])),
+        tf.variable(
+          tf.tensor2d(
+            Float32Array.from(randn(r * c, 70 + k), (v, i) => (i < special.length ? special[i] : v)),
+            [r, c],
+          ),
+        ),
       ),
     );
     const opt = new optim.SGD(params, { lr: 0.013, ...options });
@@ -603,7 +788,11 @@ describe("optim.SGD on wasm: one native pass per parameter, the composed ops' bi
     await backend.init("wasm", { verbose: false });
     if (!nativeStatus().enabled) this.skip();
     const n = loadNative()!;
-    for (const options of [{ weightDecay: 1e-4, maximize: false }, { weightDecay: 0, maximize: false }, { weightDecay: 0.5, maximize: true }]) {
+    for (const options of [
+      { weightDecay: 1e-4, maximize: false },
+      { weightDecay: 0, maximize: false },
+      { weightDecay: 0.5, maximize: true },
+    ]) {
       const saved = n.sgdStep;
       let calls = 0;
       n.sgdStep = (...args) => (calls++, saved(...args));

@@ -16,7 +16,11 @@ function uniform(size: number, seed: number): Float32Array {
   return out;
 }
 
-const N = 32, H = 12, C = 3, CLASSES = 4, FILTERS = 8;
+const N = 32,
+  H = 12,
+  C = 3,
+  CLASSES = 4,
+  FILTERS = 8;
 
 /** Images whose class is which quadrant is brighter: learnable by a conv net, not by chance. */
 function dataset(): { x: tf.Tensor4D; y: tf.Tensor2D } {
@@ -27,8 +31,7 @@ function dataset(): { x: tf.Tensor4D; y: tf.Tensor2D } {
     labels[n] = cls;
     const [r0, c0] = [cls < 2 ? 0 : H / 2, cls % 2 === 0 ? 0 : H / 2];
     for (let i = r0; i < r0 + H / 2; i++)
-      for (let j = c0; j < c0 + H / 2; j++)
-        for (let c = 0; c < C; c++) pixels[((n * H + i) * H + j) * C + c] += 1;
+      for (let j = c0; j < c0 + H / 2; j++) for (let c = 0; c < C; c++) pixels[((n * H + i) * H + j) * C + c] += 1;
   }
   return { x: tf.tensor4d(pixels, [N, H, H, C]), y: tf.oneHot(tf.tensor1d(labels, "int32"), CLASSES) as tf.Tensor2D };
 }
@@ -36,14 +39,27 @@ function dataset(): { x: tf.Tensor4D; y: tf.Tensor2D } {
 /** Explicit-variable net: conv 3x3/2 (PyTorch padding 1) -> batch norm (batch statistics) -> relu -> dense. */
 function functionalNet() {
   const init = (shape: number[], seed: number, scale: number) =>
-    tf.variable(tf.tensor(uniform(shape.reduce((a, b) => a * b), seed).map((v) => (v - 0.5) * 2 * scale), shape));
+    tf.variable(
+      tf.tensor(
+        uniform(
+          shape.reduce((a, b) => a * b),
+          seed,
+        ).map((v) => (v - 0.5) * 2 * scale),
+        shape,
+      ),
+    );
   const w1 = init([3, 3, C, FILTERS], 1, 0.3);
   const gamma = tf.variable(tf.ones([FILTERS]));
   const beta = tf.variable(tf.zeros([FILTERS]));
   const w2 = init([(H / 2) * (H / 2) * FILTERS, CLASSES], 2, 0.05);
   const b2 = tf.variable(tf.zeros([CLASSES]));
   const forward = (x: tf.Tensor4D): tf.Tensor2D => {
-    const z = tf.conv2d(x, w1 as tf.Tensor4D, 2, [[0, 0], [1, 1], [1, 1], [0, 0]]);
+    const z = tf.conv2d(x, w1 as tf.Tensor4D, 2, [
+      [0, 0],
+      [1, 1],
+      [1, 1],
+      [0, 0],
+    ]);
     const { mean, variance } = tf.moments(z, [0, 1, 2]);
     const bn = tf.batchNorm(z, mean, variance, beta, gamma, 1e-5);
     const h = tf.relu(bn).reshape([x.shape[0], -1]) as tf.Tensor2D;
@@ -89,7 +105,15 @@ describe("training a small conv net on wasm", function () {
     const layersNet = () => {
       const model = tf.sequential({
         layers: [
-          tf.layers.conv2d({ inputShape: [H, H, C], filters: FILTERS, kernelSize: 3, strides: 2, padding: "same", useBias: false, kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) }),
+          tf.layers.conv2d({
+            inputShape: [H, H, C],
+            filters: FILTERS,
+            kernelSize: 3,
+            strides: 2,
+            padding: "same",
+            useBias: false,
+            kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }),
+          }),
           tf.layers.batchNormalization(),
           tf.layers.activation({ activation: "relu" }),
           tf.layers.flatten(),

@@ -70,7 +70,10 @@ describe("webgpu rung", function () {
     const f = infoOf(forced.stdout);
     assert.equal(f.name, "webgpu");
     assert.equal(f.why, "forced by TSDL_BACKEND=webgpu");
-    assert.deepEqual({ dawnBackend: f.adapter.dawnBackend, software: f.adapter.software, featureLevel: f.adapter.featureLevel }, { dawnBackend: "opengles", software: true, featureLevel: "compatibility" });
+    assert.deepEqual(
+      { dawnBackend: f.adapter.dawnBackend, software: f.adapter.software, featureLevel: f.adapter.featureLevel },
+      { dawnBackend: "opengles", software: true, featureLevel: "compatibility" },
+    );
     assert.match(f.adapter.device, /llvmpipe/);
     assert.match(f.device, /^software adapter llvmpipe.* \(OpenGL .*Mesa.*\) via Dawn OpenGL ES, compatibility mode$/);
     assert.deepEqual(f.skipped, [{ backend: "webgpu", reason: noVulkan }]);
@@ -85,21 +88,38 @@ describe("webgpu rung", function () {
     const info = infoOf(r.stdout);
     assert.notEqual(info.name, "webgpu");
     const skip = info.skipped.find((s: { backend: string }) => s.backend === "webgpu");
-    assert.match(skip.reason, /^OpenGL ES: software adapter only \(software adapter llvmpipe.* via Dawn OpenGL ES, compatibility mode; TSDL_BACKEND=webgpu uses it\)$/);
+    assert.match(
+      skip.reason,
+      /^OpenGL ES: software adapter only \(software adapter llvmpipe.* via Dawn OpenGL ES, compatibility mode; TSDL_BACKEND=webgpu uses it\)$/,
+    );
   });
 
   it("a forced webgpu without an adapter or without the package is an error naming why", () => {
     const vulkanOnly = node(report, { TSDL_BACKEND: "webgpu", TSDL_WEBGPU_DAWN: "vulkan" });
     assert.equal(vulkanOnly.status, 3);
-    assert.match(vulkanOnly.stdout, new RegExp(`ERROR tsdl: backend "webgpu" was forced \\(forced by TSDL_BACKEND=webgpu\\) but cannot load: ${escaped}\\. It needs the webgpu package`));
+    assert.match(
+      vulkanOnly.stdout,
+      new RegExp(
+        `ERROR tsdl: backend "webgpu" was forced \\(forced by TSDL_BACKEND=webgpu\\) but cannot load: ${escaped}\\. It needs the webgpu package`,
+      ),
+    );
     const noPackage = node(withoutWebgpu + report, { TSDL_BACKEND: "webgpu" });
     assert.equal(noPackage.status, 3);
-    assert.match(noPackage.stdout, /ERROR tsdl: backend "webgpu" was forced .* but cannot load: not installed \(webgpu\)\. It needs the webgpu package \(npm install webgpu\)/);
+    assert.match(
+      noPackage.stdout,
+      /ERROR tsdl: backend "webgpu" was forced .* but cannot load: not installed \(webgpu\)\. It needs the webgpu package \(npm install webgpu\)/,
+    );
     const auto = node(withoutWebgpu + report);
     assert.equal(auto.status, 0, auto.stderr);
-    assert.deepEqual(infoOf(auto.stdout).skipped.find((s: { backend: string }) => s.backend === "webgpu"), { backend: "webgpu", reason: "not installed (webgpu)" });
+    assert.deepEqual(
+      infoOf(auto.stdout).skipped.find((s: { backend: string }) => s.backend === "webgpu"),
+      { backend: "webgpu", reason: "not installed (webgpu)" },
+    );
     const badDawn = node(report, { TSDL_BACKEND: "webgpu", TSDL_WEBGPU_DAWN: "metalish" });
-    assert.match(badDawn.stdout, /TSDL_WEBGPU_DAWN="metalish" is not one of Dawn's backends: vulkan, metal, d3d12, opengles, opengl, d3d11/);
+    assert.match(
+      badDawn.stdout,
+      /TSDL_WEBGPU_DAWN="metalish" is not one of Dawn's backends: vulkan, metal, d3d12, opengles, opengl, d3d11/,
+    );
   });
 
   it("an error the GPU reports (tfjs-backend-webgpu ignores them) fails the next read instead of giving garbage", () => {
@@ -111,7 +131,10 @@ backend.init("webgpu", { verbose: false }).then(async () => {
   console.log("NEXT " + (await tf.add(tf.ones([2000]), 2).data())[0]);
 });`);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /^ERR tsdl: the GPU reported an error \(webgpu backend\), so values computed since then are not valid: GPUValidationError: Error while parsing WGSL/m);
+    assert.match(
+      r.stdout,
+      /^ERR tsdl: the GPU reported an error \(webgpu backend\), so values computed since then are not valid: GPUValidationError: Error while parsing WGSL/m,
+    );
     assert.match(r.stdout, /^NEXT 3$/m);
   });
 
@@ -129,14 +152,28 @@ backend.init("webgpu", { verbose: false }).then(async () => {
 
   it("tells software adapters from GPUs by what Dawn reports", () => {
     assert.equal(isSoftwareAdapter({ vendor: "mesa", device: "llvmpipe (LLVM 15.0.6, 256 bits)" }), true);
-    assert.equal(isSoftwareAdapter({ vendor: "", device: "llvmpipe-llvm-15-0-6-256-bits-", description: "OpenGL ES 3.2 Mesa 22.3.6" }), true);
+    assert.equal(
+      isSoftwareAdapter({ vendor: "", device: "llvmpipe-llvm-15-0-6-256-bits-", description: "OpenGL ES 3.2 Mesa 22.3.6" }),
+      true,
+    );
     assert.equal(isSoftwareAdapter({ vendor: "google", device: "SwiftShader Device (Subzero)" }), true);
     assert.equal(isSoftwareAdapter({ vendor: "microsoft", description: "Microsoft Basic Render Driver" }), true);
     assert.equal(isSoftwareAdapter({ vendor: "nvidia", device: "NVIDIA H100 80GB HBM3", isFallbackAdapter: true }), true);
-    assert.equal(isSoftwareAdapter({ vendor: "nvidia", architecture: "hopper", device: "NVIDIA H100 80GB HBM3", description: "NVIDIA: 580.159.04" }), false);
+    assert.equal(
+      isSoftwareAdapter({ vendor: "nvidia", architecture: "hopper", device: "NVIDIA H100 80GB HBM3", description: "NVIDIA: 580.159.04" }),
+      false,
+    );
     assert.equal(isSoftwareAdapter({ vendor: "amd", architecture: "rdna-3", device: "AMD Radeon RX 7900 XTX (RADV NAVI31)" }), false);
     assert.equal(
-      describeAdapter({ vendor: "nvidia", architecture: "hopper", device: "NVIDIA H100 80GB HBM3", description: "NVIDIA: 580.159.04", dawnBackend: "vulkan", software: false, featureLevel: "core" }),
+      describeAdapter({
+        vendor: "nvidia",
+        architecture: "hopper",
+        device: "NVIDIA H100 80GB HBM3",
+        description: "NVIDIA: 580.159.04",
+        dawnBackend: "vulkan",
+        software: false,
+        featureLevel: "core",
+      }),
       "NVIDIA H100 80GB HBM3 (nvidia hopper; NVIDIA: 580.159.04) via Dawn Vulkan",
     );
   });
@@ -150,7 +187,10 @@ backend.init("webgpu", { verbose: false }).then(async () => {
   console.log("AWAIT " + (await t.data())[0] + " SYNC " + t.dataSync()[1]);
 });`);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /^ERR tsdl: dataSync\(\)\/arraySync\(\) cannot read a tensor that lives on the GPU \(webgpu backend\): Node has no synchronous GPU read\. Use `await t\.data\(\)`/m);
+    assert.match(
+      r.stdout,
+      /^ERR tsdl: dataSync\(\)\/arraySync\(\) cannot read a tensor that lives on the GPU \(webgpu backend\): Node has no synchronous GPU read\. Use `await t\.data\(\)`/m,
+    );
     assert.match(r.stdout, /^AWAIT 2 SYNC 2$/m);
   });
 });
@@ -191,7 +231,12 @@ interface ConvCase {
   pad: Pad;
 }
 
-const P1: Pad = [[0, 0], [1, 1], [1, 1], [0, 0]];
+const P1: Pad = [
+  [0, 0],
+  [1, 1],
+  [1, 1],
+  [0, 0],
+];
 /** The course ResNet's convolutions (stem, body, down-sampling, projection) and shapes that stress the tiling. */
 const CONV_CASES: ConvCase[] = [
   { name: "7x7 s2 valid, 3 channels in (stem)", x: [2, 29, 29, 3], filter: [7, 7, 3, 16], strides: [2, 2], pad: "valid" },
@@ -200,9 +245,26 @@ const CONV_CASES: ConvCase[] = [
   { name: "3x3 s2 pad 1, odd", x: [3, 11, 11, 8], filter: [3, 3, 8, 16], strides: [2, 2], pad: P1 },
   { name: "1x1 s2 valid (projection)", x: [2, 11, 11, 16], filter: [1, 1, 16, 32], strides: [2, 2], pad: "valid" },
   { name: "3x3 s2 same (tfjs padding: none on top)", x: [2, 10, 10, 4], filter: [3, 3, 4, 6], strides: [2, 2], pad: "same" },
-  { name: "3x3 strides [2, 1], asymmetric padding", x: [2, 9, 8, 3], filter: [3, 3, 3, 5], strides: [2, 1], pad: [[0, 0], [0, 2], [1, 0], [0, 0]] },
+  {
+    name: "3x3 strides [2, 1], asymmetric padding",
+    x: [2, 9, 8, 3],
+    filter: [3, 3, 3, 5],
+    strides: [2, 1],
+    pad: [
+      [0, 0],
+      [0, 2],
+      [1, 0],
+      [0, 0],
+    ],
+  },
   { name: "5x5 s3 same, 67 in, 65 out (ragged tiles)", x: [1, 10, 8, 67], filter: [5, 5, 67, 65], strides: [3, 3], pad: "same" },
-  { name: "3x3 s1, 70 in, 130 out (several row and column tiles)", x: [2, 8, 9, 70], filter: [3, 3, 70, 130], strides: [1, 1], pad: "same" },
+  {
+    name: "3x3 s1, 70 in, 130 out (several row and column tiles)",
+    x: [2, 8, 9, 70],
+    filter: [3, 3, 70, 130],
+    strides: [1, 1],
+    pad: "same",
+  },
   { name: "3x3 s1, 8 in, 8 out, 1024 positions (16 splits of dW)", x: [4, 16, 16, 8], filter: [3, 3, 8, 8], strides: [1, 1], pad: "same" },
   { name: "1x1 s1, 13 in, 9 out", x: [4, 5, 5, 13], filter: [1, 1, 13, 9], strides: [1, 1], pad: "valid" },
 ];
@@ -210,11 +272,31 @@ const CONV_CASES: ConvCase[] = [
 /** dx and dW of Σ conv2d(x, W)·dy through tf.grads on the current backend. */
 async function convGrads(c: ConvCase, seed: number): Promise<{ dx: Float32Array; dw: Float32Array }> {
   const [dx, dw] = tf.tidy(() => {
-    const x = tf.tensor4d(randn(c.x.reduce((a, b) => a * b), seed), c.x);
-    const w = tf.tensor4d(randn(c.filter.reduce((a, b) => a * b), seed + 1), c.filter);
+    const x = tf.tensor4d(
+      randn(
+        c.x.reduce((a, b) => a * b),
+        seed,
+      ),
+      c.x,
+    );
+    const w = tf.tensor4d(
+      randn(
+        c.filter.reduce((a, b) => a * b),
+        seed + 1,
+      ),
+      c.filter,
+    );
     const yShape = tf.conv2d(x, w, c.strides, c.pad).shape;
-    const dy = tf.tensor(randn(yShape.reduce((a, b) => a * b), seed + 2), yShape);
-    return tf.grads((xx: tf.Tensor, ww: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, c.strides, c.pad), dy)))([x, w]);
+    const dy = tf.tensor(
+      randn(
+        yShape.reduce((a, b) => a * b),
+        seed + 2,
+      ),
+      yShape,
+    );
+    return tf.grads((xx: tf.Tensor, ww: tf.Tensor) =>
+      tf.sum(tf.mul(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, c.strides, c.pad), dy)),
+    )([x, w]);
   });
   const out = { dx: (await dx.data()) as Float32Array, dw: (await dw.data()) as Float32Array };
   tf.dispose([dx, dw]);
@@ -239,7 +321,8 @@ describe("webgpu conv kernels", function () {
         const got = await convGrads(c, 100 + 10 * i);
         const want = reference.get(c.name)!;
         const [ex, ew] = [relErr(got.dx, want.dx), relErr(got.dw, want.dw)];
-        if (!(ex <= 1e-5 && ew <= 1e-5)) errors.push(`${tsdl ? "tsdl" : "stock"} ${c.name}: dx ${ex.toExponential(2)}, dW ${ew.toExponential(2)}`);
+        if (!(ex <= 1e-5 && ew <= 1e-5))
+          errors.push(`${tsdl ? "tsdl" : "stock"} ${c.name}: dx ${ex.toExponential(2)}, dW ${ew.toExponential(2)}`);
       }
     }
     assert.deepEqual(errors, []);
@@ -248,9 +331,17 @@ describe("webgpu conv kernels", function () {
   it("matches torch.autograd's conv2d gradients (test/fixtures/conv2d-grads.json)", async () => {
     webgpuKernelOptions.tsdl = true;
     const goldens = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures", "conv2d-grads.json"), "utf8")) as Array<{
-      name: string; stride: number; padding: number;
-      x: number[]; xShape: [number, number, number, number]; w: number[]; wShape: [number, number, number, number];
-      dy: number[]; dyShape: [number, number, number, number]; dx: number[]; dw: number[];
+      name: string;
+      stride: number;
+      padding: number;
+      x: number[];
+      xShape: [number, number, number, number];
+      w: number[];
+      wShape: [number, number, number, number];
+      dy: number[];
+      dyShape: [number, number, number, number];
+      dx: number[];
+      dw: number[];
     }>;
     for (const g of goldens) {
       const [dx, dw] = tf.tidy(() => {
@@ -258,8 +349,15 @@ describe("webgpu conv kernels", function () {
         const w = tf.tensor4d(g.w, g.wShape);
         const dy = tf.tensor4d(g.dy, g.dyShape);
         const p = g.padding;
-        const pad: Pad = [[0, 0], [p, p], [p, p], [0, 0]];
-        return tf.grads((xx: tf.Tensor, ww: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, g.stride, pad), dy)))([x, w]);
+        const pad: Pad = [
+          [0, 0],
+          [p, p],
+          [p, p],
+          [0, 0],
+        ];
+        return tf.grads((xx: tf.Tensor, ww: tf.Tensor) =>
+          tf.sum(tf.mul(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, g.stride, pad), dy)),
+        )([x, w]);
       });
       const [ex, ew] = [relErr(await dx.data(), g.dx), relErr(await dw.data(), g.dw)];
       tf.dispose([dx, dw]);
@@ -278,7 +376,10 @@ describe("webgpu conv kernels", function () {
 
 /** Small labelled images for a DataLoader: 8×8×3, the class shows in the pixels. */
 class TinyImages implements data.Dataset<data.Sample<data.FloatImage>> {
-  constructor(readonly length: number, private readonly seed = 1) {}
+  constructor(
+    readonly length: number,
+    private readonly seed = 1,
+  ) {}
   get(i: number, g?: data.Generator): data.Sample<data.FloatImage> {
     const label = (i * 7 + this.seed) % 3;
     const jitter = g ? g.random() * 0.1 : 0;
@@ -292,10 +393,14 @@ class TinyImages implements data.Dataset<data.Sample<data.FloatImage>> {
 function smallCnn(seed: number): tf.LayersModel {
   const init = (s: number) => tf.initializers.glorotUniform({ seed: s });
   const input = tf.input({ shape: [8, 8, 3] });
-  let x = tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: "same", kernelInitializer: init(seed), name: "conv1" }).apply(input) as tf.SymbolicTensor;
+  let x = tf.layers
+    .conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: "same", kernelInitializer: init(seed), name: "conv1" })
+    .apply(input) as tf.SymbolicTensor;
   x = nn.batchNorm2d({ name: "bn1" }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.reLU({ name: "relu1" }).apply(x) as tf.SymbolicTensor;
-  x = tf.layers.conv2d({ filters: 6, kernelSize: 3, padding: "same", useBias: false, kernelInitializer: init(seed + 1), name: "conv2" }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers
+    .conv2d({ filters: 6, kernelSize: 3, padding: "same", useBias: false, kernelInitializer: init(seed + 1), name: "conv2" })
+    .apply(x) as tf.SymbolicTensor;
   x = nn.batchNorm2d({ name: "bn2" }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.globalAveragePooling2d({ name: "pool" }).apply(x) as tf.SymbolicTensor;
   const out = tf.layers.dense({ units: 3, kernelInitializer: init(seed + 2), name: "fc" }).apply(x) as tf.SymbolicTensor;
@@ -352,14 +457,33 @@ describe("training on webgpu (llvmpipe) against the cpu backend", function () {
     const want = await run();
     await backend.init("webgpu", { verbose: false });
     const got = await run();
-    close(got.history.batches.map((b) => b.loss), want.history.batches.map((b) => b.loss), 1e-3, "step losses");
-    assert.deepEqual(got.history.batches.map((b) => [b.epoch, b.batch, b.step, b.lr, b.acc]), want.history.batches.map((b) => [b.epoch, b.batch, b.step, b.lr, b.acc]));
-    close(got.history.epochs.map((e) => e.validLoss!), want.history.epochs.map((e) => e.validLoss!), 1e-3, "valid losses");
-    assert.deepEqual(got.history.epochs.map((e) => [e.trainAcc, e.validAcc, e.lr]), want.history.epochs.map((e) => [e.trainAcc, e.validAcc, e.lr]));
+    close(
+      got.history.batches.map((b) => b.loss),
+      want.history.batches.map((b) => b.loss),
+      1e-3,
+      "step losses",
+    );
+    assert.deepEqual(
+      got.history.batches.map((b) => [b.epoch, b.batch, b.step, b.lr, b.acc]),
+      want.history.batches.map((b) => [b.epoch, b.batch, b.step, b.lr, b.acc]),
+    );
+    close(
+      got.history.epochs.map((e) => e.validLoss!),
+      want.history.epochs.map((e) => e.validLoss!),
+      1e-3,
+      "valid losses",
+    );
+    assert.deepEqual(
+      got.history.epochs.map((e) => [e.trainAcc, e.validAcc, e.lr]),
+      want.history.epochs.map((e) => [e.trainAcc, e.validAcc, e.lr]),
+    );
     close([got.ev.loss, got.ev.acc!], [want.ev.loss, want.ev.acc!], 1e-3, "evaluate()");
     close(got.weights.flat(), want.weights.flat(), 1e-3, "final weights");
     assert.equal(got.lines.length, 3);
-    assert.match(got.lines[2], /^Epoch 2\. Train Loss: \d\.\d{6}, Train Acc: [\d.]+, Valid Loss: \d\.\d{6}, Valid Acc: [\d.]+, Time 00:00:\d\d, lr /);
+    assert.match(
+      got.lines[2],
+      /^Epoch 2\. Train Loss: \d\.\d{6}, Train Acc: [\d.]+, Valid Loss: \d\.\d{6}, Valid Acc: [\d.]+, Time 00:00:\d\d, lr /,
+    );
     assert.equal(new Set(got.tensors.slice(1)).size, 1, `numTensors per epoch ${got.tensors}`);
     assert.equal(readCheckpoint(got.ck).epoch, 2);
   });
@@ -374,7 +498,12 @@ describe("training on webgpu (llvmpipe) against the cpu backend", function () {
     await train(first.model, first.trainData, null, 2, first.opt, ce, { ...quiet, scheduler: first.scheduler, checkpoint: ck });
     const again = setup(99);
     const resumed = await train(again.model, again.trainData, null, 3, again.opt, ce, { ...quiet, scheduler: again.scheduler, resume: ck });
-    close(resumed.batches.map((b) => b.loss), full.batches.map((b) => b.loss), 1e-6, "losses after resuming");
+    close(
+      resumed.batches.map((b) => b.loss),
+      full.batches.map((b) => b.loss),
+      1e-6,
+      "losses after resuming",
+    );
     close((await weightsOf(again.model)).flat(), (await weightsOf(whole.model)).flat(), 1e-6, "weights");
     for (const s of [whole, first, again]) (s.model.dispose(), s.opt.dispose());
   });
@@ -412,10 +541,19 @@ describe("training on webgpu (llvmpipe) against the cpu backend", function () {
     const model = smallCnn(7);
     const opt = new optim.SGD(model, { lr: 0.1, momentum: 0.9, weightDecay: 1e-3 });
     const batches = [0, 1].map((i) =>
-      tf.tidy(() => ({ x: tf.randomNormal([16, 8, 8, 3], 0, 1, "float32", i), y: tf.tensor1d(Array.from({ length: 16 }, (_, k) => (k + i) % 3), "int32") })),
+      tf.tidy(() => ({
+        x: tf.randomNormal([16, 8, 8, 3], 0, 1, "float32", i),
+        y: tf.tensor1d(
+          Array.from({ length: 16 }, (_, k) => (k + i) % 3),
+          "int32",
+        ),
+      })),
     );
     await train(model, batches, null, 1, opt, new nn.CrossEntropyLoss(), quiet); // uploads the batches, compiles
-    type Uploader = { uploadToGPU(id: object): void; tensorMap: { get(id: object): { resource?: unknown; values?: unknown; shape: number[] } } };
+    type Uploader = {
+      uploadToGPU(id: object): void;
+      tensorMap: { get(id: object): { resource?: unknown; values?: unknown; shape: number[] } };
+    };
     const be = tf.backend() as unknown as Uploader;
     const upload = be.uploadToGPU;
     const sizes: number[] = [];
@@ -431,7 +569,10 @@ describe("training on webgpu (llvmpipe) against the cpu backend", function () {
     }
     const smallestActivation = 16 * 4 * 4 * 6; // conv2's output
     assert.ok(sizes.length > 0, "nothing uploaded at all: the spy saw no call (scalars such as the lr are uploaded)");
-    assert.ok(Math.max(...sizes) < smallestActivation, `uploads of ${sizes.filter((n) => n >= smallestActivation).join(", ")} values in a step`);
+    assert.ok(
+      Math.max(...sizes) < smallestActivation,
+      `uploads of ${sizes.filter((n) => n >= smallestActivation).join(", ")} values in a step`,
+    );
     tf.dispose(batches.flatMap((b) => [b.x, b.y]));
     model.dispose();
     opt.dispose();
@@ -439,23 +580,51 @@ describe("training on webgpu (llvmpipe) against the cpu backend", function () {
 
   it("a NaN loss read a step late still stops before its batch changed anything (weights, BatchNorm, optimizer, scheduler)", async () => {
     await backend.init("webgpu", { verbose: false });
-    const good = Array.from({ length: 3 }, (_, i) => ({ x: tf.tensor4d(randn(4 * 8 * 8 * 3, 50 + i), [4, 8, 8, 3]), y: tf.tensor1d([0, 1, 2, i % 3], "int32") }));
+    const good = Array.from({ length: 3 }, (_, i) => ({
+      x: tf.tensor4d(randn(4 * 8 * 8 * 3, 50 + i), [4, 8, 8, 3]),
+      y: tf.tensor1d([0, 1, 2, i % 3], "int32"),
+    }));
     const bad = { x: tf.fill([4, 8, 8, 3], NaN) as tf.Tensor4D, y: tf.tensor1d([0, 1, 2, 0], "int32") };
     // Epoch 0: good 0, 1, 2; epoch 1: good 0, 1, then the bad batch (then good 2, which is queued before the NaN is read).
     const failing = (epochs: number) => {
       let epoch = 0;
-      return { length: 4, *[Symbol.iterator]() { const e = epoch++; yield good[0]; yield good[1]; if (e === 1) yield bad; yield good[2]; if (e >= epochs) throw new Error("unexpected epoch " + e); } };
+      return {
+        length: 4,
+        *[Symbol.iterator]() {
+          const e = epoch++;
+          yield good[0];
+          yield good[1];
+          if (e === 1) yield bad;
+          yield good[2];
+          if (e >= epochs) throw new Error("unexpected epoch " + e);
+        },
+      };
     };
     const a = setup(13);
-    const err = await train(a.model, failing(2), null, 3, a.opt, new nn.CrossEntropyLoss(), { ...quiet, scheduler: { scheduler: a.scheduler, every: "batch" } }).then(() => undefined, (e) => e);
+    const err = await train(a.model, failing(2), null, 3, a.opt, new nn.CrossEntropyLoss(), {
+      ...quiet,
+      scheduler: { scheduler: a.scheduler, every: "batch" },
+    }).then(
+      () => undefined,
+      (e) => e,
+    );
     assert.ok(err instanceof NonFiniteLossError, String(err));
     assert.match(err.message, /the loss is NaN at epoch 1, batch 2 \(step 5\), lr 0\.07\. Training stopped before applying this batch/);
     assert.equal(err.history.batches.length, 5);
     // The same run without the bad batch, stopped before it: 3 + 2 batches.
     const b = setup(13);
     let epoch = 0;
-    const upToBad = { *[Symbol.iterator]() { yield good[0]; yield good[1]; if (epoch++ === 0) yield good[2]; } };
-    await train(b.model, upToBad, null, 2, b.opt, new nn.CrossEntropyLoss(), { ...quiet, scheduler: { scheduler: b.scheduler, every: "batch" } });
+    const upToBad = {
+      *[Symbol.iterator]() {
+        yield good[0];
+        yield good[1];
+        if (epoch++ === 0) yield good[2];
+      },
+    };
+    await train(b.model, upToBad, null, 2, b.opt, new nn.CrossEntropyLoss(), {
+      ...quiet,
+      scheduler: { scheduler: b.scheduler, every: "batch" },
+    });
     assert.deepEqual(await weightsOf(a.model), await weightsOf(b.model), "weights and BatchNorm statistics");
     assert.equal(a.opt.stepCount, 5);
     assert.deepEqual(a.opt.paramGroups[0].lr, b.opt.paramGroups[0].lr);
@@ -472,11 +641,17 @@ describe("training on webgpu (llvmpipe) against the cpu backend", function () {
     const x = tf.tensor4d(randn(4 * 8 * 8 * 3, 1), [4, 8, 8, 3]);
     const y = tf.tensor1d([0, 1, 7, 2], "int32");
     await y.data(); // on the CPU: the loss checks it as PyTorch does
-    await assert.rejects(train(s.model, [{ x, y }], null, 1, s.opt, new nn.CrossEntropyLoss(), quiet), /target 7 \(sample 2\) is out of bounds: class indices must be in \[0, 2\]/);
+    await assert.rejects(
+      train(s.model, [{ x, y }], null, 1, s.opt, new nn.CrossEntropyLoss(), quiet),
+      /target 7 \(sample 2\) is out of bounds: class indices must be in \[0, 2\]/,
+    );
     tf.env().set("WEBGPU_CPU_FORWARD", false); // tfjs computes small ops on CPU-held inputs on the CPU: not this one
     const onGpu = tf.add(y, tf.scalar(0, "int32")); // computed on the GPU: not readable without waiting
     tf.env().set("WEBGPU_CPU_FORWARD", true);
-    const err = await train(s.model, [{ x, y: onGpu as tf.Tensor1D }], null, 1, s.opt, new nn.CrossEntropyLoss(), quiet).then(() => undefined, (e) => e);
+    const err = await train(s.model, [{ x, y: onGpu as tf.Tensor1D }], null, 1, s.opt, new nn.CrossEntropyLoss(), quiet).then(
+      () => undefined,
+      (e) => e,
+    );
     assert.ok(err instanceof NonFiniteLossError, String(err));
     assert.match(err.message, /class labels out of range/);
     tf.dispose([x, y, onGpu]);
@@ -496,7 +671,15 @@ describe("the course ResNet on webgpu (llvmpipe)", function () {
     const net = models.resnet(3, 10);
     models.loadTorchStateDict(net, sd);
     const [n, c, h, w] = g.inputShape;
-    const x = tf.tidy(() => tf.transpose(tf.tensor4d(pattern("input", g.inputShape, "bias", 0).map((v) => v * 10), [n, c, h, w]), [0, 2, 3, 1]));
+    const x = tf.tidy(() =>
+      tf.transpose(
+        tf.tensor4d(
+          pattern("input", g.inputShape, "bias", 0).map((v) => v * 10),
+          [n, c, h, w],
+        ),
+        [0, 2, 3, 1],
+      ),
+    );
     const train = net.apply(x, { training: true }) as tf.Tensor;
     assert.ok(relErr(await train.data(), g.trainOutput.flat()) < 1e-4, "train-mode logits");
     const evalOut = net.predict(x) as tf.Tensor;
@@ -511,10 +694,16 @@ describe("the course ResNet on webgpu (llvmpipe)", function () {
       // lr 1e-3: with batch 2 and lr 1e-2 the third loss already moves by 1% with the last bits of the second
       // step's convolutions (wasm's own two conv algorithms differ that much); a smaller lr keeps it smooth.
       const opt = new optim.SGD(net, { lr: 1e-3, momentum: 0.9, weightDecay: 1e-4 });
-      const batches = [0, 1, 2].map((i) => ({ x: tf.tensor4d(randn(2 * 75 * 75 * 3, 70 + i), [2, 75, 75, 3]), y: tf.tensor1d([i, 9 - i], "int32") }));
+      const batches = [0, 1, 2].map((i) => ({
+        x: tf.tensor4d(randn(2 * 75 * 75 * 3, 70 + i), [2, 75, 75, 3]),
+        y: tf.tensor1d([i, 9 - i], "int32"),
+      }));
       const tensors: number[] = [];
       const before = tf.memory().numTensors;
-      const h = await train(net, batches, null, 1, opt, new nn.CrossEntropyLoss(), { ...quiet, onBatchEnd: () => void tensors.push(tf.memory().numTensors) });
+      const h = await train(net, batches, null, 1, opt, new nn.CrossEntropyLoss(), {
+        ...quiet,
+        onBatchEnd: () => void tensors.push(tf.memory().numTensors),
+      });
       const buffers = [...opt.state.values()].reduce((k, st) => k + Object.keys(st.buffers).length, 0);
       assert.equal(tf.memory().numTensors, before + buffers, "after train(): only the momentum buffers are new");
       tf.dispose(batches.flatMap((b) => [b.x, b.y]));
@@ -543,8 +732,13 @@ describe("notebooks on webgpu (llvmpipe), smoke configuration", function () {
       outputPath: path.join(repo, "artifacts", "executed", `${name}.webgpu.ipynb`),
     });
   const errors = (nb: Notebook) =>
-    codeCells(nb).flatMap((c, i) => (c.outputs ?? []).filter((o) => o.output_type === "error").map((o) => `cell ${i}: ${o.ename}: ${o.evalue}`));
-  const stdout = (nb: Notebook) => codeCells(nb).map((c) => streamText(c)).join("");
+    codeCells(nb).flatMap((c, i) =>
+      (c.outputs ?? []).filter((o) => o.output_type === "error").map((o) => `cell ${i}: ${o.ename}: ${o.evalue}`),
+    );
+  const stdout = (nb: Notebook) =>
+    codeCells(nb)
+      .map((c) => streamText(c))
+      .join("");
   const ADAPTER = /^backend: webgpu, device: software adapter llvmpipe.* via Dawn OpenGL ES, compatibility mode$/m;
 
   it("01-param-groups runs without error and prints the adapter", async () => {

@@ -38,7 +38,8 @@ function xz(from: string, to: string): void {
 }
 
 async function main(): Promise<void> {
-  if (process.platform !== "linux" || process.arch !== "x64") fail(`builds on Linux x86-64 only (Dawn's and Node's binaries for the GPU machine); this is ${process.platform}-${process.arch}`);
+  if (process.platform !== "linux" || process.arch !== "x64")
+    fail(`builds on Linux x86-64 only (Dawn's and Node's binaries for the GPU machine); this is ${process.platform}-${process.arch}`);
   // Only a folder this script made may be replaced: it has the marker (written first, so a build that failed
   // half-way is still ours) or, from builds before the marker, a MANIFEST.json.
   const ours = (f: string) => fs.existsSync(path.join(out, f));
@@ -83,7 +84,8 @@ async function main(): Promise<void> {
 
     say(`Debian packages: ${DEBS.join(" ")}`);
     const arch = run("dpkg", ["--print-architecture"]).trim();
-    const aptOpts = arch === "amd64" ? [] : ["-oAPT::Architecture=amd64", "-oAPT::Architectures=amd64", `-oDir::State::Lists=${path.join(tmp, "lists")}`];
+    const aptOpts =
+      arch === "amd64" ? [] : ["-oAPT::Architecture=amd64", "-oAPT::Architectures=amd64", `-oDir::State::Lists=${path.join(tmp, "lists")}`];
     if (aptOpts.length) {
       fs.mkdirSync(path.join(tmp, "lists", "partial"), { recursive: true });
       run("apt-get", [...aptOpts, "update", "-qq"]);
@@ -100,11 +102,15 @@ async function main(): Promise<void> {
       /* eslint-disable @typescript-eslint/no-require-imports */
       webgpu: require(path.join(webgpuPkg, "package.json")).version,
       "@tensorflow/tfjs": require(require.resolve("@tensorflow/tfjs/package.json", { paths: [repo] })).version,
-      "@tensorflow/tfjs-backend-webgpu": require(require.resolve("@tensorflow/tfjs-backend-webgpu/package.json", { paths: [repo] })).version,
+      "@tensorflow/tfjs-backend-webgpu": require(require.resolve("@tensorflow/tfjs-backend-webgpu/package.json", { paths: [repo] }))
+        .version,
       /* eslint-enable @typescript-eslint/no-require-imports */
       commit: gitCommit(),
     };
-    fs.writeFileSync(path.join(out, "MANIFEST.json"), JSON.stringify({ builtAt: new Date().toISOString(), versions, files, totalBytes: total }, null, 1));
+    fs.writeFileSync(
+      path.join(out, "MANIFEST.json"),
+      JSON.stringify({ builtAt: new Date().toISOString(), versions, files, totalBytes: total }, null, 1),
+    );
     for (const f of files) say(`  ${f.name.padEnd(40)} ${(f.bytes / 1048576).toFixed(1).padStart(6)} MiB`);
     say(`${path.relative(repo, out) || out}: ${(total / 1048576).toFixed(1)} MiB in ${files.length} files (limit 64 MiB)`);
     if (total > LIMIT) fail(`the folder is ${(total / 1048576).toFixed(1)} MiB, over the 64 MiB a device call carries`);

@@ -83,7 +83,10 @@ function inputFor(spec: { shape: number[]; dtype: tf.DataType }): tf.Tensor {
  * Times each distinct call of `calls` (grouped by name, shapes and attributes) and sums per kernel name.
  * Stops timing new calls after `budgetMs` (they count in `untimed`).
  */
-export async function replayKernels(calls: KernelCall[], opts: { budgetMs?: number; minMs?: number; maxRepeats?: number } = {}): Promise<Profile> {
+export async function replayKernels(
+  calls: KernelCall[],
+  opts: { budgetMs?: number; minMs?: number; maxRepeats?: number } = {},
+): Promise<Profile> {
   const budget = opts.budgetMs ?? 60_000;
   const minMs = opts.minMs ?? 20;
   const maxRepeats = opts.maxRepeats ?? 20;
@@ -126,7 +129,8 @@ export async function replayKernels(calls: KernelCall[], opts: { budgetMs?: numb
       row.ms += ms * count;
     } catch (e) {
       untimed++;
-      if (!failed.some((f) => f.startsWith(`${call.name}:`))) failed.push(`${call.name}: ${String((e as Error)?.message ?? e).split("\n")[0]}`);
+      if (!failed.some((f) => f.startsWith(`${call.name}:`)))
+        failed.push(`${call.name}: ${String((e as Error)?.message ?? e).split("\n")[0]}`);
     } finally {
       tf.dispose(Object.values(inputs));
     }
@@ -154,7 +158,9 @@ export function profileTable(named: Record<string, Profile>, top = 15): string {
   const rest = order.slice(top);
   if (rest.length) {
     const sum = (p: Profile) => p.rows.filter((r) => rest.includes(r.name)).reduce((s, r) => s + r.ms, 0);
-    lines.push(`${`(${rest.length} others)`.padEnd(26)} ${"".padStart(5)} ${names.map((k) => `${sum(named[k]).toFixed(1).padStart(9)}     `).join(" ")}`);
+    lines.push(
+      `${`(${rest.length} others)`.padEnd(26)} ${"".padStart(5)} ${names.map((k) => `${sum(named[k]).toFixed(1).padStart(9)}     `).join(" ")}`,
+    );
   }
   lines.push(`${"total".padEnd(26)} ${"".padStart(5)} ${names.map((k) => `${named[k].totalMs.toFixed(1).padStart(9)}     `).join(" ")}`);
   return lines.join("\n");

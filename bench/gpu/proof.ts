@@ -44,19 +44,29 @@ const say = (tag: string, ...a: unknown[]) => console.log(tag, ...a, stamp());
 function batchOf(n: number, hw: number, seed: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
   return tf.tidy(() => ({
     x: tf.randomNormal([n, hw, hw, 3], 0, 1, "float32", seed) as tf.Tensor4D,
-    y: tf.tensor1d(Array.from({ length: n }, (_, i) => (i * 7 + seed) % 10), "int32"),
+    y: tf.tensor1d(
+      Array.from({ length: n }, (_, i) => (i * 7 + seed) % 10),
+      "int32",
+    ),
   }));
 }
 
 /** The same batches over and over: `steps` of them (the data is not what is measured). */
 function repeat(batches: Array<{ x: tf.Tensor; y: tf.Tensor }>, steps: number) {
-  return { length: steps, *[Symbol.iterator]() { for (let i = 0; i < steps; i++) yield batches[i % batches.length]; } };
+  return {
+    length: steps,
+    *[Symbol.iterator]() {
+      for (let i = 0; i < steps; i++) yield batches[i % batches.length];
+    },
+  };
 }
 
 const quiet = {
   verbose: false,
   progress: false,
-  ...(process.env.PROOF_DEBUG ? { onBatchEnd: (r: { epoch: number; batch: number; loss: number; seconds: number }) => say("DEBUG batch", r.batch, r.loss, r.seconds) } : {}),
+  ...(process.env.PROOF_DEBUG
+    ? { onBatchEnd: (r: { epoch: number; batch: number; loss: number; seconds: number }) => say("DEBUG batch", r.batch, r.loss, r.seconds) }
+    : {}),
 } as const;
 
 async function info(): Promise<void> {
@@ -68,7 +78,17 @@ async function info(): Promise<void> {
   }
   const device = (tf.backend() as unknown as { device: GPUDevice }).device;
   const l = device.limits;
-  say("INFO limits", JSON.stringify({ maxBufferSize: l.maxBufferSize, maxStorageBufferBindingSize: l.maxStorageBufferBindingSize, maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize, maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup }), "features", [...device.features].join(","));
+  say(
+    "INFO limits",
+    JSON.stringify({
+      maxBufferSize: l.maxBufferSize,
+      maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+      maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+    }),
+    "features",
+    [...device.features].join(","),
+  );
 }
 
 /** max|a-b| / max|b| */
@@ -116,7 +136,10 @@ async function checkKernels(): Promise<boolean> {
   tf.dispose([b.x, b.y]);
   net.dispose();
   opt.dispose();
-  say(`CHECK kernels: ${convs.length} conv gradients of a ResNet step (batch ${CHECK_BATCH}, ${HW} px), tsdl vs tfjs on this GPU: max rel. error ${worst.toExponential(2)}`, ok ? "OK" : "MISMATCH");
+  say(
+    `CHECK kernels: ${convs.length} conv gradients of a ResNet step (batch ${CHECK_BATCH}, ${HW} px), tsdl vs tfjs on this GPU: max rel. error ${worst.toExponential(2)}`,
+    ok ? "OK" : "MISMATCH",
+  );
   return ok;
 }
 
@@ -129,8 +152,17 @@ async function resnetSteps(batch: number, hw: number, steps: number, lr: number)
   const opt = new optim.SGD(net, { lr, momentum: 0.9, weightDecay: 1e-4 });
   const batches = Array.from({ length: steps }, (_, k) =>
     tf.tidy(() => ({
-      x: tf.transpose(tf.tensor4d(pattern(`input${k}`, [batch, 3, hw, hw], "bias", 0).map((v) => v * 10), [batch, 3, hw, hw]), [0, 2, 3, 1]),
-      y: tf.tensor1d(Array.from({ length: batch }, (_, i) => (i + k) % 10), "int32"),
+      x: tf.transpose(
+        tf.tensor4d(
+          pattern(`input${k}`, [batch, 3, hw, hw], "bias", 0).map((v) => v * 10),
+          [batch, 3, hw, hw],
+        ),
+        [0, 2, 3, 1],
+      ),
+      y: tf.tensor1d(
+        Array.from({ length: batch }, (_, i) => (i + k) % 10),
+        "int32",
+      ),
     })),
   );
   const h = await train(net, batches, null, 1, opt, new nn.CrossEntropyLoss(), quiet);
@@ -142,8 +174,15 @@ async function resnetSteps(batch: number, hw: number, steps: number, lr: number)
 
 function torch(args: string[]): Array<Record<string, unknown>> {
   const r = spawnSync(PYTHON, [path.join(HERE, "resnet_torch.py"), ...args], { encoding: "utf8", timeout: 300_000 });
-  if (r.status !== 0) throw new Error(`python3 resnet_torch.py ${args.join(" ")} failed (${r.status}): ${(r.stderr || r.stdout).trim().split("\n").slice(-3).join(" | ")}`);
-  return r.stdout.trim().split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+  if (r.status !== 0)
+    throw new Error(
+      `python3 resnet_torch.py ${args.join(" ")} failed (${r.status}): ${(r.stderr || r.stdout).trim().split("\n").slice(-3).join(" | ")}`,
+    );
+  return r.stdout
+    .trim()
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l));
 }
 
 /** A small CNN (every replaced kernel, BatchNorm) trained 6 steps on webgpu and on the cpu backend. */
@@ -151,14 +190,21 @@ async function smallCnnLosses(be: "webgpu" | "cpu"): Promise<number[]> {
   await backend.init(be, { verbose: false });
   const init = (s: number) => tf.initializers.glorotUniform({ seed: s });
   const input = tf.input({ shape: [16, 16, 3] });
-  let x = tf.layers.conv2d({ filters: 8, kernelSize: 7, strides: 2, padding: "valid", kernelInitializer: init(1) }).apply(input) as tf.SymbolicTensor;
+  let x = tf.layers
+    .conv2d({ filters: 8, kernelSize: 7, strides: 2, padding: "valid", kernelInitializer: init(1) })
+    .apply(input) as tf.SymbolicTensor;
   x = nn.batchNorm2d().apply(x) as tf.SymbolicTensor;
   x = tf.layers.reLU().apply(x) as tf.SymbolicTensor;
-  x = tf.layers.conv2d({ filters: 16, kernelSize: 3, strides: 2, padding: "same", useBias: false, kernelInitializer: init(2) }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers
+    .conv2d({ filters: 16, kernelSize: 3, strides: 2, padding: "same", useBias: false, kernelInitializer: init(2) })
+    .apply(x) as tf.SymbolicTensor;
   x = nn.batchNorm2d().apply(x) as tf.SymbolicTensor;
   x = tf.layers.reLU().apply(x) as tf.SymbolicTensor;
   x = tf.layers.globalAveragePooling2d({}).apply(x) as tf.SymbolicTensor;
-  const net = tf.model({ inputs: input, outputs: tf.layers.dense({ units: 10, kernelInitializer: init(3) }).apply(x) as tf.SymbolicTensor });
+  const net = tf.model({
+    inputs: input,
+    outputs: tf.layers.dense({ units: 10, kernelInitializer: init(3) }).apply(x) as tf.SymbolicTensor,
+  });
   const opt = new optim.SGD(net, { lr: 0.05, momentum: 0.9, weightDecay: 1e-3 });
   const batches = [0, 1, 2].map((i) => batchOf(8, 16, 20 + i));
   const h = await train(net, repeat(batches, 6), null, 1, opt, new nn.CrossEntropyLoss(), quiet);
@@ -178,7 +224,10 @@ async function check(): Promise<void> {
     const want = theirs.losses as number[];
     const e = Math.max(...mine.map((v, i) => Math.abs(v - want[i]) / Math.abs(want[i])));
     ok = ok && e <= 1e-3;
-    say(`CHECK ResNet ${steps} steps (batch ${CHECK_BATCH}, ${CHECK_HW} px, same weights and images): webgpu ${mine.map((v) => v.toFixed(5)).join(" ")} | PyTorch (${theirs.device}, fp32) ${want.map((v) => v.toFixed(5)).join(" ")} | max rel. diff ${e.toExponential(2)}`, e <= 1e-3 ? "OK" : "MISMATCH");
+    say(
+      `CHECK ResNet ${steps} steps (batch ${CHECK_BATCH}, ${CHECK_HW} px, same weights and images): webgpu ${mine.map((v) => v.toFixed(5)).join(" ")} | PyTorch (${theirs.device}, fp32) ${want.map((v) => v.toFixed(5)).join(" ")} | max rel. diff ${e.toExponential(2)}`,
+      e <= 1e-3 ? "OK" : "MISMATCH",
+    );
   } catch (err) {
     say("CHECK ResNet against PyTorch not run:", (err as Error).message, "| webgpu losses", mine.map((v) => v.toFixed(5)).join(" "));
   }
@@ -186,7 +235,10 @@ async function check(): Promise<void> {
   const cpu = await smallCnnLosses("cpu");
   const e = Math.max(...gpu.map((v, i) => Math.abs(v - cpu[i]) / Math.abs(cpu[i])));
   ok = ok && e <= 1e-3;
-  say(`CHECK small CNN, 6 steps of train(): webgpu ${gpu.map((v) => v.toFixed(5)).join(" ")} | cpu backend ${cpu.map((v) => v.toFixed(5)).join(" ")} | max rel. diff ${e.toExponential(2)}`, e <= 1e-3 ? "OK" : "MISMATCH");
+  say(
+    `CHECK small CNN, 6 steps of train(): webgpu ${gpu.map((v) => v.toFixed(5)).join(" ")} | cpu backend ${cpu.map((v) => v.toFixed(5)).join(" ")} | max rel. diff ${e.toExponential(2)}`,
+    e <= 1e-3 ? "OK" : "MISMATCH",
+  );
   say(ok ? "CHECK PASS" : "CHECK FAIL");
 }
 
@@ -207,7 +259,9 @@ async function trainSpeed(n: number, label: string, seconds = SECONDS): Promise<
   const h = await train(net, repeat(batches, steps), null, 1, opt, ce, quiet);
   const s = (performance.now() - t) / 1000;
   const ips = (n * steps) / s;
-  say(`TRAIN webgpu ${label} resnet ${HW}px batch ${n}: ${steps} steps in ${s.toFixed(2)} s = ${((s / steps) * 1000).toFixed(1)} ms/step = ${rate(ips)} images/s (first 2 steps, compiling, ${first.toFixed(1)} s; last loss ${h.batches[h.batches.length - 1].loss.toFixed(4)}; tensors ${tf.memory().numTensors})`);
+  say(
+    `TRAIN webgpu ${label} resnet ${HW}px batch ${n}: ${steps} steps in ${s.toFixed(2)} s = ${((s / steps) * 1000).toFixed(1)} ms/step = ${rate(ips)} images/s (first 2 steps, compiling, ${first.toFixed(1)} s; last loss ${h.batches[h.batches.length - 1].loss.toFixed(4)}; tensors ${tf.memory().numTensors})`,
+  );
   tf.dispose(batches.flatMap((b) => [b.x, b.y]));
   net.dispose();
   opt.dispose();
@@ -240,7 +294,9 @@ async function profile(): Promise<void> {
     await train(net, [b], null, 1, opt, new nn.CrossEntropyLoss(), quiet);
   });
   await gpuIdle();
-  say(`PROFILE one step (batch ${PROFILE_BATCH}, ${HW} px): ${calls.length} kernel calls, ${((performance.now() - t) / 1000).toFixed(2)} s recorded`);
+  say(
+    `PROFILE one step (batch ${PROFILE_BATCH}, ${HW} px): ${calls.length} kernel calls, ${((performance.now() - t) / 1000).toFixed(2)} s recorded`,
+  );
   const budget = (PROFILE_BUDGET_S * 1000) / 2;
   webgpuKernelOptions.tsdl = true;
   const tsdl = await replayKernels(calls, { budgetMs: budget });
@@ -249,7 +305,10 @@ async function profile(): Promise<void> {
   webgpuKernelOptions.tsdl = true;
   const table = profileTable({ "tfjs kernels": stock, "tsdl kernels": tsdl }, 16);
   for (const line of table.split("\n")) say(`PROFILE ${line}`);
-  if (tsdl.untimed || stock.untimed) say(`PROFILE untimed distinct calls (time box or failure): tsdl ${tsdl.untimed}, tfjs ${stock.untimed}; failed: ${[...new Set([...tsdl.failed, ...stock.failed])].join("; ") || "none"}`);
+  if (tsdl.untimed || stock.untimed)
+    say(
+      `PROFILE untimed distinct calls (time box or failure): tsdl ${tsdl.untimed}, tfjs ${stock.untimed}; failed: ${[...new Set([...tsdl.failed, ...stock.failed])].join("; ") || "none"}`,
+    );
   tf.dispose([b.x, b.y]);
 }
 
@@ -272,12 +331,19 @@ async function loader(): Promise<void> {
   const opt = new optim.SGD(net, { lr: 0.01, weightDecay: 1e-4 });
   const ce = new nn.CrossEntropyLoss();
   for (const workers of [0, LOADER_WORKERS]) {
-    const dl = new data.DataLoader(data.subset(set, LOADER_BATCH * (LOADER_STEPS + 2)), { batchSize: LOADER_BATCH, shuffle: true, seed: 0, numWorkers: workers });
+    const dl = new data.DataLoader(data.subset(set, LOADER_BATCH * (LOADER_STEPS + 2)), {
+      batchSize: LOADER_BATCH,
+      shuffle: true,
+      seed: 0,
+      numWorkers: workers,
+    });
     const h = await train(net, dl, null, 1, opt, ce, quiet);
     const timed = h.batches.slice(2); // after compiling and the workers' start
     const s = timed.reduce((a, r) => a + r.seconds, 0);
     dl.close();
-    say(`LOADER train() fed by a DataLoader (the tutorial's transforms: Resize, RandomHorizontalFlip, RandomCrop, ColorJitter, ToTensor, Normalize), batch ${LOADER_BATCH}, numWorkers ${workers}: ${rate((LOADER_BATCH * timed.length) / s)} images/s over ${timed.length} batches`);
+    say(
+      `LOADER train() fed by a DataLoader (the tutorial's transforms: Resize, RandomHorizontalFlip, RandomCrop, ColorJitter, ToTensor, Normalize), batch ${LOADER_BATCH}, numWorkers ${workers}: ${rate((LOADER_BATCH * timed.length) / s)} images/s over ${timed.length} batches`,
+    );
   }
   net.dispose();
   opt.dispose();
@@ -299,25 +365,36 @@ async function summary(): Promise<void> {
   const device = torchRuns.find((r) => r.device)?.device ?? "?";
   for (const [n, v] of ours) {
     const t = fp32.get(n);
-    say(`SUMMARY batch ${n}, ${HW} px: tsdl on webgpu ${v} images/s; PyTorch ${device} fp32 ${t ?? "-"} images/s${t ? `; ratio ${(v / t).toFixed(2)}x` : ""}`);
+    say(
+      `SUMMARY batch ${n}, ${HW} px: tsdl on webgpu ${v} images/s; PyTorch ${device} fp32 ${t ?? "-"} images/s${t ? `; ratio ${(v / t).toFixed(2)}x` : ""}`,
+    );
   }
   for (const r of tf32) say(`SUMMARY PyTorch with TF32 (its default for convolutions) at batch ${r.batch}: ${r.images_per_s} images/s`);
-  for (const [n, v] of stock) if (ours.has(n)) say(`SUMMARY tsdl's kernels against tfjs's own at batch ${n}: ${ours.get(n)} vs ${v} images/s = ${(ours.get(n)! / v).toFixed(1)}x`);
+  for (const [n, v] of stock)
+    if (ours.has(n))
+      say(`SUMMARY tsdl's kernels against tfjs's own at batch ${n}: ${ours.get(n)} vs ${v} images/s = ${(ours.get(n)! / v).toFixed(1)}x`);
   for (const l of log) {
     const m = /^TRAIN webgpu tsdl-kernels\+dawn-flags resnet \d+px batch (\d+): .* = ([\d.]+) images\/s/.exec(l);
     const base = m ? ours.get(Number(m[1])) : undefined;
-    if (m) say(`SUMMARY with Dawn's unsafe toggles (disable_robustness, disable_workgroup_init, skip_validation) at batch ${m[1]}: ${m[2]} images/s${base ? ` (${(Number(m[2]) / base).toFixed(2)}x the default)` : ""}`);
+    if (m)
+      say(
+        `SUMMARY with Dawn's unsafe toggles (disable_robustness, disable_workgroup_init, skip_validation) at batch ${m[1]}: ${m[2]} images/s${base ? ` (${(Number(m[2]) / base).toFixed(2)}x the default)` : ""}`,
+      );
   }
   if (ours.size) {
     const [bestN, best] = [...ours.entries()].sort((a, b) => b[1] - a[1])[0];
     const t = fp32.get(bestN);
-    say(`SUMMARY goals: epoch of 50,000 images ${(50000 / best).toFixed(1)} s (goal <= 27 s), ${best} images/s (goal >= 1850), ${t ? `${(best / t).toFixed(2)}x PyTorch fp32` : "PyTorch not measured"} (goal >= 0.5x), at batch ${bestN}`);
+    say(
+      `SUMMARY goals: epoch of 50,000 images ${(50000 / best).toFixed(1)} s (goal <= 27 s), ${best} images/s (goal >= 1850), ${t ? `${(best / t).toFixed(2)}x PyTorch fp32` : "PyTorch not measured"} (goal >= 0.5x), at batch ${bestN}`,
+    );
   }
   await backend.init("cpu", { verbose: false });
   const net = models.resnet(3, 10);
   const mine = net.trainableWeights.reduce((k, w) => k + w.shape.reduce((a: number, b) => a * (b as number), 1), 0);
   const theirs = torchRuns.find((r) => r.what === "params")?.params;
-  say(`SUMMARY parameters: tsdl's models.resnet ${mine}, the bench's PyTorch ResNet ${theirs ?? "-"}${theirs === undefined ? "" : theirs === mine ? " (same)" : " (DIFFERENT)"}`);
+  say(
+    `SUMMARY parameters: tsdl's models.resnet ${mine}, the bench's PyTorch ResNet ${theirs ?? "-"}${theirs === undefined ? "" : theirs === mine ? " (same)" : " (DIFFERENT)"}`,
+  );
   const verdict = log.find((l) => /^CHECK (PASS|FAIL)/.test(l));
   say(`SUMMARY correctness: ${verdict ? verdict.replace(/ \[[\d.]+s\]$/, "") : "CHECK did not finish"}`);
 }

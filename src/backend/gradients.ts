@@ -43,7 +43,10 @@ let registered = false;
 /** Replace Mean's and Sum's gradients (idempotent; the gradient registry is shared by all backends). */
 export function registerBroadcastGradients(): void {
   if (registered) return;
-  for (const [kernelName, gradFunc] of [[tf.Mean, meanGrad], [tf.Sum, sumGrad]] as const) {
+  for (const [kernelName, gradFunc] of [
+    [tf.Mean, meanGrad],
+    [tf.Sum, sumGrad],
+  ] as const) {
     const original = tf.getGradient(kernelName);
     if (!original) throw new Error(`tsdl: tfjs has no gradient for ${kernelName} to replace`);
     tf.registerGradient({ ...original, gradFunc });

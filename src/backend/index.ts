@@ -186,7 +186,14 @@ function infoRows(info: BackendInfo): [string, string[]][] {
     ["name", [info.name]],
     ["device", [info.device]],
     ["why", [info.why]],
-    ["versions", [Object.entries(info.versions).map(([pkg, v]) => `${pkg} ${v}`).join(", ")]],
+    [
+      "versions",
+      [
+        Object.entries(info.versions)
+          .map(([pkg, v]) => `${pkg} ${v}`)
+          .join(", "),
+      ],
+    ],
     ["skipped", info.skipped.length ? info.skipped.map((s) => `${s.backend}: ${s.reason}`) : ["none"]],
   ];
 }
@@ -197,7 +204,9 @@ function showInfo(this: BackendInfo): MimeBundle {
   const text = ["BackendInfo", ...rows.flatMap(([k, vs]) => vs.map((v, i) => `  ${(i ? "" : k).padEnd(9)}${v}`))].join("\n");
   const html =
     `<table><caption style="text-align:left">BackendInfo</caption>` +
-    rows.map(([k, vs]) => `<tr><th style="text-align:left">${k}</th><td style="text-align:left">${vs.map(escapeHtml).join("<br>")}</td></tr>`).join("") +
+    rows
+      .map(([k, vs]) => `<tr><th style="text-align:left">${k}</th><td style="text-align:left">${vs.map(escapeHtml).join("<br>")}</td></tr>`)
+      .join("") +
     `</table>`;
   return { "text/html": html, "text/plain": text };
 }
@@ -238,7 +247,12 @@ export async function init(name?: BackendName | "auto", opts: InitOptions = {}):
 /** The current selection (after `init()`), as data. */
 export function info(): BackendInfo {
   if (!current) throw new Error("tsdl: no backend selected yet; call `await backend.init()` first");
-  return withDisplay({ ...current, skipped: [...current.skipped], versions: { ...current.versions }, ...(current.adapter ? { adapter: { ...current.adapter } } : {}) });
+  return withDisplay({
+    ...current,
+    skipped: [...current.skipped],
+    versions: { ...current.versions },
+    ...(current.adapter ? { adapter: { ...current.adapter } } : {}),
+  });
 }
 
 /**
@@ -246,7 +260,9 @@ export function info(): BackendInfo {
  * are still (or again) on the CPU. Undefined otherwise: read with `await t.data()` instead.
  */
 export function hostValues(t: tf.Tensor): tf.TypedArray | undefined {
-  const owner = (tf.engine() as unknown as { state: { tensorInfo: WeakMap<object, { backend: tf.KernelBackend }> } }).state.tensorInfo.get(t.dataId)?.backend;
+  const owner = (tf.engine() as unknown as { state: { tensorInfo: WeakMap<object, { backend: tf.KernelBackend }> } }).state.tensorInfo.get(
+    t.dataId,
+  )?.backend;
   if (owner && owner === tf.findBackend("webgpu")) return webgpuHostValues(t);
   return t.dataSync() as tf.TypedArray;
 }

@@ -28,7 +28,9 @@ export function buildHostBatch(dataset: Dataset<unknown>, seed: number, epoch: n
       item = dataset.get(index, new Generator(deriveSeed(seed, epoch, index)));
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
-      const wrapped = new Error(`tsdl.data: sample ${index} of the dataset (epoch ${epoch}) failed in get() or its transform: ${err.name}: ${err.message}`);
+      const wrapped = new Error(
+        `tsdl.data: sample ${index} of the dataset (epoch ${epoch}) failed in get() or its transform: ${err.name}: ${err.message}`,
+      );
       (wrapped as { cause?: unknown }).cause = e;
       throw wrapped;
     }

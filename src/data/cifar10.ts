@@ -64,7 +64,9 @@ function expectedRecords(folder: string): { count(name: string): number | undefi
   try {
     counts = JSON.parse(fs.readFileSync(listing, "utf8"));
   } catch (e) {
-    throw new Error(`tsdl.data: ${listing} is not valid JSON (${(e as Error).message}); it lists the images of each batch file, e.g. {"test_batch.bin": 100}`);
+    throw new Error(
+      `tsdl.data: ${listing} is not valid JSON (${(e as Error).message}); it lists the images of each batch file, e.g. {"test_batch.bin": 100}`,
+    );
   }
   if (!isObject(counts)) fail("tsdl.data", listing, 'an object of image counts per file, e.g. {"test_batch.bin": 100}', counts);
   return {
@@ -97,7 +99,10 @@ function readBatch(file: string, rootInfo: string, root: string): Buffer {
   const expected = expectedRecords(path.dirname(file));
   const want = expected.count(path.basename(file));
   const listing = path.join(path.dirname(file), CIFAR10_COUNTS_FILE);
-  if (want === undefined) throw new Error(`tsdl.data: ${listing} lists no image count for ${path.basename(file)}; add it, e.g. {"${path.basename(file)}": ${buf.length / CIFAR10_RECORD}}`);
+  if (want === undefined)
+    throw new Error(
+      `tsdl.data: ${listing} lists no image count for ${path.basename(file)}; add it, e.g. {"${path.basename(file)}": ${buf.length / CIFAR10_RECORD}}`,
+    );
   if (buf.length !== want * CIFAR10_RECORD) {
     throw new Error(
       `tsdl.data: CIFAR-10 file ${file} holds ${buf.length / CIFAR10_RECORD} images (${buf.length} bytes), expected ${want} ` +

@@ -96,7 +96,10 @@ export class DataLoader<X = FloatImage> implements AsyncIterable<LoaderBatch> {
   private running = false;
   private currentStats: DataLoaderStats = { batches: 0, waitMs: 0, produceMs: 0 };
 
-  constructor(readonly dataset: Dataset<Sample<X>>, opts: DataLoaderOptions = {}) {
+  constructor(
+    readonly dataset: Dataset<Sample<X>>,
+    opts: DataLoaderOptions = {},
+  ) {
     if (!dataset || typeof dataset.get !== "function" || !Number.isInteger(dataset.length)) {
       throw new Error(`tsdl.data: DataLoader needs a dataset with length and get(i), got ${describe(dataset)}`);
     }
@@ -110,7 +113,9 @@ export class DataLoader<X = FloatImage> implements AsyncIterable<LoaderBatch> {
     checkInt("tsdl.data.DataLoader", "prefetch", this.prefetch, 0);
     this.persistentWorkers = opts.persistentWorkers ?? false;
     if (this.persistentWorkers && this.numWorkers === 0) {
-      throw new Error("tsdl.data: DataLoader persistentWorkers needs numWorkers > 0 (there are no worker threads to keep), got numWorkers 0");
+      throw new Error(
+        "tsdl.data: DataLoader persistentWorkers needs numWorkers > 0 (there are no worker threads to keep), got numWorkers 0",
+      );
     }
     if (this.numWorkers > 0 && !dataset.workerSpec?.()) {
       throw new Error(
@@ -142,9 +147,15 @@ export class DataLoader<X = FloatImage> implements AsyncIterable<LoaderBatch> {
   /** Restores a position: the next `for await` continues with batch `batch` of epoch `epoch`. */
   loadStateDict(state: DataLoaderState): void {
     const ok =
-      state && Number.isSafeInteger(state.seed) && Number.isInteger(state.epoch) && state.epoch >= 0 && Number.isInteger(state.batch) && state.batch >= 0;
+      state &&
+      Number.isSafeInteger(state.seed) &&
+      Number.isInteger(state.epoch) &&
+      state.epoch >= 0 &&
+      Number.isInteger(state.batch) &&
+      state.batch >= 0;
     if (!ok) throw new Error(`tsdl.data: DataLoader state must be { seed, epoch, batch } with integers, got ${JSON.stringify(state)}`);
-    if (state.batch > this.length) throw new Error(`tsdl.data: DataLoader state batch ${state.batch} is past the end of an epoch (${this.length} batches)`);
+    if (state.batch > this.length)
+      throw new Error(`tsdl.data: DataLoader state batch ${state.batch} is past the end of an epoch (${this.length} batches)`);
     if (this.running) throw new Error("tsdl.data: loadStateDict() while the loader is being iterated; call it between epochs");
     this.seed = state.seed;
     this.nextEpoch = state.epoch;

@@ -25,7 +25,10 @@ export function checkIndex(index: number, length: number, who: string): void {
 export class Subset<T> implements Dataset<T> {
   readonly indices: Int32Array;
 
-  constructor(readonly dataset: Dataset<T>, indices: ArrayLike<number>) {
+  constructor(
+    readonly dataset: Dataset<T>,
+    indices: ArrayLike<number>,
+  ) {
     this.indices = Int32Array.from(indices as ArrayLike<number>);
     Array.from(indices).forEach((i) => checkIndex(i, dataset.length, "Subset"));
   }
@@ -54,7 +57,10 @@ export function subset<T>(dataset: Dataset<T>, n: number | ArrayLike<number>): S
     if (!Number.isInteger(n) || n < 0 || n > dataset.length) {
       throw new RangeError(`tsdl.data: subset size must be an integer in [0, ${dataset.length}] (the dataset's length), got ${n}`);
     }
-    return new Subset(dataset, Array.from({ length: n }, (_, i) => i));
+    return new Subset(
+      dataset,
+      Array.from({ length: n }, (_, i) => i),
+    );
   }
   return new Subset(dataset, n);
 }

@@ -9,7 +9,18 @@ import { Spec, transformSpec, TransformLike } from "./transforms/transform";
 
 /** Where Debian's dataset-fashion-mnist package installs the files. */
 export const FASHION_MNIST_DEBIAN_ROOT = "/usr/share/datasets/fashion-mnist";
-export const FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"] as const;
+export const FASHION_MNIST_CLASSES = [
+  "T-shirt/top",
+  "Trouser",
+  "Pullover",
+  "Dress",
+  "Coat",
+  "Sandal",
+  "Shirt",
+  "Sneaker",
+  "Bag",
+  "Ankle boot",
+] as const;
 
 export interface FashionMNISTOptions<X = Image> {
   /** Training split (60000 images) or test split (t10k, 10000). Default true. */
@@ -29,7 +40,10 @@ interface Idx {
 
 /** Parses an idx file: magic 0x0000 08 <ndim>, ndim big-endian uint32 sizes, then unsigned bytes. */
 export function parseIdx(buf: Uint8Array, file: string): Idx {
-  const bad = (why: string): Error => new Error(`tsdl.data: ${file} is not a valid idx file: ${why}. Reinstall the data (Debian: apt-get install --reinstall dataset-fashion-mnist).`);
+  const bad = (why: string): Error =>
+    new Error(
+      `tsdl.data: ${file} is not a valid idx file: ${why}. Reinstall the data (Debian: apt-get install --reinstall dataset-fashion-mnist).`,
+    );
   if (buf.length < 4 || buf[0] !== 0 || buf[1] !== 0) throw bad("bad magic number");
   if (buf[2] !== 0x08) throw bad(`element type 0x${buf[2].toString(16)} (only unsigned bytes, 0x08, are supported)`);
   const ndim = buf[3];
@@ -116,7 +130,10 @@ export class FashionMNIST<X = Image> extends ImageDataset<X> {
   workerSpec(): Spec | undefined {
     const t = this.transform === undefined ? undefined : transformSpec(this.transform);
     if (this.transform !== undefined && t === undefined) return undefined;
-    return { kind: "FashionMNIST", args: [this.root, { train: this.train, transform: t, arrays: { data: this.data, targets: this.targets } }] };
+    return {
+      kind: "FashionMNIST",
+      args: [this.root, { train: this.train, transform: t, arrays: { data: this.data, targets: this.targets } }],
+    };
   }
 
   override toString(): string {

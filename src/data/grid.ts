@@ -36,11 +36,15 @@ function toBytes(data: ArrayLike<number>, range: readonly [number, number] | "mi
 
 function asImages(input: GridInput | readonly GridInput[], range: readonly [number, number] | "minmax"): Image[] {
   if (input instanceof tf.Tensor) {
-    if (input.rank !== 3 && input.rank !== 4) throw new Error(`tsdl.data: makeGrid takes a [N, H, W, C] or [H, W, C] tensor, got shape [${input.shape}]`);
+    if (input.rank !== 3 && input.rank !== 4)
+      throw new Error(`tsdl.data: makeGrid takes a [N, H, W, C] or [H, W, C] tensor, got shape [${input.shape}]`);
     const [n, h, w, c] = input.rank === 3 ? [1, ...input.shape] : input.shape;
     if (c !== 1 && c !== 3) throw new Error(`tsdl.data: makeGrid needs 1 or 3 channels (NHWC), got shape [${input.shape}]`);
     const values = input.dataSync();
-    return Array.from({ length: n }, (_, k) => new Image(toBytes(values.subarray(k * h * w * c, (k + 1) * h * w * c), range), h, w, c as 1 | 3));
+    return Array.from(
+      { length: n },
+      (_, k) => new Image(toBytes(values.subarray(k * h * w * c, (k + 1) * h * w * c), range), h, w, c as 1 | 3),
+    );
   }
   const list = Array.isArray(input) ? input : [input];
   return list.flatMap((x) => {
@@ -60,8 +64,10 @@ export function makeGrid(images: GridInput | readonly GridInput[], opts: MakeGri
   const padding = opts.padding ?? 2;
   const padValue = opts.padValue ?? 0;
   if (!Number.isInteger(nrow) || nrow < 1) throw new Error(`tsdl.data: makeGrid nrow must be a positive integer, got ${nrow}`);
-  if (!Number.isInteger(padding) || padding < 0) throw new Error(`tsdl.data: makeGrid padding must be a non-negative integer, got ${padding}`);
-  if (!Number.isInteger(padValue) || padValue < 0 || padValue > 255) throw new Error(`tsdl.data: makeGrid padValue must be an integer in [0, 255], got ${padValue}`);
+  if (!Number.isInteger(padding) || padding < 0)
+    throw new Error(`tsdl.data: makeGrid padding must be a non-negative integer, got ${padding}`);
+  if (!Number.isInteger(padValue) || padValue < 0 || padValue > 255)
+    throw new Error(`tsdl.data: makeGrid padValue must be an integer in [0, 255], got ${padValue}`);
   const range = opts.valueRange ?? [0, 1];
   if (range !== "minmax" && !(Array.isArray(range) && range.length === 2 && range[0] < range[1])) {
     throw new Error(`tsdl.data: makeGrid valueRange must be [low, high] with low < high, or "minmax", got ${JSON.stringify(range)}`);

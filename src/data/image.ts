@@ -5,7 +5,10 @@ import { encodePng } from "./png";
 // channels), `FloatImage` is what ToTensor gives (float32, same HWC layout: tfjs is channels-last).
 
 function checkShape(what: string, length: number, height: number, width: number, channels: number): void {
-  for (const [name, v] of [["height", height], ["width", width]] as const) {
+  for (const [name, v] of [
+    ["height", height],
+    ["width", width],
+  ] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`tsdl.data: ${what} ${name} must be a positive integer, got ${v}`);
   }
   if (channels !== 1 && channels !== 3) throw new Error(`tsdl.data: ${what} channels must be 1 (gray) or 3 (RGB), got ${channels}`);
@@ -40,7 +43,8 @@ export class Image extends HwcImage<Uint8Array> {
 
   /** PNG bytes, each pixel shown as `scale` x `scale` (small CIFAR images are easier to see at 4). */
   toPng(scale = 1): Buffer {
-    if (!Number.isInteger(scale) || scale < 1 || scale > 32) throw new Error(`tsdl.data: PNG scale must be an integer in [1, 32], got ${scale}`);
+    if (!Number.isInteger(scale) || scale < 1 || scale > 32)
+      throw new Error(`tsdl.data: PNG scale must be an integer in [1, 32], got ${scale}`);
     return encodePng(this.data, this.height, this.width, this.channels, scale);
   }
 

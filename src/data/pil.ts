@@ -134,7 +134,16 @@ function accumulateRows(acc: Int32Array, src: Uint8Array, kk: Int32Array, k0: nu
 }
 
 /** Output columns [x0, x1) of the horizontal pass, for source rows [y0, y1). */
-function resampleHorizontal(src: Uint8Array, inW: number, c: number, y0: number, y1: number, co: Coeffs, x0: number, x1: number): Uint8Array {
+function resampleHorizontal(
+  src: Uint8Array,
+  inW: number,
+  c: number,
+  y0: number,
+  y1: number,
+  co: Coeffs,
+  x0: number,
+  x1: number,
+): Uint8Array {
   const outW = x1 - x0;
   const out = new Uint8Array((y1 - y0) * outW * c);
   const { ksize, bounds, kk } = co;
@@ -235,7 +244,16 @@ export function resample(img: Image, height: number, width: number, filter: Resa
  * window: every output pixel of PIL's resampler depends only on its own row and column taps, so the bytes are
  * those of resizing everything and cropping (what Resize followed by RandomCrop does).
  */
-export function resampleRegion(img: Image, height: number, width: number, filter: ResampleFilter, top: number, left: number, h: number, w: number): Image {
+export function resampleRegion(
+  img: Image,
+  height: number,
+  width: number,
+  filter: ResampleFilter,
+  top: number,
+  left: number,
+  h: number,
+  w: number,
+): Image {
   const { data, height: inH, width: inW, channels: c } = img;
   if (top < 0 || left < 0 || h < 1 || w < 1 || top + h > height || left + w > width) {
     throw new Error(`tsdl.data: window ${h}x${w} at (${top}, ${left}) is outside the ${height}x${width} resized image`);
@@ -244,7 +262,10 @@ export function resampleRegion(img: Image, height: number, width: number, filter
   // the source rows the window needs
   const y0 = vert ? vert.bounds[top * 2] : top;
   const y1 = vert ? vert.bounds[(top + h - 1) * 2] + vert.bounds[(top + h - 1) * 2 + 1] : top + h;
-  const rows = width !== inW ? resampleHorizontal(data, inW, c, y0, y1, cachedCoefficients(inW, width, filter), left, left + w) : copyColumns(img, y0, y1, left, w);
+  const rows =
+    width !== inW
+      ? resampleHorizontal(data, inW, c, y0, y1, cachedCoefficients(inW, width, filter), left, left + w)
+      : copyColumns(img, y0, y1, left, w);
   const out = vert ? resampleVertical(rows, y0, w, c, vert, top, top + h) : rows;
   return new Image(out, h, w, c);
 }
@@ -420,19 +441,52 @@ export function rotateHue(rgb: Uint8Array, shift: number): Uint8Array {
     const uq = (v * HSV_Q[k] + 0.5) | 0;
     const ut = (v * HSV_T[k] + 0.5) | 0;
     switch (HSV_SECTOR[k]) {
-      case 0: out[p] = v; out[p + 1] = ut; out[p + 2] = up; break;
-      case 1: out[p] = uq; out[p + 1] = v; out[p + 2] = up; break;
-      case 2: out[p] = up; out[p + 1] = v; out[p + 2] = ut; break;
-      case 3: out[p] = up; out[p + 1] = uq; out[p + 2] = v; break;
-      case 4: out[p] = ut; out[p + 1] = up; out[p + 2] = v; break;
-      default: out[p] = v; out[p + 1] = up; out[p + 2] = uq; break;
+      case 0:
+        out[p] = v;
+        out[p + 1] = ut;
+        out[p + 2] = up;
+        break;
+      case 1:
+        out[p] = uq;
+        out[p + 1] = v;
+        out[p + 2] = up;
+        break;
+      case 2:
+        out[p] = up;
+        out[p + 1] = v;
+        out[p + 2] = ut;
+        break;
+      case 3:
+        out[p] = up;
+        out[p + 1] = uq;
+        out[p + 2] = v;
+        break;
+      case 4:
+        out[p] = ut;
+        out[p + 1] = up;
+        out[p + 2] = v;
+        break;
+      default:
+        out[p] = v;
+        out[p + 1] = up;
+        out[p + 2] = uq;
+        break;
     }
   }
   return out;
 }
 
 /** resampleVertical with each resulting byte mapped through its channel's 256-entry table into floats. */
-function resampleVerticalToFloat(src: Uint8Array, yOff: number, w: number, c: number, co: Coeffs, r0: number, r1: number, lut: Float32Array): Float32Array {
+function resampleVerticalToFloat(
+  src: Uint8Array,
+  yOff: number,
+  w: number,
+  c: number,
+  co: Coeffs,
+  r0: number,
+  r1: number,
+  lut: Float32Array,
+): Float32Array {
   const stride = w * c;
   const out = new Float32Array((r1 - r0) * stride);
   const { ksize, bounds, kk } = co;
@@ -451,8 +505,10 @@ function resampleVerticalToFloat(src: Uint8Array, yOff: number, w: number, c: nu
       const d = n === 3 ? b + stride : b;
       for (let i = 0; i < stride; i += 3) {
         out[o + i] = lut[clip8((ROUND + Math.imul(src[a + i], ka) + Math.imul(src[b + i], kb) + Math.imul(src[d + i], kc)) | 0)];
-        out[o + i + 1] = lut[256 + clip8((ROUND + Math.imul(src[a + i + 1], ka) + Math.imul(src[b + i + 1], kb) + Math.imul(src[d + i + 1], kc)) | 0)];
-        out[o + i + 2] = lut[512 + clip8((ROUND + Math.imul(src[a + i + 2], ka) + Math.imul(src[b + i + 2], kb) + Math.imul(src[d + i + 2], kc)) | 0)];
+        out[o + i + 1] =
+          lut[256 + clip8((ROUND + Math.imul(src[a + i + 1], ka) + Math.imul(src[b + i + 1], kb) + Math.imul(src[d + i + 1], kc)) | 0)];
+        out[o + i + 2] =
+          lut[512 + clip8((ROUND + Math.imul(src[a + i + 2], ka) + Math.imul(src[b + i + 2], kb) + Math.imul(src[d + i + 2], kc)) | 0)];
       }
       continue;
     }
@@ -467,7 +523,15 @@ function resampleVerticalToFloat(src: Uint8Array, yOff: number, w: number, c: nu
  * floats of resizing, cropping and then converting, without the intermediate uint8 image.
  */
 export function resampleRegionToFloat(
-  img: Image, height: number, width: number, filter: ResampleFilter, top: number, left: number, h: number, w: number, lut: Float32Array,
+  img: Image,
+  height: number,
+  width: number,
+  filter: ResampleFilter,
+  top: number,
+  left: number,
+  h: number,
+  w: number,
+  lut: Float32Array,
 ): FloatImage {
   const c = img.channels;
   if (height === img.height) {
@@ -480,7 +544,10 @@ export function resampleRegionToFloat(
   const vert = cachedCoefficients(img.height, height, filter);
   const y0 = vert.bounds[top * 2];
   const y1 = vert.bounds[(top + h - 1) * 2] + vert.bounds[(top + h - 1) * 2 + 1];
-  const rows = width !== img.width ? resampleHorizontal(img.data, img.width, c, y0, y1, cachedCoefficients(img.width, width, filter), left, left + w) : copyColumns(img, y0, y1, left, w);
+  const rows =
+    width !== img.width
+      ? resampleHorizontal(img.data, img.width, c, y0, y1, cachedCoefficients(img.width, width, filter), left, left + w)
+      : copyColumns(img, y0, y1, left, w);
   return new FloatImage(resampleVerticalToFloat(rows, y0, w, c, vert, top, top + h, lut), h, w, c);
 }
 

@@ -27,7 +27,10 @@ function build(spec: Spec): unknown {
       return new T.Compose((args[0] as Spec[]).map((s) => build(s) as T.TransformLike));
     case "CIFAR10":
     case "FashionMNIST": {
-      const [root, opts] = args as [string, { train: boolean; transform?: Spec; records?: Uint8Array; arrays?: { data: Uint8Array; targets: Uint8Array } }];
+      const [root, opts] = args as [
+        string,
+        { train: boolean; transform?: Spec; records?: Uint8Array; arrays?: { data: Uint8Array; targets: Uint8Array } },
+      ];
       const transform = opts.transform ? (build(opts.transform) as T.TransformLike) : undefined;
       return kind === "CIFAR10"
         ? new CIFAR10(root, { train: opts.train, transform, records: opts.records })
@@ -37,7 +40,10 @@ function build(spec: Spec): unknown {
       return new Subset(build(args[0] as Spec) as Dataset<unknown>, args[1] as number[]);
     default: {
       const ctor = TRANSFORMS[kind];
-      if (!ctor) throw new Error(`tsdl.data: unknown spec kind ${JSON.stringify(kind)}; known: Compose, CIFAR10, FashionMNIST, Subset, ${Object.keys(TRANSFORMS).join(", ")}`);
+      if (!ctor)
+        throw new Error(
+          `tsdl.data: unknown spec kind ${JSON.stringify(kind)}; known: Compose, CIFAR10, FashionMNIST, Subset, ${Object.keys(TRANSFORMS).join(", ")}`,
+        );
       return new (ctor as unknown as new (...a: unknown[]) => unknown)(...args);
     }
   }

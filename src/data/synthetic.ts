@@ -58,7 +58,8 @@ export function writeSyntheticCifar10(root?: string, opts: SyntheticCifar10Optio
   const test = opts.test ?? 100;
   checkCount("train", train);
   checkCount("test", test);
-  if (train < CIFAR10_TRAIN_FILES.length) throw new Error(`tsdl.data: writeSyntheticCifar10 train must be at least 5 (one per data_batch file), got ${train}`);
+  if (train < CIFAR10_TRAIN_FILES.length)
+    throw new Error(`tsdl.data: writeSyntheticCifar10 train must be at least 5 (one per data_batch file), got ${train}`);
   const g = new Generator(opts.seed ?? 0);
   const folder = path.join(dataRoot(root).root, CIFAR10_FOLDER);
   fs.mkdirSync(folder, { recursive: true });

@@ -92,7 +92,8 @@ export function bundle(b: MimeBundle): MimeBundleValue {
     throw new TypeError(`bundle() takes a non-empty { mimeType: data } object, e.g. { "text/plain": "hi" }; got ${util.inspect(b)}`);
   }
   for (const k of Object.keys(b)) {
-    if (!/^[a-z]+\/[-+.\w]+$/i.test(k)) throw new TypeError(`bundle(): ${JSON.stringify(k)} is not a MIME type (type/subtype, e.g. "text/html")`);
+    if (!/^[a-z]+\/[-+.\w]+$/i.test(k))
+      throw new TypeError(`bundle(): ${JSON.stringify(k)} is not a MIME type (type/subtype, e.g. "text/html")`);
   }
   return new MimeBundleValue(b);
 }
@@ -155,10 +156,18 @@ export interface Summary {
  */
 export function withSummary<T extends object>(value: T, summary: (v: T) => Summary): T {
   const hidden = (v: unknown): PropertyDescriptor => ({ value: v, enumerable: false, configurable: true, writable: true });
-  Object.defineProperty(value, JUPYTER_DISPLAY, hidden(() => {
-    const s = summary(value);
-    return s.html === undefined ? { "text/plain": s.text } : { "text/plain": s.text, "text/html": s.html };
-  }));
-  Object.defineProperty(value, util.inspect.custom, hidden(() => summary(value).text));
+  Object.defineProperty(
+    value,
+    JUPYTER_DISPLAY,
+    hidden(() => {
+      const s = summary(value);
+      return s.html === undefined ? { "text/plain": s.text } : { "text/plain": s.text, "text/html": s.html };
+    }),
+  );
+  Object.defineProperty(
+    value,
+    util.inspect.custom,
+    hidden(() => summary(value).text),
+  );
   return value;
 }

@@ -14,7 +14,8 @@ export function checkOptimizer(optimizer: unknown, where: string): SchedulableOp
 /** A scalar for every group, or one value per group (PyTorch's `_format_param`). */
 export function perGroup(name: string, value: number | readonly number[], nGroups: number, where: string): number[] {
   if (Array.isArray(value)) {
-    if (value.length !== nGroups) throw new Error(`${where}: expected ${nGroups} values for ${name} (one per param group), got ${value.length}`);
+    if (value.length !== nGroups)
+      throw new Error(`${where}: expected ${nGroups} values for ${name} (one per param group), got ${value.length}`);
     value.forEach((v, i) => checkNumber(where, `${name}[${i}]`, v));
     return [...value];
   }

@@ -140,7 +140,8 @@ export abstract class Scheduler {
       let value: unknown;
       if (k === "optimizer") value = optimizer;
       else if (v instanceof Scheduler) value = v.cloneOnto(optimizer, seen);
-      else if (Array.isArray(v)) value = v.map((x) => (x instanceof Scheduler ? x.cloneOnto(optimizer, seen) : typeof x === "function" ? x : copyData(x)));
+      else if (Array.isArray(v))
+        value = v.map((x) => (x instanceof Scheduler ? x.cloneOnto(optimizer, seen) : typeof x === "function" ? x : copyData(x)));
       else if (typeof v === "function") value = v;
       else value = copyData(v);
       (c as unknown as StateDict)[k] = value;

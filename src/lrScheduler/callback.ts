@@ -55,7 +55,9 @@ export class SchedulerCallback extends tf.Callback {
     if (!(scheduler instanceof Scheduler)) throw new Error(`schedulerCallback: expected a scheduler, got ${describe(scheduler)}`);
     this.every = checkOneOf("schedulerCallback", "every", options.every ?? "epoch", ["epoch", "batch"] as const);
     if (options.monitor !== undefined && !scheduler.needsMetric) {
-      throw new Error(`schedulerCallback: monitor ${JSON.stringify(options.monitor)} is only used with ReduceLROnPlateau, not ${scheduler.name}`);
+      throw new Error(
+        `schedulerCallback: monitor ${JSON.stringify(options.monitor)} is only used with ReduceLROnPlateau, not ${scheduler.name}`,
+      );
     }
     if (options.monitor !== undefined && typeof options.monitor !== "string") {
       throw new Error(`schedulerCallback: monitor must be a log key such as "val_loss", got ${describe(options.monitor)}`);
@@ -82,7 +84,9 @@ export class SchedulerCallback extends tf.Callback {
       throw new Error(
         `schedulerCallback: monitor ${JSON.stringify(this.monitor)} is not in the ${this.every} logs ` +
           `(keys: ${keys.length ? keys.join(", ") : "none"}). ` +
-          (this.monitor.startsWith("val_") ? "Give fit validationData or validationSplit, or monitor another key." : "Monitor one of those keys."),
+          (this.monitor.startsWith("val_")
+            ? "Give fit validationData or validationSplit, or monitor another key."
+            : "Monitor one of those keys."),
       );
     }
     this.scheduler.step(value);

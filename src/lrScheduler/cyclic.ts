@@ -67,9 +67,11 @@ export class CyclicLR extends LRScheduler {
     const maxLrs = perGroup("maxLr", options.maxLr, n, where);
     const up = checkNumber(where, "stepSizeUp", options.stepSizeUp ?? 2000);
     const down = checkNumber(where, "stepSizeDown", options.stepSizeDown ?? up);
-    if (up <= 0 || down < 0) throw new Error(`${where}: stepSizeUp must be > 0 and stepSizeDown >= 0, got ${describe(up)} and ${describe(down)}`);
+    if (up <= 0 || down < 0)
+      throw new Error(`${where}: stepSizeUp must be > 0 and stepSizeDown >= 0, got ${describe(up)} and ${describe(down)}`);
     const scaleFn = options.scaleFn;
-    if (scaleFn !== undefined && typeof scaleFn !== "function") throw new Error(`${where}: scaleFn must be a function x => scale, got ${describe(scaleFn)}`);
+    if (scaleFn !== undefined && typeof scaleFn !== "function")
+      throw new Error(`${where}: scaleFn must be a function x => scale, got ${describe(scaleFn)}`);
     const mode = scaleFn ? "custom" : checkOneOf(where, "mode", options.mode ?? "triangular", MODES);
     const gamma = checkNumber(where, "gamma", options.gamma ?? 1.0);
     const scaleMode = scaleFn
@@ -77,7 +79,11 @@ export class CyclicLR extends LRScheduler {
       : mode === "exp_range"
         ? "iterations"
         : "cycle";
-    const { key, baseMomentums: baseMs, maxMomentums: maxMs } = cycledMomentum(optimizer, options, { baseMomentum: 0.8, maxMomentum: 0.9 }, where);
+    const {
+      key,
+      baseMomentums: baseMs,
+      maxMomentums: maxMs,
+    } = cycledMomentum(optimizer, options, { baseMomentum: 0.8, maxMomentum: 0.9 }, where);
     // Everything is valid: now write into the groups.
     if (lastEpoch === -1) optimizer.paramGroups.forEach((g, i) => (g.lr = baseLrs[i]));
     if (key && lastEpoch === -1) optimizer.paramGroups.forEach((g, i) => writeMomentum(g, key, baseMs[i]));

@@ -20,7 +20,9 @@ function lambdasFor(optimizer: SchedulableOptimizer, lrLambda: unknown, where: s
   }
   list.forEach((f, i) => {
     if (typeof f !== "function") {
-      throw new Error(`${where}: lrLambda${Array.isArray(lrLambda) ? `[${i}]` : ""} must be a function epoch => factor, got ${describe(f)}`);
+      throw new Error(
+        `${where}: lrLambda${Array.isArray(lrLambda) ? `[${i}]` : ""} must be a function epoch => factor, got ${describe(f)}`,
+      );
     }
   });
   return list as LrLambda[];

@@ -75,12 +75,18 @@ export class OneCycleLR extends LRScheduler {
     const maxLrs = perGroup("maxLr", o.maxLr, n, where);
     const divFactor = checkNumber(where, "divFactor", o.divFactor ?? 25.0);
     const finalDivFactor = checkNumber(where, "finalDivFactor", o.finalDivFactor ?? 1e4);
-    const { key, baseMomentums: baseMs, maxMomentums: maxMs } = cycledMomentum(optimizer, o, { baseMomentum: 0.85, maxMomentum: 0.95 }, where);
+    const {
+      key,
+      baseMomentums: baseMs,
+      maxMomentums: maxMs,
+    } = cycledMomentum(optimizer, o, { baseMomentum: 0.85, maxMomentum: 0.95 }, where);
     if (lastEpoch !== -1) {
       optimizer.paramGroups.forEach((g, i) => {
         for (const k of ["initialLr", "maxLr", "minLr", ...(key ? ["maxMomentum", "baseMomentum"] : [])]) {
           if (typeof g[k] !== "number") {
-            throw new Error(`${where}: resuming with lastEpoch=${lastEpoch} needs paramGroups[${i}].${k}; restore the optimizer's groups first`);
+            throw new Error(
+              `${where}: resuming with lastEpoch=${lastEpoch} needs paramGroups[${i}].${k}; restore the optimizer's groups first`,
+            );
           }
         }
       });
@@ -103,11 +109,23 @@ export class OneCycleLR extends LRScheduler {
     }
     super(optimizer, lastEpoch, where);
     this.totalSteps = totalSteps;
-    const first = { endStep: pctStart * totalSteps - 1, startLr: "initialLr", endLr: "maxLr", startMomentum: "maxMomentum", endMomentum: "baseMomentum" };
+    const first = {
+      endStep: pctStart * totalSteps - 1,
+      startLr: "initialLr",
+      endLr: "maxLr",
+      startMomentum: "maxMomentum",
+      endMomentum: "baseMomentum",
+    };
     this.schedulePhases = o.threePhase
       ? [
           first,
-          { endStep: 2 * pctStart * totalSteps - 2, startLr: "maxLr", endLr: "initialLr", startMomentum: "baseMomentum", endMomentum: "maxMomentum" },
+          {
+            endStep: 2 * pctStart * totalSteps - 2,
+            startLr: "maxLr",
+            endLr: "initialLr",
+            startMomentum: "baseMomentum",
+            endMomentum: "maxMomentum",
+          },
           { endStep: totalSteps - 1, startLr: "initialLr", endLr: "minLr", startMomentum: "maxMomentum", endMomentum: "maxMomentum" },
         ]
       : [first, { endStep: totalSteps - 1, startLr: "maxLr", endLr: "minLr", startMomentum: "baseMomentum", endMomentum: "maxMomentum" }];

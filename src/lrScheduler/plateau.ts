@@ -111,7 +111,9 @@ export class ReduceLROnPlateau extends Scheduler {
   step(metric?: number | tf.Tensor): void {
     if (metric instanceof tf.Tensor && metric.size === 1 && !metric.isDisposed) metric = metric.dataSync()[0];
     if (typeof metric !== "number") {
-      throw new Error(`ReduceLROnPlateau.step(metric): give the monitored value (e.g. the validation loss) as a number, got ${describe(metric)}`);
+      throw new Error(
+        `ReduceLROnPlateau.step(metric): give the monitored value (e.g. the validation loss) as a number, got ${describe(metric)}`,
+      );
     }
     this.lastEpoch += 1;
     if (this.isBetter(metric, this.best)) {
@@ -173,6 +175,13 @@ export class ReduceLROnPlateau extends Scheduler {
   }
 
   protected override describeOptions() {
-    return { mode: this.mode, factor: this.factor, patience: this.patience, threshold: this.threshold, thresholdMode: this.thresholdMode, cooldown: this.cooldown };
+    return {
+      mode: this.mode,
+      factor: this.factor,
+      patience: this.patience,
+      threshold: this.threshold,
+      thresholdMode: this.thresholdMode,
+      cooldown: this.cooldown,
+    };
   }
 }

@@ -80,11 +80,14 @@ export interface StateRules {
 function checkValue(where: string, name: string, key: string, v: unknown, own: unknown, rules: StateRules): void {
   if (key in INTEGER_KEYS) checkInt(where, name, v, INTEGER_KEYS[key]);
   else if (UNBOUNDED_KEYS.has(key)) {
-    if (!(v === null || v === undefined || (typeof v === "number" && !Number.isNaN(v)))) fail(where, name, "a number, ±Infinity or null (no metric yet)", v);
+    if (!(v === null || v === undefined || (typeof v === "number" && !Number.isNaN(v))))
+      fail(where, name, "a number, ±Infinity or null (no metric yet)", v);
   } else if (rules.choices[key]) {
-    if (!rules.choices[key].includes(v as string)) fail(where, name, `one of ${rules.choices[key].map((c) => JSON.stringify(c)).join(", ")}`, v);
+    if (!rules.choices[key].includes(v as string))
+      fail(where, name, `one of ${rules.choices[key].map((c) => JSON.stringify(c)).join(", ")}`, v);
   } else if (EPOCH_LIST_KEYS.has(key)) {
-    if (!Array.isArray(v) || !v.every((m) => Number.isInteger(m) && m >= 0)) fail(where, name, "an array of epoch indices (integers >= 0)", v);
+    if (!Array.isArray(v) || !v.every((m) => Number.isInteger(m) && m >= 0))
+      fail(where, name, "an array of epoch indices (integers >= 0)", v);
   } else if (PER_GROUP_KEYS.has(key)) {
     const n = rules.groups;
     if (!Array.isArray(v) || v.length !== n || !v.every((x) => typeof x === "number" && Number.isFinite(x))) {

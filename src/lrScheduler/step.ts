@@ -72,7 +72,8 @@ export class MultiStepLR extends LRScheduler {
     if (key !== "milestones" || !isObject(value)) return value;
     const list: unknown[] = [];
     for (const [m, count] of Object.entries(value)) {
-      if (!Number.isInteger(count) || (count as number) < 1) fail(`${this.name}.loadStateDict`, `milestones[${JSON.stringify(m)}]`, "a count (an integer >= 1)", count);
+      if (!Number.isInteger(count) || (count as number) < 1)
+        fail(`${this.name}.loadStateDict`, `milestones[${JSON.stringify(m)}]`, "a count (an integer >= 1)", count);
       for (let i = 0; i < (count as number); i++) list.push(/^\d+$/.test(m) ? Number(m) : m);
     }
     return list.sort((a, b) => (a as number) - (b as number));

@@ -24,7 +24,8 @@ export function warmup(optimizer: SchedulableOptimizer, options: WarmupOptions):
   checkOptimizer(optimizer, "warmup");
   const w = checkInt("warmup", "warmupSteps", options?.warmupSteps, 1);
   const startFactor = checkNumber("warmup", "startFactor", options.startFactor ?? 1 / (w + 1));
-  if (typeof options.then !== "function") throw new Error(`warmup: then must be a function optimizer => scheduler, got ${describe(options.then)}`);
+  if (typeof options.then !== "function")
+    throw new Error(`warmup: then must be a function optimizer => scheduler, got ${describe(options.then)}`);
   // If `then` fails, give the groups back as they were.
   const saved = optimizer.paramGroups.map((g) => ({ ...g }));
   try {

@@ -61,7 +61,10 @@ export function resnetInputProblem(h: number, w: number, c: number, inChannels: 
     return `resnet: the input has ${c} channels but the network was built for ${inChannels} (NHWC: [N, H, W, ${inChannels}])`;
   }
   const { min, max } = RESNET_INPUT_RANGE;
-  for (const [side, s] of [["height", h], ["width", w]] as const) {
+  for (const [side, s] of [
+    ["height", h],
+    ["width", w],
+  ] as const) {
     if (!(s >= min && s <= max)) {
       const chain = s >= 7 ? resnetFeatureSizes(s).join(" → ") : `${s}`;
       const f = s >= 7 ? resnetFeatureSizes(s)[5] : 0;
@@ -109,12 +112,32 @@ function apply(layer: tf.layers.Layer, x: tf.SymbolicTensor): tf.SymbolicTensor 
  */
 function conv(
   x: tf.SymbolicTensor,
-  o: { cin: number; cout: number; k: number; stride: number; pad: number; bias: boolean; name: string; seeds: SeedSequence; input?: boolean },
+  o: {
+    cin: number;
+    cout: number;
+    k: number;
+    stride: number;
+    pad: number;
+    bias: boolean;
+    name: string;
+    seeds: SeedSequence;
+    input?: boolean;
+  },
 ): tf.SymbolicTensor {
   const init = torchDefaultInit(o.cin * o.k * o.k, o.seeds);
   let padding: "same" | "valid" = "valid";
   if (o.pad > 0 && o.stride === 1 && o.pad * 2 === o.k - 1) padding = "same";
-  else if (o.pad > 0) x = apply(tf.layers.zeroPadding2d({ padding: [[o.pad, o.pad], [o.pad, o.pad]], name: `${o.name}.pad` }), x);
+  else if (o.pad > 0)
+    x = apply(
+      tf.layers.zeroPadding2d({
+        padding: [
+          [o.pad, o.pad],
+          [o.pad, o.pad],
+        ],
+        name: `${o.name}.pad`,
+      }),
+      x,
+    );
   const layer = tf.layers.conv2d({
     filters: o.cout,
     kernelSize: o.k,
@@ -147,7 +170,12 @@ function noInputGradient(layer: tf.layers.Layer): tf.layers.Layer {
   c.call = (inputs, kwargs) => {
     if (!kwargs["training"]) return fused(inputs, kwargs);
     return tf.tidy(() => {
-      const y = tf.conv2d((Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D, c.kernel.read() as tf.Tensor4D, c.strides, c.padding);
+      const y = tf.conv2d(
+        (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D,
+        c.kernel.read() as tf.Tensor4D,
+        c.strides,
+        c.padding,
+      );
       return c.bias ? tf.add(y, c.bias.read()) : y;
     });
   };
@@ -203,8 +231,10 @@ export function residualBlock(
  * init. Layer names follow the PyTorch module names (block2.1.conv1, block3.0.conv3, classifier, …).
  */
 export function resnet(inChannels: number, numClasses: number, opts: ResNetOptions = {}): tf.LayersModel {
-  if (!(Number.isInteger(inChannels) && inChannels > 0)) throw new Error(`resnet: inChannels must be a positive integer, got ${inChannels}`);
-  if (!(Number.isInteger(numClasses) && numClasses > 0)) throw new Error(`resnet: numClasses must be a positive integer, got ${numClasses}`);
+  if (!(Number.isInteger(inChannels) && inChannels > 0))
+    throw new Error(`resnet: inChannels must be a positive integer, got ${inChannels}`);
+  if (!(Number.isInteger(numClasses) && numClasses > 0))
+    throw new Error(`resnet: numClasses must be a positive integer, got ${numClasses}`);
   let h: number | null = null;
   let w: number | null = null;
   if (opts.inputSize !== undefined) {

@@ -51,11 +51,13 @@ function convert(layer: tf.layers.Layer, param: string, t: TorchTensor, key: str
     const x = tf.tensor(Float32Array.from(t.data), t.shape, "float32");
     if (param !== "weight") return x;
     if (cls === "Conv2D") {
-      if (t.shape.length !== 4) throw new Error(`loadTorchStateDict: ${key} should be a 4-D conv weight [out, in, kh, kw], got ${shapeStr(t.shape)}`);
+      if (t.shape.length !== 4)
+        throw new Error(`loadTorchStateDict: ${key} should be a 4-D conv weight [out, in, kh, kw], got ${shapeStr(t.shape)}`);
       return tf.transpose(x, [2, 3, 1, 0]); // [out, in, kh, kw] -> [kh, kw, in, out]
     }
     if (cls === "Dense") {
-      if (t.shape.length !== 2) throw new Error(`loadTorchStateDict: ${key} should be a 2-D linear weight [out, in], got ${shapeStr(t.shape)}`);
+      if (t.shape.length !== 2)
+        throw new Error(`loadTorchStateDict: ${key} should be a 2-D linear weight [out, in], got ${shapeStr(t.shape)}`);
       const map = flattenedFrom(layer);
       let w: tf.Tensor = x; // [out, in]
       if (map) {

@@ -120,15 +120,22 @@ tf.serialization.registerClass(BatchNorm2d);
  * One kernel when the backend offers it (wasm with the native add-on: two passes forward, two backward, instead of
  * about ten tfjs ops each way), else tfjs's moments and batchNorm.
  */
-function batchNormTrain(x: tf.Tensor4D, gamma: tf.Tensor1D | undefined, beta: tf.Tensor1D | undefined, eps: number): { y: tf.Tensor4D; mean: tf.Tensor; variance: tf.Tensor } {
+function batchNormTrain(
+  x: tf.Tensor4D,
+  gamma: tf.Tensor1D | undefined,
+  beta: tf.Tensor1D | undefined,
+  eps: number,
+): { y: tf.Tensor4D; mean: tf.Tensor; variance: tf.Tensor } {
   if (x.dtype === "float32" && kernelReady(BATCH_NORM_TRAIN)) {
     const c = x.shape[3];
     const attrs: BatchNormTrainAttrs = { varianceEpsilon: eps, relu: false };
-    const [y, mean, variance] = tf.engine().runKernel(
-      BATCH_NORM_TRAIN,
-      { x, scale: gamma ?? tf.ones([c]), offset: beta ?? tf.zeros([c]) },
-      attrs as unknown as tf.NamedAttrMap,
-    ) as tf.Tensor[];
+    const [y, mean, variance] = tf
+      .engine()
+      .runKernel(
+        BATCH_NORM_TRAIN,
+        { x, scale: gamma ?? tf.ones([c]), offset: beta ?? tf.zeros([c]) },
+        attrs as unknown as tf.NamedAttrMap,
+      ) as tf.Tensor[];
     return { y: y as tf.Tensor4D, mean, variance };
   }
   const { mean, variance } = tf.moments(x, [0, 1, 2]);

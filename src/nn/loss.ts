@@ -203,7 +203,8 @@ function classLoss(who: string, input: tf.Tensor, target: tf.Tensor, o: ClassLos
       );
     }
   } else {
-    if (target.dtype !== "int32") throw new Error(`${who}: target must be int32 class indices or float32 probabilities, got ${target.dtype}`);
+    if (target.dtype !== "int32")
+      throw new Error(`${who}: target must be int32 class indices or float32 probabilities, got ${target.dtype}`);
     if (target.rank !== 1 || target.shape[0] !== n) {
       throw new Error(`${who}: class-index target must have shape [${n}] for input ${shapeStr(input)}, got ${shapeStr(target)}`);
     }
@@ -215,8 +216,10 @@ function classLoss(who: string, input: tf.Tensor, target: tf.Tensor, o: ClassLos
     for (let i = 0; i < labels.length; i++) {
       const y = labels[i];
       if (y !== o.ignoreIndex && (y < 0 || y >= c)) {
-        throw new Error(`${who}: target ${y} (sample ${i}) is out of bounds: class indices must be in [0, ${c - 1}]` +
-          (o.ignoreIndex !== -100 ? ` or ${o.ignoreIndex} (ignoreIndex)` : ""));
+        throw new Error(
+          `${who}: target ${y} (sample ${i}) is out of bounds: class indices must be in [0, ${c - 1}]` +
+            (o.ignoreIndex !== -100 ? ` or ${o.ignoreIndex} (ignoreIndex)` : ""),
+        );
       }
     }
   }

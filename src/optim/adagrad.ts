@@ -2,7 +2,14 @@ import * as tf from "@tensorflow/tfjs";
 import { AdagradHyper, AdagradOptions, flag, nonNegative, Specs } from "./options";
 import { l2Grad, Optimizer, ParamsInput } from "./optimizer";
 
-const SPECS: Specs<AdagradHyper> = { lr: nonNegative, lrDecay: nonNegative, weightDecay: nonNegative, initialAccumulatorValue: nonNegative, eps: nonNegative, maximize: flag };
+const SPECS: Specs<AdagradHyper> = {
+  lr: nonNegative,
+  lrDecay: nonNegative,
+  weightDecay: nonNegative,
+  initialAccumulatorValue: nonNegative,
+  eps: nonNegative,
+  maximize: flag,
+};
 const DEFAULTS: AdagradHyper = { lr: 1e-2, lrDecay: 0, weightDecay: 0, initialAccumulatorValue: 0, eps: 1e-10, maximize: false };
 
 /**

@@ -11,7 +11,15 @@ const SPECS: Specs<AdamHyper> = {
   maximize: flag,
   decoupledWeightDecay: flag,
 };
-const ADAM_DEFAULTS: AdamHyper = { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false, decoupledWeightDecay: false };
+const ADAM_DEFAULTS: AdamHyper = {
+  lr: 1e-3,
+  betas: [0.9, 0.999],
+  eps: 1e-8,
+  weightDecay: 0,
+  amsgrad: false,
+  maximize: false,
+  decoupledWeightDecay: false,
+};
 
 const ADAM_BUFFERS = ["expAvg", "expAvgSq", "maxExpAvgSq"] as const;
 
@@ -56,7 +64,8 @@ export class AdamW extends Optimizer<AdamHyper> {
   }
 
   protected override checkGroup(h: AdamHyper, where: string): void {
-    if (h.decoupledWeightDecay !== true) throw new Error(`${where}: AdamW requires decoupledWeightDecay true; use Adam for coupled weight decay`);
+    if (h.decoupledWeightDecay !== true)
+      throw new Error(`${where}: AdamW requires decoupledWeightDecay true; use Adam for coupled weight decay`);
   }
 
   protected override get bufferNames(): readonly string[] {

@@ -1,7 +1,17 @@
 // Lower-case factories, as tf.train.sgd / tf.train.adam: `optim.sgd(net, { lr: 0.1 })` is `new optim.SGD(...)`.
 import { Adagrad } from "./adagrad";
 import { Adam, AdamW } from "./adam";
-import type { AdagradHyper, AdagradOptions, AdamHyper, AdamOptions, AdamWOptions, RMSpropHyper, RMSpropOptions, SGDHyper, SGDOptions } from "./options";
+import type {
+  AdagradHyper,
+  AdagradOptions,
+  AdamHyper,
+  AdamOptions,
+  AdamWOptions,
+  RMSpropHyper,
+  RMSpropOptions,
+  SGDHyper,
+  SGDOptions,
+} from "./options";
 import type { ParamsInput } from "./optimizer";
 import { RMSprop } from "./rmsprop";
 import { SGD } from "./sgd";

@@ -106,7 +106,8 @@ export abstract class Optimizer<H extends BaseHyper = AnyHyper> extends tf.Optim
     if (list && list.length === 0) throw new Error(`${kind}: got an empty parameter list`);
     const groups = list && list.some(isGroupInput) ? list : [{ params: params as ParamSource }];
     groups.forEach((g, i) => {
-      if (!isGroupInput(g)) throw new Error(`${kind}: params[${i}] is ${describe(g)}; a list of groups must hold only { params, ... } objects`);
+      if (!isGroupInput(g))
+        throw new Error(`${kind}: params[${i}] is ${describe(g)}; a list of groups must hold only { params, ... } objects`);
       this.addParamGroup(g as ParamGroupInput<H>);
     });
   }
@@ -165,7 +166,8 @@ export abstract class Optimizer<H extends BaseHyper = AnyHyper> extends tf.Optim
     g.params = ParamList.from(vars) as ParamList;
     if (group.name !== undefined) rec.name = group.name;
     const given = group as Record<string, unknown>;
-    for (const k of this.hyperKeys) rec[k] = given[k] !== undefined ? cloneValue(given[k]) : cloneValue((this.defaults as Record<string, unknown>)[k]);
+    for (const k of this.hyperKeys)
+      rec[k] = given[k] !== undefined ? cloneValue(given[k]) : cloneValue((this.defaults as Record<string, unknown>)[k]);
     for (const k of SCHEDULER_KEYS) if (given[k] !== undefined) rec[k] = given[k];
     const at = `${this.kind}: paramGroups[${this.paramGroups.length}]`;
     checkValues(g, this.specs, at);
@@ -179,7 +181,8 @@ export abstract class Optimizer<H extends BaseHyper = AnyHyper> extends tf.Optim
    * result into `grads` (accumulating, like `.grad`), and returns the loss (the caller disposes it).
    */
   backward(lossFn: () => tf.Scalar): tf.Scalar {
-    if (typeof lossFn !== "function") throw new Error(`${this.kind}.backward: expected a function returning the loss, got ${describe(lossFn)}`);
+    if (typeof lossFn !== "function")
+      throw new Error(`${this.kind}.backward: expected a function returning the loss, got ${describe(lossFn)}`);
     const vars = this.params().filter((v) => v.trainable);
     if (vars.length === 0) throw new Error(`${this.kind}.backward: no trainable parameters in this optimizer's groups`);
     const { value, grads } = tf.variableGrads(lossFn, vars);
@@ -228,7 +231,12 @@ export abstract class Optimizer<H extends BaseHyper = AnyHyper> extends tf.Optim
     if (vars.length === 0)
       throw new Error(
         `${this.kind}.minimize: no trainable parameter of this optimizer to optimize` +
-          (varList ? ` among the ${varList.length} variables given (${varList.slice(0, 3).map((v) => v.name).join(", ")}${varList.length > 3 ? ", ..." : ""})` : ""),
+          (varList
+            ? ` among the ${varList.length} variables given (${varList
+                .slice(0, 3)
+                .map((v) => v.name)
+                .join(", ")}${varList.length > 3 ? ", ..." : ""})`
+            : ""),
       );
     const { value, grads } = tf.variableGrads(f, vars);
     try {
@@ -250,7 +258,9 @@ export abstract class Optimizer<H extends BaseHyper = AnyHyper> extends tf.Optim
     const at = `${this.kind}.${where}`;
     if (grads instanceof Map) return grads;
     if (typeof grads === "function")
-      throw new Error(`${at}: got a function; PyTorch's step(closure) is opt.minimize(lossFn) here (or opt.backward(lossFn) then opt.step())`);
+      throw new Error(
+        `${at}: got a function; PyTorch's step(closure) is opt.minimize(lossFn) here (or opt.backward(lossFn) then opt.step())`,
+      );
     if (grads === null || typeof grads !== "object")
       throw new Error(`${at}: expected gradients keyed by variable name (tf.variableGrads(f).grads) or a Map, got ${describe(grads)}`);
     const g = grads as Record<string, unknown>;
@@ -419,7 +429,9 @@ export abstract class Optimizer<H extends BaseHyper = AnyHyper> extends tf.Optim
   /** Puts back a `snapshot()` (which is consumed: do not restore or dispose it again). */
   restoreSnapshot(s: OptimizerSnapshot): void {
     if (s.groups.length !== this.paramGroups.length) {
-      throw new Error(`${this.kind}.restoreSnapshot: the snapshot has ${s.groups.length} param groups, this optimizer ${this.paramGroups.length}`);
+      throw new Error(
+        `${this.kind}.restoreSnapshot: the snapshot has ${s.groups.length} param groups, this optimizer ${this.paramGroups.length}`,
+      );
     }
     for (const st of this.state_.values()) for (const t of Object.values(st.buffers)) t.dispose();
     this.state_.clear();
@@ -460,9 +472,11 @@ export abstract class Optimizer<H extends BaseHyper = AnyHyper> extends tf.Optim
       const key = name.slice(cut + 1);
       if (!v) throw new Error(`${this.kind}.setWeights: ${name} is not the state of a parameter of this optimizer`);
       const st = next.get(v) ?? { step: 0, buffers: {} };
-      if (key === "step") st.step = (await tensor.data())[0]; // no synchronous read: webgpu has none in Node
+      if (key === "step")
+        st.step = (await tensor.data())[0]; // no synchronous read: webgpu has none in Node
       else {
-        if (!tf.util.arraysEqual(tensor.shape, v.shape)) throw new Error(`${this.kind}.setWeights: ${name} has shape [${tensor.shape}], parameter [${v.shape}]`);
+        if (!tf.util.arraysEqual(tensor.shape, v.shape))
+          throw new Error(`${this.kind}.setWeights: ${name} has shape [${tensor.shape}], parameter [${v.shape}]`);
         st.buffers[key] = tf.clone(tensor);
       }
       next.set(v, st);

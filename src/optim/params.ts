@@ -79,7 +79,8 @@ export function isGroupInput(x: unknown): x is ParamGroupInput {
 
 /** The tf.Variables of a source, in order. */
 export function collectVariables(src: unknown, where: string): tf.Variable[] {
-  if (src === null || src === undefined) throw new Error(`${where}: params is ${src}; expected a model, a list of tf.Variables or a list of groups`);
+  if (src === null || src === undefined)
+    throw new Error(`${where}: params is ${src}; expected a model, a list of tf.Variables or a list of groups`);
   if (isVariable(src)) return [src];
   const obj = src as Partial<HasTrainableWeights & HasParameters>;
   let items: Iterable<unknown>;
@@ -96,10 +97,14 @@ export function collectVariables(src: unknown, where: string): tf.Variable[] {
   for (const item of items) {
     const v = isLayerVariable(item) ? item.read() : item;
     if (!isVariable(v)) {
-      const what = v instanceof tf.Tensor ? "a tf.Tensor, not a tf.Variable (optimizers update variables in place: wrap it with tf.variable(t))" : describe(v);
+      const what =
+        v instanceof tf.Tensor
+          ? "a tf.Tensor, not a tf.Variable (optimizers update variables in place: wrap it with tf.variable(t))"
+          : describe(v);
       throw new Error(`${where}: params[${i}] is ${what}`);
     }
-    if (v.dtype !== "float32") throw new Error(`${where}: params[${i}] ${v.name} has dtype ${v.dtype}; only float32 variables can be optimized`);
+    if (v.dtype !== "float32")
+      throw new Error(`${where}: params[${i}] ${v.name} has dtype ${v.dtype}; only float32 variables can be optimized`);
     if (v.isDisposed) throw new Error(`${where}: params[${i}] ${v.name} is disposed`);
     out.push(v);
     i++;

@@ -25,7 +25,9 @@ export function l2Penalty(params: ParamSource | tf.Tensor[] | ReadonlyArray<Para
         ? list.flatMap((g, i) => collectVariables((g as ParamGroupInput).params, `l2Penalty: group ${i}`))
         : collectVariables(params, "l2Penalty");
   if (tensors.length === 0)
-    throw new Error("l2Penalty: no parameters given (an empty list or groups); pass a model or layer, variables or tensors, or param groups");
+    throw new Error(
+      "l2Penalty: no parameters given (an empty list or groups); pass a model or layer, variables or tensors, or param groups",
+    );
   return tf.tidy(() => tf.mul(tf.addN(tensors.map((t) => tf.sum(tf.square(t)))), lambda) as tf.Scalar);
 }
 
@@ -50,10 +52,12 @@ export interface DecaySplitOptions {
  * Both groups are always returned (possibly empty), so `paramGroups[0]` is always the decayed one.
  */
 export function paramGroupsForDecay(model: ParamSource, options: DecaySplitOptions): ParamGroupInput[] {
-  if (!options || typeof options !== "object") throw new Error(`paramGroupsForDecay: options must be { weightDecay, noDecay? }, got ${describe(options)}`);
+  if (!options || typeof options !== "object")
+    throw new Error(`paramGroupsForDecay: options must be { weightDecay, noDecay? }, got ${describe(options)}`);
   const { weightDecay, noDecay } = options;
   for (const k of Object.keys(options))
-    if (k !== "weightDecay" && k !== "noDecay") throw new Error(`paramGroupsForDecay: unknown option ${JSON.stringify(k)}; accepted: weightDecay, noDecay`);
+    if (k !== "weightDecay" && k !== "noDecay")
+      throw new Error(`paramGroupsForDecay: unknown option ${JSON.stringify(k)}; accepted: weightDecay, noDecay`);
   checkNumber("paramGroupsForDecay", "weightDecay", weightDecay, { min: 0 });
   const extra = excluded(noDecay);
   const decay: tf.Variable[] = [];

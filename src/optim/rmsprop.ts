@@ -2,7 +2,15 @@ import * as tf from "@tensorflow/tfjs";
 import { flag, nonNegative, RMSpropHyper, RMSpropOptions, Specs } from "./options";
 import { l2Grad, Optimizer, ParamsInput } from "./optimizer";
 
-const SPECS: Specs<RMSpropHyper> = { lr: nonNegative, alpha: nonNegative, eps: nonNegative, weightDecay: nonNegative, momentum: nonNegative, centered: flag, maximize: flag };
+const SPECS: Specs<RMSpropHyper> = {
+  lr: nonNegative,
+  alpha: nonNegative,
+  eps: nonNegative,
+  weightDecay: nonNegative,
+  momentum: nonNegative,
+  centered: flag,
+  maximize: flag,
+};
 const DEFAULTS: RMSpropHyper = { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false, maximize: false };
 
 /**

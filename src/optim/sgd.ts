@@ -3,7 +3,14 @@ import { kernelReady, SGD_STEP, type SgdStepAttrs } from "../core/kernels";
 import { finite, flag, nonNegative, SGDHyper, SGDOptions, Specs } from "./options";
 import { l2Grad, Optimizer, ParamsInput } from "./optimizer";
 
-const SPECS: Specs<SGDHyper> = { lr: nonNegative, momentum: nonNegative, dampening: finite, weightDecay: nonNegative, nesterov: flag, maximize: flag };
+const SPECS: Specs<SGDHyper> = {
+  lr: nonNegative,
+  momentum: nonNegative,
+  dampening: finite,
+  weightDecay: nonNegative,
+  nesterov: flag,
+  maximize: flag,
+};
 /** PyTorch 2.x defaults (1.13 required lr; 2.x defaults it to 1e-3). */
 const DEFAULTS: SGDHyper = { lr: 1e-3, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false };
 
@@ -46,7 +53,10 @@ export class SGD extends Optimizer<SGDHyper> {
     let g = l2Grad(p, grad, h.maximize, h.weightDecay, (x) => this.scalar(x));
     if (h.momentum !== 0) {
       const old = buffers.momentumBuffer;
-      const b = old === undefined ? tf.clone(g) : tf.add(tf.mul(old, this.scalar(h.momentum)), h.dampening === 0 ? g : tf.mul(g, this.scalar(1 - h.dampening)));
+      const b =
+        old === undefined
+          ? tf.clone(g)
+          : tf.add(tf.mul(old, this.scalar(h.momentum)), h.dampening === 0 ? g : tf.mul(g, this.scalar(1 - h.dampening)));
       buffers.momentumBuffer = b;
       g = h.nesterov ? tf.add(g, tf.mul(b, this.scalar(h.momentum))) : b;
     }

@@ -60,18 +60,23 @@ export function encodeTensor(t: tf.Tensor): EncodedTensor {
 /** Float32 values of an encoded tensor, checked against its shape; errors name it `name`. */
 function decodeValues(e: EncodedTensor, where: string, name: string): Float32Array {
   if (!isObject(e)) fail(where, name, "an encoded tensor { dtype, shape, base64 }", e);
-  if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) fail(where, `${name}.shape`, "an array of integers >= 0", e.shape);
+  if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0))
+    fail(where, `${name}.shape`, "an array of integers >= 0", e.shape);
   if (e.dtype !== "float32") fail(where, `${name}.dtype`, '"float32"', e.dtype);
   const size = e.shape.reduce((a, b) => a * b, 1);
   if (typeof e.base64 === "string") {
     const buf = Buffer.from(e.base64, "base64");
-    if (buf.byteLength !== size * 4) throw new Error(`${where}: ${name}.base64 must hold ${size * 4} bytes (the float32 values of shape [${e.shape}]), got ${buf.byteLength} bytes`);
+    if (buf.byteLength !== size * 4)
+      throw new Error(
+        `${where}: ${name}.base64 must hold ${size * 4} bytes (the float32 values of shape [${e.shape}]), got ${buf.byteLength} bytes`,
+      );
     const values = new Float32Array(size);
     new Uint8Array(values.buffer).set(buf);
     return values;
   }
   if (Array.isArray(e.data)) {
-    if (e.data.length !== size || !e.data.every((x) => typeof x === "number")) fail(where, `${name}.data`, `an array of ${size} numbers (shape [${e.shape}])`, e.data);
+    if (e.data.length !== size || !e.data.every((x) => typeof x === "number"))
+      fail(where, `${name}.data`, `an array of ${size} numbers (shape [${e.shape}])`, e.data);
     return Float32Array.from(e.data);
   }
   return fail(where, name, "an encoded tensor with base64 (or data)", e);
@@ -127,7 +132,9 @@ export function decodeState(sd: OptimizerStateDict, target: LoadTarget): Decoded
   const at = `${target.kind}.loadStateDict`;
   const groups = target.groups;
   if (!isObject(sd) || sd.format !== STATE_DICT_FORMAT)
-    throw new Error(`${at}: not a tsdl optimizer state dict (format ${describe(sd?.format)}; expected ${JSON.stringify(STATE_DICT_FORMAT)})`);
+    throw new Error(
+      `${at}: not a tsdl optimizer state dict (format ${describe(sd?.format)}; expected ${JSON.stringify(STATE_DICT_FORMAT)})`,
+    );
   if (sd.optimizer !== target.kind) throw new Error(`${at}: the state dict is from ${sd.optimizer}, this optimizer is ${target.kind}`);
   const n = groups.length;
   if (!Array.isArray(sd.paramGroups) || sd.paramGroups.length !== n)
@@ -161,14 +168,22 @@ export function decodeState(sd: OptimizerStateDict, target: LoadTarget): Decoded
   for (const [p, st] of Object.entries(sd.state ?? {})) {
     const name = `state[${JSON.stringify(p)}]`;
     const v = variableOf.get(p);
-    if (!v) throw new Error(`${at}: ${name} is for a variable in no saved param group; accepted: the names in paramGroups[].params (${describe([...variableOf.keys()])})`);
+    if (!v)
+      throw new Error(
+        `${at}: ${name} is for a variable in no saved param group; accepted: the names in paramGroups[].params (${describe([...variableOf.keys()])})`,
+      );
     if (!isObject(st)) fail(at, name, "{ step, buffers }", st);
     checkInt(at, `${name}.step`, st.step, 0);
     if (st.buffers !== undefined && !isObject(st.buffers)) fail(at, `${name}.buffers`, "an object of encoded tensors", st.buffers);
     const known = target.bufferNames;
     const unknown = Object.keys(st.buffers ?? {}).filter((k) => known && !known.includes(k));
     if (known && unknown.length)
-      fail(at, `${name}.buffers`, `an object with keys among ${known.map((k) => JSON.stringify(k)).join(", ")} (what ${target.kind} keeps)`, st.buffers);
+      fail(
+        at,
+        `${name}.buffers`,
+        `an object with keys among ${known.map((k) => JSON.stringify(k)).join(", ")} (what ${target.kind} keeps)`,
+        st.buffers,
+      );
     const buffers: Record<string, [number[], Float32Array]> = {};
     for (const [k, e] of Object.entries(st.buffers ?? {})) {
       const values = decodeValues(e, at, `${name}.buffers.${k}`);

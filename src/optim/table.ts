@@ -31,7 +31,13 @@ export function groupTable(caption: string, groups: ReadonlyArray<ParamGroup<Bas
   const rows = groups.map((g, i) => {
     let numel = 0;
     for (const v of g.params) numel += v.size;
-    return [String(i), ...(named ? [g.name ?? ""] : []), String(g.params.length), numel.toLocaleString("en-US"), ...keys.map((k) => fmt(g[k]))];
+    return [
+      String(i),
+      ...(named ? [g.name ?? ""] : []),
+      String(g.params.length),
+      numel.toLocaleString("en-US"),
+      ...keys.map((k) => fmt(g[k])),
+    ];
   });
   const numeric = columns.map((_, c) => rows.length > 0 && rows.every((r) => r[c] === "" || /^-?[\d,.]+(e[-+]?\d+)?$/.test(r[c])));
   return { caption, columns, rows, numeric };
@@ -47,9 +53,9 @@ export function tableText(t: GroupTable): string {
   return [t.caption, line(t.columns), ...t.rows.map(line)].join("\n");
 }
 
-
 export function tableHtml(t: GroupTable): string {
-  const cell = (tag: string, s: string, i: number) => `<${tag} style="text-align:${t.numeric[i] ? "right" : "left"}">${escapeHtml(s)}</${tag}>`;
+  const cell = (tag: string, s: string, i: number) =>
+    `<${tag} style="text-align:${t.numeric[i] ? "right" : "left"}">${escapeHtml(s)}</${tag}>`;
   return (
     `<table class="tsdl-param-groups"><caption style="text-align:left">${escapeHtml(t.caption)}</caption>` +
     `<thead><tr>${t.columns.map((c, i) => cell("th", c, i)).join("")}</tr></thead>` +

@@ -71,7 +71,8 @@ export function compare(runs: Runs, opts: CompareOptions = {}): Plot {
     for (const split of wanted) {
       for (const r of epochs) {
         const v = r[FIELD[metric][split]];
-        if (v !== undefined && drop.keep(v, `${name} ${split} ${metric}`, `epoch ${r.epoch}`)) rows.push({ run: name, epoch: r.epoch, split, value: v });
+        if (v !== undefined && drop.keep(v, `${name} ${split} ${metric}`, `epoch ${r.epoch}`))
+          rows.push({ run: name, epoch: r.epoch, split, value: v });
       }
     }
     const last = epochs[epochs.length - 1];
@@ -81,29 +82,57 @@ export function compare(runs: Runs, opts: CompareOptions = {}): Plot {
   }
   const splits = wanted.filter((s) => rows.some((r) => r.split === s));
   if (splits.length === 0)
-    fail(fn, `no run recorded ${wanted.map((s) => FIELD[metric][s]).join(" or ")}${drop.count ? ` as a finite number (${drop.notes().join("; ")})` : ""}`);
+    fail(
+      fn,
+      `no run recorded ${wanted.map((s) => FIELD[metric][s]).join(" or ")}${drop.count ? ` as a finite number (${drop.notes().join("; ")})` : ""}`,
+    );
   const notes = drop.notes();
   const names = list.map((r) => r.name);
-  const spec = frame(opts.title ?? `${metric}: ${names.length} runs`, notes, { runs: rows }, {
-    ...panelSize(opts),
-    name: "runs",
-    data: { name: "runs" },
-    mark: { type: "line", strokeWidth: 2 },
-    encoding: {
-      x: { field: "epoch", type: "quantitative", title: "epoch", scale: { nice: false }, axis: integerAxis(Math.min(...rows.map((r) => r.epoch)), Math.max(...rows.map((r) => r.epoch))) },
-      y: { field: "value", type: "quantitative", title: logY ? `${metric} (log)` : metric, scale: valueScale(rows.map((r) => r.value), logY) },
-      color: { field: "run", type: "nominal", title: "run", sort: names, scale: { domain: names, range: names.map((_, i) => TAB10[i % TAB10.length]) } },
-      strokeDash: {
-        field: "split",
-        type: "nominal",
-        title: "split",
-        scale: { domain: splits, range: splits.map((s) => (s === "train" ? [1, 0] : [6, 4])) },
-        ...(splits.length > 1 ? {} : { legend: null }),
+  const spec = frame(
+    opts.title ?? `${metric}: ${names.length} runs`,
+    notes,
+    { runs: rows },
+    {
+      ...panelSize(opts),
+      name: "runs",
+      data: { name: "runs" },
+      mark: { type: "line", strokeWidth: 2 },
+      encoding: {
+        x: {
+          field: "epoch",
+          type: "quantitative",
+          title: "epoch",
+          scale: { nice: false },
+          axis: integerAxis(Math.min(...rows.map((r) => r.epoch)), Math.max(...rows.map((r) => r.epoch))),
+        },
+        y: {
+          field: "value",
+          type: "quantitative",
+          title: logY ? `${metric} (log)` : metric,
+          scale: valueScale(
+            rows.map((r) => r.value),
+            logY,
+          ),
+        },
+        color: {
+          field: "run",
+          type: "nominal",
+          title: "run",
+          sort: names,
+          scale: { domain: names, range: names.map((_, i) => TAB10[i % TAB10.length]) },
+        },
+        strokeDash: {
+          field: "split",
+          type: "nominal",
+          title: "split",
+          scale: { domain: splits, range: splits.map((s) => (s === "train" ? [1, 0] : [6, 4])) },
+          ...(splits.length > 1 ? {} : { legend: null }),
+        },
+        detail: { field: "split" },
+        tooltip: [{ field: "run" }, { field: "split" }, { field: "epoch" }, { field: "value", format: ".4f" }],
       },
-      detail: { field: "split" },
-      tooltip: [{ field: "run" }, { field: "split" }, { field: "epoch" }, { field: "value", format: ".4f" }],
     },
-  });
+  );
   const shown = splits.includes("valid") ? "valid" : splits[0];
   return new Plot(spec, `compare ${names.length} runs, final ${shown} ${metric}: ${finals.join(", ")}`, notes);
 }

@@ -6,10 +6,12 @@ import { fail } from "./check";
 
 /** Checks the History shape; returns its epochs sorted by epoch number and its batches sorted by step. */
 export function readHistory(fn: string, history: unknown, label = "history"): { epochs: EpochRecord[]; batches: BatchRecord[] } {
-  if (!isObject(history)) fail(fn, `${label} must be a History ({ epochs: EpochRecord[], batches: BatchRecord[] }), got ${describe(history)}`);
+  if (!isObject(history))
+    fail(fn, `${label} must be a History ({ epochs: EpochRecord[], batches: BatchRecord[] }), got ${describe(history)}`);
   const { epochs, batches } = history as Partial<History>;
   if (!Array.isArray(epochs)) fail(fn, `${label}.epochs must be an array of EpochRecord, got ${describe(epochs)}`);
-  if (batches !== undefined && !Array.isArray(batches)) fail(fn, `${label}.batches must be an array of BatchRecord, got ${describe(batches)}`);
+  if (batches !== undefined && !Array.isArray(batches))
+    fail(fn, `${label}.batches must be an array of BatchRecord, got ${describe(batches)}`);
 
   const seen = new Map<number, number>();
   let groups: number | undefined;
@@ -19,16 +21,23 @@ export function readHistory(fn: string, history: unknown, label = "history"): { 
       fail(fn, `${label}.epochs[${i}].epoch must be a finite number, got ${describe(r.epoch)}`);
     if (typeof r.trainLoss !== "number") fail(fn, `${label}.epochs[${i}].trainLoss must be a number, got ${describe(r.trainLoss)}`);
     for (const k of ["validLoss", "trainAcc", "validAcc"] as const) {
-      if (r[k] !== undefined && typeof r[k] !== "number") fail(fn, `${label}.epochs[${i}].${k} must be a number or absent, got ${describe(r[k])}`);
+      if (r[k] !== undefined && typeof r[k] !== "number")
+        fail(fn, `${label}.epochs[${i}].${k} must be a number or absent, got ${describe(r[k])}`);
     }
     const prev = seen.get(r.epoch);
     if (prev !== undefined)
-      fail(fn, `${label} has epoch ${r.epoch} twice (epochs[${prev}] and epochs[${i}]); plot one run per history, or several runs with plot.compare`);
+      fail(
+        fn,
+        `${label} has epoch ${r.epoch} twice (epochs[${prev}] and epochs[${i}]); plot one run per history, or several runs with plot.compare`,
+      );
     seen.set(r.epoch, i);
     if (!Array.isArray(r.lr)) fail(fn, `${label}.epochs[${i}].lr must be an array with the lr of each param group, got ${describe(r.lr)}`);
     if (groups === undefined) groups = r.lr.length;
     else if (r.lr.length !== groups)
-      fail(fn, `${label}.epochs[${i}].lr has ${r.lr.length} param groups but ${label}.epochs[0].lr has ${groups}; every record needs the lr of every group`);
+      fail(
+        fn,
+        `${label}.epochs[${i}].lr has ${r.lr.length} param groups but ${label}.epochs[0].lr has ${groups}; every record needs the lr of every group`,
+      );
   });
   (batches ?? []).forEach((b, i) => {
     if (!isObject(b)) fail(fn, `${label}.batches[${i}] must be a BatchRecord, got ${describe(b)}`);

@@ -43,7 +43,10 @@ export function lossCurve(history: History, opts: LossCurveOptions = {}): Plot {
   const { epochs, batches } = readHistory(fn, history);
   const wantBatches = bool(fn, "batches", opts.batches, false);
   if (epochs.length === 0 && !(wantBatches && batches.length > 0))
-    fail(fn, `the history is empty (history.epochs has no records${wantBatches ? " and history.batches neither" : ""}); train for at least one epoch first`);
+    fail(
+      fn,
+      `the history is empty (history.epochs has no records${wantBatches ? " and history.batches neither" : ""}); train for at least one epoch first`,
+    );
   if (wantBatches && batches.length === 0)
     fail(fn, "batches: true needs per-batch records, but history.batches is empty; record batches in the training loop or drop the option");
   const logY = bool(fn, "logY", opts.logY, false);
@@ -105,13 +108,24 @@ export function lossCurve(history: History, opts: LossCurveOptions = {}): Plot {
     scale: { domain: present, range: present.map((s) => COLORS[s]) },
   };
   const epochNumbers = rows.map((r) => r.epoch);
-  const x = { field: "epoch", type: "quantitative", title: "epoch", axis: integerAxis(Math.min(...epochNumbers), Math.max(...epochNumbers)), scale: { nice: false } };
+  const x = {
+    field: "epoch",
+    type: "quantitative",
+    title: "epoch",
+    axis: integerAxis(Math.min(...epochNumbers), Math.max(...epochNumbers)),
+    scale: { nice: false },
+  };
 
   const panel = (metric: "loss" | "accuracy", second: boolean): VegaLiteSpec => {
     const layer: VegaLiteSpec[] = [];
     const values = [...rows.filter((r) => r.metric === metric), ...(metric === "loss" ? batchRows : [])].map((r) => r.value);
     const yScale = valueScale(values, metric === "loss" && logY);
-    const y = { field: "value", type: "quantitative", title: metric === "loss" ? (logY ? "loss (log)" : "loss") : "accuracy", scale: yScale };
+    const y = {
+      field: "value",
+      type: "quantitative",
+      title: metric === "loss" ? (logY ? "loss (log)" : "loss") : "accuracy",
+      scale: yScale,
+    };
     if (metric === "loss" && batchRows.length)
       layer.push({
         name: "batch_loss",
@@ -153,7 +167,9 @@ export function lossCurve(history: History, opts: LossCurveOptions = {}): Plot {
   };
 
   const datasets: Record<string, unknown[]> = { epochs: rows, batches: batchRows, lrChanges: ruleRows };
-  const body = showAcc ? { vconcat: [panel("loss", false), panel("accuracy", true)], resolve: { scale: { x: "shared" } } } : panel("loss", false);
+  const body = showAcc
+    ? { vconcat: [panel("loss", false), panel("accuracy", true)], resolve: { scale: { x: "shared" } } }
+    : panel("loss", false);
   const spec = frame(opts.title ?? "loss", notes, datasets, body);
   return new Plot(spec, summarize(epochs, changes, batchRows.length), notes);
 }
@@ -166,9 +182,16 @@ function summarize(epochs: History["epochs"], changes: ReturnType<typeof lrChang
     parts.push(`valid loss ${fmtValue(last.validLoss)}`);
     let best = epochs[0];
     for (const r of epochs) if ((r.validLoss ?? Infinity) < (best.validLoss ?? Infinity)) best = r;
-    if (best.validLoss !== undefined && Number.isFinite(best.validLoss)) parts.push(`best valid loss ${fmtValue(best.validLoss)} at epoch ${best.epoch}`);
+    if (best.validLoss !== undefined && Number.isFinite(best.validLoss))
+      parts.push(`best valid loss ${fmtValue(best.validLoss)} at epoch ${best.epoch}`);
   }
   if (last.validAcc !== undefined) parts.push(`valid acc ${fmtValue(last.validAcc)}`);
-  if (changes.length) parts.push(`lr changed at epoch ${changes.slice(0, 5).map((c) => c.epoch).join(", ")}${changes.length > 5 ? ", …" : ""}`);
+  if (changes.length)
+    parts.push(
+      `lr changed at epoch ${changes
+        .slice(0, 5)
+        .map((c) => c.epoch)
+        .join(", ")}${changes.length > 5 ? ", …" : ""}`,
+    );
   return parts.join(", ");
 }

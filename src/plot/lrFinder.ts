@@ -37,8 +37,7 @@ export function lrFinder(result: LrFinderResult, opts: LrFinderPlotOptions = {})
   if (lrs.length === 0) fail(fn, "the result is empty (no lr was tried)");
   const skipStart = nonNegativeInt(fn, "skipStart", opts.skipStart, 0);
   const skipEnd = nonNegativeInt(fn, "skipEnd", opts.skipEnd, 0);
-  if (skipStart + skipEnd >= lrs.length)
-    fail(fn, `skipStart (${skipStart}) + skipEnd (${skipEnd}) leave none of the ${lrs.length} points`);
+  if (skipStart + skipEnd >= lrs.length) fail(fn, `skipStart (${skipStart}) + skipEnd (${skipEnd}) leave none of the ${lrs.length} points`);
 
   const drop = new Dropped();
   const dropLr = new Dropped(true);
@@ -46,7 +45,8 @@ export function lrFinder(result: LrFinderResult, opts: LrFinderPlotOptions = {})
   for (let i = skipStart; i < lrs.length - skipEnd; i++) {
     const lr = lrs[i];
     const loss = losses[i];
-    if (typeof lr !== "number" || typeof loss !== "number") fail(fn, `result.lrs[${i}] and result.losses[${i}] must be numbers, got ${describe(lr)} and ${describe(loss)}`);
+    if (typeof lr !== "number" || typeof loss !== "number")
+      fail(fn, `result.lrs[${i}] and result.losses[${i}] must be numbers, got ${describe(lr)} and ${describe(loss)}`);
     if (dropLr.keep(lr, "lr", `point ${i}`) && drop.keep(loss, "loss", `lr ${fmt(lr)}`)) rows.push({ lr, loss });
   }
   const notes = [...dropLr.notes(), ...drop.notes()];
@@ -76,13 +76,25 @@ export function lrFinder(result: LrFinderResult, opts: LrFinderPlotOptions = {})
   if (cut) notes.push(`loss axis cut at ${fmt(top)} (the loss reaches ${fmt(maxLoss)}; yMax: Infinity shows all)`);
 
   const x = { field: "lr", type: "quantitative", title: "learning rate (log)", scale: { type: "log" }, axis: { format: ".0e" } };
-  const y = { field: "loss", type: "quantitative", title: "loss", scale: cut ? { zero: false, domainMax: top } : valueScale(rows.map((r) => r.loss)) };
+  const y = {
+    field: "loss",
+    type: "quantitative",
+    title: "loss",
+    scale: cut ? { zero: false, domainMax: top } : valueScale(rows.map((r) => r.loss)),
+  };
   const layer: Record<string, unknown>[] = [
     {
       name: "finder_line",
       data: { name: "finder" },
       mark: { type: "line", strokeWidth: 2, color: TAB10[0], clip: true },
-      encoding: { x, y, tooltip: [{ field: "lr", format: ".3e" }, { field: "loss", format: ".4f" }] },
+      encoding: {
+        x,
+        y,
+        tooltip: [
+          { field: "lr", format: ".3e" },
+          { field: "loss", format: ".4f" },
+        ],
+      },
     },
   ];
   if (suggestion.length)
@@ -111,5 +123,9 @@ export function lrFinder(result: LrFinderResult, opts: LrFinderPlotOptions = {})
   const hi = rows[rows.length - 1].lr;
   const best = rows.reduce((a, b) => (b.loss < a.loss ? b : a));
   const sug = suggestion.length ? `, suggested lr ${fmt(suggestion[0].lr)}` : markSuggestion ? ", no suggested lr" : "";
-  return new Plot(spec, `lr finder: ${rows.length} lrs from ${fmt(lo)} to ${fmt(hi)}${sug}, lowest loss ${fmtValue(best.loss)} at lr ${fmt(best.lr)}`, notes);
+  return new Plot(
+    spec,
+    `lr finder: ${rows.length} lrs from ${fmt(lo)} to ${fmt(hi)}${sug}, lowest loss ${fmtValue(best.loss)} at lr ${fmt(best.lr)}`,
+    notes,
+  );
 }

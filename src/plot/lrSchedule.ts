@@ -23,13 +23,18 @@ function isPreview(v: unknown): v is SchedulePreview {
 
 /** Checks a [group][step] table; every group must have as many steps as the first. */
 function readTable(fn: string, name: string, v: unknown, groups?: number, steps?: number): number[][] {
-  if (!Array.isArray(v) || v.length === 0) fail(fn, `${name} must be an array with one array of values per param group ([group][step]), got ${describe(v)}`);
+  if (!Array.isArray(v) || v.length === 0)
+    fail(fn, `${name} must be an array with one array of values per param group ([group][step]), got ${describe(v)}`);
   if (groups !== undefined && v.length !== groups) fail(fn, `${name} has ${v.length} param groups but lr has ${groups}; they must match`);
   const n = steps ?? (Array.isArray(v[0]) ? v[0].length : -1);
   v.forEach((row, g) => {
     if (!Array.isArray(row)) fail(fn, `${name}[${g}] must be an array of numbers (one per step), got ${describe(row)}`);
     if (row.length === 0) fail(fn, `${name}[${g}] is empty; a schedule preview needs at least one step`);
-    if (row.length !== n) fail(fn, `${name}[${g}] has ${row.length} steps but ${steps === undefined ? `${name}[0]` : "lr[0]"} has ${n}; every group needs a value at every step`);
+    if (row.length !== n)
+      fail(
+        fn,
+        `${name}[${g}] has ${row.length} steps but ${steps === undefined ? `${name}[0]` : "lr[0]"} has ${n}; every group needs a value at every step`,
+      );
     row.forEach((x, i) => {
       if (typeof x !== "number") fail(fn, `${name}[${g}][${i}] must be a number, got ${describe(x)}`);
     });
@@ -67,12 +72,16 @@ export function lrSchedule(
   let preview: SchedulePreview;
   let opts: LrScheduleOptions;
   if (isPreview(schedule)) {
-    if (typeof stepsOrOpts === "number") fail(fn, "got a schedule preview and a number of steps; pass steps only with a scheduler (a preview already has its steps)");
+    if (typeof stepsOrOpts === "number")
+      fail(fn, "got a schedule preview and a number of steps; pass steps only with a scheduler (a preview already has its steps)");
     preview = schedule;
     opts = stepsOrOpts === undefined ? {} : stepsOrOpts;
   } else {
     if (!(schedule instanceof Scheduler) && typeof schedule !== "function")
-      fail(fn, `expected a schedule preview ({ lr: number[][] }), an lr scheduler or a factory (opt => scheduler), got ${describe(schedule)}`);
+      fail(
+        fn,
+        `expected a schedule preview ({ lr: number[][] }), an lr scheduler or a factory (opt => scheduler), got ${describe(schedule)}`,
+      );
     if (stepsOrOpts === undefined || typeof stepsOrOpts === "object")
       fail(fn, "with a scheduler, pass the number of steps to preview: plot.lrSchedule(scheduler, steps)");
     const steps = positiveInt(fn, "steps", stepsOrOpts, 1);
@@ -93,10 +102,18 @@ export function lrSchedule(
   const dropMom = new Dropped();
   const lrRows: Array<{ step: number; group: string; value: number }> = [];
   const momRows: Array<{ step: number; group: string; value: number }> = [];
-  lr.forEach((row, g) => row.forEach((v, s) => dropLr.keep(v, `${groupName(g)} lr`, `${xTitle} ${s}`) && lrRows.push({ step: s, group: groupName(g), value: v })));
+  lr.forEach((row, g) =>
+    row.forEach(
+      (v, s) => dropLr.keep(v, `${groupName(g)} lr`, `${xTitle} ${s}`) && lrRows.push({ step: s, group: groupName(g), value: v }),
+    ),
+  );
   const showMomentum = momentum !== undefined && varies(momentum);
   if (showMomentum)
-    momentum.forEach((row, g) => row.forEach((v, s) => dropMom.keep(v, `${groupName(g)} momentum`, `${xTitle} ${s}`) && momRows.push({ step: s, group: groupName(g), value: v })));
+    momentum.forEach((row, g) =>
+      row.forEach(
+        (v, s) => dropMom.keep(v, `${groupName(g)} momentum`, `${xTitle} ${s}`) && momRows.push({ step: s, group: groupName(g), value: v }),
+      ),
+    );
   if (lrRows.length === 0) fail(fn, `no finite lr to plot (${dropLr.notes().join("; ")})`);
   const notes = [...dropLr.notes(), ...dropMom.notes()];
 
@@ -116,7 +133,12 @@ export function lrSchedule(
     mark: { type: "line", interpolate, strokeWidth: 2 },
     encoding: {
       x,
-      y: { field: "value", type: "quantitative", title: what === "lr" ? (logY ? "lr (log)" : "lr") : "momentum", scale: what === "lr" ? (logY ? { type: "log" } : { zero: true }) : { zero: false } },
+      y: {
+        field: "value",
+        type: "quantitative",
+        title: what === "lr" ? (logY ? "lr (log)" : "lr") : "momentum",
+        scale: what === "lr" ? (logY ? { type: "log" } : { zero: true }) : { zero: false },
+      },
       color,
       tooltip: [{ field: "step" }, { field: "group" }, { field: "value", format: ".4g" }],
     },
@@ -127,7 +149,13 @@ export function lrSchedule(
   return new Plot(spec, summarize(preview.name, lr, momentum, showMomentum, xTitle), notes);
 }
 
-function summarize(name: string | undefined, lr: number[][], momentum: number[][] | undefined, showMomentum: boolean, xTitle: string): string {
+function summarize(
+  name: string | undefined,
+  lr: number[][],
+  momentum: number[][] | undefined,
+  showMomentum: boolean,
+  xTitle: string,
+): string {
   const n = lr[0].length;
   const per = lr.map((row, g) => {
     const finite = row.filter(Number.isFinite);

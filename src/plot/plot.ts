@@ -75,7 +75,8 @@ export class Plot {
     let content: string;
     if (ext === ".svg") content = this.toSVG();
     else if (ext === ".json") content = JSON.stringify(this.spec, null, 1);
-    else if (ext === ".html") content = `<!doctype html><meta charset="utf-8"><title>${escapeHtml(this.summary)}</title>\n${this.toSVG()}\n`;
+    else if (ext === ".html")
+      content = `<!doctype html><meta charset="utf-8"><title>${escapeHtml(this.summary)}</title>\n${this.toSVG()}\n`;
     else throw new Error(`tsdl.plot: save() writes .svg, .json or .html files, got ${JSON.stringify(file)}`);
     fs.writeFileSync(file, content);
     return file;

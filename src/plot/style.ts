@@ -32,7 +32,8 @@ export function checkSizeOptions(fn: string, opts: unknown): void {
   if (opts.title !== undefined && typeof opts.title !== "string") fail(fn, `title must be a string, got ${describe(opts.title)}`);
   for (const k of ["width", "height"] as const) {
     const v = opts[k];
-    if (v !== undefined && (typeof v !== "number" || !Number.isFinite(v) || v <= 0)) fail(fn, `${k} must be a positive number of pixels, got ${describe(v)}`);
+    if (v !== undefined && (typeof v !== "number" || !Number.isFinite(v) || v <= 0))
+      fail(fn, `${k} must be a positive number of pixels, got ${describe(v)}`);
   }
 }
 

@@ -17,7 +17,9 @@ function checkBatch(b: unknown, where: string): Batch {
     throw new Error(`${where}: each batch must be { x: tf.Tensor, y: tf.Tensor }, got ${describe(b)}`);
   }
   if (batch.x.isDisposed || batch.y.isDisposed) {
-    throw new Error(`${where}: a batch's tensors are disposed (a data source reused across epochs must not dispose them, or must make new ones)`);
+    throw new Error(
+      `${where}: a batch's tensors are disposed (a data source reused across epochs must not dispose them, or must make new ones)`,
+    );
   }
   return batch;
 }

@@ -117,7 +117,10 @@ function stateTensors(opt: unknown): tf.Tensor[] {
  * variables (copied here) and a fresh iteration-count scalar (kept as is). Dispose the tensors when done.
  */
 export async function snapshotOptimizerWeights(opt: tf.Optimizer): Promise<Parameters<tf.Optimizer["setWeights"]>[0]> {
-  return (await opt.getWeights()).map((w) => ({ name: w.name, tensor: tf.keep(w.tensor instanceof tf.Variable ? tf.clone(w.tensor) : w.tensor) }));
+  return (await opt.getWeights()).map((w) => ({
+    name: w.name,
+    tensor: tf.keep(w.tensor instanceof tf.Variable ? tf.clone(w.tensor) : w.tensor),
+  }));
 }
 
 /**
@@ -143,7 +146,8 @@ export function checkCheckpointTarget(dir: string, caller = "saveCheckpoint"): v
  */
 export async function saveCheckpoint(dir: string, o: SaveCheckpointOptions): Promise<void> {
   const where = `saveCheckpoint(${JSON.stringify(dir)})`;
-  if (!Number.isInteger(o.epoch) || o.epoch < -1) throw new Error(`${where}: epoch must be the last completed epoch (an integer >= -1), got ${o.epoch}`);
+  if (!Number.isInteger(o.epoch) || o.epoch < -1)
+    throw new Error(`${where}: epoch must be the last completed epoch (an integer >= -1), got ${o.epoch}`);
   checkTarget(dir, "saveCheckpoint"); // before the work of collecting the state
   await readOnHost([...o.model.weights.map((w) => w.read()), ...stateTensors(o.optimizer)]);
   const pack = new TensorPack();
@@ -208,7 +212,7 @@ function readFile(dir: string, where: string): Read {
   return { file: validateManifest(found.manifest, size, where), dir: found.dir, weightsPath: found.weightsPath };
 }
 
-const show = (v: unknown): string => (v === undefined ? "missing" : JSON.stringify(v) ?? String(v));
+const show = (v: unknown): string => (v === undefined ? "missing" : (JSON.stringify(v) ?? String(v)));
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /**
@@ -223,7 +227,11 @@ function validateManifest(m: Record<string, unknown>, size: number, where: strin
   if (!Number.isInteger(m.epoch) || (m.epoch as number) < -1) bad("epoch", m.epoch, "an integer >= -1 (the last completed epoch)");
   if (typeof m.savedAt !== "string") bad("savedAt", m.savedAt, "a date string");
   if (m.format === CHECKPOINT_FORMAT && m.weightsBytes !== size) {
-    bad("weightsBytes", m.weightsBytes, `the size of its weights file, which has ${size} bytes (the file is damaged, or the key was edited)`);
+    bad(
+      "weightsBytes",
+      m.weightsBytes,
+      `the size of its weights file, which has ${size} bytes (the file is damaged, or the key was edited)`,
+    );
   }
   const entries = (key: string, v: unknown): TensorEntry[] => {
     if (!Array.isArray(v)) return bad(key, v, "an array of { name, shape, dtype, offset, byteLength }");
@@ -232,19 +240,23 @@ function validateManifest(m: Record<string, unknown>, size: number, where: strin
       if (!isObject(e)) bad(k, e, "an object { name, shape, dtype, offset, byteLength }");
       if (typeof e.name !== "string") bad(`${k}.name`, e.name, "a string");
       const shape = e.shape;
-      if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) bad(`${k}.shape`, shape, "an array of integers >= 0");
+      if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0))
+        bad(`${k}.shape`, shape, "an array of integers >= 0");
       if (e.dtype !== "float32" && e.dtype !== "int32") bad(`${k}.dtype`, e.dtype, '"float32" or "int32"');
-      if (!Number.isInteger(e.offset) || (e.offset as number) < 0) bad(`${k}.offset`, e.offset, "an integer >= 0 (a byte offset into the weights file)");
+      if (!Number.isInteger(e.offset) || (e.offset as number) < 0)
+        bad(`${k}.offset`, e.offset, "an integer >= 0 (a byte offset into the weights file)");
       const need = (shape as number[]).reduce((a, b) => a * b, 1) * 4;
       if (e.byteLength !== need) bad(`${k}.byteLength`, e.byteLength, `${need} (4 bytes for each of the shape's ${need / 4} values)`);
-      if ((e.offset as number) + need > size) bad(`${k}.offset`, e.offset, `at most ${size - need}: the tensor's ${need} bytes must lie inside the weights file (${size} bytes)`);
+      if ((e.offset as number) + need > size)
+        bad(`${k}.offset`, e.offset, `at most ${size - need}: the tensor's ${need} bytes must lie inside the weights file (${size} bytes)`);
     });
     return v as TensorEntry[];
   };
   entries("weights", m.weights);
   const opt = m.optimizer;
   if (opt !== undefined) {
-    if (!isObject(opt) || (opt.kind !== "stateDict" && opt.kind !== "tfjs")) bad("optimizer.kind", isObject(opt) ? opt.kind : opt, '"stateDict" (a tsdl optimizer) or "tfjs" (a tf.Optimizer)');
+    if (!isObject(opt) || (opt.kind !== "stateDict" && opt.kind !== "tfjs"))
+      bad("optimizer.kind", isObject(opt) ? opt.kind : opt, '"stateDict" (a tsdl optimizer) or "tfjs" (a tf.Optimizer)');
     else if (opt.kind === "tfjs") entries("optimizer.weights", opt.weights);
     else if (opt.state === undefined) bad("optimizer.state", opt.state, "the optimizer's stateDict()");
   }
@@ -256,12 +268,14 @@ function validateManifest(m: Record<string, unknown>, size: number, where: strin
     list.forEach((r: Record<string, unknown>, i) => {
       if (!isObject(r)) bad(`history.${key}[${i}]`, r, "an object");
       for (const f of ints) if (!Number.isInteger(r[f]) || (r[f] as number) < 0) bad(`history.${key}[${i}].${f}`, r[f], "an integer >= 0");
-      if (!Array.isArray(r.lr) || !r.lr.every((x) => typeof x === "number")) bad(`history.${key}[${i}].lr`, r.lr, "an array of numbers (the lr of each group)");
+      if (!Array.isArray(r.lr) || !r.lr.every((x) => typeof x === "number"))
+        bad(`history.${key}[${i}].lr`, r.lr, "an array of numbers (the lr of each group)");
     });
   };
   records("epochs", ["epoch"]);
   records("batches", ["epoch", "batch", "step"]);
-  if (m.data !== undefined && !isObject(m.data)) bad("data", m.data, "an object of data-source states, e.g. { train: { seed, epoch, batch } }");
+  if (m.data !== undefined && !isObject(m.data))
+    bad("data", m.data, "an object of data-source states, e.g. { train: { seed, epoch, batch } }");
   return { ...(m as unknown as CheckpointFile), data: (m.data as Record<string, unknown> | undefined) ?? {} };
 }
 
@@ -277,7 +291,9 @@ export async function loadCheckpoint(dir: string, parts: CheckpointParts): Promi
   const bin = fs.readFileSync(read.weightsPath);
   const weights = parts.model.weights as LayerVar[];
   if (file.weights.length !== weights.length) {
-    throw new Error(`${where}: the checkpoint has ${file.weights.length} weight tensors, the model ${weights.length}: not the same architecture`);
+    throw new Error(
+      `${where}: the checkpoint has ${file.weights.length} weight tensors, the model ${weights.length}: not the same architecture`,
+    );
   }
   // Match by name when every saved name is one of ours (same process or same layer names), else by position.
   const byName = new Map(weights.map((w) => [w.originalName, w] as const));
@@ -296,13 +312,15 @@ export async function loadCheckpoint(dir: string, parts: CheckpointParts): Promi
     const opt = parts.optimizer;
     if (opt && file.optimizer) {
       if (file.optimizer.kind === "stateDict") {
-        if (!isStateful(opt)) throw new Error(`${where}: the checkpoint holds a tsdl optimizer state; the optimizer given has no loadStateDict`);
+        if (!isStateful(opt))
+          throw new Error(`${where}: the checkpoint holds a tsdl optimizer state; the optimizer given has no loadStateDict`);
         await readOnHost(stateTensors(opt));
         const before = opt.stateDict();
         opt.loadStateDict(file.optimizer.state);
         undo.push(() => opt.loadStateDict(before));
       } else {
-        if (!(opt instanceof tf.Optimizer)) throw new Error(`${where}: the checkpoint holds tf.Optimizer weights; the optimizer given is not a tf.Optimizer`);
+        if (!(opt instanceof tf.Optimizer))
+          throw new Error(`${where}: the checkpoint holds tf.Optimizer weights; the optimizer given is not a tf.Optimizer`);
         const tensors = file.optimizer.weights.map((e) => ({ name: e.name, tensor: readTensor(bin, e) }));
         const before = await snapshotOptimizerWeights(opt);
         await replaceOptimizerWeights(opt, tensors);

@@ -72,7 +72,9 @@ function listing(entries: string[]): string {
 export function checkTarget(dir: string, caller: string): void {
   const abs = path.resolve(dir);
   const refuse = (why: string): never => {
-    throw new Error(`${caller}: ${JSON.stringify(dir)} ${why}. Nothing was changed. Checkpoints go into a new or empty folder, or one tsdl wrote before (with ${MARKER}), e.g. "runs/my-run".`);
+    throw new Error(
+      `${caller}: ${JSON.stringify(dir)} ${why}. Nothing was changed. Checkpoints go into a new or empty folder, or one tsdl wrote before (with ${MARKER}), e.g. "runs/my-run".`,
+    );
   };
   let st: fs.Stats;
   try {
@@ -82,13 +84,15 @@ export function checkTarget(dir: string, caller: string): void {
   }
   const real = fs.realpathSync(abs);
   const cwd = fs.realpathSync(process.cwd());
-  if (real === cwd || cwd.startsWith(real.endsWith(path.sep) ? real : real + path.sep)) refuse(`is the working directory${real === cwd ? "" : " or a folder above it"}, not a checkpoint folder`);
+  if (real === cwd || cwd.startsWith(real.endsWith(path.sep) ? real : real + path.sep))
+    refuse(`is the working directory${real === cwd ? "" : " or a folder above it"}, not a checkpoint folder`);
   if (!st.isDirectory()) refuse(`is a file, not a checkpoint folder`);
   if (fs.existsSync(path.join(abs, MARKER))) return;
   const entries = fs.readdirSync(abs);
   if (entries.length === 0) return;
   if (legacyManifest(abs)) return;
-  if (entries.includes(MANIFEST)) refuse(`holds a ${MANIFEST} that is not a tsdl checkpoint (no ${MARKER} marker, and not a readable tsdl.checkpoint/1 manifest)`);
+  if (entries.includes(MANIFEST))
+    refuse(`holds a ${MANIFEST} that is not a tsdl checkpoint (no ${MARKER} marker, and not a readable tsdl.checkpoint/1 manifest)`);
   refuse(`is a folder that is not a tsdl checkpoint (no ${MARKER} marker; it holds ${listing(entries)})`);
 }
 
@@ -110,7 +114,7 @@ function writeDurably(file: string, data: Buffer | string, flag: "wx" | "w"): vo
   const fd = fs.openSync(file, flag);
   try {
     const buf = typeof data === "string" ? Buffer.from(data, "utf8") : data;
-    for (let off = 0; off < buf.byteLength; ) off += fs.writeSync(fd, buf, off, buf.byteLength - off);
+    for (let off = 0; off < buf.byteLength;) off += fs.writeSync(fd, buf, off, buf.byteLength - off);
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
@@ -253,11 +257,15 @@ export function locate(dir: string, where: string): Located {
       throw new Error(`${where}: ${manifestPath} is not valid JSON (${(e as Error).message}); was it edited by hand?`);
     }
     if (!manifest || typeof manifest !== "object" || Array.isArray(manifest)) {
-      throw new Error(`${where}: ${manifestPath} holds ${text.length > 40 ? text.slice(0, 40) + "…" : text}, expected a JSON object (a tsdl checkpoint manifest)`);
+      throw new Error(
+        `${where}: ${manifestPath} holds ${text.length > 40 ? text.slice(0, 40) + "…" : text}, expected a JSON object (a tsdl checkpoint manifest)`,
+      );
     }
     const wf = manifest.weightsFile ?? LEGACY_WEIGHTS;
     if (typeof wf !== "string" || !(WEIGHTS_FILE.test(wf) || wf === LEGACY_WEIGHTS)) {
-      throw new Error(`${where}: ${MANIFEST} key "weightsFile" is ${JSON.stringify(wf)}; accepted: a file name weights-<pid>-<hex>.bin in the same folder`);
+      throw new Error(
+        `${where}: ${MANIFEST} key "weightsFile" is ${JSON.stringify(wf)}; accepted: a file name weights-<pid>-<hex>.bin in the same folder`,
+      );
     }
     return { dir: abs, manifest, weightsPath: path.join(abs, wf) };
   }
@@ -269,9 +277,12 @@ export function locate(dir: string, where: string): Located {
       const bin = path.join(s.dir, LEGACY_WEIGHTS);
       return need !== undefined && fs.existsSync(bin) && fs.statSync(bin).size >= need;
     })
-    .sort((a, b) => Number(b.manifest.epoch) - Number(a.manifest.epoch) || String(b.manifest.savedAt).localeCompare(String(a.manifest.savedAt)));
+    .sort(
+      (a, b) => Number(b.manifest.epoch) - Number(a.manifest.epoch) || String(b.manifest.savedAt).localeCompare(String(a.manifest.savedAt)),
+    );
   if (found.length) return { dir: found[0].dir, manifest: found[0].manifest, weightsPath: path.join(found[0].dir, LEGACY_WEIGHTS) };
   const expected = `expected ${manifestPath} as written by saveCheckpoint or train({ checkpoint })`;
-  if (fs.existsSync(path.join(abs, MARKER))) throw new Error(`${where}: no complete checkpoint there yet: the first save into it was interrupted (${expected})`);
+  if (fs.existsSync(path.join(abs, MARKER)))
+    throw new Error(`${where}: no complete checkpoint there yet: the first save into it was interrupted (${expected})`);
   throw new Error(`${where}: no checkpoint there (${expected})`);
 }

@@ -44,16 +44,33 @@ export function historySummary(h: History): Summary {
     if (last.validAcc !== undefined) fields.push(`valid acc ${f4(last.validAcc)}`);
     parts.push(`epoch ${last.epoch}: ${fields.join(", ")}, lr ${formatLr(last.lr)}`);
     const changes = lrChanges(epochs);
-    if (changes.length) parts.push(`lr changed at epoch ${changes.slice(0, 5).map((c) => c.epoch).join(", ")}${changes.length > 5 ? ", …" : ""}`);
+    if (changes.length)
+      parts.push(
+        `lr changed at epoch ${changes
+          .slice(0, 5)
+          .map((c) => c.epoch)
+          .join(", ")}${changes.length > 5 ? ", …" : ""}`,
+      );
   }
   const text = `${parts.join("; ")}; data in .epochs and .batches`;
   const head = ["epoch", "train loss", "train acc", "valid loss", "valid acc", "lr", "time"];
-  const row = (r: EpochRecord) => [String(r.epoch), f4(r.trainLoss), f4(r.trainAcc), f4(r.validLoss), f4(r.validAcc), formatLr(r.lr), hms(r.seconds)];
-  const shown = n <= TABLE_EPOCHS ? epochs.map(row) : [...epochs.slice(0, 6).map(row), head.map(() => "…"), ...epochs.slice(n - 5).map(row)];
+  const row = (r: EpochRecord) => [
+    String(r.epoch),
+    f4(r.trainLoss),
+    f4(r.trainAcc),
+    f4(r.validLoss),
+    f4(r.validAcc),
+    formatLr(r.lr),
+    hms(r.seconds),
+  ];
+  const shown =
+    n <= TABLE_EPOCHS ? epochs.map(row) : [...epochs.slice(0, 6).map(row), head.map(() => "…"), ...epochs.slice(n - 5).map(row)];
   const cell = (tag: string, v: string) => `<${tag} style="text-align:right">${escapeHtml(v)}</${tag}>`;
   const html =
     `<div>${escapeHtml(parts.join("; "))}</div>` +
-    (n ? `<table><thead><tr>${head.map((h) => cell("th", h)).join("")}</tr></thead><tbody>${shown.map((r) => `<tr>${r.map((v) => cell("td", v)).join("")}</tr>`).join("")}</tbody></table>` : "") +
+    (n
+      ? `<table><thead><tr>${head.map((h) => cell("th", h)).join("")}</tr></thead><tbody>${shown.map((r) => `<tr>${r.map((v) => cell("td", v)).join("")}</tr>`).join("")}</tbody></table>`
+      : "") +
     `<div style="color:#777">data: history.epochs, history.batches; plot.lossCurve(history) draws it</div>`;
   return { text, html };
 }

@@ -97,7 +97,8 @@ function checkArgs(net: unknown, epochs: number, optimizer: unknown, criterion: 
   if (!net || typeof (net as tf.LayersModel).apply !== "function" || !Array.isArray((net as tf.LayersModel).weights))
     fail("train", "net", "a tf.LayersModel (e.g. models.resnet(3, 10))", net);
   checkInt("train", "epochs", epochs, 1);
-  if (!optimizer || !(optimizer instanceof tf.Optimizer)) fail("train", "optimizer", "a tsdl optimizer (optim.SGD, ...) or a tf.Optimizer", optimizer);
+  if (!optimizer || !(optimizer instanceof tf.Optimizer))
+    fail("train", "optimizer", "a tsdl optimizer (optim.SGD, ...) or a tf.Optimizer", optimizer);
   if (typeof criterion !== "function") fail("train", "criterion", "a loss such as new nn.CrossEntropyLoss()", criterion);
 }
 
@@ -107,7 +108,12 @@ const MONITORS = ["validLoss", "trainLoss", "validAcc", "trainAcc"] as const;
 function scheduleOf(option: TrainOptions["scheduler"]): (ScheduleOptions & { every: "epoch" | "batch" }) | undefined {
   if (option === undefined) return undefined;
   const expected = "an lrScheduler (e.g. lrScheduler.multiStepLR(opt, ...)) or { scheduler, every?, monitor? }";
-  const o: Partial<ScheduleOptions> = typeof (option as SchedulerLike)?.step === "function" ? { scheduler: option as SchedulerLike } : isObject(option) ? (option as Partial<ScheduleOptions>) : {};
+  const o: Partial<ScheduleOptions> =
+    typeof (option as SchedulerLike)?.step === "function"
+      ? { scheduler: option as SchedulerLike }
+      : isObject(option)
+        ? (option as Partial<ScheduleOptions>)
+        : {};
   if (typeof o.scheduler?.step !== "function") fail("train", "scheduler", expected, option);
   for (const k of Object.keys(o)) if (!["scheduler", "every", "monitor"].includes(k)) fail("train", "scheduler", expected, option);
   const every = o.every === undefined ? "epoch" : checkOneOf("train", "scheduler.every", o.every, ["epoch", "batch"] as const);
@@ -120,7 +126,8 @@ function scheduleOf(option: TrainOptions["scheduler"]): (ScheduleOptions & { eve
 function monitored(monitor: Monitor | undefined, r: EpochRecord): number {
   const m = monitor ?? (r.validLoss !== undefined ? "validLoss" : "trainLoss");
   const v = typeof m === "function" ? m(r) : r[m];
-  if (typeof v !== "number") throw new Error(`train: scheduler.monitor ${describe(m)} has no value at epoch ${r.epoch} (no validation data?)`);
+  if (typeof v !== "number")
+    throw new Error(`train: scheduler.monitor ${describe(m)} has no value at epoch ${r.epoch} (no validation data?)`);
   return v;
 }
 
@@ -154,7 +161,8 @@ export async function train(
   const savesAfter = (epoch: number): boolean => !!ck && ((epoch + 1) % (ck.every ?? 1) === 0 || epoch === epochs - 1);
   const checkpointPath = (epoch: number): string => (ck as { path: string }).path.replace("{epoch}", String(epoch));
   // a target that is not a checkpoint folder is refused now, not after an epoch of training
-  for (let epoch = 0; ck && epoch < epochs; epoch++) if (savesAfter(epoch)) checkCheckpointTarget(checkpointPath(epoch), "train({ checkpoint })");
+  for (let epoch = 0; ck && epoch < epochs; epoch++)
+    if (savesAfter(epoch)) checkCheckpointTarget(checkpointPath(epoch), "train({ checkpoint })");
   const data = validData ? { train: trainData, valid: validData } : { train: trainData };
   const parts = { model: net, optimizer, scheduler: isStateful(scheduler) ? scheduler : undefined, data };
 
@@ -164,7 +172,8 @@ export async function train(
     const restored = await loadCheckpoint(opts.resume, parts);
     history = restored.history;
     start = restored.epoch + 1;
-    const from = path.resolve(opts.resume) === restored.path ? opts.resume : `${restored.path} (the newest complete save; ${opts.resume} held none)`;
+    const from =
+      path.resolve(opts.resume) === restored.path ? opts.resume : `${restored.path} (the newest complete save; ${opts.resume} held none)`;
     log(`Resumed from ${from} after epoch ${restored.epoch}`);
   }
   // Shown as a cell's value or by console.log: a summary and a table of epochs, not every batch record.
@@ -208,7 +217,9 @@ export async function train(
     const pipeline = new StepPipeline<StepMeta>(net, optimizer, criterion, vars, {
       lag: defaultLag(),
       onNonFinite: (l, m) => new NonFiniteLossError(l, m.epoch, m.batch, m.step, m.lr, history),
-      ...(batchScheduler ? { saveExtra: () => batchScheduler.stateDict(), restoreExtra: (s: unknown) => batchScheduler.loadStateDict(s) } : {}),
+      ...(batchScheduler
+        ? { saveExtra: () => batchScheduler.stateDict(), restoreExtra: (s: unknown) => batchScheduler.loadStateDict(s) }
+        : {}),
     });
     for (let epoch = start; epoch < epochs; epoch++) {
       const t0 = performance.now();
@@ -222,14 +233,26 @@ export async function train(
       let images = 0;
       let tBatch = performance.now();
       const trainProgress = (elapsed: number): ProgressState => ({
-        label, batch: n, batches: total, loss: lossSum / n, acc: hasAcc ? accSum / n : undefined,
-        imagesPerSecond: images / elapsed, elapsed,
+        label,
+        batch: n,
+        batches: total,
+        loss: lossSum / n,
+        acc: hasAcc ? accSum / n : undefined,
+        imagesPerSecond: images / elapsed,
+        elapsed,
       });
       /** The record of a step whose loss was read; `quiet`: history only (after an error elsewhere). */
       const recordBatch = async (d: StepValues & { meta: StepMeta }, quiet = false): Promise<void> => {
         const acc = d.correct === undefined ? undefined : d.correct / d.meta.size;
         const now = performance.now();
-        const rec: BatchRecord = { epoch, batch: d.meta.batch, step: d.meta.step, loss: d.loss, lr: d.meta.lr, seconds: (now - tBatch) / 1000 };
+        const rec: BatchRecord = {
+          epoch,
+          batch: d.meta.batch,
+          step: d.meta.step,
+          loss: d.loss,
+          lr: d.meta.lr,
+          seconds: (now - tBatch) / 1000,
+        };
         tBatch = now;
         if (acc !== undefined) rec.acc = acc;
         history.batches.push(rec);
@@ -267,7 +290,9 @@ export async function train(
       if (validData) {
         const valid = `${label} valid`;
         bar.update({ label: valid, batch: 0, batches: validTotal, elapsed: (performance.now() - t0) / 1000 }, true);
-        const v = await evaluateBatches(net, validData, criterion, (p) => bar.update({ label: valid, ...p, elapsed: (performance.now() - t0) / 1000 }));
+        const v = await evaluateBatches(net, validData, criterion, (p) =>
+          bar.update({ label: valid, ...p, elapsed: (performance.now() - t0) / 1000 }),
+        );
         record.validLoss = v.loss;
         if (v.acc !== undefined) record.validAcc = v.acc;
       }

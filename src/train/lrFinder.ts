@@ -120,7 +120,12 @@ function positive(name: string, v: number): void {
  * divergeFactor × the best or is not finite. Afterwards the model weights (BatchNorm statistics included),
  * the optimizer (state and lrs) and the data loader's position are restored, as if it never ran.
  */
-export async function lrFinder(net: tf.LayersModel, data: DataSource, optimizer: OptimizerLike, opts: LrFinderOptions = {}): Promise<LrFinderResult> {
+export async function lrFinder(
+  net: tf.LayersModel,
+  data: DataSource,
+  optimizer: OptimizerLike,
+  opts: LrFinderOptions = {},
+): Promise<LrFinderResult> {
   const startLr = opts.startLr ?? 1e-7;
   const endLr = opts.endLr ?? 10;
   const steps = opts.steps ?? 100;
@@ -133,8 +138,10 @@ export async function lrFinder(net: tf.LayersModel, data: DataSource, optimizer:
   if (!(endLr > startLr)) throw new Error(`lrFinder: endLr (${endLr}) must be greater than startLr (${startLr})`);
   if (!Number.isInteger(steps) || steps < 2) throw new Error(`lrFinder: steps must be an integer >= 2, got ${steps}`);
   if (!(beta >= 0 && beta < 1)) throw new Error(`lrFinder: smoothing must be in [0, 1), got ${beta}`);
-  if (!["valley", "steep", "minimum"].includes(how)) throw new Error(`lrFinder: suggestion must be "valley", "steep" or "minimum", got ${JSON.stringify(how)}`);
-  if (!optimizer || !(optimizer instanceof tf.Optimizer)) throw new Error("lrFinder: optimizer must be a tsdl optimizer (optim.SGD, ...) or a tf.Optimizer");
+  if (!["valley", "steep", "minimum"].includes(how))
+    throw new Error(`lrFinder: suggestion must be "valley", "steep" or "minimum", got ${JSON.stringify(how)}`);
+  if (!optimizer || !(optimizer instanceof tf.Optimizer))
+    throw new Error("lrFinder: optimizer must be a tsdl optimizer (optim.SGD, ...) or a tf.Optimizer");
 
   const bar = new ProgressBar(progressMode("lrFinder", opts.progress), opts.progressOut, opts.progressInterval);
   const livePlot = opts.plot === undefined || opts.plot === "auto" ? inKernel() : opts.plot;
@@ -145,7 +152,8 @@ export async function lrFinder(net: tf.LayersModel, data: DataSource, optimizer:
   // Snapshot everything the run changes (a tsdl optimizer in memory: its state may live on a GPU, unread).
   const weights = net.weights.map((w) => tf.keep(tf.clone(w.read())));
   const tsdlOpt = isTsdlOptimizer(optimizer);
-  const inMemory = tsdlOpt && typeof (optimizer as { snapshot?: unknown }).snapshot === "function" ? (optimizer as unknown as Snapshotting) : undefined;
+  const inMemory =
+    tsdlOpt && typeof (optimizer as { snapshot?: unknown }).snapshot === "function" ? (optimizer as unknown as Snapshotting) : undefined;
   const optState = inMemory ? inMemory.snapshot() : tsdlOpt ? optimizer.stateDict() : await snapshotOptimizerWeights(optimizer);
   const plainLr = tsdlOpt ? undefined : currentLr(optimizer)[0];
   const dataState = isStateful(data) ? data.stateDict() : undefined;
@@ -248,12 +256,17 @@ export async function lrFinder(net: tf.LayersModel, data: DataSource, optimizer:
 }
 
 /** How an lr finder result reads in a notebook or console.log: what was tried and found, never the arrays. */
-function lrFinderSummary(r: LrFinderResult, run: { steps: number; how: LrSuggestion; stopped?: string; seconds: number }): { text: string; html: string } {
+function lrFinderSummary(
+  r: LrFinderResult,
+  run: { steps: number; how: LrSuggestion; stopped?: string; seconds: number },
+): { text: string; html: string } {
   const f = fmt; // as the chart writes them: 0.0063, 1e-5
   const n = r.lrs.length;
   let lowest = 0;
   r.losses.forEach((l, i) => (l < r.losses[lowest] ? (lowest = i) : undefined));
-  const tried = n ? `${n} of ${run.steps} lrs from ${f(r.lrs[0])} to ${f(r.lrs[n - 1])}${run.stopped ? ` (stopped: ${run.stopped})` : ""}` : "no lr tried";
+  const tried = n
+    ? `${n} of ${run.steps} lrs from ${f(r.lrs[0])} to ${f(r.lrs[n - 1])}${run.stopped ? ` (stopped: ${run.stopped})` : ""}`
+    : "no lr tried";
   const rows: Array<[string, string]> = [
     ["tried", tried],
     ["suggested lr", `${f(r.suggestedLr)} (${run.how})`],
@@ -264,7 +277,9 @@ function lrFinderSummary(r: LrFinderResult, run: { steps: number; how: LrSuggest
   const text = `LrFinderResult: suggested lr ${f(r.suggestedLr)} (${run.how}); ${tried}; lowest loss ${rows[2][1]}; data in .lrs and .losses`;
   const html =
     `<table><caption style="text-align:left"><b>lr finder</b></caption>` +
-    rows.map(([k, v]) => `<tr><th style="text-align:left">${escapeHtml(k)}</th><td style="text-align:left">${escapeHtml(v)}</td></tr>`).join("") +
+    rows
+      .map(([k, v]) => `<tr><th style="text-align:left">${escapeHtml(k)}</th><td style="text-align:left">${escapeHtml(v)}</td></tr>`)
+      .join("") +
     `</table>`;
   return { text, html };
 }

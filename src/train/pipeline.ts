@@ -28,7 +28,12 @@ interface Restorable {
 
 function restorable(o: unknown): o is Restorable {
   const x = o as Partial<Record<keyof Restorable, unknown>>;
-  return isTsdlOptimizer(o) && typeof x.snapshot === "function" && typeof x.restoreSnapshot === "function" && typeof x.disposeSnapshot === "function";
+  return (
+    isTsdlOptimizer(o) &&
+    typeof x.snapshot === "function" &&
+    typeof x.restoreSnapshot === "function" &&
+    typeof x.disposeSnapshot === "function"
+  );
 }
 
 /** Steps queued ahead of the read on this backend (1 on webgpu, else 0). */

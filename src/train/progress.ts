@@ -35,7 +35,9 @@ export function progressMode(where: string, p: boolean | ProgressMode | undefine
   if (p === undefined || p === true) return "auto";
   if (p === false) return "none";
   if (!PROGRESS_MODES.includes(p))
-    throw new Error(`${where}: progress must be one of ${PROGRESS_MODES.map((m) => `"${m}"`).join(", ")} or a boolean, got ${JSON.stringify(p)}`);
+    throw new Error(
+      `${where}: progress must be one of ${PROGRESS_MODES.map((m) => `"${m}"`).join(", ")} or a boolean, got ${JSON.stringify(p)}`,
+    );
   return p;
 }
 

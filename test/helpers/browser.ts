@@ -152,7 +152,10 @@ export class NotebookServer {
     const deadline = Date.now() + (opts.readyTimeoutMs ?? 90_000);
     for (;;) {
       if (proc.exitCode !== null) throw new Error(`${name} exited (code ${proc.exitCode}) before answering:\n${server.log}`);
-      const ok = await get(port, "/api/status", token).then((r) => r.status === 200, () => false);
+      const ok = await get(port, "/api/status", token).then(
+        (r) => r.status === 200,
+        () => false,
+      );
       if (ok) return server;
       if (Date.now() > deadline) {
         await server.stop();
@@ -282,9 +285,7 @@ export interface RunAllOptions {
 
 /** Text of every stdout stream of a run, cell by cell. */
 export function streamText(run: BrowserRun, name: "stdout" | "stderr" = "stdout"): string {
-  return run.cells
-    .flatMap((c) => c.outputs.filter((o) => o.output_type === "stream" && o.name === name).map((o) => o.text ?? ""))
-    .join("");
+  return run.cells.flatMap((c) => c.outputs.filter((o) => o.output_type === "stream" && o.name === name).map((o) => o.text ?? "")).join("");
 }
 
 /**
@@ -309,7 +310,9 @@ async function runAllInLab(browser: Browser, server: NotebookServer, notebook: s
   const pageErrors: string[] = [];
   let clicked = 0;
   // When it happened (seconds after Run All was clicked) helps tell a restart race from a cell's error.
-  page.on("pageerror", (e) => pageErrors.push(`${clicked ? `${((Date.now() - clicked) / 1000).toFixed(1)} s after Run All` : "before Run All"}: ${String(e)}`));
+  page.on("pageerror", (e) =>
+    pageErrors.push(`${clicked ? `${((Date.now() - clicked) / 1000).toFixed(1)} s after Run All` : "before Run All"}: ${String(e)}`),
+  );
   try {
     // `reset`: a fresh workspace, so the notebooks of earlier runs are not reopened beside this one.
     const url = `${server.baseUrl}/lab/tree/${notebook.split("/").map(encodeURIComponent).join("/")}?reset&token=${server.token}`;
@@ -345,7 +348,9 @@ async function runAllInLab(browser: Browser, server: NotebookServer, notebook: s
         // This notebook's panel only (the toolbar's indicator and the cells' prompts).
         const node: HTMLElement = (window as any).jupyterapp.shell.currentWidget.node;
         const prompts = Array.from(node.querySelectorAll(".jp-Cell .jp-InputPrompt")).map((e) => e.textContent ?? "");
-        const bar = Array.from(document.querySelectorAll(".jp-StatusBar-TextItem")).find((e) => (e.getAttribute("title") ?? "").startsWith("Change kernel for"));
+        const bar = Array.from(document.querySelectorAll(".jp-StatusBar-TextItem")).find((e) =>
+          (e.getAttribute("title") ?? "").startsWith("Change kernel for"),
+        );
         return {
           status: (node.querySelector(".jp-Notebook-ExecutionIndicator")?.getAttribute("data-status") ?? "").toLowerCase(),
           statusBar: (bar?.textContent ?? "").split("|").pop()!.trim().toLowerCase(),
@@ -363,7 +368,9 @@ async function runAllInLab(browser: Browser, server: NotebookServer, notebook: s
         const seen = [...new Set(indicator.map((x) => x.status))].join(", ");
         const shot = path.join(ARTIFACTS, `${path.basename(notebook, ".ipynb")}-timeout.png`);
         await page.screenshot({ path: shot }).catch(() => undefined);
-        throw new Error(`${notebook}: Run All did not finish within ${timeout / 1000} s; the indicator said ${seen}, last ${JSON.stringify(s)}; screenshot ${shot}`);
+        throw new Error(
+          `${notebook}: Run All did not finish within ${timeout / 1000} s; the indicator said ${seen}, last ${JSON.stringify(s)}; screenshot ${shot}`,
+        );
       }
       await sleep(200);
     }
@@ -386,7 +393,9 @@ async function runAllInLab(browser: Browser, server: NotebookServer, notebook: s
           // JupyterLab draws an image/svg+xml output as an <img> of it; vega-embed draws inline <svg>.
           const svgs = area
             ? [
-                ...(Array.from(area.querySelectorAll(".jp-RenderedSVG svg, .jp-RenderedImage svg")) as Element[]).filter((e) => !e.parentElement?.closest("svg")),
+                ...(Array.from(area.querySelectorAll(".jp-RenderedSVG svg, .jp-RenderedImage svg")) as Element[]).filter(
+                  (e) => !e.parentElement?.closest("svg"),
+                ),
                 ...Array.from(area.querySelectorAll('.jp-RenderedSVG img, .jp-RenderedImage img[src^="data:image/svg+xml"]')),
               ]
             : [];
@@ -397,20 +406,27 @@ async function runAllInLab(browser: Browser, server: NotebookServer, notebook: s
             outputs,
             svgOutputs: outputs.filter((o: any) => o.data && o.data["image/svg+xml"] !== undefined).length,
             svgRendered: svgs.filter(drawn).length,
-            vegaOutputs: outputs.filter((o: any) => o.data && Object.keys(o.data).some((k) => k.startsWith("application/vnd.vegalite"))).length,
-            vegaRendered: embeds.filter((e) => Array.from(e.querySelectorAll("svg, canvas")).some(drawn) && e.querySelector("svg path, svg text, canvas")).length,
+            vegaOutputs: outputs.filter((o: any) => o.data && Object.keys(o.data).some((k) => k.startsWith("application/vnd.vegalite")))
+              .length,
+            vegaRendered: embeds.filter(
+              (e) => Array.from(e.querySelectorAll("svg, canvas")).some(drawn) && e.querySelector("svg path, svg text, canvas"),
+            ).length,
             tables: area ? area.querySelectorAll("table").length : 0,
           };
         });
     });
     const { errors, stderr, notRun } = collectErrors(cells);
     const shownErrors = await page.evaluate(() =>
-      Array.from(((window as any).jupyterapp.shell.currentWidget.node as HTMLElement).querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')).map(
-        (e) => (e.textContent ?? "").slice(0, 500),
-      ),
+      Array.from(
+        ((window as any).jupyterapp.shell.currentWidget.node as HTMLElement).querySelectorAll(
+          '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]',
+        ),
+      ).map((e) => (e.textContent ?? "").slice(0, 500)),
     );
     // A screenshot of every cell: make the window as tall as the notebook (cells are kept in the page).
-    const height = await page.evaluate(() => (window as any).jupyterapp.shell.currentWidget.node.querySelector(".jp-WindowedPanel-outer")?.scrollHeight ?? 900);
+    const height = await page.evaluate(
+      () => (window as any).jupyterapp.shell.currentWidget.node.querySelector(".jp-WindowedPanel-outer")?.scrollHeight ?? 900,
+    );
     await page.setViewportSize({ width: 1280, height: Math.min(Math.max(900, height + 150), 30_000) });
     await page.evaluate(() => (window as any).jupyterapp.shell.currentWidget.node.querySelector(".jp-WindowedPanel-outer")?.scrollTo(0, 0));
     await page.waitForTimeout(500);
@@ -419,7 +435,18 @@ async function runAllInLab(browser: Browser, server: NotebookServer, notebook: s
     await page.screenshot({ path: shot });
     // Shut this notebook's kernel down now rather than with the server, to free the CPU for the next one.
     await page.evaluate(() => (window as any).jupyterapp.shell.currentWidget.sessionContext.shutdown());
-    return { notebook, cells, errors, stderr, notRun, shownErrors, pageErrors, indicator, screenshot: shot, seconds: (Date.now() - t0) / 1000 };
+    return {
+      notebook,
+      cells,
+      errors,
+      stderr,
+      notRun,
+      shownErrors,
+      pageErrors,
+      indicator,
+      screenshot: shot,
+      seconds: (Date.now() - t0) / 1000,
+    };
   } finally {
     await page.close();
   }
@@ -517,7 +544,9 @@ async function runAllInClassic(browser: Browser, server: NotebookServer, noteboo
     });
     const { errors, stderr, notRun } = collectErrors(cells);
     const shownErrors = await page.evaluate(() =>
-      Array.from(document.querySelectorAll(".output_area .output_error, .output_area .output_stderr")).map((e) => (e.textContent ?? "").slice(0, 500)),
+      Array.from(document.querySelectorAll(".output_area .output_error, .output_area .output_stderr")).map((e) =>
+        (e.textContent ?? "").slice(0, 500),
+      ),
     );
     // The classic Notebook scrolls inside #site; let the page grow so a full-page screenshot shows every cell.
     await page.evaluate(() => {
@@ -545,7 +574,18 @@ async function runAllInClassic(browser: Browser, server: NotebookServer, noteboo
           );
         }),
     );
-    return { notebook, cells, errors, stderr, notRun, shownErrors, pageErrors, indicator: [], screenshot: shot, seconds: (Date.now() - t0) / 1000 };
+    return {
+      notebook,
+      cells,
+      errors,
+      stderr,
+      notRun,
+      shownErrors,
+      pageErrors,
+      indicator: [],
+      screenshot: shot,
+      seconds: (Date.now() - t0) / 1000,
+    };
   } finally {
     await page.close();
   }
@@ -558,7 +598,11 @@ export function tslabKernelspec(dir: string): string {
   const bin = path.join(repo, "node_modules", "tslab", "bin", "tslab");
   fs.writeFileSync(
     path.join(spec, "kernel.json"),
-    JSON.stringify({ argv: [process.execPath, bin, "kernel", "--config-path", "{connection_file}"], display_name: "TypeScript (tslab)", language: "typescript" }),
+    JSON.stringify({
+      argv: [process.execPath, bin, "kernel", "--config-path", "{connection_file}"],
+      display_name: "TypeScript (tslab)",
+      language: "typescript",
+    }),
   );
   return dir;
 }

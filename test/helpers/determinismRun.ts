@@ -25,13 +25,19 @@ class Images implements data.Dataset<data.Sample<data.FloatImage>> {
 function net(): tf.LayersModel {
   const init = (seed: number) => tf.initializers.glorotUniform({ seed });
   const input = tf.input({ shape: [16, 16, 3] });
-  let x = tf.layers.conv2d({ filters: 16, kernelSize: 3, padding: "same", kernelInitializer: init(1), name: "c1" }).apply(input) as tf.SymbolicTensor;
+  let x = tf.layers
+    .conv2d({ filters: 16, kernelSize: 3, padding: "same", kernelInitializer: init(1), name: "c1" })
+    .apply(input) as tf.SymbolicTensor;
   x = nn.batchNorm2d({ name: "bn1" }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.reLU().apply(x) as tf.SymbolicTensor;
-  x = tf.layers.conv2d({ filters: 32, kernelSize: 3, strides: 2, padding: "same", kernelInitializer: init(2), name: "c2", useBias: false }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers
+    .conv2d({ filters: 32, kernelSize: 3, strides: 2, padding: "same", kernelInitializer: init(2), name: "c2", useBias: false })
+    .apply(x) as tf.SymbolicTensor;
   x = nn.batchNorm2d({ name: "bn2" }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.reLU().apply(x) as tf.SymbolicTensor;
-  x = tf.layers.conv2d({ filters: 32, kernelSize: 3, padding: "same", activation: "relu", kernelInitializer: init(3), name: "c3" }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers
+    .conv2d({ filters: 32, kernelSize: 3, padding: "same", activation: "relu", kernelInitializer: init(3), name: "c3" })
+    .apply(x) as tf.SymbolicTensor;
   x = tf.layers.conv2d({ filters: 32, kernelSize: 1, kernelInitializer: init(4), name: "c4" }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.globalAveragePooling2d({}).apply(x) as tf.SymbolicTensor;
   const y = tf.layers.dense({ units: 4, kernelInitializer: init(5), name: "fc" }).apply(x) as tf.SymbolicTensor;

@@ -94,7 +94,12 @@ export class NotebookExecutionError extends Error {
   }
 }
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
@@ -114,8 +119,7 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): 
  */
 export async function executeNotebook(notebookPath: string, opts: ExecuteOptions = {}): Promise<Notebook> {
   const input = path.resolve(notebookPath);
-  const output =
-    opts.outputPath ?? path.join(repo, "artifacts", "executed", path.basename(input).replace(/\.ipynb$/, "") + ".ipynb");
+  const output = opts.outputPath ?? path.join(repo, "artifacts", "executed", path.basename(input).replace(/\.ipynb$/, "") + ".ipynb");
   fs.mkdirSync(path.dirname(output), { recursive: true });
   const args = [
     "-m",
@@ -160,7 +164,7 @@ export function codeCells(nb: Notebook): Cell[] {
 }
 
 function joinText(t: string | string[] | undefined): string {
-  return Array.isArray(t) ? t.join("") : t ?? "";
+  return Array.isArray(t) ? t.join("") : (t ?? "");
 }
 
 /** Everything a cell printed to stdout (or `name`). */
@@ -182,7 +186,8 @@ export function richOutputs(cell: Cell, type?: "display_data" | "execute_result"
     .filter((o) => (type ? o.output_type === type : o.output_type === "display_data" || o.output_type === "execute_result"))
     .map((o) => {
       const data: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(o.data ?? {})) data[k] = Array.isArray(v) && v.every((x) => typeof x === "string") ? v.join("") : v;
+      for (const [k, v] of Object.entries(o.data ?? {}))
+        data[k] = Array.isArray(v) && v.every((x) => typeof x === "string") ? v.join("") : v;
       return data;
     });
 }

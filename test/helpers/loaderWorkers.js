@@ -12,7 +12,11 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const report = (o) => process.stdout.write(JSON.stringify(o) + "\n");
 const loader = (seed, opts = {}) =>
   new data.DataLoader(new data.CIFAR10(root, { transform: new T.Compose([new T.RandomCrop(32, { padding: 4 }), new T.ToTensor()]) }), {
-    batchSize: 10, shuffle: true, seed, numWorkers: 2, ...opts,
+    batchSize: 10,
+    shuffle: true,
+    seed,
+    numWorkers: 2,
+    ...opts,
   });
 
 /** Threads once those of ended workers are gone (they end asynchronously), after collecting garbage. */

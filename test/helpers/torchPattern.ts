@@ -11,10 +11,13 @@ export function pattern(name: string, shape: number[], kind: string, fanIn: numb
     state = (state * 48271) % 2147483647; // < 2^53: exact in doubles, as in Python
     const s = (state / 2147483647) * 2 - 1;
     out[i] =
-      kind === "weight" && fanIn ? (1.7 / Math.sqrt(fanIn)) * s
-      : kind === "bnweight" ? 1 + 0.1 * s
-      : kind === "running_var" ? 1 + 0.5 * Math.abs(s)
-      : 0.1 * s;
+      kind === "weight" && fanIn
+        ? (1.7 / Math.sqrt(fanIn)) * s
+        : kind === "bnweight"
+          ? 1 + 0.1 * s
+          : kind === "running_var"
+            ? 1 + 0.5 * Math.abs(s)
+            : 0.1 * s;
   }
   return out;
 }

@@ -59,12 +59,24 @@ function im2colChunk(s: Scratch, g: ConvGeometry, x: TensorInfo, dy: TensorInfo,
   let xt = s.transpose(x, [3, 0, 1, 2]);
   const [, , h, w] = xt.shape;
   if (g.padTop || g.padBottom || g.padLeft || g.padRight) {
-    xt = s.pad(xt, [[0, 0], [0, 0], [g.padTop, g.padBottom], [g.padLeft, g.padRight]]);
+    xt = s.pad(xt, [
+      [0, 0],
+      [0, 0],
+      [g.padTop, g.padBottom],
+      [g.padLeft, g.padRight],
+    ]);
   }
   const spanH = (g.outH - 1) * g.strideH + 1;
   const spanW = (g.outW - 1) * g.strideW + 1;
   let col: TensorInfo;
-  if (g.kH === 1 && g.kW === 1 && g.strideH === 1 && g.strideW === 1 && spanH === h + g.padTop + g.padBottom && spanW === w + g.padLeft + g.padRight) {
+  if (
+    g.kH === 1 &&
+    g.kW === 1 &&
+    g.strideH === 1 &&
+    g.strideW === 1 &&
+    spanH === h + g.padTop + g.padBottom &&
+    spanW === w + g.padLeft + g.padRight
+  ) {
     col = s.reshape(xt, [g.inC, cols]);
   } else {
     const taps: TensorInfo[] = [];
@@ -87,7 +99,18 @@ function im2colChunk(s: Scratch, g: ConvGeometry, x: TensorInfo, dy: TensorInfo,
 function viaConv(s: Scratch, g: ConvGeometry, x: TensorInfo, dy: TensorInfo): TensorInfo {
   const xt = s.transpose(x, [3, 1, 2, 0]); // [c, h, w, n]
   const dyt = s.transpose(dy, [1, 2, 0, 3]); // [i, j, n, o]
-  let out = s.conv2d(xt, dyt, [1, 1], [[0, 0], [g.padTop, g.padBottom], [g.padLeft, g.padRight], [0, 0]], [g.strideH, g.strideW]);
+  let out = s.conv2d(
+    xt,
+    dyt,
+    [1, 1],
+    [
+      [0, 0],
+      [g.padTop, g.padBottom],
+      [g.padLeft, g.padRight],
+      [0, 0],
+    ],
+    [g.strideH, g.strideW],
+  );
   // The output can be taller/wider than the filter when the stride does not divide the padded size.
   if (out.shape[1] !== g.kH || out.shape[2] !== g.kW) out = s.slice(out, [0, 0, 0, 0], [g.inC, g.kH, g.kW, g.outC]);
   return s.transpose(out, [1, 2, 0, 3]);

@@ -27,12 +27,19 @@ export function conv2dBackpropInput(args: {
     const strided = g.strideH > 1 || g.strideW > 1;
     if (g.kH === 1 && g.kW === 1) {
       // Mix channels on the small grid, then spread: dx[oh·sH - padTop] = (dy · Wᵀ)[oh].
-      const mixed = s.conv2d(dy, wT, [1, 1], [[0, 0], [0, 0], [0, 0], [0, 0]]);
+      const mixed = s.conv2d(
+        dy,
+        wT,
+        [1, 1],
+        [
+          [0, 0],
+          [0, 0],
+          [0, 0],
+          [0, 0],
+        ],
+      );
       const up = strided ? upsample(s, mixed, g.strideH, g.strideW) : mixed;
-      return s.padOrCrop(up, [
-        -g.padTop, g.inH - up.shape[1] + g.padTop,
-        -g.padLeft, g.inW - up.shape[2] + g.padLeft,
-      ]);
+      return s.padOrCrop(up, [-g.padTop, g.inH - up.shape[1] + g.padTop, -g.padLeft, g.inW - up.shape[2] + g.padLeft]);
     }
     const up = strided ? upsample(s, dy, g.strideH, g.strideW) : dy;
     const top = g.kH - 1 - g.padTop;
@@ -41,9 +48,17 @@ export function conv2dBackpropInput(args: {
     const right = g.inW - up.shape[2] - left + g.kW - 1;
     // XNNPACK takes the non-negative part of the padding itself; only crops need a copy.
     const cropped = s.padOrCrop(up, [Math.min(0, top), Math.min(0, bottom), Math.min(0, left), Math.min(0, right)]);
-    return s.conv2d(cropped, wT, [1, 1], [
-      [0, 0], [Math.max(0, top), Math.max(0, bottom)], [Math.max(0, left), Math.max(0, right)], [0, 0],
-    ]);
+    return s.conv2d(
+      cropped,
+      wT,
+      [1, 1],
+      [
+        [0, 0],
+        [Math.max(0, top), Math.max(0, bottom)],
+        [Math.max(0, left), Math.max(0, right)],
+        [0, 0],
+      ],
+    );
   });
 }
 
@@ -51,6 +66,13 @@ export function conv2dBackpropInput(args: {
 export function upsample(s: Scratch, x: TensorInfo, sH: number, sW: number): TensorInfo {
   const [n, h, w, c] = x.shape;
   const x6 = s.reshape(x, [n, h, 1, w, 1, c]);
-  const padded = s.pad(x6, [[0, 0], [0, 0], [0, sH - 1], [0, 0], [0, sW - 1], [0, 0]]);
+  const padded = s.pad(x6, [
+    [0, 0],
+    [0, 0],
+    [0, sH - 1],
+    [0, 0],
+    [0, sW - 1],
+    [0, 0],
+  ]);
   return s.reshape(padded, [n, h * sH, w * sW, c]);
 }

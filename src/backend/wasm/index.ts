@@ -19,13 +19,28 @@ import { jsMaxPoolGrad } from "./max_pool_grad";
 import { BATCH_NORM_TRAIN, offerKernel, SGD_STEP } from "../../core/kernels";
 import { buildScript, loadNative, nativeStatus, type NativeConv } from "./native/addon";
 import {
-  BATCH_NORM_GRAD, BATCH_NORM_TRAIN_GRAD, batchNormTrainGradConfig, fusedBatchNormGradConfig, nativeBatchNormGrad,
-  nativeBatchNormTrain, nativeBatchNormTrainGrad,
+  BATCH_NORM_GRAD,
+  BATCH_NORM_TRAIN_GRAD,
+  batchNormTrainGradConfig,
+  fusedBatchNormGradConfig,
+  nativeBatchNormGrad,
+  nativeBatchNormTrain,
+  nativeBatchNormTrainGrad,
 } from "./native/batchnorm";
 import { nativeBackpropFilter, nativeBackpropInput, nativeForward, type ConvOptions } from "./native/conv";
 import {
-  RELU_GRAD, nativeAvgPoolGrad, nativeBatchNorm, nativeBinary, nativeMaxPoolGrad, nativeReduce, nativeRelu, nativeReluGrad, nativeSlice,
-  nativeSgdStep, nativeTile, reluGradConfig,
+  RELU_GRAD,
+  nativeAvgPoolGrad,
+  nativeBatchNorm,
+  nativeBinary,
+  nativeMaxPoolGrad,
+  nativeReduce,
+  nativeRelu,
+  nativeReluGrad,
+  nativeSlice,
+  nativeSgdStep,
+  nativeTile,
+  reluGradConfig,
 } from "./native/ops";
 import type { TensorInfo } from "./scratch";
 
@@ -127,18 +142,16 @@ export const wasmTrainingKernels: tf.KernelConfig[] = [
       [tf.AvgPoolGrad, (n: NativeConv) => nativeAvgPoolGrad(n, stock(tf.AvgPoolGrad))],
       ...[tf.Add, tf.Sub, tf.Multiply].map((k): [string, (n: NativeConv) => tf.KernelFunc] => [k, (n) => nativeBinary(n, stock(k), k)]),
     ] as Array<[string, (n: NativeConv) => tf.KernelFunc]>
-  ).map(
-    ([kernelName, make]): tf.KernelConfig => ({
-      kernelName,
-      backendName: "wasm",
-      kernelFunc: (args) => {
-        const n = native();
-        if (n) return make(n)(args);
-        // The stock MaxPoolGrad is wrong with 'same' padding / ragged windows: never fall back to it.
-        return kernelName === tf.MaxPoolGrad ? jsMaxPoolGrad(stock(kernelName))(args) : stock(kernelName)(args);
-      },
-    }),
-  ),
+  ).map(([kernelName, make]): tf.KernelConfig => ({
+    kernelName,
+    backendName: "wasm",
+    kernelFunc: (args) => {
+      const n = native();
+      if (n) return make(n)(args);
+      // The stock MaxPoolGrad is wrong with 'same' padding / ragged windows: never fall back to it.
+      return kernelName === tf.MaxPoolGrad ? jsMaxPoolGrad(stock(kernelName))(args) : stock(kernelName)(args);
+    },
+  })),
 ];
 
 let registered = false;

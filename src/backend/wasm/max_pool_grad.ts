@@ -14,7 +14,14 @@ export function jsMaxPoolGrad(fallback: tf.KernelFunc): tf.KernelFunc {
     const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
     const { filterSize, strides, pad, dimRoundingMode } = args.attrs as unknown as PoolAttrs;
     if (input.dtype !== "float32" || dy.dtype !== "float32" || input.shape.length !== 4) return fallback(args);
-    const g = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
+    const g = tf.backend_util.computePool2DInfo(
+      input.shape as [number, number, number, number],
+      filterSize,
+      strides,
+      1,
+      pad,
+      dimRoundingMode,
+    );
     const b = args.backend as unknown as WasmBackendView & { typedArrayFromHeap(t: TensorInfo): Float32Array };
     const out = b.makeOutput(input.shape, "float32");
     const x = b.typedArrayFromHeap(input);
@@ -50,4 +57,3 @@ export function jsMaxPoolGrad(fallback: tf.KernelFunc): tf.KernelFunc {
     return out;
   };
 }
-

@@ -93,7 +93,13 @@ export class Scratch {
 
   /** NHWC conv2d on XNNPACK with explicit (non-negative) paddings. */
   conv2d(x: TensorInfo, filter: TensorInfo, strides: [number, number], pads: Pads, dilations: [number, number] = [1, 1]): TensorInfo {
-    return this.run("Conv2D", { x, filter }, { strides, pad: pads, dataFormat: "NHWC", dilations, dimRoundingMode: undefined } as unknown as tf.NamedAttrMap);
+    return this.run("Conv2D", { x, filter }, {
+      strides,
+      pad: pads,
+      dataFormat: "NHWC",
+      dilations,
+      dimRoundingMode: undefined,
+    } as unknown as tf.NamedAttrMap);
   }
 
   /**
@@ -104,11 +110,19 @@ export class Scratch {
     const [n, h, w, c] = x.shape;
     let out = x;
     if (top < 0 || bottom < 0 || left < 0 || right < 0) {
-      const t = Math.max(0, -top), b = Math.max(0, -bottom), l = Math.max(0, -left), r = Math.max(0, -right);
+      const t = Math.max(0, -top),
+        b = Math.max(0, -bottom),
+        l = Math.max(0, -left),
+        r = Math.max(0, -right);
       out = this.slice(out, [0, t, l, 0], [n, h - t - b, w - l - r, c]);
     }
     if (top > 0 || bottom > 0 || left > 0 || right > 0) {
-      out = this.pad(out, [[0, 0], [Math.max(0, top), Math.max(0, bottom)], [Math.max(0, left), Math.max(0, right)], [0, 0]]);
+      out = this.pad(out, [
+        [0, 0],
+        [Math.max(0, top), Math.max(0, bottom)],
+        [Math.max(0, left), Math.max(0, right)],
+        [0, 0],
+      ]);
     }
     return out;
   }

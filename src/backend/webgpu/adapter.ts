@@ -65,7 +65,13 @@ export function adapterInfo(adapter: GPUAdapter): GPUAdapterInfo & { isFallbackA
 }
 
 /** Whether an adapter is a CPU rasterizer rather than a GPU. */
-export function isSoftwareAdapter(info: { vendor?: string; architecture?: string; device?: string; description?: string; isFallbackAdapter?: boolean }): boolean {
+export function isSoftwareAdapter(info: {
+  vendor?: string;
+  architecture?: string;
+  device?: string;
+  description?: string;
+  isFallbackAdapter?: boolean;
+}): boolean {
   if (info.isFallbackAdapter) return true;
   return SOFTWARE.test([info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(" "));
 }
@@ -73,7 +79,9 @@ export function isSoftwareAdapter(info: { vendor?: string; architecture?: string
 /** One line: "NVIDIA H100 80GB HBM3 (nvidia hopper; NVIDIA: 580.159.04) via Dawn Vulkan". */
 export function describeAdapter(a: AdapterDescription): string {
   const name = a.device || a.description || "unnamed adapter";
-  const detail = [[a.vendor, a.architecture].filter(Boolean).join(" "), a.description !== name ? a.description : ""].filter(Boolean).join("; ");
+  const detail = [[a.vendor, a.architecture].filter(Boolean).join(" "), a.description !== name ? a.description : ""]
+    .filter(Boolean)
+    .join("; ");
   const kind = a.software ? "software adapter " : "";
   const level = a.featureLevel === "compatibility" ? ", compatibility mode" : "";
   return `${kind}${name}${detail ? ` (${detail})` : ""} via Dawn ${LABEL[a.dawnBackend]}${level}`;
@@ -169,7 +177,10 @@ async function requestOn(mod: DawnModule, backend: DawnBackend): Promise<FoundAd
   if (restoreEgl) process.env.EGL_PLATFORM = "surfaceless";
   try {
     const gpu = mod.create([`backend=${backend}`, ...extraFlags()]);
-    const options = { powerPreference: "high-performance", ...(compat ? { featureLevel: "compatibility" } : {}) } as GPURequestAdapterOptions;
+    const options = {
+      powerPreference: "high-performance",
+      ...(compat ? { featureLevel: "compatibility" } : {}),
+    } as GPURequestAdapterOptions;
     const adapter = await gpu.requestAdapter(options);
     if (!adapter) return `no adapter (no ${LABEL[backend]} driver that Dawn can use)`;
     const info = adapterInfo(adapter);
@@ -198,7 +209,11 @@ export async function findAdapter(forced: boolean): Promise<AdapterSearch> {
   const mod = loadDawn();
   const chosen = process.env.TSDL_WEBGPU_DAWN;
   const native = nativeDawnBackend();
-  const order: DawnBackend[] = chosen ? [parseDawnBackend(chosen)] : forced && process.platform === "linux" ? [native, "opengles"] : [native];
+  const order: DawnBackend[] = chosen
+    ? [parseDawnBackend(chosen)]
+    : forced && process.platform === "linux"
+      ? [native, "opengles"]
+      : [native];
   const reasons: string[] = [];
   for (const backend of order) {
     const missing = missingLibrary(backend);

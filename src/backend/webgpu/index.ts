@@ -82,7 +82,8 @@ function packageVersion(pkg: string): string | undefined {
 /** `navigator.gpu` for tfjs-backend-webgpu (Node ≤ 20 has no navigator; 21+ has one without gpu). */
 function exposeGpu(gpu: GPU): void {
   const g = globalThis as { navigator?: { gpu?: GPU } };
-  if (g.navigator && typeof g.navigator === "object") Object.defineProperty(g.navigator, "gpu", { value: gpu, configurable: true, writable: true });
+  if (g.navigator && typeof g.navigator === "object")
+    Object.defineProperty(g.navigator, "gpu", { value: gpu, configurable: true, writable: true });
   else Object.defineProperty(globalThis, "navigator", { value: { gpu }, configurable: true, writable: true });
 }
 
@@ -97,7 +98,13 @@ function explainSyncReads(Backend: typeof WebGPUBackend): void {
   const readSync = proto.readSync;
   proto.readSync = function (this: WebGPUBackend, dataId: object) {
     const d = this.tensorMap.get(dataId) as { values?: unknown; dtype?: string } | undefined;
-    if (d && d.values == null && d.dtype !== "string" && d.dtype !== "complex64" && typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas === "undefined") {
+    if (
+      d &&
+      d.values == null &&
+      d.dtype !== "string" &&
+      d.dtype !== "complex64" &&
+      typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas === "undefined"
+    ) {
       throw new Error(
         "tsdl: dataSync()/arraySync() cannot read a tensor that lives on the GPU (webgpu backend): Node has no " +
           "synchronous GPU read. Use `await t.data()` or `await t.array()` (after one await, sync reads of that tensor work).",
@@ -143,14 +150,20 @@ export async function selectWebgpu(forced: boolean): Promise<WebgpuSelection> {
   tf.registerBackend("webgpu", () => new webgpu.WebGPUBackend(device, adapterInfo(adapter)), 0);
   explainSyncReads(webgpu.WebGPUBackend);
   checkErrorsOnRead(webgpu.WebGPUBackend);
-  if (!(await tf.setBackend("webgpu"))) throw new WebgpuUnavailable(`the webgpu backend did not initialise on ${describeAdapter(description)}`);
+  if (!(await tf.setBackend("webgpu")))
+    throw new WebgpuUnavailable(`the webgpu backend did not initialise on ${describeAdapter(description)}`);
   registerWebgpuKernels();
   const versions: Record<string, string> = {};
   for (const pkg of ["webgpu", "@tensorflow/tfjs-backend-webgpu"]) {
     const v = packageVersion(pkg);
     if (v) versions[pkg] = v;
   }
-  selection = { adapter: description, device: `${description.software ? "" : "GPU: "}${describeAdapter(description)}`, versions, passedOver: search.reasons };
+  selection = {
+    adapter: description,
+    device: `${description.software ? "" : "GPU: "}${describeAdapter(description)}`,
+    versions,
+    passedOver: search.reasons,
+  };
   return selection;
 }
 

@@ -22,7 +22,13 @@ export interface ColorJitterParams {
   hue?: number;
 }
 
-function checkRange(value: JitterRange | undefined, name: string, center: number, bound: [number, number], clipAtZero: boolean): [number, number] | undefined {
+function checkRange(
+  value: JitterRange | undefined,
+  name: string,
+  center: number,
+  bound: [number, number],
+  clipAtZero: boolean,
+): [number, number] | undefined {
   if (value === undefined) return undefined;
   let r: [number, number];
   if (typeof value === "number") {
@@ -35,7 +41,9 @@ function checkRange(value: JitterRange | undefined, name: string, center: number
     throw new Error(`tsdl.data: ColorJitter ${name} must be a number or [min, max], got ${JSON.stringify(value)}`);
   }
   if (!(bound[0] <= r[0] && r[0] <= r[1] && r[1] <= bound[1])) {
-    throw new Error(`tsdl.data: ColorJitter ${name} range [${r}] must lie within [${bound}] with min <= max (from ${JSON.stringify(value)})`);
+    throw new Error(
+      `tsdl.data: ColorJitter ${name} range [${r}] must lie within [${bound}] with min <= max (from ${JSON.stringify(value)})`,
+    );
   }
   return r[0] === center && r[1] === center ? undefined : r;
 }
@@ -62,7 +70,13 @@ export class ColorJitter implements Transform<Image, Image> {
   getParams(generator: Generator = defaultGenerator()): ColorJitterParams {
     const order = Array.from(generator.randperm(4));
     const draw = (r?: [number, number]): number | undefined => (r ? generator.uniform(r[0], r[1]) : undefined);
-    return { order, brightness: draw(this.brightness), contrast: draw(this.contrast), saturation: draw(this.saturation), hue: draw(this.hue) };
+    return {
+      order,
+      brightness: draw(this.brightness),
+      contrast: draw(this.contrast),
+      saturation: draw(this.saturation),
+      hue: draw(this.hue),
+    };
   }
 
   /** Applies one draw (ColorJitter.forward with fixed parameters). */
@@ -82,7 +96,10 @@ export class ColorJitter implements Transform<Image, Image> {
   }
 
   workerSpec(): Spec {
-    return { kind: "ColorJitter", args: [{ brightness: this.brightness, contrast: this.contrast, saturation: this.saturation, hue: this.hue }] };
+    return {
+      kind: "ColorJitter",
+      args: [{ brightness: this.brightness, contrast: this.contrast, saturation: this.saturation, hue: this.hue }],
+    };
   }
 
   toString(): string {

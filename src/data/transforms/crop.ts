@@ -40,7 +40,9 @@ export class RandomCrop implements Transform<Image, Image> {
   static getParams(height: number, width: number, size: readonly [number, number], generator: Generator): [number, number, number, number] {
     const [th, tw] = size;
     if (height < th || width < tw) {
-      throw new Error(`tsdl.data: RandomCrop size ${th}x${tw} is larger than the (padded) image ${height}x${width}; use padding or padIfNeeded`);
+      throw new Error(
+        `tsdl.data: RandomCrop size ${th}x${tw} is larger than the (padded) image ${height}x${width}; use padding or padIfNeeded`,
+      );
     }
     if (height === th && width === tw) return [0, 0, height, width];
     const top = generator.randint(0, height - th + 1);
@@ -59,7 +61,10 @@ export class RandomCrop implements Transform<Image, Image> {
   }
 
   workerSpec(): Spec {
-    return { kind: "RandomCrop", args: [this.size, { padding: this.padding, padIfNeeded: this.padIfNeeded, fill: this.fill, paddingMode: this.paddingMode }] };
+    return {
+      kind: "RandomCrop",
+      args: [this.size, { padding: this.padding, padIfNeeded: this.padIfNeeded, fill: this.fill, paddingMode: this.paddingMode }],
+    };
   }
 
   toString(): string {

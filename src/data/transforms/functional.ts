@@ -30,7 +30,9 @@ export type Size = number | readonly [number] | readonly [number, number];
 export function parseSize(size: Size, who: string): [number, number] | [number] {
   const arr = typeof size === "number" ? [size] : Array.isArray(size) ? [...size] : [];
   if ((arr.length !== 1 && arr.length !== 2) || !arr.every((v) => Number.isInteger(v) && v > 0)) {
-    throw new Error(`tsdl.data: ${who} size must be a positive integer or [height, width] of positive integers, got ${JSON.stringify(size)}`);
+    throw new Error(
+      `tsdl.data: ${who} size must be a positive integer or [height, width] of positive integers, got ${JSON.stringify(size)}`,
+    );
   }
   return arr as [number, number] | [number];
 }
@@ -158,7 +160,8 @@ function padIndex(i: number, n: number, mode: PaddingMode): number {
 /** torchvision.transforms.functional.pad on a PIL image. `fill` is one value or one per channel. */
 export function pad(img: Image, padding: Padding, fill: number | readonly number[] = 0, mode: PaddingMode = "constant"): Image {
   expectImage(img, "pad");
-  if (!PADDING_MODES.includes(mode)) throw new Error(`tsdl.data: unknown padding mode ${JSON.stringify(mode)}; accepted: ${PADDING_MODES.join(", ")}`);
+  if (!PADDING_MODES.includes(mode))
+    throw new Error(`tsdl.data: unknown padding mode ${JSON.stringify(mode)}; accepted: ${PADDING_MODES.join(", ")}`);
   const [l, t, r, b] = parsePadding(padding);
   const { data, height: H, width: W, channels: c } = img;
   const h = H + t + b;
@@ -274,7 +277,10 @@ export function normalizeTable(mean: number | readonly number[], std: number | r
  * The float32 value of toTensor(v) followed by each Normalize in `steps`, for every byte v, per channel:
  * element-wise, so a table of 256 entries per channel gives exactly what the steps give.
  */
-export function floatTable(steps: readonly { mean: number | readonly number[]; std: number | readonly number[] }[], channels: number): Float32Array {
+export function floatTable(
+  steps: readonly { mean: number | readonly number[]; std: number | readonly number[] }[],
+  channels: number,
+): Float32Array {
   const lut = new Float32Array(256 * channels);
   for (let ch = 0; ch < channels; ch++) lut.set(TO_UNIT, ch * 256);
   for (const { mean, std } of steps) {
@@ -322,10 +328,15 @@ export function channelValues(name: string, v: number | readonly number[], chann
 }
 
 /** A Normalize's mean and std per channel, checked: each one number or one per channel, no zero std. */
-export function normalizeValues(mean: number | readonly number[], std: number | readonly number[], channels: number): [Float32Array, Float32Array] {
+export function normalizeValues(
+  mean: number | readonly number[],
+  std: number | readonly number[],
+  channels: number,
+): [Float32Array, Float32Array] {
   const m = channelValues("mean", mean, channels);
   const s = channelValues("std", std, channels);
-  if (s.some((v) => v === 0)) throw new Error(`tsdl.data: Normalize std ${JSON.stringify(std)} has a zero (division by zero); every std must be non-zero`);
+  if (s.some((v) => v === 0))
+    throw new Error(`tsdl.data: Normalize std ${JSON.stringify(std)} has a zero (division by zero); every std must be non-zero`);
   return [m, s];
 }
 

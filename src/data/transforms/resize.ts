@@ -67,7 +67,8 @@ class ResizedWindow implements Transform<Image, Image | FloatImage> {
     if (next instanceof ToTensor) return new ResizedWindow(resize, flip, crop, new ToFloat([]));
     if (next instanceof ToFloat) return new ResizedWindow(resize, flip, crop, next);
     if (crop) return undefined;
-    if (next instanceof RandomCrop && next.padding === undefined && !next.padIfNeeded) return new ResizedWindow(resize, flip, next, undefined);
+    if (next instanceof RandomCrop && next.padding === undefined && !next.padIfNeeded)
+      return new ResizedWindow(resize, flip, next, undefined);
     if (next instanceof RandomHorizontalFlip && !flip) return new ResizedWindow(resize, next, undefined, undefined);
     return undefined;
   }

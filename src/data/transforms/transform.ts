@@ -69,7 +69,9 @@ export class Compose<I = any, O = any> implements Transform<I, O> {
     if (!Array.isArray(transforms)) throw new Error(`tsdl.data: Compose takes an array of transforms, got ${typeof transforms}`);
     transforms.forEach((t, i) => {
       if (!isTransformLike(t)) {
-        throw new Error(`tsdl.data: Compose item ${i} is ${t === null ? "null" : typeof t}; expected a transform (an object with forward()) or a function`);
+        throw new Error(
+          `tsdl.data: Compose item ${i} is ${t === null ? "null" : typeof t}; expected a transform (an object with forward()) or a function`,
+        );
       }
     });
     this.transforms = [...transforms];

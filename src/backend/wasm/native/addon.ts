@@ -16,14 +16,58 @@ export interface NativeConv {
    * output is OpenBLAS's). Otherwise returns the path that ran. `wid`: an id of the filter's data (0 = unknown);
    * the same id promises the same weights, so oneDNN's reordered copy is reused.
    */
-  forward(heap: ArrayBuffer, geo: Int32Array, x: number, w: number, bias: number, y: number, act: number, path: 0 | 1 | 2, wid: number): number | [number, number];
-  backpropInput(heap: ArrayBuffer, geo: Int32Array, dy: number, w: number, dx: number, path: 0 | 1 | 2, wid: number): number | [number, number];
+  forward(
+    heap: ArrayBuffer,
+    geo: Int32Array,
+    x: number,
+    w: number,
+    bias: number,
+    y: number,
+    act: number,
+    path: 0 | 1 | 2,
+    wid: number,
+  ): number | [number, number];
+  backpropInput(
+    heap: ArrayBuffer,
+    geo: Int32Array,
+    dy: number,
+    w: number,
+    dx: number,
+    path: 0 | 1 | 2,
+    wid: number,
+  ): number | [number, number];
   backpropFilter(heap: ArrayBuffer, geo: Int32Array, x: number, dy: number, dw: number, path: 0 | 1 | 2): number | [number, number];
   tile(heap: ArrayBuffer, shape: Int32Array, reps: Int32Array, x: number, out: number): void;
   reduceSum(heap: ArrayBuffer, x: number, out: number, rows: number, cols: number, leading: number, scale: number): void;
   maxPoolGrad(heap: ArrayBuffer, geo: Int32Array, x: number, dy: number, dx: number): void;
-  batchNorm(heap: ArrayBuffer, x: number, y: number, rows: number, c: number, mean: number, variance: number, scale: number, offset: number, eps: number): void;
-  batchNormGrad(heap: ArrayBuffer, x: number, dy: number, rows: number, c: number, mean: number, variance: number, scale: number, eps: number, dx: number, dmean: number, dvar: number, dscale: number, doffset: number): void;
+  batchNorm(
+    heap: ArrayBuffer,
+    x: number,
+    y: number,
+    rows: number,
+    c: number,
+    mean: number,
+    variance: number,
+    scale: number,
+    offset: number,
+    eps: number,
+  ): void;
+  batchNormGrad(
+    heap: ArrayBuffer,
+    x: number,
+    dy: number,
+    rows: number,
+    c: number,
+    mean: number,
+    variance: number,
+    scale: number,
+    eps: number,
+    dx: number,
+    dmean: number,
+    dvar: number,
+    dscale: number,
+    doffset: number,
+  ): void;
   relu(heap: ArrayBuffer, x: number, y: number, n: number): void;
   reluGrad(heap: ArrayBuffer, dy: number, x: number, dx: number, n: number): void;
   /** out = a op b; op 0 add, 1 subtract, 2 multiply; a or b a scalar when its flag is 1. */
@@ -33,8 +77,36 @@ export interface NativeConv {
   slice(heap: ArrayBuffer, x: number, out: number, shape: Int32Array, begin: Int32Array, size: Int32Array): void;
   /** geo: n, inH, inW, c, outH, outW, kH, kW, sH, sW (windows inside the input). */
   avgPoolGrad(heap: ArrayBuffer, geo: Int32Array, dy: number, dx: number): void;
-  batchNormTrain(heap: ArrayBuffer, x: number, y: number, rows: number, c: number, scale: number, offset: number, eps: number, relu: number, mean: number, variance: number): void;
-  batchNormTrainGrad(heap: ArrayBuffer, x: number, dy: number, y: number, rows: number, c: number, mean: number, variance: number, scale: number, eps: number, dmean: number, dvar: number, dx: number, dscale: number, doffset: number): void;
+  batchNormTrain(
+    heap: ArrayBuffer,
+    x: number,
+    y: number,
+    rows: number,
+    c: number,
+    scale: number,
+    offset: number,
+    eps: number,
+    relu: number,
+    mean: number,
+    variance: number,
+  ): void;
+  batchNormTrainGrad(
+    heap: ArrayBuffer,
+    x: number,
+    dy: number,
+    y: number,
+    rows: number,
+    c: number,
+    mean: number,
+    variance: number,
+    scale: number,
+    eps: number,
+    dmean: number,
+    dvar: number,
+    dx: number,
+    dscale: number,
+    doffset: number,
+  ): void;
   /** oneDNN's version when compiled in, else "". */
   dnnl(): string;
   threads(): number;

@@ -19,8 +19,16 @@ export function nativeBatchNormGrad(native: NativeConv): tf.KernelFunc {
     const outs = [b.makeOutput(x!.shape, "float32"), ...[0, 1, 2, 3].map(() => b.makeOutput([C], "float32"))];
     const off = (t: TensorInfo) => at(b, t);
     native.batchNormGrad(
-      heap(b), off(x!), off(dy!), tf.util.sizeFromShape(x!.shape) / C, C, off(mean!), off(variance!),
-      scale ? off(scale) : -1, eps, ...(outs.map(off) as [number, number, number, number, number]),
+      heap(b),
+      off(x!),
+      off(dy!),
+      tf.util.sizeFromShape(x!.shape) / C,
+      C,
+      off(mean!),
+      off(variance!),
+      scale ? off(scale) : -1,
+      eps,
+      ...(outs.map(off) as [number, number, number, number, number]),
     );
     return outs;
   };
@@ -38,13 +46,23 @@ export function fusedBatchNormGradConfig(original: tf.GradConfig, enabled: () =>
     const d = dy as tf.Tensor;
     const C = x.shape[x.shape.length - 1];
     const perChannel = (t: tf.Tensor | undefined) => t == null || (t.rank === 1 && t.size === C && t.dtype === "float32");
-    if (!(enabled() && tf.getBackend() === "wasm" && tf.getKernel(BATCH_NORM_GRAD, "wasm") && x.dtype === "float32" &&
-        d.dtype === "float32" && perChannel(mean) && perChannel(variance) && perChannel(scale))) {
+    if (!(
+      enabled() &&
+      tf.getBackend() === "wasm" &&
+      tf.getKernel(BATCH_NORM_GRAD, "wasm") &&
+      x.dtype === "float32" &&
+      d.dtype === "float32" &&
+      perChannel(mean) &&
+      perChannel(variance) &&
+      perChannel(scale)
+    )) {
       return original.gradFunc(dy, saved, attrs);
     }
     const inputs: tf.NamedTensorMap = { x, dy: d, mean, variance };
     if (scale != null) inputs.scale = scale;
-    const [dx, dmean, dvar, dscale, doffset] = tf.engine().runKernel(BATCH_NORM_GRAD, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+    const [dx, dmean, dvar, dscale, doffset] = tf
+      .engine()
+      .runKernel(BATCH_NORM_GRAD, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
     return { x: () => dx, mean: () => dmean, variance: () => dvar, scale: () => dscale, offset: () => doffset };
   };
   return { ...original, gradFunc };
@@ -62,7 +80,19 @@ export function nativeBatchNormTrain(native: NativeConv): tf.KernelFunc {
     checkBatchNormTrain(x, { scale, offset }, C);
     const b = args.backend as unknown as WasmBackendView;
     const [y, mean, variance] = [b.makeOutput(x.shape, "float32"), b.makeOutput([C], "float32"), b.makeOutput([C], "float32")];
-    native.batchNormTrain(heap(b), at(b, x), at(b, y), tf.util.sizeFromShape(x.shape) / C, C, at(b, scale), at(b, offset), varianceEpsilon, relu ? 1 : 0, at(b, mean), at(b, variance));
+    native.batchNormTrain(
+      heap(b),
+      at(b, x),
+      at(b, y),
+      tf.util.sizeFromShape(x.shape) / C,
+      C,
+      at(b, scale),
+      at(b, offset),
+      varianceEpsilon,
+      relu ? 1 : 0,
+      at(b, mean),
+      at(b, variance),
+    );
     return [y, mean, variance];
   };
 }
@@ -77,8 +107,19 @@ export function nativeBatchNormTrainGrad(native: NativeConv): tf.KernelFunc {
     const b = args.backend as unknown as WasmBackendView;
     const outs = [b.makeOutput(x.shape, "float32"), b.makeOutput([C], "float32"), b.makeOutput([C], "float32")];
     native.batchNormTrainGrad(
-      heap(b), at(b, x), at(b, dy), relu ? at(b, y) : -1, tf.util.sizeFromShape(x.shape) / C, C, at(b, mean), at(b, variance),
-      at(b, scale), varianceEpsilon, at(b, dmean), at(b, dvar), ...(outs.map((t) => at(b, t)) as [number, number, number]),
+      heap(b),
+      at(b, x),
+      at(b, dy),
+      relu ? at(b, y) : -1,
+      tf.util.sizeFromShape(x.shape) / C,
+      C,
+      at(b, mean),
+      at(b, variance),
+      at(b, scale),
+      varianceEpsilon,
+      at(b, dmean),
+      at(b, dvar),
+      ...(outs.map((t) => at(b, t)) as [number, number, number]),
     );
     return outs;
   };
@@ -86,11 +127,15 @@ export function nativeBatchNormTrainGrad(native: NativeConv): tf.KernelFunc {
 
 function checkBatchNormTrain(x: TensorInfo, perChannel: Record<string, TensorInfo>, C: number): void {
   if (x.dtype !== "float32" || x.shape.length < 2 || !(C > 0)) {
-    throw new Error(`tsdl ${BATCH_NORM_TRAIN}: x must be a float32 tensor of rank >= 2 with channels last, got ${x.dtype} [${x.shape.join(", ")}]`);
+    throw new Error(
+      `tsdl ${BATCH_NORM_TRAIN}: x must be a float32 tensor of rank >= 2 with channels last, got ${x.dtype} [${x.shape.join(", ")}]`,
+    );
   }
   for (const [name, t] of Object.entries(perChannel)) {
     if (t.dtype !== "float32" || tf.util.sizeFromShape(t.shape) !== C) {
-      throw new Error(`tsdl ${BATCH_NORM_TRAIN}: ${name} must be float32 with one value per channel (${C}), got ${t.dtype} [${t.shape.join(", ")}]`);
+      throw new Error(
+        `tsdl ${BATCH_NORM_TRAIN}: ${name} must be float32 with one value per channel (${C}), got ${t.dtype} [${t.shape.join(", ")}]`,
+      );
     }
   }
 }
@@ -103,9 +148,13 @@ export const batchNormTrainGradConfig: tf.GradConfig = {
   gradFunc: (dys, saved, attrs) => {
     const [dy, dmean, dvar] = dys as tf.Tensor[];
     const [x, scale, y, mean, variance] = saved;
-    const [dx, dscale, doffset] = tf.engine().runKernel(
-      BATCH_NORM_TRAIN_GRAD, { x, dy, y, mean, variance, scale, dmean, dvar }, attrs as unknown as tf.NamedAttrMap,
-    ) as tf.Tensor[];
+    const [dx, dscale, doffset] = tf
+      .engine()
+      .runKernel(
+        BATCH_NORM_TRAIN_GRAD,
+        { x, dy, y, mean, variance, scale, dmean, dvar },
+        attrs as unknown as tf.NamedAttrMap,
+      ) as tf.Tensor[];
     return { x: () => dx, scale: () => dscale, offset: () => doffset };
   },
 };

@@ -27,9 +27,15 @@ const REBUILD = "npm run build:native";
 /** sha1 of binding.gyp and the C sources: the add-on is stale when they change. */
 function sourcesHash() {
   const h = crypto.createHash("sha1");
-  const files = fs.readdirSync(__dirname).filter((f) => /\.[ch]$/.test(f)).sort();
+  const files = fs
+    .readdirSync(__dirname)
+    .filter((f) => /\.[ch]$/.test(f))
+    .sort();
   for (const f of [path.join(repo, "binding.gyp"), ...files.map((f) => path.join(__dirname, f))]) {
-    h.update(path.basename(f)).update("\0").update(fs.existsSync(f) ? fs.readFileSync(f) : "").update("\0");
+    h.update(path.basename(f))
+      .update("\0")
+      .update(fs.existsSync(f) ? fs.readFileSync(f) : "")
+      .update("\0");
   }
   return h.digest("hex").slice(0, 16);
 }
@@ -51,7 +57,11 @@ function onPath(cmd) {
 }
 
 function header(name) {
-  const dirs = ["/usr/include", "/usr/local/include", `/usr/include/${process.arch === "x64" ? "x86_64" : process.arch === "arm64" ? "aarch64" : process.arch}-linux-gnu`];
+  const dirs = [
+    "/usr/include",
+    "/usr/local/include",
+    `/usr/include/${process.arch === "x64" ? "x86_64" : process.arch === "arm64" ? "aarch64" : process.arch}-linux-gnu`,
+  ];
   return dirs.some((d) => fs.existsSync(path.join(d, name)));
 }
 
@@ -107,31 +117,43 @@ function loadable() {
   if (!status || !fs.existsSync(paths.addon)) {
     const ro = notWritable(paths.buildDir);
     if (status && !status.built) return { reason: `not built: ${status.reason}` };
-    return { reason: ro ? `not built, and ${ro}: make it writable, then run \`${REBUILD}\`` : `not built: run \`${REBUILD}\` (it needs g++, make, python3 and OpenBLAS)` };
+    return {
+      reason: ro
+        ? `not built, and ${ro}: make it writable, then run \`${REBUILD}\``
+        : `not built: run \`${REBUILD}\` (it needs g++, make, python3 and OpenBLAS)`,
+    };
   }
   if (!status.built) return { reason: `not built: ${status.reason}` };
   const now = inputs().binary;
   if (status.inputs?.binary?.sources !== now.sources) return { reason: `built from older sources: run \`${REBUILD}\`` };
-  if (status.inputs?.binary?.cpu !== now.cpu) return { reason: `built for another CPU (${status.inputs?.binary?.cpu}; this one is ${now.cpu}): run \`${REBUILD}\`` };
+  if (status.inputs?.binary?.cpu !== now.cpu)
+    return { reason: `built for another CPU (${status.inputs?.binary?.cpu}; this one is ${now.cpu}): run \`${REBUILD}\`` };
   return { status };
 }
 
 /** The node-gyp that npm runs for add-ons: npm's own (npm passes it to scripts), else the one next to npm. */
 function nodeGyp() {
   const candidates = [process.env.npm_config_node_gyp];
-  if (process.env.npm_execpath) candidates.push(path.join(path.dirname(process.env.npm_execpath), "..", "node_modules", "node-gyp", "bin", "node-gyp.js"));
+  if (process.env.npm_execpath)
+    candidates.push(path.join(path.dirname(process.env.npm_execpath), "..", "node_modules", "node-gyp", "bin", "node-gyp.js"));
   for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
     const npm = path.join(dir, "npm");
-    if (dir && fs.existsSync(npm)) candidates.push(path.join(fs.realpathSync(npm), "..", "..", "node_modules", "node-gyp", "bin", "node-gyp.js"));
+    if (dir && fs.existsSync(npm))
+      candidates.push(path.join(fs.realpathSync(npm), "..", "..", "node_modules", "node-gyp", "bin", "node-gyp.js"));
   }
-  candidates.push(path.join(path.dirname(process.execPath), "..", "lib", "node_modules", "npm", "node_modules", "node-gyp", "bin", "node-gyp.js"));
+  candidates.push(
+    path.join(path.dirname(process.execPath), "..", "lib", "node_modules", "npm", "node_modules", "node-gyp", "bin", "node-gyp.js"),
+  );
   return candidates.find((c) => c && fs.existsSync(c));
 }
 
 /** Node's C headers without a download: npm's nodedir, else the running Node's installation prefix. */
 function nodeDir() {
   const candidates = [process.env.npm_config_nodedir, path.resolve(process.execPath, "..", "..")];
-  return candidates.find((d) => d && fs.existsSync(path.join(d, "include", "node", "node_api.h")) && fs.existsSync(path.join(d, "include", "node", "common.gypi")));
+  return candidates.find(
+    (d) =>
+      d && fs.existsSync(path.join(d, "include", "node", "node_api.h")) && fs.existsSync(path.join(d, "include", "node", "common.gypi")),
+  );
 }
 
 const HINTS = [
@@ -144,19 +166,33 @@ const HINTS = [
 
 /** The line of a failed node-gyp run that says why, with the Debian package that fixes it when known. */
 function why(output) {
-  const lines = output.split("\n").map((l) => l.trim()).filter(Boolean);
+  const lines = output
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
   const line =
-    lines.find((l) => /fatal error|error:|cannot find -l|: not found|No such file/.test(l) && !/^gyp (info|ERR! (not ok|cwd|node|command|System))/.test(l)) ??
+    lines.find(
+      (l) =>
+        /fatal error|error:|cannot find -l|: not found|No such file/.test(l) &&
+        !/^gyp (info|ERR! (not ok|cwd|node|command|System))/.test(l),
+    ) ??
     lines.find((l) => /^gyp ERR! stack Error/.test(l)) ??
     lines[lines.length - 1] ??
     "node-gyp failed";
-  const short = line.replace(/^gyp ERR! stack (Error: )?/, "").replace(/^[^\s]*\/src\/backend\/wasm\/native\//, "").replace(/^\.\.\//, "");
+  const short = line
+    .replace(/^gyp ERR! stack (Error: )?/, "")
+    .replace(/^[^\s]*\/src\/backend\/wasm\/native\//, "")
+    .replace(/^\.\.\//, "");
   const hint = HINTS.find(([re]) => re.test(line));
   return hint ? `${short} (Debian/Ubuntu: apt-get install ${hint[1]})` : short;
 }
 
 function runGyp(gyp, args) {
-  const r = spawnSync(process.execPath, [gyp, ...args], { cwd: repo, encoding: "utf8", env: { ...process.env, npm_config_loglevel: "error" } });
+  const r = spawnSync(process.execPath, [gyp, ...args], {
+    cwd: repo,
+    encoding: "utf8",
+    env: { ...process.env, npm_config_loglevel: "error" },
+  });
   return { ok: r.status === 0, output: `${r.stdout ?? ""}\n${r.stderr ?? ""}${r.error ? `\n${r.error.message}` : ""}` };
 }
 
@@ -164,7 +200,10 @@ function runGyp(gyp, args) {
 function probe() {
   const code = `const a = require(${JSON.stringify(paths.addon)}); process.stdout.write(JSON.stringify({ dnnl: a.dnnl(), openblas: a.config() }));`;
   const r = spawnSync(process.execPath, ["-e", code], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`the built add-on does not load: ${(r.stderr || r.signal || "").split("\n").find((l) => /Error|error/.test(l)) ?? r.signal}`);
+  if (r.status !== 0)
+    throw new Error(
+      `the built add-on does not load: ${(r.stderr || r.signal || "").split("\n").find((l) => /Error|error/.test(l)) ?? r.signal}`,
+    );
   return JSON.parse(r.stdout);
 }
 
@@ -195,7 +234,8 @@ function build() {
     if (!r.ok) dnnlReason = why(r.output);
   }
   if (!r.ok) r = attempt(0);
-  if (!r.ok) return fail(why(r.output) + (dir ? "" : " (Node's C headers are not installed next to node, so node-gyp had to download them)"));
+  if (!r.ok)
+    return fail(why(r.output) + (dir ? "" : " (Node's C headers are not installed next to node, so node-gyp had to download them)"));
   let versions;
   try {
     versions = probe();
@@ -230,7 +270,8 @@ function say(msg) {
 }
 
 function describe(status) {
-  if (!status.built) return `not built: ${status.reason}. The wasm backend uses its XNNPACK kernels (about 10× slower to train); fix it, then run \`${REBUILD}\``;
+  if (!status.built)
+    return `not built: ${status.reason}. The wasm backend uses its XNNPACK kernels (about 10× slower to train); fix it, then run \`${REBUILD}\``;
   const dnnl = status.dnnl ? `oneDNN ${status.dnnl}` : `without oneDNN (${status.dnnlReason})`;
   return `built ${path.relative(repo, paths.addon)} for this CPU: OpenBLAS, ${dnnl}`;
 }

@@ -68,16 +68,28 @@ export function nativeForward(native: NativeConv, fallback: tf.KernelFunc, optio
     const act = attrs.activation === undefined || attrs.activation === "linear" ? 0 : attrs.activation === "relu" ? 1 : -1;
     const d = attrs.dilations ?? 1;
     const dilated = typeof d === "number" ? d !== 1 : d[0] !== 1 || d[1] !== 1;
-    const simple = act >= 0 && !preluActivationWeights && !dilated && (attrs.dataFormat ?? "NHWC") === "NHWC" &&
-      x!.dtype === "float32" && filter!.dtype === "float32" && (!bias || (bias.shape.length === 1 && bias.dtype === "float32"));
+    const simple =
+      act >= 0 &&
+      !preluActivationWeights &&
+      !dilated &&
+      (attrs.dataFormat ?? "NHWC") === "NHWC" &&
+      x!.dtype === "float32" &&
+      filter!.dtype === "float32" &&
+      (!bias || (bias.shape.length === 1 && bias.dtype === "float32"));
     if (!simple) return fallback(args);
-    const g = convGeometry("Conv2D", x!.shape as [number, number, number, number], filter!.shape as [number, number, number, number], attrs);
+    const g = convGeometry(
+      "Conv2D",
+      x!.shape as [number, number, number, number],
+      filter!.shape as [number, number, number, number],
+      attrs,
+    );
     if (bias && bias.shape[0] !== g.outC) return fallback(args); // let the stock kernel report it
     const b = args.backend as unknown as WasmBackendView;
     const out = b.makeOutput([g.n, g.outH, g.outW, g.outC], "float32");
     const key = choiceKey("forward", g, { bias: bias !== undefined, relu: act === 1 });
     convolve(options, "forward", g, key, (path) =>
-      native.forward(heap(b), geo(g), at(b, x!), at(b, filter!), bias ? at(b, bias) : -1, at(b, out), act, path, weightsId(filter!)));
+      native.forward(heap(b), geo(g), at(b, x!), at(b, filter!), bias ? at(b, bias) : -1, at(b, out), act, path, weightsId(filter!)),
+    );
     return out;
   };
 }
@@ -91,7 +103,8 @@ export function nativeBackpropInput(native: NativeConv, options: ConvOptions): t
     const b = args.backend as unknown as WasmBackendView;
     const out = b.makeOutput([g.n, g.inH, g.inW, g.inC], "float32");
     convolve(options, "backpropInput", g, choiceKey("backpropInput", g), (path) =>
-      native.backpropInput(heap(b), geo(g), at(b, dy), at(b, filter), at(b, out), path, weightsId(filter)));
+      native.backpropInput(heap(b), geo(g), at(b, dy), at(b, filter), at(b, out), path, weightsId(filter)),
+    );
     return out;
   };
 }
@@ -105,7 +118,8 @@ export function nativeBackpropFilter(native: NativeConv, options: ConvOptions): 
     const b = args.backend as unknown as WasmBackendView;
     const out = b.makeOutput(attrs.filterShape, "float32");
     convolve(options, "backpropFilter", g, choiceKey("backpropFilter", g), (path) =>
-      native.backpropFilter(heap(b), geo(g), at(b, x), at(b, dy), at(b, out), path));
+      native.backpropFilter(heap(b), geo(g), at(b, x), at(b, dy), at(b, out), path),
+    );
     return out;
   };
 }

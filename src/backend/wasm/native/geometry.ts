@@ -46,7 +46,14 @@ export function convGeometry(
     throw new Error(`tsdl wasm ${kernel}: dilations ${JSON.stringify(d)} are not supported; accepted: 1 (or [1, 1])`);
   }
   const info = tf.backend_util.computeConv2DInfo(
-    xShape, filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, "channelsLast",
+    xShape,
+    filterShape,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    "channelsLast",
   );
   const p = info.padInfo;
   return {

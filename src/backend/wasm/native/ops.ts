@@ -16,11 +16,20 @@ export function nativeTile(native: NativeConv, fallback: tf.KernelFunc): tf.Kern
     const x = args.inputs.x as TensorInfo;
     const reps = (args.attrs as { reps: number[] }).reps;
     const size = tf.util.sizeFromShape(x.shape);
-    if (!(x.dtype === "float32" || x.dtype === "int32") || x.shape.length === 0 || x.shape.length > 8 || size === 0 || reps.some((r) => r < 1)) {
+    if (
+      !(x.dtype === "float32" || x.dtype === "int32") ||
+      x.shape.length === 0 ||
+      x.shape.length > 8 ||
+      size === 0 ||
+      reps.some((r) => r < 1)
+    ) {
       return fallback(args);
     }
     const b = args.backend as unknown as WasmBackendView;
-    const out = b.makeOutput(x.shape.map((s, i) => s * reps[i]), x.dtype);
+    const out = b.makeOutput(
+      x.shape.map((s, i) => s * reps[i]),
+      x.dtype,
+    );
     native.tile(heap(b), Int32Array.from(x.shape), Int32Array.from(reps), at(b, x), at(b, out));
     return out;
   };
@@ -55,12 +64,29 @@ export function nativeMaxPoolGrad(native: NativeConv, fallback: tf.KernelFunc): 
     const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
     const { filterSize, strides, pad, dimRoundingMode } = args.attrs as unknown as PoolAttrs;
     if (input.dtype !== "float32" || dy.dtype !== "float32" || input.shape.length !== 4) return fallback(args);
-    const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
+    const info = tf.backend_util.computePool2DInfo(
+      input.shape as [number, number, number, number],
+      filterSize,
+      strides,
+      1,
+      pad,
+      dimRoundingMode,
+    );
     const b = args.backend as unknown as WasmBackendView;
     const out = b.makeOutput(input.shape, "float32");
     const geo = Int32Array.of(
-      info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth,
-      info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left,
+      info.batchSize,
+      info.inHeight,
+      info.inWidth,
+      info.inChannels,
+      info.outHeight,
+      info.outWidth,
+      info.filterHeight,
+      info.filterWidth,
+      info.strideHeight,
+      info.strideWidth,
+      info.padInfo.top,
+      info.padInfo.left,
     );
     native.maxPoolGrad(heap(b), geo, at(b, input), at(b, dy), at(b, out));
     return out;
@@ -74,13 +100,31 @@ export function nativeBatchNorm(native: NativeConv, fallback: tf.KernelFunc): tf
     const eps = (args.attrs as { varianceEpsilon: number }).varianceEpsilon;
     const C = x!.shape[x!.shape.length - 1];
     const perChannel = (t: TensorInfo | undefined) => t === undefined || (t.dtype === "float32" && tf.util.sizeFromShape(t.shape) === C);
-    if (x!.dtype !== "float32" || x!.shape.length === 0 || !C || ![mean, variance].every((t) => t !== undefined && perChannel(t)) || !perChannel(offset) || !perChannel(scale)) {
+    if (
+      x!.dtype !== "float32" ||
+      x!.shape.length === 0 ||
+      !C ||
+      ![mean, variance].every((t) => t !== undefined && perChannel(t)) ||
+      !perChannel(offset) ||
+      !perChannel(scale)
+    ) {
       return fallback(args);
     }
     const b = args.backend as unknown as WasmBackendView;
     const out = b.makeOutput(x!.shape, "float32");
     const rows = tf.util.sizeFromShape(x!.shape) / C;
-    native.batchNorm(heap(b), at(b, x!), at(b, out), rows, C, at(b, mean!), at(b, variance!), scale ? at(b, scale) : -1, offset ? at(b, offset) : -1, eps);
+    native.batchNorm(
+      heap(b),
+      at(b, x!),
+      at(b, out),
+      rows,
+      C,
+      at(b, mean!),
+      at(b, variance!),
+      scale ? at(b, scale) : -1,
+      offset ? at(b, offset) : -1,
+      eps,
+    );
     return out;
   };
 }
@@ -100,7 +144,12 @@ export function nativeBinary(native: NativeConv, fallback: tf.KernelFunc, kernel
     const bScalar = sb === 1 && b.shape.length <= a.shape.length && !aScalar;
     const sameShape = tf.util.arraysEqual(a.shape, b.shape);
     const big = aScalar ? b : a;
-    if (a.dtype !== "float32" || b.dtype !== "float32" || !(sameShape || aScalar || bScalar) || tf.util.sizeFromShape(big.shape) < NATIVE_MIN) {
+    if (
+      a.dtype !== "float32" ||
+      b.dtype !== "float32" ||
+      !(sameShape || aScalar || bScalar) ||
+      tf.util.sizeFromShape(big.shape) < NATIVE_MIN
+    ) {
       return fallback(args);
     }
     const w = args.backend as unknown as WasmBackendView;
@@ -116,7 +165,9 @@ export function nativeSgdStep(native: NativeConv): tf.KernelFunc {
     const { p, grad } = args.inputs as { p: TensorInfo; grad: TensorInfo };
     const { lr, weightDecay, maximize } = args.attrs as unknown as SgdStepAttrs;
     if (p.dtype !== "float32" || grad.dtype !== "float32" || !tf.util.arraysEqual(p.shape, grad.shape)) {
-      throw new Error(`tsdl: ${SGD_STEP} takes float32 p and grad of one shape, got ${p.dtype} [${p.shape}] and ${grad.dtype} [${grad.shape}]`);
+      throw new Error(
+        `tsdl: ${SGD_STEP} takes float32 p and grad of one shape, got ${p.dtype} [${p.shape}] and ${grad.dtype} [${grad.shape}]`,
+      );
     }
     const w = args.backend as unknown as WasmBackendView;
     const out = w.makeOutput(p.shape, "float32");
@@ -176,7 +227,8 @@ export function nativeSlice(native: NativeConv, fallback: tf.KernelFunc): tf.Ker
     const { begin, size } = args.attrs as unknown as { begin: number | number[]; size: number | number[] };
     const [b, s] = tf.slice_util.parseSliceParams(x as unknown as tf.Tensor, begin, size);
     const n = tf.util.sizeFromShape(s);
-    if (!(x.dtype === "float32" || x.dtype === "int32") || x.shape.length === 0 || x.shape.length > 4 || n < NATIVE_MIN) return fallback(args);
+    if (!(x.dtype === "float32" || x.dtype === "int32") || x.shape.length === 0 || x.shape.length > 4 || n < NATIVE_MIN)
+      return fallback(args);
     const pad = (v: number[], fill: number) => Int32Array.from([...new Array(4 - v.length).fill(fill), ...v]);
     const w = args.backend as unknown as WasmBackendView;
     const out = w.makeOutput(s, x.dtype);
@@ -191,14 +243,39 @@ export function nativeAvgPoolGrad(native: NativeConv, fallback: tf.KernelFunc): 
     const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
     const { filterSize, strides, pad, dimRoundingMode } = args.attrs as unknown as PoolAttrs;
     if (input.dtype !== "float32" || dy.dtype !== "float32" || input.shape.length !== 4) return fallback(args);
-    const i = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
+    const i = tf.backend_util.computePool2DInfo(
+      input.shape as [number, number, number, number],
+      filterSize,
+      strides,
+      1,
+      pad,
+      dimRoundingMode,
+    );
     const p = i.padInfo;
-    if (p.top || p.left || p.bottom || p.right || (i.outHeight - 1) * i.strideHeight + i.filterHeight > i.inHeight || (i.outWidth - 1) * i.strideWidth + i.filterWidth > i.inWidth) {
+    if (
+      p.top ||
+      p.left ||
+      p.bottom ||
+      p.right ||
+      (i.outHeight - 1) * i.strideHeight + i.filterHeight > i.inHeight ||
+      (i.outWidth - 1) * i.strideWidth + i.filterWidth > i.inWidth
+    ) {
       return fallback(args);
     }
     const w = args.backend as unknown as WasmBackendView;
     const out = w.makeOutput(input.shape, "float32");
-    const geo = Int32Array.of(i.batchSize, i.inHeight, i.inWidth, i.inChannels, i.outHeight, i.outWidth, i.filterHeight, i.filterWidth, i.strideHeight, i.strideWidth);
+    const geo = Int32Array.of(
+      i.batchSize,
+      i.inHeight,
+      i.inWidth,
+      i.inChannels,
+      i.outHeight,
+      i.outWidth,
+      i.filterHeight,
+      i.filterWidth,
+      i.strideHeight,
+      i.strideWidth,
+    );
     native.avgPoolGrad(heap(w), geo, at(w, dy), at(w, out));
     return out;
   };

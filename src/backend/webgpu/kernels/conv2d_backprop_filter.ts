@@ -21,7 +21,13 @@ export function splitPlan(tiles: number, m: number, outSize: number, depth: numb
   return { splits: Math.ceil(m / chunk), chunk };
 }
 
-type Attrs = { strides: [number, number] | number; pad: unknown; dataFormat: "NHWC" | "NCHW"; dimRoundingMode?: "floor" | "round" | "ceil"; filterShape: [number, number, number, number] };
+type Attrs = {
+  strides: [number, number] | number;
+  pad: unknown;
+  dataFormat: "NHWC" | "NCHW";
+  dimRoundingMode?: "floor" | "round" | "ceil";
+  filterShape: [number, number, number, number];
+};
 
 export function conv2dBackpropFilter(stock: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
@@ -30,7 +36,14 @@ export function conv2dBackpropFilter(stock: tf.KernelFunc): tf.KernelFunc {
     const backend = args.backend as unknown as Backend;
     if (attrs.dataFormat === "NCHW" || x.dtype !== "float32" || dy.dtype !== "float32") return stock(args);
     const info = tf.backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number], attrs.filterShape, attrs.strides, 1, attrs.pad as "same", attrs.dimRoundingMode, false, "channelsLast",
+      x.shape as [number, number, number, number],
+      attrs.filterShape,
+      attrs.strides,
+      1,
+      attrs.pad as "same",
+      attrs.dimRoundingMode,
+      false,
+      "channelsLast",
     );
     const [KH, KW, CI, CO] = attrs.filterShape;
     const { batchSize: N, inHeight: IH, inWidth: IW, outHeight: OH, outWidth: OW, strideHeight: SH, strideWidth: SW } = info;

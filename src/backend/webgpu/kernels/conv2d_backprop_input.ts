@@ -7,7 +7,13 @@ import * as tf from "@tensorflow/tfjs";
 import { gemmSource, tileFor, tileThreads } from "./gemm";
 import { Backend, i32, maxWorkgroups, program, TensorInfo } from "./program";
 
-type Attrs = { inputShape: [number, number, number, number]; strides: [number, number] | number; pad: unknown; dataFormat: "NHWC" | "NCHW"; dimRoundingMode?: "floor" | "round" | "ceil" };
+type Attrs = {
+  inputShape: [number, number, number, number];
+  strides: [number, number] | number;
+  pad: unknown;
+  dataFormat: "NHWC" | "NCHW";
+  dimRoundingMode?: "floor" | "round" | "ceil";
+};
 
 /** Taps k of a filter of size K that reach positions p ≡ phase (mod s): k ≡ phase + pad (mod s); [first, count]. */
 export function phaseTaps(phase: number, pad: number, s: number, K: number): [number, number] {
@@ -22,7 +28,14 @@ export function conv2dBackpropInput(stock: tf.KernelFunc): tf.KernelFunc {
     const backend = args.backend as unknown as Backend;
     if (attrs.dataFormat === "NCHW" || dy.dtype !== "float32" || filter.dtype !== "float32") return stock(args);
     const info = tf.backend_util.computeConv2DInfo(
-      attrs.inputShape, filter.shape as [number, number, number, number], attrs.strides, 1, attrs.pad as "same", attrs.dimRoundingMode, false, "channelsLast",
+      attrs.inputShape,
+      filter.shape as [number, number, number, number],
+      attrs.strides,
+      1,
+      attrs.pad as "same",
+      attrs.dimRoundingMode,
+      false,
+      "channelsLast",
     );
     const [KH, KW, CI, CO] = filter.shape as [number, number, number, number];
     const { batchSize: N, inHeight: IH, inWidth: IW, outHeight: OH, outWidth: OW, strideHeight: SH, strideWidth: SW } = info;
