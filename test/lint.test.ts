@@ -19,4 +19,11 @@ describe("lint and format", () => {
     const r = tool(["eslint", "bin", "eslint.js"], ["--no-color", "--max-warnings", "0", "."]);
     if (r.status !== 0) assert.fail(`ESLint (npm run lint) exited with ${r.status}; \`npm run format\` fixes some problems:\n${r.out}`);
   });
+
+  it("every file is formatted as Prettier would format it (.prettierrc.json)", () => {
+    const r = tool(["prettier", "bin", "prettier.cjs"], ["--list-different", "."]);
+    if (r.status !== 0) {
+      assert.fail(`not formatted as Prettier would format them (\`npm run format\` rewrites them; npm run lint checks):\n${r.out}`);
+    }
+  });
 });
