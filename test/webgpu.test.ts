@@ -11,6 +11,7 @@ import { cudaHint } from "tsdl/dist/backend";
 import { backend, data, evaluate, lrFinder, lrScheduler, models, nn, NonFiniteLossError, optim, readCheckpoint, tf, train } from "tsdl";
 import { describeAdapter, isSoftwareAdapter, webgpuKernelOptions } from "tsdl/dist/backend/webgpu";
 import { sharedLibraryFound } from "tsdl/dist/backend/webgpu/adapter";
+import { BATCH_NORM_TRAIN } from "tsdl/dist/core/kernels";
 import { codeCells, executeNotebook, streamText, type Notebook } from "./helpers/jupyter";
 import { pattern } from "./helpers/torchPattern";
 
@@ -371,6 +372,252 @@ describe("webgpu conv kernels", function () {
     const before = { tensors: tf.memory().numTensors, data: tf.backend().numDataIds() };
     for (const c of CONV_CASES.slice(0, 5)) await convGrads(c, 2);
     assert.deepEqual({ tensors: tf.memory().numTensors, data: tf.backend().numDataIds() }, before);
+  });
+});
+
+/** Batch norm in training mode (x NHWC, per-channel statistics), as tsdl's kernel or as tfjs composes it. */
+interface BnCase {
+  shape: [number, number, number, number];
+  relu: boolean;
+}
+/** C not a multiple of 64, M = 2, one channel block with many row chunks, several channel blocks. */
+const BN_CASES: BnCase[] = [
+  { shape: [2, 3, 3, 5], relu: true },
+  { shape: [1, 1, 2, 70], relu: false },
+  { shape: [4, 8, 8, 130], relu: true },
+  { shape: [2, 37, 37, 64], relu: false },
+  { shape: [3, 5, 4, 7], relu: false },
+];
+
+/**
+ * y, mean, variance of batch norm in training mode (without γ and β when `affine` is false), then dx, dγ, dβ of
+ * Σ w·y + Σ (1..C)·mean + Σ (2..C+1)·variance: the statistics' own gradients reach x too.
+ */
+function bnOutputs(c: BnCase, direct: boolean, affine: boolean): tf.Tensor[] {
+  const [N, H, W, C] = c.shape;
+  const size = N * H * W * C;
+  // Channel means far from 0 and different per channel: the variance must not come from E[x²] - mean².
+  const x = tf.tensor4d(
+    randn(size, 3).map((v, i) => 3 * v + 5 + (i % C)),
+    c.shape,
+  );
+  const g = tf.tensor1d(randn(C, 4));
+  const b = tf.tensor1d(randn(C, 5));
+  const w = tf.tensor4d(randn(size, 6), c.shape);
+  const attrs = { varianceEpsilon: 1e-3, relu: c.relu } as unknown as tf.NamedAttrMap;
+  const forward = (xx: tf.Tensor, gg?: tf.Tensor, bb?: tf.Tensor): tf.Tensor[] => {
+    if (direct) return tf.engine().runKernel(BATCH_NORM_TRAIN, gg ? { x: xx, scale: gg, offset: bb! } : { x: xx }, attrs) as tf.Tensor[];
+    const m = tf.moments(xx, [0, 1, 2]);
+    const y = tf.batchNorm(xx, m.mean, m.variance, bb as tf.Tensor1D | undefined, gg as tf.Tensor1D | undefined, 1e-3);
+    return [c.relu ? tf.relu(y) : y, m.mean, m.variance];
+  };
+  if (!affine) return forward(x); // (tfjs 4.22 cannot differentiate batchNorm without γ and β: no reference)
+  const loss = (xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => {
+    const [y, mean, variance] = forward(xx, gg, bb);
+    return tf.addN([
+      tf.sum(tf.mul(y, w)),
+      tf.sum(tf.mul(mean, tf.range(1, C + 1))),
+      tf.sum(tf.mul(variance, tf.range(2, C + 2))),
+    ]) as tf.Scalar;
+  };
+  return [...forward(x, g, b), ...tf.grads(loss)([x, g, b])];
+}
+
+/** A BatchNorm2d (momentum 0.3) trained two steps on Σ w·y: y, dx, dγ, dβ of each step, then the running statistics. */
+function bnLayerRun(shape: [number, number, number, number]): tf.Tensor[] {
+  const C = shape[3];
+  const layer = nn.batchNorm2d({ momentum: 0.3 });
+  layer.build(shape);
+  layer.setWeights([
+    tf.tensor1d(randn(C, 22)),
+    tf.tensor1d(randn(C, 23)),
+    tf.tensor1d(randn(C, 24)),
+    tf.tensor1d(randn(C, 25).map((v) => 1 + v * v)),
+  ]);
+  const vars = layer.trainableWeights.map((v) => (v as unknown as { val: tf.Variable }).val);
+  const out: tf.Tensor[] = [];
+  for (const step of [0, 1]) {
+    const x = tf.tensor4d(
+      randn(
+        shape.reduce((a, b) => a * b),
+        30 + step,
+      ).map((v) => 2 * v - 1),
+      shape,
+    );
+    const w = tf.tensor4d(randn(x.size, 40 + step), shape);
+    const f = (xx: tf.Tensor) => tf.sum(tf.mul(layer.apply(xx, { training: true }) as tf.Tensor, w)) as tf.Scalar;
+    const { grads } = tf.variableGrads(() => f(x), vars);
+    out.push(layer.apply(x, { training: true }) as tf.Tensor, tf.grad(f)(x), ...vars.map((v) => grads[v.name]));
+  }
+  out.push(
+    ...layer
+      .getWeights()
+      .slice(2)
+      .map((t) => t.clone()),
+  );
+  for (const v of layer.weights) v.dispose(); // (a layer applied to tensors only cannot dispose() itself)
+  return out;
+}
+
+/** Kernel calls (top level) and GPU programs (tfjs-backend-webgpu's recordAndSubmit, one dispatch each) of `fn`. */
+async function countDispatches(fn: () => Promise<void>): Promise<{ kernels: number; programs: number }> {
+  type Engine = { runKernel(name: string, inputs: unknown, attrs: unknown): unknown };
+  type Recorder = { recordAndSubmit(...args: unknown[]): unknown };
+  const engine = tf.engine() as unknown as Engine;
+  const be = tf.backend() as unknown as Recorder;
+  const [runKernel, record] = [engine.runKernel, be.recordAndSubmit];
+  let [kernels, programs, depth] = [0, 0, 0];
+  engine.runKernel = function (this: Engine, name, inputs, attrs) {
+    if (depth === 0) kernels++;
+    depth++;
+    try {
+      return runKernel.call(this, name, inputs, attrs);
+    } finally {
+      depth--;
+    }
+  };
+  be.recordAndSubmit = function (this: Recorder, ...args: unknown[]) {
+    programs++;
+    return record.apply(this, args);
+  };
+  try {
+    await fn();
+  } finally {
+    engine.runKernel = runKernel;
+    be.recordAndSubmit = record;
+  }
+  return { kernels, programs };
+}
+
+describe("webgpu batch norm in training mode (tsdl's WGSL kernels)", function () {
+  this.timeout(300_000);
+  after(() => (webgpuKernelOptions.tsdl = true));
+
+  it("y, mean, variance and dx, dγ, dβ (the statistics' gradients included) match the cpu backend's (rel. 1e-5), relu or not, with and without γ, β", async () => {
+    const read = async (ts: tf.Tensor[]) => {
+      const out = await Promise.all(ts.map(async (t) => (await t.data()) as Float32Array));
+      tf.dispose(ts);
+      return out;
+    };
+    await backend.init("cpu", { verbose: false });
+    const want = await Promise.all(
+      BN_CASES.flatMap((c) => [read(tf.tidy(() => bnOutputs(c, false, true))), read(tf.tidy(() => bnOutputs(c, false, false)))]),
+    );
+    await backend.init("webgpu", { verbose: false });
+    const errors: string[] = [];
+    for (const [i, c] of BN_CASES.entries()) {
+      for (const [k, affine] of [true, false].entries()) {
+        const got = await read(tf.tidy(() => bnOutputs(c, true, affine)));
+        const names = ["y", "mean", "variance", "dx", "dγ", "dβ"];
+        got.forEach((v, j) => {
+          const e = relErr(v, want[2 * i + k][j]);
+          if (!(e <= 1e-5)) errors.push(`[${c.shape}] relu ${c.relu} affine ${affine} ${names[j]}: ${e.toExponential(2)}`);
+        });
+        assert.equal(got.length, affine ? 6 : 3);
+      }
+    }
+    assert.deepEqual(errors, []);
+  });
+
+  it("the variance is sound when the mean dwarfs the spread (not E[x²] - mean² in float32)", async () => {
+    await backend.init("webgpu", { verbose: false });
+    const [N, H, W, C] = [4, 16, 16, 3];
+    const M = N * H * W;
+    const xs = Float32Array.from(randn(M * C, 8), (v, i) => 1e4 * (1 + (i % C)) + v);
+    const [mean, variance] = tf.tidy(() =>
+      (
+        tf.engine().runKernel(BATCH_NORM_TRAIN, { x: tf.tensor4d(xs, [N, H, W, C]) }, {
+          varianceEpsilon: 1e-5,
+          relu: false,
+        } as unknown as tf.NamedAttrMap) as tf.Tensor[]
+      ).slice(1),
+    );
+    const [gotMean, gotVar] = [await mean.data(), await variance.data()];
+    tf.dispose([mean, variance]);
+    for (let c = 0; c < C; c++) {
+      let [s, q, s32, q32] = [0, 0, 0, 0];
+      for (let r = 0; r < M; r++) s += xs[r * C + c];
+      const mu = s / M;
+      for (let r = 0; r < M; r++) {
+        q += (xs[r * C + c] - mu) ** 2;
+        s32 = Math.fround(s32 + xs[r * C + c]);
+        q32 = Math.fround(q32 + Math.fround(xs[r * C + c] * xs[r * C + c]));
+      }
+      const naive = Math.fround(q32 / M) - Math.fround(s32 / M) ** 2;
+      assert.ok(
+        Math.abs(naive - q / M) > 0.5 * (q / M),
+        `the case must defeat E[x²] - mean² in float32 (channel ${c}: ${naive} vs ${q / M})`,
+      );
+      assert.ok(Math.abs(gotMean[c] - mu) <= 1e-6 * Math.abs(mu), `mean of channel ${c}: ${gotMean[c]} vs ${mu}`);
+      assert.ok(Math.abs(gotVar[c] - q / M) <= 1e-3 * (q / M), `variance of channel ${c}: ${gotVar[c]} vs ${q / M}`);
+    }
+  });
+
+  it("BatchNorm2d training on webgpu gives the cpu backend's y, gradients and running statistics (rel. 1e-5), through the kernels or tfjs's ops", async () => {
+    const shape: [number, number, number, number] = [3, 6, 5, 70];
+    const read = async (ts: tf.Tensor[]) => {
+      const out = await Promise.all(ts.map(async (t) => (await t.data()) as Float32Array));
+      tf.dispose(ts);
+      return out;
+    };
+    await backend.init("cpu", { verbose: false });
+    const want = await read(bnLayerRun(shape));
+    await backend.init("webgpu", { verbose: false });
+    for (const tsdl of [true, false]) {
+      webgpuKernelOptions.tsdl = tsdl;
+      const got = await read(bnLayerRun(shape));
+      const errs = got.map((v, i) => relErr(v, want[i]));
+      assert.ok(
+        errs.every((e) => e <= 1e-5),
+        `${tsdl ? "tsdl" : "stock"}: ${errs.map((e) => e.toExponential(1)).join(" ")}`,
+      );
+    }
+    webgpuKernelOptions.tsdl = true;
+  });
+
+  it("a BatchNorm2d training step issues 10 GPU programs (4 forward, 2 running statistics, 4 backward) instead of tfjs ops' 50, and leaves no tensors behind", async () => {
+    await backend.init("webgpu", { verbose: false });
+    const x = tf.variable(tf.tensor4d(randn(2 * 8 * 8 * 16, 1), [2, 8, 8, 16])); // dx too, as inside a network
+    const w = tf.tensor4d(randn(2 * 8 * 8 * 16, 2), [2, 8, 8, 16]);
+    const layer = nn.batchNorm2d();
+    layer.build(x.shape);
+    const vars = [x, ...layer.trainableWeights.map((v) => (v as unknown as { val: tf.Variable }).val)];
+    // The loss Σ w·y around the layer, and the same loss of x alone (its programs are subtracted).
+    const bn = async () => {
+      const { value, grads } = tf.variableGrads(
+        () => tf.sum(tf.mul(layer.apply(x, { training: true }) as tf.Tensor, w)) as tf.Scalar,
+        vars,
+      );
+      await value.data();
+      tf.dispose([value, ...Object.values(grads)]);
+    };
+    const bare = async () => {
+      const dx = tf.tidy(() => tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(xx, w)))(x));
+      await dx.data();
+      dx.dispose();
+    };
+    const count = async () => {
+      await bn(); // compiles
+      const before = { tensors: tf.memory().numTensors, data: tf.backend().numDataIds() };
+      const [withBn, without] = [await countDispatches(bn), await countDispatches(bare)];
+      assert.deepEqual(
+        { tensors: tf.memory().numTensors, data: tf.backend().numDataIds() },
+        before,
+        "tensors and GPU buffers after two steps",
+      );
+      return { kernels: withBn.kernels - without.kernels, programs: withBn.programs - without.programs };
+    };
+    webgpuKernelOptions.tsdl = false;
+    const stock = await count();
+    webgpuKernelOptions.tsdl = true;
+    const ours = await count();
+    // Measured on llvmpipe: tfjs's ops 60 kernel calls and 50 programs per layer and step; tsdl's kernels 4 and 10.
+    assert.ok(
+      ours.programs <= 10 && stock.programs >= 3 * ours.programs,
+      `programs per layer and step: tsdl ${ours.programs}, stock ${stock.programs}`,
+    );
+    tf.dispose([x, w]);
+    for (const v of layer.weights) v.dispose();
   });
 });
 

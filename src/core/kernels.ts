@@ -1,15 +1,25 @@
-// Kernels that tsdl's layers call by name and that a backend may provide (today the wasm backend with its native
-// add-on): the names and what they compute, so that nn and the backends agree without importing each other. A
-// layer runs such a kernel only while `kernelReady(name)` (else it composes tfjs ops), and the backend that
-// registers the kernel says when it can run it.
+// Kernels that tsdl's layers call by name and that a backend may provide (the wasm backend with its native add-on,
+// the webgpu backend with WGSL): the names, what they compute and their gradients, so that nn and the backends
+// agree without importing each other. A layer runs such a kernel only while `kernelReady(name)` (else it composes
+// tfjs ops), and each backend that registers the kernel says when it can run it.
 import * as tf from "@tensorflow/tfjs";
 
 /**
  * Batch norm in training mode over the last axis of x (channels last): inputs x, scale? (γ), offset? (β); attrs
  * varianceEpsilon and relu (apply max(·, 0) to the result); outputs y, the batch mean and the biased batch
- * variance (÷ N·H·W), as PyTorch computes them. Differentiable with respect to x, scale and offset.
+ * variance (÷ N·H·W), as PyTorch computes them. Differentiable with respect to x and scale (which the gradient
+ * needs: nn's BatchNorm2d always passes it) and offset.
  */
 export const BATCH_NORM_TRAIN = "TsdlBatchNormTrain";
+
+/**
+ * BATCH_NORM_TRAIN's gradient: inputs x, dy, y, mean, variance, scale, dmean, dvar (the gradients reaching the
+ * three outputs); attrs those of BATCH_NORM_TRAIN; outputs dx, dscale, doffset, the batch statistics' own
+ * gradients included. With g = dy masked by y > 0 when relu, rs = 1/√(var + eps), n = N·H·W:
+ *   doffset = Σg,  dscale = rs·Σg(x - mean),
+ *   dx = γ·rs·(g - Σg/n - (x - mean)·rs²·Σg(x - mean)/n) + dmean/n + dvar·2(x - mean)/n.
+ */
+export const BATCH_NORM_TRAIN_GRAD = "TsdlBatchNormTrainGrad";
 
 export interface BatchNormTrainAttrs {
   varianceEpsilon: number;
@@ -29,15 +39,49 @@ export interface SgdStepAttrs {
   maximize: boolean;
 }
 
-const ready = new Map<string, () => boolean>();
+/**
+ * A running statistic's update (nn's BatchNorm2d, one per buffer): inputs running and batch, of one shape;
+ * attrs momentum and factor; output running·(1 - momentum) + (batch·factor)·momentum in float32, in that order (the
+ * composed tfjs ops' order, so either way gives the same values). Not differentiable: buffers get no gradient.
+ */
+export const RUNNING_STAT_UPDATE = "TsdlRunningStatUpdate";
 
-/** For the backend registering `name`: when it can run it (e.g. while its native add-on is loaded). */
-export function offerKernel(name: string, canRun: () => boolean): void {
-  ready.set(name, canRun);
+export interface RunningStatUpdateAttrs {
+  momentum: number;
+  factor: number;
+}
+
+/** BATCH_NORM_TRAIN's gradient, through the active backend's BATCH_NORM_TRAIN_GRAD kernel. */
+export const batchNormTrainGradConfig: tf.GradConfig = {
+  kernelName: BATCH_NORM_TRAIN,
+  inputsToSave: ["x", "scale"],
+  outputsToSave: [true, true, true],
+  gradFunc: (dys, saved, attrs) => {
+    const [dy, dmean, dvar] = dys as tf.Tensor[];
+    const [x, scale, y, mean, variance] = saved;
+    const [dx, dscale, doffset] = tf
+      .engine()
+      .runKernel(
+        BATCH_NORM_TRAIN_GRAD,
+        { x, dy, y, mean, variance, scale, dmean, dvar },
+        attrs as unknown as tf.NamedAttrMap,
+      ) as tf.Tensor[];
+    return { x: () => dx, scale: () => dscale, offset: () => doffset };
+  },
+};
+
+/** canRun per backend, then kernel name. */
+const ready = new Map<string, Map<string, () => boolean>>();
+
+/** For a backend registering `name`: when it can run it (e.g. while its native add-on is loaded). */
+export function offerKernel(name: string, backendName: string, canRun: () => boolean): void {
+  if (!ready.has(backendName)) ready.set(backendName, new Map());
+  ready.get(backendName)!.set(name, canRun);
 }
 
 /** True when the active backend has `name` registered and can run it now. */
 export function kernelReady(name: string): boolean {
-  const canRun = ready.get(name);
-  return canRun !== undefined && tf.getKernel(name, tf.getBackend()) !== undefined && canRun();
+  const backendName = tf.getBackend();
+  const canRun = ready.get(backendName)?.get(name);
+  return canRun !== undefined && tf.getKernel(name, backendName) !== undefined && canRun();
 }

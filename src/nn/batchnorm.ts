@@ -1,6 +1,6 @@
 // torch.nn.BatchNorm2d as a tfjs layer over NHWC tensors (channels last).
 import * as tf from "@tensorflow/tfjs";
-import { BATCH_NORM_TRAIN, kernelReady, type BatchNormTrainAttrs } from "../core/kernels";
+import { BATCH_NORM_TRAIN, kernelReady, RUNNING_STAT_UPDATE, type BatchNormTrainAttrs, type RunningStatUpdateAttrs } from "../core/kernels";
 
 export interface BatchNorm2dOptions {
   /** C, the channel count; checked against the input's last dimension when the layer is built. */
@@ -94,11 +94,9 @@ export class BatchNorm2d extends tf.layers.Layer {
         );
       }
       const { y, mean, variance } = batchNormTrain(x, gamma, beta, this.eps);
-      const m = this.momentum;
       // Running statistics are buffers: written here, never part of the loss, so no gradient reaches them.
-      const unbiased = tf.mul(variance, n / (n - 1));
-      this.runningMean.write(tf.add(tf.mul(this.runningMean.read(), 1 - m), tf.mul(mean, m)));
-      this.runningVar.write(tf.add(tf.mul(this.runningVar.read(), 1 - m), tf.mul(unbiased, m)));
+      this.runningMean.write(runningStat(this.runningMean.read(), mean, this.momentum, 1));
+      this.runningVar.write(runningStat(this.runningVar.read(), variance, this.momentum, n / (n - 1))); // unbiased
       return y;
     });
   }
@@ -117,8 +115,8 @@ tf.serialization.registerClass(BatchNorm2d);
 
 /**
  * y = γ·(x - μ_B)/√(σ²_B + eps) + β over the batch statistics of x (NHWC), and those statistics (σ²_B biased).
- * One kernel when the backend offers it (wasm with the native add-on: two passes forward, two backward, instead of
- * about ten tfjs ops each way), else tfjs's moments and batchNorm.
+ * One kernel when the backend offers it (wasm with the native add-on: two passes forward, two backward; webgpu: four
+ * programs each way; instead of about ten tfjs ops forward and twenty-five backward), else tfjs's moments and batchNorm.
  */
 function batchNormTrain(
   x: tf.Tensor4D,
@@ -140,6 +138,15 @@ function batchNormTrain(
   }
   const { mean, variance } = tf.moments(x, [0, 1, 2]);
   return { y: tf.batchNorm4d(x, mean as tf.Tensor1D, variance as tf.Tensor1D, beta, gamma, eps), mean, variance };
+}
+
+/** running·(1 - momentum) + (batch·factor)·momentum: one kernel where the backend offers it (webgpu), else tfjs ops. */
+function runningStat(running: tf.Tensor, batch: tf.Tensor, momentum: number, factor: number): tf.Tensor {
+  if (running.dtype === "float32" && kernelReady(RUNNING_STAT_UPDATE)) {
+    const attrs: RunningStatUpdateAttrs = { momentum, factor };
+    return tf.engine().runKernel(RUNNING_STAT_UPDATE, { running, batch }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+  }
+  return tf.add(tf.mul(running, 1 - momentum), tf.mul(factor === 1 ? batch : tf.mul(batch, factor), momentum));
 }
 
 /** `nn.batchNorm2d({ numFeatures, eps, momentum })`: a BatchNorm2d layer (PyTorch defaults eps 1e-5, momentum 0.1). */

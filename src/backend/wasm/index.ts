@@ -16,12 +16,10 @@ import * as tf from "@tensorflow/tfjs";
 import { conv2dBackpropFilter } from "./conv2d_backprop_filter";
 import { conv2dBackpropInput } from "./conv2d_backprop_input";
 import { jsMaxPoolGrad } from "./max_pool_grad";
-import { BATCH_NORM_TRAIN, offerKernel, SGD_STEP } from "../../core/kernels";
+import { BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD, batchNormTrainGradConfig, offerKernel, SGD_STEP } from "../../core/kernels";
 import { buildScript, loadNative, nativeStatus, type NativeConv } from "./native/addon";
 import {
   BATCH_NORM_GRAD,
-  BATCH_NORM_TRAIN_GRAD,
-  batchNormTrainGradConfig,
   fusedBatchNormGradConfig,
   nativeBatchNormGrad,
   nativeBatchNormTrain,
@@ -181,8 +179,8 @@ export function registerWasmTrainingKernels(): void {
       });
     }
     tf.registerGradient(batchNormTrainGradConfig);
-    offerKernel(BATCH_NORM_TRAIN, () => registered && native() !== undefined); // nn's BatchNorm2d uses it then
-    offerKernel(SGD_STEP, () => registered && native() !== undefined); // optim's SGD without momentum
+    offerKernel(BATCH_NORM_TRAIN, "wasm", () => registered && native() !== undefined); // nn's BatchNorm2d uses it then
+    offerKernel(SGD_STEP, "wasm", () => registered && native() !== undefined); // optim's SGD without momentum
     // The gradient registry is shared by all backends: the wrapper runs tfjs's own gradient except on wasm.
     const original = tf.getGradient(tf.FusedBatchNorm);
     if (original) tf.registerGradient(fusedBatchNormGradConfig(original, () => registered && native() !== undefined));

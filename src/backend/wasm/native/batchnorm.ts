@@ -68,9 +68,6 @@ export function fusedBatchNormGradConfig(original: tf.GradConfig, enabled: () =>
   return { ...original, gradFunc };
 }
 
-/** Kernel name of BATCH_NORM_TRAIN's gradient (wasm only): inputs x, dy, y, mean, variance, scale, dmean, dvar; outputs dx, dscale, doffset. */
-export const BATCH_NORM_TRAIN_GRAD = "TsdlBatchNormTrainGrad";
-
 /** Batch norm in training mode (core/kernels.ts BATCH_NORM_TRAIN): batch statistics and y in two native passes. */
 export function nativeBatchNormTrain(native: NativeConv): tf.KernelFunc {
   return (args) => {
@@ -139,22 +136,3 @@ function checkBatchNormTrain(x: TensorInfo, perChannel: Record<string, TensorInf
     }
   }
 }
-
-/** BATCH_NORM_TRAIN's gradient: one native kernel for dx, dγ and dβ (wasm only; the layer runs it only there). */
-export const batchNormTrainGradConfig: tf.GradConfig = {
-  kernelName: BATCH_NORM_TRAIN,
-  inputsToSave: ["x", "scale"],
-  outputsToSave: [true, true, true],
-  gradFunc: (dys, saved, attrs) => {
-    const [dy, dmean, dvar] = dys as tf.Tensor[];
-    const [x, scale, y, mean, variance] = saved;
-    const [dx, dscale, doffset] = tf
-      .engine()
-      .runKernel(
-        BATCH_NORM_TRAIN_GRAD,
-        { x, dy, y, mean, variance, scale, dmean, dvar },
-        attrs as unknown as tf.NamedAttrMap,
-      ) as tf.Tensor[];
-    return { x: () => dx, scale: () => dscale, offset: () => doffset };
-  },
-};

@@ -1,0 +1,367 @@
+// Batch norm in training mode (core/kernels.ts BATCH_NORM_TRAIN) and its gradient in four programs each way.
+// tfjs composes it from moments and batchNorm: about 14 programs forward and 30 backward per layer, and on webgpu
+// each program costs the CPU more than the GPU spends on it (a training step is bound by the dispatches).
+//
+// x is viewed as a [M, C] matrix, M = N·H·W. A statistics pass gives workgroups of 64 channels × 4 row lanes, the
+// channels along consecutive threads (coalesced reads), one row chunk each (the second dispatch dimension): it
+// writes per-chunk partials [2, R, C]. Small programs then reduce the R partials of each channel, and an
+// elementwise pass writes y (or dx). The variance is Welford's per thread and merged exactly per chunk and over the
+// chunks (Σ M2 + Σ n·(chunk mean - mean)²), never E[x²] - mean² in float32.
+import * as tf from "@tensorflow/tfjs";
+import type { WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
+import { BATCH_NORM_TRAIN, RUNNING_STAT_UPDATE, type BatchNormTrainAttrs, type RunningStatUpdateAttrs } from "../../../core/kernels";
+import { Backend, i32, maxWorkgroups, program, TensorInfo } from "./program";
+
+/** Channels per workgroup (consecutive threads) and row lanes per workgroup. */
+const CW = 64;
+const LANES = 4;
+/** About this many workgroups in a statistics pass; each row lane keeps at least MIN_ROWS rows. */
+const TARGET_WORKGROUPS = 512;
+const MIN_ROWS = 4;
+
+interface Plan {
+  M: number;
+  C: number;
+  /** Channel blocks, row chunks, rows per chunk. */
+  blocks: number;
+  R: number;
+  chunk: number;
+}
+
+function plan(x: TensorInfo, backend: Backend): Plan {
+  const C = x.shape[x.shape.length - 1];
+  const M = tf.util.sizeFromShape(x.shape) / C;
+  if (x.dtype !== "float32" || x.shape.length < 2 || !(C > 0) || !(M > 0)) {
+    throw new Error(
+      `tsdl ${BATCH_NORM_TRAIN}: x must be a non-empty float32 tensor of rank >= 2 with channels last, got ${x.dtype} [${x.shape.join(", ")}]`,
+    );
+  }
+  const blocks = Math.ceil(C / CW);
+  const wanted = Math.max(1, Math.min(Math.ceil(TARGET_WORKGROUPS / blocks), Math.floor(M / (LANES * MIN_ROWS))));
+  const chunk = Math.ceil(M / Math.min(wanted, maxWorkgroups(backend)));
+  return { M, C, blocks, R: Math.ceil(M / chunk), chunk };
+}
+
+function checkPerChannel(perChannel: Record<string, TensorInfo | undefined>, C: number): void {
+  for (const [name, t] of Object.entries(perChannel)) {
+    if (t && (t.dtype !== "float32" || tf.util.sizeFromShape(t.shape) !== C)) {
+      throw new Error(
+        `tsdl ${BATCH_NORM_TRAIN}: ${name} must be float32 with one value per channel (${C}), got ${t.dtype} [${t.shape.join(", ")}]`,
+      );
+    }
+  }
+}
+
+/** The shared head of the statistics passes: channel c of block, row chunk [r0, r1), lane ly, index t. */
+function chunkHead(p: Plan): string {
+  return `
+  _ = uniforms.NAN; // tfjs binds its uniforms to every program: use them, or the pipeline's layout lacks the binding
+  let lc = i32(localId.x);
+  let ly = i32(localId.y);
+  let t = ly * ${CW} + lc;
+  let c = i32(workgroupId.x) * ${CW} + lc;
+  let r = i32(workgroupId.y);
+  let r0 = r * ${i32(p.chunk)};
+  let r1 = min(r0 + ${i32(p.chunk)}, ${i32(p.M)});`;
+}
+
+function statsProgram(p: Plan, name: string, variableNames: string[], code: string): WebGPUProgram {
+  return program({ variableNames, outputShape: [2, p.R, p.C], name, dispatch: [p.blocks, p.R, 1], workgroupSize: [CW, LANES, 1], code });
+}
+
+/**
+ * A per-channel reduction over the R chunks: `term` (WGSL, of r and c) summed per lane, the lanes added, then
+ * `finish` (of the sum s and c) written to result[c]. Dispatch [blocks, 1, 1].
+ */
+function channelProgram(p: Plan, name: string, variableNames: string[], term: string, finish: string): WebGPUProgram {
+  return program({
+    variableNames,
+    outputShape: [p.C],
+    name,
+    dispatch: [p.blocks, 1, 1],
+    workgroupSize: [CW, LANES, 1],
+    code: `
+var<workgroup> lanePart: array<f32, ${CW * LANES}>;
+fn chunkRows(r: i32) -> f32 { return f32(min(${i32(p.chunk)}, ${i32(p.M)} - r * ${i32(p.chunk)})); }
+fn main() {
+  _ = uniforms.NAN;
+  let lc = i32(localId.x);
+  let ly = i32(localId.y);
+  let c = i32(workgroupId.x) * ${CW} + lc;
+  var s = 0.0;
+  if (c < ${i32(p.C)}) {
+    for (var r = ly; r < ${i32(p.R)}; r += ${LANES}) { s += ${term}; }
+  }
+  lanePart[ly * ${CW} + lc] = s;
+  workgroupBarrier();
+  if (ly == 0 && c < ${i32(p.C)}) {
+    s = 0.0;
+    for (var k = 0; k < ${LANES}; k++) { s += lanePart[k * ${CW} + lc]; }
+    result[c] = ${finish};
+  }
+}
+`,
+  });
+}
+
+/** One thread per element of x, c its channel; `body` assigns result[i] from the element's values. */
+function elementwiseProgram(p: Plan, name: string, variableNames: string[], body: string): WebGPUProgram {
+  const size = p.M * p.C;
+  const groups = Math.ceil(size / 256);
+  const gx = Math.min(groups, 32768);
+  return program({
+    variableNames,
+    outputShape: [p.M, p.C],
+    name,
+    dispatch: [gx, Math.ceil(groups / gx), 1],
+    workgroupSize: [256, 1, 1],
+    code: `
+fn main() {
+  _ = uniforms.NAN;
+  let i = (i32(workgroupId.y) * ${i32(gx)} + i32(workgroupId.x)) * 256 + i32(localId.x);
+  if (i < ${i32(size)}) {
+    let c = i % ${i32(p.C)};
+    ${body}
+  }
+}
+`,
+  });
+}
+
+function run(backend: Backend, p: WebGPUProgram, inputs: Array<TensorInfo | undefined>, shape?: number[]): TensorInfo {
+  const out = backend.runWebGPUProgram(
+    p,
+    inputs.filter((t): t is TensorInfo => t !== undefined),
+    "float32",
+  );
+  return shape ? { ...out, shape } : out;
+}
+
+/** y, mean, biased variance: statistics pass, mean, variance, y. */
+export function batchNormTrain(): tf.KernelFunc {
+  return (args) => {
+    const { x, scale, offset } = args.inputs as Record<string, TensorInfo | undefined>;
+    const { varianceEpsilon: eps, relu } = args.attrs as unknown as BatchNormTrainAttrs;
+    const backend = args.backend as unknown as Backend;
+    const p = plan(x!, backend);
+    checkPerChannel({ scale, offset }, p.C);
+    const { M, C, R } = p;
+    const partial = run(
+      backend,
+      statsProgram(
+        p,
+        "tsdlBatchNormStats",
+        ["x"],
+        `
+var<workgroup> wn: array<f32, ${CW * LANES}>;
+var<workgroup> wm: array<f32, ${CW * LANES}>;
+var<workgroup> w2: array<f32, ${CW * LANES}>;
+fn main() {${chunkHead(p)}
+  var n = 0.0;
+  var mu = 0.0;
+  var m2 = 0.0;
+  if (c < ${i32(C)}) {
+    for (var row = r0 + ly; row < r1; row += ${LANES}) {
+      let v = x[row * ${i32(C)} + c];
+      n += 1.0;
+      let d = v - mu;
+      mu += d / n;
+      m2 += d * (v - mu);
+    }
+  }
+  wn[t] = n;
+  wm[t] = mu;
+  w2[t] = m2;
+  workgroupBarrier();
+  if (ly == 0 && c < ${i32(C)}) {
+    var total = 0.0;
+    var sum = 0.0;
+    for (var k = 0; k < ${LANES}; k++) { total += wn[k * ${CW} + lc]; sum += wn[k * ${CW} + lc] * wm[k * ${CW} + lc]; }
+    let mean = sum / total;
+    var q = 0.0;
+    for (var k = 0; k < ${LANES}; k++) {
+      let d = wm[k * ${CW} + lc] - mean;
+      q += w2[k * ${CW} + lc] + wn[k * ${CW} + lc] * d * d;
+    }
+    result[r * ${i32(C)} + c] = mean;
+    result[(${i32(R)} + r) * ${i32(C)} + c] = q;
+  }
+}
+`,
+      ),
+      [x],
+    );
+    const mean = run(
+      backend,
+      channelProgram(p, "tsdlBatchNormMean", ["partial"], `chunkRows(r) * partial[r * ${i32(C)} + c]`, `s / ${i32(M)}.0`),
+      [partial],
+    );
+    const variance = run(
+      backend,
+      channelProgram(
+        p,
+        "tsdlBatchNormVariance",
+        ["partial", "mean"],
+        `partial[(${i32(R)} + r) * ${i32(C)} + c] + chunkRows(r) * (partial[r * ${i32(C)} + c] - mean[c]) * (partial[r * ${i32(C)} + c] - mean[c])`,
+        `s / ${i32(M)}.0`,
+      ),
+      [partial, mean],
+    );
+    backend.disposeData(partial.dataId);
+    const a = `${scale ? "scale[c]" : "1.0"} / sqrt(variance[c] + ${f32(eps)})`;
+    const y = run(
+      backend,
+      elementwiseProgram(
+        p,
+        "tsdlBatchNormApply",
+        ["x", "mean", "variance", ...(scale ? ["scale"] : []), ...(offset ? ["offset"] : [])],
+        `
+    let v = (x[i] - mean[c]) * (${a})${offset ? " + offset[c]" : ""};
+    ${relu ? "result[i] = select(v, 0.0, (v < 0.0) & !isnan(v));" : "result[i] = v;"}`,
+      ),
+      [x, mean, variance, scale, offset],
+      x!.shape,
+    );
+    return [y, mean, variance];
+  };
+}
+
+/** dx, dscale, doffset: sums pass, doffset, dscale, dx (core/kernels.ts BATCH_NORM_TRAIN_GRAD has the formulas). */
+export function batchNormTrainGrad(): tf.KernelFunc {
+  return (args) => {
+    const { x, dy, y, mean, variance, scale, dmean, dvar } = args.inputs as Record<string, TensorInfo | undefined>;
+    const { varianceEpsilon: eps, relu } = args.attrs as unknown as BatchNormTrainAttrs;
+    const backend = args.backend as unknown as Backend;
+    const p = plan(x!, backend);
+    checkPerChannel({ mean, variance, scale, dmean, dvar }, p.C);
+    if (!mean || !variance || (relu && !y))
+      throw new Error(`tsdl ${BATCH_NORM_TRAIN}: the gradient needs mean, variance${relu ? " and y" : ""}`);
+    const { M, C, R } = p;
+    // g: dy masked by y > 0 when relu (NaN where y is NaN, as tfjs's dy·step(y)).
+    const g = (i: string) => (relu ? `select(select(0.0, dy[${i}], y[${i}] > 0.0), y[${i}], isnan(y[${i}]))` : `dy[${i}]`);
+    const partial = run(
+      backend,
+      statsProgram(
+        p,
+        "tsdlBatchNormGradSums",
+        ["x", "dy", "mean", ...(relu ? ["y"] : [])],
+        `
+var<workgroup> ws: array<f32, ${CW * LANES}>;
+var<workgroup> wt: array<f32, ${CW * LANES}>;
+fn main() {${chunkHead(p)}
+  var s = 0.0;
+  var st = 0.0;
+  if (c < ${i32(C)}) {
+    let m = mean[c];
+    for (var row = r0 + ly; row < r1; row += ${LANES}) {
+      let i = row * ${i32(C)} + c;
+      let gv = ${g("i")};
+      s += gv;
+      st += gv * (x[i] - m);
+    }
+  }
+  ws[t] = s;
+  wt[t] = st;
+  workgroupBarrier();
+  if (ly == 0 && c < ${i32(C)}) {
+    s = 0.0;
+    st = 0.0;
+    for (var k = 0; k < ${LANES}; k++) { s += ws[k * ${CW} + lc]; st += wt[k * ${CW} + lc]; }
+    result[r * ${i32(C)} + c] = s;
+    result[(${i32(R)} + r) * ${i32(C)} + c] = st;
+  }
+}
+`,
+      ),
+      [x, dy, mean, relu ? y : undefined],
+    );
+    const doffset = run(backend, channelProgram(p, "tsdlBatchNormGradOffset", ["partial"], `partial[r * ${i32(C)} + c]`, "s"), [partial]);
+    const dscale = run(
+      backend,
+      channelProgram(
+        p,
+        "tsdlBatchNormGradScale",
+        ["partial", "variance"],
+        `partial[(${i32(R)} + r) * ${i32(C)} + c]`,
+        `s / sqrt(variance[c] + ${f32(eps)})`,
+      ),
+      [partial, variance],
+    );
+    backend.disposeData(partial.dataId);
+    const n = `${i32(M)}.0`;
+    const dx = run(
+      backend,
+      elementwiseProgram(
+        p,
+        "tsdlBatchNormGradX",
+        [
+          "x",
+          "dy",
+          "mean",
+          "variance",
+          "doffset",
+          "dscale",
+          ...(scale ? ["scale"] : []),
+          ...(dmean ? ["dmean"] : []),
+          ...(dvar ? ["dvar"] : []),
+          ...(relu ? ["y"] : []),
+        ],
+        `
+    let rs = 1.0 / sqrt(variance[c] + ${f32(eps)});
+    let k0 = ${scale ? "scale[c]" : "1.0"} * rs;
+    let k1 = -k0 * rs * dscale[c] / ${n}${dvar ? ` + 2.0 * dvar[c] / ${n}` : ""};
+    let k2 = -k0 * doffset[c] / ${n}${dmean ? ` + dmean[c] / ${n}` : ""};
+    result[i] = ${g("i")} * k0 + (x[i] - mean[c]) * k1 + k2;`,
+      ),
+      [x, dy, mean, variance, doffset, dscale, scale, dmean, dvar, relu ? y : undefined],
+      x!.shape,
+    );
+    return [dx, { ...dscale, shape: [C] }, { ...doffset, shape: [C] }];
+  };
+}
+
+/** running·(1 - momentum) + (batch·factor)·momentum (core/kernels.ts RUNNING_STAT_UPDATE) in one program. */
+export function runningStatUpdate(): tf.KernelFunc {
+  return (args) => {
+    const { running, batch } = args.inputs as Record<string, TensorInfo>;
+    const { momentum, factor } = args.attrs as unknown as RunningStatUpdateAttrs;
+    const backend = args.backend as unknown as Backend;
+    const size = tf.util.sizeFromShape(running.shape);
+    if (running.dtype !== "float32" || batch.dtype !== "float32" || tf.util.sizeFromShape(batch.shape) !== size || size === 0) {
+      throw new Error(
+        `tsdl ${RUNNING_STAT_UPDATE}: running and batch must be non-empty float32 tensors of one size, got ${running.dtype} [${running.shape.join(", ")}] and ${batch.dtype} [${batch.shape.join(", ")}]`,
+      );
+    }
+    const groups = Math.ceil(size / 256);
+    if (groups > maxWorkgroups(backend)) throw new Error(`tsdl ${RUNNING_STAT_UPDATE}: ${size} values is more than one dispatch takes`);
+    const p = program({
+      variableNames: ["running", "batch"],
+      outputShape: running.shape,
+      name: "tsdlRunningStatUpdate",
+      dispatch: [groups, 1, 1],
+      workgroupSize: [256, 1, 1],
+      code: `
+fn main() {
+  _ = uniforms.NAN;
+  let i = i32(workgroupId.x) * 256 + i32(localId.x);
+  if (i < ${i32(size)}) {
+    result[i] = running[i] * ${f32Bits(1 - momentum)} + (batch[i] * ${f32Bits(factor)}) * ${f32Bits(momentum)};
+  }
+}
+`,
+    });
+    return backend.runWebGPUProgram(p, [running, batch], "float32");
+  };
+}
+
+/** The float32 nearest to v as a WGSL expression of its bits (the value a tfjs scalar of v holds, exactly). */
+function f32Bits(v: number): string {
+  return `bitcast<f32>(${new Uint32Array(Float32Array.of(v).buffer)[0]}u)`;
+}
+
+/** A float literal for WGSL (eps). */
+function f32(v: number): string {
+  if (!Number.isFinite(v)) throw new Error(`tsdl ${BATCH_NORM_TRAIN}: varianceEpsilon must be finite, got ${v}`);
+  const s = String(v);
+  return /[.eE]/.test(s) ? s : `${s}.0`;
+}
