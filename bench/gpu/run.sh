@@ -5,7 +5,7 @@
 # Environment: OUT (default /tmp/gpuproof-out), GPUPROOF_WORK (unpacked binaries, default /tmp/gpuproof),
 # GPUPROOF_LIBDIR (unpack the loader .debs there instead of /; GPUPROOF_FORCE_LOADERS=1 even when the machine has
 # a Vulkan loader), PROOF_PYTHON (default python3), PROOF_* sizes
-# (proof.ts), LIMIT_<PHASE> seconds per phase (defaults sum to 425 s: with unpacking, under 8 minutes).
+# (proof.ts), LIMIT_<PHASE> seconds per phase (defaults sum to 455 s: with unpacking, under 8 minutes).
 # On a software adapter (no GPU), shrink it: PROOF_HW=75 PROOF_BATCHES=2 PROOF_SECONDS=1 PROOF_STOCK_BATCH=2
 # PROOF_PROFILE_BATCH=2 PROOF_CHECK_BATCH=2 PROOF_LOADER_BATCH=4 PROOF_LOADER_STEPS=2 PROOF_TORCH_DEVICE=cpu and
 # LIMIT_<PHASE>=600: about 6 minutes on a 2-core machine.
@@ -79,7 +79,7 @@ phase info "${LIMIT_INFO:-25}" "$NODE" proof.js info
 phase check "${LIMIT_CHECK:-70}" "$NODE" proof.js check
 phase speed "${LIMIT_SPEED:-110}" "$NODE" proof.js speed
 export PY TB=${PROOF_BATCHES:-64,128,256} HW=${PROOF_HW:-96} TS=${PROOF_TORCH_SECONDS:-5} TDEV=${PROOF_TORCH_DEVICE:-}
-phase pytorch "${LIMIT_PYTORCH:-50}" bash -c '
+phase pytorch "${LIMIT_PYTORCH:-80}" bash -c '
   dev=${TDEV:+--device $TDEV}
   "$PY" resnet_torch.py params $dev | sed "s/^/TORCH /"
   "$PY" resnet_torch.py speed --batches "$TB" --size "$HW" --seconds "$TS" $dev | sed "s/^/TORCH /"
