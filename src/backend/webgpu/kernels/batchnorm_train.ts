@@ -229,9 +229,12 @@ fn main() {${chunkHead(p)}
 /** dx, dscale, doffset: sums pass, doffset, dscale, dx (core/kernels.ts BATCH_NORM_TRAIN_GRAD has the formulas). */
 export function batchNormTrainGrad(): tf.KernelFunc {
   return (args) => {
-    const { x, dy, y, mean, variance, scale, dmean, dvar } = args.inputs as Record<string, TensorInfo | undefined>;
-    const { varianceEpsilon: eps, relu } = args.attrs as unknown as BatchNormTrainAttrs;
+    const { x, dy, y, mean, variance, scale } = args.inputs as Record<string, TensorInfo | undefined>;
     const backend = args.backend as unknown as Backend;
+    // No gradient reaches the statistics in training (only the running statistics read them): tfjs then passes
+    // zeros made on the CPU, which would be two uploads per layer and step. Left out, they count as zeros.
+    const [dmean, dvar] = [args.inputs.dmean, args.inputs.dvar].map((t) => (t && zerosOnCpu(backend, t) ? undefined : t));
+    const { varianceEpsilon: eps, relu } = args.attrs as unknown as BatchNormTrainAttrs;
     const p = plan(x!, backend);
     checkPerChannel({ mean, variance, scale, dmean, dvar }, p.C);
     if (!mean || !variance || (relu && !y))
@@ -357,6 +360,15 @@ fn main() {
 /** The float32 nearest to v as a WGSL expression of its bits (the value a tfjs scalar of v holds, exactly). */
 function f32Bits(v: number): string {
   return `bitcast<f32>(${new Uint32Array(Float32Array.of(v).buffer)[0]}u)`;
+}
+
+/** True when t's values are on the CPU (not uploaded) and all zero: reading them costs nothing. */
+function zerosOnCpu(backend: Backend, t: TensorInfo): boolean {
+  const data = backend.tensorMap.get(t.dataId) as { values?: ArrayLike<number> | null } | undefined;
+  const values = data?.values;
+  if (values == null) return false;
+  for (let i = 0; i < values.length; i++) if (values[i] !== 0) return false;
+  return true;
 }
 
 /** A float literal for WGSL (eps). */
