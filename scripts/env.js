@@ -76,4 +76,10 @@ function buildState(root = repo) {
   return { built, changed, stale: changed.mtimeMs > built };
 }
 
-module.exports = { repo, PYTHON, JUPYTERLAB_VERSION, LAB_ARGS, VENV, venvPaths, jupyterEnv, buildState };
+/** `--help`: the script's header comment (its lines 2-10 without the `//`). */
+function printUsage(file) {
+  const lines = fs.readFileSync(file, "utf8").split("\n").slice(1, 10);
+  console.log(lines.join("\n").replace(/^\/\/ ?/gm, ""));
+}
+
+module.exports = { repo, printUsage, PYTHON, JUPYTERLAB_VERSION, LAB_ARGS, VENV, venvPaths, jupyterEnv, buildState };

@@ -14,7 +14,7 @@ const { spawn } = require("child_process");
 const fs = require("fs");
 const os = require("os");
 const path = require("path");
-const { repo, jupyterEnv, PYTHON } = require("./env");
+const { repo, jupyterEnv, printUsage, PYTHON } = require("./env");
 
 const NOTEBOOKS = path.join(repo, "notebooks");
 
@@ -44,14 +44,7 @@ function parseArgs(argv) {
       if (!(Number.isFinite(n) && n > 0)) fail(`--timeout ${JSON.stringify(v)}: expected a number of seconds > 0`);
       opts.timeout = n;
     } else if (a === "--help" || a === "-h") {
-      console.log(
-        fs
-          .readFileSync(__filename, "utf8")
-          .split("\n")
-          .slice(1, 10)
-          .join("\n")
-          .replace(/^\/\/ ?/gm, ""),
-      );
+      printUsage(__filename);
       process.exit(0);
     } else if (a.startsWith("-"))
       fail(`unknown option ${JSON.stringify(a)}; accepted: --smoke, --laptop, --out DIR, --timeout SECONDS, NAME ...`);

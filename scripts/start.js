@@ -15,7 +15,7 @@ const fs = require("fs");
 const http = require("http");
 const net = require("net");
 const path = require("path");
-const { repo, jupyterEnv, LAB_ARGS, PYTHON, venvPaths } = require("./env");
+const { repo, jupyterEnv, LAB_ARGS, printUsage, PYTHON, venvPaths } = require("./env");
 
 const HOST = "127.0.0.1";
 const READY_TIMEOUT_MS = 60_000;
@@ -53,14 +53,7 @@ function parseArgs(argv) {
     } else if (a === "--classic") opts.classic = true;
     else if (a === "--open") opts.open = true;
     else if (a === "--help" || a === "-h") {
-      console.log(
-        fs
-          .readFileSync(__filename, "utf8")
-          .split("\n")
-          .slice(1, 10)
-          .join("\n")
-          .replace(/^\/\/ ?/gm, ""),
-      );
+      printUsage(__filename);
       process.exit(0);
     } else fail(`unknown option ${JSON.stringify(a)}; accepted: --port N, --notebook-dir DIR, --classic, --open, -- <Jupyter args>`);
   }

@@ -37,6 +37,13 @@ export interface LrFinderResult {
 }
 
 /** The epochs at which some param group's lr differs from the epoch before, with old and new lrs. */
+/** "lr changed at epoch 2, 4, 6, 8, 10, …" (the first five), or undefined when the lr never changed. */
+export function describeLrChanges(changes: ReadonlyArray<{ epoch: number }>): string | undefined {
+  if (!changes.length) return undefined;
+  const first = changes.slice(0, 5).map((c) => c.epoch);
+  return `lr changed at epoch ${first.join(", ")}${changes.length > 5 ? ", …" : ""}`;
+}
+
 export function lrChanges(epochs: readonly EpochRecord[]): Array<{ epoch: number; from: number[]; to: number[] }> {
   const out: Array<{ epoch: number; from: number[]; to: number[] }> = [];
   for (let i = 1; i < epochs.length; i++) {

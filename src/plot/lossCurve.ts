@@ -1,5 +1,5 @@
 // plot.lossCurve: train/valid loss (and accuracy) per epoch, with the lr changes marked.
-import { lrChanges, type History } from "../core/history";
+import { describeLrChanges, lrChanges, type History } from "../core/history";
 import { bool, boolOrAuto, Dropped, fail, fmt, fmtValue } from "./check";
 import { readHistory } from "./historyCheck";
 import { Plot } from "./plot";
@@ -186,12 +186,7 @@ function summarize(epochs: History["epochs"], changes: ReturnType<typeof lrChang
       parts.push(`best valid loss ${fmtValue(best.validLoss)} at epoch ${best.epoch}`);
   }
   if (last.validAcc !== undefined) parts.push(`valid acc ${fmtValue(last.validAcc)}`);
-  if (changes.length)
-    parts.push(
-      `lr changed at epoch ${changes
-        .slice(0, 5)
-        .map((c) => c.epoch)
-        .join(", ")}${changes.length > 5 ? ", …" : ""}`,
-    );
+  const lrLine = describeLrChanges(changes);
+  if (lrLine) parts.push(lrLine);
   return parts.join(", ");
 }

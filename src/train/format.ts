@@ -1,6 +1,6 @@
 // How a run is printed: the course's epoch line and the lr of each group.
 import { formatNumber } from "../core/check";
-import { lrChanges, type EpochRecord, type History } from "../core/history";
+import { describeLrChanges, lrChanges, type EpochRecord, type History } from "../core/history";
 import { escapeHtml, type Summary } from "../display";
 import { hms } from "./progress";
 
@@ -44,13 +44,8 @@ export function historySummary(h: History): Summary {
     if (last.validAcc !== undefined) fields.push(`valid acc ${f4(last.validAcc)}`);
     parts.push(`epoch ${last.epoch}: ${fields.join(", ")}, lr ${formatLr(last.lr)}`);
     const changes = lrChanges(epochs);
-    if (changes.length)
-      parts.push(
-        `lr changed at epoch ${changes
-          .slice(0, 5)
-          .map((c) => c.epoch)
-          .join(", ")}${changes.length > 5 ? ", …" : ""}`,
-      );
+    const lrLine = describeLrChanges(changes);
+    if (lrLine) parts.push(lrLine);
   }
   const text = `${parts.join("; ")}; data in .epochs and .batches`;
   const head = ["epoch", "train loss", "train acc", "valid loss", "valid acc", "lr", "time"];
