@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import * as util from "util";
 import * as zlib from "zlib";
 import { data } from "tsdl";
 import { listTree, makeSyntheticArchive, serveFile, serveFileInChild, SyntheticArchive, tempDir } from "./helpers/cifarFixture";
@@ -406,5 +407,31 @@ describe("data: Fashion-MNIST", () => {
     } finally {
       t.cleanup();
     }
+  });
+});
+
+describe("data: what console.log and a notebook show", () => {
+  it("a dataset, a loader, a subset and an image print a summary (torchvision's repr), not their pixel data", function () {
+    if (!fs.existsSync(data.FASHION_MNIST_DEBIAN_ROOT)) this.skip(); // dataset-fashion-mnist not installed
+    const T = data.transforms;
+    const ds = new data.FashionMNIST(data.FASHION_MNIST_DEBIAN_ROOT, {
+      train: false,
+      transform: new T.Compose([new T.ToTensor(), new T.Normalize([0.5], [0.5])]),
+    });
+    assert.equal(
+      util.inspect(ds),
+      "Dataset FashionMNIST\n    Number of datapoints: 10000\n    Root location: /usr/share/datasets/fashion-mnist\n    Split: Test\n" +
+        "    Transform: Compose(\n        ToTensor()\n        Normalize(mean=[0.5], std=[0.5])\n    )",
+    );
+    const loader = new data.DataLoader(ds, { batchSize: 64 });
+    assert.equal(
+      util.inspect(loader),
+      "DataLoader(FashionMNIST, 10000 samples; batchSize 64, shuffle false, dropLast false, numWorkers 0: 157 batches per epoch)",
+    );
+    assert.match(util.inspect(data.subset(ds, 100)), /^Subset of 100 from Dataset FashionMNIST\n/);
+    const [x, y] = ds.get(0);
+    assert.equal(util.inspect([x, y]), "[ FloatImage(28x28x1), 9 ]");
+    assert.equal(util.inspect(ds.image(0)), "Image(L, 28x28)");
+    assert.ok(x.data.length === 784, "the pixels stay one property away");
   });
 });

@@ -1,5 +1,6 @@
 // torch.utils.data.DataLoader for tsdl: batches of a map-style dataset as tensors, reproducible and resumable.
 import * as tf from "@tensorflow/tfjs";
+import { inspect } from "util";
 import { checkInt, describe } from "../core/check";
 import { interruptPoints } from "../core/interrupt";
 import type { Batch } from "../core/protocols";
@@ -131,6 +132,15 @@ export class DataLoader<X = FloatImage> implements AsyncIterable<LoaderBatch> {
   get length(): number {
     const n = this.dataset.length;
     return this.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
+  }
+
+  /** What console.log and a notebook show: the settings and the dataset's first line, not its data. */
+  [inspect.custom](): string {
+    const ds = inspect(this.dataset)
+      .split("\n")[0]
+      .replace(/^Dataset /, "");
+    const opts = `batchSize ${this.batchSize}, shuffle ${this.shuffle}, dropLast ${this.dropLast}, numWorkers ${this.numWorkers}`;
+    return `DataLoader(${ds}, ${this.dataset.length} samples; ${opts}: ${this.length} batches per epoch)`;
   }
 
   /** Wait and production time of the current or last epoch. */

@@ -1,4 +1,5 @@
 // The dataset protocol (torch.utils.data.Dataset) and Subset.
+import { inspect } from "util";
 import { Image } from "./image";
 import { defaultGenerator, Generator } from "./random";
 import { applyTransform, Spec, TransformLike } from "./transforms/transform";
@@ -42,6 +43,10 @@ export class Subset<T> implements Dataset<T> {
     return this.dataset.get(this.indices[index], generator);
   }
 
+  [inspect.custom](): string {
+    return `Subset of ${this.length} from ${inspect(this.dataset)}`;
+  }
+
   workerSpec(): Spec | undefined {
     const inner = this.dataset.workerSpec?.();
     return inner ? { kind: "Subset", args: [inner, Array.from(this.indices)] } : undefined;
@@ -83,6 +88,11 @@ export abstract class ImageDataset<X = Image> implements Dataset<Sample<X>> {
 
   /** The untransformed image i (a copy: changing it leaves the dataset intact). */
   abstract image(index: number): Image;
+
+  /** As torchvision's repr: the dataset, then its transform (not the pixel data, which is in memory). */
+  [inspect.custom](): string {
+    return this.transform ? `${this.toString()}\n    Transform: ${String(this.transform).replace(/\n/g, "\n    ")}` : this.toString();
+  }
 
   get(index: number, generator: Generator = defaultGenerator()): Sample<X> {
     checkIndex(index, this.length, this.constructor.name);

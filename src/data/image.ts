@@ -1,3 +1,4 @@
+import { inspect } from "util";
 import { JUPYTER_DISPLAY, MimeBundle } from "../display";
 import { encodePng } from "./png";
 
@@ -31,6 +32,11 @@ export abstract class HwcImage<D extends Uint8Array | Float32Array> {
   /** [height, width, channels], the shape of the tensor it becomes. */
   get shape(): [number, number, number] {
     return [this.height, this.width, this.channels];
+  }
+
+  /** console.log and a notebook's text show the summary, not thousands of pixel values (they are in `data`). */
+  [inspect.custom](): string {
+    return this.toString();
   }
 }
 

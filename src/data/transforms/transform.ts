@@ -1,4 +1,5 @@
 // What a transform is, and Compose / Lambda, as in torchvision.transforms.
+import { inspect } from "util";
 import type { Generator } from "../random";
 import { defaultGenerator } from "../random";
 
@@ -98,6 +99,10 @@ export class Compose<I = any, O = any> implements Transform<I, O> {
 
   toString(): string {
     return `Compose(\n${this.transforms.map((t) => `    ${nameOf(t)}`).join("\n")}\n)`;
+  }
+
+  [inspect.custom](): string {
+    return this.toString();
   }
 }
 
