@@ -179,7 +179,18 @@ static void taps_backprop_filter(const Geo* g, const float* x, const float* dy, 
   free(ds);
 }
 
-static int unit_stride(const Geo* g) { return g->sH == 1 && g->sW == 1 && !direct(g); }
+// Stride 1 with at least 10 % of im2col's entries in the padding (the 11x11 images and smaller here): below that
+// im2col's one large product wins (22x22x64 dW: 63 ms of CPU by taps, ~40 by im2col).
+static int unit_stride(const Geo* g) {
+  if (g->sH != 1 || g->sW != 1 || direct(g)) return 0;
+  int64_t valid = 1, all = 1;
+  int lo, hi, n = 0;
+  for (int p = 0; p < g->kH; p++) tap_range(p, g->padTop, g->inH, g->outH, &lo, &hi), n += hi > lo ? hi - lo : 0;
+  valid *= n, all *= (int64_t)g->kH * g->outH, n = 0;
+  for (int q = 0; q < g->kW; q++) tap_range(q, g->padLeft, g->inW, g->outW, &lo, &hi), n += hi > lo ? hi - lo : 0;
+  valid *= n, all *= (int64_t)g->kW * g->outW;
+  return valid * 10 <= all * 9;
+}
 
 // y = act(im2col(x) · W + bias); act 0 linear, 1 relu. Each thread its rows of y.
 static void blas_forward(const Geo* g, const float* x, const float* w, const float* bias, int act, float* y) {
