@@ -4,7 +4,7 @@
 //   dawn.node.xz   Dawn's Node module from npm `webgpu` (linux-x64)
 //   proof.js       esbuild bundle of bench/gpu/proof.ts + tsdl + tfjs + tfjs-backend-webgpu; worker.js for the
 //                  DataLoader's worker threads
-//   resnet_torch.py  the PyTorch side (the machine's python3 has torch with CUDA)
+//   resnet_torch.py  the PyTorch side (the machine's python3 has torch with CUDA), course_resnet.py its model
 //   debs/          Debian's Vulkan/EGL loaders (libvulkan1, libglvnd …): the machine has the NVIDIA driver's ICD
 //                  but no loader
 //   run.sh         what the machine runs: `bash .gpuproof/run.sh`
@@ -93,6 +93,7 @@ async function main(): Promise<void> {
     run("apt-get", [...aptOpts, "download", "-qq", ...DEBS], { cwd: path.join(out, "debs") });
 
     for (const f of ["resnet_torch.py", "run.sh"]) fs.copyFileSync(path.join(__dirname, f), path.join(out, f));
+    fs.copyFileSync(path.join(repo, "bench", "torch", "course_resnet.py"), path.join(out, "course_resnet.py")); // resnet_torch.py's model
     fs.chmodSync(path.join(out, "run.sh"), 0o755);
 
     const files = listFiles(out);

@@ -14,36 +14,8 @@ import time
 
 import torch
 from torch import nn
-import torch.nn.functional as F
 
-
-class Residual(nn.Module):
-    """conv3x3-BN-ReLU twice; a strided 1x1 conv with bias projects the shortcut when the shape changes;
-    ReLU before and after the sum, as the course has it."""
-
-    def __init__(self, cin, cout, same_shape=True):
-        super().__init__()
-        stride = 1 if same_shape else 2
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.project = None if same_shape else nn.Conv2d(cin, cout, 1, stride=stride)
-
-    def forward(self, x):
-        y = F.relu(self.bn1(self.conv1(x)))
-        y = F.relu(self.bn2(self.conv2(y)))
-        return F.relu((x if self.project is None else self.project(x)) + y)
-
-
-def course_resnet(channels=3, classes=10):
-    """11,180,682 parameters; 96 px -> 45 (7x7/2 stem) -> 22 (3x3/2 max pool) -> 11 -> 6 -> 3 -> 1 (3x3 avg pool)."""
-    return nn.Sequential(
-        nn.Conv2d(channels, 64, 7, stride=2), nn.MaxPool2d(3, 2),
-        Residual(64, 64), Residual(64, 64), Residual(64, 128, False), Residual(128, 128),
-        Residual(128, 256, False), Residual(256, 256), Residual(256, 512, False), Residual(512, 512),
-        nn.AvgPool2d(3), nn.Flatten(), nn.Linear(512, classes),
-    )
+from course_resnet import CourseResNet
 
 
 def main():
@@ -58,7 +30,7 @@ def main():
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    net = course_resnet()
+    net = CourseResNet()
     loss_fn = nn.CrossEntropyLoss()
     opt = torch.optim.SGD(net.parameters(), lr=0.01, weight_decay=1e-4)
     x = torch.randn(args.batch, 3, args.size, args.size)
