@@ -8,42 +8,9 @@ import { BATCH_NORM_TRAIN } from "tsdl/dist/core/kernels";
 // The instance the registered kernels read (tsdl resolves to dist/).
 import { filterGradOptions, nativeStatus, wasmKernelOptions, type FilterGradStrategy } from "tsdl/dist/backend/wasm";
 import { loadNative } from "tsdl/dist/backend/wasm/native/addon";
+import { convGradTensors, randn, relErr, type ConvCase, type Pad } from "./helpers/convGrads";
 
-type Pad = "same" | "valid" | [[number, number], [number, number], [number, number], [number, number]];
-interface Case {
-  name: string;
-  x: [number, number, number, number];
-  filter: [number, number, number, number];
-  strides: [number, number];
-  pad: Pad;
-}
-
-/** Deterministic N(0, 1) samples (mulberry32 + Box-Muller). */
-function randn(size: number, seed: number): Float32Array {
-  let a = seed >>> 0;
-  const uniform = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 1) / 4294967297;
-  };
-  const out = new Float32Array(size);
-  for (let i = 0; i < size; i++) out[i] = Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
-  return out;
-}
-
-/** max|a - b| / max|b|: robust where b has entries near zero. */
-function relErr(a: Float32Array | number[], b: Float32Array | number[]): number {
-  assert.equal(a.length, b.length);
-  let num = 0,
-    den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return den === 0 ? num : num / den;
-}
+type Case = ConvCase;
 
 const P1: Pad = [
   [0, 0],
@@ -132,31 +99,7 @@ interface Grads {
 /** dx and dW of Σ conv2d(x, W) · dy through tf.grads, on the current backend. */
 function convGrads(c: Case, seed: number): Grads {
   return tf.tidy(() => {
-    const x = tf.tensor4d(
-      randn(
-        c.x.reduce((a, b) => a * b),
-        seed,
-      ),
-      c.x,
-    );
-    const w = tf.tensor4d(
-      randn(
-        c.filter.reduce((a, b) => a * b),
-        seed + 1,
-      ),
-      c.filter,
-    );
-    const yShape = tf.conv2d(x, w, c.strides, c.pad).shape;
-    const dy = tf.tensor(
-      randn(
-        yShape.reduce((a, b) => a * b),
-        seed + 2,
-      ),
-      yShape,
-    );
-    const f = (xx: tf.Tensor, ww: tf.Tensor): tf.Tensor =>
-      tf.sum(tf.mul(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, c.strides, c.pad), dy));
-    const [dx, dw] = tf.grads(f)([x, w]);
+    const [dx, dw] = convGradTensors(c, seed);
     return { dx: dx.dataSync() as Float32Array, dw: dw.dataSync() as Float32Array };
   });
 }

@@ -13,6 +13,7 @@ import { describeAdapter, isSoftwareAdapter, webgpuKernelOptions } from "tsdl/di
 import { sharedLibraryFound } from "tsdl/dist/backend/webgpu/adapter";
 import { BATCH_NORM_TRAIN } from "tsdl/dist/core/kernels";
 import { codeCells, executeNotebook, streamText, type Notebook } from "./helpers/jupyter";
+import { convGradTensors, randn, relErr, type ConvCase } from "./helpers/convGrads";
 import { pattern } from "./helpers/torchPattern";
 
 const repo = path.resolve(__dirname, "..");
@@ -196,42 +197,6 @@ backend.init("webgpu", { verbose: false }).then(async () => {
   });
 });
 
-/** Seeded standard normal values (Box–Muller on mulberry32). */
-function randn(size: number, seed: number): Float32Array {
-  let a = seed >>> 0;
-  const uniform = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 1) / 4294967297;
-  };
-  const out = new Float32Array(size);
-  for (let i = 0; i < size; i++) out[i] = Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
-  return out;
-}
-
-/** max|a - b| / max|b|. */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return den === 0 ? num : num / den;
-}
-
-type Pad = "same" | "valid" | [[number, number], [number, number], [number, number], [number, number]];
-interface ConvCase {
-  name: string;
-  x: [number, number, number, number];
-  filter: [number, number, number, number];
-  strides: [number, number];
-  pad: Pad;
-}
-
 const P1: Pad = [
   [0, 0],
   [1, 1],
@@ -272,33 +237,7 @@ const CONV_CASES: ConvCase[] = [
 
 /** dx and dW of Σ conv2d(x, W)·dy through tf.grads on the current backend. */
 async function convGrads(c: ConvCase, seed: number): Promise<{ dx: Float32Array; dw: Float32Array }> {
-  const [dx, dw] = tf.tidy(() => {
-    const x = tf.tensor4d(
-      randn(
-        c.x.reduce((a, b) => a * b),
-        seed,
-      ),
-      c.x,
-    );
-    const w = tf.tensor4d(
-      randn(
-        c.filter.reduce((a, b) => a * b),
-        seed + 1,
-      ),
-      c.filter,
-    );
-    const yShape = tf.conv2d(x, w, c.strides, c.pad).shape;
-    const dy = tf.tensor(
-      randn(
-        yShape.reduce((a, b) => a * b),
-        seed + 2,
-      ),
-      yShape,
-    );
-    return tf.grads((xx: tf.Tensor, ww: tf.Tensor) =>
-      tf.sum(tf.mul(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, c.strides, c.pad), dy)),
-    )([x, w]);
-  });
+  const [dx, dw] = tf.tidy(() => convGradTensors(c, seed));
   const out = { dx: (await dx.data()) as Float32Array, dw: (await dw.data()) as Float32Array };
   tf.dispose([dx, dw]);
   return out;
