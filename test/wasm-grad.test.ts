@@ -8,7 +8,7 @@ import { BATCH_NORM_TRAIN } from "tsdl/dist/core/kernels";
 // The instance the registered kernels read (tsdl resolves to dist/).
 import { filterGradOptions, nativeStatus, wasmKernelOptions, type FilterGradStrategy } from "tsdl/dist/backend/wasm";
 import { loadNative } from "tsdl/dist/backend/wasm/native/addon";
-import { convGradTensors, randn, relErr, type ConvCase, type Pad } from "./helpers/convGrads";
+import { convGradTensors, goldenGradTensors, randn, relErr, torchConvGoldens, type ConvCase, type Pad } from "./helpers/convGrads";
 
 type Case = ConvCase;
 
@@ -315,42 +315,12 @@ describe("wasm conv2d gradients vs the cpu backend", function () {
 });
 
 describe("wasm conv2d gradients vs PyTorch goldens", () => {
-  const file = path.join(__dirname, "fixtures", "conv2d-grads.json");
-  interface Golden {
-    name: string;
-    x: number[];
-    xShape: [number, number, number, number];
-    w: number[];
-    wShape: [number, number, number, number];
-    dy: number[];
-    dyShape: [number, number, number, number];
-    stride: number;
-    padding: number;
-    dx: number[];
-    dw: number[];
-  }
-  const goldens = JSON.parse(fs.readFileSync(file, "utf8")) as Golden[];
+  const goldens = torchConvGoldens();
   before(() => backend.init("wasm", { verbose: false }));
 
   for (const g of goldens) {
     it(`${g.name}: dx and dW match torch.autograd (rel. error <= ${TOL})`, () => {
-      const [dx, dw] = tf.tidy(() => {
-        const x = tf.tensor4d(g.x, g.xShape);
-        const w = tf.tensor4d(g.w, g.wShape);
-        const dy = tf.tensor4d(g.dy, g.dyShape);
-        const p = g.padding;
-        const pad: Pad = [
-          [0, 0],
-          [p, p],
-          [p, p],
-          [0, 0],
-        ];
-        const f = (xx: tf.Tensor, ww: tf.Tensor): tf.Tensor =>
-          tf.sum(tf.mul(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, g.stride, pad), dy));
-        return tf
-          .grads(f)([x, w])
-          .map((t) => t.dataSync() as Float32Array);
-      });
+      const [dx, dw] = tf.tidy(() => goldenGradTensors(g).map((t) => t.dataSync() as Float32Array));
       assert.ok(relErr(dx, g.dx) <= TOL, `dx rel. error ${relErr(dx, g.dx)}`);
       assert.ok(relErr(dw, g.dw) <= TOL, `dW rel. error ${relErr(dw, g.dw)}`);
     });

@@ -13,7 +13,7 @@ import { describeAdapter, isSoftwareAdapter, webgpuKernelOptions } from "tsdl/di
 import { sharedLibraryFound } from "tsdl/dist/backend/webgpu/adapter";
 import { BATCH_NORM_TRAIN } from "tsdl/dist/core/kernels";
 import { codeCells, executeNotebook, streamText, type Notebook } from "./helpers/jupyter";
-import { convGradTensors, randn, relErr, type ConvCase } from "./helpers/convGrads";
+import { convGradTensors, goldenGradTensors, randn, relErr, torchConvGoldens, type ConvCase } from "./helpers/convGrads";
 import { pattern } from "./helpers/torchPattern";
 
 const repo = path.resolve(__dirname, "..");
@@ -270,35 +270,8 @@ describe("webgpu conv kernels", function () {
 
   it("matches torch.autograd's conv2d gradients (test/fixtures/conv2d-grads.json)", async () => {
     webgpuKernelOptions.tsdl = true;
-    const goldens = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures", "conv2d-grads.json"), "utf8")) as Array<{
-      name: string;
-      stride: number;
-      padding: number;
-      x: number[];
-      xShape: [number, number, number, number];
-      w: number[];
-      wShape: [number, number, number, number];
-      dy: number[];
-      dyShape: [number, number, number, number];
-      dx: number[];
-      dw: number[];
-    }>;
-    for (const g of goldens) {
-      const [dx, dw] = tf.tidy(() => {
-        const x = tf.tensor4d(g.x, g.xShape);
-        const w = tf.tensor4d(g.w, g.wShape);
-        const dy = tf.tensor4d(g.dy, g.dyShape);
-        const p = g.padding;
-        const pad: Pad = [
-          [0, 0],
-          [p, p],
-          [p, p],
-          [0, 0],
-        ];
-        return tf.grads((xx: tf.Tensor, ww: tf.Tensor) =>
-          tf.sum(tf.mul(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, g.stride, pad), dy)),
-        )([x, w]);
-      });
+    for (const g of torchConvGoldens()) {
+      const [dx, dw] = tf.tidy(() => goldenGradTensors(g));
       const [ex, ew] = [relErr(await dx.data(), g.dx), relErr(await dw.data(), g.dw)];
       tf.dispose([dx, dw]);
       assert.ok(ex <= 1e-5 && ew <= 1e-5, `${g.name}: dx ${ex}, dW ${ew}`);

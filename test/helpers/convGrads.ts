@@ -1,6 +1,8 @@
 // What the conv-gradient tests of every backend share: seeded inputs, the case shape, dx and dW through tf.grads,
 // and the error measure.
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { tf } from "tsdl";
 
 export type Pad = "same" | "valid" | [[number, number], [number, number], [number, number], [number, number]];
@@ -49,6 +51,42 @@ export function convGradTensors(c: ConvCase, seed: number): [tf.Tensor, tf.Tenso
   const dy = tf.tensor(randn(size(yShape), seed + 2), yShape);
   const f = (xx: tf.Tensor, ww: tf.Tensor): tf.Tensor =>
     tf.sum(tf.mul(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, c.strides, c.pad), dy));
+  const [dx, dw] = tf.grads(f)([x, w]);
+  return [dx, dw];
+}
+
+/** A case of test/fixtures/conv2d-grads.json (test/goldens: torch.autograd on NCHW, stored NHWC). */
+export interface TorchConvGolden {
+  name: string;
+  stride: number;
+  padding: number;
+  x: number[];
+  xShape: [number, number, number, number];
+  w: number[];
+  wShape: [number, number, number, number];
+  dy: number[];
+  dyShape: [number, number, number, number];
+  dx: number[];
+  dw: number[];
+}
+
+export function torchConvGoldens(): TorchConvGolden[] {
+  return JSON.parse(fs.readFileSync(path.join(__dirname, "..", "fixtures", "conv2d-grads.json"), "utf8")) as TorchConvGolden[];
+}
+
+/** [dx, dW] of a golden's Σ conv2d(x, W)·dy on the current backend, PyTorch's symmetric padding (call inside tf.tidy). */
+export function goldenGradTensors(g: TorchConvGolden): [tf.Tensor, tf.Tensor] {
+  const x = tf.tensor4d(g.x, g.xShape);
+  const w = tf.tensor4d(g.w, g.wShape);
+  const dy = tf.tensor4d(g.dy, g.dyShape);
+  const p = g.padding;
+  const pad: Pad = [
+    [0, 0],
+    [p, p],
+    [p, p],
+    [0, 0],
+  ];
+  const f = (xx: tf.Tensor, ww: tf.Tensor): tf.Tensor => tf.sum(tf.mul(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, g.stride, pad), dy));
   const [dx, dw] = tf.grads(f)([x, w]);
   return [dx, dw];
 }
