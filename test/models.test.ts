@@ -323,5 +323,52 @@ describe("nn.BatchNorm2d (PyTorch numerics)", () => {
     assert.throws(() => bn.apply(tf.ones([1, 1, 1, 2]), { training: true }), /expected more than 1 value per channel/);
     assert.throws(() => nn.batchNorm2d({ momentum: 1.5 }), /momentum must be in \[0, 1\].*got 1.5/);
     assert.throws(() => nn.batchNorm2d({ numFeatures: 3 }).apply(tf.ones([2, 2, 2, 4])), /numFeatures is 3 but the input has 4 channels/);
+    assert.throws(
+      () => nn.batchNorm2d({ activation: "gelu" as nn.BatchNorm2dActivation }),
+      /activation must be one of "linear", "relu", got "gelu"/,
+    );
   });
+
+  for (const name of ["cpu", "wasm"] as const) {
+    it(`activation "relu" is a BatchNorm2d followed by a ReLU: outputs, gradients and running statistics (${name}${name === "wasm" ? ", the fused native kernel" : ""})`, async () => {
+      await backend.init(name, { verbose: false });
+      try {
+        const shape = [2, 5, 3, 6];
+        const x = tf.tensor4d(
+          pattern("bnrelu.x", shape, "input", 0).map((v) => 20 * v - 0.3),
+          shape as [number, number, number, number],
+        );
+        const w = tf.tensor4d(pattern("bnrelu.w", shape, "input", 0), shape as [number, number, number, number]);
+        const run = (layer: tf.layers.Layer, after?: tf.layers.Layer) => {
+          const f = (t: tf.Tensor, training: boolean) => {
+            const y = layer.apply(t, { training }) as tf.Tensor;
+            return after ? (after.apply(y) as tf.Tensor) : y;
+          };
+          const loss = (t: tf.Tensor) => tf.sum(tf.mul(f(t, true), w)) as tf.Scalar;
+          layer.build(x.shape);
+          const vars = layer.trainableWeights.map((v) => (v as unknown as { val: tf.Variable }).val);
+          const { grads } = tf.variableGrads(() => loss(x), vars);
+          const dx = tf.grad(loss)(x);
+          const train = f(x, true);
+          const evalY = f(x, false);
+          const out = [train, evalY, dx, ...vars.map((v) => grads[v.name]), ...layer.getWeights().slice(2)].map((t) =>
+            Array.from(t.dataSync()),
+          );
+          tf.dispose([train, evalY, dx, ...Object.values(grads)]);
+          return out;
+        };
+        const fused = nn.batchNorm2d({ activation: "relu", momentum: 0.3 });
+        const ours = run(fused);
+        assert.ok(ours[0].some((v) => v === 0) && ours[0].some((v) => v > 0), "the check needs outputs on both sides of 0");
+        const plain = run(nn.batchNorm2d({ momentum: 0.3 }), tf.layers.reLU());
+        const names = ["y (training)", "y (eval)", "dx", "dγ", "dβ", "running_mean", "running_var"];
+        assert.equal(ours.length, names.length);
+        ours.forEach((a, i) => assert.ok(relErr(a, plain[i]) <= 1e-6, `${names[i]}: ${relErr(a, plain[i])}`));
+        assert.equal(fused.getConfig().activation, "relu");
+        tf.dispose([x, w]);
+      } finally {
+        await backend.init("cpu", { verbose: false });
+      }
+    });
+  }
 });

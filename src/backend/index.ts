@@ -4,7 +4,7 @@
 import * as fs from "fs";
 import * as tf from "@tensorflow/tfjs";
 import { escapeHtml, JUPYTER_DISPLAY, type MimeBundle } from "../display";
-import { registerBroadcastGradients } from "./gradients";
+import { registerGradients } from "./gradients";
 import { nativeStatus, registerWasmTrainingKernels } from "./wasm";
 import { AdapterDescription, selectWebgpu, webgpuHostValues, WebgpuUnavailable } from "./webgpu";
 
@@ -232,7 +232,7 @@ export async function init(name?: BackendName | "auto", opts: InitOptions = {}):
   const forced = fromArg ?? fromEnv;
   const why = fromArg ? `forced by backend.init("${fromArg}")` : fromEnv ? `forced by TSDL_BACKEND=${fromEnv}` : "best available";
   if (current && (forced === undefined || forced === current.name)) return current;
-  registerBroadcastGradients();
+  registerGradients();
   if (pending) await pending.catch(() => undefined);
   pending = select(forced, why);
   try {

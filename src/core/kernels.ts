@@ -40,6 +40,28 @@ export interface SgdStepAttrs {
 }
 
 /**
+ * One step of SGD with momentum (torch.optim.SGD, momentum ≠ 0, after its first step) on float32 p, grad and the
+ * momentum buffer b of one shape: with g = ±grad + p·weightDecay (as SGD_STEP), b' = b·momentum + g·(1 − dampening)
+ * (g itself when dampening is 0), p' = p + (nesterov ? g + b'·momentum : b')·(−lr), each operation rounded to
+ * float32 as the composed tfjs ops round it. Outputs p' and b'. Attrs those of SGD_STEP and momentum, dampening,
+ * nesterov.
+ */
+export const SGD_MOMENTUM_STEP = "TsdlSgdMomentumStep";
+
+export interface SgdMomentumStepAttrs extends SgdStepAttrs {
+  momentum: number;
+  dampening: number;
+  nesterov: boolean;
+}
+
+/**
+ * Relu's gradient in one pass: inputs dy and x (float32, one shape); output dy·step(x), step(x) being 1 where
+ * x > 0, NaN where x is NaN and 0 elsewhere, as tfjs's composed gradient (a Step and a Multiply) computes it.
+ * backend/gradients.ts runs it while `kernelReady(RELU_GRAD)`.
+ */
+export const RELU_GRAD = "TsdlReluGrad";
+
+/**
  * A running statistic's update (nn's BatchNorm2d, one per buffer): inputs running and batch, of one shape;
  * attrs momentum and factor; output running·(1 - momentum) + (batch·factor)·momentum in float32, in that order (the
  * composed tfjs ops' order, so either way gives the same values). Not differentiable: buffers get no gradient.

@@ -207,9 +207,10 @@ export function residualBlock(
   }
   const stride = sameShape ? 1 : 2;
   let out = conv(x, { cin: inChannels, cout: outChannels, k: 3, stride, pad: 1, bias: false, name: `${n}.conv1`, seeds });
-  out = relu(apply(new BatchNorm2d({ numFeatures: outChannels, name: `${n}.bn1` }), out), `${n}.relu1`);
+  // relu(bn(·)) as one layer (BatchNorm2d's activation): one kernel each way where the backend has it.
+  out = apply(new BatchNorm2d({ numFeatures: outChannels, activation: "relu", name: `${n}.bn1` }), out);
   out = conv(out, { cin: outChannels, cout: outChannels, k: 3, stride: 1, pad: 1, bias: false, name: `${n}.conv2`, seeds });
-  out = relu(apply(new BatchNorm2d({ numFeatures: outChannels, name: `${n}.bn2` }), out), `${n}.relu2`);
+  out = apply(new BatchNorm2d({ numFeatures: outChannels, activation: "relu", name: `${n}.bn2` }), out);
   const shortcut = sameShape
     ? x
     : conv(x, { cin: inChannels, cout: outChannels, k: 1, stride, pad: 0, bias: true, name: `${n}.conv3`, seeds });

@@ -3,4 +3,4 @@ export { Loss, CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, crossEntropyLoss, nll
 export type { Criterion } from "../core/protocols";
 export type { Reduction, CrossEntropyLossOptions, NLLLossOptions, ReductionOptions } from "./loss";
 export { BatchNorm2d, batchNorm2d } from "./batchnorm";
-export type { BatchNorm2dOptions } from "./batchnorm";
+export type { BatchNorm2dActivation, BatchNorm2dOptions } from "./batchnorm";

@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import { kernelReady, SGD_STEP, type SgdStepAttrs } from "../core/kernels";
+import { kernelReady, SGD_MOMENTUM_STEP, SGD_STEP, type SgdMomentumStepAttrs, type SgdStepAttrs } from "../core/kernels";
 import { finite, flag, nonNegative, SGDHyper, SGDOptions, Specs } from "./options";
 import { l2Grad, Optimizer, ParamsInput } from "./optimizer";
 
@@ -45,14 +45,22 @@ export class SGD extends Optimizer<SGDHyper> {
   }
 
   protected update(p: tf.Variable, grad: tf.Tensor, h: SGDHyper, _step: number, buffers: Record<string, tf.Tensor>): tf.Tensor {
-    if (h.momentum === 0 && p.dtype === "float32" && tf.util.arraysEqual(p.shape, grad.shape) && kernelReady(SGD_STEP)) {
+    if (h.momentum === 0 && sameFloat32(p, grad) && kernelReady(SGD_STEP)) {
       // one pass instead of three or four full-size ops, same bits (core/kernels.ts)
       const attrs: SgdStepAttrs = { lr: h.lr, weightDecay: h.weightDecay, maximize: h.maximize };
       return tf.engine().runKernel(SGD_STEP, { p, grad }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
     }
+    const old = buffers.momentumBuffer;
+    if (h.momentum !== 0 && old !== undefined && sameFloat32(p, grad, old) && kernelReady(SGD_MOMENTUM_STEP)) {
+      // two passes instead of six to eight full-size ops (core/kernels.ts), the same operations in the same order
+      const { lr, weightDecay, maximize, momentum, dampening, nesterov } = h;
+      const attrs: SgdMomentumStepAttrs = { lr, weightDecay, maximize, momentum, dampening, nesterov };
+      const [next, b] = tf.engine().runKernel(SGD_MOMENTUM_STEP, { p, grad, buf: old }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+      buffers.momentumBuffer = b;
+      return next;
+    }
     let g = l2Grad(p, grad, h.maximize, h.weightDecay, (x) => this.scalar(x));
     if (h.momentum !== 0) {
-      const old = buffers.momentumBuffer;
       const b =
         old === undefined
           ? tf.clone(g)
@@ -65,3 +73,8 @@ export class SGD extends Optimizer<SGDHyper> {
   }
 }
 tf.serialization.registerClass(SGD);
+
+/** True when every tensor is float32 and of the first one's shape (what the one-pass kernels take). */
+function sameFloat32(first: tf.Tensor, ...rest: tf.Tensor[]): boolean {
+  return first.dtype === "float32" && rest.every((t) => t.dtype === "float32" && tf.util.arraysEqual(t.shape, first.shape));
+}

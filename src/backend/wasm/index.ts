@@ -16,7 +16,7 @@ import * as tf from "@tensorflow/tfjs";
 import { conv2dBackpropFilter } from "./conv2d_backprop_filter";
 import { conv2dBackpropInput } from "./conv2d_backprop_input";
 import { jsMaxPoolGrad } from "./max_pool_grad";
-import { BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD, batchNormTrainGradConfig, offerKernel, SGD_STEP } from "../../core/kernels";
+import { BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD, batchNormTrainGradConfig, offerKernel, RELU_GRAD, SGD_STEP } from "../../core/kernels";
 import { buildScript, loadNative, nativeStatus, type NativeConv } from "./native/addon";
 import {
   BATCH_NORM_GRAD,
@@ -27,7 +27,6 @@ import {
 } from "./native/batchnorm";
 import { nativeBackpropFilter, nativeBackpropInput, nativeForward, type ConvOptions } from "./native/conv";
 import {
-  RELU_GRAD,
   nativeAvgPoolGrad,
   nativeBatchNorm,
   nativeBinary,
@@ -38,7 +37,6 @@ import {
   nativeSlice,
   nativeSgdStep,
   nativeTile,
-  reluGradConfig,
 } from "./native/ops";
 import type { TensorInfo } from "./scratch";
 
@@ -181,11 +179,10 @@ export function registerWasmTrainingKernels(): void {
     tf.registerGradient(batchNormTrainGradConfig);
     offerKernel(BATCH_NORM_TRAIN, "wasm", () => registered && native() !== undefined); // nn's BatchNorm2d uses it then
     offerKernel(SGD_STEP, "wasm", () => registered && native() !== undefined); // optim's SGD without momentum
+    offerKernel(RELU_GRAD, "wasm", () => registered && native() !== undefined); // Relu's gradient (backend/gradients.ts)
     // The gradient registry is shared by all backends: the wrapper runs tfjs's own gradient except on wasm.
     const original = tf.getGradient(tf.FusedBatchNorm);
     if (original) tf.registerGradient(fusedBatchNormGradConfig(original, () => registered && native() !== undefined));
-    const relu = tf.getGradient(tf.Relu);
-    if (relu) tf.registerGradient(reluGradConfig(relu, () => registered && native() !== undefined));
     gradientWrapped = true;
   }
   for (const config of wasmTrainingKernels) {

@@ -189,9 +189,7 @@ export function nativeRelu(native: NativeConv, fallback: tf.KernelFunc): tf.Kern
   };
 }
 
-/** Kernel name of Relu's gradient in one pass (wasm only): inputs dy, x; output dy·step(x). */
-export const RELU_GRAD = "TsdlReluGrad";
-
+/** RELU_GRAD (core/kernels.ts) in one pass, on both threads from NATIVE_MIN elements. */
 export function nativeReluGrad(native: NativeConv): tf.KernelFunc {
   return (args) => {
     const { dy, x } = args.inputs as { dy: TensorInfo; x: TensorInfo };
@@ -199,24 +197,6 @@ export function nativeReluGrad(native: NativeConv): tf.KernelFunc {
     const out = w.makeOutput(x.shape, "float32");
     native.reluGrad(heap(w), at(w, dy), at(w, x), at(w, out), tf.util.sizeFromShape(x.shape));
     return out;
-  };
-}
-
-/**
- * Wrap tfjs's Relu gradient, dy·cast(step(x)) in two full-size passes and a temporary: on wasm with the native
- * kernel one pass with the same result (step is 1, 0 or NaN: the products are the same); tfjs's elsewhere.
- */
-export function reluGradConfig(original: tf.GradConfig, enabled: () => boolean): tf.GradConfig {
-  return {
-    ...original,
-    gradFunc: (dy, saved, attrs) => {
-      const [x] = saved;
-      const d = dy as tf.Tensor;
-      if (!(enabled() && tf.getBackend() === "wasm" && x.dtype === "float32" && d.dtype === "float32" && x.size >= NATIVE_MIN)) {
-        return original.gradFunc(dy, saved, attrs);
-      }
-      return { x: () => tf.engine().runKernel(RELU_GRAD, { dy: d, x }) as tf.Tensor };
-    },
   };
 }
 

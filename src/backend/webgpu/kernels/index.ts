@@ -2,11 +2,21 @@
 // TSDL_WEBGPU_KERNELS=stock (or webgpuKernelOptions.tsdl = false at run time) runs tfjs's own kernels instead,
 // so a benchmark can compare both in one process.
 import * as tf from "@tensorflow/tfjs";
-import { BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD, batchNormTrainGradConfig, offerKernel, RUNNING_STAT_UPDATE } from "../../../core/kernels";
+import {
+  BATCH_NORM_TRAIN,
+  BATCH_NORM_TRAIN_GRAD,
+  batchNormTrainGradConfig,
+  offerKernel,
+  RELU_GRAD,
+  RUNNING_STAT_UPDATE,
+  SGD_MOMENTUM_STEP,
+  SGD_STEP,
+} from "../../../core/kernels";
 import { batchNormTrain, batchNormTrainGrad, runningStatUpdate } from "./batchnorm_train";
 import { conv2dBackpropFilter } from "./conv2d_backprop_filter";
 import { conv2dBackpropInput } from "./conv2d_backprop_input";
-import { relu } from "./relu";
+import { relu, reluGrad } from "./relu";
+import { sgdMomentumStep, sgdStep } from "./sgd";
 
 export interface WebgpuKernelOptions {
   /** Use tsdl's kernels (default true; TSDL_WEBGPU_KERNELS=stock makes it false). */
@@ -36,11 +46,16 @@ export function registerWebgpuKernels(): void {
     tf.unregisterKernel(name, "webgpu");
     tf.registerKernel({ ...stock, kernelFunc: (args) => (webgpuKernelOptions.tsdl ? ours(args) : stock.kernelFunc(args)) });
   }
-  // tsdl's own kernels (no stock one): nn's BatchNorm2d runs them while webgpuKernelOptions.tsdl, else tfjs ops.
+  // tsdl's own kernels (no stock one); without them the callers compose tfjs ops.
   tf.registerKernel({ kernelName: BATCH_NORM_TRAIN, backendName: "webgpu", kernelFunc: batchNormTrain() });
   tf.registerKernel({ kernelName: BATCH_NORM_TRAIN_GRAD, backendName: "webgpu", kernelFunc: batchNormTrainGrad() });
   tf.registerKernel({ kernelName: RUNNING_STAT_UPDATE, backendName: "webgpu", kernelFunc: runningStatUpdate() });
+  tf.registerKernel({ kernelName: RELU_GRAD, backendName: "webgpu", kernelFunc: reluGrad() });
+  tf.registerKernel({ kernelName: SGD_STEP, backendName: "webgpu", kernelFunc: sgdStep() });
+  tf.registerKernel({ kernelName: SGD_MOMENTUM_STEP, backendName: "webgpu", kernelFunc: sgdMomentumStep() });
   tf.registerGradient(batchNormTrainGradConfig);
-  for (const name of [BATCH_NORM_TRAIN, RUNNING_STAT_UPDATE]) offerKernel(name, "webgpu", () => webgpuKernelOptions.tsdl);
+  // nn's BatchNorm2d, backend/gradients.ts's Relu gradient and optim's SGD run these while webgpuKernelOptions.tsdl.
+  for (const name of [BATCH_NORM_TRAIN, RUNNING_STAT_UPDATE, RELU_GRAD, SGD_STEP, SGD_MOMENTUM_STEP])
+    offerKernel(name, "webgpu", () => webgpuKernelOptions.tsdl);
   registered = true;
 }

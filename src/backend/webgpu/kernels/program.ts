@@ -22,6 +22,12 @@ export function program(p: {
   dispatch: [number, number, number];
   workgroupSize: [number, number, number];
   code: string;
+  /**
+   * Fields of the program's own appended to tfjs's uniforms, e.g. "lr : f32, wd : f32,": values that change from
+   * call to call (a learning rate) go there, not into the code, or each value would compile a pipeline. Their
+   * values are runWebGPUProgram's fourth argument.
+   */
+  uniforms?: string;
 }): WebGPUProgram {
   return {
     variableNames: p.variableNames,
@@ -32,6 +38,7 @@ export function program(p: {
     dispatchLayout: { x: [0], y: [1] },
     workgroupSize: p.workgroupSize,
     getUserCode: () => p.code,
+    ...(p.uniforms ? { uniforms: p.uniforms } : {}),
   };
 }
 

@@ -1,8 +1,11 @@
+// Relu and its gradient (core/kernels.ts RELU_GRAD, one program instead of a Step and a Multiply).
+//
 // Relu that keeps NaN, as PyTorch and tfjs's cpu backend do. tfjs-backend-webgpu writes it as
 // select(a, 0, a < 0), which a shader compiler allowed to assume no NaNs turns into max(a, 0): on Mesa's llvmpipe
 // relu(NaN) is 0. A NaN batch then trains to a finite loss and train()'s NaN guard never sees it. The NaN test
 // here is on the bits (tfjs's isnan), which no such assumption removes.
 import * as tf from "@tensorflow/tfjs";
+import { RELU_GRAD } from "../../../core/kernels";
 import { Backend, i32, program, TensorInfo } from "./program";
 
 export function relu(stock: tf.KernelFunc): tf.KernelFunc {
@@ -40,5 +43,49 @@ fn main() {
       p.variableComponents = [4];
     }
     return backend.runWebGPUProgram(p, [x], "float32");
+  };
+}
+
+/** RELU_GRAD: dy·step(x), step(x) = 1 where x > 0, NaN where x is NaN, else 0 (the product tfjs's gradient forms). */
+export function reluGrad(): tf.KernelFunc {
+  return (args) => {
+    const { dy, x } = args.inputs as { dy: TensorInfo; x: TensorInfo };
+    const backend = args.backend as unknown as Backend;
+    const size = tf.util.sizeFromShape(x.shape);
+    if (x.dtype !== "float32" || dy.dtype !== "float32" || !tf.util.arraysEqual(x.shape, dy.shape)) {
+      throw new Error(
+        `tsdl ${RELU_GRAD}: takes float32 dy and x of one shape, got ${dy.dtype} [${dy.shape.join(", ")}] and ${x.dtype} [${x.shape.join(", ")}]`,
+      );
+    }
+    const vec4 = size % 4 === 0;
+    const n = vec4 ? size / 4 : size;
+    const groups = Math.max(1, Math.ceil(n / 256));
+    const gx = Math.min(groups, 32768);
+    const gy = Math.ceil(groups / gx);
+    const t = vec4 ? "vec4<f32>" : "f32";
+    const nan = vec4 ? "isnanVec4(v)" : "isnan(v)";
+    const p = program({
+      variableNames: ["dy", "x"],
+      outputShape: x.shape,
+      name: "tsdlReluGrad",
+      dispatch: [gx, gy, 1],
+      workgroupSize: [256, 1, 1],
+      code: `
+fn main() {
+  _ = uniforms.NAN;
+  let i = (i32(workgroupId.y) * ${i32(gx)} + i32(workgroupId.x)) * 256 + i32(localId.x);
+  if (i < ${i32(n)}) {
+    let v = x[i];
+    let step = select(select(${t}(0.0), v, ${nan}), ${t}(1.0), v > ${t}(0.0));
+    result[i] = dy[i] * step;
+  }
+}
+`,
+    });
+    if (vec4) {
+      p.outputComponent = 4;
+      p.variableComponents = [4, 4];
+    }
+    return backend.runWebGPUProgram(p, [dy, x], "float32");
   };
 }
