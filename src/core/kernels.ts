@@ -62,15 +62,17 @@ export interface SgdMomentumStepAttrs extends SgdStepAttrs {
 export const RELU_GRAD = "TsdlReluGrad";
 
 /**
- * A running statistic's update (nn's BatchNorm2d, one per buffer): inputs running and batch, of one shape;
- * attrs momentum and factor; output running·(1 - momentum) + (batch·factor)·momentum in float32, in that order (the
- * composed tfjs ops' order, so either way gives the same values). Not differentiable: buffers get no gradient.
+ * BatchNorm2d's running statistics' update after a training batch: inputs runningMean, runningVar, mean and
+ * variance (the batch's, biased), all of one shape; attrs momentum and varianceFactor (n/(n-1): PyTorch keeps the
+ * unbiased variance); outputs runningMean·(1 - momentum) + mean·momentum and runningVar·(1 - momentum) +
+ * (variance·varianceFactor)·momentum in float32, in that order (the composed tfjs ops' order, so either way gives
+ * the same values). Not differentiable: buffers get no gradient.
  */
-export const RUNNING_STAT_UPDATE = "TsdlRunningStatUpdate";
+export const RUNNING_STATS_UPDATE = "TsdlRunningStatsUpdate";
 
-export interface RunningStatUpdateAttrs {
+export interface RunningStatsUpdateAttrs {
   momentum: number;
-  factor: number;
+  varianceFactor: number;
 }
 
 /** BATCH_NORM_TRAIN's gradient, through the active backend's BATCH_NORM_TRAIN_GRAD kernel. */

@@ -1,6 +1,12 @@
 // torch.nn.BatchNorm2d as a tfjs layer over NHWC tensors (channels last).
 import * as tf from "@tensorflow/tfjs";
-import { BATCH_NORM_TRAIN, kernelReady, RUNNING_STAT_UPDATE, type BatchNormTrainAttrs, type RunningStatUpdateAttrs } from "../core/kernels";
+import {
+  BATCH_NORM_TRAIN,
+  kernelReady,
+  RUNNING_STATS_UPDATE,
+  type BatchNormTrainAttrs,
+  type RunningStatsUpdateAttrs,
+} from "../core/kernels";
 
 export interface BatchNorm2dOptions {
   /** C, the channel count; checked against the input's last dimension when the layer is built. */
@@ -112,8 +118,16 @@ export class BatchNorm2d extends tf.layers.Layer {
       }
       const { y, mean, variance } = batchNormTrain(x, gamma, beta, this.eps, relu);
       // Running statistics are buffers: written here, never part of the loss, so no gradient reaches them.
-      this.runningMean.write(runningStat(this.runningMean.read(), mean, this.momentum, 1));
-      this.runningVar.write(runningStat(this.runningVar.read(), variance, this.momentum, n / (n - 1))); // unbiased
+      const [runningMean, runningVar] = runningStats(
+        this.runningMean.read(),
+        this.runningVar.read(),
+        mean,
+        variance,
+        this.momentum,
+        n / (n - 1),
+      );
+      this.runningMean.write(runningMean);
+      this.runningVar.write(runningVar); // unbiased
       return y;
     });
   }
@@ -161,13 +175,29 @@ function batchNormTrain(
   return { y: relu ? tf.relu(y) : y, mean, variance };
 }
 
-/** running·(1 - momentum) + (batch·factor)·momentum: one kernel where the backend offers it (webgpu), else tfjs ops. */
-function runningStat(running: tf.Tensor, batch: tf.Tensor, momentum: number, factor: number): tf.Tensor {
-  if (running.dtype === "float32" && kernelReady(RUNNING_STAT_UPDATE)) {
-    const attrs: RunningStatUpdateAttrs = { momentum, factor };
-    return tf.engine().runKernel(RUNNING_STAT_UPDATE, { running, batch }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+/**
+ * running·(1 - momentum) + (batch·factor)·momentum for the mean (factor 1) and the variance (factor n/(n-1), the
+ * unbiased variance): one kernel for both where the backend offers it (webgpu), else tfjs ops.
+ */
+function runningStats(
+  runningMean: tf.Tensor,
+  runningVar: tf.Tensor,
+  mean: tf.Tensor,
+  variance: tf.Tensor,
+  momentum: number,
+  varianceFactor: number,
+): [tf.Tensor, tf.Tensor] {
+  if ([runningMean, runningVar, mean, variance].every((t) => t.dtype === "float32") && kernelReady(RUNNING_STATS_UPDATE)) {
+    const attrs: RunningStatsUpdateAttrs = { momentum, varianceFactor };
+    return tf
+      .engine()
+      .runKernel(RUNNING_STATS_UPDATE, { runningMean, runningVar, mean, variance }, attrs as unknown as tf.NamedAttrMap) as [
+      tf.Tensor,
+      tf.Tensor,
+    ];
   }
-  return tf.add(tf.mul(running, 1 - momentum), tf.mul(factor === 1 ? batch : tf.mul(batch, factor), momentum));
+  const update = (running: tf.Tensor, batch: tf.Tensor) => tf.add(tf.mul(running, 1 - momentum), tf.mul(batch, momentum));
+  return [update(runningMean, mean), update(runningVar, tf.mul(variance, varianceFactor))];
 }
 
 /**

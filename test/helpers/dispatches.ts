@@ -6,7 +6,7 @@ import { tf } from "tsdl";
 export interface Dispatches {
   /** Kernel calls at the top level (a kernel's calls of other kernels not counted). */
   kernels: number;
-  /** GPU programs recorded (tfjs-backend-webgpu's recordAndSubmit: one dispatch each); 0 on other backends. */
+  /** GPU programs dispatched (tfjs's and tsdl's own, counted at the WebGPU API); 0 on other backends. */
   programs: number;
   /** Tensors uploaded from data on the CPU. */
   uploads: number;
@@ -18,14 +18,14 @@ export interface Dispatches {
 export async function countDispatches(fn: () => Promise<void>): Promise<Dispatches> {
   type Engine = { runKernel(name: string, inputs: unknown, attrs: unknown): unknown };
   type Recorder = {
-    recordAndSubmit?(program: { shaderKey: string }, ...rest: unknown[]): unknown;
+    pipelineCache?: Record<string, unknown>;
     uploadToGPU?(id: object): void;
     tensorMap: { get(id: object): { resource?: unknown; values?: unknown } };
   };
   const engine = tf.engine() as unknown as Engine;
   const be = tf.backend() as unknown as Recorder;
-  const [runKernel, record, upload] = [engine.runKernel, be.recordAndSubmit, be.uploadToGPU];
   const counts: Dispatches = { kernels: 0, programs: 0, uploads: 0, byProgram: new Map() };
+  const runKernel = engine.runKernel;
   let depth = 0;
   engine.runKernel = function (this: Engine, name, inputs, attrs) {
     if (depth === 0) counts.kernels++;
@@ -36,12 +36,23 @@ export async function countDispatches(fn: () => Promise<void>): Promise<Dispatch
       depth--;
     }
   };
-  if (record && upload) {
-    be.recordAndSubmit = function (this: Recorder, program, ...rest) {
+  // Dispatches at the WebGPU API (tfjs's programs and tsdl's own), named by the pipeline's key in tfjs's cache.
+  const pass = (globalThis as { GPUComputePassEncoder?: { prototype: GPUComputePassEncoder } }).GPUComputePassEncoder?.prototype;
+  const upload = be.uploadToGPU;
+  const [setPipeline, dispatch] = [pass?.setPipeline, pass?.dispatchWorkgroups];
+  if (pass && setPipeline && dispatch && upload && be.pipelineCache) {
+    const cache = be.pipelineCache;
+    const names = new Map<unknown, string>();
+    let current = "?";
+    pass.setPipeline = function (this: GPUComputePassEncoder, pipeline: GPUComputePipeline) {
+      if (!names.has(pipeline)) for (const [key, p] of Object.entries(cache)) names.set(p, key.split("_")[0]);
+      current = names.get(pipeline) ?? "?";
+      return setPipeline.call(this, pipeline);
+    };
+    pass.dispatchWorkgroups = function (this: GPUComputePassEncoder, ...size: [number, number?, number?]) {
       counts.programs++;
-      const name = String(program.shaderKey).split("_")[0];
-      counts.byProgram.set(name, (counts.byProgram.get(name) ?? 0) + 1);
-      return record.call(this, program, ...rest);
+      counts.byProgram.set(current, (counts.byProgram.get(current) ?? 0) + 1);
+      return dispatch.apply(this, size);
     };
     be.uploadToGPU = function (this: Recorder, id: object) {
       const d = this.tensorMap.get(id);
@@ -53,7 +64,9 @@ export async function countDispatches(fn: () => Promise<void>): Promise<Dispatch
     await fn();
   } finally {
     engine.runKernel = runKernel;
-    if (record && upload) [be.recordAndSubmit, be.uploadToGPU] = [record, upload];
+    if (pass && setPipeline && dispatch && upload) {
+      [pass.setPipeline, pass.dispatchWorkgroups, be.uploadToGPU] = [setPipeline, dispatch, upload];
+    }
   }
   return counts;
 }

@@ -9,8 +9,8 @@
 // chunks (Σ M2 + Σ n·(chunk mean - mean)²), never E[x²] - mean² in float32.
 import * as tf from "@tensorflow/tfjs";
 import type { WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
-import { BATCH_NORM_TRAIN, RUNNING_STAT_UPDATE, type BatchNormTrainAttrs, type RunningStatUpdateAttrs } from "../../../core/kernels";
-import { Backend, i32, maxWorkgroups, program, TensorInfo } from "./program";
+import { BATCH_NORM_TRAIN, RUNNING_STATS_UPDATE, type BatchNormTrainAttrs, type RunningStatsUpdateAttrs } from "../../../core/kernels";
+import { Backend, i32, maxWorkgroups, MultiOutputProgram, program, runMultiOutput, TensorInfo } from "./program";
 
 /** Channels per workgroup (consecutive threads) and row lanes per workgroup. */
 const CW = 64;
@@ -70,38 +70,53 @@ function statsProgram(p: Plan, name: string, variableNames: string[], code: stri
 }
 
 /**
- * A per-channel reduction over the R chunks: `term` (WGSL, of r and c) summed per lane, the lanes added, then
- * `finish` (of the sum s and c) written to result[c]. Dispatch [blocks, 1, 1].
+ * Per-channel reductions over the R chunks, one output each, in one program: reduction k sums `term` (WGSL, of r
+ * and c; it may read the `keep` names of earlier reductions) per lane, adds the lanes, and writes `finish` (of the
+ * sum s and c) to output k at c. `keep` makes that value an f32 of the later terms. Dispatch [blocks, 1, 1].
  */
-function channelProgram(p: Plan, name: string, variableNames: string[], term: string, finish: string): WebGPUProgram {
-  return program({
-    variableNames,
-    outputShape: [p.C],
+function channelsProgram(
+  p: Plan,
+  name: string,
+  outputs: string[],
+  inputs: string[],
+  reductions: Array<{ term: string; finish: string; keep?: string }>,
+): MultiOutputProgram {
+  const steps = reductions.map(({ term, finish, keep }, k) => {
+    const last = k === reductions.length - 1;
+    return `
+  var s${k} = 0.0;
+  if (c < ${i32(p.C)}) {
+    for (var r = ly; r < ${i32(p.R)}; r += ${LANES}) { s${k} += ${term}; }
+  }
+  lanePart[ly * ${CW} + lc] = s${k};
+  workgroupBarrier();
+  if (ly == 0) {
+    var s = 0.0;
+    for (var k = 0; k < ${LANES}; k++) { s += lanePart[k * ${CW} + lc]; }
+    var v = 0.0;
+    if (c < ${i32(p.C)}) {
+      v = ${finish};
+      ${outputs[k]}[c] = v;
+    }${keep ? `\n    shared${k}[lc] = v;` : ""}
+  }${last ? "" : "\n  workgroupBarrier(); // lanePart is written again, and keep's value read"}${keep ? `\n  let ${keep} = shared${k}[lc];` : ""}`;
+  });
+  return {
     name,
+    outputs,
+    inputs,
     dispatch: [p.blocks, 1, 1],
     workgroupSize: [CW, LANES, 1],
     code: `
 var<workgroup> lanePart: array<f32, ${CW * LANES}>;
+${reductions.map((r, k) => (r.keep ? `var<workgroup> shared${k}: array<f32, ${CW}>;` : "")).join("\n")}
 fn chunkRows(r: i32) -> f32 { return f32(min(${i32(p.chunk)}, ${i32(p.M)} - r * ${i32(p.chunk)})); }
 fn main() {
-  _ = uniforms.NAN;
   let lc = i32(localId.x);
   let ly = i32(localId.y);
-  let c = i32(workgroupId.x) * ${CW} + lc;
-  var s = 0.0;
-  if (c < ${i32(p.C)}) {
-    for (var r = ly; r < ${i32(p.R)}; r += ${LANES}) { s += ${term}; }
-  }
-  lanePart[ly * ${CW} + lc] = s;
-  workgroupBarrier();
-  if (ly == 0 && c < ${i32(p.C)}) {
-    s = 0.0;
-    for (var k = 0; k < ${LANES}; k++) { s += lanePart[k * ${CW} + lc]; }
-    result[c] = ${finish};
-  }
+  let c = i32(workgroupId.x) * ${CW} + lc;${steps.join("")}
 }
 `,
-  });
+  };
 }
 
 /** One thread per element of x, c its channel; `body` assigns result[i] from the element's values. */
@@ -191,21 +206,24 @@ fn main() {${chunkHead(p)}
       ),
       [x],
     );
-    const mean = run(
+    // The mean, then the variance about it (Σ M2 + Σ n·(chunk mean - mean)²), in one program with two outputs.
+    const [mean, variance] = runMultiOutput(
       backend,
-      channelProgram(p, "tsdlBatchNormMean", ["partial"], `chunkRows(r) * partial[r * ${i32(C)} + c]`, `s / ${i32(M)}.0`),
-      [partial],
-    );
-    const variance = run(
-      backend,
-      channelProgram(
+      channelsProgram(
         p,
-        "tsdlBatchNormVariance",
-        ["partial", "mean"],
-        `partial[(${i32(R)} + r) * ${i32(C)} + c] + chunkRows(r) * (partial[r * ${i32(C)} + c] - mean[c]) * (partial[r * ${i32(C)} + c] - mean[c])`,
-        `s / ${i32(M)}.0`,
+        "tsdlBatchNormMoments",
+        ["mean", "variance"],
+        ["partial"],
+        [
+          { term: `chunkRows(r) * partial[r * ${i32(C)} + c]`, finish: `s / ${i32(M)}.0`, keep: "m" },
+          {
+            term: `partial[(${i32(R)} + r) * ${i32(C)} + c] + chunkRows(r) * (partial[r * ${i32(C)} + c] - m) * (partial[r * ${i32(C)} + c] - m)`,
+            finish: `s / ${i32(M)}.0`,
+          },
+        ],
       ),
-      [partial, mean],
+      [partial],
+      [[C], [C]],
     );
     backend.disposeData(partial.dataId);
     const a = `${scale ? "scale[c]" : "1.0"} / sqrt(variance[c] + ${f32(eps)})`;
@@ -278,17 +296,20 @@ fn main() {${chunkHead(p)}
       ),
       [x, dy, mean, relu ? y : undefined],
     );
-    const doffset = run(backend, channelProgram(p, "tsdlBatchNormGradOffset", ["partial"], `partial[r * ${i32(C)} + c]`, "s"), [partial]);
-    const dscale = run(
+    const [doffset, dscale] = runMultiOutput(
       backend,
-      channelProgram(
+      channelsProgram(
         p,
-        "tsdlBatchNormGradScale",
+        "tsdlBatchNormGradAffine",
+        ["doffset", "dscale"],
         ["partial", "variance"],
-        `partial[(${i32(R)} + r) * ${i32(C)} + c]`,
-        `s / sqrt(variance[c] + ${f32(eps)})`,
+        [
+          { term: `partial[r * ${i32(C)} + c]`, finish: "s" },
+          { term: `partial[(${i32(R)} + r) * ${i32(C)} + c]`, finish: `s / sqrt(variance[c] + ${f32(eps)})` },
+        ],
       ),
-      [partial, variance],
+      [partial, variance!],
+      [[C], [C]],
     );
     backend.disposeData(partial.dataId);
     const n = `${i32(M)}.0`;
@@ -319,47 +340,50 @@ fn main() {${chunkHead(p)}
       [x, dy, mean, variance, doffset, dscale, scale, dmean, dvar, relu ? y : undefined],
       x!.shape,
     );
-    return [dx, { ...dscale, shape: [C] }, { ...doffset, shape: [C] }];
+    return [dx, dscale, doffset];
   };
 }
 
-/** running·(1 - momentum) + (batch·factor)·momentum (core/kernels.ts RUNNING_STAT_UPDATE) in one program. */
-export function runningStatUpdate(): tf.KernelFunc {
+/** Both running statistics' updates (core/kernels.ts RUNNING_STATS_UPDATE) in one program. */
+export function runningStatsUpdate(): tf.KernelFunc {
   return (args) => {
-    const { running, batch } = args.inputs as Record<string, TensorInfo>;
-    const { momentum, factor } = args.attrs as unknown as RunningStatUpdateAttrs;
+    const { runningMean, runningVar, mean, variance } = args.inputs as Record<string, TensorInfo>;
+    const { momentum, varianceFactor } = args.attrs as unknown as RunningStatsUpdateAttrs;
     const backend = args.backend as unknown as Backend;
-    const size = tf.util.sizeFromShape(running.shape);
-    if (running.dtype !== "float32" || batch.dtype !== "float32" || tf.util.sizeFromShape(batch.shape) !== size || size === 0) {
+    const size = tf.util.sizeFromShape(runningMean.shape);
+    const all = [runningMean, runningVar, mean, variance];
+    if (size === 0 || all.some((t) => t.dtype !== "float32" || tf.util.sizeFromShape(t.shape) !== size)) {
       throw new Error(
-        `tsdl ${RUNNING_STAT_UPDATE}: running and batch must be non-empty float32 tensors of one size, got ${running.dtype} [${running.shape.join(", ")}] and ${batch.dtype} [${batch.shape.join(", ")}]`,
+        `tsdl ${RUNNING_STATS_UPDATE}: runningMean, runningVar, mean and variance must be non-empty float32 tensors of one size, got ${all.map((t) => `${t.dtype} [${t.shape.join(", ")}]`).join(", ")}`,
       );
     }
     const groups = Math.ceil(size / 256);
-    if (groups > maxWorkgroups(backend)) throw new Error(`tsdl ${RUNNING_STAT_UPDATE}: ${size} values is more than one dispatch takes`);
-    const p = program({
-      variableNames: ["running", "batch"],
-      outputShape: running.shape,
-      name: "tsdlRunningStatUpdate",
-      dispatch: [groups, 1, 1],
-      workgroupSize: [256, 1, 1],
-      code: `
+    if (groups > maxWorkgroups(backend)) throw new Error(`tsdl ${RUNNING_STATS_UPDATE}: ${size} values is more than one dispatch takes`);
+    // Uniforms, not constants: the factor changes with the batch size (a last, smaller batch compiles nothing).
+    return runMultiOutput(
+      backend,
+      {
+        name: "tsdlRunningStatsUpdate",
+        outputs: ["meanOut", "varOut"],
+        inputs: ["runningMean", "runningVar", "mean", "variance"],
+        uniforms: ["keep", "momentum", "factor"],
+        dispatch: [groups, 1, 1],
+        workgroupSize: [256, 1, 1],
+        code: `
 fn main() {
-  _ = uniforms.NAN;
   let i = i32(workgroupId.x) * 256 + i32(localId.x);
   if (i < ${i32(size)}) {
-    result[i] = running[i] * ${f32Bits(1 - momentum)} + (batch[i] * ${f32Bits(factor)}) * ${f32Bits(momentum)};
+    meanOut[i] = runningMean[i] * uniforms.keep + mean[i] * uniforms.momentum;
+    varOut[i] = runningVar[i] * uniforms.keep + (variance[i] * uniforms.factor) * uniforms.momentum;
   }
 }
 `,
-    });
-    return backend.runWebGPUProgram(p, [running, batch], "float32");
+      },
+      all,
+      [runningMean.shape, runningVar.shape],
+      [1 - momentum, momentum, varianceFactor],
+    );
   };
-}
-
-/** The float32 nearest to v as a WGSL expression of its bits (the value a tfjs scalar of v holds, exactly). */
-function f32Bits(v: number): string {
-  return `bitcast<f32>(${new Uint32Array(Float32Array.of(v).buffer)[0]}u)`;
 }
 
 /** True when t's values are on the CPU (not uploaded) and all zero: reading them costs nothing. */

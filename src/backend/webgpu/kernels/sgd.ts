@@ -1,11 +1,10 @@
-// optim's SGD (core/kernels.ts SGD_STEP, SGD_MOMENTUM_STEP) in one program per parameter, two with momentum: tfjs's
-// ops take four (a Multiply and an Add for the weight decay, a Multiply and an Add for the step) or six to eight,
+// optim's SGD (core/kernels.ts SGD_STEP, SGD_MOMENTUM_STEP) in one program per parameter: tfjs's ops take four (a Multiply and an Add for the weight decay, a Multiply and an Add for the step) or six to eight,
 // and a training step on webgpu is bound by its dispatches. The hyperparameters are uniforms: a schedule changing lr
 // every step compiles nothing. The code keeps the composed ops' roundings in their order (a GPU compiler may still
 // fuse a multiply and an add into one rounding).
 import * as tf from "@tensorflow/tfjs";
 import { SGD_MOMENTUM_STEP, SGD_STEP, type SgdMomentumStepAttrs, type SgdStepAttrs } from "../../../core/kernels";
-import { Backend, i32, maxWorkgroups, program, TensorInfo } from "./program";
+import { Backend, i32, maxWorkgroups, program, runMultiOutput, TensorInfo } from "./program";
 
 export function sgdStep(): tf.KernelFunc {
   return (args) => {
@@ -35,7 +34,7 @@ export function sgdStep(): tf.KernelFunc {
   };
 }
 
-/** SGD_MOMENTUM_STEP in two programs (the buffer, then the parameter): tfjs's ops take six to eight. */
+/** SGD_MOMENTUM_STEP in one program writing p' and b' (tfjs's ops take six to eight). */
 export function sgdMomentumStep(): tf.KernelFunc {
   return (args) => {
     const { p, grad, buf } = args.inputs as { p: TensorInfo; grad: TensorInfo; buf: TensorInfo };
@@ -48,67 +47,32 @@ export function sgdMomentumStep(): tf.KernelFunc {
       );
     }
     const { gx, gy } = grid(size, backend, SGD_MOMENTUM_STEP);
-    const g = decayedGrad(maximize, weightDecay);
-    const uniforms = "negLr : f32, wd : f32, momentum : f32, keep : f32,";
-    const values = f32Uniforms(-lr, weightDecay, momentum, 1 - dampening);
-    // b' = b·momentum + g·(1 − dampening), the product skipped when dampening is 0 (as optim skips it)
-    // (p is bound only when read: WGSL drops an unused binding and the bind group would not match)
-    const [names, inputs] =
-      weightDecay !== 0
-        ? [
-            ["p", "grad", "buf"],
-            [p, grad, buf],
-          ]
-        : [
-            ["grad", "buf"],
-            [grad, buf],
-          ];
-    const b = backend.runWebGPUProgram(
-      elementwise(
-        "tsdlSgdMomentumBuffer",
-        names,
-        p.shape,
-        size,
-        gx,
-        gy,
-        uniforms,
-        `
-    let g = ${g};
-    result[i] = buf[i] * uniforms.momentum + ${dampening !== 0 ? "g * uniforms.keep" : "g"};`,
-      ),
-      inputs,
-      "float32",
-      values,
-    );
+    // b' = b·momentum + g·(1 − dampening) (the product skipped when dampening is 0, as optim skips it), then
     // p' = p + (nesterov ? g + b'·momentum : b')·(−lr)
-    const next = backend.runWebGPUProgram(
-      nesterov
-        ? elementwise(
-            "tsdlSgdNesterovParam",
-            ["p", "grad", "b"],
-            p.shape,
-            size,
-            gx,
-            gy,
-            uniforms,
-            `
-    let g = ${g};
-    result[i] = p[i] + (g + b[i] * uniforms.momentum) * uniforms.negLr;`,
-          )
-        : elementwise(
-            "tsdlSgdMomentumParam",
-            ["p", "b"],
-            p.shape,
-            size,
-            gx,
-            gy,
-            uniforms,
-            `
-    result[i] = p[i] + b[i] * uniforms.negLr;`,
-          ),
-      nesterov ? [p, grad, b] : [p, b],
-      "float32",
-      values,
+    const [next, b] = runMultiOutput(
+      backend,
+      {
+        name: "tsdlSgdMomentumStep",
+        outputs: ["pOut", "bOut"],
+        inputs: ["p", "grad", "buf"],
+        uniforms: ["negLr", "wd", "momentum", "keep"],
+        dispatch: [gx, gy, 1],
+        workgroupSize: [256, 1, 1],
+        code: `
+fn main() {
+  let i = (i32(workgroupId.y) * ${i32(gx)} + i32(workgroupId.x)) * 256 + i32(localId.x);
+  if (i < ${i32(size)}) {
+    let g = ${decayedGrad(maximize, weightDecay)};
+    let b = buf[i] * uniforms.momentum + ${dampening !== 0 ? "g * uniforms.keep" : "g"};
+    bOut[i] = b;
+    pOut[i] = p[i] + (${nesterov ? "g + b * uniforms.momentum" : "b"}) * uniforms.negLr;
+  }
+}
+`,
+      },
+      [p, grad, buf],
+      [p.shape, p.shape],
+      [-lr, weightDecay, momentum, 1 - dampening],
     );
     return [next, b];
   };
