@@ -2,9 +2,10 @@
 // W[kh, kw, ci, co] over the taps with ih = oh·s + kh - pad. Positions ih of one phase (ih mod s) meet only the
 // taps kh ≡ ih + pad (mod s), so each phase is a dense product over its own taps × CO: no multiplications by the
 // zeros a strided transpose would insert (tfjs's matrix-product variant multiplies them; its default kernel loops
-// over every tap and channel per output value). The s² phases write disjoint positions of one output.
+// over every tap and channel per output value). The s² phases write disjoint positions of one output, all in one
+// dispatch (the phase is the third dimension).
 import * as tf from "@tensorflow/tfjs";
-import { gemmSource, tileFor, tileThreads } from "./gemm";
+import { gemmSource, pick, tileFor, tileThreads } from "./gemm";
 import { Backend, i32, maxWorkgroups, program, TensorInfo } from "./program";
 
 type Attrs = {
@@ -52,49 +53,76 @@ export function conv2dBackpropInput(stock: tf.KernelFunc): tf.KernelFunc {
     const tile = tileFor(CI);
     if (phases.some((p) => Math.ceil(p.rows / tile.BM) > limit) || Math.ceil(CI / tile.BN) > limit) return stock(args);
 
-    const out = backend.makeTensorInfo(attrs.inputShape, "float32");
-    for (const { ph, pw, rows, HP, WP } of phases) {
-      const [kh0, TH] = phaseTaps(ph, PT, SH, KH);
-      const [kw0, TW] = phaseTaps(pw, PL, SW, KW);
-      const depth = TH * TW * CO;
-      const functions = `
+    // All phases in one dispatch (workgroupId.z = phase): each program costs the CPU more than the GPU spends on it.
+    const taps = phases.map(({ ph, pw }) => [...phaseTaps(ph, PT, SH, KH), ...phaseTaps(pw, PL, SW, KW)]);
+    const depths = taps.map(([, TH, , TW]) => TH * TW * CO);
+    const each = (f: (k: number) => number) => phases.map((_, k) => f(k));
+    const prologue = [
+      ["ph", each((k) => phases[k].ph)],
+      ["pw", each((k) => phases[k].pw)],
+      ["HP", each((k) => phases[k].HP)],
+      ["WP", each((k) => phases[k].WP)],
+      ["kh0", each((k) => taps[k][0])],
+      ["kw0", each((k) => taps[k][2])],
+      ["TW", each((k) => Math.max(1, taps[k][3]))],
+    ]
+      .map(([name, values]) => `g${name} = ${pick(values as number[], "group")};`)
+      .join("\n  ");
+    const functions = `
+var<private> gph: i32;
+var<private> gpw: i32;
+var<private> gHP: i32;
+var<private> gWP: i32;
+var<private> gkh0: i32;
+var<private> gkw0: i32;
+var<private> gTW: i32;
 fn position(r: i32) -> vec3<i32> {
-  let n = r / ${i32(HP * WP)};
-  let ih = ${i32(ph)} + ${i32(SH)} * ((r / ${i32(WP)}) % ${i32(HP)});
-  let iw = ${i32(pw)} + ${i32(SW)} * (r % ${i32(WP)});
+  let n = r / (gHP * gWP);
+  let ih = gph + ${i32(SH)} * ((r / gWP) % gHP);
+  let iw = gpw + ${i32(SW)} * (r % gWP);
   return vec3<i32>(n, ih, iw);
+}
+fn tap(q: i32) -> vec3<i32> {
+  let kh = gkh0 + ${i32(SH)} * (q / (gTW * ${i32(CO)}));
+  let kw = gkw0 + ${i32(SW)} * ((q / ${i32(CO)}) % gTW);
+  return vec3<i32>(kh, kw, q % ${i32(CO)});
 }
 fn loadA(r: i32, q: i32) -> f32 {
   let p = position(r);
-  let kh = ${i32(kh0)} + ${i32(SH)} * (q / ${i32(Math.max(1, TW * CO))});
-  let kw = ${i32(kw0)} + ${i32(SW)} * ((q / ${i32(CO)}) % ${i32(Math.max(1, TW))});
-  let co = q % ${i32(CO)};
-  let oh = (p.y + ${i32(PT)} - kh) / ${i32(SH)};
-  let ow = (p.z + ${i32(PL)} - kw) / ${i32(SW)};
-  if (p.y + ${i32(PT)} - kh < 0 || oh >= ${i32(OH)} || p.z + ${i32(PL)} - kw < 0 || ow >= ${i32(OW)}) { return 0.0; }
-  return dy[((p.x * ${i32(OH)} + oh) * ${i32(OW)} + ow) * ${i32(CO)} + co];
+  let t = tap(q);
+  let oh = (p.y + ${i32(PT)} - t.x) / ${i32(SH)};
+  let ow = (p.z + ${i32(PL)} - t.y) / ${i32(SW)};
+  if (p.y + ${i32(PT)} - t.x < 0 || oh >= ${i32(OH)} || p.z + ${i32(PL)} - t.y < 0 || ow >= ${i32(OW)}) { return 0.0; }
+  return dy[((p.x * ${i32(OH)} + oh) * ${i32(OW)} + ow) * ${i32(CO)} + t.z];
 }
 fn loadB(q: i32, c: i32) -> f32 {
-  let kh = ${i32(kh0)} + ${i32(SH)} * (q / ${i32(Math.max(1, TW * CO))});
-  let kw = ${i32(kw0)} + ${i32(SW)} * ((q / ${i32(CO)}) % ${i32(Math.max(1, TW))});
-  let co = q % ${i32(CO)};
-  return W[((kh * ${i32(KW)} + kw) * ${i32(CI)} + c) * ${i32(CO)} + co];
+  let t = tap(q);
+  return W[((t.x * ${i32(KW)} + t.y) * ${i32(CI)} + c) * ${i32(CO)} + t.z];
 }
 fn store(split: i32, r: i32, c: i32, v: f32) {
   let p = position(r);
   result[((p.x * ${i32(IH)} + p.y) * ${i32(IW)} + p.z) * ${i32(CI)} + c] = v;
 }`;
-      const chunk = Math.max(tile.DEPTH, Math.ceil(depth / tile.DEPTH) * tile.DEPTH);
-      const gemm = program({
-        variableNames: ["dy", "W"],
-        outputShape: attrs.inputShape,
-        name: "tsdlConv2DBackpropInput",
-        dispatch: [Math.ceil(CI / tile.BN), Math.ceil(rows / tile.BM), 1],
-        workgroupSize: tileThreads(tile),
-        code: gemmSource({ tile, rows, cols: CI, depth, chunk, aAlong: "q", bAlong: "q", functions }),
-      });
-      backend.runWebGPUProgram(gemm, [dy, filter], "float32", undefined, out);
-    }
-    return out;
+    const rows = Math.max(...phases.map((p) => p.rows));
+    const depth = Math.max(tile.DEPTH, ...depths);
+    const gemm = program({
+      variableNames: ["dy", "W"],
+      outputShape: attrs.inputShape,
+      name: "tsdlConv2DBackpropInput",
+      dispatch: [Math.ceil(CI / tile.BN), Math.ceil(rows / tile.BM), phases.length],
+      workgroupSize: tileThreads(tile),
+      code: gemmSource({
+        tile,
+        rows,
+        cols: CI,
+        depth,
+        chunk: Math.ceil(depth / tile.DEPTH) * tile.DEPTH,
+        aAlong: "q",
+        bAlong: "q",
+        functions,
+        groups: { rows: phases.map((p) => p.rows), depths, prologue },
+      }),
+    });
+    return backend.runWebGPUProgram(gemm, [dy, filter], "float32");
   };
 }

@@ -44,6 +44,17 @@ export interface GemmSource {
    * `fn store(split: i32, r: i32, c: i32, v: f32)` (called in range only).
    */
   functions: string;
+  /**
+   * Several independent products in one dispatch instead of splits: product g = workgroupId.z has its own rows and
+   * depth (rows and depth above are their maxima), and `prologue` (WGSL run first in main(), with `group` = g)
+   * sets what the functions need of it; store() gets g as its split.
+   */
+  groups?: { rows: number[]; depths: number[]; prologue: string };
+}
+
+/** WGSL: the value of `values` at index `index` (an i32 expression), as a chain of selects (uniform when index is). */
+export function pick(values: number[], index: string): string {
+  return values.slice(1).reduce((e, v, k) => `select(${e}, ${i32(v)}, ${index} == ${k + 1})`, i32(values[0]));
 }
 
 /** WGSL `main()` of the product (with the caller's functions). Dispatch [ceil(C/BN), ceil(R/BM), splits]. */
@@ -56,9 +67,11 @@ export function gemmSource(g: GemmSource): string {
   // Padded rows (odd strides): a column of the tile written by consecutive threads hits distinct banks.
   const SA = BM + 1;
   const SB = BN + 1;
+  const groups = g.groups;
+  const rowBound = groups ? "rowsEnd" : i32(g.rows);
   const tileLoad = (which: "A" | "B", along: "r" | "c" | "q") => {
     const [origin, span, stride] = which === "A" ? ["r0", BM, SA] : ["c0", BN, SB];
-    const bound = i32(which === "A" ? g.rows : g.cols);
+    const bound = which === "A" ? rowBound : i32(g.cols);
     const call = which === "A" ? "loadA(o, q)" : "loadB(q, o)";
     const count = Math.ceil((span * DEPTH) / threads);
     // e -> (qq: q within the tile, oo: r or c within the tile), consecutive threads along the contiguous index.
@@ -80,6 +93,7 @@ export function gemmSource(g: GemmSource): string {
   return `
 ${g.functions}
 
+${groups ? "var<private> group: i32;\nvar<workgroup> groupOfWorkgroup: i32;" : ""}
 var<workgroup> As : array<f32, ${DEPTH * SA}>;
 var<workgroup> Bs : array<f32, ${DEPTH * SB}>;
 
@@ -91,13 +105,25 @@ fn main() {
   let c0 = i32(workgroupId.x) * ${BN};
   let r0 = i32(workgroupId.y) * ${BM};
   let split = i32(workgroupId.z);
-  let qBegin = split * ${i32(g.chunk)};
-  let qEnd = min(${i32(g.depth)}, qBegin + ${i32(g.chunk)});
+${
+  groups
+    ? `  // The product's depth bounds a loop with barriers: read through workgroupUniformLoad, WGSL then knows it is the
+  // same for the whole workgroup (tfjs passes workgroupId through a private variable, which it cannot know of).
+  if (t == 0) { groupOfWorkgroup = split; }
+  let g = workgroupUniformLoad(&groupOfWorkgroup);
+  group = g; // for the caller's functions (a private variable: not uniform to WGSL, so not for the loop below)
+  ${groups.prologue}
+  let rowsEnd = ${pick(groups.rows, "g")};
+  let qBegin = 0;
+  let qEnd = ${pick(groups.depths, "g")};`
+    : `  let qBegin = split * ${i32(g.chunk)};
+  let qEnd = min(${i32(g.depth)}, qBegin + ${i32(g.chunk)});`
+}
   var acc0 = vec4<f32>(0.0);
   var acc1 = vec4<f32>(0.0);
   var acc2 = vec4<f32>(0.0);
   var acc3 = vec4<f32>(0.0);
-  for (var step = 0; step < ${steps}; step++) {
+  for (var step = 0; ${groups ? `step * ${DEPTH} < qEnd` : `step < ${steps}`}; step++) {
     let q0 = qBegin + step * ${DEPTH};
     ${tileLoad("A", g.aAlong)}
     ${tileLoad("B", g.bAlong)}
@@ -116,7 +142,7 @@ fn main() {
   let accs = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
   for (var i = 0; i < 4; i++) {
     let r = r0 + ty + ${TY} * i;
-    if (r < ${i32(g.rows)}) {
+    if (r < ${rowBound}) {
       for (var j = 0; j < 4; j++) {
         let c = c0 + tx + ${TX} * j;
         if (c < ${i32(g.cols)}) { store(split, r, c, accs[i][j]); }
