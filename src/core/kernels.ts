@@ -9,6 +9,12 @@ import * as tf from "@tensorflow/tfjs";
  * varianceEpsilon and relu (apply max(·, 0) to the result); outputs y, the batch mean and the biased batch
  * variance (÷ N·H·W), as PyTorch computes them. Differentiable with respect to x and scale (which the gradient
  * needs: nn's BatchNorm2d always passes it) and offset.
+ *
+ * With inputs runningMean and runningVar (and attrs momentum and varianceFactor, n/(n-1): PyTorch keeps the
+ * unbiased variance) it also outputs their update, in float32 and in this order (the composed tfjs ops' order, so
+ * either way gives the same values):
+ *   runningMean·(1 - momentum) + mean·momentum,  runningVar·(1 - momentum) + (variance·varianceFactor)·momentum.
+ * No gradient reaches them (buffers).
  */
 export const BATCH_NORM_TRAIN = "TsdlBatchNormTrain";
 
@@ -24,6 +30,9 @@ export const BATCH_NORM_TRAIN_GRAD = "TsdlBatchNormTrainGrad";
 export interface BatchNormTrainAttrs {
   varianceEpsilon: number;
   relu: boolean;
+  /** With runningMean and runningVar only. */
+  momentum?: number;
+  varianceFactor?: number;
 }
 
 /**
@@ -60,20 +69,6 @@ export interface SgdMomentumStepAttrs extends SgdStepAttrs {
  * backend/gradients.ts runs it while `kernelReady(RELU_GRAD)`.
  */
 export const RELU_GRAD = "TsdlReluGrad";
-
-/**
- * BatchNorm2d's running statistics' update after a training batch: inputs runningMean, runningVar, mean and
- * variance (the batch's, biased), all of one shape; attrs momentum and varianceFactor (n/(n-1): PyTorch keeps the
- * unbiased variance); outputs runningMean·(1 - momentum) + mean·momentum and runningVar·(1 - momentum) +
- * (variance·varianceFactor)·momentum in float32, in that order (the composed tfjs ops' order, so either way gives
- * the same values). Not differentiable: buffers get no gradient.
- */
-export const RUNNING_STATS_UPDATE = "TsdlRunningStatsUpdate";
-
-export interface RunningStatsUpdateAttrs {
-  momentum: number;
-  varianceFactor: number;
-}
 
 /** BATCH_NORM_TRAIN's gradient, through the active backend's BATCH_NORM_TRAIN_GRAD kernel. */
 export const batchNormTrainGradConfig: tf.GradConfig = {

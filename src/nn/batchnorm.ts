@@ -1,12 +1,6 @@
 // torch.nn.BatchNorm2d as a tfjs layer over NHWC tensors (channels last).
 import * as tf from "@tensorflow/tfjs";
-import {
-  BATCH_NORM_TRAIN,
-  kernelReady,
-  RUNNING_STATS_UPDATE,
-  type BatchNormTrainAttrs,
-  type RunningStatsUpdateAttrs,
-} from "../core/kernels";
+import { BATCH_NORM_TRAIN, kernelReady, type BatchNormTrainAttrs } from "../core/kernels";
 
 export interface BatchNorm2dOptions {
   /** C, the channel count; checked against the input's last dimension when the layer is built. */
@@ -116,18 +110,15 @@ export class BatchNorm2d extends tf.layers.Layer {
             `[${x.shape.join(", ")}] (PyTorch raises too; use a batch larger than 1 or eval mode)`,
         );
       }
-      const { y, mean, variance } = batchNormTrain(x, gamma, beta, this.eps, relu);
       // Running statistics are buffers: written here, never part of the loss, so no gradient reaches them.
-      const [runningMean, runningVar] = runningStats(
-        this.runningMean.read(),
-        this.runningVar.read(),
-        mean,
-        variance,
-        this.momentum,
-        n / (n - 1),
-      );
+      const { y, runningMean, runningVar } = batchNormTrain(x, gamma, beta, this.runningMean.read(), this.runningVar.read(), {
+        varianceEpsilon: this.eps,
+        relu,
+        momentum: this.momentum,
+        varianceFactor: n / (n - 1), // the unbiased variance, as PyTorch keeps it
+      });
       this.runningMean.write(runningMean);
-      this.runningVar.write(runningVar); // unbiased
+      this.runningVar.write(runningVar);
       return y;
     });
   }
@@ -146,58 +137,39 @@ export class BatchNorm2d extends tf.layers.Layer {
 tf.serialization.registerClass(BatchNorm2d);
 
 /**
- * y = γ·(x - μ_B)/√(σ²_B + eps) + β over the batch statistics of x (NHWC), relu(y) when `relu`, and those
- * statistics (σ²_B biased).
- * One kernel when the backend offers it (wasm with the native add-on: two passes forward, two backward; webgpu: four
- * programs each way; instead of about ten tfjs ops forward and twenty-five backward), else tfjs's moments and batchNorm.
+ * y = γ·(x - μ_B)/√(σ²_B + eps) + β over the batch statistics of x (NHWC) (relu(y) with attrs.relu), and the running
+ * statistics' update (core/kernels.ts BATCH_NORM_TRAIN has the formulas). One kernel where the backend offers it
+ * (wasm with the native add-on: two passes forward, two backward; webgpu: three programs each way; instead of about
+ * ten tfjs ops forward and twenty-five backward), else tfjs's moments and batchNorm.
  */
 function batchNormTrain(
   x: tf.Tensor4D,
   gamma: tf.Tensor1D | undefined,
   beta: tf.Tensor1D | undefined,
-  eps: number,
-  relu: boolean,
-): { y: tf.Tensor4D; mean: tf.Tensor; variance: tf.Tensor } {
-  if (x.dtype === "float32" && kernelReady(BATCH_NORM_TRAIN)) {
+  runningMean: tf.Tensor,
+  runningVar: tf.Tensor,
+  attrs: Required<BatchNormTrainAttrs>,
+): { y: tf.Tensor4D; runningMean: tf.Tensor; runningVar: tf.Tensor } {
+  if (x.dtype === "float32" && runningMean.dtype === "float32" && runningVar.dtype === "float32" && kernelReady(BATCH_NORM_TRAIN)) {
     const c = x.shape[3];
-    const attrs: BatchNormTrainAttrs = { varianceEpsilon: eps, relu };
-    const [y, mean, variance] = tf
+    const outputs = tf
       .engine()
       .runKernel(
         BATCH_NORM_TRAIN,
-        { x, scale: gamma ?? tf.ones([c]), offset: beta ?? tf.zeros([c]) },
+        { x, scale: gamma ?? tf.ones([c]), offset: beta ?? tf.zeros([c]), runningMean, runningVar },
         attrs as unknown as tf.NamedAttrMap,
       ) as tf.Tensor[];
-    return { y: y as tf.Tensor4D, mean, variance };
+    return { y: outputs[0] as tf.Tensor4D, runningMean: outputs[3], runningVar: outputs[4] };
   }
   const { mean, variance } = tf.moments(x, [0, 1, 2]);
-  const y = tf.batchNorm4d(x, mean as tf.Tensor1D, variance as tf.Tensor1D, beta, gamma, eps);
-  return { y: relu ? tf.relu(y) : y, mean, variance };
-}
-
-/**
- * running·(1 - momentum) + (batch·factor)·momentum for the mean (factor 1) and the variance (factor n/(n-1), the
- * unbiased variance): one kernel for both where the backend offers it (webgpu), else tfjs ops.
- */
-function runningStats(
-  runningMean: tf.Tensor,
-  runningVar: tf.Tensor,
-  mean: tf.Tensor,
-  variance: tf.Tensor,
-  momentum: number,
-  varianceFactor: number,
-): [tf.Tensor, tf.Tensor] {
-  if ([runningMean, runningVar, mean, variance].every((t) => t.dtype === "float32") && kernelReady(RUNNING_STATS_UPDATE)) {
-    const attrs: RunningStatsUpdateAttrs = { momentum, varianceFactor };
-    return tf
-      .engine()
-      .runKernel(RUNNING_STATS_UPDATE, { runningMean, runningVar, mean, variance }, attrs as unknown as tf.NamedAttrMap) as [
-      tf.Tensor,
-      tf.Tensor,
-    ];
-  }
+  const y = tf.batchNorm4d(x, mean as tf.Tensor1D, variance as tf.Tensor1D, beta, gamma, attrs.varianceEpsilon);
+  const { momentum, varianceFactor } = attrs;
   const update = (running: tf.Tensor, batch: tf.Tensor) => tf.add(tf.mul(running, 1 - momentum), tf.mul(batch, momentum));
-  return [update(runningMean, mean), update(runningVar, tf.mul(variance, varianceFactor))];
+  return {
+    y: attrs.relu ? tf.relu(y) : y,
+    runningMean: update(runningMean, mean),
+    runningVar: update(runningVar, tf.mul(variance, varianceFactor)),
+  };
 }
 
 /**

@@ -71,27 +71,51 @@ export function fusedBatchNormGradConfig(original: tf.GradConfig, enabled: () =>
 /** Batch norm in training mode (core/kernels.ts BATCH_NORM_TRAIN): batch statistics and y in two native passes. */
 export function nativeBatchNormTrain(native: NativeConv): tf.KernelFunc {
   return (args) => {
-    const { x, scale, offset } = args.inputs as Record<string, TensorInfo>;
-    const { varianceEpsilon, relu } = args.attrs as unknown as BatchNormTrainAttrs;
-    const C = x.shape[x.shape.length - 1];
-    checkBatchNormTrain(x, { scale, offset }, C);
+    const { x, scale, offset, runningMean, runningVar } = args.inputs as Record<string, TensorInfo | undefined>;
+    const { varianceEpsilon, relu, momentum, varianceFactor } = args.attrs as unknown as BatchNormTrainAttrs;
+    const C = x!.shape[x!.shape.length - 1];
+    checkBatchNormTrain(x!, { scale: scale!, offset: offset!, ...(runningMean && runningVar ? { runningMean, runningVar } : {}) }, C);
     const b = args.backend as unknown as WasmBackendView;
-    const [y, mean, variance] = [b.makeOutput(x.shape, "float32"), b.makeOutput([C], "float32"), b.makeOutput([C], "float32")];
+    const [y, mean, variance] = [b.makeOutput(x!.shape, "float32"), b.makeOutput([C], "float32"), b.makeOutput([C], "float32")];
     native.batchNormTrain(
       heap(b),
-      at(b, x),
+      at(b, x!),
       at(b, y),
-      tf.util.sizeFromShape(x.shape) / C,
+      tf.util.sizeFromShape(x!.shape) / C,
       C,
-      at(b, scale),
-      at(b, offset),
+      at(b, scale!),
+      at(b, offset!),
       varianceEpsilon,
       relu ? 1 : 0,
       at(b, mean),
       at(b, variance),
     );
-    return [y, mean, variance];
+    if (!runningMean || !runningVar) return [y, mean, variance];
+    return [y, mean, variance, ...runningUpdate(b, { runningMean, runningVar, mean, variance }, momentum!, varianceFactor!)];
   };
+}
+
+/**
+ * The running statistics' update of BATCH_NORM_TRAIN (C values each: JavaScript, no native call). Each product
+ * and sum rounded to float32, as the composed tfjs ops (a product of two floats is exact in a double).
+ */
+function runningUpdate(
+  b: WasmBackendView,
+  t: { runningMean: TensorInfo; runningVar: TensorInfo; mean: TensorInfo; variance: TensorInfo },
+  momentum: number,
+  varianceFactor: number,
+): [TensorInfo, TensorInfo] {
+  const C = tf.util.sizeFromShape(t.mean.shape);
+  const outs: [TensorInfo, TensorInfo] = [b.makeOutput(t.runningMean.shape, "float32"), b.makeOutput(t.runningVar.shape, "float32")];
+  const view = (u: TensorInfo) => new Float32Array(heap(b), at(b, u), C);
+  const [rm, rv, m, v, om, ov] = [t.runningMean, t.runningVar, t.mean, t.variance, ...outs].map(view);
+  const f = Math.fround;
+  const [keep, mom, factor] = [f(1 - momentum), f(momentum), f(varianceFactor)];
+  for (let c = 0; c < C; c++) {
+    om[c] = f(f(rm[c] * keep) + f(m[c] * mom));
+    ov[c] = f(f(rv[c] * keep) + f(f(v[c] * factor) * mom));
+  }
+  return outs;
 }
 
 /** dx, dscale, doffset of BATCH_NORM_TRAIN in two native passes (the batch statistics' own gradients included). */

@@ -9,7 +9,7 @@
 // chunks (Σ M2 + Σ n·(chunk mean - mean)²), never E[x²] - mean² in float32.
 import * as tf from "@tensorflow/tfjs";
 import type { WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
-import { BATCH_NORM_TRAIN, RUNNING_STATS_UPDATE, type BatchNormTrainAttrs, type RunningStatsUpdateAttrs } from "../../../core/kernels";
+import { BATCH_NORM_TRAIN, type BatchNormTrainAttrs } from "../../../core/kernels";
 import { Backend, i32, maxWorkgroups, MultiOutputProgram, program, runMultiOutput, TensorInfo } from "./program";
 
 /** Channels per workgroup (consecutive threads) and row lanes per workgroup. */
@@ -72,16 +72,18 @@ function statsProgram(p: Plan, name: string, variableNames: string[], code: stri
 /**
  * Per-channel reductions over the R chunks, one output each, in one program: reduction k sums `term` (WGSL, of r
  * and c; it may read the `keep` names of earlier reductions) per lane, adds the lanes, and writes `finish` (of the
- * sum s and c) to output k at c. `keep` makes that value an f32 of the later terms. Dispatch [blocks, 1, 1].
+ * sum s and c) to output k at c, then runs `also` (WGSL, with that value in v). `keep` makes the value an f32 of the
+ * later terms. Dispatch [blocks, 1, 1].
  */
 function channelsProgram(
   p: Plan,
   name: string,
   outputs: string[],
   inputs: string[],
-  reductions: Array<{ term: string; finish: string; keep?: string }>,
+  reductions: Array<{ term: string; finish: string; keep?: string; also?: string }>,
+  uniforms?: string[],
 ): MultiOutputProgram {
-  const steps = reductions.map(({ term, finish, keep }, k) => {
+  const steps = reductions.map(({ term, finish, keep, also }, k) => {
     const last = k === reductions.length - 1;
     return `
   var s${k} = 0.0;
@@ -96,7 +98,7 @@ function channelsProgram(
     var v = 0.0;
     if (c < ${i32(p.C)}) {
       v = ${finish};
-      ${outputs[k]}[c] = v;
+      ${outputs[k]}[c] = v;${also ? `\n      ${also}` : ""}
     }${keep ? `\n    shared${k}[lc] = v;` : ""}
   }${last ? "" : "\n  workgroupBarrier(); // lanePart is written again, and keep's value read"}${keep ? `\n  let ${keep} = shared${k}[lc];` : ""}`;
   });
@@ -104,6 +106,7 @@ function channelsProgram(
     name,
     outputs,
     inputs,
+    uniforms,
     dispatch: [p.blocks, 1, 1],
     workgroupSize: [CW, LANES, 1],
     code: `
@@ -155,11 +158,12 @@ function run(backend: Backend, p: WebGPUProgram, inputs: Array<TensorInfo | unde
 /** y, mean, biased variance: statistics pass, mean, variance, y. */
 export function batchNormTrain(): tf.KernelFunc {
   return (args) => {
-    const { x, scale, offset } = args.inputs as Record<string, TensorInfo | undefined>;
-    const { varianceEpsilon: eps, relu } = args.attrs as unknown as BatchNormTrainAttrs;
+    const { x, scale, offset, runningMean, runningVar } = args.inputs as Record<string, TensorInfo | undefined>;
+    const { varianceEpsilon: eps, relu, momentum, varianceFactor } = args.attrs as unknown as BatchNormTrainAttrs;
     const backend = args.backend as unknown as Backend;
     const p = plan(x!, backend);
-    checkPerChannel({ scale, offset }, p.C);
+    checkPerChannel({ scale, offset, runningMean, runningVar }, p.C);
+    const running = runningMean && runningVar ? [runningMean, runningVar] : [];
     const { M, C, R } = p;
     const partial = run(
       backend,
@@ -206,24 +210,34 @@ fn main() {${chunkHead(p)}
       ),
       [x],
     );
-    // The mean, then the variance about it (Σ M2 + Σ n·(chunk mean - mean)²), in one program with two outputs.
-    const [mean, variance] = runMultiOutput(
+    // The mean, then the variance about it (Σ M2 + Σ n·(chunk mean - mean)²), and the running statistics' update
+    // when given, in one program.
+    const [mean, variance, ...runningOut] = runMultiOutput(
       backend,
       channelsProgram(
         p,
         "tsdlBatchNormMoments",
-        ["mean", "variance"],
-        ["partial"],
+        ["mean", "variance", ...(running.length ? ["meanOut", "varOut"] : [])],
+        ["partial", ...(running.length ? ["runningMean", "runningVar"] : [])],
         [
-          { term: `chunkRows(r) * partial[r * ${i32(C)} + c]`, finish: `s / ${i32(M)}.0`, keep: "m" },
+          {
+            term: `chunkRows(r) * partial[r * ${i32(C)} + c]`,
+            finish: `s / ${i32(M)}.0`,
+            keep: "m",
+            also: running.length ? "meanOut[c] = runningMean[c] * uniforms.keep + v * uniforms.momentum;" : undefined,
+          },
           {
             term: `partial[(${i32(R)} + r) * ${i32(C)} + c] + chunkRows(r) * (partial[r * ${i32(C)} + c] - m) * (partial[r * ${i32(C)} + c] - m)`,
             finish: `s / ${i32(M)}.0`,
+            also: running.length ? "varOut[c] = runningVar[c] * uniforms.keep + (v * uniforms.factor) * uniforms.momentum;" : undefined,
           },
         ],
+        // uniforms, not constants: the factor changes with the batch size (a last, smaller batch compiles nothing)
+        running.length ? ["keep", "momentum", "factor"] : undefined,
       ),
-      [partial],
-      [[C], [C]],
+      [partial, ...running],
+      [[C], [C], ...running.map(() => [C])],
+      running.length ? [1 - momentum!, momentum!, varianceFactor!] : [],
     );
     backend.disposeData(partial.dataId);
     const a = `${scale ? "scale[c]" : "1.0"} / sqrt(variance[c] + ${f32(eps)})`;
@@ -240,7 +254,7 @@ fn main() {${chunkHead(p)}
       [x, mean, variance, scale, offset],
       x!.shape,
     );
-    return [y, mean, variance];
+    return [y, mean, variance, ...runningOut];
   };
 }
 
@@ -341,48 +355,6 @@ fn main() {${chunkHead(p)}
       x!.shape,
     );
     return [dx, dscale, doffset];
-  };
-}
-
-/** Both running statistics' updates (core/kernels.ts RUNNING_STATS_UPDATE) in one program. */
-export function runningStatsUpdate(): tf.KernelFunc {
-  return (args) => {
-    const { runningMean, runningVar, mean, variance } = args.inputs as Record<string, TensorInfo>;
-    const { momentum, varianceFactor } = args.attrs as unknown as RunningStatsUpdateAttrs;
-    const backend = args.backend as unknown as Backend;
-    const size = tf.util.sizeFromShape(runningMean.shape);
-    const all = [runningMean, runningVar, mean, variance];
-    if (size === 0 || all.some((t) => t.dtype !== "float32" || tf.util.sizeFromShape(t.shape) !== size)) {
-      throw new Error(
-        `tsdl ${RUNNING_STATS_UPDATE}: runningMean, runningVar, mean and variance must be non-empty float32 tensors of one size, got ${all.map((t) => `${t.dtype} [${t.shape.join(", ")}]`).join(", ")}`,
-      );
-    }
-    const groups = Math.ceil(size / 256);
-    if (groups > maxWorkgroups(backend)) throw new Error(`tsdl ${RUNNING_STATS_UPDATE}: ${size} values is more than one dispatch takes`);
-    // Uniforms, not constants: the factor changes with the batch size (a last, smaller batch compiles nothing).
-    return runMultiOutput(
-      backend,
-      {
-        name: "tsdlRunningStatsUpdate",
-        outputs: ["meanOut", "varOut"],
-        inputs: ["runningMean", "runningVar", "mean", "variance"],
-        uniforms: ["keep", "momentum", "factor"],
-        dispatch: [groups, 1, 1],
-        workgroupSize: [256, 1, 1],
-        code: `
-fn main() {
-  let i = i32(workgroupId.x) * 256 + i32(localId.x);
-  if (i < ${i32(size)}) {
-    meanOut[i] = runningMean[i] * uniforms.keep + mean[i] * uniforms.momentum;
-    varOut[i] = runningVar[i] * uniforms.keep + (variance[i] * uniforms.factor) * uniforms.momentum;
-  }
-}
-`,
-      },
-      all,
-      [runningMean.shape, runningVar.shape],
-      [1 - momentum, momentum, varianceFactor],
-    );
   };
 }
 

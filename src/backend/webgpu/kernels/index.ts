@@ -8,11 +8,10 @@ import {
   batchNormTrainGradConfig,
   offerKernel,
   RELU_GRAD,
-  RUNNING_STATS_UPDATE,
   SGD_MOMENTUM_STEP,
   SGD_STEP,
 } from "../../../core/kernels";
-import { batchNormTrain, batchNormTrainGrad, runningStatsUpdate } from "./batchnorm_train";
+import { batchNormTrain, batchNormTrainGrad } from "./batchnorm_train";
 import { conv2dBackpropFilter } from "./conv2d_backprop_filter";
 import { conv2dBackpropInput } from "./conv2d_backprop_input";
 import { relu, reluGrad } from "./relu";
@@ -49,13 +48,12 @@ export function registerWebgpuKernels(): void {
   // tsdl's own kernels (no stock one); without them the callers compose tfjs ops.
   tf.registerKernel({ kernelName: BATCH_NORM_TRAIN, backendName: "webgpu", kernelFunc: batchNormTrain() });
   tf.registerKernel({ kernelName: BATCH_NORM_TRAIN_GRAD, backendName: "webgpu", kernelFunc: batchNormTrainGrad() });
-  tf.registerKernel({ kernelName: RUNNING_STATS_UPDATE, backendName: "webgpu", kernelFunc: runningStatsUpdate() });
   tf.registerKernel({ kernelName: RELU_GRAD, backendName: "webgpu", kernelFunc: reluGrad() });
   tf.registerKernel({ kernelName: SGD_STEP, backendName: "webgpu", kernelFunc: sgdStep() });
   tf.registerKernel({ kernelName: SGD_MOMENTUM_STEP, backendName: "webgpu", kernelFunc: sgdMomentumStep() });
   tf.registerGradient(batchNormTrainGradConfig);
   // nn's BatchNorm2d, backend/gradients.ts's Relu gradient and optim's SGD run these while webgpuKernelOptions.tsdl.
-  for (const name of [BATCH_NORM_TRAIN, RUNNING_STATS_UPDATE, RELU_GRAD, SGD_STEP, SGD_MOMENTUM_STEP])
+  for (const name of [BATCH_NORM_TRAIN, RELU_GRAD, SGD_STEP, SGD_MOMENTUM_STEP])
     offerKernel(name, "webgpu", () => webgpuKernelOptions.tsdl);
   registered = true;
 }
