@@ -49,18 +49,20 @@ export interface SgdStepAttrs {
 }
 
 /**
- * One step of SGD with momentum (torch.optim.SGD, momentum ≠ 0, after its first step) on float32 p, grad and the
- * momentum buffer b of one shape: with g = ±grad + p·weightDecay (as SGD_STEP), b' = b·momentum + g·(1 − dampening)
- * (g itself when dampening is 0), p' = p + (nesterov ? g + b'·momentum : b')·(−lr), each operation rounded to
- * float32 as the composed tfjs ops round it. Outputs p' and b'. Attrs those of SGD_STEP and momentum, dampening,
- * nesterov.
+ * One step of torch.optim.SGD over several parameters at once (PyTorch's fused implementation): inputs p0, grad0,
+ * buf0, p1, grad1, buf1, … (float32; p_k and grad_k of one shape; the momentum buffers only when momentum ≠ 0, after
+ * the first step); attrs those of SGD_STEP and momentum, dampening, nesterov, count. Per parameter, with
+ * g = ±grad + p·weightDecay (as SGD_STEP): b' = b·momentum + g·(1 − dampening) (g itself when dampening is 0) and
+ * p' = p + (nesterov ? g + b'·momentum : b')·(−lr), or p' = p + g·(−lr) without momentum, each operation rounded to
+ * float32 as the composed tfjs ops round it. Outputs p'0 … p'{count−1}, then b'0 … b'{count−1} with momentum.
  */
-export const SGD_MOMENTUM_STEP = "TsdlSgdMomentumStep";
+export const SGD_FUSED_STEP = "TsdlSgdFusedStep";
 
-export interface SgdMomentumStepAttrs extends SgdStepAttrs {
+export interface SgdFusedStepAttrs extends SgdStepAttrs {
   momentum: number;
   dampening: number;
   nesterov: boolean;
+  count: number;
 }
 
 /**

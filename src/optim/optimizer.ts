@@ -21,6 +21,14 @@ export interface NamedTensor {
   tensor: tf.Tensor;
 }
 
+/** One parameter of updateMany(): its gradient (float32), its step count and its buffers (updated in place). */
+export interface UpdateItem {
+  p: tf.Variable;
+  grad: tf.Tensor;
+  step: number;
+  buffers: Record<string, tf.Tensor>;
+}
+
 /** Gradients for `step()`: keyed by variable name (what `tf.variableGrads(f).grads` returns) or by variable. */
 export type GradsInput = tf.NamedTensorMap | Map<tf.Variable, tf.Tensor> | NamedTensor[];
 
@@ -150,6 +158,15 @@ export abstract class Optimizer<H extends BaseHyper = AnyHyper> extends tf.Optim
    * `buffers` (new tensors only; the base class disposes the ones replaced). Runs inside tf.tidy.
    */
   protected abstract update(p: tf.Variable, grad: tf.Tensor, group: H, step: number, buffers: Record<string, tf.Tensor>): tf.Tensor;
+
+  /**
+   * All the parameters of one group at once, as PyTorch's foreach implementations (one kernel over many tensors
+   * where the backend has one): the new values in the order of `items`, each item's `buffers` updated as update()
+   * does, or undefined to update them one by one. Runs inside tf.tidy. The base class has none.
+   */
+  protected updateMany(_items: UpdateItem[], _group: H): tf.Tensor[] | undefined {
+    return undefined;
+  }
 
   /**
    * Adds a group, like PyTorch's `add_param_group`: missing hyperparameters come from `defaults`; a
@@ -336,19 +353,40 @@ export abstract class Optimizer<H extends BaseHyper = AnyHyper> extends tf.Optim
   }
 
   private applyEach(work: Array<[tf.Variable, tf.Tensor, ParamGroup<H>]>): void {
+    const byGroup = new Map<ParamGroup<H>, Array<[tf.Variable, tf.Tensor]>>();
     for (const [v, g, group] of work) {
-      const st = this.state_.get(v) ?? { step: 0, buffers: {} };
-      const old = st.buffers;
-      const next: Record<string, tf.Tensor> = { ...old };
-      const step = st.step + 1;
-      const kept = tf.tidy(() => {
-        v.assign(this.update(v, g.dtype === "float32" ? g : tf.cast(g, "float32"), group, step, next));
-        return next;
+      if (!byGroup.has(group)) byGroup.set(group, []);
+      byGroup.get(group)!.push([v, g]);
+    }
+    for (const [group, pairs] of byGroup) {
+      const entries = pairs.map(([v, g]) => {
+        const st = this.state_.get(v) ?? { step: 0, buffers: {} };
+        return { v, g, old: st.buffers, next: { ...st.buffers } as Record<string, tf.Tensor>, step: st.step + 1 };
       });
-      // keep(): apply() may run inside the caller's tidy (model.fit does), which must not free the state.
-      for (const k of Object.keys(kept)) if (old[k] !== kept[k]) tf.keep(kept[k]);
-      for (const k of Object.keys(old)) if (old[k] !== kept[k]) old[k].dispose();
-      this.state_.set(v, { step, buffers: kept });
+      const float32 = (g: tf.Tensor) => (g.dtype === "float32" ? g : tf.cast(g, "float32"));
+      const together = tf.tidy(() => {
+        const values = this.updateMany(
+          entries.map((e) => ({ p: e.v, grad: float32(e.g), step: e.step, buffers: e.next })),
+          group,
+        );
+        if (!values) return false;
+        values.forEach((t, i) => entries[i].v.assign(t));
+        return entries.flatMap((e) => Object.values(e.next)); // kept: the new buffers
+      });
+      for (const e of entries) {
+        if (!together) {
+          // one by one; the buffers tidy() returns survive it
+          const kept = tf.tidy(() => {
+            e.v.assign(this.update(e.v, float32(e.g), group, e.step, e.next));
+            return e.next;
+          });
+          e.next = kept;
+        }
+        // keep(): apply() may run inside the caller's tidy (model.fit does), which must not free the state.
+        for (const k of Object.keys(e.next)) if (e.old[k] !== e.next[k]) tf.keep(e.next[k]);
+        for (const k of Object.keys(e.old)) if (e.old[k] !== e.next[k]) e.old[k].dispose();
+        this.state_.set(e.v, { step: e.step, buffers: e.next });
+      }
     }
   }
 

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
-import { kernelReady, SGD_MOMENTUM_STEP, SGD_STEP, type SgdMomentumStepAttrs, type SgdStepAttrs } from "../core/kernels";
+import { kernelReady, SGD_FUSED_STEP, SGD_STEP, type SgdFusedStepAttrs, type SgdStepAttrs } from "../core/kernels";
 import { finite, flag, nonNegative, SGDHyper, SGDOptions, Specs } from "./options";
-import { l2Grad, Optimizer, ParamsInput } from "./optimizer";
+import { l2Grad, Optimizer, ParamsInput, type UpdateItem } from "./optimizer";
 
 const SPECS: Specs<SGDHyper> = {
   lr: nonNegative,
@@ -44,6 +44,29 @@ export class SGD extends Optimizer<SGDHyper> {
     return ["momentumBuffer"];
   }
 
+  /**
+   * The whole group in one kernel where the backend has SGD_FUSED_STEP (webgpu: one GPU program per few parameters,
+   * where one by one takes one to eight each), the same operations in the same order; one by one otherwise, and on
+   * the first step with momentum (PyTorch's buffer starts as the gradient).
+   */
+  protected override updateMany(items: UpdateItem[], h: SGDHyper): tf.Tensor[] | undefined {
+    const momentum = h.momentum !== 0;
+    if (!kernelReady(SGD_FUSED_STEP)) return undefined;
+    if (!items.every(({ p, grad, buffers }) => (momentum ? sameFloat32(p, grad, buffers.momentumBuffer) : sameFloat32(p, grad))))
+      return undefined;
+    const inputs: tf.NamedTensorMap = {};
+    items.forEach(({ p, grad, buffers }, k) => {
+      inputs[`p${k}`] = p;
+      inputs[`grad${k}`] = grad;
+      if (momentum) inputs[`buf${k}`] = buffers.momentumBuffer;
+    });
+    const { lr, weightDecay, maximize, dampening, nesterov } = h;
+    const attrs: SgdFusedStepAttrs = { lr, weightDecay, maximize, momentum: h.momentum, dampening, nesterov, count: items.length };
+    const out = tf.engine().runKernel(SGD_FUSED_STEP, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+    if (momentum) items.forEach((item, k) => (item.buffers.momentumBuffer = out[items.length + k]));
+    return out.slice(0, items.length);
+  }
+
   protected update(p: tf.Variable, grad: tf.Tensor, h: SGDHyper, _step: number, buffers: Record<string, tf.Tensor>): tf.Tensor {
     if (h.momentum === 0 && sameFloat32(p, grad) && kernelReady(SGD_STEP)) {
       // one pass instead of three or four full-size ops, same bits (core/kernels.ts)
@@ -51,14 +74,6 @@ export class SGD extends Optimizer<SGDHyper> {
       return tf.engine().runKernel(SGD_STEP, { p, grad }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
     }
     const old = buffers.momentumBuffer;
-    if (h.momentum !== 0 && old !== undefined && sameFloat32(p, grad, old) && kernelReady(SGD_MOMENTUM_STEP)) {
-      // two passes instead of six to eight full-size ops (core/kernels.ts), the same operations in the same order
-      const { lr, weightDecay, maximize, momentum, dampening, nesterov } = h;
-      const attrs: SgdMomentumStepAttrs = { lr, weightDecay, maximize, momentum, dampening, nesterov };
-      const [next, b] = tf.engine().runKernel(SGD_MOMENTUM_STEP, { p, grad, buf: old }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
-      buffers.momentumBuffer = b;
-      return next;
-    }
     let g = l2Grad(p, grad, h.maximize, h.weightDecay, (x) => this.scalar(x));
     if (h.momentum !== 0) {
       const b =
@@ -75,6 +90,8 @@ export class SGD extends Optimizer<SGDHyper> {
 tf.serialization.registerClass(SGD);
 
 /** True when every tensor is float32 and of the first one's shape (what the one-pass kernels take). */
-function sameFloat32(first: tf.Tensor, ...rest: tf.Tensor[]): boolean {
-  return first.dtype === "float32" && rest.every((t) => t.dtype === "float32" && tf.util.arraysEqual(t.shape, first.shape));
+function sameFloat32(first: tf.Tensor, ...rest: Array<tf.Tensor | undefined>): boolean {
+  return (
+    first.dtype === "float32" && rest.every((t) => t !== undefined && t.dtype === "float32" && tf.util.arraysEqual(t.shape, first.shape))
+  );
 }

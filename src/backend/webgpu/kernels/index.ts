@@ -8,14 +8,13 @@ import {
   batchNormTrainGradConfig,
   offerKernel,
   RELU_GRAD,
-  SGD_MOMENTUM_STEP,
-  SGD_STEP,
+  SGD_FUSED_STEP,
 } from "../../../core/kernels";
 import { batchNormTrain, batchNormTrainGrad } from "./batchnorm_train";
 import { conv2dBackpropFilter } from "./conv2d_backprop_filter";
 import { conv2dBackpropInput } from "./conv2d_backprop_input";
 import { relu, reluGrad } from "./relu";
-import { sgdMomentumStep, sgdStep } from "./sgd";
+import { sgdFusedStep } from "./sgd";
 
 export interface WebgpuKernelOptions {
   /** Use tsdl's kernels (default true; TSDL_WEBGPU_KERNELS=stock makes it false). */
@@ -49,11 +48,9 @@ export function registerWebgpuKernels(): void {
   tf.registerKernel({ kernelName: BATCH_NORM_TRAIN, backendName: "webgpu", kernelFunc: batchNormTrain() });
   tf.registerKernel({ kernelName: BATCH_NORM_TRAIN_GRAD, backendName: "webgpu", kernelFunc: batchNormTrainGrad() });
   tf.registerKernel({ kernelName: RELU_GRAD, backendName: "webgpu", kernelFunc: reluGrad() });
-  tf.registerKernel({ kernelName: SGD_STEP, backendName: "webgpu", kernelFunc: sgdStep() });
-  tf.registerKernel({ kernelName: SGD_MOMENTUM_STEP, backendName: "webgpu", kernelFunc: sgdMomentumStep() });
+  tf.registerKernel({ kernelName: SGD_FUSED_STEP, backendName: "webgpu", kernelFunc: sgdFusedStep() });
   tf.registerGradient(batchNormTrainGradConfig);
   // nn's BatchNorm2d, backend/gradients.ts's Relu gradient and optim's SGD run these while webgpuKernelOptions.tsdl.
-  for (const name of [BATCH_NORM_TRAIN, RELU_GRAD, SGD_STEP, SGD_MOMENTUM_STEP])
-    offerKernel(name, "webgpu", () => webgpuKernelOptions.tsdl);
+  for (const name of [BATCH_NORM_TRAIN, RELU_GRAD, SGD_FUSED_STEP]) offerKernel(name, "webgpu", () => webgpuKernelOptions.tsdl);
   registered = true;
 }

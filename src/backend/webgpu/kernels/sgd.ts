@@ -1,128 +1,102 @@
-// optim's SGD (core/kernels.ts SGD_STEP, SGD_MOMENTUM_STEP) in one program per parameter: tfjs's ops take four (a Multiply and an Add for the weight decay, a Multiply and an Add for the step) or six to eight,
-// and a training step on webgpu is bound by its dispatches. The hyperparameters are uniforms: a schedule changing lr
-// every step compiles nothing. The code keeps the composed ops' roundings in their order (a GPU compiler may still
-// fuse a multiply and an add into one rounding).
+// optim's SGD over a whole parameter group (core/kernels.ts SGD_FUSED_STEP): one GPU program updates as many
+// parameters as the device binds storage buffers for (3 each, 5 with momentum), where tfjs's ops take four to eight
+// programs per parameter, and a training step on webgpu is bound by its dispatches. The hyperparameters are uniforms:
+// a schedule changing lr every step compiles nothing. The code keeps the composed ops' roundings in their order (a
+// GPU compiler may still fuse a multiply and an add into one rounding).
 import * as tf from "@tensorflow/tfjs";
-import { SGD_MOMENTUM_STEP, SGD_STEP, type SgdMomentumStepAttrs, type SgdStepAttrs } from "../../../core/kernels";
-import { Backend, i32, maxWorkgroups, program, runMultiOutput, TensorInfo } from "./program";
+import { SGD_FUSED_STEP, type SgdFusedStepAttrs } from "../../../core/kernels";
+import { Backend, i32, maxWorkgroups, runMultiOutput, TensorInfo } from "./program";
 
-export function sgdStep(): tf.KernelFunc {
+const MAX_PER_PROGRAM = 64;
+
+interface Param {
+  p: TensorInfo;
+  grad: TensorInfo;
+  buf?: TensorInfo;
+  size: number;
+}
+
+export function sgdFusedStep(): tf.KernelFunc {
   return (args) => {
-    const { p, grad } = args.inputs as { p: TensorInfo; grad: TensorInfo };
-    const { lr, weightDecay, maximize } = args.attrs as unknown as SgdStepAttrs;
+    const attrs = args.attrs as unknown as SgdFusedStepAttrs;
     const backend = args.backend as unknown as Backend;
-    const size = tf.util.sizeFromShape(p.shape);
-    if (p.dtype !== "float32" || grad.dtype !== "float32" || !tf.util.arraysEqual(p.shape, grad.shape) || size === 0) {
-      throw new Error(
-        `tsdl ${SGD_STEP}: takes non-empty float32 p and grad of one shape, got ${p.dtype} [${p.shape.join(", ")}] and ${grad.dtype} [${grad.shape.join(", ")}]`,
-      );
+    const momentum = attrs.momentum !== 0;
+    const params: Param[] = [];
+    for (let k = 0; k < attrs.count; k++) {
+      const [p, grad, buf] = ["p", "grad", "buf"].map((n) => args.inputs[`${n}${k}`] as TensorInfo | undefined);
+      const size = p ? tf.util.sizeFromShape(p.shape) : 0;
+      const ok = (t?: TensorInfo) => t !== undefined && t.dtype === "float32" && tf.util.arraysEqual(t.shape, p!.shape);
+      if (!ok(p) || !ok(grad) || (momentum && !ok(buf)) || size === 0) {
+        throw new Error(
+          `tsdl ${SGD_FUSED_STEP}: parameter ${k} needs non-empty float32 p${k}, grad${k}${momentum ? ` and buf${k}` : ""} of one shape, got ` +
+            [p, grad, buf].map((t) => (t ? `${t.dtype} [${t.shape.join(", ")}]` : "none")).join(", "),
+        );
+      }
+      params.push({ p: p!, grad: grad!, buf, size });
     }
-    const { gx, gy } = grid(size, backend, SGD_STEP);
-    const prog = elementwise(
-      "tsdlSgdStep",
-      ["p", "grad"],
-      p.shape,
-      size,
-      gx,
-      gy,
-      "negLr : f32, wd : f32,",
-      `
-    let g = ${decayedGrad(maximize, weightDecay)};
-    result[i] = p[i] + g * uniforms.negLr;`,
-    );
-    return backend.runWebGPUProgram(prog, [p, grad], "float32", f32Uniforms(-lr, weightDecay));
+    // Storage buffers per parameter: p, grad, p' (and buf, b'); the device's limit decides how many share a program.
+    const perParam = momentum ? 5 : 3;
+    // (at most MAX_PER_PROGRAM: one switch case each, and every binding within maxBindingsPerBindGroup)
+    const { maxStorageBuffersPerShaderStage: storage, maxBindingsPerBindGroup: bindings } = backend.device.limits;
+    const perProgram = Math.max(1, Math.min(MAX_PER_PROGRAM, Math.floor(storage / perParam), Math.floor((bindings - 1) / perParam)));
+    // Similar sizes together: a program's workgroups cover its largest parameter.
+    const order = params.map((_, k) => k).sort((a, b) => params[b].size - params[a].size);
+    const next: TensorInfo[] = new Array(params.length);
+    const bufs: TensorInfo[] = new Array(params.length);
+    for (let c = 0; c < order.length; c += perProgram) {
+      const chunk = order.slice(c, c + perProgram);
+      const outs = runMultiOutput(
+        backend,
+        chunkProgram(
+          chunk.map((k) => params[k].size),
+          attrs,
+          backend,
+        ),
+        chunk.flatMap((k) => (momentum ? [params[k].p, params[k].grad, params[k].buf!] : [params[k].p, params[k].grad])),
+        chunk.flatMap((k) => (momentum ? [params[k].p.shape, params[k].p.shape] : [params[k].p.shape])),
+        [-attrs.lr, attrs.weightDecay, attrs.momentum, 1 - attrs.dampening],
+      );
+      chunk.forEach((k, j) => {
+        next[k] = outs[momentum ? 2 * j : j];
+        if (momentum) bufs[k] = outs[2 * j + 1];
+      });
+    }
+    return momentum ? [...next, ...bufs] : next;
   };
 }
 
-/** SGD_MOMENTUM_STEP in one program writing p' and b' (tfjs's ops take six to eight). */
-export function sgdMomentumStep(): tf.KernelFunc {
-  return (args) => {
-    const { p, grad, buf } = args.inputs as { p: TensorInfo; grad: TensorInfo; buf: TensorInfo };
-    const { lr, weightDecay, maximize, momentum, dampening, nesterov } = args.attrs as unknown as SgdMomentumStepAttrs;
-    const backend = args.backend as unknown as Backend;
-    const size = tf.util.sizeFromShape(p.shape);
-    if (![grad, buf].every((t) => t.dtype === "float32" && tf.util.arraysEqual(t.shape, p.shape)) || p.dtype !== "float32" || size === 0) {
-      throw new Error(
-        `tsdl ${SGD_MOMENTUM_STEP}: takes non-empty float32 p, grad and buf of one shape, got ${[p, grad, buf].map((t) => `${t.dtype} [${t.shape.join(", ")}]`).join(", ")}`,
-      );
-    }
-    const { gx, gy } = grid(size, backend, SGD_MOMENTUM_STEP);
-    // b' = b·momentum + g·(1 − dampening) (the product skipped when dampening is 0, as optim skips it), then
-    // p' = p + (nesterov ? g + b'·momentum : b')·(−lr)
-    const [next, b] = runMultiOutput(
-      backend,
-      {
-        name: "tsdlSgdMomentumStep",
-        outputs: ["pOut", "bOut"],
-        inputs: ["p", "grad", "buf"],
-        uniforms: ["negLr", "wd", "momentum", "keep"],
-        dispatch: [gx, gy, 1],
-        workgroupSize: [256, 1, 1],
-        code: `
-fn main() {
-  let i = (i32(workgroupId.y) * ${i32(gx)} + i32(workgroupId.x)) * 256 + i32(localId.x);
-  if (i < ${i32(size)}) {
-    let g = ${decayedGrad(maximize, weightDecay)};
-    let b = buf[i] * uniforms.momentum + ${dampening !== 0 ? "g * uniforms.keep" : "g"};
-    bOut[i] = b;
-    pOut[i] = p[i] + (${nesterov ? "g + b * uniforms.momentum" : "b"}) * uniforms.negLr;
-  }
-}
-`,
-      },
-      [p, grad, buf],
-      [p.shape, p.shape],
-      [-lr, weightDecay, momentum, 1 - dampening],
-    );
-    return [next, b];
-  };
-}
-
-/** Values of f32 uniform fields, one entry each: tfjs aligns an entry of n values as a vecN, not as n f32 fields. */
-function f32Uniforms(...values: number[]): Array<{ type: string; data: number[] }> {
-  return values.map((v) => ({ type: "float32", data: [v] }));
-}
-
-/** ±grad[i] + p[i]·wd: the coupled weight decay, skipped when it is 0 (as optim's l2Grad skips it). */
-function decayedGrad(maximize: boolean, weightDecay: number): string {
-  const g = maximize ? "-grad[i]" : "grad[i]";
-  return weightDecay !== 0 ? `${g} + p[i] * uniforms.wd` : g;
-}
-
-/** Workgroups of 256 threads for `size` values: x up to the device's limit, then rows of them. */
-function grid(size: number, backend: Backend, name: string): { gx: number; gy: number } {
-  const groups = Math.ceil(size / 256);
+/** The program for parameters of `sizes`: parameter j is workgroupId.z = j (bindings p_j, grad_j, buf_j, out_j, bOut_j). */
+function chunkProgram(sizes: number[], a: SgdFusedStepAttrs, backend: Backend) {
+  const momentum = a.momentum !== 0;
+  const groups = Math.ceil(Math.max(...sizes) / 256);
   const gx = Math.min(groups, maxWorkgroups(backend));
   const gy = Math.ceil(groups / gx);
-  if (gy > maxWorkgroups(backend)) throw new Error(`tsdl ${name}: ${size} values is more than one dispatch takes`);
-  return { gx, gy };
-}
-
-/** A program computing `body` (which writes result[i]) for each i < size. */
-function elementwise(
-  name: string,
-  inputs: string[],
-  shape: number[],
-  size: number,
-  gx: number,
-  gy: number,
-  uniforms: string,
-  body: string,
-) {
-  return program({
-    variableNames: inputs,
-    outputShape: shape,
-    name,
-    dispatch: [gx, gy, 1],
-    workgroupSize: [256, 1, 1],
-    uniforms,
+  if (gy > maxWorkgroups(backend)) throw new Error(`tsdl ${SGD_FUSED_STEP}: ${Math.max(...sizes)} values is more than one dispatch takes`);
+  const body = (j: number) => {
+    // g = ±grad + p·wd (the decay skipped when 0, as optim's l2Grad skips it)
+    const g = `${a.maximize ? "-" : ""}grad${j}[i]${a.weightDecay !== 0 ? ` + p${j}[i] * uniforms.wd` : ""}`;
+    if (!momentum) return `let g = ${g};\n      out${j}[i] = p${j}[i] + g * uniforms.negLr;`;
+    // b' = b·momentum + g·(1 − dampening) (the product skipped when dampening is 0), p' = p + (nesterov ? g + b'·momentum : b')·(−lr)
+    return `let g = ${g};
+      let b = buf${j}[i] * uniforms.momentum + ${a.dampening !== 0 ? "g * uniforms.keep" : "g"};
+      bOut${j}[i] = b;
+      out${j}[i] = p${j}[i] + (${a.nesterov ? "g + b * uniforms.momentum" : "b"}) * uniforms.negLr;`;
+  };
+  return {
+    name: "tsdlSgdFusedStep",
+    outputs: sizes.flatMap((_, j) => (momentum ? [`out${j}`, `bOut${j}`] : [`out${j}`])),
+    inputs: sizes.flatMap((_, j) => (momentum ? [`p${j}`, `grad${j}`, `buf${j}`] : [`p${j}`, `grad${j}`])),
+    uniforms: ["negLr", "wd", "momentum", "keep"],
+    dispatch: [gx, gy, sizes.length] as [number, number, number],
+    workgroupSize: [256, 1, 1] as [number, number, number],
     code: `
 fn main() {
-  _ = uniforms.NAN;
   let i = (i32(workgroupId.y) * ${i32(gx)} + i32(workgroupId.x)) * 256 + i32(localId.x);
-  if (i < ${i32(size)}) {${body}
+  switch (i32(workgroupId.z)) {
+${sizes.map((n, j) => `    case ${j}: {\n      if (i >= ${i32(n)}) { return; }\n      ${body(j)}\n    }`).join("\n")}
+    default: {}
   }
 }
 `,
-  });
+  };
 }
