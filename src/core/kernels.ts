@@ -72,6 +72,38 @@ export interface SgdFusedStepAttrs extends SgdStepAttrs {
  */
 export const RELU_GRAD = "TsdlReluGrad";
 
+/**
+ * torch.nn.CrossEntropyLoss's common case (class indices, no weight, no label smoothing, mean) in one kernel: inputs
+ * logits [N, C] float32 and target [N] int32; attr ignoreIndex. Outputs the loss, the mean over the samples whose
+ * target is not ignoreIndex of −logp[target] with logp = (x − max) − log Σ exp(x − max) (tfjs's logSoftmax), NaN
+ * when every sample is ignored (as PyTorch) or when a target is outside [0, C) and not ignoreIndex (PyTorch raises;
+ * labels on a GPU cannot be read first); and stats [2N + 1] for the gradient: each row's max, each row's
+ * log Σ exp(x − max), the number of samples counted. Differentiable with respect to logits (CROSS_ENTROPY_GRAD).
+ */
+export const CROSS_ENTROPY = "TsdlCrossEntropy";
+
+/** CROSS_ENTROPY's gradient: inputs logits, target, stats, dy; output (softmax − onehot(target))·counted/n·dy. */
+export const CROSS_ENTROPY_GRAD = "TsdlCrossEntropyGrad";
+
+export interface CrossEntropyAttrs {
+  ignoreIndex: number;
+}
+
+/** CROSS_ENTROPY's gradient, through the active backend's CROSS_ENTROPY_GRAD kernel. */
+export const crossEntropyGradConfig: tf.GradConfig = {
+  kernelName: CROSS_ENTROPY,
+  inputsToSave: ["logits", "target"],
+  outputsToSave: [false, true],
+  gradFunc: (dys, saved, attrs) => {
+    const [dy] = dys as tf.Tensor[];
+    const [logits, target, stats] = saved;
+    return {
+      logits: () =>
+        tf.engine().runKernel(CROSS_ENTROPY_GRAD, { logits, target, stats, dy }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor,
+    };
+  },
+};
+
 /** BATCH_NORM_TRAIN's gradient, through the active backend's BATCH_NORM_TRAIN_GRAD kernel. */
 export const batchNormTrainGradConfig: tf.GradConfig = {
   kernelName: BATCH_NORM_TRAIN,

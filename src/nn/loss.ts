@@ -3,6 +3,7 @@
 import * as util from "util";
 import * as tf from "@tensorflow/tfjs";
 import { hostValues } from "../backend";
+import { CROSS_ENTROPY, kernelReady, type CrossEntropyAttrs } from "../core/kernels";
 
 /** How per-sample losses are combined, as torch's `reduction`. */
 export type Reduction = "mean" | "sum" | "none";
@@ -222,6 +223,15 @@ function classLoss(who: string, input: tf.Tensor, target: tf.Tensor, o: ClassLos
         );
       }
     }
+  }
+  const plain = !probs && !o.logProbs && !o.weight && o.labelSmoothing === 0 && o.reduction === "mean";
+  if (plain && n > 0 && c > 0 && kernelReady(CROSS_ENTROPY)) {
+    // One kernel each way (core/kernels.ts), which also makes the loss NaN for labels out of range.
+    const attrs: CrossEntropyAttrs = { ignoreIndex: o.ignoreIndex };
+    return tf.tidy(() => {
+      const logits = tf.cast(input, "float32");
+      return (tf.engine().runKernel(CROSS_ENTROPY, { logits, target }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[])[0];
+    });
   }
   const loss = tf.tidy(() => {
     const logp = o.logProbs ? tf.cast(input, "float32") : tf.logSoftmax(tf.cast(input, "float32"), -1);

@@ -6,12 +6,16 @@ import {
   BATCH_NORM_TRAIN,
   BATCH_NORM_TRAIN_GRAD,
   batchNormTrainGradConfig,
+  CROSS_ENTROPY,
+  CROSS_ENTROPY_GRAD,
+  crossEntropyGradConfig,
   offerKernel,
   RELU_GRAD,
   SGD_FUSED_STEP,
 } from "../../../core/kernels";
 import { batchNormTrain, batchNormTrainGrad } from "./batchnorm_train";
 import { conv2dBackpropFilter } from "./conv2d_backprop_filter";
+import { crossEntropy, crossEntropyGrad } from "./cross_entropy";
 import { conv2dBackpropInput } from "./conv2d_backprop_input";
 import { relu, reluGrad } from "./relu";
 import { sgdFusedStep } from "./sgd";
@@ -49,8 +53,13 @@ export function registerWebgpuKernels(): void {
   tf.registerKernel({ kernelName: BATCH_NORM_TRAIN_GRAD, backendName: "webgpu", kernelFunc: batchNormTrainGrad() });
   tf.registerKernel({ kernelName: RELU_GRAD, backendName: "webgpu", kernelFunc: reluGrad() });
   tf.registerKernel({ kernelName: SGD_FUSED_STEP, backendName: "webgpu", kernelFunc: sgdFusedStep() });
+  tf.registerKernel({ kernelName: CROSS_ENTROPY, backendName: "webgpu", kernelFunc: crossEntropy() });
+  tf.registerKernel({ kernelName: CROSS_ENTROPY_GRAD, backendName: "webgpu", kernelFunc: crossEntropyGrad() });
   tf.registerGradient(batchNormTrainGradConfig);
-  // nn's BatchNorm2d, backend/gradients.ts's Relu gradient and optim's SGD run these while webgpuKernelOptions.tsdl.
-  for (const name of [BATCH_NORM_TRAIN, RELU_GRAD, SGD_FUSED_STEP]) offerKernel(name, "webgpu", () => webgpuKernelOptions.tsdl);
+  tf.registerGradient(crossEntropyGradConfig);
+  // nn's BatchNorm2d and CrossEntropyLoss, backend/gradients.ts's Relu gradient and optim's SGD run these while
+  // webgpuKernelOptions.tsdl.
+  for (const name of [BATCH_NORM_TRAIN, CROSS_ENTROPY, RELU_GRAD, SGD_FUSED_STEP])
+    offerKernel(name, "webgpu", () => webgpuKernelOptions.tsdl);
   registered = true;
 }

@@ -78,6 +78,8 @@ export interface MultiOutputProgram {
   outputs: string[];
   /** Input arrays (f32), in the order of the inputs given to runMultiOutput. */
   inputs: string[];
+  /** Inputs that are int32 tensors, read as array<i32>. */
+  int32Inputs?: string[];
   /** f32 uniform fields, read as uniforms.<name>; their values are runMultiOutput's last argument. */
   uniforms?: string[];
   dispatch: [number, number, number];
@@ -107,7 +109,7 @@ interface Recorder {
   getQueryTime(): Promise<number>;
 }
 
-/** Runs `p` on float32 `inputs`; returns new float32 tensors of `outputShapes`. */
+/** Runs `p` on `inputs` (float32, or int32 where p says); returns new float32 tensors of `outputShapes`. */
 export function runMultiOutput(
   backend: Backend,
   p: MultiOutputProgram,
@@ -131,8 +133,11 @@ export function runMultiOutput(
   }
   const outputs = outputShapes.map((shape) => backend.makeTensorInfo(shape, "float32"));
   const tensors = [...outputs, ...inputs];
+  tensors.forEach((t, i) => {
+    const want = i >= outputs.length && p.int32Inputs?.includes(p.inputs[i - outputs.length]) ? "int32" : "float32";
+    if (t.dtype !== want) throw new Error(`tsdl ${p.name}: binding ${i} takes ${want}, got ${t.dtype} [${t.shape.join(", ")}]`);
+  });
   for (const t of tensors) {
-    if (t.dtype !== "float32") throw new Error(`tsdl ${p.name}: float32 tensors only, got ${t.dtype} [${t.shape.join(", ")}]`);
     r.uploadToGPU(t.dataId);
     r.commandQueueOwnedIds.add(t.dataId);
   }
@@ -172,7 +177,7 @@ function multiOutputSource(p: MultiOutputProgram): string {
   return `
 fn isnan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
 ${p.outputs.map((name, i) => `@group(0) @binding(${i}) var<storage, read_write> ${name}: array<f32>;`).join("\n")}
-${p.inputs.map((name, i) => `@group(0) @binding(${n + i}) var<storage, read> ${name}: array<f32>;`).join("\n")}
+${p.inputs.map((name, i) => `@group(0) @binding(${n + i}) var<storage, read> ${name}: array<${p.int32Inputs?.includes(name) ? "i32" : "f32"}>;`).join("\n")}
 struct Uniforms { ${fields.map((f) => `${f}: f32,`).join(" ")} };
 @group(0) @binding(${n + p.inputs.length}) var<uniform> uniforms: Uniforms;
 var<private> localId: vec3<u32>;
