@@ -73,6 +73,25 @@ export interface SgdFusedStepAttrs extends SgdStepAttrs {
 export const RELU_GRAD = "TsdlReluGrad";
 
 /**
+ * relu(a + b) of float32 a and b of one shape (a residual block's tail), NaN kept as tfjs's Relu keeps it.
+ * Differentiable: both inputs get dy·step(y), step as RELU_GRAD's (y > 0 exactly where a + b > 0, NaN where it is).
+ */
+export const ADD_RELU = "TsdlAddRelu";
+
+/** ADD_RELU's gradient: RELU_GRAD of the output where the backend has it, tfjs's dy·step(y) elsewhere. */
+export const addReluGradConfig: tf.GradConfig = {
+  kernelName: ADD_RELU,
+  outputsToSave: [true],
+  gradFunc: (dy, saved) => {
+    const [y] = saved;
+    const d = dy as tf.Tensor;
+    // once for both inputs (b gets its own tensor: tfjs accumulates and disposes each input's gradient)
+    const g = kernelReady(RELU_GRAD) ? (tf.engine().runKernel(RELU_GRAD, { dy: d, x: y }) as tf.Tensor) : tf.mul(d, tf.step(y));
+    return { a: () => g, b: () => tf.clone(g) };
+  },
+};
+
+/**
  * torch.nn.CrossEntropyLoss's common case (class indices, no weight, no label smoothing, mean) in one kernel: inputs
  * logits [N, C] float32 and target [N] int32; attr ignoreIndex. Outputs the loss, the mean over the samples whose
  * target is not ignoreIndex of −logp[target] with logp = (x − max) − log Σ exp(x − max) (tfjs's logSoftmax), NaN

@@ -1,5 +1,7 @@
-// Small layers the course models need: PyTorch's default initialisation, a shape printer and an input check.
+// Small layers the course models need: PyTorch's default initialisation, a shape printer, an input check and a
+// residual block's tail.
 import * as tf from "@tensorflow/tfjs";
+import { ADD_RELU, kernelReady } from "../core/kernels";
 
 /** What tf.initializers.* return. */
 export type Initializer = ReturnType<typeof tf.initializers.zeros>;
@@ -63,3 +65,33 @@ export class PrintShape extends PassThrough {
   }
 }
 tf.serialization.registerClass(PrintShape);
+
+/**
+ * relu(a + b), a residual block's tail (PyTorch's `F.relu(x + out)`): one kernel each way where the backend has
+ * ADD_RELU (webgpu), tf.add and tf.relu elsewhere.
+ */
+export class AddReLU extends tf.layers.Layer {
+  static className = "TsdlAddReLU";
+  constructor(args: { name?: string } = {}) {
+    super({ name: args.name } as LayerArgs);
+  }
+  override computeOutputShape(s: tf.Shape | tf.Shape[]): tf.Shape | tf.Shape[] {
+    const shapes = s as tf.Shape[];
+    if (
+      shapes.length !== 2 ||
+      shapes[0].length !== shapes[1].length ||
+      shapes[0].some((d, i) => d !== null && shapes[1][i] !== null && d !== shapes[1][i])
+    ) {
+      throw new Error(`AddReLU ${this.name}: expects two inputs of one shape, got ${JSON.stringify(s)}`);
+    }
+    return shapes[0];
+  }
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const [a, b] = inputs as tf.Tensor[];
+    if (a.dtype === "float32" && b.dtype === "float32" && tf.util.arraysEqual(a.shape, b.shape) && kernelReady(ADD_RELU)) {
+      return tf.engine().runKernel(ADD_RELU, { a, b }) as tf.Tensor;
+    }
+    return tf.tidy(() => tf.relu(tf.add(a, b)));
+  }
+}
+tf.serialization.registerClass(AddReLU);

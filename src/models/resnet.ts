@@ -1,7 +1,7 @@
 // The course's ResNet (chapter4_CNN/utils.py `resnet`), built with tfjs layers over NHWC images.
 import * as tf from "@tensorflow/tfjs";
 import { BatchNorm2d } from "../nn/batchnorm";
-import { PassThrough, PrintShape, SeedSequence, torchDefaultInit } from "./layers";
+import { AddReLU, PassThrough, PrintShape, SeedSequence, torchDefaultInit } from "./layers";
 
 export interface ResNetOptions {
   /** Print `block N output: [N, H, W, C]` on every forward pass, as the course's `resnet(3, 10, True)`. */
@@ -182,10 +182,6 @@ function noInputGradient(layer: tf.layers.Layer): tf.layers.Layer {
   return layer;
 }
 
-function relu(x: tf.SymbolicTensor, name: string): tf.SymbolicTensor {
-  return apply(tf.layers.reLU({ name }), x);
-}
-
 /**
  * The course's residual_block(inChannels, outChannels, sameShape) applied to `x` (NHWC):
  *
@@ -214,8 +210,7 @@ export function residualBlock(
   const shortcut = sameShape
     ? x
     : conv(x, { cin: inChannels, cout: outChannels, k: 1, stride, pad: 0, bias: true, name: `${n}.conv3`, seeds });
-  const sum = tf.layers.add({ name: `${n}.add` }).apply([shortcut, out]) as tf.SymbolicTensor;
-  return relu(sum, `${n}.relu`);
+  return new AddReLU({ name: `${n}.relu` }).apply([shortcut, out]) as tf.SymbolicTensor; // relu(shortcut + out)
 }
 
 /**

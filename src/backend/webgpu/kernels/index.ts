@@ -3,6 +3,8 @@
 // so a benchmark can compare both in one process.
 import * as tf from "@tensorflow/tfjs";
 import {
+  ADD_RELU,
+  addReluGradConfig,
   BATCH_NORM_TRAIN,
   BATCH_NORM_TRAIN_GRAD,
   batchNormTrainGradConfig,
@@ -17,7 +19,7 @@ import { batchNormTrain, batchNormTrainGrad } from "./batchnorm_train";
 import { conv2dBackpropFilter } from "./conv2d_backprop_filter";
 import { crossEntropy, crossEntropyGrad } from "./cross_entropy";
 import { conv2dBackpropInput } from "./conv2d_backprop_input";
-import { relu, reluGrad } from "./relu";
+import { addRelu, relu, reluGrad } from "./relu";
 import { sgdFusedStep } from "./sgd";
 
 export interface WebgpuKernelOptions {
@@ -57,9 +59,11 @@ export function registerWebgpuKernels(): void {
   tf.registerKernel({ kernelName: CROSS_ENTROPY_GRAD, backendName: "webgpu", kernelFunc: crossEntropyGrad() });
   tf.registerGradient(batchNormTrainGradConfig);
   tf.registerGradient(crossEntropyGradConfig);
-  // nn's BatchNorm2d and CrossEntropyLoss, backend/gradients.ts's Relu gradient and optim's SGD run these while
-  // webgpuKernelOptions.tsdl.
-  for (const name of [BATCH_NORM_TRAIN, CROSS_ENTROPY, RELU_GRAD, SGD_FUSED_STEP])
+  tf.registerKernel({ kernelName: ADD_RELU, backendName: "webgpu", kernelFunc: addRelu() });
+  tf.registerGradient(addReluGradConfig);
+  // nn's BatchNorm2d and CrossEntropyLoss, models' AddReLU, backend/gradients.ts's Relu gradient and optim's SGD run
+  // these while webgpuKernelOptions.tsdl.
+  for (const name of [ADD_RELU, BATCH_NORM_TRAIN, CROSS_ENTROPY, RELU_GRAD, SGD_FUSED_STEP])
     offerKernel(name, "webgpu", () => webgpuKernelOptions.tsdl);
   registered = true;
 }
