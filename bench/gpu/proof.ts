@@ -15,6 +15,7 @@ import * as path from "path";
 import { backend, data, models, nn, optim, tf, train } from "tsdl";
 import { webgpuKernelOptions } from "tsdl/dist/backend/webgpu";
 import golden from "../../test/fixtures/train_resnet.json";
+import { countDispatches } from "../../test/helpers/dispatches";
 import { pattern } from "../../test/helpers/torchPattern";
 import { gpuIdle, profileTable, recordKernels, replayKernels, type KernelCall } from "./profile";
 
@@ -297,6 +298,18 @@ async function profile(): Promise<void> {
   say(
     `PROFILE one step (batch ${PROFILE_BATCH}, ${HW} px): ${calls.length} kernel calls, ${((performance.now() - t) / 1000).toFixed(2)} s recorded`,
   );
+  // What one step dispatches (a step on a GPU is bound by it): tsdl's kernels, then tfjs's own.
+  for (const tsdlKernels of [true, false]) {
+    webgpuKernelOptions.tsdl = tsdlKernels;
+    await train(net, [b], null, 1, opt, new nn.CrossEntropyLoss(), quiet); // compiles
+    const d = await countDispatches(async () => {
+      await train(net, [b], null, 1, opt, new nn.CrossEntropyLoss(), quiet);
+      await gpuIdle();
+    });
+    say(
+      `PROFILE one step with ${tsdlKernels ? "tsdl" : "tfjs"}'s kernels: ${d.programs} GPU programs, ${d.kernels} kernel calls, ${d.uploads} uploads`,
+    );
+  }
   const budget = (PROFILE_BUDGET_S * 1000) / 2;
   webgpuKernelOptions.tsdl = true;
   const tsdl = await replayKernels(calls, { budgetMs: budget });
