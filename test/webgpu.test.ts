@@ -663,7 +663,22 @@ describe("webgpu optimizer and ReLU kernels (one program where tfjs's ops take t
       assert.ok(Math.abs(got.loss - want.loss) <= 1e-5 * Math.abs(want.loss), `n ${k.n}, c ${k.c}: loss ${got.loss} vs ${want.loss}`);
       assert.ok(relErr(got.grad, want.grad) <= 1e-5, `n ${k.n}, c ${k.c}: gradient ${relErr(got.grad, want.grad)}`);
     }
+    // Non-finite logits, found from the bits (a shader compiler may assume no NaN): NaN or +Inf in a counted row
+    // makes the loss NaN; in an ignored row it does not count (as PyTorch, which skips ignored rows).
     await backend.init("webgpu", { verbose: false });
+    const ce3 = new nn.CrossEntropyLoss();
+    const lossOf = async (values: number[], labels: number[]) => {
+      const [x, y] = [tf.tensor2d(values, [labels.length, 3]), tf.tensor1d(labels, "int32")];
+      const l = ce3(x, y);
+      const v = (await l.data())[0];
+      tf.dispose([x, y, l]);
+      return v;
+    };
+    for (const bad of [NaN, Infinity]) {
+      assert.ok(Number.isNaN(await lossOf([0.5, bad, 1, 2, 0, 1], [0, 2])), `a ${bad} logit in a counted row`);
+      const skipped = await lossOf([0.5, bad, 1, 2, 0, 1], [-100, 2]);
+      assert.equal(skipped, await lossOf([0, 0, 0, 2, 0, 1], [-100, 2]), `a ${bad} logit in an ignored row`);
+    }
     const x = tf.tensor2d(randn(64 * 10, 3), [64, 10]);
     const y = tf.tensor1d(
       Array.from({ length: 64 }, (_, i) => i % 10),
@@ -736,7 +751,8 @@ describe("webgpu optimizer and ReLU kernels (one program where tfjs's ops take t
       // 3 storage buffers per parameter (p, grad, p'), 5 with momentum (and buf, b')
       const storage = (tf.backend() as unknown as { device: GPUDevice }).device.limits.maxStorageBuffersPerShaderStage;
       const n = Math.ceil(shapes.length / Math.floor(storage / (o.momentum ? 5 : 3)));
-      assert.ok(n < shapes.length, `${n} programs for ${shapes.length} parameters`);
+      // (a device binding only WebGPU's minimum of 8 storage buffers fits one parameter with momentum per program)
+      if (storage >= 10) assert.ok(n < shapes.length, `${n} programs for ${shapes.length} parameters`);
       assert.deepEqual(got.programs.slice(1), [n, n, n], `${JSON.stringify(o)}: programs per step ${got.programs}`);
       assert.deepEqual(got.compiled.slice(2), [0, 0], `${JSON.stringify(o)}: pipelines compiled by steps with a new lr ${got.compiled}`);
     }

@@ -38,7 +38,8 @@ export interface BatchNormTrainAttrs {
 /**
  * One step of plain SGD (torch.optim.SGD without momentum) on float32 p and grad of one shape, in one pass:
  * p + (g + p·weightDecay)·(−lr) with g = maximize ? −grad : grad, each operation rounded to float32 as the
- * composed tfjs ops round it (the same bits). Attrs lr, weightDecay, maximize.
+ * composed tfjs ops round it (the same bits; a GPU compiler may still contract a multiply and an add into one
+ * rounding). Attrs lr, weightDecay, maximize.
  */
 export const SGD_STEP = "TsdlSgdStep";
 
@@ -54,7 +55,7 @@ export interface SgdStepAttrs {
  * the first step); attrs those of SGD_STEP and momentum, dampening, nesterov, count. Per parameter, with
  * g = ±grad + p·weightDecay (as SGD_STEP): b' = b·momentum + g·(1 − dampening) (g itself when dampening is 0) and
  * p' = p + (nesterov ? g + b'·momentum : b')·(−lr), or p' = p + g·(−lr) without momentum, each operation rounded to
- * float32 as the composed tfjs ops round it. Outputs p'0 … p'{count−1}, then b'0 … b'{count−1} with momentum.
+ * float32 as the composed tfjs ops round it (up to a GPU compiler's multiply-add contraction). Outputs p'0 … p'{count−1}, then b'0 … b'{count−1} with momentum.
  */
 export const SGD_FUSED_STEP = "TsdlSgdFusedStep";
 
@@ -95,7 +96,8 @@ export const addReluGradConfig: tf.GradConfig = {
  * torch.nn.CrossEntropyLoss's common case (class indices, no weight, no label smoothing, mean) in one kernel: inputs
  * logits [N, C] float32 and target [N] int32; attr ignoreIndex. Outputs the loss, the mean over the samples whose
  * target is not ignoreIndex of −logp[target] with logp = (x − max) − log Σ exp(x − max) (tfjs's logSoftmax), NaN
- * when every sample is ignored (as PyTorch) or when a target is outside [0, C) and not ignoreIndex (PyTorch raises;
+ * when every sample is ignored (as PyTorch), when a counted sample has a NaN or +Inf logit (found from the bits:
+ * shader compilers may assume no NaN) or when a target is outside [0, C) and not ignoreIndex (PyTorch raises;
  * labels on a GPU cannot be read first); and stats [2N + 1] for the gradient: each row's max, each row's
  * log Σ exp(x − max), the number of samples counted. Differentiable with respect to logits (CROSS_ENTROPY_GRAD).
  */

@@ -225,7 +225,8 @@ function classLoss(who: string, input: tf.Tensor, target: tf.Tensor, o: ClassLos
     }
   }
   const plain = !probs && !o.logProbs && !o.weight && o.labelSmoothing === 0 && o.reduction === "mean";
-  if (plain && n > 0 && c > 0 && kernelReady(CROSS_ENTROPY)) {
+  const int32 = o.ignoreIndex >= -(2 ** 31) && o.ignoreIndex < 2 ** 31; // (int32 labels never equal another)
+  if (plain && int32 && n > 0 && c > 0 && kernelReady(CROSS_ENTROPY)) {
     // One kernel each way (core/kernels.ts), which also makes the loss NaN for labels out of range.
     const attrs: CrossEntropyAttrs = { ignoreIndex: o.ignoreIndex };
     return tf.tidy(() => {

@@ -51,7 +51,8 @@ export class SGD extends Optimizer<SGDHyper> {
    */
   protected override updateMany(items: UpdateItem[], h: SGDHyper): tf.Tensor[] | undefined {
     const momentum = h.momentum !== 0;
-    if (!kernelReady(SGD_FUSED_STEP)) return undefined;
+    // (an empty parameter has nothing to update: one by one, as tfjs's ops handle it)
+    if (!kernelReady(SGD_FUSED_STEP) || items.some(({ p }) => p.size === 0)) return undefined;
     if (!items.every(({ p, grad, buffers }) => (momentum ? sameFloat32(p, grad, buffers.momentumBuffer) : sameFloat32(p, grad))))
       return undefined;
     const inputs: tf.NamedTensorMap = {};

@@ -10,7 +10,7 @@ export interface Dispatches {
   programs: number;
   /** Tensors uploaded from data on the CPU. */
   uploads: number;
-  /** Programs per name (the part of tfjs's shader key before its first "_", e.g. "tsdlSgdStep", "binary"). */
+  /** Programs per name (the part of tfjs's shader key before its first "_", e.g. "tsdlSgdFusedStep", "binary"). */
   byProgram: Map<string, number>;
 }
 

@@ -1,4 +1,4 @@
-// Batch norm in training mode (core/kernels.ts BATCH_NORM_TRAIN) and its gradient in four programs each way.
+// Batch norm in training mode (core/kernels.ts BATCH_NORM_TRAIN) and its gradient in three programs each way.
 // tfjs composes it from moments and batchNorm: about 14 programs forward and 30 backward per layer, and on webgpu
 // each program costs the CPU more than the GPU spends on it (a training step is bound by the dispatches).
 //
@@ -232,7 +232,7 @@ fn main() {${chunkHead(p)}
             also: running.length ? "varOut[c] = runningVar[c] * uniforms.keep + (v * uniforms.factor) * uniforms.momentum;" : undefined,
           },
         ],
-        // uniforms, not constants: the factor changes with the batch size (a last, smaller batch compiles nothing)
+        // (the sizes are in the code; these are the per-call values)
         running.length ? ["keep", "momentum", "factor"] : undefined,
       ),
       [partial, ...running],

@@ -45,6 +45,11 @@ export function crossEntropy(): tf.KernelFunc {
 var<workgroup> sums: array<f32, ${THREADS}>;
 var<workgroup> counts: array<f32, ${THREADS}>;
 var<workgroup> bad: array<u32, ${THREADS}>;
+// NaN or +Inf from the bits: a shader compiler may assume neither occurs in arithmetic (max(x, NaN) may be x)
+fn nanOrPlusInf(v: f32) -> bool {
+  let b = bitcast<u32>(v);
+  return (b & 0x7fffffffu) > 0x7f800000u || b == 0x7f800000u;
+}
 fn main() {
   let t = i32(localId.x);
   var s = 0.0;
@@ -64,6 +69,9 @@ fn main() {
       if (y < 0 || y >= ${i32(C)}) {
         wrong = 1u;
       } else {
+        for (var j = 0; j < ${i32(C)}; j++) {
+          if (nanOrPlusInf(logits[row + j])) { wrong = 1u; }
+        }
         s += -((logits[row + y] - m) - ls);
         n += 1.0;
       }
@@ -82,7 +90,7 @@ fn main() {
   }
   if (t == 0) {
     stats[${i32(2 * N)}] = counts[0];
-    loss[0] = select(sums[0] / counts[0], uniforms.nan, bad[0] != 0u);
+    loss[0] = select(sums[0] / counts[0], uniforms.nan, bad[0] != 0u || counts[0] == 0.0); // 0/0: every sample ignored
   }
 }
 `,
