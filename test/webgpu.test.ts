@@ -696,6 +696,22 @@ describe("webgpu optimizer and ReLU kernels (one program where tfjs's ops take t
     tf.dispose([x, y]);
   });
 
+  it("SGD with an empty parameter in the group steps the others as the cpu backend does (one by one)", async () => {
+    const run = async () => {
+      const vars = [tf.variable(tf.zeros([0, 4])), tf.variable(tf.tensor1d([1, 2, 3]))];
+      const opt = new optim.SGD(vars, { lr: 0.5, momentum: 0.9 });
+      for (let k = 0; k < 2; k++) tf.tidy(() => opt.step(new Map(vars.map((v) => [v, tf.onesLike(v)]))));
+      const out = Array.from(await vars[1].data());
+      tf.dispose(vars);
+      opt.dispose();
+      return out;
+    };
+    await backend.init("cpu", { verbose: false });
+    const want = await run();
+    await backend.init("webgpu", { verbose: false });
+    close(await run(), want, 1e-6, "the non-empty parameter after two steps");
+  });
+
   it("SGD's step is one program per few parameters (as many as the device binds), the cpu backend's values for every option, and a new lr compiles nothing", async () => {
     const configs: optim.SGDOptions[] = [
       {},
