@@ -86,6 +86,9 @@ async function info(): Promise<void> {
       maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
       maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
       maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+      // how many parameters share one SGD program (3 buffers each, 5 with momentum)
+      maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+      maxBindingsPerBindGroup: l.maxBindingsPerBindGroup,
     }),
     "features",
     [...device.features].join(","),
