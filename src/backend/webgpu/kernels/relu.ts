@@ -12,38 +12,13 @@ import { Backend, i32, program, TensorInfo } from "./program";
 export function relu(stock: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
     const { x } = args.inputs as { x: TensorInfo };
-    const backend = args.backend as unknown as Backend;
-    const size = tf.util.sizeFromShape(x.shape);
-    if (x.dtype !== "float32" || size === 0) return stock(args);
-    const vec4 = size % 4 === 0;
-    const n = vec4 ? size / 4 : size;
-    const groups = Math.ceil(n / 256);
-    const gx = Math.min(groups, 32768);
-    const gy = Math.ceil(groups / gx);
-    const t = vec4 ? "vec4<f32>" : "f32";
-    const nan = vec4 ? "isnanVec4(v)" : "isnan(v)";
-    const p = program({
-      variableNames: ["x"],
-      outputShape: x.shape,
-      name: "tsdlRelu",
-      dispatch: [gx, gy, 1],
-      workgroupSize: [256, 1, 1],
-      code: `
-fn main() {
-  _ = uniforms.NAN;
-  let i = (i32(workgroupId.y) * ${i32(gx)} + i32(workgroupId.x)) * 256 + i32(localId.x);
-  if (i < ${i32(n)}) {
-    let v = x[i];
-    result[i] = select(v, ${t}(0.0), (v < ${t}(0.0)) & !${nan});
-  }
-}
-`,
-    });
-    if (vec4) {
-      p.outputComponent = 4;
-      p.variableComponents = [4];
-    }
-    return backend.runWebGPUProgram(p, [x], "float32");
+    if (x.dtype !== "float32" || tf.util.sizeFromShape(x.shape) === 0) return stock(args);
+    return elementwise(
+      args.backend as unknown as Backend,
+      "tsdlRelu",
+      { x },
+      (t, isnan) => `let v = x[i];\n    result[i] = ${reluOf("v", t, isnan)};`,
+    );
   };
 }
 
@@ -51,43 +26,14 @@ fn main() {
 export function reluGrad(): tf.KernelFunc {
   return (args) => {
     const { dy, x } = args.inputs as { dy: TensorInfo; x: TensorInfo };
-    const backend = args.backend as unknown as Backend;
-    const size = tf.util.sizeFromShape(x.shape);
-    if (x.dtype !== "float32" || dy.dtype !== "float32" || !tf.util.arraysEqual(x.shape, dy.shape)) {
-      throw new Error(
-        `tsdl ${RELU_GRAD}: takes float32 dy and x of one shape, got ${dy.dtype} [${dy.shape.join(", ")}] and ${x.dtype} [${x.shape.join(", ")}]`,
-      );
-    }
-    const vec4 = size % 4 === 0;
-    const n = vec4 ? size / 4 : size;
-    const groups = Math.max(1, Math.ceil(n / 256));
-    const gx = Math.min(groups, 32768);
-    const gy = Math.ceil(groups / gx);
-    const t = vec4 ? "vec4<f32>" : "f32";
-    const nan = vec4 ? "isnanVec4(v)" : "isnan(v)";
-    const p = program({
-      variableNames: ["dy", "x"],
-      outputShape: x.shape,
-      name: "tsdlReluGrad",
-      dispatch: [gx, gy, 1],
-      workgroupSize: [256, 1, 1],
-      code: `
-fn main() {
-  _ = uniforms.NAN;
-  let i = (i32(workgroupId.y) * ${i32(gx)} + i32(workgroupId.x)) * 256 + i32(localId.x);
-  if (i < ${i32(n)}) {
-    let v = x[i];
-    let step = select(select(${t}(0.0), v, ${nan}), ${t}(1.0), v > ${t}(0.0));
-    result[i] = dy[i] * step;
-  }
-}
-`,
-    });
-    if (vec4) {
-      p.outputComponent = 4;
-      p.variableComponents = [4, 4];
-    }
-    return backend.runWebGPUProgram(p, [dy, x], "float32");
+    checkPair(RELU_GRAD, { dy, x });
+    return elementwise(
+      args.backend as unknown as Backend,
+      "tsdlReluGrad",
+      { dy, x },
+      (t, isnan) =>
+        `let v = x[i];\n    let step = select(select(${t}(0.0), v, ${isnan("v")}), ${t}(1.0), v > ${t}(0.0));\n    result[i] = dy[i] * step;`,
+    );
   };
 }
 
@@ -95,41 +41,65 @@ fn main() {
 export function addRelu(): tf.KernelFunc {
   return (args) => {
     const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
-    const backend = args.backend as unknown as Backend;
-    if (a.dtype !== "float32" || b.dtype !== "float32" || !tf.util.arraysEqual(a.shape, b.shape)) {
-      throw new Error(
-        `tsdl ${ADD_RELU}: takes float32 a and b of one shape, got ${a.dtype} [${a.shape.join(", ")}] and ${b.dtype} [${b.shape.join(", ")}]`,
-      );
-    }
-    const size = tf.util.sizeFromShape(a.shape);
-    const vec4 = size % 4 === 0;
-    const n = vec4 ? size / 4 : size;
-    const groups = Math.max(1, Math.ceil(n / 256));
-    const gx = Math.min(groups, 32768);
-    const gy = Math.ceil(groups / gx);
-    const t = vec4 ? "vec4<f32>" : "f32";
-    const nan = vec4 ? "isnanVec4(v)" : "isnan(v)";
-    const p = program({
-      variableNames: ["a", "b"],
-      outputShape: a.shape,
-      name: "tsdlAddRelu",
-      dispatch: [gx, gy, 1],
-      workgroupSize: [256, 1, 1],
-      code: `
+    checkPair(ADD_RELU, { a, b });
+    return elementwise(
+      args.backend as unknown as Backend,
+      "tsdlAddRelu",
+      { a, b },
+      (t, isnan) => `let v = a[i] + b[i];\n    result[i] = ${reluOf("v", t, isnan)};`,
+    );
+  };
+}
+
+/** max(v, 0) keeping NaN, the NaN test on the bits (see the top of this file). */
+function reluOf(v: string, t: string, isnan: (v: string) => string): string {
+  return `select(${v}, ${t}(0.0), (${v} < ${t}(0.0)) & !${isnan(v)})`;
+}
+
+function checkPair(name: string, pair: Record<string, TensorInfo>): void {
+  const [[n1, t1], [n2, t2]] = Object.entries(pair);
+  if (t1.dtype !== "float32" || t2.dtype !== "float32" || !tf.util.arraysEqual(t1.shape, t2.shape)) {
+    throw new Error(
+      `tsdl ${name}: takes float32 ${n1} and ${n2} of one shape, got ${t1.dtype} [${t1.shape.join(", ")}] and ${t2.dtype} [${t2.shape.join(", ")}]`,
+    );
+  }
+}
+
+/**
+ * One program over float32 inputs of one shape, four values per thread when the size allows: `body(t, isnan)`
+ * writes result[i] from the inputs at i, t being the value type (f32 or vec4<f32>) and isnan its NaN test.
+ */
+function elementwise(
+  backend: Backend,
+  name: string,
+  inputs: Record<string, TensorInfo>,
+  body: (t: string, isnan: (v: string) => string) => string,
+): TensorInfo {
+  const tensors = Object.values(inputs);
+  const size = tf.util.sizeFromShape(tensors[0].shape);
+  const vec4 = size % 4 === 0;
+  const n = vec4 ? size / 4 : size;
+  const groups = Math.max(1, Math.ceil(n / 256));
+  const gx = Math.min(groups, 32768);
+  const p = program({
+    variableNames: Object.keys(inputs),
+    outputShape: tensors[0].shape,
+    name,
+    dispatch: [gx, Math.ceil(groups / gx), 1],
+    workgroupSize: [256, 1, 1],
+    code: `
 fn main() {
   _ = uniforms.NAN;
   let i = (i32(workgroupId.y) * ${i32(gx)} + i32(workgroupId.x)) * 256 + i32(localId.x);
   if (i < ${i32(n)}) {
-    let v = a[i] + b[i];
-    result[i] = select(v, ${t}(0.0), (v < ${t}(0.0)) & !${nan});
+    ${body(vec4 ? "vec4<f32>" : "f32", (v) => (vec4 ? `isnanVec4(${v})` : `isnan(${v})`))}
   }
 }
 `,
-    });
-    if (vec4) {
-      p.outputComponent = 4;
-      p.variableComponents = [4, 4];
-    }
-    return backend.runWebGPUProgram(p, [a, b], "float32");
-  };
+  });
+  if (vec4) {
+    p.outputComponent = 4;
+    p.variableComponents = tensors.map(() => 4);
+  }
+  return backend.runWebGPUProgram(p, tensors, "float32");
 }
