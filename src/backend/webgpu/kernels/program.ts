@@ -3,8 +3,9 @@
 // A program is WGSL that tfjs completes with bindings (`result`, one array per entry of variableNames, `uniforms`)
 // and an entry point that calls `fn main()`; the builtins are in the private variables localId, workgroupId, ….
 // tfjs keys its pipeline cache by shaderKey plus the ranks (not the sizes) of the inputs and output. tsdl bakes every
-// size into the WGSL, so its shaderKey is a name plus a hash of the code: programs share a pipeline only when their
-// code is the same.
+// size into the WGSL, so its shaderKey is a name plus the code itself: programs share a pipeline only when their
+// code is the same. (The code, not a hash of it: a key is looked up on every dispatch, and a JavaScript hash of a
+// few kilobytes costs ~15 µs where the engine's own string hashing costs ~1.)
 import * as tf from "@tensorflow/tfjs";
 import type { WebGPUBackend, WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
 
@@ -32,7 +33,7 @@ export function program(p: {
   return {
     variableNames: p.variableNames,
     outputShape: p.outputShape,
-    shaderKey: `${p.name}_${codeHash(p.code)}`,
+    shaderKey: `${p.name}_${p.code}`,
     dispatch: p.dispatch,
     // Two dimensions that match no output rank here: tfjs then emits no getOutputCoords and calls main() bare.
     dispatchLayout: { x: [0], y: [1] },
@@ -40,18 +41,6 @@ export function program(p: {
     getUserCode: () => p.code,
     ...(p.uniforms ? { uniforms: p.uniforms } : {}),
   };
-}
-
-/** 64-bit FNV-1a of a string, as 16 hex digits (two 32-bit lanes with different offsets). */
-export function codeHash(s: string): string {
-  let a = 0x811c9dc5;
-  let b = 0x01000193 ^ 0x5bd1e995;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    a = Math.imul(a ^ c, 0x01000193);
-    b = Math.imul(b ^ c, 0x01000193) ^ (a >>> 13);
-  }
-  return (a >>> 0).toString(16).padStart(8, "0") + (b >>> 0).toString(16).padStart(8, "0");
 }
 
 /** The most workgroups one dispatch dimension may have (the device's limit, at least WebGPU's default). */
@@ -125,7 +114,7 @@ export function runMultiOutput(
     );
   }
   const source = multiOutputSource(p);
-  const key = `${p.name}_${codeHash(source)}`;
+  const key = `${p.name}_${source}`; // (as program()'s shaderKey)
   let pipeline = r.pipelineCache[key] as GPUComputePipeline | undefined;
   if (!pipeline) {
     pipeline = compile(r.device, p, source);
