@@ -10,7 +10,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
 import { BATCH_NORM_TRAIN, type BatchNormTrainAttrs } from "../../../core/kernels";
-import { Backend, i32, maxWorkgroups, MultiOutputProgram, program, runMultiOutput, TensorInfo } from "./program";
+import { Backend, flatGrid, i32, maxWorkgroups, MultiOutputProgram, program, runMultiOutput, TensorInfo } from "./program";
 
 /** Channels per workgroup (consecutive threads) and row lanes per workgroup. */
 const CW = 64;
@@ -123,20 +123,19 @@ fn main() {
 }
 
 /** One thread per element of x, c its channel; `body` assigns result[i] from the element's values. */
-function elementwiseProgram(p: Plan, name: string, variableNames: string[], body: string): WebGPUProgram {
+function elementwiseProgram(p: Plan, backend: Backend, name: string, variableNames: string[], body: string): WebGPUProgram {
   const size = p.M * p.C;
-  const groups = Math.ceil(size / 256);
-  const gx = Math.min(groups, 32768);
+  const grid = flatGrid(size, backend, name);
   return program({
     variableNames,
     outputShape: [p.M, p.C],
     name,
-    dispatch: [gx, Math.ceil(groups / gx), 1],
+    dispatch: [...grid.dispatch, 1],
     workgroupSize: [256, 1, 1],
     code: `
 fn main() {
   _ = uniforms.NAN;
-  let i = (i32(workgroupId.y) * ${i32(gx)} + i32(workgroupId.x)) * 256 + i32(localId.x);
+  let i = ${grid.index};
   if (i < ${i32(size)}) {
     let c = i % ${i32(p.C)};
     ${body}
@@ -245,6 +244,7 @@ fn main() {${chunkHead(p)}
       backend,
       elementwiseProgram(
         p,
+        backend,
         "tsdlBatchNormApply",
         ["x", "mean", "variance", ...(scale ? ["scale"] : []), ...(offset ? ["offset"] : [])],
         `
@@ -331,6 +331,7 @@ fn main() {${chunkHead(p)}
       backend,
       elementwiseProgram(
         p,
+        backend,
         "tsdlBatchNormGradX",
         [
           "x",

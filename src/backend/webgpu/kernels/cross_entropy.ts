@@ -3,7 +3,7 @@
 // their gradients), each costing the CPU more than the GPU spends on it.
 import * as tf from "@tensorflow/tfjs";
 import { CROSS_ENTROPY, CROSS_ENTROPY_GRAD, type CrossEntropyAttrs } from "../../../core/kernels";
-import { Backend, i32, maxWorkgroups, runMultiOutput, TensorInfo } from "./program";
+import { Backend, flatGrid, i32, runMultiOutput, TensorInfo } from "./program";
 
 /** Threads of the forward program's one workgroup (rows are spread over them). */
 const THREADS = 256;
@@ -110,8 +110,7 @@ export function crossEntropyGrad(): tf.KernelFunc {
     const { ignoreIndex } = args.attrs as unknown as CrossEntropyAttrs;
     const backend = args.backend as unknown as Backend;
     const [N, C] = check(logits, target, CROSS_ENTROPY_GRAD);
-    const groups = Math.ceil((N * C) / 256);
-    const gx = Math.min(groups, maxWorkgroups(backend));
+    const grid = flatGrid(N * C, backend, CROSS_ENTROPY_GRAD);
     const [dx] = runMultiOutput(
       backend,
       {
@@ -119,11 +118,11 @@ export function crossEntropyGrad(): tf.KernelFunc {
         outputs: ["dx"],
         inputs: ["logits", "labels", "stats", "dy"],
         int32Inputs: ["labels"],
-        dispatch: [gx, Math.ceil(groups / gx), 1],
+        dispatch: [...grid.dispatch, 1],
         workgroupSize: [256, 1, 1],
         code: `
 fn main() {
-  let k = (i32(workgroupId.y) * ${i32(gx)} + i32(workgroupId.x)) * 256 + i32(localId.x);
+  let k = ${grid.index};
   if (k >= ${i32(N * C)}) { return; }
   let i = k / ${i32(C)};
   let j = k % ${i32(C)};

@@ -48,6 +48,19 @@ export function maxWorkgroups(backend: Backend): number {
   return backend.device.limits.maxComputeWorkgroupsPerDimension || 65535;
 }
 
+/**
+ * One thread per value for `count` values, in workgroups of 256 threads: the dispatch's x and y (rows of at most the
+ * device's workgroups per dimension) and the WGSL expression of a thread's value index (of workgroupId, localId).
+ */
+export function flatGrid(count: number, backend: Backend, name: string): { dispatch: [number, number]; index: string } {
+  const limit = maxWorkgroups(backend);
+  const groups = Math.max(1, Math.ceil(count / 256));
+  const gx = Math.min(groups, limit);
+  const gy = Math.ceil(groups / gx);
+  if (gy > limit) throw new Error(`tsdl ${name}: ${count} values is more than one dispatch takes (${limit}² workgroups of 256)`);
+  return { dispatch: [gx, gy], index: `(i32(workgroupId.y) * ${i32(gx)} + i32(workgroupId.x)) * 256 + i32(localId.x)` };
+}
+
 /** An i32 literal for WGSL. */
 export function i32(n: number): string {
   if (!Number.isInteger(n)) throw new Error(`tsdl: not an integer: ${n}`);

@@ -7,7 +7,7 @@
 // here is on the bits (tfjs's isnan), which no such assumption removes.
 import * as tf from "@tensorflow/tfjs";
 import { ADD_RELU, RELU_GRAD } from "../../../core/kernels";
-import { Backend, i32, program, TensorInfo } from "./program";
+import { Backend, flatGrid, i32, program, TensorInfo } from "./program";
 
 export function relu(stock: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
@@ -79,18 +79,17 @@ function elementwise(
   const size = tf.util.sizeFromShape(tensors[0].shape);
   const vec4 = size % 4 === 0;
   const n = vec4 ? size / 4 : size;
-  const groups = Math.max(1, Math.ceil(n / 256));
-  const gx = Math.min(groups, 32768);
+  const grid = flatGrid(n, backend, name);
   const p = program({
     variableNames: Object.keys(inputs),
     outputShape: tensors[0].shape,
     name,
-    dispatch: [gx, Math.ceil(groups / gx), 1],
+    dispatch: [...grid.dispatch, 1],
     workgroupSize: [256, 1, 1],
     code: `
 fn main() {
   _ = uniforms.NAN;
-  let i = (i32(workgroupId.y) * ${i32(gx)} + i32(workgroupId.x)) * 256 + i32(localId.x);
+  let i = ${grid.index};
   if (i < ${i32(n)}) {
     ${body(vec4 ? "vec4<f32>" : "f32", (v) => (vec4 ? `isnanVec4(${v})` : `isnan(${v})`))}
   }

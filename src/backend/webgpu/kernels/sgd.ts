@@ -5,7 +5,7 @@
 // GPU compiler may still fuse a multiply and an add into one rounding).
 import * as tf from "@tensorflow/tfjs";
 import { SGD_FUSED_STEP, type SgdFusedStepAttrs } from "../../../core/kernels";
-import { Backend, i32, maxWorkgroups, runMultiOutput, TensorInfo } from "./program";
+import { Backend, flatGrid, i32, runMultiOutput, TensorInfo } from "./program";
 
 const MAX_PER_PROGRAM = 64;
 
@@ -68,10 +68,7 @@ export function sgdFusedStep(): tf.KernelFunc {
 /** The program for parameters of `sizes`: parameter j is workgroupId.z = j (bindings p_j, grad_j, buf_j, out_j, bOut_j). */
 function chunkProgram(sizes: number[], a: SgdFusedStepAttrs, backend: Backend) {
   const momentum = a.momentum !== 0;
-  const groups = Math.ceil(Math.max(...sizes) / 256);
-  const gx = Math.min(groups, maxWorkgroups(backend));
-  const gy = Math.ceil(groups / gx);
-  if (gy > maxWorkgroups(backend)) throw new Error(`tsdl ${SGD_FUSED_STEP}: ${Math.max(...sizes)} values is more than one dispatch takes`);
+  const grid = flatGrid(Math.max(...sizes), backend, SGD_FUSED_STEP);
   const body = (j: number) => {
     // g = ±grad + p·wd (the decay skipped when 0, as optim's l2Grad skips it)
     const g = `${a.maximize ? "-" : ""}grad${j}[i]${a.weightDecay !== 0 ? ` + p${j}[i] * uniforms.wd` : ""}`;
@@ -87,11 +84,11 @@ function chunkProgram(sizes: number[], a: SgdFusedStepAttrs, backend: Backend) {
     outputs: sizes.flatMap((_, j) => (momentum ? [`out${j}`, `bOut${j}`] : [`out${j}`])),
     inputs: sizes.flatMap((_, j) => (momentum ? [`p${j}`, `grad${j}`, `buf${j}`] : [`p${j}`, `grad${j}`])),
     uniforms: ["negLr", "wd", "momentum", "keep"],
-    dispatch: [gx, gy, sizes.length] as [number, number, number],
+    dispatch: [...grid.dispatch, sizes.length] as [number, number, number],
     workgroupSize: [256, 1, 1] as [number, number, number],
     code: `
 fn main() {
-  let i = (i32(workgroupId.y) * ${i32(gx)} + i32(workgroupId.x)) * 256 + i32(localId.x);
+  let i = ${grid.index};
   switch (i32(workgroupId.z)) {
 ${sizes.map((n, j) => `    case ${j}: {\n      if (i >= ${i32(n)}) { return; }\n      ${body(j)}\n    }`).join("\n")}
     default: {}
