@@ -1,6 +1,6 @@
 // MaxPoolGrad in JavaScript on the wasm heap, for when the native add-on is absent.
 import * as tf from "@tensorflow/tfjs";
-import type { PoolAttrs } from "./native/geometry";
+import { poolGradArgs } from "./native/geometry";
 import type { WasmBackendView } from "./native/heap";
 import type { TensorInfo } from "./scratch";
 
@@ -11,17 +11,9 @@ import type { TensorInfo } from "./scratch";
  */
 export function jsMaxPoolGrad(fallback: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
-    const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
-    const { filterSize, strides, pad, dimRoundingMode } = args.attrs as unknown as PoolAttrs;
-    if (input.dtype !== "float32" || dy.dtype !== "float32" || input.shape.length !== 4) return fallback(args);
-    const g = tf.backend_util.computePool2DInfo(
-      input.shape as [number, number, number, number],
-      filterSize,
-      strides,
-      1,
-      pad,
-      dimRoundingMode,
-    );
+    const pool = poolGradArgs(args);
+    if (!pool) return fallback(args);
+    const { dy, input, info: g } = pool;
     const b = args.backend as unknown as WasmBackendView & { typedArrayFromHeap(t: TensorInfo): Float32Array };
     const out = b.makeOutput(input.shape, "float32");
     const x = b.typedArrayFromHeap(input);

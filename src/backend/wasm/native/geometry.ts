@@ -82,3 +82,24 @@ export type PoolAttrs = {
   pad: "valid" | "same" | number | tf.backend_util.ExplicitPadding;
   dimRoundingMode?: "floor" | "round" | "ceil";
 };
+
+/**
+ * A pooling gradient's dy, input and window geometry (what MaxPoolGrad and AvgPoolGrad get), or undefined when
+ * they are not float32 NHWC tensors (the caller then runs the stock kernel).
+ */
+export function poolGradArgs(
+  args: tf.KernelFunc extends (a: infer A) => unknown ? A : never,
+): { dy: tf.TensorInfo; input: tf.TensorInfo; info: tf.backend_util.Conv2DInfo } | undefined {
+  const { dy, input } = args.inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
+  const { filterSize, strides, pad, dimRoundingMode } = args.attrs as unknown as PoolAttrs;
+  if (input.dtype !== "float32" || dy.dtype !== "float32" || input.shape.length !== 4) return undefined;
+  const info = tf.backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number],
+    filterSize,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+  );
+  return { dy, input, info };
+}

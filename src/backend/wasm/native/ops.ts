@@ -5,7 +5,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { SGD_STEP, type SgdStepAttrs } from "../../../core/kernels";
 import type { NativeConv } from "./addon";
-import type { PoolAttrs } from "./geometry";
+import { poolGradArgs } from "./geometry";
 import { at, heap, type WasmBackendView } from "./heap";
 
 type TensorInfo = tf.TensorInfo;
@@ -61,17 +61,9 @@ export function nativeReduce(native: NativeConv, fallback: tf.KernelFunc, mean: 
 /** dx of max pooling (NHWC, float32): dy goes to the first maximum of each window (row-major scan), as tfjs's cpu kernel and PyTorch. */
 export function nativeMaxPoolGrad(native: NativeConv, fallback: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
-    const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
-    const { filterSize, strides, pad, dimRoundingMode } = args.attrs as unknown as PoolAttrs;
-    if (input.dtype !== "float32" || dy.dtype !== "float32" || input.shape.length !== 4) return fallback(args);
-    const info = tf.backend_util.computePool2DInfo(
-      input.shape as [number, number, number, number],
-      filterSize,
-      strides,
-      1,
-      pad,
-      dimRoundingMode,
-    );
+    const pool = poolGradArgs(args);
+    if (!pool) return fallback(args);
+    const { dy, input, info: info } = pool;
     const b = args.backend as unknown as WasmBackendView;
     const out = b.makeOutput(input.shape, "float32");
     const geo = Int32Array.of(
@@ -220,17 +212,9 @@ export function nativeSlice(native: NativeConv, fallback: tf.KernelFunc): tf.Ker
 /** AvgPoolGrad (NHWC, float32) when every window lies inside the input; else the stock kernel. */
 export function nativeAvgPoolGrad(native: NativeConv, fallback: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
-    const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
-    const { filterSize, strides, pad, dimRoundingMode } = args.attrs as unknown as PoolAttrs;
-    if (input.dtype !== "float32" || dy.dtype !== "float32" || input.shape.length !== 4) return fallback(args);
-    const i = tf.backend_util.computePool2DInfo(
-      input.shape as [number, number, number, number],
-      filterSize,
-      strides,
-      1,
-      pad,
-      dimRoundingMode,
-    );
+    const pool = poolGradArgs(args);
+    if (!pool) return fallback(args);
+    const { dy, input, info: i } = pool;
     const p = i.padInfo;
     if (
       p.top ||
