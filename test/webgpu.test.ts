@@ -10,6 +10,7 @@ import * as path from "node:path";
 import { cudaHint } from "tsdl/dist/backend";
 import { backend, data, evaluate, lrFinder, lrScheduler, models, nn, NonFiniteLossError, optim, readCheckpoint, tf, train } from "tsdl";
 import { describeAdapter, isSoftwareAdapter, webgpuKernelOptions } from "tsdl/dist/backend/webgpu";
+import { gemmOptions, GPU_MIN_WORKGROUPS, type WideTiles } from "tsdl/dist/backend/webgpu/kernels/gemm";
 import { sharedLibraryFound } from "tsdl/dist/backend/webgpu/adapter";
 import { BATCH_NORM_TRAIN } from "tsdl/dist/core/kernels";
 import { codeCells, executeNotebook, streamText, type Notebook } from "./helpers/jupyter";
@@ -247,26 +248,136 @@ async function convGrads(c: ConvCase, seed: number): Promise<{ dx: Float32Array;
 describe("webgpu conv kernels", function () {
   this.timeout(300_000);
   const reference = new Map<string, { dx: Float32Array; dw: Float32Array }>();
+  let tiles = { ...gemmOptions };
   before(async () => {
     await backend.init("cpu", { verbose: false });
     for (const [i, c] of CONV_CASES.entries()) reference.set(c.name, await convGrads(c, 100 + 10 * i));
     await backend.init("webgpu", { verbose: false });
+    tiles = { ...gemmOptions }; // as selecting this adapter set them; the tests below change them
   });
-  after(() => (webgpuKernelOptions.tsdl = true));
+  after(() => {
+    webgpuKernelOptions.tsdl = true;
+    Object.assign(gemmOptions, tiles);
+  });
 
-  it("tsdl's Conv2DBackpropFilter and Conv2DBackpropInput give the cpu backend's dW and dx (rel. 1e-5), as do tfjs's own", async () => {
+  it("tsdl's Conv2DBackpropFilter and Conv2DBackpropInput give the cpu backend's dW and dx (rel. 1e-5) with either gemm tile, as do tfjs's own", async () => {
     const errors: string[] = [];
-    for (const tsdl of [true, false]) {
+    for (const [tsdl, wide] of [
+      [true, "8x8"],
+      [true, "4x4"],
+      [false, "auto"],
+    ] as Array<[boolean, WideTiles]>) {
       webgpuKernelOptions.tsdl = tsdl;
+      gemmOptions.wide = wide;
       for (const [i, c] of CONV_CASES.entries()) {
         const got = await convGrads(c, 100 + 10 * i);
         const want = reference.get(c.name)!;
         const [ex, ew] = [relErr(got.dx, want.dx), relErr(got.dw, want.dw)];
         if (!(ex <= 1e-5 && ew <= 1e-5))
-          errors.push(`${tsdl ? "tsdl" : "stock"} ${c.name}: dx ${ex.toExponential(2)}, dW ${ew.toExponential(2)}`);
+          errors.push(`${tsdl ? `tsdl ${wide}` : "stock"} ${c.name}: dx ${ex.toExponential(2)}, dW ${ew.toExponential(2)}`);
       }
     }
     assert.deepEqual(errors, []);
+  });
+
+  it("tsdl's Conv2D and FusedConv2D (bias, ReLU) give the cpu backend's y (rel. 1e-5) with either tile, split along the taps or not, NaN through ReLU", async () => {
+    // Dilation 2 too (the course's nets have none, tfjs's layers allow it); a NaN in x reaches y through the ReLU.
+    const cases: ConvCase[] = [
+      ...CONV_CASES,
+      { name: "3x3 dilation 2", x: [2, 9, 9, 5], filter: [3, 3, 5, 70], strides: [1, 1], pad: "same" },
+      {
+        name: "3x3 s1, 3x3 px, 256 in (few positions, many taps: split)",
+        x: [1, 3, 3, 256],
+        filter: [3, 3, 256, 200],
+        strides: [1, 1],
+        pad: "same",
+      },
+    ];
+    const dilation = (c: ConvCase) => (c.name.includes("dilation") ? 2 : 1);
+    const forward = async (c: ConvCase, seed: number) => {
+      const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+      const xs = randn(size(c.x), seed);
+      xs[5] = NaN;
+      const [x, w, b] = [
+        tf.tensor4d(xs, c.x),
+        tf.tensor4d(randn(size(c.filter), seed + 1), c.filter),
+        tf.tensor1d(randn(c.filter[3], seed + 2)),
+      ];
+      const d = dilation(c);
+      const ys = [
+        tf.conv2d(x, w, c.strides, c.pad, "NHWC", d),
+        tf.fused.conv2d({ x, filter: w, strides: c.strides, pad: c.pad, dilations: d, bias: b, activation: "relu" }),
+        tf.fused.conv2d({ x, filter: w, strides: c.strides, pad: c.pad, dilations: d, bias: b, activation: "linear" }),
+      ];
+      const out = await Promise.all(ys.map((y) => y.data() as Promise<Float32Array>));
+      tf.dispose([x, w, b, ...ys]);
+      return out;
+    };
+    const close = (a: Float32Array, b: Float32Array) => {
+      const nan = (v: Float32Array) => v.map((e) => (Number.isNaN(e) ? 1 : 0));
+      return (
+        relErr(nan(a), nan(b)) === 0 &&
+        relErr(
+          a.map((e) => (Number.isNaN(e) ? 0 : e)),
+          b.map((e) => (Number.isNaN(e) ? 0 : e)),
+        ) <= 1e-5
+      );
+    };
+    await backend.init("cpu", { verbose: false });
+    const want = [];
+    for (const [i, c] of cases.entries()) want.push(await forward(c, 300 + i));
+    await backend.init("webgpu", { verbose: false });
+    webgpuKernelOptions.tsdl = true;
+    const errors: string[] = [];
+    const programs = new Map<string, number>();
+    // "auto" with a GPU's workgroup target: these small products take 4×4 tiles and split their sums.
+    for (const [wide, minWorkgroups] of [
+      ["8x8", 1],
+      ["4x4", 1],
+      ["auto", GPU_MIN_WORKGROUPS],
+    ] as Array<[WideTiles, number]>) {
+      Object.assign(gemmOptions, { wide, minWorkgroups });
+      for (const [i, c] of cases.entries()) {
+        let got: Float32Array[] = [];
+        const d = await countDispatches(async () => {
+          got = await forward(c, 300 + i);
+        });
+        for (const [name, n] of d.byProgram) programs.set(`${wide} ${name}`, (programs.get(`${wide} ${name}`) ?? 0) + n);
+        got.forEach((y, k) => close(y, want[i][k]) || errors.push(`${wide} ${c.name} y${k}: ${relErr(y, want[i][k]).toExponential(2)}`));
+        assert.ok(want[i][0].some(Number.isNaN) && want[i][1].some(Number.isNaN), `${c.name}: the NaN reaches y`);
+      }
+    }
+    assert.deepEqual(errors, []);
+    // All three convolutions of each case are tsdl's: one program each, plus a split sum where split.
+    assert.equal(programs.get("8x8 tsdlConv2D"), 3 * cases.length);
+    assert.equal(programs.get("8x8 tsdlSplitSum"), undefined);
+    assert.equal(programs.get("auto tsdlConv2D"), 3 * cases.length);
+    assert.ok((programs.get("auto tsdlSplitSum") ?? 0) >= 3, JSON.stringify([...programs]));
+    assert.equal([...programs.keys()].filter((k) => k.includes("conv2DMM")).length, 0, JSON.stringify([...programs]));
+  });
+
+  it("TSDL_WEBGPU_GEMM and TSDL_WEBGPU_STOCK: a bad value is an error naming what is accepted; STOCK hands those kernels back to tfjs", () => {
+    const gemm = node(report, { TSDL_BACKEND: "webgpu", TSDL_WEBGPU_GEMM: "16x16" });
+    assert.equal(gemm.stdout.trim(), 'ERROR tsdl: TSDL_WEBGPU_GEMM="16x16" is not one of auto, 8x8, 4x4');
+    const probe = `
+require("ts-node/register/transpile-only");
+const { backend, tf } = require("tsdl");
+const { countDispatches } = require("./test/helpers/dispatches");
+backend.init("webgpu", { verbose: false }).then(async () => {
+  const x = tf.ones([1, 8, 8, 4]), w = tf.ones([3, 3, 4, 8]);
+  await tf.conv2d(x, w, 1, "same").data();
+  const d = await countDispatches(async () => { await tf.conv2d(x, w, 1, "same").data(); });
+  console.log("PROGRAMS " + [...d.byProgram.keys()].join(","));
+}, (e) => { console.log("ERROR " + e.message); process.exitCode = 3; });`;
+    const bad = node(probe, { TSDL_WEBGPU_STOCK: "Conv2D,Conv3D" });
+    assert.equal(
+      bad.stdout.trim(),
+      "ERROR tsdl: TSDL_WEBGPU_STOCK names Conv3D: tsdl replaces only Conv2D, FusedConv2D, Conv2DBackpropFilter, Conv2DBackpropInput, Relu",
+    );
+    const stock = node(probe, { TSDL_WEBGPU_STOCK: "Conv2D" });
+    assert.match(stock.stdout, /^PROGRAMS (?!.*tsdl)\S+$/m, stock.stdout + stock.stderr); // tfjs's (here im2col + matMul)
+    const ours = node(probe);
+    assert.match(ours.stdout, /^PROGRAMS tsdlConv2D$/m, ours.stdout + ours.stderr);
   });
 
   it("matches torch.autograd's conv2d gradients (test/fixtures/conv2d-grads.json)", async () => {
@@ -1145,9 +1256,9 @@ describe("the course ResNet on webgpu (llvmpipe)", function () {
     webgpuKernelOptions.tsdl = false;
     const stock = await count();
     webgpuKernelOptions.tsdl = true;
-    // Measured here: 227 programs (12 for the 58 SGD updates, 6 per batch norm with its ReLU and running statistics,
-    // one per conv's dx, per residual tail and its gradient, 2 for the loss, …; 629 before these had their kernels),
-    // tfjs's 1,246 (bench/webgpu.ts).
+    // Measured here: 232 programs (12 for the 58 SGD updates, 6 per batch norm with its ReLU and running statistics,
+    // one per conv and per conv's dx, per residual tail and its gradient, 2 for the loss, 10 sums of split dW, …; 629
+    // before these had their kernels), tfjs's 1,246 (bench/webgpu.ts).
     assert.ok(ours.programs <= 235, `programs per step with tsdl's kernels: ${ours.programs}`);
     assert.ok(stock.programs >= 5 * ours.programs, `programs per step: tsdl ${ours.programs}, tfjs ${stock.programs}`);
     tf.dispose([batch.x, batch.y]);

@@ -32,7 +32,7 @@ const LOADER_BATCH = Number(env("PROOF_LOADER_BATCH", "256"));
 const LOADER_STEPS = Number(env("PROOF_LOADER_STEPS", "20"));
 const LOADER_WORKERS = Number(env("PROOF_LOADER_WORKERS", String(Math.max(1, Math.min(8, os.cpus().length - 2)))));
 const PYTHON = env("PROOF_PYTHON", "python3");
-const LABEL = env("PROOF_LABEL", "tsdl-kernels"); // run.sh names the run with Dawn's unsafe toggles "tsdl-kernels+dawn-flags"
+const LABEL = env("PROOF_LABEL", "tsdl-kernels"); // run.sh's variants: "tsdl-kernels+<variant>" (summary() names them)
 const HERE = __dirname;
 
 const t0 = performance.now();
@@ -389,12 +389,18 @@ async function summary(): Promise<void> {
   for (const [n, v] of stock)
     if (ours.has(n))
       say(`SUMMARY tsdl's kernels against tfjs's own at batch ${n}: ${ours.get(n)} vs ${v} images/s = ${(ours.get(n)! / v).toFixed(1)}x`);
+  // The variants run.sh runs at the largest batch, against the default kernels.
+  const variants: Record<string, string> = {
+    "dawn-flags": "with Dawn's unsafe toggles (disable_robustness, disable_workgroup_init, skip_validation)",
+    "stock-forward": "with tfjs's forward convolution (conv2DMM) instead of tsdl's",
+    "stock-forward+gemm4x4": "with tfjs's forward convolution and the 4x4-per-thread gradient gemm (the kernels before 8x8 tiles)",
+  };
   for (const l of log) {
-    const m = /^TRAIN webgpu tsdl-kernels\+dawn-flags resnet \d+px batch (\d+): .* = ([\d.]+) images\/s/.exec(l);
-    const base = m ? ours.get(Number(m[1])) : undefined;
+    const m = /^TRAIN webgpu tsdl-kernels\+(\S+) resnet \d+px batch (\d+): .* = ([\d.]+) images\/s/.exec(l);
+    const base = m ? ours.get(Number(m[2])) : undefined;
     if (m)
       say(
-        `SUMMARY with Dawn's unsafe toggles (disable_robustness, disable_workgroup_init, skip_validation) at batch ${m[1]}: ${m[2]} images/s${base ? ` (${(Number(m[2]) / base).toFixed(2)}x the default)` : ""}`,
+        `SUMMARY ${variants[m[1]] ?? m[1]} at batch ${m[2]}: ${m[3]} images/s${base ? ` (the default ${base}: ${(Number(m[3]) / base).toFixed(2)}x)` : ""}`,
       );
   }
   if (ours.size) {

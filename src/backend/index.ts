@@ -6,7 +6,7 @@ import * as tf from "@tensorflow/tfjs";
 import { escapeHtml, JUPYTER_DISPLAY, type MimeBundle } from "../display";
 import { registerGradients } from "./gradients";
 import { nativeStatus, registerWasmTrainingKernels } from "./wasm";
-import { AdapterDescription, selectWebgpu, webgpuHostValues, WebgpuUnavailable } from "./webgpu";
+import { AdapterDescription, selectWebgpu, webgpuHostValues, webgpuSettingsFromEnv, WebgpuUnavailable } from "./webgpu";
 
 /** Names accepted by `init()` and `TSDL_BACKEND`. */
 export const BACKEND_NAMES = ["tensorflow", "webgpu", "wasm", "cpu"] as const;
@@ -130,6 +130,7 @@ async function select(forced: BackendName | undefined, why: string): Promise<Bac
     }
   }
   if (forced === undefined || forced === "webgpu") {
+    webgpuSettingsFromEnv(); // a bad TSDL_WEBGPU_GEMM or TSDL_WEBGPU_STOCK is the user's error, not a missing GPU
     try {
       const sel = await selectWebgpu(forced === "webgpu");
       Object.assign(versions, sel.versions);

@@ -10,7 +10,7 @@ import { registerWebgpuKernels } from "./kernels";
 
 export { describeAdapter, isSoftwareAdapter, DAWN_BACKENDS } from "./adapter";
 export type { AdapterDescription, DawnBackend } from "./adapter";
-export { webgpuKernelOptions, webgpuKernelNames } from "./kernels";
+export { webgpuKernelOptions, webgpuKernelNames, webgpuSettingsFromEnv } from "./kernels";
 export type { WebgpuKernelOptions } from "./kernels";
 
 export interface WebgpuSelection {
@@ -152,7 +152,7 @@ export async function selectWebgpu(forced: boolean): Promise<WebgpuSelection> {
   checkErrorsOnRead(webgpu.WebGPUBackend);
   if (!(await tf.setBackend("webgpu")))
     throw new WebgpuUnavailable(`the webgpu backend did not initialise on ${describeAdapter(description)}`);
-  registerWebgpuKernels();
+  registerWebgpuKernels(description);
   const versions: Record<string, string> = {};
   for (const pkg of ["webgpu", "@tensorflow/tfjs-backend-webgpu"]) {
     const v = packageVersion(pkg);

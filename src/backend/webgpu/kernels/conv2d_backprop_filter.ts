@@ -50,7 +50,8 @@ export function conv2dBackpropFilter(stock: tf.KernelFunc): tf.KernelFunc {
     const { top: PT, left: PL } = info.padInfo;
     const R = KH * KW * CI;
     const M = N * OH * OW;
-    const tile = tileFor(CO);
+    // (as many splits as the m range allows: the split plan aims at TARGET_WORKGROUPS)
+    const tile = tileFor(CO, R, Math.floor(M / (MIN_STEPS * 16)));
     const tiles = Math.ceil(CO / tile.BN) * Math.ceil(R / tile.BM);
     const { splits, chunk } = splitPlan(tiles, M, R * CO, tile.DEPTH);
     const limit = maxWorkgroups(backend);

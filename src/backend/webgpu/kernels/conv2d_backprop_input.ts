@@ -50,7 +50,7 @@ export function conv2dBackpropInput(stock: tf.KernelFunc): tf.KernelFunc {
         phases.push({ ph, pw, rows: N * HP * WP, HP, WP });
       }
     }
-    const tile = tileFor(CI);
+    const tile = tileFor(CI, Math.max(...phases.map((p) => p.rows)), phases.length);
     if (phases.some((p) => Math.ceil(p.rows / tile.BM) > limit) || Math.ceil(CI / tile.BN) > limit) return stock(args);
 
     // All phases in one dispatch (workgroupId.z = phase): each program costs the CPU more than the GPU spends on it.

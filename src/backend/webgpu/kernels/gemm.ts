@@ -1,12 +1,17 @@
 // A tiled matrix product in WGSL, C[r, c] = Σ_q A(r, q)·B(q, c), with A and B read through functions the caller
 // writes (so a convolution reads its patches in place: no im2col buffer), optionally split along q.
 //
-// A workgroup computes a BM×BN tile of C, each thread 4×4 values: rows ty + TY·i and columns tx + TX·j for a grid
+// A workgroup computes a BM×BN tile of C, each thread RM×RN values: rows ty + TY·i and columns tx + TX·j for a grid
 // of TY×TX threads (so a warp reads shared memory without bank conflicts and writes C coalesced along c). The q
 // range is walked DEPTH at a time through workgroup memory; each operand tile is loaded with consecutive threads
 // along the operand's contiguous index ("r"/"c" or "q"), so global reads coalesce. Narrow outputs (few columns:
 // a convolution's 3 input channels) get tall tiles, so few threads compute padding. Split s of S covers q in
 // [s·chunk, (s+1)·chunk) and writes its own slice of the output; a second pass adds the slices.
+//
+// Why 8×8 per thread on wide outputs: per step of q a thread reads RM + RN values from workgroup memory for RM·RN
+// multiply-adds. At 4×4 that is 8 reads for 16 FMAs, and a GPU SM reads shared memory at a quarter of its FMA rate
+// per warp instruction, so the product is bound by those reads at about a quarter of the FMA peak; 8×8 (16 reads,
+// 64 FMAs) is bound by the FMAs. It needs 128×128 tiles, so it is used where that still gives enough workgroups.
 import { i32 } from "./program";
 
 export interface Tile {
@@ -15,18 +20,60 @@ export interface Tile {
   BN: number;
   /** q per step through workgroup memory. */
   DEPTH: number;
+  /** Rows and columns of C per thread (RN a multiple of 4). */
+  RM: number;
+  RN: number;
 }
 
-/** 64×64 for wide outputs, 256×16 and 512×4 for narrow ones (workgroup memory stays within 17 KB). */
-export function tileFor(cols: number): Tile {
-  if (cols >= 48) return { BM: 64, BN: 64, DEPTH: 16 };
-  if (cols >= 12) return { BM: 256, BN: 16, DEPTH: 16 };
-  return { BM: 512, BN: 4, DEPTH: 8 };
+export type WideTiles = "auto" | "8x8" | "4x4";
+
+export interface GemmOptions {
+  /**
+   * Which tiles wide outputs get (TSDL_WEBGPU_GEMM sets it when tsdl selects webgpu): "auto" 8×8 per thread where there is work
+   * enough for the 128-wide tiles, "8x8" wherever the columns allow (tests: small products), "4x4" never (the tiles
+   * before them, for comparison).
+   */
+  wide: WideTiles;
+  /**
+   * Workgroups a product should have to fill the device: "auto" takes smaller tiles below it, and the forward
+   * convolution splits its sum. 264 on a GPU (two per SM of an H100's 132); 1 on a software adapter, whose few
+   * CPU cores run the workgroups one after another (there the larger tiles and no splits are faster at any size).
+   */
+  minWorkgroups: number;
 }
 
-/** Workgroup size of a tile: one thread per 4×4 block of C. */
+/** gemmOptions.minWorkgroups on a GPU. */
+export const GPU_MIN_WORKGROUPS = 264;
+
+export const gemmOptions: GemmOptions = { wide: "auto", minWorkgroups: GPU_MIN_WORKGROUPS };
+
+/** TSDL_WEBGPU_GEMM's value (unset: "auto"); anything else is an error naming the accepted ones. */
+export function wideTiles(v: string | undefined): WideTiles {
+  if (v === undefined || v === "") return "auto";
+  if (v === "auto" || v === "8x8" || v === "4x4") return v;
+  throw new Error(`tsdl: TSDL_WEBGPU_GEMM=${JSON.stringify(v)} is not one of auto, 8x8, 4x4`);
+}
+
+/**
+ * The tile for a product with `cols` columns and `rows` rows, `splits` times over: 128×128 (8×8 per thread) or
+ * 128×64 (8×4) for wide outputs with work enough, else 64×64 (4×4); 256×16 and 512×4 for narrow ones. Workgroup
+ * memory stays within 17 KB.
+ */
+export function tileFor(cols: number, rows: number, splits = 1): Tile {
+  const wide = gemmOptions.wide;
+  const workgroups = (bm: number, bn: number) => (wide === "8x8" ? Infinity : Math.ceil(rows / bm) * Math.ceil(cols / bn) * splits);
+  if (wide !== "4x4") {
+    if (cols >= 96 && workgroups(128, 128) >= gemmOptions.minWorkgroups) return { BM: 128, BN: 128, DEPTH: 8, RM: 8, RN: 8 };
+    if (cols >= 48 && workgroups(128, 64) >= gemmOptions.minWorkgroups) return { BM: 128, BN: 64, DEPTH: 16, RM: 8, RN: 4 };
+  }
+  if (cols >= 48) return { BM: 64, BN: 64, DEPTH: 16, RM: 4, RN: 4 };
+  if (cols >= 12) return { BM: 256, BN: 16, DEPTH: 16, RM: 4, RN: 4 };
+  return { BM: 512, BN: 4, DEPTH: 8, RM: 4, RN: 4 };
+}
+
+/** Workgroup size of a tile: one thread per RM×RN block of C. */
 export function tileThreads(t: Tile): [number, number, number] {
-  return [t.BN / 4, t.BM / 4, 1];
+  return [t.BN / t.RN, t.BM / t.RM, 1];
 }
 
 export interface GemmSource {
@@ -59,7 +106,8 @@ export function pick(values: number[], index: string): string {
 
 /** WGSL `main()` of the product (with the caller's functions). Dispatch [ceil(C/BN), ceil(R/BM), splits]. */
 export function gemmSource(g: GemmSource): string {
-  const { BM, BN, DEPTH } = g.tile;
+  const { BM, BN, DEPTH, RM, RN } = g.tile;
+  if (RN % 4 !== 0 || BM % RM !== 0 || BN % RN !== 0) throw new Error(`tsdl: gemm tile ${JSON.stringify(g.tile)} is not RM×RN blocks`);
   if (g.chunk % DEPTH !== 0) throw new Error(`tsdl: gemm chunk ${g.chunk} is not a multiple of ${DEPTH}`);
   const [TX, TY] = tileThreads(g.tile);
   const threads = TX * TY;
@@ -89,7 +137,9 @@ export function gemmSource(g: GemmSource): string {
       }
     }`;
   };
-  const rowsOf = (k: number) => `As[a + ${TY * k}]`;
+  // Accumulator (i, j): rows ty + TY·i, columns tx + TX·(4j .. 4j + 3).
+  const acc = (i: number, j: number) => `acc${i}_${j}`;
+  const accs = range(RM).flatMap((i) => range(RN / 4).map((j) => acc(i, j)));
   return `
 ${g.functions}
 
@@ -119,10 +169,7 @@ ${
     : `  let qBegin = split * ${i32(g.chunk)};
   let qEnd = min(${i32(g.depth)}, qBegin + ${i32(g.chunk)});`
 }
-  var acc0 = vec4<f32>(0.0);
-  var acc1 = vec4<f32>(0.0);
-  var acc2 = vec4<f32>(0.0);
-  var acc3 = vec4<f32>(0.0);
+  ${accs.map((a) => `var ${a} = vec4<f32>(0.0);`).join("\n  ")}
   for (var step = 0; ${groups ? `step * ${DEPTH} < qEnd` : `step < ${steps}`}; step++) {
     let q0 = qBegin + step * ${DEPTH};
     ${tileLoad("A", g.aAlong)}
@@ -131,30 +178,50 @@ ${
     for (var qq = 0; qq < ${DEPTH}; qq++) {
       let a = qq * ${SA} + ty;
       let b = qq * ${SB} + tx;
-      let bv = vec4<f32>(Bs[b], Bs[b + ${TX}], Bs[b + ${2 * TX}], Bs[b + ${3 * TX}]);
-      acc0 = fma(vec4<f32>(${rowsOf(0)}), bv, acc0);
-      acc1 = fma(vec4<f32>(${rowsOf(1)}), bv, acc1);
-      acc2 = fma(vec4<f32>(${rowsOf(2)}), bv, acc2);
-      acc3 = fma(vec4<f32>(${rowsOf(3)}), bv, acc3);
+      ${range(RN / 4)
+        .map(
+          (j) =>
+            `let b${j} = vec4<f32>(${range(4)
+              .map((k) => `Bs[b + ${TX * (4 * j + k)}]`)
+              .join(", ")});`,
+        )
+        .join("\n      ")}
+      ${range(RM)
+        .map((i) => `let a${i} = vec4<f32>(As[a + ${TY * i}]);`)
+        .join("\n      ")}
+      ${range(RM)
+        .flatMap((i) => range(RN / 4).map((j) => `${acc(i, j)} = fma(a${i}, b${j}, ${acc(i, j)});`))
+        .join("\n      ")}
     }
     workgroupBarrier();
   }
-  let accs = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
-  for (var i = 0; i < 4; i++) {
-    let r = r0 + ty + ${TY} * i;
-    if (r < ${rowBound}) {
-      for (var j = 0; j < 4; j++) {
-        let c = c0 + tx + ${TX} * j;
-        if (c < ${i32(g.cols)}) { store(split, r, c, accs[i][j]); }
-      }
+  ${range(RM)
+    .map(
+      (i) => `{
+    let r = r0 + ty + ${TY * i};
+    if (r < ${rowBound}) {${range(RN)
+      .map(
+        (j) => `
+      { let c = c0 + tx + ${TX * j}; if (c < ${i32(g.cols)}) { store(split, r, c, ${acc(i, j >> 2)}[${j & 3}]); } }`,
+      )
+      .join("")}
     }
-  }
+  }`,
+    )
+    .join("\n  ")}
 }
 `;
 }
 
-/** WGSL `main()` summing `splits` slices of `size` floats from input `partial` into result. Dispatch [ceil(size/256), 1, 1]. */
-export function splitSumSource(splits: number, size: number): string {
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+/**
+ * WGSL `main()` summing `splits` slices of `size` floats from input `partial` into result, each sum written as
+ * `finish(sum, index)` (WGSL; default the sum). Dispatch [ceil(size/256), 1, 1].
+ */
+export function splitSumSource(splits: number, size: number, finish: (s: string, i: string) => string = (s) => s): string {
   return `
 fn main() {
   _ = uniforms.NAN;
@@ -162,7 +229,7 @@ fn main() {
   if (i < ${i32(size)}) {
     var s = 0.0;
     for (var k = 0; k < ${i32(splits)}; k++) { s = s + partial[k * ${i32(size)} + i]; }
-    result[i] = s;
+    result[i] = ${finish("s", "i")};
   }
 }
 `;

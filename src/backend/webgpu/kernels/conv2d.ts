@@ -1,0 +1,115 @@
+// Conv2D and FusedConv2D (bias, ReLU) as a tiled matrix product: y[m, co] = Σ_k patch(m, k)·W[k, co] over the
+// N·OH·OW output positions m and the taps k = (kh, kw, ci), the HWIO filter read as a [KH·KW·CI, CO] matrix and
+// the patches read in place. tfjs's conv2DMM computes 32×32 tiles at 4×4 per thread; the gemm here takes 128-wide
+// tiles at 8×8 where the product is large enough (gemm.ts says why). A product with too few tiles to fill the GPU
+// (gemmOptions.minWorkgroups; the last stages: few positions, many taps) is split along k, and the bias and ReLU are applied where the
+// splits are added.
+import * as tf from "@tensorflow/tfjs";
+import { gemmOptions, gemmSource, splitSumSource, tileFor, tileThreads } from "./gemm";
+import { Backend, i32, maxWorkgroups, program, TensorInfo } from "./program";
+import { reluFunction } from "./relu";
+
+/** A split of k keeps at least this many steps through workgroup memory. */
+const MIN_STEPS = 8;
+
+type Attrs = {
+  strides: [number, number] | number;
+  pad: unknown;
+  dataFormat: "NHWC" | "NCHW";
+  dilations: [number, number] | number;
+  dimRoundingMode?: "floor" | "round" | "ceil";
+  activation?: string;
+};
+
+/** Conv2D (fused: false) or FusedConv2D (fused: true; linear or relu, a bias of one value per output channel). */
+export function conv2d(fused: boolean): (stock: tf.KernelFunc) => tf.KernelFunc {
+  return (stock) => (args) => {
+    const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, TensorInfo | undefined>;
+    const attrs = args.attrs as unknown as Attrs;
+    const backend = args.backend as unknown as Backend;
+    const activation = fused ? (attrs.activation ?? "linear") : "linear";
+    if (
+      attrs.dataFormat === "NCHW" ||
+      x!.dtype !== "float32" ||
+      filter!.dtype !== "float32" ||
+      (activation !== "linear" && activation !== "relu") ||
+      preluActivationWeights ||
+      (bias && (bias.dtype !== "float32" || tf.util.sizeFromShape(bias.shape) !== filter!.shape[3]))
+    )
+      return stock(args);
+    const info = tf.backend_util.computeConv2DInfo(
+      x!.shape as [number, number, number, number],
+      filter!.shape as [number, number, number, number],
+      attrs.strides,
+      attrs.dilations,
+      attrs.pad as "same",
+      attrs.dimRoundingMode,
+      false,
+      "channelsLast",
+    );
+    const [KH, KW, CI, CO] = filter!.shape as [number, number, number, number];
+    const { batchSize: N, inHeight: IH, inWidth: IW, outHeight: OH, outWidth: OW } = info;
+    const { strideHeight: SH, strideWidth: SW, dilationHeight: DH, dilationWidth: DW } = info;
+    const { top: PT, left: PL } = info.padInfo;
+    const M = N * OH * OW;
+    const K = KH * KW * CI;
+    if (M === 0 || K === 0 || CO === 0) return stock(args);
+    const tile = tileFor(CO, M);
+    const tiles = Math.ceil(M / tile.BM) * Math.ceil(CO / tile.BN);
+    const want = gemmOptions.minWorkgroups;
+    const splits = tiles >= want ? 1 : Math.max(1, Math.min(Math.ceil(want / tiles), Math.floor(K / (MIN_STEPS * tile.DEPTH))));
+    const chunk = Math.ceil(K / splits / tile.DEPTH) * tile.DEPTH;
+    const S = Math.ceil(K / chunk);
+    const limit = maxWorkgroups(backend);
+    if (Math.ceil(M / tile.BM) > limit || Math.ceil(CO / tile.BN) > limit || Math.ceil((M * CO) / 256) > limit) return stock(args);
+
+    // The bias and activation of value v at output column c (WGSL).
+    const finish = (v: string, c: string) => {
+      const b = bias ? `${v} + bias[${c}]` : v;
+      return activation === "relu" ? `relu(${b})` : b;
+    };
+    const epilogue = activation === "relu" ? reluFunction() : "";
+    const functions = `
+${epilogue}
+fn loadA(r: i32, q: i32) -> f32 {
+  let n = r / ${i32(OH * OW)};
+  let oh = (r / ${i32(OW)}) % ${i32(OH)};
+  let ow = r % ${i32(OW)};
+  let kh = q / ${i32(KW * CI)};
+  let kw = (q / ${i32(CI)}) % ${i32(KW)};
+  let ci = q % ${i32(CI)};
+  let ih = oh * ${i32(SH)} + kh * ${i32(DH)} - ${i32(PT)};
+  let iw = ow * ${i32(SW)} + kw * ${i32(DW)} - ${i32(PL)};
+  if (ih < 0 || ih >= ${i32(IH)} || iw < 0 || iw >= ${i32(IW)}) { return 0.0; }
+  return x[((n * ${i32(IH)} + ih) * ${i32(IW)} + iw) * ${i32(CI)} + ci];
+}
+fn loadB(q: i32, c: i32) -> f32 {
+  return W[q * ${i32(CO)} + c];
+}
+fn store(split: i32, r: i32, c: i32, v: f32) {
+  ${S === 1 ? `result[r * ${i32(CO)} + c] = ${finish("v", "c")};` : `result[(split * ${i32(M)} + r) * ${i32(CO)} + c] = v;`}
+}`;
+    const gemm = program({
+      variableNames: ["x", "W", ...(bias && S === 1 ? ["bias"] : [])],
+      outputShape: S === 1 ? [N, OH, OW, CO] : [S, M, CO],
+      name: "tsdlConv2D",
+      dispatch: [Math.ceil(CO / tile.BN), Math.ceil(M / tile.BM), S],
+      workgroupSize: tileThreads(tile),
+      code: gemmSource({ tile, rows: M, cols: CO, depth: K, chunk, aAlong: "q", bAlong: "c", functions }),
+    });
+    const inputs = [x!, filter!, ...(bias && S === 1 ? [bias] : [])];
+    const out = backend.runWebGPUProgram(gemm, inputs, "float32");
+    if (S === 1) return out;
+    const sum = program({
+      variableNames: ["partial", ...(bias ? ["bias"] : [])],
+      outputShape: [N, OH, OW, CO],
+      name: "tsdlSplitSum",
+      dispatch: [Math.ceil((M * CO) / 256), 1, 1],
+      workgroupSize: [256, 1, 1],
+      code: `${epilogue}\n${splitSumSource(S, M * CO, (s, i) => finish(s, `(${i} % ${i32(CO)})`))}`,
+    });
+    const y = backend.runWebGPUProgram(sum, [out, ...(bias ? [bias] : [])], "float32");
+    backend.disposeData(out.dataId);
+    return y;
+  };
+}
