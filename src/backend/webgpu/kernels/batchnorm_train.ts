@@ -1,12 +1,16 @@
-// Batch norm in training mode (core/kernels.ts BATCH_NORM_TRAIN) and its gradient in three programs each way.
-// tfjs composes it from moments and batchNorm: about 14 programs forward and 30 backward per layer, and on webgpu
-// each program costs the CPU more than the GPU spends on it (a training step is bound by the dispatches).
+// Batch norm in training mode (core/kernels.ts BATCH_NORM_TRAIN) and its gradient in two programs each way (three
+// where the device binds too few storage buffers). tfjs composes it from moments and batchNorm: about 14 programs
+// forward and 30 backward per layer, and on webgpu each program costs the CPU more than the GPU spends on it (a
+// training step is bound by the dispatches).
 //
 // x is viewed as a [M, C] matrix, M = N·H·W. A statistics pass gives workgroups of 64 channels × 4 row lanes, the
 // channels along consecutive threads (coalesced reads), one row chunk each (the second dispatch dimension): it
-// writes per-chunk partials [2, R, C]. Small programs then reduce the R partials of each channel, and an
-// elementwise pass writes y (or dx). The variance is Welford's per thread and merged exactly per chunk and over the
-// chunks (Σ M2 + Σ n·(chunk mean - mean)²), never E[x²] - mean² in float32.
+// writes per-chunk partials [2, R, C]. A second pass on the same grid has each workgroup reduce the R partials of
+// its channels again (a few KB from cache) and write y (or dx) for its rows; the first chunk's workgroups write
+// the per-channel outputs. That pass binds up to 12 storage buffers (11 forward with the running statistics, 10
+// backward, 12 with the statistics' own gradients): on a device that binds fewer, a small program reduces the
+// partials and an element-wise pass follows. The variance is Welford's per thread and merged exactly per chunk and
+// over the chunks (Σ M2 + Σ n·(chunk mean - mean)²), never E[x²] - mean² in float32.
 import * as tf from "@tensorflow/tfjs";
 import type { WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
 import { BATCH_NORM_TRAIN, type BatchNormTrainAttrs } from "../../../core/kernels";
@@ -69,22 +73,25 @@ function statsProgram(p: Plan, name: string, variableNames: string[], code: stri
   return program({ variableNames, outputShape: [2, p.R, p.C], name, dispatch: [p.blocks, p.R, 1], workgroupSize: [CW, LANES, 1], code });
 }
 
+/** A per-channel reduction over the R chunk partials (see channelSums). */
+interface Reduction {
+  term: string;
+  finish: string;
+  keep?: string;
+  also?: string;
+}
+
 /**
- * Per-channel reductions over the R chunks, one output each, in one program: reduction k sums `term` (WGSL, of r
- * and c; it may read the `keep` names of earlier reductions) per lane, adds the lanes, and writes `finish` (of the
- * sum s and c) to output k at c, then runs `also` (WGSL, with that value in v). `keep` makes the value an f32 of the
- * later terms. Dispatch [blocks, 1, 1].
+ * WGSL of per-channel reductions over the R chunks, for workgroups of CW channels × LANES lanes (lc, ly and the
+ * channel c defined): reduction k sums `term` (WGSL, of r and c; it may read the `keep` names of earlier
+ * reductions) per lane, adds the lanes, and writes `finish` (of the sum s and c) to output k at c, then runs `also`
+ * (WGSL, with that value in v); `writeWhen` (WGSL) guards those writes when several workgroups compute the same
+ * channels. `keep` makes the value an f32 of the later terms and of the code after these.
  */
-function channelsProgram(
-  p: Plan,
-  name: string,
-  outputs: string[],
-  inputs: string[],
-  reductions: Array<{ term: string; finish: string; keep?: string; also?: string }>,
-  uniforms?: string[],
-): MultiOutputProgram {
-  const steps = reductions.map(({ term, finish, keep, also }, k) => {
+function channelSums(p: Plan, outputs: string[], reductions: Reduction[], writeWhen?: string): { decls: string; body: string } {
+  const body = reductions.map(({ term, finish, keep, also }, k) => {
     const last = k === reductions.length - 1;
+    const write = `${outputs[k]}[c] = v;${also ? `\n      ${also}` : ""}`;
     return `
   var s${k} = 0.0;
   if (c < ${i32(p.C)}) {
@@ -98,10 +105,27 @@ function channelsProgram(
     var v = 0.0;
     if (c < ${i32(p.C)}) {
       v = ${finish};
-      ${outputs[k]}[c] = v;${also ? `\n      ${also}` : ""}
+      ${writeWhen ? `if (${writeWhen}) { ${write} }` : write}
     }${keep ? `\n    shared${k}[lc] = v;` : ""}
-  }${last ? "" : "\n  workgroupBarrier(); // lanePart is written again, and keep's value read"}${keep ? `\n  let ${keep} = shared${k}[lc];` : ""}`;
+  }${last && !keep ? "" : "\n  workgroupBarrier(); // lanePart is written again, and keep's value read"}${keep ? `\n  let ${keep} = shared${k}[lc];` : ""}`;
   });
+  const decls = `
+var<workgroup> lanePart: array<f32, ${CW * LANES}>;
+${reductions.map((r, k) => (r.keep ? `var<workgroup> shared${k}: array<f32, ${CW}>;` : "")).join("\n")}
+fn chunkRows(r: i32) -> f32 { return f32(min(${i32(p.chunk)}, ${i32(p.M)} - r * ${i32(p.chunk)})); }`;
+  return { decls, body: body.join("") };
+}
+
+/** channelSums as a program of its own: one workgroup per channel block, dispatch [blocks, 1, 1]. */
+function channelsProgram(
+  p: Plan,
+  name: string,
+  outputs: string[],
+  inputs: string[],
+  reductions: Reduction[],
+  uniforms?: string[],
+): MultiOutputProgram {
+  const { decls, body } = channelSums(p, outputs, reductions);
   return {
     name,
     outputs,
@@ -109,14 +133,54 @@ function channelsProgram(
     uniforms,
     dispatch: [p.blocks, 1, 1],
     workgroupSize: [CW, LANES, 1],
-    code: `
-var<workgroup> lanePart: array<f32, ${CW * LANES}>;
-${reductions.map((r, k) => (r.keep ? `var<workgroup> shared${k}: array<f32, ${CW}>;` : "")).join("\n")}
-fn chunkRows(r: i32) -> f32 { return f32(min(${i32(p.chunk)}, ${i32(p.M)} - r * ${i32(p.chunk)})); }
+    code: `${decls}
 fn main() {
   let lc = i32(localId.x);
   let ly = i32(localId.y);
-  let c = i32(workgroupId.x) * ${CW} + lc;${steps.join("")}
+  let c = i32(workgroupId.x) * ${CW} + lc;${body}
+}
+`,
+  };
+}
+
+/**
+ * channelSums followed by an element-wise pass over the workgroup's row chunk (the statistics pass's grid:
+ * dispatch [blocks, R, 1]), which reads the kept values: one program where a channelsProgram and an
+ * elementwiseProgram take two. Each workgroup adds up the R partials of its channels again (R·CW values from
+ * cache) and the first row chunk writes the per-channel outputs. `rows.setup` runs once per channel (WGSL, c
+ * in range), `rows.body` assigns element i of channel c of the first output.
+ */
+function channelsThenRowsProgram(
+  p: Plan,
+  name: string,
+  outputs: string[],
+  inputs: string[],
+  reductions: Reduction[],
+  rows: { setup: string; body: string },
+  uniforms?: string[],
+): MultiOutputProgram {
+  const { decls, body } = channelSums(p, outputs.slice(1), reductions, "chunk == 0");
+  return {
+    name,
+    outputs,
+    inputs,
+    uniforms,
+    dispatch: [p.blocks, p.R, 1],
+    workgroupSize: [CW, LANES, 1],
+    code: `${decls}
+fn main() {
+  let lc = i32(localId.x);
+  let ly = i32(localId.y);
+  let c = i32(workgroupId.x) * ${CW} + lc;
+  let chunk = i32(workgroupId.y);${body}
+  if (c < ${i32(p.C)}) {
+    ${rows.setup}
+    let r1 = min((chunk + 1) * ${i32(p.chunk)}, ${i32(p.M)});
+    for (var row = chunk * ${i32(p.chunk)} + ly; row < r1; row += ${LANES}) {
+      let i = row * ${i32(p.C)} + c;
+      ${rows.body}
+    }
+  }
 }
 `,
   };
@@ -210,46 +274,68 @@ fn main() {${chunkHead(p)}
       [x],
     );
     // The mean, then the variance about it (Σ M2 + Σ n·(chunk mean - mean)²), and the running statistics' update
-    // when given, in one program.
+    // when given: in the program that normalises x where the device binds enough storage buffers, else in one of
+    // their own before it.
+    const runningNames = running.length ? ["runningMean", "runningVar"] : [];
+    const runningUniforms = running.length ? ["keep", "momentum", "factor"] : undefined;
+    const runningValues = running.length ? [1 - momentum!, momentum!, varianceFactor!] : [];
+    const moments = (keepVariance: boolean): Reduction[] => [
+      {
+        term: `chunkRows(r) * partial[r * ${i32(C)} + c]`,
+        finish: `s / ${i32(M)}.0`,
+        keep: "m",
+        also: running.length ? "meanOut[c] = runningMean[c] * uniforms.keep + v * uniforms.momentum;" : undefined,
+      },
+      {
+        term: `partial[(${i32(R)} + r) * ${i32(C)} + c] + chunkRows(r) * (partial[r * ${i32(C)} + c] - m) * (partial[r * ${i32(C)} + c] - m)`,
+        finish: `s / ${i32(M)}.0`,
+        keep: keepVariance ? "vr" : undefined,
+        also: running.length ? "varOut[c] = runningVar[c] * uniforms.keep + (v * uniforms.factor) * uniforms.momentum;" : undefined,
+      },
+    ];
+    const statOutputs = ["mean", "variance", ...(running.length ? ["meanOut", "varOut"] : [])];
+    const statShapes = statOutputs.map(() => [C]);
+    const affine = [...(scale ? ["scale"] : []), ...(offset ? ["offset"] : [])];
+    // y from x, the mean and variance (WGSL names), γ and β.
+    const normalised = (mean: string, variance: string) => `
+    let v = (x[i] - ${mean}) * (${scale ? "scale[c]" : "1.0"} / sqrt(${variance} + ${f32(eps)}))${offset ? " + offset[c]" : ""};
+    ${relu ? "OUT[i] = select(v, 0.0, (v < 0.0) & !isnan(v));" : "OUT[i] = v;"}`;
+    const inputs = ["x", "partial", ...affine, ...runningNames];
+    if (mergeChannelPasses(backend, 1 + statOutputs.length + inputs.length)) {
+      const outs = runMultiOutput(
+        backend,
+        channelsThenRowsProgram(
+          p,
+          "tsdlBatchNormMomentsApply",
+          ["y", ...statOutputs],
+          inputs,
+          moments(true),
+          { setup: "", body: normalised("m", "vr").replace("OUT", "y") },
+          runningUniforms,
+        ),
+        [x!, partial, ...[scale, offset].filter((t): t is TensorInfo => t !== undefined), ...running],
+        [x!.shape, ...statShapes],
+        runningValues,
+      );
+      backend.disposeData(partial.dataId);
+      return outs;
+    }
     const [mean, variance, ...runningOut] = runMultiOutput(
       backend,
-      channelsProgram(
-        p,
-        "tsdlBatchNormMoments",
-        ["mean", "variance", ...(running.length ? ["meanOut", "varOut"] : [])],
-        ["partial", ...(running.length ? ["runningMean", "runningVar"] : [])],
-        [
-          {
-            term: `chunkRows(r) * partial[r * ${i32(C)} + c]`,
-            finish: `s / ${i32(M)}.0`,
-            keep: "m",
-            also: running.length ? "meanOut[c] = runningMean[c] * uniforms.keep + v * uniforms.momentum;" : undefined,
-          },
-          {
-            term: `partial[(${i32(R)} + r) * ${i32(C)} + c] + chunkRows(r) * (partial[r * ${i32(C)} + c] - m) * (partial[r * ${i32(C)} + c] - m)`,
-            finish: `s / ${i32(M)}.0`,
-            also: running.length ? "varOut[c] = runningVar[c] * uniforms.keep + (v * uniforms.factor) * uniforms.momentum;" : undefined,
-          },
-        ],
-        // (the sizes are in the code; these are the per-call values)
-        running.length ? ["keep", "momentum", "factor"] : undefined,
-      ),
+      channelsProgram(p, "tsdlBatchNormMoments", statOutputs, ["partial", ...runningNames], moments(false), runningUniforms),
       [partial, ...running],
-      [[C], [C], ...running.map(() => [C])],
-      running.length ? [1 - momentum!, momentum!, varianceFactor!] : [],
+      statShapes,
+      runningValues,
     );
     backend.disposeData(partial.dataId);
-    const a = `${scale ? "scale[c]" : "1.0"} / sqrt(variance[c] + ${f32(eps)})`;
     const y = run(
       backend,
       elementwiseProgram(
         p,
         backend,
         "tsdlBatchNormApply",
-        ["x", "mean", "variance", ...(scale ? ["scale"] : []), ...(offset ? ["offset"] : [])],
-        `
-    let v = (x[i] - mean[c]) * (${a})${offset ? " + offset[c]" : ""};
-    ${relu ? "result[i] = select(v, 0.0, (v < 0.0) & !isnan(v));" : "result[i] = v;"}`,
+        ["x", "mean", "variance", ...affine],
+        normalised("mean[c]", "variance[c]").replace("OUT", "result"),
       ),
       [x, mean, variance, scale, offset],
       x!.shape,
@@ -310,53 +396,71 @@ fn main() {${chunkHead(p)}
       ),
       [x, dy, mean, relu ? y : undefined],
     );
+    // dβ and dγ from the partials, then dx: in one program where the device binds enough storage buffers.
+    const sums = (keep: boolean): Reduction[] => [
+      { term: `partial[r * ${i32(C)} + c]`, finish: "s", keep: keep ? "db" : undefined },
+      { term: `partial[(${i32(R)} + r) * ${i32(C)} + c]`, finish: `s / sqrt(variance[c] + ${f32(eps)})`, keep: keep ? "dg" : undefined },
+    ];
+    const n = `${i32(M)}.0`;
+    // dx from g, x, the statistics, dβ and dγ (WGSL names), γ and the statistics' own gradients.
+    const gradX = (db: string, dg: string) => ({
+      setup: `
+    let rs = 1.0 / sqrt(variance[c] + ${f32(eps)});
+    let k0 = ${scale ? "scale[c]" : "1.0"} * rs;
+    let k1 = -k0 * rs * ${dg} / ${n}${dvar ? ` + 2.0 * dvar[c] / ${n}` : ""};
+    let k2 = -k0 * ${db} / ${n}${dmean ? ` + dmean[c] / ${n}` : ""};`,
+      body: `OUT[i] = ${g("i")} * k0 + (x[i] - mean[c]) * k1 + k2;`,
+    });
+    const extra = [...(scale ? ["scale"] : []), ...(dmean ? ["dmean"] : []), ...(dvar ? ["dvar"] : []), ...(relu ? ["y"] : [])];
+    const extraTensors = [scale, dmean, dvar, relu ? y : undefined].filter((t): t is TensorInfo => t !== undefined);
+    const inputs = ["x", "dy", "mean", "variance", "partial", ...extra];
+    if (mergeChannelPasses(backend, 3 + inputs.length)) {
+      const rows = gradX("db", "dg");
+      const [dx, doffset, dscale] = runMultiOutput(
+        backend,
+        channelsThenRowsProgram(p, "tsdlBatchNormGradAffineX", ["dx", "doffset", "dscale"], inputs, sums(true), {
+          setup: rows.setup,
+          body: rows.body.replace("OUT", "dx"),
+        }),
+        [x!, dy!, mean, variance, partial, ...extraTensors],
+        [x!.shape, [C], [C]],
+      );
+      backend.disposeData(partial.dataId);
+      return [dx, dscale, doffset];
+    }
     const [doffset, dscale] = runMultiOutput(
       backend,
-      channelsProgram(
-        p,
-        "tsdlBatchNormGradAffine",
-        ["doffset", "dscale"],
-        ["partial", "variance"],
-        [
-          { term: `partial[r * ${i32(C)} + c]`, finish: "s" },
-          { term: `partial[(${i32(R)} + r) * ${i32(C)} + c]`, finish: `s / sqrt(variance[c] + ${f32(eps)})` },
-        ],
-      ),
+      channelsProgram(p, "tsdlBatchNormGradAffine", ["doffset", "dscale"], ["partial", "variance"], sums(false)),
       [partial, variance!],
       [[C], [C]],
     );
     backend.disposeData(partial.dataId);
-    const n = `${i32(M)}.0`;
+    const rows = gradX("doffset[c]", "dscale[c]");
     const dx = run(
       backend,
       elementwiseProgram(
         p,
         backend,
         "tsdlBatchNormGradX",
-        [
-          "x",
-          "dy",
-          "mean",
-          "variance",
-          "doffset",
-          "dscale",
-          ...(scale ? ["scale"] : []),
-          ...(dmean ? ["dmean"] : []),
-          ...(dvar ? ["dvar"] : []),
-          ...(relu ? ["y"] : []),
-        ],
-        `
-    let rs = 1.0 / sqrt(variance[c] + ${f32(eps)});
-    let k0 = ${scale ? "scale[c]" : "1.0"} * rs;
-    let k1 = -k0 * rs * dscale[c] / ${n}${dvar ? ` + 2.0 * dvar[c] / ${n}` : ""};
-    let k2 = -k0 * doffset[c] / ${n}${dmean ? ` + dmean[c] / ${n}` : ""};
-    result[i] = ${g("i")} * k0 + (x[i] - mean[c]) * k1 + k2;`,
+        ["x", "dy", "mean", "variance", "doffset", "dscale", ...extra],
+        `${rows.setup}\n    ${rows.body.replace("OUT", "result")}`,
       ),
-      [x, dy, mean, variance, doffset, dscale, scale, dmean, dvar, relu ? y : undefined],
+      [x, dy, mean, variance, doffset, dscale, ...extraTensors],
       x!.shape,
     );
     return [dx, dscale, doffset];
   };
+}
+
+/** Options of the batch norm kernels (tests set them). */
+export const batchNormOptions = {
+  /** Merge the per-channel passes into the element-wise ones where the device binds the storage buffers. */
+  merge: true,
+};
+
+/** Whether a merged program's `buffers` storage buffers fit the device (and merging is on). */
+function mergeChannelPasses(backend: Backend, buffers: number): boolean {
+  return batchNormOptions.merge && buffers <= backend.device.limits.maxStorageBuffersPerShaderStage;
 }
 
 /** True when t's values are on the CPU (not uploaded) and all zero: reading them costs nothing. */
