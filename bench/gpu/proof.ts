@@ -24,6 +24,8 @@ const HW = Number(env("PROOF_HW", "96"));
 const BATCHES = env("PROOF_BATCHES", "64,128,256").split(",").map(Number);
 const SECONDS = Number(env("PROOF_SECONDS", "8")); // timed training per batch size
 const STOCK_BATCH = Number(env("PROOF_STOCK_BATCH", "64"));
+// tfjs-backend-webgpu submits its commands every this many dispatches (its default 15; a run.sh variant tries more)
+const SUBMIT_BATCH = Number(env("PROOF_SUBMIT_BATCH", "0"));
 const PROFILE_BATCH = Number(env("PROOF_PROFILE_BATCH", "128"));
 const PROFILE_BUDGET_S = Number(env("PROOF_PROFILE_BUDGET", "40"));
 const CHECK_BATCH = Number(env("PROOF_CHECK_BATCH", "8"));
@@ -66,7 +68,9 @@ const quiet = {
   verbose: false,
   progress: false,
   ...(process.env.PROOF_DEBUG
-    ? { onBatchEnd: (r: { epoch: number; batch: number; loss: number; seconds: number }) => say("DEBUG batch", r.batch, r.loss, r.seconds) }
+    ? {
+        onBatchEnd: (r: { epoch: number; batch: number; loss: number; seconds?: number }) => say("DEBUG batch", r.batch, r.loss, r.seconds),
+      }
     : {}),
 } as const;
 
@@ -106,7 +110,7 @@ function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return den ? num / den : num;
 }
 
-/** The conv gradient calls of one ResNet step, each run by tsdl's kernel and by tfjs's on the same inputs. */
+/** The convolutions of one ResNet step (forward and gradients), each run by tsdl's kernel and by tfjs's on the same inputs. */
 async function checkKernels(): Promise<boolean> {
   const net = models.resnet(3, 10, { seed: 0 });
   const opt = new optim.SGD(net, { lr: 0.01, momentum: 0.9 });
@@ -114,7 +118,7 @@ async function checkKernels(): Promise<boolean> {
   const calls = await recordKernels(async () => {
     await train(net, [b], null, 1, opt, new nn.CrossEntropyLoss(), quiet);
   });
-  const convs = calls.filter((c) => c.name === "Conv2DBackpropFilter" || c.name === "Conv2DBackpropInput");
+  const convs = calls.filter((c) => ["Conv2D", "FusedConv2D", "Conv2DBackpropFilter", "Conv2DBackpropInput"].includes(c.name));
   let worst = 0;
   let ok = true;
   for (const c of convs) {
@@ -141,7 +145,7 @@ async function checkKernels(): Promise<boolean> {
   net.dispose();
   opt.dispose();
   say(
-    `CHECK kernels: ${convs.length} conv gradients of a ResNet step (batch ${CHECK_BATCH}, ${HW} px), tsdl vs tfjs on this GPU: max rel. error ${worst.toExponential(2)}`,
+    `CHECK kernels: ${convs.length} convolutions and conv gradients of a ResNet step (batch ${CHECK_BATCH}, ${HW} px), tsdl vs tfjs on this GPU: max rel. error ${worst.toExponential(2)}`,
     ok ? "OK" : "MISMATCH",
   );
   return ok;
@@ -260,11 +264,16 @@ async function trainSpeed(n: number, label: string, seconds = SECONDS): Promise<
   const perStep = (performance.now() - t) / 2000;
   const steps = Math.max(3, Math.min(200, Math.round(seconds / perStep)));
   t = performance.now();
+  const cpu = process.cpuUsage();
   const h = await train(net, repeat(batches, steps), null, 1, opt, ce, quiet);
   const s = (performance.now() - t) / 1000;
+  // CPU time of the process (JavaScript, tfjs, Dawn's threads) per step: near the wall time, the step is bound by
+  // issuing its programs; well under it, by the GPU.
+  const used = process.cpuUsage(cpu);
+  const cpuMs = (used.user + used.system) / 1000 / steps;
   const ips = (n * steps) / s;
   say(
-    `TRAIN webgpu ${label} resnet ${HW}px batch ${n}: ${steps} steps in ${s.toFixed(2)} s = ${((s / steps) * 1000).toFixed(1)} ms/step = ${rate(ips)} images/s (first 2 steps, compiling, ${first.toFixed(1)} s; last loss ${h.batches[h.batches.length - 1].loss.toFixed(4)}; tensors ${tf.memory().numTensors})`,
+    `TRAIN webgpu ${label} resnet ${HW}px batch ${n}: ${steps} steps in ${s.toFixed(2)} s = ${((s / steps) * 1000).toFixed(1)} ms/step (CPU ${cpuMs.toFixed(1)} ms/step) = ${rate(ips)} images/s (first 2 steps, compiling, ${first.toFixed(1)} s; last loss ${h.batches[h.batches.length - 1].loss.toFixed(4)}; tensors ${tf.memory().numTensors})`,
   );
   tf.dispose(batches.flatMap((b) => [b.x, b.y]));
   net.dispose();
@@ -274,6 +283,7 @@ async function trainSpeed(n: number, label: string, seconds = SECONDS): Promise<
 
 async function speed(): Promise<void> {
   await backend.init("webgpu");
+  if (SUBMIT_BATCH > 0) tf.env().set("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE", SUBMIT_BATCH);
   const results: Record<number, number> = {};
   for (const n of BATCHES) results[n] = await trainSpeed(n, LABEL);
   const best = Math.max(...Object.values(results));
@@ -283,6 +293,34 @@ async function speed(): Promise<void> {
     await trainSpeed(STOCK_BATCH, "tfjs-kernels", Math.min(SECONDS, 5));
     webgpuKernelOptions.tsdl = true;
   }
+}
+
+/**
+ * What one program costs to issue, alone: 2,000 ReLUs of 4 values in a chain (each a GPU program doing nothing
+ * worth timing), the CPU time to enqueue them and the wall time until the last is done.
+ */
+async function dispatchCost(): Promise<void> {
+  const n = 2000;
+  let y = tf.tensor1d([1, -2, 3, -4]);
+  for (const round of [0, 1]) {
+    await gpuIdle();
+    const t = performance.now();
+    const cpu = process.cpuUsage();
+    for (let i = 0; i < n; i++) {
+      const next = tf.relu(y);
+      y.dispose();
+      y = next;
+    }
+    const used = process.cpuUsage(cpu);
+    const enqueued = performance.now() - t;
+    await y.data();
+    const done = performance.now() - t;
+    if (round === 1)
+      say(
+        `PROFILE dispatch cost: ${n} one-program ops (tsdl's Relu of 4 values) enqueued in ${enqueued.toFixed(1)} ms = ${((enqueued / n) * 1000).toFixed(1)} µs each (CPU ${((used.user + used.system) / n) | 0} µs), all done after ${done.toFixed(1)} ms`,
+      );
+  }
+  y.dispose();
 }
 
 async function profile(): Promise<void> {
@@ -313,6 +351,8 @@ async function profile(): Promise<void> {
       `PROFILE one step with ${tsdlKernels ? "tsdl" : "tfjs"}'s kernels: ${d.programs} GPU programs, ${d.kernels} kernel calls, ${d.uploads} uploads`,
     );
   }
+  webgpuKernelOptions.tsdl = true;
+  await dispatchCost();
   const budget = (PROFILE_BUDGET_S * 1000) / 2;
   webgpuKernelOptions.tsdl = true;
   const tsdl = await replayKernels(calls, { budgetMs: budget });
@@ -355,7 +395,7 @@ async function loader(): Promise<void> {
     });
     const h = await train(net, dl, null, 1, opt, ce, quiet);
     const timed = h.batches.slice(2); // after compiling and the workers' start
-    const s = timed.reduce((a, r) => a + r.seconds, 0);
+    const s = timed.reduce((a, r) => a + (r.seconds ?? NaN), 0); // (train() records every batch's seconds)
     dl.close();
     say(
       `LOADER train() fed by a DataLoader (the tutorial's transforms: Resize, RandomHorizontalFlip, RandomCrop, ColorJitter, ToTensor, Normalize), batch ${LOADER_BATCH}, numWorkers ${workers}: ${rate((LOADER_BATCH * timed.length) / s)} images/s over ${timed.length} batches`,
@@ -394,6 +434,7 @@ async function summary(): Promise<void> {
     "dawn-flags": "with Dawn's unsafe toggles (disable_robustness, disable_workgroup_init, skip_validation)",
     "stock-forward": "with tfjs's forward convolution (conv2DMM) instead of tsdl's",
     "stock-forward+gemm4x4": "with tfjs's forward convolution and the 4x4-per-thread gradient gemm (the kernels before 8x8 tiles)",
+    submit100: "with a queue submission every 100 dispatches instead of tfjs's 15",
   };
   for (const l of log) {
     const m = /^TRAIN webgpu tsdl-kernels\+(\S+) resnet \d+px batch (\d+): .* = ([\d.]+) images\/s/.exec(l);

@@ -5,7 +5,7 @@
 # Environment: OUT (default /tmp/gpuproof-out), GPUPROOF_WORK (unpacked binaries, default /tmp/gpuproof),
 # GPUPROOF_LIBDIR (unpack the loader .debs there instead of /; GPUPROOF_FORCE_LOADERS=1 even when the machine has
 # a Vulkan loader), PROOF_PYTHON (default python3), PROOF_* sizes
-# (proof.ts), LIMIT_<PHASE> seconds per phase (defaults sum to 515 s: with unpacking, under 9 minutes; a full run on an H100 took about 3).
+# (proof.ts), LIMIT_<PHASE> seconds per phase (defaults sum to 545 s: with unpacking, under 10 minutes; a full run on an H100 took about 3).
 # On a software adapter (no GPU), shrink it: PROOF_HW=75 PROOF_BATCHES=2 PROOF_SECONDS=1 PROOF_STOCK_BATCH=2
 # PROOF_PROFILE_BATCH=2 PROOF_CHECK_BATCH=2 PROOF_LOADER_BATCH=4 PROOF_LOADER_STEPS=2 PROOF_TORCH_DEVICE=cpu and
 # LIMIT_<PHASE>=600: about 6 minutes on a 2-core machine.
@@ -88,11 +88,13 @@ phase pytorch "${LIMIT_PYTORCH:-80}" bash -c '
 # validation): how much they cost. Not a default.
 phase dawn-flags "${LIMIT_FLAGS:-40}" env TSDL_DAWN_FLAGS="enable-dawn-features=disable_robustness,disable_workgroup_init,skip_validation" \
   PROOF_LABEL=tsdl-kernels+dawn-flags PROOF_BATCHES="${TB##*,}" PROOF_STOCK_BATCH=0 PROOF_SECONDS=5 "$NODE" proof.js speed
-# The largest batch with earlier kernels, to weigh this commit's: tfjs's forward convolution (conv2DMM) instead of
-# tsdl's gemm, and that plus the 4×4-per-thread gemm of the gradients (the kernels before the 8×8 tiles).
-phase variants "${LIMIT_VARIANTS:-60}" bash -c '
+# The largest batch with earlier kernels, to weigh the later ones: tfjs's forward convolution (conv2DMM) instead of
+# tsdl's gemm, and that plus the 4×4-per-thread gemm of the gradients (the kernels before the 8×8 tiles); and with
+# fewer queue submissions (tfjs submits every 15 dispatches; each submission costs the CPU).
+phase variants "${LIMIT_VARIANTS:-90}" bash -c '
   env TSDL_WEBGPU_STOCK=Conv2D,FusedConv2D PROOF_LABEL=tsdl-kernels+stock-forward PROOF_BATCHES="${TB##*,}" PROOF_STOCK_BATCH=0 PROOF_SECONDS=5 "$0" proof.js speed
-  env TSDL_WEBGPU_STOCK=Conv2D,FusedConv2D TSDL_WEBGPU_GEMM=4x4 PROOF_LABEL=tsdl-kernels+stock-forward+gemm4x4 PROOF_BATCHES="${TB##*,}" PROOF_STOCK_BATCH=0 PROOF_SECONDS=5 "$0" proof.js speed' "$NODE"
+  env TSDL_WEBGPU_STOCK=Conv2D,FusedConv2D TSDL_WEBGPU_GEMM=4x4 PROOF_LABEL=tsdl-kernels+stock-forward+gemm4x4 PROOF_BATCHES="${TB##*,}" PROOF_STOCK_BATCH=0 PROOF_SECONDS=5 "$0" proof.js speed
+  env PROOF_SUBMIT_BATCH=100 PROOF_LABEL=tsdl-kernels+submit100 PROOF_BATCHES="${TB##*,}" PROOF_STOCK_BATCH=0 PROOF_SECONDS=5 "$0" proof.js speed' "$NODE"
 phase profile "${LIMIT_PROFILE:-70}" "$NODE" proof.js profile
 phase loader "${LIMIT_LOADER:-45}" "$NODE" proof.js loader
 phase summary 15 "$NODE" proof.js summary "$LOG"

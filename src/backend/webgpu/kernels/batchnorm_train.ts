@@ -6,8 +6,10 @@
 // x is viewed as a [M, C] matrix, M = N·H·W. A statistics pass gives workgroups of 64 channels × 4 row lanes, the
 // channels along consecutive threads (coalesced reads), one row chunk each (the second dispatch dimension): it
 // writes per-chunk partials [2, R, C]. A second pass on the same grid has each workgroup reduce the R partials of
-// its channels again (a few KB from cache) and write y (or dx) for its rows; the first chunk's workgroups write
-// the per-channel outputs. That pass binds up to 12 storage buffers (11 forward with the running statistics, 10
+// its channels again and write y (or dx) for its rows; the first chunk's workgroups write the per-channel outputs.
+// (That re-reading costs GPU time: 3·R·64 values per workgroup from L2, ~390 KB for the first batch norm of the
+// course ResNet at batch 256, as much traffic as the workgroup's own x and y; it saves a program, which costs the
+// CPU more. The proof's per-kernel profile times it.) That pass binds up to 12 storage buffers (11 forward with the running statistics, 10
 // backward, 12 with the statistics' own gradients): on a device that binds fewer, a small program reduces the
 // partials and an element-wise pass follows. The variance is Welford's per thread and merged exactly per chunk and
 // over the chunks (Σ M2 + Σ n·(chunk mean - mean)²), never E[x²] - mean² in float32.
@@ -402,65 +404,90 @@ fn main() {${chunkHead(p)}
       { term: `partial[(${i32(R)} + r) * ${i32(C)} + c]`, finish: `s / sqrt(variance[c] + ${f32(eps)})`, keep: keep ? "dg" : undefined },
     ];
     const n = `${i32(M)}.0`;
-    // dx from g, x, the statistics, dβ and dγ (WGSL names), γ and the statistics' own gradients.
-    const gradX = (db: string, dg: string) => ({
-      setup: `
-    let rs = 1.0 / sqrt(variance[c] + ${f32(eps)});
-    let k0 = ${scale ? "scale[c]" : "1.0"} * rs;
+    // dx = g·k0 + (x - mean)·k1 + k2 per channel: k0 from γ and the variance, k1 and k2 also from dγ and dβ (WGSL
+    // names) and the statistics' own gradients.
+    const k0 = `let rs = 1.0 / sqrt(variance[c] + ${f32(eps)});\n    let k0 = ${scale ? "scale[c]" : "1.0"} * rs;`;
+    const k1k2 = (db: string, dg: string) => `
     let k1 = -k0 * rs * ${dg} / ${n}${dvar ? ` + 2.0 * dvar[c] / ${n}` : ""};
-    let k2 = -k0 * ${db} / ${n}${dmean ? ` + dmean[c] / ${n}` : ""};`,
-      body: `OUT[i] = ${g("i")} * k0 + (x[i] - mean[c]) * k1 + k2;`,
-    });
-    const extra = [...(scale ? ["scale"] : []), ...(dmean ? ["dmean"] : []), ...(dvar ? ["dvar"] : []), ...(relu ? ["y"] : [])];
-    const extraTensors = [scale, dmean, dvar, relu ? y : undefined].filter((t): t is TensorInfo => t !== undefined);
-    const inputs = ["x", "dy", "mean", "variance", "partial", ...extra];
+    let k2 = -k0 * ${db} / ${n}${dmean ? ` + dmean[c] / ${n}` : ""};`;
+    const dxOf = (k1: string, k2: string) => `${g("i")} * k0 + (x[i] - mean[c]) * ${k1} + ${k2}`;
+    const gamma = scale ? ["scale"] : [];
+    const statGrads = [...(dmean ? ["dmean"] : []), ...(dvar ? ["dvar"] : [])];
+    const ys = relu ? ["y"] : [];
+    const optional: Record<string, TensorInfo | undefined> = { scale, dmean, dvar, y };
+    const tensors = (names: string[]) => names.map((k) => optional[k]!);
+    const inputs = ["x", "dy", "mean", "variance", "partial", ...gamma, ...statGrads, ...ys];
     if (mergeChannelPasses(backend, 3 + inputs.length)) {
-      const rows = gradX("db", "dg");
       const [dx, doffset, dscale] = runMultiOutput(
         backend,
         channelsThenRowsProgram(p, "tsdlBatchNormGradAffineX", ["dx", "doffset", "dscale"], inputs, sums(true), {
-          setup: rows.setup,
-          body: rows.body.replace("OUT", "dx"),
+          setup: `${k0}${k1k2("db", "dg")}`,
+          body: `dx[i] = ${dxOf("k1", "k2")};`,
         }),
-        [x!, dy!, mean, variance, partial, ...extraTensors],
+        [x!, dy!, mean, variance, partial, ...tensors([...gamma, ...statGrads, ...ys])],
         [x!.shape, [C], [C]],
       );
       backend.disposeData(partial.dataId);
       return [dx, dscale, doffset];
     }
-    const [doffset, dscale] = runMultiOutput(
+    // Unmerged: dβ, dγ and each channel's k1, k2 in one small program, then dx (9 storage buffers at most).
+    const sumsAndCoefficients = sums(true);
+    sumsAndCoefficients[1].also = `${k0}${k1k2("db", "v")}\n      k1Out[c] = k1;\n      k2Out[c] = k2;`;
+    const [doffset, dscale, k1, k2] = runMultiOutput(
       backend,
-      channelsProgram(p, "tsdlBatchNormGradAffine", ["doffset", "dscale"], ["partial", "variance"], sums(false)),
-      [partial, variance!],
-      [[C], [C]],
+      channelsProgram(
+        p,
+        "tsdlBatchNormGradAffine",
+        ["doffset", "dscale", "k1Out", "k2Out"],
+        ["partial", "variance", ...gamma, ...statGrads],
+        sumsAndCoefficients,
+      ),
+      [partial, variance!, ...tensors([...gamma, ...statGrads])],
+      [[C], [C], [C], [C]],
     );
     backend.disposeData(partial.dataId);
-    const rows = gradX("doffset[c]", "dscale[c]");
     const dx = run(
       backend,
       elementwiseProgram(
         p,
         backend,
         "tsdlBatchNormGradX",
-        ["x", "dy", "mean", "variance", "doffset", "dscale", ...extra],
-        `${rows.setup}\n    ${rows.body.replace("OUT", "result")}`,
+        ["x", "dy", "mean", "variance", "k1", "k2", ...gamma, ...ys],
+        `${k0}\n    result[i] = ${dxOf("k1[c]", "k2[c]")};`,
       ),
-      [x, dy, mean, variance, doffset, dscale, ...extraTensors],
+      [x, dy, mean, variance, k1, k2, ...tensors([...gamma, ...ys])],
       x!.shape,
     );
+    backend.disposeData(k1.dataId);
+    backend.disposeData(k2.dataId);
     return [dx, dscale, doffset];
   };
 }
 
 /** Options of the batch norm kernels (tests set them). */
-export const batchNormOptions = {
-  /** Merge the per-channel passes into the element-wise ones where the device binds the storage buffers. */
-  merge: true,
+export const batchNormOptions: { maxStorageBuffers?: number } = {
+  /** Storage buffers per program to assume instead of the device's maxStorageBuffersPerShaderStage. */
+  maxStorageBuffers: undefined,
 };
 
-/** Whether a merged program's `buffers` storage buffers fit the device (and merging is on). */
+/** The most storage buffers the unmerged path binds in one program (dx's pass, and dβ/dγ's with dmean and dvar). */
+const UNMERGED_STORAGE = 9;
+
+function storageLimit(backend: Backend): number {
+  return batchNormOptions.maxStorageBuffers ?? backend.device.limits.maxStorageBuffersPerShaderStage;
+}
+
+/**
+ * Whether the kernels run on this device: it binds the storage buffers of the unmerged path (WebGPU guarantees
+ * 8; below 9, BatchNorm2d composes tfjs's ops).
+ */
+export function batchNormRuns(backend: Backend): boolean {
+  return storageLimit(backend) >= UNMERGED_STORAGE;
+}
+
+/** Whether a merged program's `buffers` storage buffers fit the device. */
 function mergeChannelPasses(backend: Backend, buffers: number): boolean {
-  return batchNormOptions.merge && buffers <= backend.device.limits.maxStorageBuffersPerShaderStage;
+  return buffers <= storageLimit(backend);
 }
 
 /** True when t's values are on the CPU (not uploaded) and all zero: reading them costs nothing. */

@@ -6,7 +6,7 @@
 // splits are added.
 import * as tf from "@tensorflow/tfjs";
 import { gemmOptions, gemmSource, splitSumSource, tileFor, tileThreads } from "./gemm";
-import { Backend, i32, maxWorkgroups, program, TensorInfo } from "./program";
+import { Backend, flatGrid, i32, maxWorkgroups, program, TensorInfo } from "./program";
 import { reluFunction } from "./relu";
 
 /** A split of k keeps at least this many steps through workgroup memory. */
@@ -34,7 +34,7 @@ export function conv2d(fused: boolean): (stock: tf.KernelFunc) => tf.KernelFunc 
       filter!.dtype !== "float32" ||
       (activation !== "linear" && activation !== "relu") ||
       preluActivationWeights ||
-      (bias && (bias.dtype !== "float32" || tf.util.sizeFromShape(bias.shape) !== filter!.shape[3]))
+      (bias && !perChannel(bias, filter!.shape[3]))
     )
       return stock(args);
     const info = tf.backend_util.computeConv2DInfo(
@@ -61,7 +61,7 @@ export function conv2d(fused: boolean): (stock: tf.KernelFunc) => tf.KernelFunc 
     const chunk = Math.ceil(K / splits / tile.DEPTH) * tile.DEPTH;
     const S = Math.ceil(K / chunk);
     const limit = maxWorkgroups(backend);
-    if (Math.ceil(M / tile.BM) > limit || Math.ceil(CO / tile.BN) > limit || Math.ceil((M * CO) / 256) > limit) return stock(args);
+    if (Math.ceil(M / tile.BM) > limit || Math.ceil(CO / tile.BN) > limit || S > limit) return stock(args);
 
     // The bias and activation of value v at output column c (WGSL).
     const finish = (v: string, c: string) => {
@@ -100,16 +100,23 @@ fn store(split: i32, r: i32, c: i32, v: f32) {
     const inputs = [x!, filter!, ...(bias && S === 1 ? [bias] : [])];
     const out = backend.runWebGPUProgram(gemm, inputs, "float32");
     if (S === 1) return out;
+    const grid = flatGrid(M * CO, backend, "tsdlSplitSum");
     const sum = program({
       variableNames: ["partial", ...(bias ? ["bias"] : [])],
       outputShape: [N, OH, OW, CO],
       name: "tsdlSplitSum",
-      dispatch: [Math.ceil((M * CO) / 256), 1, 1],
+      dispatch: [...grid.dispatch, 1],
       workgroupSize: [256, 1, 1],
-      code: `${epilogue}\n${splitSumSource(S, M * CO, (s, i) => finish(s, `(${i} % ${i32(CO)})`))}`,
+      code: `${epilogue}\n${splitSumSource(S, M * CO, (s, i) => finish(s, `(${i} % ${i32(CO)})`), grid.index)}`,
     });
     const y = backend.runWebGPUProgram(sum, [out, ...(bias ? [bias] : [])], "float32");
     backend.disposeData(out.dataId);
     return y;
   };
+}
+
+/** A float32 bias of one value per output channel: shape [CO], or [1, …, 1, CO]. */
+function perChannel(bias: TensorInfo, CO: number): boolean {
+  const s = bias.shape;
+  return bias.dtype === "float32" && s.length >= 1 && s[s.length - 1] === CO && s.slice(0, -1).every((d) => d === 1);
 }

@@ -50,8 +50,8 @@ export function conv2dBackpropFilter(stock: tf.KernelFunc): tf.KernelFunc {
     const { top: PT, left: PL } = info.padInfo;
     const R = KH * KW * CI;
     const M = N * OH * OW;
-    // (as many splits as the m range allows: the split plan aims at TARGET_WORKGROUPS)
-    const tile = tileFor(CO, R, Math.floor(M / (MIN_STEPS * 16)));
+    // Splits add workgroups: count as many as the m range allows at 16 m per step (splitPlan then picks them).
+    const tile = tileFor(CO, R, Math.max(1, Math.floor(M / (MIN_STEPS * 16))));
     const tiles = Math.ceil(CO / tile.BN) * Math.ceil(R / tile.BM);
     const { splits, chunk } = splitPlan(tiles, M, R * CO, tile.DEPTH);
     const limit = maxWorkgroups(backend);

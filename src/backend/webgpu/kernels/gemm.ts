@@ -11,7 +11,8 @@
 // Why 8×8 per thread on wide outputs: per step of q a thread reads RM + RN values from workgroup memory for RM·RN
 // multiply-adds. At 4×4 that is 8 reads for 16 FMAs, and a GPU SM reads shared memory at a quarter of its FMA rate
 // per warp instruction, so the product is bound by those reads at about a quarter of the FMA peak; 8×8 (16 reads,
-// 64 FMAs) is bound by the FMAs. It needs 128×128 tiles, so it is used where that still gives enough workgroups.
+// 64 FMAs) is bound by the FMAs, 8×4 (12 reads, 32 FMAs; 128×64 tiles, for 48–95 columns) nearly. They need the
+// larger tiles, so they are used where those still give enough workgroups.
 import { i32 } from "./program";
 
 export interface Tile {
@@ -112,7 +113,8 @@ export function gemmSource(g: GemmSource): string {
   const [TX, TY] = tileThreads(g.tile);
   const threads = TX * TY;
   const steps = g.chunk / DEPTH;
-  // Padded rows (odd strides): a column of the tile written by consecutive threads hits distinct banks.
+  // Padded rows (odd strides): a column of the tile written by consecutive threads hits distinct banks. (Loaded
+  // along q at DEPTH 8, a warp's 32 stores span 11 banks: up to 4-way conflicts, on 8 stores per 512 FMAs.)
   const SA = BM + 1;
   const SB = BN + 1;
   const groups = g.groups;
@@ -219,13 +221,19 @@ function range(n: number): number[] {
 
 /**
  * WGSL `main()` summing `splits` slices of `size` floats from input `partial` into result, each sum written as
- * `finish(sum, index)` (WGSL; default the sum). Dispatch [ceil(size/256), 1, 1].
+ * `finish(sum, index)` (WGSL; default the sum). One thread per value: `index` is its WGSL expression (default for a
+ * dispatch [ceil(size/256), 1, 1]; program.ts flatGrid gives one for any size).
  */
-export function splitSumSource(splits: number, size: number, finish: (s: string, i: string) => string = (s) => s): string {
+export function splitSumSource(
+  splits: number,
+  size: number,
+  finish: (s: string, i: string) => string = (s) => s,
+  index = "i32(workgroupId.x) * 256 + i32(localId.x)",
+): string {
   return `
 fn main() {
   _ = uniforms.NAN;
-  let i = i32(workgroupId.x) * 256 + i32(localId.x);
+  let i = ${index};
   if (i < ${i32(size)}) {
     var s = 0.0;
     for (var k = 0; k < ${i32(splits)}; k++) { s = s + partial[k * ${i32(size)} + i]; }

@@ -16,13 +16,14 @@ import {
   RELU_GRAD,
   SGD_FUSED_STEP,
 } from "../../../core/kernels";
-import { batchNormTrain, batchNormTrainGrad } from "./batchnorm_train";
+import { batchNormRuns, batchNormTrain, batchNormTrainGrad } from "./batchnorm_train";
 import { conv2d } from "./conv2d";
 import { gemmOptions, GPU_MIN_WORKGROUPS, wideTiles, type WideTiles } from "./gemm";
 import { conv2dBackpropFilter } from "./conv2d_backprop_filter";
 import { crossEntropy, crossEntropyGrad } from "./cross_entropy";
 import { conv2dBackpropInput } from "./conv2d_backprop_input";
 import { addRelu, relu, reluGrad } from "./relu";
+import type { Backend } from "./program";
 import { sgdFusedStep } from "./sgd";
 
 export interface WebgpuKernelOptions {
@@ -53,7 +54,12 @@ let registered = false;
 
 /** TSDL_WEBGPU_GEMM and TSDL_WEBGPU_STOCK, checked: a bad value is an error naming what is accepted. */
 export function webgpuSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): { wide: WideTiles; stock: Set<string> } {
-  const stock = new Set((env.TSDL_WEBGPU_STOCK ?? "").split(",").filter((n) => n !== ""));
+  const stock = new Set(
+    (env.TSDL_WEBGPU_STOCK ?? "")
+      .split(",")
+      .map((n) => n.trim())
+      .filter((n) => n !== ""),
+  );
   const unknown = [...stock].filter((n) => !webgpuKernelNames.includes(n));
   if (unknown.length)
     throw new Error(`tsdl: TSDL_WEBGPU_STOCK names ${unknown.join(", ")}: tsdl replaces only ${webgpuKernelNames.join(", ")}`);
@@ -91,7 +97,7 @@ export function registerWebgpuKernels(adapter: { software: boolean }): void {
   tf.registerGradient(addReluGradConfig);
   // nn's BatchNorm2d and CrossEntropyLoss, models' AddReLU, backend/gradients.ts's Relu gradient and optim's SGD run
   // these while webgpuKernelOptions.tsdl.
-  for (const name of [ADD_RELU, BATCH_NORM_TRAIN, CROSS_ENTROPY, RELU_GRAD, SGD_FUSED_STEP])
-    offerKernel(name, "webgpu", () => webgpuKernelOptions.tsdl);
+  for (const name of [ADD_RELU, CROSS_ENTROPY, RELU_GRAD, SGD_FUSED_STEP]) offerKernel(name, "webgpu", () => webgpuKernelOptions.tsdl);
+  offerKernel(BATCH_NORM_TRAIN, "webgpu", () => webgpuKernelOptions.tsdl && batchNormRuns(tf.backend() as unknown as Backend));
   registered = true;
 }

@@ -133,6 +133,12 @@ export function runMultiOutput(
     pipeline = compile(r.device, p, source);
     r.pipelineCache[key] = pipeline;
   }
+  const storage = p.outputs.length + p.inputs.length;
+  if (storage > r.device.limits.maxStorageBuffersPerShaderStage) {
+    throw new Error(
+      `tsdl ${p.name}: binds ${storage} storage buffers and this device binds ${r.device.limits.maxStorageBuffersPerShaderStage} per program (maxStorageBuffersPerShaderStage)`,
+    );
+  }
   const outputs = outputShapes.map((shape) => backend.makeTensorInfo(shape, "float32"));
   const tensors = [...outputs, ...inputs];
   tensors.forEach((t, i) => {

@@ -51,12 +51,12 @@ export function addRelu(): tf.KernelFunc {
   };
 }
 
-/** max(v, 0) keeping NaN, the NaN test on the bits (see the top of this file). */
 /** WGSL `fn relu(v: f32) -> f32` keeping NaN, for other kernels' epilogues (in tfjs's programs, which have isnan). */
 export function reluFunction(): string {
   return `fn relu(v: f32) -> f32 { return ${reluOf("v", "f32", (v) => `isnan(${v})`)}; }`;
 }
 
+/** max(v, 0) keeping NaN, the NaN test on the bits (see the top of this file). */
 function reluOf(v: string, t: string, isnan: (v: string) => string): string {
   return `select(${v}, ${t}(0.0), (${v} < ${t}(0.0)) & !${isnan(v)})`;
 }
