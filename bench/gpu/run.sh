@@ -8,7 +8,7 @@
 # (proof.ts), LIMIT_<PHASE> seconds per phase (defaults sum to 545 s: with unpacking, under 10 minutes; a full run on an H100 took about 3).
 # On a software adapter (no GPU), shrink it: PROOF_HW=75 PROOF_BATCHES=2 PROOF_SECONDS=1 PROOF_STOCK_BATCH=2
 # PROOF_PROFILE_BATCH=2 PROOF_CHECK_BATCH=2 PROOF_LOADER_BATCH=4 PROOF_LOADER_STEPS=2 PROOF_TORCH_DEVICE=cpu and
-# LIMIT_<PHASE>=600: about 6 minutes on a 2-core machine.
+# LIMIT_<PHASE>=600: about 4 minutes on a 2-core machine.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=${OUT:-/tmp/gpuproof-out}
