@@ -5,8 +5,8 @@
 // (gemmOptions.minWorkgroups; the last stages: few positions, many taps) is split along k, and the bias and ReLU are applied where the
 // splits are added.
 import * as tf from "@tensorflow/tfjs";
-import { gemmOptions, gemmSource, splitSumSource, tileFor, tileThreads } from "./gemm";
-import { Backend, flatGrid, i32, maxWorkgroups, program, TensorInfo } from "./program";
+import { gemmOptions, gemmSource, splitSumProgram, tileFor, tileThreads } from "./gemm";
+import { Backend, i32, maxWorkgroups, program, TensorInfo } from "./program";
 import { reluFunction } from "./relu";
 
 /** A split of k keeps at least this many steps through workgroup memory. */
@@ -48,9 +48,7 @@ export function conv2d(fused: boolean): (stock: tf.KernelFunc) => tf.KernelFunc 
       "channelsLast",
     );
     const [KH, KW, CI, CO] = filter!.shape as [number, number, number, number];
-    const { batchSize: N, inHeight: IH, inWidth: IW, outHeight: OH, outWidth: OW } = info;
-    const { strideHeight: SH, strideWidth: SW, dilationHeight: DH, dilationWidth: DW } = info;
-    const { top: PT, left: PL } = info.padInfo;
+    const { batchSize: N, outHeight: OH, outWidth: OW } = info;
     const M = N * OH * OW;
     const K = KH * KW * CI;
     if (M === 0 || K === 0 || CO === 0) return stock(args);
@@ -71,18 +69,8 @@ export function conv2d(fused: boolean): (stock: tf.KernelFunc) => tf.KernelFunc 
     const epilogue = activation === "relu" ? reluFunction() : "";
     const functions = `
 ${epilogue}
-fn loadA(r: i32, q: i32) -> f32 {
-  let n = r / ${i32(OH * OW)};
-  let oh = (r / ${i32(OW)}) % ${i32(OH)};
-  let ow = r % ${i32(OW)};
-  let kh = q / ${i32(KW * CI)};
-  let kw = (q / ${i32(CI)}) % ${i32(KW)};
-  let ci = q % ${i32(CI)};
-  let ih = oh * ${i32(SH)} + kh * ${i32(DH)} - ${i32(PT)};
-  let iw = ow * ${i32(SW)} + kw * ${i32(DW)} - ${i32(PL)};
-  if (ih < 0 || ih >= ${i32(IH)} || iw < 0 || iw >= ${i32(IW)}) { return 0.0; }
-  return x[((n * ${i32(IH)} + ih) * ${i32(IW)} + iw) * ${i32(CI)} + ci];
-}
+${patchFunction(info)}
+fn loadA(r: i32, q: i32) -> f32 { return patchValue(r, q); }
 fn loadB(q: i32, c: i32) -> f32 {
   return W[q * ${i32(CO)} + c];
 }
@@ -100,14 +88,10 @@ fn store(split: i32, r: i32, c: i32, v: f32) {
     const inputs = [x!, filter!, ...(bias && S === 1 ? [bias] : [])];
     const out = backend.runWebGPUProgram(gemm, inputs, "float32");
     if (S === 1) return out;
-    const grid = flatGrid(M * CO, backend, "tsdlSplitSum");
-    const sum = program({
-      variableNames: ["partial", ...(bias ? ["bias"] : [])],
-      outputShape: [N, OH, OW, CO],
-      name: "tsdlSplitSum",
-      dispatch: [...grid.dispatch, 1],
-      workgroupSize: [256, 1, 1],
-      code: `${epilogue}\n${splitSumSource(S, M * CO, (s, i) => finish(s, `(${i} % ${i32(CO)})`), grid.index)}`,
+    const sum = splitSumProgram(backend, S, M * CO, [N, OH, OW, CO], {
+      inputs: bias ? ["bias"] : [],
+      finish: (s, i) => finish(s, `(${i} % ${i32(CO)})`),
+      prelude: epilogue,
     });
     const y = backend.runWebGPUProgram(sum, [out, ...(bias ? [bias] : [])], "float32");
     backend.disposeData(out.dataId);
@@ -119,4 +103,27 @@ fn store(split: i32, r: i32, c: i32, v: f32) {
 function perChannel(bias: TensorInfo, CO: number): boolean {
   const s = bias.shape;
   return bias.dtype === "float32" && s.length >= 1 && s[s.length - 1] === CO && s.slice(0, -1).every((d) => d === 1);
+}
+
+/**
+ * WGSL `fn patchValue(m: i32, k: i32) -> f32`: the input value that output position m (n, oh, ow) meets at tap k
+ * (kh, kw, ci), 0 in the padding; x is NHWC. The forward convolution reads its A operand through it, the filter
+ * gradient (with m and k swapped) too.
+ */
+export function patchFunction(info: tf.backend_util.Conv2DInfo): string {
+  const { inHeight: IH, inWidth: IW, inChannels: CI, outHeight: OH, outWidth: OW, filterWidth: KW } = info;
+  const { strideHeight: SH, strideWidth: SW, dilationHeight: DH, dilationWidth: DW } = info;
+  const { top: PT, left: PL } = info.padInfo;
+  return `fn patchValue(m: i32, k: i32) -> f32 {
+  let n = m / ${i32(OH * OW)};
+  let oh = (m / ${i32(OW)}) % ${i32(OH)};
+  let ow = m % ${i32(OW)};
+  let kh = k / ${i32(KW * CI)};
+  let kw = (k / ${i32(CI)}) % ${i32(KW)};
+  let ci = k % ${i32(CI)};
+  let ih = oh * ${i32(SH)} + kh * ${i32(DH)} - ${i32(PT)};
+  let iw = ow * ${i32(SW)} + kw * ${i32(DW)} - ${i32(PL)};
+  if (ih < 0 || ih >= ${i32(IH)} || iw < 0 || iw >= ${i32(IW)}) { return 0.0; }
+  return x[((n * ${i32(IH)} + ih) * ${i32(IW)} + iw) * ${i32(CI)} + ci];
+}`;
 }

@@ -4,7 +4,8 @@
 // threads, 518,400 steps each). Here the m range is split so that there are enough workgroups, and a second pass
 // adds the splits.
 import * as tf from "@tensorflow/tfjs";
-import { gemmSource, splitSumSource, tileFor, tileThreads } from "./gemm";
+import { patchFunction } from "./conv2d";
+import { gemmSource, splitSumProgram, tileFor, tileThreads } from "./gemm";
 import { Backend, i32, maxWorkgroups, program, TensorInfo } from "./program";
 
 /** Aim for this many workgroups; a split keeps at least this many m per workgroup. */
@@ -46,8 +47,7 @@ export function conv2dBackpropFilter(stock: tf.KernelFunc): tf.KernelFunc {
       "channelsLast",
     );
     const [KH, KW, CI, CO] = attrs.filterShape;
-    const { batchSize: N, inHeight: IH, inWidth: IW, outHeight: OH, outWidth: OW, strideHeight: SH, strideWidth: SW } = info;
-    const { top: PT, left: PL } = info.padInfo;
+    const { batchSize: N, outHeight: OH, outWidth: OW } = info;
     const R = KH * KW * CI;
     const M = N * OH * OW;
     // Splits add workgroups: count as many as the m range allows at 16 m per step (splitPlan then picks them).
@@ -55,21 +55,11 @@ export function conv2dBackpropFilter(stock: tf.KernelFunc): tf.KernelFunc {
     const tiles = Math.ceil(CO / tile.BN) * Math.ceil(R / tile.BM);
     const { splits, chunk } = splitPlan(tiles, M, R * CO, tile.DEPTH);
     const limit = maxWorkgroups(backend);
-    if (Math.ceil(R / tile.BM) > limit || splits > limit || Math.ceil((R * CO) / 256) > limit) return stock(args);
+    if (Math.ceil(R / tile.BM) > limit || splits > limit) return stock(args);
 
     const functions = `
-fn loadA(r: i32, q: i32) -> f32 {
-  let kh = r / ${i32(KW * CI)};
-  let kw = (r / ${i32(CI)}) % ${i32(KW)};
-  let ci = r % ${i32(CI)};
-  let n = q / ${i32(OH * OW)};
-  let oh = (q / ${i32(OW)}) % ${i32(OH)};
-  let ow = q % ${i32(OW)};
-  let ih = oh * ${i32(SH)} + kh - ${i32(PT)};
-  let iw = ow * ${i32(SW)} + kw - ${i32(PL)};
-  if (ih < 0 || ih >= ${i32(IH)} || iw < 0 || iw >= ${i32(IW)}) { return 0.0; }
-  return x[((n * ${i32(IH)} + ih) * ${i32(IW)} + iw) * ${i32(CI)} + ci];
-}
+${patchFunction(info)}
+fn loadA(r: i32, q: i32) -> f32 { return patchValue(q, r); }
 fn loadB(q: i32, c: i32) -> f32 {
   return dy[q * ${i32(CO)} + c];
 }
@@ -86,14 +76,7 @@ fn store(split: i32, r: i32, c: i32, v: f32) {
     });
     const partial = backend.runWebGPUProgram(gemm, [x, dy], "float32");
     if (splits === 1) return { dataId: partial.dataId, shape: attrs.filterShape, dtype: "float32" };
-    const sum = program({
-      variableNames: ["partial"],
-      outputShape: attrs.filterShape,
-      name: "tsdlSplitSum",
-      dispatch: [Math.ceil((R * CO) / 256), 1, 1],
-      workgroupSize: [256, 1, 1],
-      code: splitSumSource(splits, R * CO),
-    });
+    const sum = splitSumProgram(backend, splits, R * CO, attrs.filterShape);
     const out = backend.runWebGPUProgram(sum, [partial], "float32");
     backend.disposeData(partial.dataId);
     return out;

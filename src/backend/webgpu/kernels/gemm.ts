@@ -13,7 +13,8 @@
 // per warp instruction, so the product is bound by those reads at about a quarter of the FMA peak; 8×8 (16 reads,
 // 64 FMAs) is bound by the FMAs, 8×4 (12 reads, 32 FMAs; 128×64 tiles, for 48–95 columns) nearly. They need the
 // larger tiles, so they are used where those still give enough workgroups.
-import { i32 } from "./program";
+import type { WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
+import { type Backend, flatGrid, i32, program } from "./program";
 
 export interface Tile {
   /** Rows and columns of C per workgroup. */
@@ -220,25 +221,35 @@ function range(n: number): number[] {
 }
 
 /**
- * WGSL `main()` summing `splits` slices of `size` floats from input `partial` into result, each sum written as
- * `finish(sum, index)` (WGSL; default the sum). One thread per value: `index` is its WGSL expression (default for a
- * dispatch [ceil(size/256), 1, 1]; program.ts flatGrid gives one for any size).
+ * The program adding `splits` slices of `size` floats of its first input ("partial") into an output of
+ * `outputShape`, one thread per value; each sum is written as `finish(sum, index)` (WGSL, default the sum), which
+ * may read `inputs` (bound after partial) and call what `prelude` (WGSL) defines.
  */
-export function splitSumSource(
+export function splitSumProgram(
+  backend: Backend,
   splits: number,
   size: number,
-  finish: (s: string, i: string) => string = (s) => s,
-  index = "i32(workgroupId.x) * 256 + i32(localId.x)",
-): string {
-  return `
+  outputShape: number[],
+  opts: { inputs?: string[]; finish?: (s: string, i: string) => string; prelude?: string } = {},
+): WebGPUProgram {
+  const grid = flatGrid(size, backend, "tsdlSplitSum");
+  const finish = opts.finish ?? ((s: string) => s);
+  return program({
+    variableNames: ["partial", ...(opts.inputs ?? [])],
+    outputShape,
+    name: "tsdlSplitSum",
+    dispatch: [...grid.dispatch, 1],
+    workgroupSize: [256, 1, 1],
+    code: `${opts.prelude ?? ""}
 fn main() {
   _ = uniforms.NAN;
-  let i = ${index};
+  let i = ${grid.index};
   if (i < ${i32(size)}) {
     var s = 0.0;
     for (var k = 0; k < ${i32(splits)}; k++) { s = s + partial[k * ${i32(size)} + i]; }
     result[i] = ${finish("s", "i")};
   }
 }
-`;
+`,
+  });
 }
