@@ -9,10 +9,11 @@
 // its channels again and write y (or dx) for its rows; the first chunk's workgroups write the per-channel outputs.
 // (That re-reading costs GPU time: 3·R·64 values per workgroup from L2, ~390 KB for the first batch norm of the
 // course ResNet at batch 256, as much traffic as the workgroup's own x and y; it saves a program, which costs the
-// CPU more. The proof's per-kernel profile times it.) That pass binds up to 12 storage buffers (11 forward with the running statistics, 10
-// backward, 12 with the statistics' own gradients): on a device that binds fewer, a small program reduces the
-// partials and an element-wise pass follows. The variance is Welford's per thread and merged exactly per chunk and
-// over the chunks (Σ M2 + Σ n·(chunk mean - mean)²), never E[x²] - mean² in float32.
+// CPU more. The proof's per-kernel profile times it.) That pass binds 11 storage buffers forward with the running
+// statistics, 10 backward (12 with the statistics' own gradients); where the device binds fewer, a small program
+// reduces the partials and an element-wise pass follows (9 at most), and below 9 (WebGPU guarantees 8) the layer
+// composes tfjs's ops. The variance is Welford's per thread and merged exactly per chunk and over the chunks
+// (Σ M2 + Σ n·(chunk mean - mean)²), never E[x²] - mean² in float32.
 import * as tf from "@tensorflow/tfjs";
 import type { WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
 import { BATCH_NORM_TRAIN, type BatchNormTrainAttrs } from "../../../core/kernels";

@@ -1,16 +1,13 @@
 // Conv2D and FusedConv2D (bias, ReLU) as a tiled matrix product: y[m, co] = Σ_k patch(m, k)·W[k, co] over the
 // N·OH·OW output positions m and the taps k = (kh, kw, ci), the HWIO filter read as a [KH·KW·CI, CO] matrix and
 // the patches read in place. tfjs's conv2DMM computes 32×32 tiles at 4×4 per thread; the gemm here takes 128-wide
-// tiles at 8×8 where the product is large enough (gemm.ts says why). A product with too few tiles to fill the GPU
-// (gemmOptions.minWorkgroups; the last stages: few positions, many taps) is split along k, and the bias and ReLU are applied where the
-// splits are added.
+// tiles at 8×8 or 8×4 where the product is large enough (gemm.ts says why). A product with too few tiles to fill
+// the GPU (gemmOptions.minWorkgroups; the last stages: few positions, many taps) is split along k, and the bias
+// and ReLU are applied where the splits are added.
 import * as tf from "@tensorflow/tfjs";
-import { gemmOptions, gemmSource, splitSumProgram, tileFor, tileThreads } from "./gemm";
+import { gemmOptions, gemmSource, splitPlan, splitSumProgram, tileFor, tileThreads } from "./gemm";
 import { Backend, i32, maxWorkgroups, program, TensorInfo } from "./program";
 import { reluFunction } from "./relu";
-
-/** A split of k keeps at least this many steps through workgroup memory. */
-const MIN_STEPS = 8;
 
 type Attrs = {
   strides: [number, number] | number;
@@ -54,10 +51,7 @@ export function conv2d(fused: boolean): (stock: tf.KernelFunc) => tf.KernelFunc 
     if (M === 0 || K === 0 || CO === 0) return stock(args);
     const tile = tileFor(CO, M);
     const tiles = Math.ceil(M / tile.BM) * Math.ceil(CO / tile.BN);
-    const want = gemmOptions.minWorkgroups;
-    const splits = tiles >= want ? 1 : Math.max(1, Math.min(Math.ceil(want / tiles), Math.floor(K / (MIN_STEPS * tile.DEPTH))));
-    const chunk = Math.ceil(K / splits / tile.DEPTH) * tile.DEPTH;
-    const S = Math.ceil(K / chunk);
+    const { splits: S, chunk } = splitPlan(gemmOptions.minWorkgroups, tiles, K, M * CO, tile.DEPTH);
     const limit = maxWorkgroups(backend);
     if (Math.ceil(M / tile.BM) > limit || Math.ceil(CO / tile.BN) > limit || S > limit) return stock(args);
 

@@ -5,22 +5,11 @@
 // adds the splits.
 import * as tf from "@tensorflow/tfjs";
 import { patchFunction } from "./conv2d";
-import { gemmSource, splitSumProgram, tileFor, tileThreads } from "./gemm";
+import { gemmSource, splitPlan, splitSumProgram, tileFor, tileThreads } from "./gemm";
 import { Backend, i32, maxWorkgroups, program, TensorInfo } from "./program";
 
-/** Aim for this many workgroups; a split keeps at least this many m per workgroup. */
+/** Aim for this many workgroups (the m range is long: splitting it costs one sum pass over a small output). */
 const TARGET_WORKGROUPS = 1024;
-const MIN_STEPS = 8;
-/** Upper bound on the partial sums buffer (bytes). */
-const MAX_PARTIAL_BYTES = 256 * 1024 * 1024;
-
-/** How the m range is split for an output of `tiles` workgroups, depth `m`, `depth` m per step. */
-export function splitPlan(tiles: number, m: number, outSize: number, depth: number): { splits: number; chunk: number } {
-  let splits = Math.max(1, Math.min(Math.ceil(TARGET_WORKGROUPS / tiles), Math.floor(m / (MIN_STEPS * depth))));
-  splits = Math.max(1, Math.min(splits, Math.floor(MAX_PARTIAL_BYTES / (4 * outSize))));
-  const chunk = Math.ceil(m / splits / depth) * depth;
-  return { splits: Math.ceil(m / chunk), chunk };
-}
 
 type Attrs = {
   strides: [number, number] | number;
@@ -50,10 +39,10 @@ export function conv2dBackpropFilter(stock: tf.KernelFunc): tf.KernelFunc {
     const { batchSize: N, outHeight: OH, outWidth: OW } = info;
     const R = KH * KW * CI;
     const M = N * OH * OW;
-    // Splits add workgroups: count as many as the m range allows at 16 m per step (splitPlan then picks them).
-    const tile = tileFor(CO, R, Math.max(1, Math.floor(M / (MIN_STEPS * 16))));
+    // Splits add workgroups: count as many as the m range allows (splitPlan then picks them).
+    const tile = tileFor(CO, R, splitPlan(TARGET_WORKGROUPS, 1, M, R * CO, 16).splits);
     const tiles = Math.ceil(CO / tile.BN) * Math.ceil(R / tile.BM);
-    const { splits, chunk } = splitPlan(tiles, M, R * CO, tile.DEPTH);
+    const { splits, chunk } = splitPlan(TARGET_WORKGROUPS, tiles, M, R * CO, tile.DEPTH);
     const limit = maxWorkgroups(backend);
     if (Math.ceil(R / tile.BM) > limit || splits > limit) return stock(args);
 

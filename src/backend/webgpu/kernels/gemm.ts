@@ -220,6 +220,23 @@ function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);
 }
 
+/** A split keeps at least this many steps through workgroup memory. */
+const MIN_STEPS = 8;
+/** Upper bound on the partial sums buffer (bytes). */
+const MAX_PARTIAL_BYTES = 256 * 1024 * 1024;
+
+/**
+ * How the q range (`depth` long, `step` per step) of a product with `tiles` workgroups and `outSize` values is split
+ * to give about `target` workgroups: each split at least MIN_STEPS steps, the partial sums within MAX_PARTIAL_BYTES.
+ * `chunk` is q per split (a multiple of step).
+ */
+export function splitPlan(target: number, tiles: number, depth: number, outSize: number, step: number): { splits: number; chunk: number } {
+  let splits = Math.max(1, Math.min(Math.ceil(target / tiles), Math.floor(depth / (MIN_STEPS * step))));
+  splits = Math.max(1, Math.min(splits, Math.floor(MAX_PARTIAL_BYTES / (4 * outSize))));
+  const chunk = Math.ceil(depth / splits / step) * step;
+  return { splits: Math.ceil(depth / chunk), chunk };
+}
+
 /**
  * The program adding `splits` slices of `size` floats of its first input ("partial") into an output of
  * `outputShape`, one thread per value; each sum is written as `finish(sum, index)` (WGSL, default the sum), which
