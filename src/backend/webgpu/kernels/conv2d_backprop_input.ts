@@ -57,7 +57,7 @@ export function conv2dBackpropInput(stock: tf.KernelFunc): tf.KernelFunc {
     const taps = phases.map(({ ph, pw }) => [...phaseTaps(ph, PT, SH, KH), ...phaseTaps(pw, PL, SW, KW)]);
     const depths = taps.map(([, TH, , TW]) => TH * TW * CO);
     const each = (f: (k: number) => number) => phases.map((_, k) => f(k));
-    const prologue = [
+    const perPhase: Array<[string, number[]]> = [
       ["ph", each((k) => phases[k].ph)],
       ["pw", each((k) => phases[k].pw)],
       ["HP", each((k) => phases[k].HP)],
@@ -65,26 +65,23 @@ export function conv2dBackpropInput(stock: tf.KernelFunc): tf.KernelFunc {
       ["kh0", each((k) => taps[k][0])],
       ["kw0", each((k) => taps[k][2])],
       ["TW", each((k) => Math.max(1, taps[k][3]))],
-    ]
-      .map(([name, values]) => `g${name} = ${pick(values as number[], "group")};`)
-      .join("\n  ");
+    ];
+    // One phase (stride 1): the values as literals, so the divisions below are by constants (a multiply and a
+    // shift) instead of by a variable (a GPU's slow integer division, several per value loaded).
+    const single = phases.length === 1;
+    const prologue = single ? "" : perPhase.map(([name, values]) => `g${name} = ${pick(values, "group")};`).join("\n  ");
+    const g = Object.fromEntries(perPhase.map(([name, values]) => [name, single ? i32(values[0]) : `g${name}`]));
     const functions = `
-var<private> gph: i32;
-var<private> gpw: i32;
-var<private> gHP: i32;
-var<private> gWP: i32;
-var<private> gkh0: i32;
-var<private> gkw0: i32;
-var<private> gTW: i32;
+${single ? "" : perPhase.map(([name]) => `var<private> g${name}: i32;`).join("\n")}
 fn position(r: i32) -> vec3<i32> {
-  let n = r / (gHP * gWP);
-  let ih = gph + ${i32(SH)} * ((r / gWP) % gHP);
-  let iw = gpw + ${i32(SW)} * (r % gWP);
+  let n = r / (${g.HP} * ${g.WP});
+  let ih = ${g.ph} + ${i32(SH)} * ((r / ${g.WP}) % ${g.HP});
+  let iw = ${g.pw} + ${i32(SW)} * (r % ${g.WP});
   return vec3<i32>(n, ih, iw);
 }
 fn tap(q: i32) -> vec3<i32> {
-  let kh = gkh0 + ${i32(SH)} * (q / (gTW * ${i32(CO)}));
-  let kw = gkw0 + ${i32(SW)} * ((q / ${i32(CO)}) % gTW);
+  let kh = ${g.kh0} + ${i32(SH)} * (q / (${g.TW} * ${i32(CO)}));
+  let kw = ${g.kw0} + ${i32(SW)} * ((q / ${i32(CO)}) % ${g.TW});
   return vec3<i32>(kh, kw, q % ${i32(CO)});
 }
 fn loadA(r: i32, q: i32) -> f32 {
