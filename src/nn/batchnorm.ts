@@ -139,8 +139,9 @@ tf.serialization.registerClass(BatchNorm2d);
 /**
  * y = γ·(x - μ_B)/√(σ²_B + eps) + β over the batch statistics of x (NHWC) (relu(y) with attrs.relu), and the running
  * statistics' update (core/kernels.ts BATCH_NORM_TRAIN has the formulas). One kernel where the backend offers it
- * (wasm with the native add-on: two passes forward, two backward; webgpu: three programs each way; instead of about
- * ten tfjs ops forward and twenty-five backward), else tfjs's moments and batchNorm.
+ * (wasm with the native add-on: two passes forward, two backward; webgpu: two programs each way, three where the
+ * device binds few storage buffers; instead of about ten tfjs ops forward and twenty-five backward), else tfjs's
+ * moments and batchNorm.
  */
 function batchNormTrain(
   x: tf.Tensor4D,
