@@ -6,7 +6,7 @@
 // and ReLU are applied where the splits are added.
 import * as tf from "@tensorflow/tfjs";
 import { gemmOptions, gemmSource, splitPlan, splitSumProgram, tileFor, tileThreads } from "./gemm";
-import { Backend, i32, maxWorkgroups, program, TensorInfo } from "./program";
+import { Backend, cachedCode, i32, maxWorkgroups, program, TensorInfo } from "./program";
 import { reluFunction } from "./relu";
 
 type Attrs = {
@@ -61,7 +61,7 @@ export function conv2d(fused: boolean): (stock: tf.KernelFunc) => tf.KernelFunc 
       return activation === "relu" ? `relu(${b})` : b;
     };
     const epilogue = activation === "relu" ? reluFunction() : "";
-    const functions = `
+    const functions = () => `
 ${epilogue}
 ${patchFunction(info)}
 fn loadA(r: i32, q: i32) -> f32 { return patchValue(r, q); }
@@ -77,7 +77,9 @@ fn store(split: i32, r: i32, c: i32, v: f32) {
       name: "tsdlConv2D",
       dispatch: [Math.ceil(CO / tile.BN), Math.ceil(M / tile.BM), S],
       workgroupSize: tileThreads(tile),
-      code: gemmSource({ tile, rows: M, cols: CO, depth: K, chunk, aAlong: "q", bAlong: "c", functions }),
+      code: cachedCode(`tsdlConv2D ${convKey(info)} ${JSON.stringify([activation, !!bias, tile, S, chunk])}`, () =>
+        gemmSource({ tile, rows: M, cols: CO, depth: K, chunk, aAlong: "q", bAlong: "c", functions: functions() }),
+      ),
     });
     const inputs = [x!, filter!, ...(bias && S === 1 ? [bias] : [])];
     const out = backend.runWebGPUProgram(gemm, inputs, "float32");
@@ -120,4 +122,27 @@ export function patchFunction(info: tf.backend_util.Conv2DInfo): string {
   if (ih < 0 || ih >= ${i32(IH)} || iw < 0 || iw >= ${i32(IW)}) { return 0.0; }
   return x[((n * ${i32(IH)} + ih) * ${i32(IW)} + iw) * ${i32(CI)} + ci];
 }`;
+}
+
+/** The geometry of a convolution, as a key of the code built for it (every value patchFunction reads, and more). */
+export function convKey(info: tf.backend_util.Conv2DInfo): string {
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = info;
+  const { strideHeight, strideWidth, dilationHeight, dilationWidth, padInfo } = info;
+  return JSON.stringify([
+    batchSize,
+    inHeight,
+    inWidth,
+    inChannels,
+    outHeight,
+    outWidth,
+    outChannels,
+    filterHeight,
+    filterWidth,
+    strideHeight,
+    strideWidth,
+    dilationHeight,
+    dilationWidth,
+    padInfo.top,
+    padInfo.left,
+  ]);
 }

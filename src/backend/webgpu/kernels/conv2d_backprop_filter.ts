@@ -4,9 +4,9 @@
 // threads, 518,400 steps each). Here the m range is split so that there are enough workgroups, and a second pass
 // adds the splits.
 import * as tf from "@tensorflow/tfjs";
-import { patchFunction } from "./conv2d";
+import { convKey, patchFunction } from "./conv2d";
 import { gemmSource, splitPlan, splitSumProgram, tileFor, tileThreads } from "./gemm";
-import { Backend, i32, maxWorkgroups, program, TensorInfo } from "./program";
+import { Backend, cachedCode, i32, maxWorkgroups, program, TensorInfo } from "./program";
 
 /** Aim for this many workgroups (the m range is long: splitting it costs one sum pass over a small output). */
 const TARGET_WORKGROUPS = 1024;
@@ -46,7 +46,7 @@ export function conv2dBackpropFilter(stock: tf.KernelFunc): tf.KernelFunc {
     const limit = maxWorkgroups(backend);
     if (Math.ceil(R / tile.BM) > limit || splits > limit) return stock(args);
 
-    const functions = `
+    const functions = () => `
 ${patchFunction(info)}
 fn loadA(r: i32, q: i32) -> f32 { return patchValue(q, r); }
 fn loadB(q: i32, c: i32) -> f32 {
@@ -61,7 +61,9 @@ fn store(split: i32, r: i32, c: i32, v: f32) {
       name: "tsdlConv2DBackpropFilter",
       dispatch: [Math.ceil(CO / tile.BN), Math.ceil(R / tile.BM), splits],
       workgroupSize: tileThreads(tile),
-      code: gemmSource({ tile, rows: R, cols: CO, depth: M, chunk, aAlong: "r", bAlong: "c", functions }),
+      code: cachedCode(`tsdlConv2DBackpropFilter ${convKey(info)} ${JSON.stringify([tile, splits, chunk])}`, () =>
+        gemmSource({ tile, rows: R, cols: CO, depth: M, chunk, aAlong: "r", bAlong: "c", functions: functions() }),
+      ),
     });
     const partial = backend.runWebGPUProgram(gemm, [x, dy], "float32");
     if (splits === 1) return { dataId: partial.dataId, shape: attrs.filterShape, dtype: "float32" };

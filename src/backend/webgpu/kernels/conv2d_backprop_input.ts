@@ -6,7 +6,8 @@
 // dispatch (the phase is the third dimension).
 import * as tf from "@tensorflow/tfjs";
 import { gemmSource, pick, tileFor, tileThreads } from "./gemm";
-import { Backend, i32, maxWorkgroups, program, TensorInfo } from "./program";
+import { convKey } from "./conv2d";
+import { Backend, cachedCode, i32, maxWorkgroups, program, TensorInfo } from "./program";
 
 type Attrs = {
   inputShape: [number, number, number, number];
@@ -71,7 +72,7 @@ export function conv2dBackpropInput(stock: tf.KernelFunc): tf.KernelFunc {
     const single = phases.length === 1;
     const prologue = single ? "" : perPhase.map(([name, values]) => `g${name} = ${pick(values, "group")};`).join("\n  ");
     const g = Object.fromEntries(perPhase.map(([name, values]) => [name, single ? i32(values[0]) : `g${name}`]));
-    const functions = `
+    const functions = () => `
 ${single ? "" : perPhase.map(([name]) => `var<private> g${name}: i32;`).join("\n")}
 fn position(r: i32) -> vec3<i32> {
   let n = r / (${g.HP} * ${g.WP});
@@ -108,17 +109,19 @@ fn store(split: i32, r: i32, c: i32, v: f32) {
       name: "tsdlConv2DBackpropInput",
       dispatch: [Math.ceil(CI / tile.BN), Math.ceil(rows / tile.BM), phases.length],
       workgroupSize: tileThreads(tile),
-      code: gemmSource({
-        tile,
-        rows,
-        cols: CI,
-        depth,
-        chunk: Math.ceil(depth / tile.DEPTH) * tile.DEPTH,
-        aAlong: "q",
-        bAlong: "q",
-        functions,
-        groups: { rows: phases.map((p) => p.rows), depths, prologue },
-      }),
+      code: cachedCode(`tsdlConv2DBackpropInput ${convKey(info)} ${JSON.stringify(tile)}`, () =>
+        gemmSource({
+          tile,
+          rows,
+          cols: CI,
+          depth,
+          chunk: Math.ceil(depth / tile.DEPTH) * tile.DEPTH,
+          aAlong: "q",
+          bAlong: "q",
+          functions: functions(),
+          groups: { rows: phases.map((p) => p.rows), depths, prologue },
+        }),
+      ),
     });
     return backend.runWebGPUProgram(gemm, [dy, filter], "float32");
   };

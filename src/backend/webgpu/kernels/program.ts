@@ -61,6 +61,24 @@ export function flatGrid(count: number, backend: Backend, name: string): { dispa
   return { dispatch: [gx, gy], index: `(i32(workgroupId.y) * ${i32(gx)} + i32(workgroupId.x)) * 256 + i32(localId.x)` };
 }
 
+const codeCache = new Map<string, string>();
+/** Generated programs kept (a network has a few dozen distinct convolutions; a full cache starts again). */
+const CODE_CACHE_SIZE = 1024;
+
+/**
+ * The WGSL `make` gives, kept under `key` (which must name everything the code depends on): a gemm's code takes
+ * ~40 µs to build, and a ResNet step dispatches about 60 of them, on the CPU that issues the step's programs.
+ */
+export function cachedCode(key: string, make: () => string): string {
+  let code = codeCache.get(key);
+  if (code === undefined) {
+    if (codeCache.size >= CODE_CACHE_SIZE) codeCache.clear();
+    code = make();
+    codeCache.set(key, code);
+  }
+  return code;
+}
+
 /** An i32 literal for WGSL. */
 export function i32(n: number): string {
   if (!Number.isInteger(n)) throw new Error(`tsdl: not an integer: ${n}`);
