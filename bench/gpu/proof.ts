@@ -432,9 +432,11 @@ async function summary(): Promise<void> {
   // The variants run.sh runs at the largest batch, against the default kernels.
   const variants: Record<string, string> = {
     "dawn-flags": "with Dawn's unsafe toggles (disable_robustness, disable_workgroup_init, skip_validation)",
+    "dawn-disable_robustness": "with Dawn's disable_robustness alone (no bounds checks in shaders)",
+    "dawn-disable_workgroup_init": "with Dawn's disable_workgroup_init alone (workgroup memory not zeroed)",
+    "dawn-skip_validation": "with Dawn's skip_validation alone (no API validation)",
     "stock-forward": "with tfjs's forward convolution (conv2DMM) instead of tsdl's",
-    "stock-forward+gemm4x4": "with tfjs's forward convolution and the 4x4-per-thread gradient gemm (the kernels before 8x8 tiles)",
-    submit100: "with a queue submission every 100 dispatches instead of tfjs's 15",
+    submit5: "with a queue submission every 5 dispatches instead of tfjs's 15",
   };
   for (const l of log) {
     const m = /^TRAIN webgpu tsdl-kernels\+(\S+) resnet \d+px batch (\d+): .* = ([\d.]+) images\/s/.exec(l);

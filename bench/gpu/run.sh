@@ -5,7 +5,7 @@
 # Environment: OUT (default /tmp/gpuproof-out), GPUPROOF_WORK (unpacked binaries, default /tmp/gpuproof),
 # GPUPROOF_LIBDIR (unpack the loader .debs there instead of /; GPUPROOF_FORCE_LOADERS=1 even when the machine has
 # a Vulkan loader), PROOF_PYTHON (default python3), PROOF_* sizes
-# (proof.ts), LIMIT_<PHASE> seconds per phase (defaults sum to 545 s: with unpacking, under 10 minutes; a full run on an H100 took about 3).
+# (proof.ts), LIMIT_<PHASE> seconds per phase (defaults sum to 535 s: with unpacking, under 10 minutes; a full run on an H100 took about 3).
 # On a software adapter (no GPU), shrink it: PROOF_HW=75 PROOF_BATCHES=2 PROOF_SECONDS=1 PROOF_STOCK_BATCH=2
 # PROOF_PROFILE_BATCH=2 PROOF_CHECK_BATCH=2 PROOF_LOADER_BATCH=4 PROOF_LOADER_STEPS=2 PROOF_TORCH_DEVICE=cpu and
 # LIMIT_<PHASE>=600: about 4 minutes on a 2-core machine.
@@ -84,17 +84,18 @@ phase pytorch "${LIMIT_PYTORCH:-80}" bash -c '
   "$PY" resnet_torch.py params $dev | sed "s/^/TORCH /"
   "$PY" resnet_torch.py speed --batches "$TB" --size "$HW" --seconds "$TS" $dev | sed "s/^/TORCH /"
   "$PY" resnet_torch.py speed --tf32 --batches "${TB##*,}" --size "$HW" --seconds "$TS" $dev | sed "s/^/TORCH /"'
-# The largest batch again with Dawn's unsafe toggles (no bounds checks in shaders, no zeroed workgroup memory, no API
-# validation): how much they cost. Not a default.
-phase dawn-flags "${LIMIT_FLAGS:-40}" env TSDL_DAWN_FLAGS="enable-dawn-features=disable_robustness,disable_workgroup_init,skip_validation" \
-  PROOF_LABEL=tsdl-kernels+dawn-flags PROOF_BATCHES="${TB##*,}" PROOF_STOCK_BATCH=0 PROOF_SECONDS=5 "$NODE" proof.js speed
-# The largest batch with earlier kernels, to weigh the later ones: tfjs's forward convolution (conv2DMM) instead of
-# tsdl's gemm, and that plus the 4×4-per-thread gemm of the gradients (the kernels before the 8×8 tiles); and with
-# fewer queue submissions (tfjs submits every 15 dispatches; each submission costs the CPU).
-phase variants "${LIMIT_VARIANTS:-90}" bash -c '
+# The largest batch again with Dawn's unsafe toggles, each alone and all three (no bounds checks in shaders, no zeroed
+# workgroup memory, no API validation): what each costs. Not a default.
+phase dawn-flags "${LIMIT_FLAGS:-60}" bash -c '
+  for f in disable_robustness disable_workgroup_init skip_validation disable_robustness,disable_workgroup_init,skip_validation; do
+    case $f in *,*) l=dawn-flags;; *) l=dawn-$f;; esac
+    env TSDL_DAWN_FLAGS="enable-dawn-features=$f" PROOF_LABEL=tsdl-kernels+$l PROOF_BATCHES="${TB##*,}" PROOF_STOCK_BATCH=0 PROOF_SECONDS=4 "$0" proof.js speed
+  done' "$NODE"
+# The largest batch with tfjs's forward convolution (conv2DMM) instead of tsdl's gemm, and with a queue submission
+# every 5 dispatches (tfjs submits every 15; every 100 measured 0.79x on an H100: the GPU waits for the CPU).
+phase variants "${LIMIT_VARIANTS:-60}" bash -c '
   env TSDL_WEBGPU_STOCK=Conv2D,FusedConv2D PROOF_LABEL=tsdl-kernels+stock-forward PROOF_BATCHES="${TB##*,}" PROOF_STOCK_BATCH=0 PROOF_SECONDS=5 "$0" proof.js speed
-  env TSDL_WEBGPU_STOCK=Conv2D,FusedConv2D TSDL_WEBGPU_GEMM=4x4 PROOF_LABEL=tsdl-kernels+stock-forward+gemm4x4 PROOF_BATCHES="${TB##*,}" PROOF_STOCK_BATCH=0 PROOF_SECONDS=5 "$0" proof.js speed
-  env PROOF_SUBMIT_BATCH=100 PROOF_LABEL=tsdl-kernels+submit100 PROOF_BATCHES="${TB##*,}" PROOF_STOCK_BATCH=0 PROOF_SECONDS=5 "$0" proof.js speed' "$NODE"
+  env PROOF_SUBMIT_BATCH=5 PROOF_LABEL=tsdl-kernels+submit5 PROOF_BATCHES="${TB##*,}" PROOF_STOCK_BATCH=0 PROOF_SECONDS=5 "$0" proof.js speed' "$NODE"
 phase profile "${LIMIT_PROFILE:-70}" "$NODE" proof.js profile
 phase loader "${LIMIT_LOADER:-45}" "$NODE" proof.js loader
 phase summary 15 "$NODE" proof.js summary "$LOG"

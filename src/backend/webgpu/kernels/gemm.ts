@@ -1,18 +1,18 @@
 // A tiled matrix product in WGSL, C[r, c] = Σ_q A(r, q)·B(q, c), with A and B read through functions the caller
 // writes (so a convolution reads its patches in place: no im2col buffer), optionally split along q.
 //
-// A workgroup computes a BM×BN tile of C, each thread RM×RN values: rows ty + TY·i and columns tx + TX·j for a grid
-// of TY×TX threads (so a warp reads shared memory without bank conflicts and writes C coalesced along c). The q
-// range is walked DEPTH at a time through workgroup memory; each operand tile is loaded with consecutive threads
-// along the operand's contiguous index ("r"/"c" or "q"), so global reads coalesce. Narrow outputs (few columns:
+// A workgroup computes a BM×BN tile of C, each thread RM×RN values in 4×4 blocks: rows 4·(ty + TY·i) .. + 3 and
+// columns 4·(tx + TX·j) .. + 3 for a grid of TY×TX threads (so a warp's vec4 reads of workgroup memory are
+// conflict-free). The q range is walked DEPTH at a time through workgroup memory; each operand tile is loaded with
+// consecutive threads along the operand's contiguous index ("r"/"c" or "q"), so global reads coalesce. Narrow outputs (few columns:
 // a convolution's 3 input channels) get tall tiles, so few threads compute padding. Split s of S covers q in
 // [s·chunk, (s+1)·chunk) and writes its own slice of the output; a second pass adds the slices.
 //
-// Why 8×8 per thread on wide outputs: per step of q a thread reads RM + RN values from workgroup memory for RM·RN
-// multiply-adds. At 4×4 that is 8 reads for 16 FMAs, and a GPU SM reads shared memory at a quarter of its FMA rate
-// per warp instruction, so the product is bound by those reads at about a quarter of the FMA peak; 8×8 (16 reads,
-// 64 FMAs) is bound by the FMAs, 8×4 (12 reads, 32 FMAs; 128×64 tiles, for 48–95 columns) nearly. They need the
-// larger tiles, so they are used where those still give enough workgroups.
+// Why 8×8 per thread on wide outputs: per step of q a thread reads (RM + RN)/4 vec4s of workgroup memory for RM·RN
+// multiply-adds. At 4×4 that is 2 reads for 16 FMAs; 8×8 is 4 for 64 and reuses each value 8 times, so fewer
+// loads from workgroup memory per FMA (an SM's shared memory serves a quarter of its FMA lanes' bytes per cycle);
+// 8×4 (128×64 tiles, for 48–95 columns) is between. They need the larger tiles, so they are used where those still
+// give enough workgroups. (Scalar reads instead of vec4s measured 0.36x PyTorch on an H100 at batch 256.)
 import type { WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
 import { type Backend, flatGrid, i32, program } from "./program";
 
@@ -22,7 +22,7 @@ export interface Tile {
   BN: number;
   /** q per step through workgroup memory. */
   DEPTH: number;
-  /** Rows and columns of C per thread (RN a multiple of 4). */
+  /** Rows and columns of C per thread (multiples of 4). */
   RM: number;
   RN: number;
 }
@@ -109,46 +109,59 @@ export function pick(values: number[], index: string): string {
 /** WGSL `main()` of the product (with the caller's functions). Dispatch [ceil(C/BN), ceil(R/BM), splits]. */
 export function gemmSource(g: GemmSource): string {
   const { BM, BN, DEPTH, RM, RN } = g.tile;
-  if (RN % 4 !== 0 || BM % RM !== 0 || BN % RN !== 0) throw new Error(`tsdl: gemm tile ${JSON.stringify(g.tile)} is not RM×RN blocks`);
+  if (RM % 4 !== 0 || RN % 4 !== 0 || BM % RM !== 0 || BN % RN !== 0)
+    throw new Error(`tsdl: gemm tile ${JSON.stringify(g.tile)} is not RM×RN blocks`);
   if (g.chunk % DEPTH !== 0) throw new Error(`tsdl: gemm chunk ${g.chunk} is not a multiple of ${DEPTH}`);
   const [TX, TY] = tileThreads(g.tile);
   const threads = TX * TY;
   const steps = g.chunk / DEPTH;
-  // Padded rows (odd strides): a column of the tile written by consecutive threads hits distinct banks. (Loaded
-  // along q at DEPTH 8, a warp's 32 stores span 11 banks: up to 4-way conflicts, on 8 stores per 512 FMAs.)
-  const SA = BM + 1;
-  const SB = BN + 1;
+  // The tiles are vec4 arrays (4 rows of A, 4 columns of B per element), so the inner loop reads RM/4 + RN/4 vec4s
+  // per step of q, not RM + RN floats. A row of a tile is padded by one vec4: loaded along q, a quarter-warp's 8
+  // vec4 stores (one 128-byte wavefront) then fall in distinct banks.
+  const SA = BM / 4 + 1;
+  const SB = BN / 4 + 1;
   const groups = g.groups;
   const rowBound = groups ? "rowsEnd" : i32(g.rows);
+  // Each thread loads a vec4 of the operand tile: 4 consecutive r (or c) at one q, consecutive threads along the
+  // contiguous index, so global reads coalesce; a whole vec4 is stored (a store of one component could be a
+  // read-modify-write of the vector on some backends: a race).
   const tileLoad = (which: "A" | "B", along: "r" | "c" | "q") => {
     const [origin, span, stride] = which === "A" ? ["r0", BM, SA] : ["c0", BN, SB];
     const bound = which === "A" ? rowBound : i32(g.cols);
-    const call = which === "A" ? "loadA(o, q)" : "loadB(q, o)";
-    const count = Math.ceil((span * DEPTH) / threads);
-    // e -> (qq: q within the tile, oo: r or c within the tile), consecutive threads along the contiguous index.
-    const split = along === "q" ? `let qq = e % ${DEPTH}; let oo = e / ${DEPTH};` : `let oo = e % ${span}; let qq = e / ${span};`;
+    const call = (k: number) => (which === "A" ? `loadA(o + ${k}, q)` : `loadB(q, o + ${k})`);
+    const vecs = (span / 4) * DEPTH;
+    const count = Math.ceil(vecs / threads);
+    // e -> (qq: q within the tile, m: vec4 of r or c within the tile).
+    const split = along === "q" ? `let qq = e % ${DEPTH}; let m = e / ${DEPTH};` : `let m = e % ${span / 4}; let qq = e / ${span / 4};`;
     return `
     for (var l = 0; l < ${count}; l++) {
       let e = t + l * ${threads};
-      if (e < ${span * DEPTH}) {
+      if (e < ${vecs}) {
         ${split}
         let q = q0 + qq;
-        let o = ${origin} + oo;
-        var v = 0.0;
-        if (q < qEnd && o < ${bound}) { v = ${call}; }
-        ${which}s[qq * ${stride} + oo] = v;
+        let o = ${origin} + 4 * m;
+        var v = vec4<f32>(0.0);
+        if (q < qEnd) {${range(4)
+          .map(
+            (k) => `
+          if (o + ${k} < ${bound}) { v[${k}] = ${call(k)}; }`,
+          )
+          .join("")}
+        }
+        ${which}s[qq * ${stride} + m] = v;
       }
     }`;
   };
-  // Accumulator (i, j): rows ty + TY·i, columns tx + TX·(4j .. 4j + 3).
+  // Accumulator (i, j): row 4·(ty + TY·(i div 4)) + i mod 4, columns 4·(tx + TX·j) .. + 3.
   const acc = (i: number, j: number) => `acc${i}_${j}`;
   const accs = range(RM).flatMap((i) => range(RN / 4).map((j) => acc(i, j)));
+  const lane = "xyzw";
   return `
 ${g.functions}
 
 ${groups ? "var<private> group: i32;\nvar<workgroup> groupOfWorkgroup: i32;" : ""}
-var<workgroup> As : array<f32, ${DEPTH * SA}>;
-var<workgroup> Bs : array<f32, ${DEPTH * SB}>;
+var<workgroup> As : array<vec4<f32>, ${DEPTH * SA}>;
+var<workgroup> Bs : array<vec4<f32>, ${DEPTH * SB}>;
 
 fn main() {
   _ = uniforms.NAN; // tfjs binds its uniforms to every program: use them, or the pipeline's layout lacks the binding
@@ -182,18 +195,13 @@ ${
       let a = qq * ${SA} + ty;
       let b = qq * ${SB} + tx;
       ${range(RN / 4)
-        .map(
-          (j) =>
-            `let b${j} = vec4<f32>(${range(4)
-              .map((k) => `Bs[b + ${TX * (4 * j + k)}]`)
-              .join(", ")});`,
-        )
+        .map((j) => `let b${j} = Bs[b + ${TX * j}];`)
+        .join("\n      ")}
+      ${range(RM / 4)
+        .map((i) => `let a${i} = As[a + ${TY * i}];`)
         .join("\n      ")}
       ${range(RM)
-        .map((i) => `let a${i} = vec4<f32>(As[a + ${TY * i}]);`)
-        .join("\n      ")}
-      ${range(RM)
-        .flatMap((i) => range(RN / 4).map((j) => `${acc(i, j)} = fma(a${i}, b${j}, ${acc(i, j)});`))
+        .flatMap((i) => range(RN / 4).map((j) => `${acc(i, j)} = fma(vec4<f32>(a${i >> 2}.${lane[i & 3]}), b${j}, ${acc(i, j)});`))
         .join("\n      ")}
     }
     workgroupBarrier();
@@ -201,11 +209,11 @@ ${
   ${range(RM)
     .map(
       (i) => `{
-    let r = r0 + ty + ${TY * i};
+    let r = r0 + 4 * (ty + ${TY * (i >> 2)}) + ${i & 3};
     if (r < ${rowBound}) {${range(RN)
       .map(
         (j) => `
-      { let c = c0 + tx + ${TX * j}; if (c < ${i32(g.cols)}) { store(split, r, c, ${acc(i, j >> 2)}[${j & 3}]); } }`,
+      { let c = c0 + 4 * (tx + ${TX * (j >> 2)}) + ${j & 3}; if (c < ${i32(g.cols)}) { store(split, r, c, ${acc(i, j >> 2)}.${lane[j & 3]}); } }`,
       )
       .join("")}
     }
