@@ -63,8 +63,10 @@ export function conv2d(fused: boolean): (stock: tf.KernelFunc) => tf.KernelFunc 
     const epilogue = activation === "relu" ? reluFunction() : "";
     const functions = () => `
 ${epilogue}
-${patchFunction(info)}
-fn loadA(r: i32, q: i32) -> f32 { return patchValue(r, q); }
+${patchFunctions(info)}
+fn rowA(r: i32) -> vec3<i32> { return patchPosition(r); }
+fn loadA(p: vec3<i32>, q: i32) -> f32 { return patchValue(p, patchTap(q)); }
+fn colB(c: i32) -> i32 { return c; }
 fn loadB(q: i32, c: i32) -> f32 {
   return W[q * ${i32(CO)} + c];
 }
@@ -102,29 +104,38 @@ function perChannel(bias: TensorInfo, CO: number): boolean {
 }
 
 /**
- * WGSL `fn patchValue(m: i32, k: i32) -> f32`: the input value that output position m (n, oh, ow) meets at tap k
- * (kh, kw, ci), 0 in the padding; x is NHWC. The forward convolution reads its A operand through it, the filter
- * gradient (with m and k swapped) too.
+ * WGSL for reading the patches of x (NHWC) in place, in two halves so a gemm decodes each once per thread (its
+ * rows or columns stay the same at every step): `patchPosition(m)` of output position m = (n, oh, ow) and
+ * `patchTap(k)` of tap k = (kh, kw, ci), and `patchValue(position, tap) -> f32`, the input value they meet (0 in
+ * the padding). The forward convolution reads its A operand through them (rows m, depth k), the filter gradient
+ * too (rows k, depth m).
  */
-export function patchFunction(info: tf.backend_util.Conv2DInfo): string {
+export function patchFunctions(info: tf.backend_util.Conv2DInfo): string {
   const { inHeight: IH, inWidth: IW, inChannels: CI, outHeight: OH, outWidth: OW, filterWidth: KW } = info;
   const { strideHeight: SH, strideWidth: SW, dilationHeight: DH, dilationWidth: DW } = info;
   const { top: PT, left: PL } = info.padInfo;
-  return `fn patchValue(m: i32, k: i32) -> f32 {
+  return `// (offset of image n in x, first input row, first input column)
+fn patchPosition(m: i32) -> vec3<i32> {
   let n = m / ${i32(OH * OW)};
   let oh = (m / ${i32(OW)}) % ${i32(OH)};
   let ow = m % ${i32(OW)};
+  return vec3<i32>(n * ${i32(IH * IW * CI)}, oh * ${i32(SH)} - ${i32(PT)}, ow * ${i32(SW)} - ${i32(PL)});
+}
+// (rows down, columns across, input channel)
+fn patchTap(k: i32) -> vec3<i32> {
   let kh = k / ${i32(KW * CI)};
   let kw = (k / ${i32(CI)}) % ${i32(KW)};
-  let ci = k % ${i32(CI)};
-  let ih = oh * ${i32(SH)} + kh * ${i32(DH)} - ${i32(PT)};
-  let iw = ow * ${i32(SW)} + kw * ${i32(DW)} - ${i32(PL)};
+  return vec3<i32>(kh * ${i32(DH)}, kw * ${i32(DW)}, k % ${i32(CI)});
+}
+fn patchValue(p: vec3<i32>, t: vec3<i32>) -> f32 {
+  let ih = p.y + t.x;
+  let iw = p.z + t.y;
   if (ih < 0 || ih >= ${i32(IH)} || iw < 0 || iw >= ${i32(IW)}) { return 0.0; }
-  return x[((n * ${i32(IH)} + ih) * ${i32(IW)} + iw) * ${i32(CI)} + ci];
+  return x[p.x + (ih * ${i32(IW)} + iw) * ${i32(CI)} + t.z];
 }`;
 }
 
-/** The geometry of a convolution, as a key of the code built for it (every value patchFunction reads, and more). */
+/** The geometry of a convolution, as a key of the code built for it (every value patchFunctions reads, and more). */
 export function convKey(info: tf.backend_util.Conv2DInfo): string {
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = info;
   const { strideHeight, strideWidth, dilationHeight, dilationWidth, padInfo } = info;

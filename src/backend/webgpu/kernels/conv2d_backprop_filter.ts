@@ -4,7 +4,7 @@
 // threads, 518,400 steps each). Here the m range is split so that there are enough workgroups, and a second pass
 // adds the splits.
 import * as tf from "@tensorflow/tfjs";
-import { convKey, patchFunction } from "./conv2d";
+import { convKey, patchFunctions } from "./conv2d";
 import { gemmSource, splitPlan, splitSumProgram, tileFor, tileThreads } from "./gemm";
 import { Backend, cachedCode, i32, maxWorkgroups, program, TensorInfo } from "./program";
 
@@ -47,8 +47,10 @@ export function conv2dBackpropFilter(stock: tf.KernelFunc): tf.KernelFunc {
     if (Math.ceil(R / tile.BM) > limit || splits > limit) return stock(args);
 
     const functions = () => `
-${patchFunction(info)}
-fn loadA(r: i32, q: i32) -> f32 { return patchValue(q, r); }
+${patchFunctions(info)}
+fn rowA(r: i32) -> vec3<i32> { return patchTap(r); }
+fn loadA(t: vec3<i32>, q: i32) -> f32 { return patchValue(patchPosition(q), t); }
+fn colB(c: i32) -> i32 { return c; }
 fn loadB(q: i32, c: i32) -> f32 {
   return dy[q * ${i32(CO)} + c];
 }

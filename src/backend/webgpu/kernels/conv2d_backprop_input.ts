@@ -85,14 +85,15 @@ fn tap(q: i32) -> vec3<i32> {
   let kw = ${g.kw0} + ${i32(SW)} * ((q / ${i32(CO)}) % ${g.TW});
   return vec3<i32>(kh, kw, q % ${i32(CO)});
 }
-fn loadA(r: i32, q: i32) -> f32 {
-  let p = position(r);
+fn rowA(r: i32) -> vec3<i32> { return position(r); }
+fn loadA(p: vec3<i32>, q: i32) -> f32 {
   let t = tap(q);
   let oh = (p.y + ${i32(PT)} - t.x) / ${i32(SH)};
   let ow = (p.z + ${i32(PL)} - t.y) / ${i32(SW)};
   if (p.y + ${i32(PT)} - t.x < 0 || oh >= ${i32(OH)} || p.z + ${i32(PL)} - t.y < 0 || ow >= ${i32(OW)}) { return 0.0; }
   return dy[((p.x * ${i32(OH)} + oh) * ${i32(OW)} + ow) * ${i32(CO)} + t.z];
 }
+fn colB(c: i32) -> i32 { return c; }
 fn loadB(q: i32, c: i32) -> f32 {
   let t = tap(q);
   return W[((t.x * ${i32(KW)} + t.y) * ${i32(CI)} + c) * ${i32(CO)} + t.z];

@@ -89,8 +89,11 @@ export interface GemmSource {
   aAlong: "r" | "q";
   bAlong: "q" | "c";
   /**
-   * WGSL: `fn loadA(r: i32, q: i32) -> f32` and `fn loadB(q: i32, c: i32) -> f32` (called in range only) and
-   * `fn store(split: i32, r: i32, c: i32, v: f32)` (called in range only).
+   * WGSL: `fn rowA(r: i32) -> RowA` and `fn loadA(a: RowA, q: i32) -> f32`, `fn colB(c: i32) -> ColB` and
+   * `fn loadB(q: i32, b: ColB) -> f32` (RowA, ColB: any types the caller chooses), and
+   * `fn store(split: i32, r: i32, c: i32, v: f32)`; all called in range only. A thread loads the same rows of A
+   * and columns of B at every step of q, so rowA and colB run once, before the loop: what a load needs of its
+   * row (a convolution's pixel or tap, decoded by divisions) is not recomputed per value.
    */
   functions: string;
   /**
@@ -124,34 +127,52 @@ export function gemmSource(g: GemmSource): string {
   const rowBound = groups ? "rowsEnd" : i32(g.rows);
   // Each thread loads a vec4 of the operand tile: 4 consecutive r (or c) at one q, consecutive threads along the
   // contiguous index, so global reads coalesce; a whole vec4 is stored (a store of one component could be a
-  // read-modify-write of the vector on some backends: a race).
-  const tileLoad = (which: "A" | "B", along: "r" | "c" | "q") => {
-    const [origin, span, stride] = which === "A" ? ["r0", BM, SA] : ["c0", BN, SB];
-    const bound = which === "A" ? rowBound : i32(g.cols);
-    const call = (k: number) => (which === "A" ? `loadA(o + ${k}, q)` : `loadB(q, o + ${k})`);
+  // read-modify-write of the vector on some backends: a race). Load l of a thread is the same vec4 of rows (or
+  // columns) at every step: `prepare` decodes them before the loop (clamped into range; `ok` says which are real).
+  const loads = (which: "A" | "B", along: "r" | "c" | "q") => {
+    const [origin, span] = which === "A" ? ["r0", BM] : ["c0", BN];
     const vecs = (span / 4) * DEPTH;
     const count = Math.ceil(vecs / threads);
-    // e -> (qq: q within the tile, m: vec4 of r or c within the tile).
-    const split = along === "q" ? `let qq = e % ${DEPTH}; let m = e / ${DEPTH};` : `let m = e % ${span / 4}; let qq = e / ${span / 4};`;
-    return `
-    for (var l = 0; l < ${count}; l++) {
-      let e = t + l * ${threads};
-      if (e < ${vecs}) {
-        ${split}
-        let q = q0 + qq;
-        let o = ${origin} + 4 * m;
-        var v = vec4<f32>(0.0);
-        if (q < qEnd) {${range(4)
-          .map(
-            (k) => `
-          if (o + ${k} < ${bound}) { v[${k}] = ${call(k)}; }`,
-          )
-          .join("")}
-        }
-        ${which}s[qq * ${stride} + m] = v;
-      }
-    }`;
+    const bound = which === "A" ? rowBound : i32(g.cols);
+    const prepare = which === "A" ? "rowA" : "colB";
+    return range(count).map((l) => {
+      const id = `${which}${l}`;
+      const [qq, m] = along === "q" ? [`e${id} % ${DEPTH}`, `e${id} / ${DEPTH}`] : [`e${id} / ${span / 4}`, `e${id} % ${span / 4}`];
+      return {
+        id,
+        live: count * threads > vecs ? `e${id} < ${vecs}` : "",
+        before: `let e${id} = t + ${l * threads};
+  let qq${id} = ${qq};
+  let m${id} = ${m};
+  let o${id} = ${origin} + 4 * m${id};
+  ${range(4)
+    .map(
+      (k) => `let p${id}_${k} = ${prepare}(min(o${id} + ${k}, ${bound} - 1));
+  let ok${id}_${k} = o${id} + ${k} < ${bound};`,
+    )
+    .join("\n  ")}`,
+      };
+    });
   };
+  const tileLoad = (which: "A" | "B", along: "r" | "c" | "q") =>
+    loads(which, along)
+      .map(({ id, live }) => {
+        const call = (k: number) => (which === "A" ? `loadA(p${id}_${k}, q)` : `loadB(q, p${id}_${k})`);
+        const body = `{
+      let q = q0 + qq${id};
+      var v = vec4<f32>(0.0);
+      if (q < qEnd) {${range(4)
+        .map(
+          (k) => `
+        if (ok${id}_${k}) { v[${k}] = ${call(k)}; }`,
+        )
+        .join("")}
+      }
+      ${which}s[qq${id} * ${which === "A" ? SA : SB} + m${id}] = v;
+    }`;
+        return live ? `if (${live}) ${body}` : body;
+      })
+      .join("\n    ");
   // Accumulator (i, j): row 4·(ty + TY·(i div 4)) + i mod 4, columns 4·(tx + TX·j) .. + 3.
   const acc = (i: number, j: number) => `acc${i}_${j}`;
   const accs = range(RM).flatMap((i) => range(RN / 4).map((j) => acc(i, j)));
@@ -185,6 +206,7 @@ ${
     : `  let qBegin = split * ${i32(g.chunk)};
   let qEnd = min(${i32(g.depth)}, qBegin + ${i32(g.chunk)});`
 }
+  ${[...loads("A", g.aAlong), ...loads("B", g.bAlong)].map((x) => x.before).join("\n  ")}
   ${accs.map((a) => `var ${a} = vec4<f32>(0.0);`).join("\n  ")}
   for (var step = 0; ${groups ? `step * ${DEPTH} < qEnd` : `step < ${steps}`}; step++) {
     let q0 = qBegin + step * ${DEPTH};
