@@ -8,6 +8,8 @@ export interface KernelCall {
   name: string;
   inputs: Record<string, { shape: number[]; dtype: tf.DataType }>;
   attrs: Record<string, unknown>;
+  /** Output shapes. */
+  outputs: number[][];
 }
 
 export interface KernelRow {
@@ -19,8 +21,23 @@ export interface KernelRow {
   ms: number;
 }
 
+/** One distinct call (name, shapes and attributes) and its time. */
+export interface CallRow {
+  name: string;
+  /** Input shapes, e.g. "x 128x24x24x64, dy 128x24x24x64". */
+  shapes: string;
+  /** Times per step. */
+  count: number;
+  /** Milliseconds per call. */
+  ms: number;
+  /** Multiply-adds x2 of a convolution (forward or either gradient); undefined for other kernels. */
+  flops?: number;
+}
+
 export interface Profile {
   rows: KernelRow[];
+  /** Distinct calls, most time per step first. */
+  calls: CallRow[];
   /** Sum of rows' ms. */
   totalMs: number;
   /** Distinct calls that were not timed (time box reached, or replay failed). */
@@ -38,14 +55,17 @@ export async function recordKernels(step: () => Promise<void>): Promise<KernelCa
   const calls: KernelCall[] = [];
   let depth = 0;
   engine.runKernel = function (name, inputs, attrs) {
-    if (depth === 0) {
-      const shapes: KernelCall["inputs"] = {};
-      for (const [k, t] of Object.entries(inputs)) if (t) shapes[k] = { shape: [...t.shape], dtype: t.dtype };
-      calls.push({ name, inputs: shapes, attrs: JSON.parse(JSON.stringify(attrs ?? {})) });
-    }
+    const top = depth === 0;
     depth++;
     try {
-      return run.call(this, name, inputs, attrs);
+      const out = run.call(this, name, inputs, attrs);
+      if (top) {
+        const shapes: KernelCall["inputs"] = {};
+        for (const [k, t] of Object.entries(inputs)) if (t) shapes[k] = { shape: [...t.shape], dtype: t.dtype };
+        const outputs = (Array.isArray(out) ? out : [out]).map((t) => [...t.shape]);
+        calls.push({ name, inputs: shapes, attrs: JSON.parse(JSON.stringify(attrs ?? {})), outputs });
+      }
+      return out;
     } finally {
       depth--;
     }
@@ -71,6 +91,17 @@ export async function gpuIdle(): Promise<void> {
   b.endComputePassEncoder();
   b.submitQueue();
   await b.device.queue.onSubmittedWorkDone();
+}
+
+/** 2 x the multiply-adds of a convolution call (N·OH·OW·CO outputs, KH·KW·CI taps each), or undefined. */
+export function convFlops(call: KernelCall): number | undefined {
+  const prod = (a: number[]) => a.reduce((x, y) => x * y, 1);
+  const filter = call.inputs.filter?.shape ?? (call.attrs.filterShape as number[] | undefined);
+  let out: number[] | undefined;
+  if (call.name === "Conv2D" || call.name === "FusedConv2D") out = call.outputs[0];
+  else if (call.name === "Conv2DBackpropInput" || call.name === "Conv2DBackpropFilter") out = call.inputs.dy?.shape;
+  if (!out || !filter || out.length !== 4 || filter.length !== 4) return undefined;
+  return 2 * prod(out) * prod(filter.slice(0, 3));
 }
 
 function inputFor(spec: { shape: number[]; dtype: tf.DataType }): tf.Tensor {
@@ -99,6 +130,7 @@ export async function replayKernels(
   }
   const engine = tf.engine() as unknown as Engine;
   const byName = new Map<string, KernelRow>();
+  const rows: CallRow[] = [];
   let untimed = 0;
   const failed: string[] = [];
   const t0 = performance.now();
@@ -127,6 +159,10 @@ export async function replayKernels(
         repeats = Math.min(maxRepeats, Math.ceil((minMs / Math.max(ms, 0.01)) * 1.2));
       }
       row.ms += ms * count;
+      const shapes = Object.entries(call.inputs)
+        .map(([k, v]) => `${k} ${v.shape.join("x")}`)
+        .join(", ");
+      rows.push({ name: call.name, shapes, count, ms, flops: convFlops(call) });
     } catch (e) {
       untimed++;
       if (!failed.some((f) => f.startsWith(`${call.name}:`)))
@@ -135,8 +171,20 @@ export async function replayKernels(
       tf.dispose(Object.values(inputs));
     }
   }
-  const rows = [...byName.values()].sort((a, b) => b.ms - a.ms);
-  return { rows, totalMs: rows.reduce((s, r) => s + r.ms, 0), untimed, failed };
+  const kernels = [...byName.values()].sort((a, b) => b.ms - a.ms);
+  rows.sort((a, b) => b.ms * b.count - a.ms * a.count);
+  return { rows: kernels, calls: rows, totalMs: kernels.reduce((s, r) => s + r.ms, 0), untimed, failed };
+}
+
+/** The `top` distinct calls taking most time per step, one line each (a convolution's TFLOP/s too). */
+export function callTable(p: Profile, top = 12): string {
+  return p.calls
+    .slice(0, top)
+    .map(
+      (c) =>
+        `${c.name.padEnd(22)} x${String(c.count).padEnd(3)} ${c.ms.toFixed(3).padStart(7)} ms each${c.flops ? ` ${(c.flops / c.ms / 1e9).toFixed(1).padStart(5)} TFLOP/s` : "              "}  ${c.shapes}`,
+    )
+    .join("\n");
 }
 
 /** A text table of one or two profiles side by side (e.g. stock and tsdl kernels), biggest first. */

@@ -17,7 +17,7 @@ import { webgpuKernelOptions } from "tsdl/dist/backend/webgpu";
 import golden from "../../test/fixtures/train_resnet.json";
 import { countDispatches } from "../../test/helpers/dispatches";
 import { pattern } from "../../test/helpers/torchPattern";
-import { gpuIdle, profileTable, recordKernels, replayKernels, type KernelCall } from "./profile";
+import { callTable, gpuIdle, profileTable, recordKernels, replayKernels, type KernelCall } from "./profile";
 
 const env = (k: string, d: string) => process.env[k] ?? d;
 const HW = Number(env("PROOF_HW", "96"));
@@ -361,6 +361,8 @@ async function profile(): Promise<void> {
   webgpuKernelOptions.tsdl = true;
   const table = profileTable({ "tfjs kernels": stock, "tsdl kernels": tsdl }, 16);
   for (const line of table.split("\n")) say(`PROFILE ${line}`);
+  // Which calls of tsdl's kernels take the time (the next kernel to improve), with the convolutions' rate.
+  for (const line of callTable(tsdl).split("\n")) say(`PROFILE call ${line}`);
   if (tsdl.untimed || stock.untimed)
     say(
       `PROFILE untimed distinct calls (time box or failure): tsdl ${tsdl.untimed}, tfjs ${stock.untimed}; failed: ${[...new Set([...tsdl.failed, ...stock.failed])].join("; ") || "none"}`,
