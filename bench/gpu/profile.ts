@@ -176,13 +176,13 @@ export async function replayKernels(
   return { rows: kernels, calls: rows, totalMs: kernels.reduce((s, r) => s + r.ms, 0), untimed, failed };
 }
 
-/** The `top` distinct calls taking most time per step, one line each (a convolution's TFLOP/s too). */
+/** The `top` distinct calls taking most time per step, one line each (a convolution's GFLOP/s too). */
 export function callTable(p: Profile, top = 12): string {
   return p.calls
     .slice(0, top)
     .map(
       (c) =>
-        `${c.name.padEnd(22)} x${String(c.count).padEnd(3)} ${c.ms.toFixed(3).padStart(7)} ms each${c.flops ? ` ${(c.flops / c.ms / 1e9).toFixed(1).padStart(5)} TFLOP/s` : "              "}  ${c.shapes}`,
+        `${c.name.padEnd(22)} x${String(c.count).padEnd(3)} ${c.ms.toFixed(3).padStart(7)} ms each${c.flops ? ` ${(c.flops / c.ms / 1e6).toFixed(1).padStart(7)} GFLOP/s` : "".padStart(16)}  ${c.shapes}`,
     )
     .join("\n");
 }

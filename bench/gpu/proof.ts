@@ -361,7 +361,7 @@ async function profile(): Promise<void> {
   webgpuKernelOptions.tsdl = true;
   const table = profileTable({ "tfjs kernels": stock, "tsdl kernels": tsdl }, 16);
   for (const line of table.split("\n")) say(`PROFILE ${line}`);
-  // Which calls of tsdl's kernels take the time (the next kernel to improve), with the convolutions' rate.
+  // Which calls of tsdl's kernels take the time (the next kernel to improve), with the convolutions' GFLOP/s.
   for (const line of callTable(tsdl).split("\n")) say(`PROFILE call ${line}`);
   if (tsdl.untimed || stock.untimed)
     say(

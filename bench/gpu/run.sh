@@ -5,7 +5,7 @@
 # Environment: OUT (default /tmp/gpuproof-out), GPUPROOF_WORK (unpacked binaries, default /tmp/gpuproof),
 # GPUPROOF_LIBDIR (unpack the loader .debs there instead of /; GPUPROOF_FORCE_LOADERS=1 even when the machine has
 # a Vulkan loader), PROOF_PYTHON (default python3), PROOF_* sizes
-# (proof.ts), LIMIT_<PHASE> seconds per phase (defaults sum to 535 s: with unpacking, under 10 minutes; a full run on an H100 took about 3).
+# (proof.ts), LIMIT_<PHASE> seconds per phase (defaults sum to 535 s: with unpacking, under 10 minutes; a full run on an H100 took 3.3 to 4.3).
 # On a software adapter (no GPU), shrink it: PROOF_HW=75 PROOF_BATCHES=2 PROOF_SECONDS=1 PROOF_STOCK_BATCH=2
 # PROOF_PROFILE_BATCH=2 PROOF_CHECK_BATCH=2 PROOF_LOADER_BATCH=4 PROOF_LOADER_STEPS=2 PROOF_TORCH_DEVICE=cpu and
 # LIMIT_<PHASE>=600: about 4 minutes on a 2-core machine.
