@@ -1,7 +1,8 @@
 // Per-kernel profile of a training step on any tfjs backend, by replay: run the step once recording every
 // top-level kernel call (name, input shapes and dtypes, attributes), then time each distinct call alone on fresh
 // inputs of the same shapes, waiting for the GPU after each batch of repeats. Works without timestamp queries
-// (the software adapter has none) and measures the same thing on a real GPU.
+// (the software adapter has none); where the device has them, each call's GPU time is measured too (the wall time
+// of a small kernel is what the CPU takes to issue it).
 import { tf } from "tsdl";
 
 export interface KernelCall {
@@ -19,6 +20,8 @@ export interface KernelRow {
   calls: number;
   /** Milliseconds per step (sum over its calls). */
   ms: number;
+  /** GPU milliseconds per step by timestamp queries, where the device has them. */
+  gpuMs?: number;
 }
 
 /** One distinct call (name, shapes and attributes) and its time. */
@@ -30,6 +33,8 @@ export interface CallRow {
   count: number;
   /** Milliseconds per call. */
   ms: number;
+  /** GPU milliseconds per call (timestamp queries), where the device has them. */
+  gpuMs?: number;
   /** Multiply-adds x2 of a convolution (forward or either gradient); undefined for other kernels. */
   flops?: number;
 }
@@ -44,6 +49,8 @@ export interface Profile {
   untimed: number;
   /** Kernels whose replay failed, with the first error. */
   failed: string[];
+  /** Why GPU times are missing (no timestamp queries on the device, or their first error); undefined when present. */
+  noGpuTimes?: string;
 }
 
 type Engine = { runKernel(name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, unknown>): tf.Tensor | tf.Tensor[] };
@@ -104,6 +111,20 @@ export function convFlops(call: KernelCall): number | undefined {
   return 2 * prod(out) * prod(filter.slice(0, 3));
 }
 
+/**
+ * The GPU time of `f`'s programs in ms (tf.time's kernelMs: each program in a compute pass of its own between two
+ * timestamps), or a string saying why there is none. A call's wall time in a replay is its CPU cost where the GPU
+ * finishes first (small kernels); this is the GPU's own. Dawn quantizes timestamps unless started with
+ * TSDL_DAWN_FLAGS=disable-dawn-features=timestamp_quantization (run.sh's profile phase does).
+ */
+export async function gpuMs(f: () => void): Promise<number | string> {
+  if (tf.getBackend() !== "webgpu") return "not on webgpu";
+  if (!(tf.backend() as unknown as { supportTimestampQuery?: boolean }).supportTimestampQuery) return "the device has no timestamp queries";
+  const info = await tf.time(f);
+  const k = info.kernelMs as number | { error: string };
+  return typeof k === "number" ? k : `tf.time: ${k.error}`;
+}
+
 function inputFor(spec: { shape: number[]; dtype: tf.DataType }): tf.Tensor {
   // Filled on the device (random values would be drawn in JavaScript: seconds for a batch of activations). 0.5 is
   // in range for every op here (log, sqrt, division); index-like inputs (int32, bool) get zeros.
@@ -133,6 +154,7 @@ export async function replayKernels(
   const rows: CallRow[] = [];
   let untimed = 0;
   const failed: string[] = [];
+  let noGpuTimes: string | undefined;
   const t0 = performance.now();
   for (const { call, count } of groups.values()) {
     const row = byName.get(call.name) ?? { name: call.name, calls: 0, ms: 0 };
@@ -159,10 +181,28 @@ export async function replayKernels(
         repeats = Math.min(maxRepeats, Math.ceil((minMs / Math.max(ms, 0.01)) * 1.2));
       }
       row.ms += ms * count;
+      // The GPU's time: the least of a few timed calls (the first may include uploads).
+      let gpu: number | undefined;
+      if (noGpuTimes === undefined) {
+        try {
+          for (let i = 0; i < 3; i++) {
+            const g = await gpuMs(once);
+            if (typeof g === "string") {
+              noGpuTimes = g;
+              break;
+            }
+            gpu = Math.min(gpu ?? Infinity, g);
+          }
+        } catch (e) {
+          noGpuTimes = `timing failed: ${String((e as Error)?.message ?? e).split("\n")[0]}`;
+        }
+        if (noGpuTimes !== undefined) gpu = undefined;
+      }
+      if (gpu !== undefined) row.gpuMs = (row.gpuMs ?? 0) + gpu * count;
       const shapes = Object.entries(call.inputs)
         .map(([k, v]) => `${k} ${v.shape.join("x")}`)
         .join(", ");
-      rows.push({ name: call.name, shapes, count, ms, flops: convFlops(call) });
+      rows.push({ name: call.name, shapes, count, ms, gpuMs: gpu, flops: convFlops(call) });
     } catch (e) {
       untimed++;
       if (!failed.some((f) => f.startsWith(`${call.name}:`)))
@@ -171,20 +211,36 @@ export async function replayKernels(
       tf.dispose(Object.values(inputs));
     }
   }
+  if (noGpuTimes !== undefined) {
+    for (const r of byName.values()) delete r.gpuMs;
+    for (const r of rows) delete r.gpuMs;
+  }
   const kernels = [...byName.values()].sort((a, b) => b.ms - a.ms);
-  rows.sort((a, b) => b.ms * b.count - a.ms * a.count);
-  return { rows: kernels, calls: rows, totalMs: kernels.reduce((s, r) => s + r.ms, 0), untimed, failed };
+  const time = (c: CallRow) => (c.gpuMs ?? c.ms) * c.count;
+  rows.sort((a, b) => time(b) - time(a));
+  return { rows: kernels, calls: rows, totalMs: kernels.reduce((s, r) => s + r.ms, 0), untimed, failed, noGpuTimes };
 }
 
-/** The `top` distinct calls taking most time per step, one line each (a convolution's GFLOP/s too). */
+/**
+ * The `top` distinct calls taking most time per step (GPU time where measured, else wall), one line each: wall and
+ * GPU ms per call, a convolution's GFLOP/s (of the GPU time where measured).
+ */
 export function callTable(p: Profile, top = 12): string {
   return p.calls
     .slice(0, top)
-    .map(
-      (c) =>
-        `${c.name.padEnd(22)} x${String(c.count).padEnd(3)} ${c.ms.toFixed(3).padStart(7)} ms each${c.flops ? ` ${(c.flops / c.ms / 1e6).toFixed(1).padStart(7)} GFLOP/s` : "".padStart(16)}  ${c.shapes}`,
-    )
+    .map((c) => {
+      const ms = c.gpuMs ?? c.ms;
+      const gpu = c.gpuMs === undefined ? "" : ` GPU ${c.gpuMs.toFixed(3).padStart(7)} ms`;
+      return `${c.name.padEnd(22)} x${String(c.count).padEnd(3)} ${c.ms.toFixed(3).padStart(7)} ms each${gpu}${c.flops ? ` ${(c.flops / ms / 1e6).toFixed(1).padStart(7)} GFLOP/s` : "".padStart(16)}  ${c.shapes}`;
+    })
     .join("\n");
+}
+
+/** The profile with its GPU times as its times (for profileTable), or undefined where it has none. */
+export function gpuView(p: Profile): Profile | undefined {
+  if (p.noGpuTimes !== undefined) return undefined;
+  const rows = p.rows.map((r) => ({ ...r, ms: r.gpuMs ?? 0 }));
+  return { ...p, rows, totalMs: rows.reduce((s, r) => s + r.ms, 0) };
 }
 
 /** A text table of one or two profiles side by side (e.g. stock and tsdl kernels), biggest first. */

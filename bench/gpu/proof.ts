@@ -17,7 +17,7 @@ import { webgpuKernelOptions } from "tsdl/dist/backend/webgpu";
 import golden from "../../test/fixtures/train_resnet.json";
 import { countDispatches } from "../../test/helpers/dispatches";
 import { pattern } from "../../test/helpers/torchPattern";
-import { callTable, gpuIdle, profileTable, recordKernels, replayKernels, type KernelCall } from "./profile";
+import { callTable, gpuIdle, gpuView, profileTable, recordKernels, replayKernels, type KernelCall } from "./profile";
 
 const env = (k: string, d: string) => process.env[k] ?? d;
 const HW = Number(env("PROOF_HW", "96"));
@@ -359,8 +359,14 @@ async function profile(): Promise<void> {
   webgpuKernelOptions.tsdl = false;
   const stock = await replayKernels(calls, { budgetMs: budget });
   webgpuKernelOptions.tsdl = true;
-  const table = profileTable({ "tfjs kernels": stock, "tsdl kernels": tsdl }, 16);
+  const gpuStock = gpuView(stock);
+  const gpuTsdl = gpuView(tsdl);
+  const table = profileTable(
+    { "tfjs kernels": stock, "tsdl kernels": tsdl, ...(gpuStock && gpuTsdl ? { "tfjs GPU": gpuStock, "tsdl GPU": gpuTsdl } : {}) },
+    16,
+  );
   for (const line of table.split("\n")) say(`PROFILE ${line}`);
+  say(`PROFILE GPU times (timestamp queries): ${tsdl.noGpuTimes ?? stock.noGpuTimes ?? "measured (the GPU columns)"}`);
   // Which calls of tsdl's kernels take the time (the next kernel to improve), with the convolutions' GFLOP/s.
   for (const line of callTable(tsdl).split("\n")) say(`PROFILE call ${line}`);
   if (tsdl.untimed || stock.untimed)

@@ -96,7 +96,8 @@ phase dawn-flags "${LIMIT_FLAGS:-60}" bash -c '
 phase variants "${LIMIT_VARIANTS:-60}" bash -c '
   env TSDL_WEBGPU_STOCK=Conv2D,FusedConv2D PROOF_LABEL=tsdl-kernels+stock-forward PROOF_BATCHES="${TB##*,}" PROOF_STOCK_BATCH=0 PROOF_SECONDS=5 "$0" proof.js speed
   env PROOF_SUBMIT_BATCH=5 PROOF_LABEL=tsdl-kernels+submit5 PROOF_BATCHES="${TB##*,}" PROOF_STOCK_BATCH=0 PROOF_SECONDS=5 "$0" proof.js speed' "$NODE"
-phase profile "${LIMIT_PROFILE:-70}" "$NODE" proof.js profile
+# Timestamps unquantized: the profile's GPU times are of single kernels (tens of microseconds).
+phase profile "${LIMIT_PROFILE:-70}" env TSDL_DAWN_FLAGS=disable-dawn-features=timestamp_quantization "$NODE" proof.js profile
 phase loader "${LIMIT_LOADER:-45}" "$NODE" proof.js loader
 phase summary 15 "$NODE" proof.js summary "$LOG"
 
