@@ -11,6 +11,8 @@ export interface KernelCall {
   attrs: Record<string, unknown>;
   /** Output shapes. */
   outputs: number[][];
+  /** The inputs were an array (Pack, Concat), not named. */
+  list?: boolean;
 }
 
 export interface KernelRow {
@@ -70,7 +72,7 @@ export async function recordKernels(step: () => Promise<void>): Promise<KernelCa
         const shapes: KernelCall["inputs"] = {};
         for (const [k, t] of Object.entries(inputs)) if (t) shapes[k] = { shape: [...t.shape], dtype: t.dtype };
         const outputs = (Array.isArray(out) ? out : [out]).map((t) => [...t.shape]);
-        calls.push({ name, inputs: shapes, attrs: JSON.parse(JSON.stringify(attrs ?? {})), outputs });
+        calls.push({ name, inputs: shapes, attrs: JSON.parse(JSON.stringify(attrs ?? {})), outputs, list: Array.isArray(inputs) });
       }
       return out;
     } finally {
@@ -166,7 +168,8 @@ export async function replayKernels(
     }
     const inputs: Record<string, tf.Tensor> = {};
     for (const [k, spec] of Object.entries(call.inputs)) inputs[k] = inputFor(spec);
-    const once = () => tf.dispose(engine.runKernel(call.name, inputs, call.attrs));
+    const args = call.list ? (Object.values(inputs) as unknown as Record<string, tf.Tensor>) : inputs;
+    const once = () => tf.dispose(engine.runKernel(call.name, args, call.attrs));
     try {
       once(); // compiles its shader and uploads the inputs
       await gpuIdle();
