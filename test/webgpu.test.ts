@@ -11,7 +11,15 @@ import { cudaHint } from "tsdl/dist/backend";
 import { backend, data, evaluate, lrFinder, lrScheduler, models, nn, NonFiniteLossError, optim, readCheckpoint, tf, train } from "tsdl";
 import { describeAdapter, isSoftwareAdapter, webgpuKernelOptions } from "tsdl/dist/backend/webgpu";
 import { batchNormOptions } from "tsdl/dist/backend/webgpu/kernels/batchnorm_train";
-import { gemmOptions, GPU_MIN_WORKGROUPS, tileFor, type WideTiles } from "tsdl/dist/backend/webgpu/kernels/gemm";
+import {
+  gemmOptions,
+  gemmSource,
+  GPU_MIN_WORKGROUPS,
+  type Tile,
+  tileFor,
+  type WideTiles,
+  workgroupBytes,
+} from "tsdl/dist/backend/webgpu/kernels/gemm";
 import { sharedLibraryFound } from "tsdl/dist/backend/webgpu/adapter";
 import { BATCH_NORM_TRAIN } from "tsdl/dist/core/kernels";
 import { codeCells, executeNotebook, streamText, type Notebook } from "./helpers/jupyter";
@@ -386,6 +394,31 @@ describe("webgpu conv kernels", function () {
     assert.equal(shape(512, 10), "128x128 8x8");
     assert.equal(shape(64, 10), "128x64 8x4");
     Object.assign(gemmOptions, saved);
+  });
+
+  it("every gemm tile's workgroup memory, as its generated WGSL declares it, fits WebGPU's guaranteed 16,384 bytes", () => {
+    const saved = { ...gemmOptions };
+    const tiles = new Map<string, Tile>();
+    for (const wide of ["auto", "8x8", "4x4"] as WideTiles[])
+      for (const minWorkgroups of [1, GPU_MIN_WORKGROUPS])
+        for (const cols of [1, 3, 4, 12, 16, 47, 48, 64, 95, 96, 128, 512])
+          for (const rows of [1, 100, 10_000, 1_000_000]) {
+            Object.assign(gemmOptions, { wide, minWorkgroups });
+            const t = tileFor(cols, rows);
+            tiles.set(JSON.stringify(t), t);
+          }
+    Object.assign(gemmOptions, saved);
+    assert.ok(tiles.size >= 5, `${tiles.size} tiles`);
+    for (const t of tiles.values()) {
+      const code = gemmSource({ tile: t, rows: 1000, cols: 100, depth: 64, chunk: 64, aAlong: "q", bAlong: "c", functions: "" });
+      // var<workgroup> name : array<vec4<f32>, N>; (and any f32 arrays)
+      const bytes = [...code.matchAll(/var<workgroup>\s+\w+\s*:\s*array<(vec4<f32>|f32),\s*(\d+)>/g)].reduce(
+        (sum, m) => sum + (m[1] === "f32" ? 4 : 16) * Number(m[2]),
+        0,
+      );
+      assert.equal(bytes, workgroupBytes(t), JSON.stringify(t));
+      assert.ok(bytes <= 16_384, `${JSON.stringify(t)}: ${bytes} bytes of workgroup memory`);
+    }
   });
 
   it("a forward convolution with more values than a dispatch has workgroups of 256 (the split sum's grid) is still tsdl's", async () => {

@@ -59,7 +59,7 @@ export function wideTiles(v: string | undefined): WideTiles {
 /**
  * The tile for a product with `cols` columns and `rows` rows, `splits` times over: 128×128 (8×8 per thread) or
  * 128×64 (8×4) for wide outputs with work enough, else 64×64 (4×4); 256×16 and 512×4 for narrow ones. Workgroup
- * memory stays within 17 KB.
+ * memory (workgroupBytes) stays within WebGPU's guaranteed maxComputeWorkgroupStorageSize, 16,384 bytes.
  */
 export function tileFor(cols: number, rows: number, splits = 1): Tile {
   const wide = gemmOptions.wide;
@@ -69,8 +69,13 @@ export function tileFor(cols: number, rows: number, splits = 1): Tile {
     if (cols >= 48 && workgroups(128, 64) >= gemmOptions.minWorkgroups) return { BM: 128, BN: 64, DEPTH: 16, RM: 8, RN: 4 };
   }
   if (cols >= 48) return { BM: 64, BN: 64, DEPTH: 16, RM: 4, RN: 4 };
-  if (cols >= 12) return { BM: 256, BN: 16, DEPTH: 16, RM: 4, RN: 4 };
-  return { BM: 512, BN: 4, DEPTH: 8, RM: 4, RN: 4 };
+  if (cols >= 12) return { BM: 256, BN: 16, DEPTH: 8, RM: 4, RN: 4 };
+  return { BM: 512, BN: 4, DEPTH: 4, RM: 4, RN: 4 };
+}
+
+/** Bytes of workgroup memory a tile takes: its two vec4 tiles, each row padded by one vec4 (gemmSource). */
+export function workgroupBytes(t: Tile): number {
+  return 16 * t.DEPTH * (t.BM / 4 + 1 + t.BN / 4 + 1);
 }
 
 /** Workgroup size of a tile: one thread per RM×RN block of C. */
@@ -121,7 +126,7 @@ export function gemmSource(g: GemmSource): string {
   // The tiles are vec4 arrays (4 rows of A, 4 columns of B per element), so the inner loop reads RM/4 + RN/4 vec4s
   // per step of q, not RM + RN floats. A row of a tile is padded by one vec4: loaded along q, a quarter-warp's 8
   // vec4 stores (one 128-byte wavefront) then fall in distinct banks.
-  const SA = BM / 4 + 1;
+  const SA = BM / 4 + 1; // (workgroupBytes counts these)
   const SB = BN / 4 + 1;
   const groups = g.groups;
   const rowBound = groups ? "rowsEnd" : i32(g.rows);
