@@ -1,10 +1,11 @@
 // A tiled matrix product in WGSL, C[r, c] = Σ_q A(r, q)·B(q, c), with A and B read through functions the caller
 // writes (so a convolution reads its patches in place: no im2col buffer), optionally split along q.
 //
-// A workgroup computes a BM×BN tile of C, each thread RM×RN values in 4×4 blocks: rows 4·(ty + TY·i) .. + 3 and
-// columns 4·(tx + TX·j) .. + 3 for a grid of TY×TX threads (so a warp's vec4 reads of workgroup memory are
-// conflict-free). The q range is walked DEPTH at a time through workgroup memory; each operand tile is loaded with
-// consecutive threads along the operand's contiguous index ("r"/"c" or "q"), so global reads coalesce. Narrow outputs (few columns:
+// A workgroup computes a BM×BN tile of C, each thread RM×RN values: rows ty + TY·i + (BM/4)·k and columns
+// tx + TX·j + (BN/4)·k (k < 4) for a grid of TY×TX threads. A vec4 of a workgroup tile holds rows (columns) that
+// far apart, so a warp's vec4 reads are conflict-free, and consecutive threads load and store consecutive rows or
+// columns (coalesced). The q range is walked DEPTH at a time through workgroup memory; each operand tile is loaded
+// with consecutive threads along the operand's contiguous index ("r"/"c" or "q"). Narrow outputs (few columns:
 // a convolution's 3 input channels) get tall tiles, so few threads compute padding. Split s of S covers q in
 // [s·chunk, (s+1)·chunk) and writes its own slice of the output; a second pass adds the slices.
 //
@@ -130,10 +131,11 @@ export function gemmSource(g: GemmSource): string {
   const SB = BN / 4 + 1;
   const groups = g.groups;
   const rowBound = groups ? "rowsEnd" : i32(g.rows);
-  // Each thread loads a vec4 of the operand tile: 4 consecutive r (or c) at one q, consecutive threads along the
-  // contiguous index, so global reads coalesce; a whole vec4 is stored (a store of one component could be a
-  // read-modify-write of the vector on some backends: a race). Load l of a thread is the same vec4 of rows (or
-  // columns) at every step: `prepare` decodes them before the loop (clamped into range; `ok` says which are real).
+  // Each thread loads a vec4 of the operand tile: rows (or columns) o + (span/4)·k at one q, consecutive threads
+  // along the contiguous index, so global reads coalesce; a whole vec4 is stored (a store of one component could be
+  // a read-modify-write of the vector on some backends: a race). Load l of a thread is the same vec4 of rows (or
+  // columns) at every step: `prepare` decodes them before the loop, clamped into range (a row past the end then
+  // loads a real row's values, which reach only outputs that are never stored).
   const loads = (which: "A" | "B", along: "r" | "c" | "q") => {
     const [origin, span] = which === "A" ? ["r0", BM] : ["c0", BN];
     const vecs = (span / 4) * DEPTH;
@@ -149,12 +151,9 @@ export function gemmSource(g: GemmSource): string {
         before: `let e${id} = t + ${l * threads};
   let qq${id} = ${qq};
   let m${id} = ${m};
-  let o${id} = ${origin} + 4 * m${id};
+  let o${id} = ${origin} + m${id};
   ${range(4)
-    .map(
-      (k) => `let p${id}_${k} = ${prepare}(min(o${id} + ${k}, ${bound} - 1));
-  let ok${id}_${k} = o${id} + ${k} < ${bound};`,
-    )
+    .map((k) => `let p${id}_${k} = ${prepare}(min(o${id} + ${(k * span) / 4}, ${bound} - 1));`)
     .join("\n  ")}`,
       };
     });
@@ -169,7 +168,7 @@ export function gemmSource(g: GemmSource): string {
       if (q < qEnd) {${range(4)
         .map(
           (k) => `
-        if (ok${id}_${k}) { v[${k}] = ${call(k)}; }`,
+        v[${k}] = ${call(k)};`,
         )
         .join("")}
       }
@@ -178,7 +177,7 @@ export function gemmSource(g: GemmSource): string {
         return live ? `if (${live}) ${body}` : body;
       })
       .join("\n    ");
-  // Accumulator (i, j): row 4·(ty + TY·(i div 4)) + i mod 4, columns 4·(tx + TX·j) .. + 3.
+  // Accumulator (i, j): row ty + TY·(i div 4) + (BM/4)·(i mod 4), columns tx + TX·j + (BN/4)·(0 .. 3).
   const acc = (i: number, j: number) => `acc${i}_${j}`;
   const accs = range(RM).flatMap((i) => range(RN / 4).map((j) => acc(i, j)));
   const lane = "xyzw";
@@ -236,11 +235,11 @@ ${
   ${range(RM)
     .map(
       (i) => `{
-    let r = r0 + 4 * (ty + ${TY * (i >> 2)}) + ${i & 3};
+    let r = r0 + ty + ${TY * (i >> 2) + (i & 3) * (BM / 4)};
     if (r < ${rowBound}) {${range(RN)
       .map(
         (j) => `
-      { let c = c0 + 4 * (tx + ${TX * (j >> 2)}) + ${j & 3}; if (c < ${i32(g.cols)}) { store(split, r, c, ${acc(i, j >> 2)}.${lane[j & 3]}); } }`,
+      { let c = c0 + tx + ${TX * (j >> 2) + (j & 3) * (BN / 4)}; if (c < ${i32(g.cols)}) { store(split, r, c, ${acc(i, j >> 2)}.${lane[j & 3]}); } }`,
       )
       .join("")}
     }
