@@ -10,15 +10,15 @@ import * as path from "path";
 import { backend, loadCheckpoint, readCheckpoint, saveCheckpoint, tf } from "tsdl";
 
 const SAVER = path.join(__dirname, "helpers", "checkpointSaver.js");
-const STEPS = ["claimed", "weights-written", "manifest-written", "published", "cleaning"] as const;
+const STEPS = ["folder-made", "claimed", "weights-written", "manifest-written", "published", "cleaning"] as const;
 const KILLS = 50;
 /**
- * Entries a kill at each step leaves (the marker, then: new weights, temporary manifest; once published the
- * manifest and, over an earlier save, the old weights until the cleaning removes them).
+ * Entries a kill at each step leaves (none before the marker; the marker, then: new weights, temporary manifest;
+ * once published the manifest and, over an earlier save, the old weights until the cleaning removes them).
  */
 const LEFT = {
-  fresh: { claimed: 1, "weights-written": 2, "manifest-written": 3, published: 3, cleaning: NaN },
-  over: { claimed: 3, "weights-written": 4, "manifest-written": 5, published: 4, cleaning: 3 },
+  fresh: { "folder-made": 0, claimed: 1, "weights-written": 2, "manifest-written": 3, published: 3, cleaning: NaN },
+  over: { "folder-made": NaN, claimed: 3, "weights-written": 4, "manifest-written": 5, published: 4, cleaning: 3 },
 };
 
 interface Run {
@@ -122,9 +122,16 @@ describe("checkpoints survive kill -9", function () {
       if (r.saved.length) durable = r.saved[r.saved.length - 1];
       const attempted = durable + 1;
       if (durable < 0 && !fs.existsSync(path.join(dir, "checkpoint.json"))) {
-        // killed during the very first save: nothing to resume yet, and the folder is still ours
-        if (fs.existsSync(dir))
-          assert.throws(() => readCheckpoint(dir), /no complete checkpoint there yet: the first save into it was interrupted/);
+        // killed during the very first save: nothing to resume yet, and the folder is still ours. Killed between
+        // making the folder and writing its marker, the folder is empty (and a later save takes an empty folder).
+        if (fs.existsSync(dir)) {
+          const marked = fs.existsSync(path.join(dir, ".tsdl-checkpoint"));
+          if (!marked) assert.deepEqual(fs.readdirSync(dir), [], "an unmarked folder left by the first save holds nothing");
+          assert.throws(
+            () => readCheckpoint(dir),
+            marked ? /no complete checkpoint there yet: the first save into it was interrupted/ : /: no checkpoint there \(expected/,
+          );
+        }
         next = 0;
         continue;
       }
@@ -152,13 +159,16 @@ describe("checkpoints survive kill -9", function () {
   for (const fresh of [true, false]) {
     for (const step of STEPS) {
       if (fresh && step === "cleaning") continue; // a first save has nothing to clean
+      if (!fresh && step === "folder-made") continue; // the folder and its marker are there already
       it(`killed at step "${step}" of ${fresh ? "the first save into a new folder" : "a save over an earlier checkpoint"}`, async () => {
         const dir = path.join(root, `${fresh ? "new" : "over"}-${step}`, "ck");
         if (!fresh) await saveHere(dir, model, 3);
         const r = await runSaver(dir, 4, 1, { crashAt: step });
         assert.equal(r.signal, "SIGKILL", `the hook did not fire at ${step} (code ${r.code}): ${r.stderr}`);
         const published = step === "published" || step === "cleaning";
-        if (fresh && !published) {
+        if (fresh && step === "folder-made") {
+          assert.throws(() => readCheckpoint(dir), /: no checkpoint there \(expected/);
+        } else if (fresh && !published) {
           assert.throws(() => readCheckpoint(dir), /no complete checkpoint there yet: the first save into it was interrupted/);
         } else {
           assert.equal(await assertIntact(dir, model), published ? 4 : 3);

@@ -37,7 +37,7 @@ export interface Located {
  * Test hook: `TSDL_CHECKPOINT_CRASH_AT=<step>` kills this process (SIGKILL) when a save reaches that step, so
  * the crash-safety test can stop a save at each step deterministically.
  */
-export const CRASH_STEPS = ["claimed", "weights-written", "manifest-written", "published", "cleaning"] as const;
+export const CRASH_STEPS = ["folder-made", "claimed", "weights-written", "manifest-written", "published", "cleaning"] as const;
 function crashPoint(step: (typeof CRASH_STEPS)[number]): void {
   if (process.env.TSDL_CHECKPOINT_CRASH_AT === step) process.kill(process.pid, "SIGKILL");
 }
@@ -142,6 +142,7 @@ export function publish(dir: string, weights: Buffer, manifest: (weightsFile: st
   if (!fs.existsSync(path.join(abs, MARKER))) {
     const created = fs.mkdirSync(abs, { recursive: true }); // the topmost folder made, if any
     if (created) fsyncPath(path.dirname(created));
+    crashPoint("folder-made"); // an empty folder: checkTarget takes it again, readCheckpoint finds no checkpoint
     writeDurably(path.join(abs, MARKER), MARKER_TEXT, "w");
     fsyncPath(abs);
   }
