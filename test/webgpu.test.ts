@@ -271,19 +271,22 @@ describe("webgpu conv kernels", function () {
 
   it("tsdl's Conv2DBackpropFilter and Conv2DBackpropInput give the cpu backend's dW and dx (rel. 1e-5) with either gemm tile, as do tfjs's own", async () => {
     const errors: string[] = [];
-    for (const [tsdl, wide] of [
-      [true, "8x8"],
-      [true, "4x4"],
-      [false, "auto"],
-    ] as Array<[boolean, WideTiles]>) {
+    // (the 8×8 tiles with the next step's operands prefetched into registers, the 4×4 ones without)
+    for (const [tsdl, wide, prefetch] of [
+      [true, "8x8", true],
+      [true, "4x4", false],
+      [false, "auto", true],
+    ] as Array<[boolean, WideTiles, boolean]>) {
       webgpuKernelOptions.tsdl = tsdl;
-      gemmOptions.wide = wide;
+      Object.assign(gemmOptions, { wide, prefetch });
       for (const [i, c] of CONV_CASES.entries()) {
         const got = await convGrads(c, 100 + 10 * i);
         const want = reference.get(c.name)!;
         const [ex, ew] = [relErr(got.dx, want.dx), relErr(got.dw, want.dw)];
         if (!(ex <= 1e-5 && ew <= 1e-5))
-          errors.push(`${tsdl ? `tsdl ${wide}` : "stock"} ${c.name}: dx ${ex.toExponential(2)}, dW ${ew.toExponential(2)}`);
+          errors.push(
+            `${tsdl ? `tsdl ${wide}${prefetch ? " prefetch" : ""}` : "stock"} ${c.name}: dx ${ex.toExponential(2)}, dW ${ew.toExponential(2)}`,
+          );
       }
     }
     assert.deepEqual(errors, []);
@@ -341,6 +344,7 @@ describe("webgpu conv kernels", function () {
     const programs = new Map<string, number>();
     // "auto" with a GPU's workgroup target: these small products take 4×4 tiles and split their sums; "8x8" with
     // it, the 8×8 tiles (DEPTH 8) split.
+    // (4×4 without prefetching, the others with)
     const modes: Array<[WideTiles, number]> = [
       ["8x8", 1],
       ["8x8", GPU_MIN_WORKGROUPS],
@@ -349,7 +353,7 @@ describe("webgpu conv kernels", function () {
     ];
     const before = { tensors: tf.memory().numTensors, data: tf.backend().numDataIds() };
     for (const [wide, minWorkgroups] of modes) {
-      Object.assign(gemmOptions, { wide, minWorkgroups });
+      Object.assign(gemmOptions, { wide, minWorkgroups, prefetch: wide !== "4x4" });
       const mode = `${wide}/${minWorkgroups}`;
       for (const [i, c] of cases.entries()) {
         let got: Float32Array[] = [];
@@ -444,9 +448,11 @@ describe("webgpu conv kernels", function () {
     tf.dispose([x, w, b]);
   });
 
-  it("TSDL_WEBGPU_GEMM and TSDL_WEBGPU_STOCK: a bad value is an error naming what is accepted; STOCK hands those kernels back to tfjs", () => {
+  it("TSDL_WEBGPU_GEMM, TSDL_WEBGPU_PREFETCH and TSDL_WEBGPU_STOCK: a bad value is an error naming what is accepted; STOCK hands those kernels back to tfjs", () => {
     const gemm = node(report, { TSDL_BACKEND: "webgpu", TSDL_WEBGPU_GEMM: "16x16" });
     assert.equal(gemm.stdout.trim(), 'ERROR tsdl: TSDL_WEBGPU_GEMM="16x16" is not one of auto, 8x8, 4x4');
+    const prefetch = node(report, { TSDL_BACKEND: "webgpu", TSDL_WEBGPU_PREFETCH: "yes" });
+    assert.equal(prefetch.stdout.trim(), 'ERROR tsdl: TSDL_WEBGPU_PREFETCH="yes" is not one of 1 (on, the default), 0 (off)');
     const probe = `
 require("ts-node/register/transpile-only");
 const { backend, tf } = require("tsdl");
@@ -604,7 +610,7 @@ describe("webgpu batch norm in training mode (tsdl's WGSL kernels)", function ()
   this.timeout(300_000);
   after(() => {
     webgpuKernelOptions.tsdl = true;
-    batchNormOptions.maxStorageBuffers = undefined;
+    Object.assign(batchNormOptions, { maxStorageBuffers: undefined, targetWorkgroups: 512 });
   });
 
   it("y, mean, variance and dx, dγ, dβ (the statistics' gradients included) match the cpu backend's (rel. 1e-5), relu or not, with and without γ, β, merged or not (as the device's storage buffers allow)", async () => {
@@ -620,22 +626,31 @@ describe("webgpu batch norm in training mode (tsdl's WGSL kernels)", function ()
     await backend.init("webgpu", { verbose: false });
     const errors: string[] = [];
     // Storage buffers per program as devices bind them: llvmpipe's 16 (every pass merged, 12 with the statistics'
-    // gradients), 10 (Dawn's cap in some versions: the forward and that gradient unmerged), 9 (nothing merged).
-    for (const limit of [16, 10, 9]) {
-      batchNormOptions.maxStorageBuffers = limit;
+    // gradients), 10 (Dawn's cap in some versions: the forward and that gradient unmerged), 9 (nothing merged);
+    // with 16, statistics passes of about 512 workgroups (the default) and of 128 (fewer, longer row chunks).
+    for (const [limit, workgroups] of [
+      [16, 512],
+      [16, 128],
+      [10, 512],
+      [9, 512],
+    ]) {
+      Object.assign(batchNormOptions, { maxStorageBuffers: limit, targetWorkgroups: workgroups });
       for (const [i, c] of BN_CASES.entries()) {
         for (const [k, affine] of [true, false].entries()) {
           const got = await read(tf.tidy(() => bnOutputs(c, true, affine)));
           const names = ["y", "mean", "variance", "dx", "dγ", "dβ"];
           got.forEach((v, j) => {
             const e = relErr(v, want[2 * i + k][j]);
-            if (!(e <= 1e-5)) errors.push(`limit ${limit} [${c.shape}] relu ${c.relu} affine ${affine} ${names[j]}: ${e.toExponential(2)}`);
+            if (!(e <= 1e-5))
+              errors.push(
+                `limit ${limit} workgroups ${workgroups} [${c.shape}] relu ${c.relu} affine ${affine} ${names[j]}: ${e.toExponential(2)}`,
+              );
           });
           assert.equal(got.length, affine ? 6 : 3);
         }
       }
     }
-    batchNormOptions.maxStorageBuffers = undefined;
+    Object.assign(batchNormOptions, { maxStorageBuffers: undefined, targetWorkgroups: 512 });
     assert.deepEqual(errors, []);
   });
 

@@ -124,7 +124,9 @@ export async function gpuMs(f: () => void): Promise<number | string> {
   if (!(tf.backend() as unknown as { supportTimestampQuery?: boolean }).supportTimestampQuery) return "the device has no timestamp queries";
   const info = await tf.time(f);
   const k = info.kernelMs as number | { error: string };
-  return typeof k === "number" ? k : `tf.time: ${k.error}`;
+  if (typeof k !== "number") return `tf.time: ${k.error}`;
+  // (Dawn's null backend, which has the feature and no GPU, gives garbage such as -3e5 ms)
+  return Number.isFinite(k) && k >= 0 ? k : `timestamps unusable (tf.time gave ${k} ms)`;
 }
 
 function inputFor(spec: { shape: number[]; dtype: tf.DataType }): tf.Tensor {

@@ -5,6 +5,7 @@
 //            trained on webgpu against the cpu backend
 //   speed    train() of the course ResNet at each batch size: images/s (tsdl's kernels; tfjs's own at one batch)
 //   profile  one training step per kernel, tfjs's kernels against tsdl's (profile.ts)
+//   ab       at the largest batch, tsdl's default kernels against variants of them, interleaved in one process
 //   loader   train() fed by a DataLoader with the tutorial's transforms, without and with worker threads
 // Lines start with the phase's name in capitals, so `grep '^CHECK'` finds them. Sizes come from the environment
 // (PROOF_* below) so the same bundle runs a few small steps on a software adapter.
@@ -14,6 +15,9 @@ import * as os from "os";
 import * as path from "path";
 import { backend, data, models, nn, optim, tf, train } from "tsdl";
 import { webgpuKernelOptions } from "tsdl/dist/backend/webgpu";
+import { batchNormOptions } from "tsdl/dist/backend/webgpu/kernels/batchnorm_train";
+import { filterGradOptions } from "tsdl/dist/backend/webgpu/kernels/conv2d_backprop_filter";
+import { gemmOptions } from "tsdl/dist/backend/webgpu/kernels/gemm";
 import golden from "../../test/fixtures/train_resnet.json";
 import { countDispatches } from "../../test/helpers/dispatches";
 import { pattern } from "../../test/helpers/torchPattern";
@@ -24,8 +28,6 @@ const HW = Number(env("PROOF_HW", "96"));
 const BATCHES = env("PROOF_BATCHES", "64,128,256").split(",").map(Number);
 const SECONDS = Number(env("PROOF_SECONDS", "8")); // timed training per batch size
 const STOCK_BATCH = Number(env("PROOF_STOCK_BATCH", "64"));
-// tfjs-backend-webgpu submits its commands every this many dispatches (its default 15; a run.sh variant tries more)
-const SUBMIT_BATCH = Number(env("PROOF_SUBMIT_BATCH", "0"));
 const PROFILE_BATCH = Number(env("PROOF_PROFILE_BATCH", "128"));
 const PROFILE_BUDGET_S = Number(env("PROOF_PROFILE_BUDGET", "40"));
 const CHECK_BATCH = Number(env("PROOF_CHECK_BATCH", "8"));
@@ -34,7 +36,8 @@ const LOADER_BATCH = Number(env("PROOF_LOADER_BATCH", "256"));
 const LOADER_STEPS = Number(env("PROOF_LOADER_STEPS", "20"));
 const LOADER_WORKERS = Number(env("PROOF_LOADER_WORKERS", String(Math.max(1, Math.min(8, os.cpus().length - 2)))));
 const PYTHON = env("PROOF_PYTHON", "python3");
-const LABEL = env("PROOF_LABEL", "tsdl-kernels"); // run.sh's variants: "tsdl-kernels+<variant>" (summary() names them)
+const AB_ROUNDS = Number(env("PROOF_AB_ROUNDS", "3"));
+const AB_SECONDS = Number(env("PROOF_AB_SECONDS", "2")); // timed training per variant per round
 const HERE = __dirname;
 
 const t0 = performance.now();
@@ -283,9 +286,8 @@ async function trainSpeed(n: number, label: string, seconds = SECONDS): Promise<
 
 async function speed(): Promise<void> {
   await backend.init("webgpu");
-  if (SUBMIT_BATCH > 0) tf.env().set("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE", SUBMIT_BATCH);
   const results: Record<number, number> = {};
-  for (const n of BATCHES) results[n] = await trainSpeed(n, LABEL);
+  for (const n of BATCHES) results[n] = await trainSpeed(n, "tsdl-kernels");
   const best = Math.max(...Object.values(results));
   say(`TRAIN best ${rate(best)} images/s: one epoch of 50,000 images at ${HW} px in ${(50000 / best).toFixed(1)} s`);
   if (STOCK_BATCH > 0) {
@@ -293,6 +295,102 @@ async function speed(): Promise<void> {
     await trainSpeed(STOCK_BATCH, "tfjs-kernels", Math.min(SECONDS, 5));
     webgpuKernelOptions.tsdl = true;
   }
+}
+
+/**
+ * Variants of tsdl's kernels that the ab phase runs against the default, each set and undone at run time (what is
+ * cached is keyed by these options, so switching compiles each variant once).
+ */
+const AB_VARIANTS: Array<{ name: string; what: string; set: () => () => void }> = [
+  {
+    name: "no-prefetch",
+    what: "the convolutions' gemm without prefetching the next step's operands (TSDL_WEBGPU_PREFETCH=0)",
+    set: () => {
+      gemmOptions.prefetch = false;
+      return () => (gemmOptions.prefetch = true);
+    },
+  },
+  {
+    name: "bn-unmerged",
+    what: "batch norm in 3 programs each way (the statistics reduced once, by a small program) instead of 2",
+    set: () => {
+      batchNormOptions.maxStorageBuffers = 9;
+      return () => (batchNormOptions.maxStorageBuffers = undefined);
+    },
+  },
+  {
+    name: "bn-chunks-128",
+    what: `batch norm's statistics in about 128 workgroups instead of ${batchNormOptions.targetWorkgroups} (more rows per thread, fewer partials to add up again)`,
+    set: () => {
+      const was = batchNormOptions.targetWorkgroups;
+      batchNormOptions.targetWorkgroups = 128;
+      return () => (batchNormOptions.targetWorkgroups = was);
+    },
+  },
+  ...[512, 2048].map((w) => ({
+    name: `filter-grad-${w}`,
+    what: `the filter gradient split for ${w} workgroups instead of ${filterGradOptions.targetWorkgroups}`,
+    set: () => {
+      const was = filterGradOptions.targetWorkgroups;
+      filterGradOptions.targetWorkgroups = w;
+      return () => (filterGradOptions.targetWorkgroups = was);
+    },
+  })),
+];
+
+/**
+ * At the largest batch, in one process and on one network: the default kernels and each variant in turn, AB_ROUNDS
+ * times over (default, v1, v2, …, default, v1, …), AB_SECONDS of timed steps each, then each variant's median
+ * against the default's. Interleaved because a machine's speed drifts during a run (the third H100 proof ran every
+ * phase after PyTorch's slower), which separate runs one after another would book to whichever came later.
+ */
+async function ab(): Promise<void> {
+  await backend.init("webgpu");
+  const n = Math.max(...BATCHES);
+  const net = models.resnet(3, 10, { seed: 0 });
+  const opt = new optim.SGD(net, { lr: 0.01, weightDecay: 1e-4 });
+  const batches = [0, 1].map((i) => batchOf(n, HW, i));
+  const ce = new nn.CrossEntropyLoss();
+  const runs = [{ name: "default", what: "tsdl's default kernels", set: () => () => undefined }, ...AB_VARIANTS];
+  const rates = new Map<string, number[]>(runs.map((r) => [r.name, []]));
+  // Pipelines each variant compiled: none would mean it changed nothing (a setting the kernels do not read).
+  const compiled = new Map<string, number>();
+  const pipelines = () => Object.keys((tf.backend() as unknown as { pipelineCache: object }).pipelineCache).length;
+  await train(net, repeat(batches, 2), null, 1, opt, ce, quiet); // compiles the default
+  let t = performance.now();
+  await train(net, repeat(batches, 2), null, 1, opt, ce, quiet);
+  const steps = Math.max(3, Math.min(200, Math.round(AB_SECONDS / ((performance.now() - t) / 2000))));
+  for (let round = 0; round < AB_ROUNDS; round++) {
+    const line: string[] = [];
+    for (const r of runs) {
+      const undo = r.set();
+      try {
+        const before = pipelines();
+        await train(net, repeat(batches, 2), null, 1, opt, ce, quiet); // compiles a variant in round 0; warms up
+        if (round === 0) compiled.set(r.name, pipelines() - before);
+        t = performance.now();
+        await train(net, repeat(batches, steps), null, 1, opt, ce, quiet);
+        const ips = (n * steps) / ((performance.now() - t) / 1000);
+        rates.get(r.name)!.push(ips);
+        line.push(`${r.name} ${rate(ips)}`);
+      } finally {
+        undo();
+      }
+    }
+    say(`AB round ${round + 1} at batch ${n} (images/s): ${line.join(" | ")}`);
+  }
+  const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
+  const base = median(rates.get("default")!);
+  for (const r of runs.slice(1)) {
+    const m = median(rates.get(r.name)!);
+    say(
+      `AB ${r.name}: ${r.what}: median ${rate(m)} images/s against the default's ${rate(base)} = ${(m / base).toFixed(3)}x at batch ${n} (${compiled.get(r.name)} programs of its own)`,
+    );
+  }
+  say(`AB ${steps} steps per run; tensors after ${AB_ROUNDS * runs.length} runs: ${tf.memory().numTensors}`);
+  tf.dispose(batches.flatMap((b) => [b.x, b.y]));
+  net.dispose();
+  opt.dispose();
 }
 
 /**
@@ -437,23 +535,7 @@ async function summary(): Promise<void> {
   for (const [n, v] of stock)
     if (ours.has(n))
       say(`SUMMARY tsdl's kernels against tfjs's own at batch ${n}: ${ours.get(n)} vs ${v} images/s = ${(ours.get(n)! / v).toFixed(1)}x`);
-  // The variants run.sh runs at the largest batch, against the default kernels.
-  const variants: Record<string, string> = {
-    "dawn-flags": "with Dawn's unsafe toggles (disable_robustness, disable_workgroup_init, skip_validation)",
-    "dawn-disable_robustness": "with Dawn's disable_robustness alone (no bounds checks in shaders)",
-    "dawn-disable_workgroup_init": "with Dawn's disable_workgroup_init alone (workgroup memory not zeroed)",
-    "dawn-skip_validation": "with Dawn's skip_validation alone (no API validation)",
-    "stock-forward": "with tfjs's forward convolution (conv2DMM) instead of tsdl's",
-    submit5: "with a queue submission every 5 dispatches instead of tfjs's 15",
-  };
-  for (const l of log) {
-    const m = /^TRAIN webgpu tsdl-kernels\+(\S+) resnet \d+px batch (\d+): .* = ([\d.]+) images\/s/.exec(l);
-    const base = m ? ours.get(Number(m[2])) : undefined;
-    if (m)
-      say(
-        `SUMMARY ${variants[m[1]] ?? m[1]} at batch ${m[2]}: ${m[3]} images/s${base ? ` (the default ${base}: ${(Number(m[3]) / base).toFixed(2)}x)` : ""}`,
-      );
-  }
+  for (const l of log) if (/^AB [\w-]+: /.test(l)) say(`SUMMARY ${l.replace(/ \[[\d.]+s\]$/, "")}`);
   if (ours.size) {
     const [bestN, best] = [...ours.entries()].sort((a, b) => b[1] - a[1])[0];
     const t = fp32.get(bestN);
@@ -472,7 +554,7 @@ async function summary(): Promise<void> {
   say(`SUMMARY correctness: ${verdict ? verdict.replace(/ \[[\d.]+s\]$/, "") : "CHECK did not finish"}`);
 }
 
-const PHASES: Record<string, () => Promise<void>> = { info, check, speed, profile, loader, summary };
+const PHASES: Record<string, () => Promise<void>> = { info, check, speed, profile, ab, loader, summary };
 
 const phase = process.argv[2] ?? "";
 if (!PHASES[phase]) {

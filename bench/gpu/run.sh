@@ -5,9 +5,11 @@
 # Environment: OUT (default /tmp/gpuproof-out), GPUPROOF_WORK (unpacked binaries, default /tmp/gpuproof),
 # GPUPROOF_LIBDIR (unpack the loader .debs there instead of /; GPUPROOF_FORCE_LOADERS=1 even when the machine has
 # a Vulkan loader), PROOF_PYTHON (default python3), PROOF_* sizes
-# (proof.ts), LIMIT_<PHASE> seconds per phase (defaults sum to 535 s: with unpacking, under 10 minutes; a full run on an H100 took 3.3 to 4.3).
+# (proof.ts), LIMIT_<PHASE> seconds per phase (defaults sum to 535 s: with unpacking, under 10 minutes; a full run on an
+# H100 took 3.3 to 4.3 minutes with the phases before ab).
 # On a software adapter (no GPU), shrink it: PROOF_HW=75 PROOF_BATCHES=2 PROOF_SECONDS=1 PROOF_STOCK_BATCH=2
-# PROOF_PROFILE_BATCH=2 PROOF_CHECK_BATCH=2 PROOF_LOADER_BATCH=4 PROOF_LOADER_STEPS=2 PROOF_TORCH_DEVICE=cpu and
+# PROOF_PROFILE_BATCH=2 PROOF_CHECK_BATCH=2 PROOF_LOADER_BATCH=4 PROOF_LOADER_STEPS=2 PROOF_AB_ROUNDS=1 PROOF_AB_SECONDS=1
+# PROOF_TORCH_DEVICE=cpu and
 # LIMIT_<PHASE>=600: about 4 minutes on a 2-core machine.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -84,23 +86,15 @@ phase pytorch "${LIMIT_PYTORCH:-80}" bash -c '
   "$PY" resnet_torch.py params $dev | sed "s/^/TORCH /"
   "$PY" resnet_torch.py speed --batches "$TB" --size "$HW" --seconds "$TS" $dev | sed "s/^/TORCH /"
   "$PY" resnet_torch.py speed --tf32 --batches "${TB##*,}" --size "$HW" --seconds "$TS" $dev | sed "s/^/TORCH /"'
-# The largest batch again with Dawn's unsafe toggles, each alone and all three (no bounds checks in shaders, no zeroed
-# workgroup memory, no API validation): what each costs. Not a default.
-phase dawn-flags "${LIMIT_FLAGS:-60}" bash -c '
-  for f in disable_robustness disable_workgroup_init skip_validation disable_robustness,disable_workgroup_init,skip_validation; do
-    case $f in *,*) l=dawn-flags;; *) l=dawn-$f;; esac
-    env TSDL_DAWN_FLAGS="enable-dawn-features=$f" PROOF_LABEL=tsdl-kernels+$l PROOF_BATCHES="${TB##*,}" PROOF_STOCK_BATCH=0 PROOF_SECONDS=4 "$0" proof.js speed
-  done' "$NODE"
-# The largest batch with tfjs's forward convolution (conv2DMM) instead of tsdl's gemm, and with a queue submission
-# every 5 dispatches (tfjs submits every 15; every 100 measured 0.79x on an H100: the GPU waits for the CPU).
-phase variants "${LIMIT_VARIANTS:-60}" bash -c '
-  env TSDL_WEBGPU_STOCK=Conv2D,FusedConv2D PROOF_LABEL=tsdl-kernels+stock-forward PROOF_BATCHES="${TB##*,}" PROOF_STOCK_BATCH=0 PROOF_SECONDS=5 "$0" proof.js speed
-  env PROOF_SUBMIT_BATCH=5 PROOF_LABEL=tsdl-kernels+submit5 PROOF_BATCHES="${TB##*,}" PROOF_STOCK_BATCH=0 PROOF_SECONDS=5 "$0" proof.js speed' "$NODE"
 # Timestamps unquantized: the profile's GPU times are of single kernels (tens of microseconds).
 phase profile "${LIMIT_PROFILE:-70}" env TSDL_DAWN_FLAGS=disable-dawn-features=timestamp_quantization "$NODE" proof.js profile
+# The default kernels against variants of them, interleaved (proof.ts AB_VARIANTS). Measured and settled by earlier
+# runs, so no longer run: Dawn's unsafe toggles (1.02-1.05x at best), tfjs's forward convolution (0.81-0.90x), a
+# queue submission every 5 or 100 dispatches instead of 15 (0.99x, 0.79x); README "Backends and the GPU".
+phase ab "${LIMIT_AB:-120}" "$NODE" proof.js ab
 phase loader "${LIMIT_LOADER:-45}" "$NODE" proof.js loader
 phase summary 15 "$NODE" proof.js summary "$LOG"
 
 [ -n "${SMI:-}" ] && kill "$SMI" 2>/dev/null
-grep -E '^(INFO|CHECK|TRAIN|TORCH|PROFILE|LOADER|SUMMARY|GPU|node|===)' "$LOG" > "$OUT/summary.txt"
+grep -E '^(INFO|CHECK|TRAIN|TORCH|PROFILE|AB|LOADER|SUMMARY|GPU|node|===)' "$LOG" > "$OUT/summary.txt"
 say "done: $OUT/proof.log, $OUT/summary.txt"

@@ -130,7 +130,7 @@ async function select(forced: BackendName | undefined, why: string): Promise<Bac
     }
   }
   if (forced === undefined || forced === "webgpu") {
-    webgpuSettingsFromEnv(); // a bad TSDL_WEBGPU_GEMM or TSDL_WEBGPU_STOCK is the user's error, not a missing GPU
+    webgpuSettingsFromEnv(); // a bad TSDL_WEBGPU_GEMM, TSDL_WEBGPU_PREFETCH or TSDL_WEBGPU_STOCK is the user's error, not a missing GPU
     try {
       const sel = await selectWebgpu(forced === "webgpu");
       Object.assign(versions, sel.versions);

@@ -22,8 +22,7 @@ import { Backend, flatGrid, i32, maxWorkgroups, MultiOutputProgram, program, run
 /** Channels per workgroup (consecutive threads) and row lanes per workgroup. */
 const CW = 64;
 const LANES = 4;
-/** About this many workgroups in a statistics pass; each row lane keeps at least MIN_ROWS rows. */
-const TARGET_WORKGROUPS = 512;
+/** Each row lane of a statistics pass keeps at least MIN_ROWS rows. */
 const MIN_ROWS = 4;
 
 interface Plan {
@@ -44,7 +43,7 @@ function plan(x: TensorInfo, backend: Backend): Plan {
     );
   }
   const blocks = Math.ceil(C / CW);
-  const wanted = Math.max(1, Math.min(Math.ceil(TARGET_WORKGROUPS / blocks), Math.floor(M / (LANES * MIN_ROWS))));
+  const wanted = Math.max(1, Math.min(Math.ceil(batchNormOptions.targetWorkgroups / blocks), Math.floor(M / (LANES * MIN_ROWS))));
   const chunk = Math.ceil(M / Math.min(wanted, maxWorkgroups(backend)));
   return { M, C, blocks, R: Math.ceil(M / chunk), chunk };
 }
@@ -465,10 +464,15 @@ fn main() {${chunkHead(p)}
   };
 }
 
-/** Options of the batch norm kernels (tests set them). */
-export const batchNormOptions: { maxStorageBuffers?: number } = {
+/** Options of the batch norm kernels (tests and the GPU proof's A/B runs set them). */
+export const batchNormOptions: { maxStorageBuffers?: number; targetWorkgroups: number } = {
   /** Storage buffers per program to assume instead of the device's maxStorageBuffersPerShaderStage. */
   maxStorageBuffers: undefined,
+  /**
+   * About this many workgroups in a statistics pass (row chunks × channel blocks of 64): more chunks give each
+   * thread fewer rows to walk, and each workgroup of the merged pass more partials to add up again.
+   */
+  targetWorkgroups: 512,
 };
 
 /** The most storage buffers the unmerged path binds in one program (dx's pass, and dβ/dγ's with dmean and dvar). */

@@ -79,7 +79,7 @@ fn store(split: i32, r: i32, c: i32, v: f32) {
       name: "tsdlConv2D",
       dispatch: [Math.ceil(CO / tile.BN), Math.ceil(M / tile.BM), S],
       workgroupSize: tileThreads(tile),
-      code: cachedCode(`tsdlConv2D ${convKey(info)} ${JSON.stringify([activation, !!bias, tile, S, chunk])}`, () =>
+      code: cachedCode(`tsdlConv2D ${convKey(info)} ${JSON.stringify([activation, !!bias, tile, S, chunk, gemmOptions.prefetch])}`, () =>
         gemmSource({ tile, rows: M, cols: CO, depth: K, chunk, aAlong: "q", bAlong: "c", functions: functions() }),
       ),
     });

@@ -5,11 +5,14 @@
 // adds the splits.
 import * as tf from "@tensorflow/tfjs";
 import { convKey, patchFunctions } from "./conv2d";
-import { gemmSource, splitPlan, splitSumProgram, tileFor, tileThreads } from "./gemm";
+import { gemmOptions, gemmSource, splitPlan, splitSumProgram, tileFor, tileThreads } from "./gemm";
 import { Backend, cachedCode, i32, maxWorkgroups, program, TensorInfo } from "./program";
 
-/** Aim for this many workgroups (the m range is long: splitting it costs one sum pass over a small output). */
-const TARGET_WORKGROUPS = 1024;
+/** Options of the filter gradient (the GPU proof's A/B runs set them). */
+export const filterGradOptions = {
+  /** Aim for this many workgroups (the m range is long: splitting it costs one sum pass over a small output). */
+  targetWorkgroups: 1024,
+};
 
 type Attrs = {
   strides: [number, number] | number;
@@ -40,9 +43,10 @@ export function conv2dBackpropFilter(stock: tf.KernelFunc): tf.KernelFunc {
     const R = KH * KW * CI;
     const M = N * OH * OW;
     // Splits add workgroups: count as many as the m range allows (splitPlan then picks them).
-    const tile = tileFor(CO, R, splitPlan(TARGET_WORKGROUPS, 1, M, R * CO, 16).splits);
+    const target = filterGradOptions.targetWorkgroups;
+    const tile = tileFor(CO, R, splitPlan(target, 1, M, R * CO, 16).splits);
     const tiles = Math.ceil(CO / tile.BN) * Math.ceil(R / tile.BM);
-    const { splits, chunk } = splitPlan(TARGET_WORKGROUPS, tiles, M, R * CO, tile.DEPTH);
+    const { splits, chunk } = splitPlan(target, tiles, M, R * CO, tile.DEPTH);
     const limit = maxWorkgroups(backend);
     if (Math.ceil(R / tile.BM) > limit || splits > limit) return stock(args);
 
@@ -63,7 +67,7 @@ fn store(split: i32, r: i32, c: i32, v: f32) {
       name: "tsdlConv2DBackpropFilter",
       dispatch: [Math.ceil(CO / tile.BN), Math.ceil(R / tile.BM), splits],
       workgroupSize: tileThreads(tile),
-      code: cachedCode(`tsdlConv2DBackpropFilter ${convKey(info)} ${JSON.stringify([tile, splits, chunk])}`, () =>
+      code: cachedCode(`tsdlConv2DBackpropFilter ${convKey(info)} ${JSON.stringify([tile, splits, chunk, gemmOptions.prefetch])}`, () =>
         gemmSource({ tile, rows: R, cols: CO, depth: M, chunk, aAlong: "r", bAlong: "c", functions: functions() }),
       ),
     });

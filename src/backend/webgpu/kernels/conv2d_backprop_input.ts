@@ -5,7 +5,7 @@
 // over every tap and channel per output value). The s² phases write disjoint positions of one output, all in one
 // dispatch (the phase is the third dimension).
 import * as tf from "@tensorflow/tfjs";
-import { gemmSource, pick, tileFor, tileThreads } from "./gemm";
+import { gemmOptions, gemmSource, pick, tileFor, tileThreads } from "./gemm";
 import { convKey } from "./conv2d";
 import { Backend, cachedCode, i32, maxWorkgroups, program, TensorInfo } from "./program";
 
@@ -110,7 +110,7 @@ fn store(split: i32, r: i32, c: i32, v: f32) {
       name: "tsdlConv2DBackpropInput",
       dispatch: [Math.ceil(CI / tile.BN), Math.ceil(rows / tile.BM), phases.length],
       workgroupSize: tileThreads(tile),
-      code: cachedCode(`tsdlConv2DBackpropInput ${convKey(info)} ${JSON.stringify(tile)}`, () =>
+      code: cachedCode(`tsdlConv2DBackpropInput ${convKey(info)} ${JSON.stringify([tile, gemmOptions.prefetch])}`, () =>
         gemmSource({
           tile,
           rows,

@@ -6,7 +6,9 @@
 // far apart, so a warp's vec4 reads are conflict-free, and consecutive threads load and store consecutive rows or
 // columns (coalesced). The q range is walked DEPTH at a time through workgroup memory; each operand tile is loaded
 // with consecutive threads along the operand's contiguous index ("r"/"c" or "q"). Narrow outputs (few columns:
-// a convolution's 3 input channels) get tall tiles, so few threads compute padding. Split s of S covers q in
+// a convolution's 3 input channels) get tall tiles, so few threads compute padding. A thread fetches its share of
+// the next step's operand tiles into registers before it computes the current step (prefetch), so the global loads'
+// latency passes under the arithmetic instead of stalling the workgroup at each step. Split s of S covers q in
 // [s·chunk, (s+1)·chunk) and writes its own slice of the output; a second pass adds the slices.
 //
 // Why 8×8 per thread on wide outputs: per step of q a thread reads (RM + RN)/4 vec4s of workgroup memory for RM·RN
@@ -43,18 +45,31 @@ export interface GemmOptions {
    * CPU cores run the workgroups one after another (there the larger tiles and no splits are faster at any size).
    */
   minWorkgroups: number;
+  /**
+   * Fetch the next step's operand values into registers before computing the current step (TSDL_WEBGPU_PREFETCH=0
+   * turns it off when tsdl selects webgpu, for comparison): without it a workgroup waits for global memory at every
+   * step, and only other workgroups on the same SM fill that time.
+   */
+  prefetch: boolean;
 }
 
 /** gemmOptions.minWorkgroups on a GPU. */
 export const GPU_MIN_WORKGROUPS = 264;
 
-export const gemmOptions: GemmOptions = { wide: "auto", minWorkgroups: GPU_MIN_WORKGROUPS };
+export const gemmOptions: GemmOptions = { wide: "auto", minWorkgroups: GPU_MIN_WORKGROUPS, prefetch: true };
 
 /** TSDL_WEBGPU_GEMM's value (unset: "auto"); anything else is an error naming the accepted ones. */
 export function wideTiles(v: string | undefined): WideTiles {
   if (v === undefined || v === "") return "auto";
   if (v === "auto" || v === "8x8" || v === "4x4") return v;
   throw new Error(`tsdl: TSDL_WEBGPU_GEMM=${JSON.stringify(v)} is not one of auto, 8x8, 4x4`);
+}
+
+/** TSDL_WEBGPU_PREFETCH's value (unset: on); anything but 1 or 0 is an error naming them. */
+export function prefetchSetting(v: string | undefined): boolean {
+  if (v === undefined || v === "" || v === "1") return true;
+  if (v === "0") return false;
+  throw new Error(`tsdl: TSDL_WEBGPU_PREFETCH=${JSON.stringify(v)} is not one of 1 (on, the default), 0 (off)`);
 }
 
 /**
@@ -108,6 +123,8 @@ export interface GemmSource {
    * sets what the functions need of it; store() gets g as its split.
    */
   groups?: { rows: number[]; depths: number[]; prologue: string };
+  /** Overrides gemmOptions.prefetch (tests compare both). */
+  prefetch?: boolean;
 }
 
 /** WGSL: the value of `values` at index `index` (an i32 expression), as a chain of selects (uniform when index is). */
@@ -158,25 +175,38 @@ export function gemmSource(g: GemmSource): string {
       };
     });
   };
-  const tileLoad = (which: "A" | "B", along: "r" | "c" | "q") =>
+  // A thread's share of an operand tile at q0: into registers (fetch), then into workgroup memory (put). With
+  // prefetch, step s + 1's fetch is issued before step s's products, so its global-memory latency passes while the
+  // thread computes (a load is waited for only where its value is used: at the next put).
+  const fetch = (which: "A" | "B", along: "r" | "c" | "q", q0: string) =>
     loads(which, along)
       .map(({ id, live }) => {
         const call = (k: number) => (which === "A" ? `loadA(p${id}_${k}, q)` : `loadB(q, p${id}_${k})`);
         const body = `{
-      let q = q0 + qq${id};
-      var v = vec4<f32>(0.0);
+      let q = ${q0} + qq${id};
+      v${id} = vec4<f32>(0.0);
       if (q < qEnd) {${range(4)
         .map(
           (k) => `
-        v[${k}] = ${call(k)};`,
+        v${id}[${k}] = ${call(k)};`,
         )
         .join("")}
       }
-      ${which}s[qq${id} * ${which === "A" ? SA : SB} + m${id}] = v;
     }`;
         return live ? `if (${live}) ${body}` : body;
       })
       .join("\n    ");
+  const put = (which: "A" | "B", along: "r" | "c" | "q") =>
+    loads(which, along)
+      .map(({ id, live }) => {
+        const store = `${which}s[qq${id} * ${which === "A" ? SA : SB} + m${id}] = v${id};`;
+        return live ? `if (${live}) { ${store} }` : store;
+      })
+      .join("\n    ");
+  const registers = [...loads("A", g.aAlong), ...loads("B", g.bAlong)].map(({ id }) => `var v${id} = vec4<f32>(0.0);`);
+  const fetchBoth = (q0: string) => `${fetch("A", g.aAlong, q0)}\n    ${fetch("B", g.bAlong, q0)}`;
+  const putBoth = `${put("A", g.aAlong)}\n    ${put("B", g.bAlong)}`;
+  const prefetch = g.prefetch ?? gemmOptions.prefetch;
   // Accumulator (i, j): row ty + TY·(i div 4) + (BM/4)·(i mod 4), columns tx + TX·j + (BN/4)·(0 .. 3).
   const acc = (i: number, j: number) => `acc${i}_${j}`;
   const accs = range(RM).flatMap((i) => range(RN / 4).map((j) => acc(i, j)));
@@ -212,11 +242,14 @@ ${
 }
   ${[...loads("A", g.aAlong), ...loads("B", g.bAlong)].map((x) => x.before).join("\n  ")}
   ${accs.map((a) => `var ${a} = vec4<f32>(0.0);`).join("\n  ")}
+  ${registers.join("\n  ")}
+  ${prefetch ? fetchBoth("qBegin") : ""}
   for (var step = 0; ${groups ? `step * ${DEPTH} < qEnd` : `step < ${steps}`}; step++) {
     let q0 = qBegin + step * ${DEPTH};
-    ${tileLoad("A", g.aAlong)}
-    ${tileLoad("B", g.bAlong)}
+    ${prefetch ? "" : fetchBoth("q0")}
+    ${putBoth}
     workgroupBarrier();
+    ${prefetch ? fetchBoth(`q0 + ${DEPTH}`) : ""}
     for (var qq = 0; qq < ${DEPTH}; qq++) {
       let a = qq * ${SA} + ty;
       let b = qq * ${SB} + tx;

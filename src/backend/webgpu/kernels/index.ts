@@ -18,7 +18,7 @@ import {
 } from "../../../core/kernels";
 import { batchNormRuns, batchNormTrain, batchNormTrainGrad } from "./batchnorm_train";
 import { conv2d } from "./conv2d";
-import { gemmOptions, GPU_MIN_WORKGROUPS, wideTiles, type WideTiles } from "./gemm";
+import { gemmOptions, GPU_MIN_WORKGROUPS, prefetchSetting, wideTiles, type WideTiles } from "./gemm";
 import { conv2dBackpropFilter } from "./conv2d_backprop_filter";
 import { crossEntropy, crossEntropyGrad } from "./cross_entropy";
 import { conv2dBackpropInput } from "./conv2d_backprop_input";
@@ -52,8 +52,8 @@ export const webgpuKernelNames: readonly string[] = KERNELS.map((k) => k.name);
 
 let registered = false;
 
-/** TSDL_WEBGPU_GEMM and TSDL_WEBGPU_STOCK, checked: a bad value is an error naming what is accepted. */
-export function webgpuSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): { wide: WideTiles; stock: Set<string> } {
+/** TSDL_WEBGPU_GEMM, TSDL_WEBGPU_PREFETCH and TSDL_WEBGPU_STOCK, checked: a bad value is an error naming what is accepted. */
+export function webgpuSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): { wide: WideTiles; prefetch: boolean; stock: Set<string> } {
   const stock = new Set(
     (env.TSDL_WEBGPU_STOCK ?? "")
       .split(",")
@@ -63,11 +63,11 @@ export function webgpuSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): { w
   const unknown = [...stock].filter((n) => !webgpuKernelNames.includes(n));
   if (unknown.length)
     throw new Error(`tsdl: TSDL_WEBGPU_STOCK names ${unknown.join(", ")}: tsdl replaces only ${webgpuKernelNames.join(", ")}`);
-  return { wide: wideTiles(env.TSDL_WEBGPU_GEMM), stock };
+  return { wide: wideTiles(env.TSDL_WEBGPU_GEMM), prefetch: prefetchSetting(env.TSDL_WEBGPU_PREFETCH), stock };
 }
 
 /**
- * Registers tsdl's kernels (once: with the settings of TSDL_WEBGPU_GEMM and TSDL_WEBGPU_STOCK) and tunes the matrix
+ * Registers tsdl's kernels (once: with the settings of TSDL_WEBGPU_GEMM, TSDL_WEBGPU_PREFETCH and TSDL_WEBGPU_STOCK) and tunes the matrix
  * products for the adapter, a GPU or a software one.
  */
 export function registerWebgpuKernels(adapter: { software: boolean }): void {
@@ -75,6 +75,7 @@ export function registerWebgpuKernels(adapter: { software: boolean }): void {
   if (registered) return;
   const settings = webgpuSettingsFromEnv();
   gemmOptions.wide = settings.wide;
+  gemmOptions.prefetch = settings.prefetch;
   webgpuKernelOptions.stock = settings.stock;
   for (const { name, make } of KERNELS) {
     const stock = tf.getKernel(name, "webgpu");
