@@ -20,6 +20,7 @@ import {
   type WideTiles,
   workgroupBytes,
 } from "tsdl/dist/backend/webgpu/kernels/gemm";
+import { forwardPlan } from "tsdl/dist/backend/webgpu/kernels/conv2d";
 import { sharedLibraryFound } from "tsdl/dist/backend/webgpu/adapter";
 import { BATCH_NORM_TRAIN } from "tsdl/dist/core/kernels";
 import { codeCells, executeNotebook, streamText, type Notebook } from "./helpers/jupyter";
@@ -397,6 +398,39 @@ describe("webgpu conv kernels", function () {
     gemmOptions.wide = "8x8";
     assert.equal(shape(512, 10), "128x128 8x8");
     assert.equal(shape(64, 10), "128x64 8x4");
+    Object.assign(gemmOptions, saved);
+  });
+
+  it("a forward convolution splits its taps to take 8×8 tiles where 128×128 tiles alone are too few (splitToWiden), not where they suffice", () => {
+    const saved = { ...gemmOptions };
+    const plan = (M: number, CO: number, K: number) => {
+      const p = forwardPlan(M, CO, K);
+      return `${p.tile.BM}x${p.tile.BN} ${p.tile.RM}x${p.tile.RN} split ${p.splits}`;
+    };
+    // The course ResNet at batch 256 (96 px): the stem, a first-stage, a second-, third- and last-stage convolution.
+    const shapes: Array<[number, number, number]> = [
+      [518_400, 64, 147],
+      [123_904, 64, 576],
+      [30_976, 128, 1_152],
+      [9_216, 256, 2_304],
+      [2_304, 512, 4_608],
+    ];
+    Object.assign(gemmOptions, { wide: "auto", minWorkgroups: GPU_MIN_WORKGROUPS, splitToWiden: true });
+    assert.deepEqual(
+      shapes.map((s) => plan(...s)),
+      ["128x64 8x4 split 1", "128x64 8x4 split 1", "128x128 8x8 split 2", "128x128 8x8 split 2", "128x128 8x8 split 4"],
+    );
+    gemmOptions.splitToWiden = false; // (the tiles before: no split where 64-wide tiles give workgroups enough)
+    assert.deepEqual(
+      shapes.map((s) => plan(...s)),
+      ["128x64 8x4 split 1", "128x64 8x4 split 1", "128x64 8x4 split 1", "128x64 8x4 split 1", "64x64 4x4 split 1"],
+    );
+    // A software adapter (one workgroup is enough: its cores run them one after another) never splits.
+    Object.assign(gemmOptions, { minWorkgroups: 1, splitToWiden: true });
+    assert.deepEqual(
+      shapes.map((s) => plan(...s).endsWith("split 1")),
+      shapes.map(() => true),
+    );
     Object.assign(gemmOptions, saved);
   });
 

@@ -311,6 +311,14 @@ const AB_VARIANTS: Array<{ name: string; what: string; set: () => () => void }> 
     },
   },
   {
+    name: "no-split-to-widen",
+    what: "forward convolutions on the tiles before splitToWiden (64-wide tiles unsplit where they give workgroups enough)",
+    set: () => {
+      gemmOptions.splitToWiden = false;
+      return () => (gemmOptions.splitToWiden = true);
+    },
+  },
+  {
     name: "bn-unmerged",
     what: "batch norm in 3 programs each way (the statistics reduced once, by a small program) instead of 2",
     set: () => {

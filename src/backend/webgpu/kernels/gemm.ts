@@ -51,12 +51,19 @@ export interface GemmOptions {
    * step, and only other workgroups on the same SM fill that time.
    */
   prefetch: boolean;
+  /**
+   * Let a forward convolution split its sum to take the 8×8 tiles where they would otherwise give too few
+   * workgroups (the last stages at batch 256: 2,304 × 512 outputs over 4,608 taps, 72 tiles of 128×128 split 4
+   * ways instead of 288 of 64×64 at 4×4, which read twice the workgroup memory per multiply-add). The filter
+   * gradient always may (its sum is the long side).
+   */
+  splitToWiden: boolean;
 }
 
 /** gemmOptions.minWorkgroups on a GPU. */
 export const GPU_MIN_WORKGROUPS = 264;
 
-export const gemmOptions: GemmOptions = { wide: "auto", minWorkgroups: GPU_MIN_WORKGROUPS, prefetch: true };
+export const gemmOptions: GemmOptions = { wide: "auto", minWorkgroups: GPU_MIN_WORKGROUPS, prefetch: true, splitToWiden: true };
 
 /** TSDL_WEBGPU_GEMM's value (unset: "auto"); anything else is an error naming the accepted ones. */
 export function wideTiles(v: string | undefined): WideTiles {
