@@ -236,7 +236,9 @@ export function callTable(p: Profile, top = 12): string {
     .map((c) => {
       const ms = c.gpuMs ?? c.ms;
       const gpu = c.gpuMs === undefined ? "" : ` GPU ${c.gpuMs.toFixed(3).padStart(7)} ms`;
-      return `${c.name.padEnd(22)} x${String(c.count).padEnd(3)} ${c.ms.toFixed(3).padStart(7)} ms each${gpu}${c.flops ? ` ${(c.flops / ms / 1e6).toFixed(1).padStart(7)} GFLOP/s` : "".padStart(16)}  ${c.shapes}`;
+      // (an optimizer step's inputs are every parameter and gradient: a few of them say which call it is)
+      const shapes = c.shapes.length > 160 ? `${c.shapes.slice(0, 160)}… (${c.shapes.split(", ").length} inputs)` : c.shapes;
+      return `${c.name.padEnd(22)} x${String(c.count).padEnd(3)} ${c.ms.toFixed(3).padStart(7)} ms each${gpu}${c.flops ? ` ${(c.flops / ms / 1e6).toFixed(1).padStart(7)} GFLOP/s` : "".padStart(16)}  ${shapes}`;
     })
     .join("\n");
 }
