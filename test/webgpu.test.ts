@@ -15,12 +15,12 @@ import {
   gemmOptions,
   gemmSource,
   GPU_MIN_WORKGROUPS,
+  productPlan,
   type Tile,
   tileFor,
   type WideTiles,
   workgroupBytes,
 } from "tsdl/dist/backend/webgpu/kernels/gemm";
-import { forwardPlan } from "tsdl/dist/backend/webgpu/kernels/conv2d";
 import { sharedLibraryFound } from "tsdl/dist/backend/webgpu/adapter";
 import { BATCH_NORM_TRAIN } from "tsdl/dist/core/kernels";
 import { codeCells, executeNotebook, streamText, type Notebook } from "./helpers/jupyter";
@@ -272,25 +272,38 @@ describe("webgpu conv kernels", function () {
 
   it("tsdl's Conv2DBackpropFilter and Conv2DBackpropInput give the cpu backend's dW and dx (rel. 1e-5) with either gemm tile, as do tfjs's own", async () => {
     const errors: string[] = [];
-    // (the 8×8 tiles with the next step's operands prefetched into registers, the 4×4 ones without)
-    for (const [tsdl, wide, prefetch] of [
-      [true, "8x8", true],
-      [true, "4x4", false],
-      [false, "auto", true],
-    ] as Array<[boolean, WideTiles, boolean]>) {
+    // (the 8×8 tiles with the next step's operands prefetched into registers, the 4×4 ones without; "auto" with a
+    // GPU's workgroup target: the stride-1 input gradients split their sums where that widens their tiles)
+    for (const [tsdl, wide, prefetch, minWorkgroups] of [
+      [true, "8x8", true, 1],
+      [true, "4x4", false, 1],
+      [true, "auto", true, GPU_MIN_WORKGROUPS],
+      [false, "auto", true, 1],
+    ] as Array<[boolean, WideTiles, boolean, number]>) {
       webgpuKernelOptions.tsdl = tsdl;
-      Object.assign(gemmOptions, { wide, prefetch });
+      Object.assign(gemmOptions, { wide, prefetch, minWorkgroups });
       for (const [i, c] of CONV_CASES.entries()) {
         const got = await convGrads(c, 100 + 10 * i);
         const want = reference.get(c.name)!;
         const [ex, ew] = [relErr(got.dx, want.dx), relErr(got.dw, want.dw)];
         if (!(ex <= 1e-5 && ew <= 1e-5))
           errors.push(
-            `${tsdl ? `tsdl ${wide}${prefetch ? " prefetch" : ""}` : "stock"} ${c.name}: dx ${ex.toExponential(2)}, dW ${ew.toExponential(2)}`,
+            `${tsdl ? `tsdl ${wide}/${minWorkgroups}${prefetch ? " prefetch" : ""}` : "stock"} ${c.name}: dx ${ex.toExponential(2)}, dW ${ew.toExponential(2)}`,
           );
       }
     }
     assert.deepEqual(errors, []);
+    // That split is there: with a GPU's target, the 70-in, 130-out case's input gradient adds one split sum (its
+    // 144 × 70 product over 1,170 taps would take 6 tiles of 64×64 unsplit).
+    webgpuKernelOptions.tsdl = true;
+    const splitSums = async (splitToWiden: boolean) => {
+      Object.assign(gemmOptions, { wide: "auto", minWorkgroups: GPU_MIN_WORKGROUPS, splitToWiden });
+      const i = CONV_CASES.findIndex((c) => c.name.includes("70 in, 130 out"));
+      const d = await countDispatches(async () => void (await convGrads(CONV_CASES[i], 100 + 10 * i)));
+      return d.byProgram.get("tsdlSplitSum") ?? 0;
+    };
+    assert.equal((await splitSums(true)) - (await splitSums(false)), 1);
+    gemmOptions.splitToWiden = true;
   });
 
   it("tsdl's Conv2D and FusedConv2D (bias, ReLU) give the cpu backend's y (rel. 1e-5) with either tile, split along the taps or not, NaN through ReLU", async () => {
@@ -401,13 +414,14 @@ describe("webgpu conv kernels", function () {
     Object.assign(gemmOptions, saved);
   });
 
-  it("a forward convolution splits its taps to take 8×8 tiles where 128×128 tiles alone are too few (splitToWiden), not where they suffice", () => {
+  it("a product splits its sum to take 8×8 tiles where 128×128 tiles alone are too few (splitToWiden), not where they suffice", () => {
     const saved = { ...gemmOptions };
     const plan = (M: number, CO: number, K: number) => {
-      const p = forwardPlan(M, CO, K);
+      const p = productPlan(M, CO, K);
       return `${p.tile.BM}x${p.tile.BN} ${p.tile.RM}x${p.tile.RN} split ${p.splits}`;
     };
-    // The course ResNet at batch 256 (96 px): the stem, a first-stage, a second-, third- and last-stage convolution.
+    // The course ResNet's forward convolutions at batch 256 (96 px): the stem, a first-stage, a second-, third- and
+    // last-stage one (positions × output channels over taps; a stride-1 input gradient's product has the same shape).
     const shapes: Array<[number, number, number]> = [
       [518_400, 64, 147],
       [123_904, 64, 576],

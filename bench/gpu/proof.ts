@@ -312,7 +312,7 @@ const AB_VARIANTS: Array<{ name: string; what: string; set: () => () => void }> 
   },
   {
     name: "no-split-to-widen",
-    what: "forward convolutions on the tiles before splitToWiden (64-wide tiles unsplit where they give workgroups enough)",
+    what: "forward convolutions and input gradients on the tiles before splitToWiden (no split where smaller tiles give workgroups enough)",
     set: () => {
       gemmOptions.splitToWiden = false;
       return () => (gemmOptions.splitToWiden = true);

@@ -3,10 +3,10 @@
 // the patches read in place. tfjs's conv2DMM computes 32×32 tiles at 4×4 per thread; the gemm here takes 128-wide
 // tiles at 8×8 or 8×4 where the product is large enough (gemm.ts says why). A product with too few tiles to fill
 // the GPU (gemmOptions.minWorkgroups; the last stages: few positions, many taps) is split along k, into enough
-// splits for the 8×8 tiles where the taps are many (forwardPlan), and the bias and ReLU are applied where the
+// splits for the 8×8 tiles where the taps are many (productPlan), and the bias and ReLU are applied where the
 // splits are added.
 import * as tf from "@tensorflow/tfjs";
-import { gemmOptions, gemmSource, splitPlan, splitSumProgram, type Tile, tileFor, tileThreads } from "./gemm";
+import { gemmOptions, gemmSource, productPlan, splitSumProgram, tileThreads } from "./gemm";
 import { Backend, cachedCode, i32, maxWorkgroups, program, TensorInfo } from "./program";
 import { reluFunction } from "./relu";
 
@@ -50,7 +50,7 @@ export function conv2d(fused: boolean): (stock: tf.KernelFunc) => tf.KernelFunc 
     const M = N * OH * OW;
     const K = KH * KW * CI;
     if (M === 0 || K === 0 || CO === 0) return stock(args);
-    const { tile, splits: S, chunk } = forwardPlan(M, CO, K);
+    const { tile, splits: S, chunk } = productPlan(M, CO, K);
     const limit = maxWorkgroups(backend);
     if (Math.ceil(M / tile.BM) > limit || Math.ceil(CO / tile.BN) > limit || S > limit) return stock(args);
 
@@ -94,17 +94,6 @@ fn store(split: i32, r: i32, c: i32, v: f32) {
     backend.disposeData(out.dataId);
     return y;
   };
-}
-
-/**
- * The tile and the split of a forward convolution's product, M positions × CO output channels over K taps: the
- * widest tile that gives gemmOptions.minWorkgroups workgroups, counting splits of the taps where splitToWiden
- * allows them (as many as K allows), then as many splits as that tile needs.
- */
-export function forwardPlan(M: number, CO: number, K: number): { tile: Tile; splits: number; chunk: number } {
-  const tile = tileFor(CO, M, gemmOptions.splitToWiden ? splitPlan(gemmOptions.minWorkgroups, 1, K, M * CO, 16).splits : 1);
-  const tiles = Math.ceil(M / tile.BM) * Math.ceil(CO / tile.BN);
-  return { tile, ...splitPlan(gemmOptions.minWorkgroups, tiles, K, M * CO, tile.DEPTH) };
 }
 
 /** A float32 bias of one value per output channel: shape [CO], or [1, …, 1, CO]. */

@@ -3,9 +3,10 @@
 // taps kh ≡ ih + pad (mod s), so each phase is a dense product over its own taps × CO: no multiplications by the
 // zeros a strided transpose would insert (tfjs's matrix-product variant multiplies them; its default kernel loops
 // over every tap and channel per output value). The s² phases write disjoint positions of one output, all in one
-// dispatch (the phase is the third dimension).
+// dispatch (the phase is the third dimension). One phase (stride 1) is a plain product, split along its sum where
+// that lets it take wider tiles (gemm.ts productPlan).
 import * as tf from "@tensorflow/tfjs";
-import { gemmOptions, gemmSource, pick, tileFor, tileThreads } from "./gemm";
+import { gemmOptions, gemmSource, pick, productPlan, splitSumProgram, tileFor, tileThreads } from "./gemm";
 import { convKey } from "./conv2d";
 import { Backend, cachedCode, i32, maxWorkgroups, program, TensorInfo } from "./program";
 
@@ -51,12 +52,20 @@ export function conv2dBackpropInput(stock: tf.KernelFunc): tf.KernelFunc {
         phases.push({ ph, pw, rows: N * HP * WP, HP, WP });
       }
     }
-    const tile = tileFor(CI, Math.max(...phases.map((p) => p.rows)), phases.length);
-    if (phases.some((p) => Math.ceil(p.rows / tile.BM) > limit) || Math.ceil(CI / tile.BN) > limit) return stock(args);
-
     // All phases in one dispatch (workgroupId.z = phase): each program costs the CPU more than the GPU spends on it.
     const taps = phases.map(({ ph, pw }) => [...phaseTaps(ph, PT, SH, KH), ...phaseTaps(pw, PL, SW, KW)]);
     const depths = taps.map(([, TH, , TW]) => TH * TW * CO);
+    // One phase (stride 1, the most common) is a plain product, which may split its sum (productPlan) to widen its
+    // tiles (gemmOptions.splitToWiden; without it, no input gradient splits).
+    const single = phases.length === 1;
+    const plan =
+      single && gemmOptions.splitToWiden
+        ? productPlan(phases[0].rows, CI, depths[0])
+        : { tile: tileFor(CI, Math.max(...phases.map((p) => p.rows)), phases.length), splits: 1 };
+    const { tile, splits: S } = plan;
+    const chunk = "chunk" in plan ? plan.chunk : Math.ceil(Math.max(tile.DEPTH, ...depths) / tile.DEPTH) * tile.DEPTH;
+    if (phases.some((p) => Math.ceil(p.rows / tile.BM) > limit) || Math.ceil(CI / tile.BN) > limit || S > limit) return stock(args);
+
     const each = (f: (k: number) => number) => phases.map((_, k) => f(k));
     const perPhase: Array<[string, number[]]> = [
       ["ph", each((k) => phases[k].ph)],
@@ -67,9 +76,8 @@ export function conv2dBackpropInput(stock: tf.KernelFunc): tf.KernelFunc {
       ["kw0", each((k) => taps[k][2])],
       ["TW", each((k) => Math.max(1, taps[k][3]))],
     ];
-    // One phase (stride 1): the values as literals, so the divisions below are by constants (a multiply and a
-    // shift) instead of by a variable (a GPU's slow integer division, several per value loaded).
-    const single = phases.length === 1;
+    // One phase: the values as literals, so the divisions below are by constants (a multiply and a shift) instead
+    // of by a variable (a GPU's slow integer division, several per value loaded).
     const prologue = single ? "" : perPhase.map(([name, values]) => `g${name} = ${pick(values, "group")};`).join("\n  ");
     const g = Object.fromEntries(perPhase.map(([name, values]) => [name, single ? i32(values[0]) : `g${name}`]));
     const functions = () => `
@@ -99,31 +107,37 @@ fn loadB(q: i32, c: i32) -> f32 {
   return W[((t.x * ${i32(KW)} + t.y) * ${i32(CI)} + c) * ${i32(CO)} + t.z];
 }
 fn store(split: i32, r: i32, c: i32, v: f32) {
-  let p = position(r);
-  result[((p.x * ${i32(IH)} + p.y) * ${i32(IW)} + p.z) * ${i32(CI)} + c] = v;
+  ${
+    S === 1
+      ? `let p = position(r);
+  result[((p.x * ${i32(IH)} + p.y) * ${i32(IW)} + p.z) * ${i32(CI)} + c] = v;`
+      : `result[(split * ${i32(phases[0].rows)} + r) * ${i32(CI)} + c] = v; // (one phase: position r is row r of dx)`
+  }
 }`;
     const rows = Math.max(...phases.map((p) => p.rows));
     const depth = Math.max(tile.DEPTH, ...depths);
     const gemm = program({
       variableNames: ["dy", "W"],
-      outputShape: attrs.inputShape,
+      outputShape: S === 1 ? attrs.inputShape : [S, rows, CI],
       name: "tsdlConv2DBackpropInput",
-      dispatch: [Math.ceil(CI / tile.BN), Math.ceil(rows / tile.BM), phases.length],
+      dispatch: [Math.ceil(CI / tile.BN), Math.ceil(rows / tile.BM), single ? S : phases.length],
       workgroupSize: tileThreads(tile),
-      code: cachedCode(`tsdlConv2DBackpropInput ${convKey(info)} ${JSON.stringify([tile, gemmOptions.prefetch])}`, () =>
+      code: cachedCode(`tsdlConv2DBackpropInput ${convKey(info)} ${JSON.stringify([tile, S, chunk, gemmOptions.prefetch])}`, () =>
         gemmSource({
           tile,
           rows,
           cols: CI,
-          depth,
-          chunk: Math.ceil(depth / tile.DEPTH) * tile.DEPTH,
+          ...(single ? { depth: depths[0], chunk } : { depth, chunk, groups: { rows: phases.map((p) => p.rows), depths, prologue } }),
           aAlong: "q",
           bAlong: "q",
           functions: functions(),
-          groups: { rows: phases.map((p) => p.rows), depths, prologue },
         }),
       ),
     });
-    return backend.runWebGPUProgram(gemm, [dy, filter], "float32");
+    const out = backend.runWebGPUProgram(gemm, [dy, filter], "float32");
+    if (S === 1) return out;
+    const dx = backend.runWebGPUProgram(splitSumProgram(backend, S, rows * CI, attrs.inputShape), [out], "float32");
+    backend.disposeData(out.dataId);
+    return dx;
   };
 }

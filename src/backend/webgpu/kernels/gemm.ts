@@ -52,10 +52,11 @@ export interface GemmOptions {
    */
   prefetch: boolean;
   /**
-   * Let a forward convolution split its sum to take the 8×8 tiles where they would otherwise give too few
-   * workgroups (the last stages at batch 256: 2,304 × 512 outputs over 4,608 taps, 72 tiles of 128×128 split 4
-   * ways instead of 288 of 64×64 at 4×4, which read twice the workgroup memory per multiply-add). The filter
-   * gradient always may (its sum is the long side).
+   * Let a product split its sum to take the 8×8 tiles where they would otherwise give too few workgroups
+   * (productPlan; the last stages at batch 256: 2,304 × 512 outputs over 4,608 taps, 72 tiles of 128×128 split 4
+   * ways instead of 288 of 64×64 at 4×4, which read twice the workgroup memory per multiply-add): the forward
+   * convolution and the input gradient's stride-1 products. The filter gradient always may (its sum is the long
+   * side).
    */
   splitToWiden: boolean;
 }
@@ -309,6 +310,18 @@ export function splitPlan(target: number, tiles: number, depth: number, outSize:
   splits = Math.max(1, Math.min(splits, Math.floor(MAX_PARTIAL_BYTES / (4 * outSize))));
   const chunk = Math.ceil(depth / splits / step) * step;
   return { splits: Math.ceil(depth / chunk), chunk };
+}
+
+/**
+ * The tile and the split of a product of `rows` × `cols` over `depth` that may split its sum (a forward
+ * convolution; the input gradient's stride-1 products): the widest tile that gives gemmOptions.minWorkgroups
+ * workgroups, counting splits of the sum where splitToWiden allows them (as many as the depth allows), then as
+ * many splits as that tile needs.
+ */
+export function productPlan(rows: number, cols: number, depth: number): { tile: Tile; splits: number; chunk: number } {
+  const tile = tileFor(cols, rows, gemmOptions.splitToWiden ? splitPlan(gemmOptions.minWorkgroups, 1, depth, rows * cols, 16).splits : 1);
+  const tiles = Math.ceil(rows / tile.BM) * Math.ceil(cols / tile.BN);
+  return { tile, ...splitPlan(gemmOptions.minWorkgroups, tiles, depth, rows * cols, tile.DEPTH) };
 }
 
 /**
