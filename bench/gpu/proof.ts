@@ -306,24 +306,27 @@ const AB_VARIANTS: Array<{ name: string; what: string; set: () => () => void }> 
     name: "no-prefetch",
     what: "the convolutions' gemm without prefetching the next step's operands (TSDL_WEBGPU_PREFETCH=0)",
     set: () => {
+      const was = gemmOptions.prefetch;
       gemmOptions.prefetch = false;
-      return () => (gemmOptions.prefetch = true);
+      return () => (gemmOptions.prefetch = was);
     },
   },
   {
     name: "no-split-to-widen",
     what: "forward convolutions and input gradients on the tiles before splitToWiden (no split where smaller tiles give workgroups enough)",
     set: () => {
+      const was = gemmOptions.splitToWiden;
       gemmOptions.splitToWiden = false;
-      return () => (gemmOptions.splitToWiden = true);
+      return () => (gemmOptions.splitToWiden = was);
     },
   },
   {
     name: "bn-unmerged",
     what: "batch norm in 3 programs each way (the statistics reduced once, by a small program) instead of 2",
     set: () => {
+      const was = batchNormOptions.maxStorageBuffers;
       batchNormOptions.maxStorageBuffers = 9;
-      return () => (batchNormOptions.maxStorageBuffers = undefined);
+      return () => (batchNormOptions.maxStorageBuffers = was);
     },
   },
   {
@@ -348,7 +351,7 @@ const AB_VARIANTS: Array<{ name: string; what: string; set: () => () => void }> 
 
 /**
  * At the largest batch, in one process and on one network: the default kernels and each variant in turn, AB_ROUNDS
- * times over (default, v1, v2, …, default, v1, …), AB_SECONDS of timed steps each, then each variant's median
+ * times over (default, v1, …, vN, then vN, …, v1, default, …), AB_SECONDS of timed steps each, then each variant's median
  * against the default's. Interleaved because a machine's speed drifts during a run (the third H100 proof ran every
  * phase after PyTorch's slower), which separate runs one after another would book to whichever came later.
  */
@@ -370,7 +373,8 @@ async function ab(): Promise<void> {
   const steps = Math.max(3, Math.min(200, Math.round(AB_SECONDS / ((performance.now() - t) / 2000))));
   for (let round = 0; round < AB_ROUNDS; round++) {
     const line: string[] = [];
-    for (const r of runs) {
+    // (every other round in reverse order, so a drift within a round does not favour the same runs each time)
+    for (const r of round % 2 ? [...runs].reverse() : runs) {
       const undo = r.set();
       try {
         const before = pipelines();

@@ -306,6 +306,7 @@ const MAX_PARTIAL_BYTES = 256 * 1024 * 1024;
  * `chunk` is q per split (a multiple of step).
  */
 export function splitPlan(target: number, tiles: number, depth: number, outSize: number, step: number): { splits: number; chunk: number } {
+  if (!(depth > 0)) return { splits: 1, chunk: step }; // (an empty sum: the product is zeros)
   let splits = Math.max(1, Math.min(Math.ceil(target / tiles), Math.floor(depth / (MIN_STEPS * step))));
   splits = Math.max(1, Math.min(splits, Math.floor(MAX_PARTIAL_BYTES / (4 * outSize))));
   const chunk = Math.ceil(depth / splits / step) * step;
