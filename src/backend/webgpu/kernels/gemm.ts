@@ -131,8 +131,6 @@ export interface GemmSource {
    * sets what the functions need of it; store() gets g as its split.
    */
   groups?: { rows: number[]; depths: number[]; prologue: string };
-  /** Overrides gemmOptions.prefetch (tests compare both). */
-  prefetch?: boolean;
 }
 
 /** WGSL: the value of `values` at index `index` (an i32 expression), as a chain of selects (uniform when index is). */
@@ -214,7 +212,7 @@ export function gemmSource(g: GemmSource): string {
   const registers = [...loads("A", g.aAlong), ...loads("B", g.bAlong)].map(({ id }) => `var v${id} = vec4<f32>(0.0);`);
   const fetchBoth = (q0: string) => `${fetch("A", g.aAlong, q0)}\n    ${fetch("B", g.bAlong, q0)}`;
   const putBoth = `${put("A", g.aAlong)}\n    ${put("B", g.bAlong)}`;
-  const prefetch = g.prefetch ?? gemmOptions.prefetch;
+  const prefetch = gemmOptions.prefetch;
   // Accumulator (i, j): row ty + TY·(i div 4) + (BM/4)·(i mod 4), columns tx + TX·j + (BN/4)·(0 .. 3).
   const acc = (i: number, j: number) => `acc${i}_${j}`;
   const accs = range(RM).flatMap((i) => range(RN / 4).map((j) => acc(i, j)));
