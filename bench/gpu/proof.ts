@@ -305,49 +305,38 @@ const AB_VARIANTS: Array<{ name: string; what: string; set: () => () => void }> 
   {
     name: "no-prefetch",
     what: "the convolutions' gemm without prefetching the next step's operands (TSDL_WEBGPU_PREFETCH=0)",
-    set: () => {
-      const was = gemmOptions.prefetch;
-      gemmOptions.prefetch = false;
-      return () => (gemmOptions.prefetch = was);
-    },
+    set: () => setTo(gemmOptions, "prefetch", false),
   },
   {
     name: "no-split-to-widen",
     what: "forward convolutions and input gradients on the tiles before splitToWiden (no split where smaller tiles give workgroups enough)",
-    set: () => {
-      const was = gemmOptions.splitToWiden;
-      gemmOptions.splitToWiden = false;
-      return () => (gemmOptions.splitToWiden = was);
-    },
+    set: () => setTo(gemmOptions, "splitToWiden", false),
   },
   {
     name: "bn-unmerged",
     what: "batch norm in 3 programs each way (the statistics reduced once, by a small program) instead of 2",
-    set: () => {
-      const was = batchNormOptions.maxStorageBuffers;
-      batchNormOptions.maxStorageBuffers = 9;
-      return () => (batchNormOptions.maxStorageBuffers = was);
-    },
+    set: () => setTo(batchNormOptions, "maxStorageBuffers", 9),
   },
   {
     name: "bn-chunks-128",
     what: `batch norm's statistics in about 128 workgroups instead of ${batchNormOptions.targetWorkgroups} (more rows per thread, fewer partials to add up again)`,
-    set: () => {
-      const was = batchNormOptions.targetWorkgroups;
-      batchNormOptions.targetWorkgroups = 128;
-      return () => (batchNormOptions.targetWorkgroups = was);
-    },
+    set: () => setTo(batchNormOptions, "targetWorkgroups", 128),
   },
   ...[512, 2048].map((w) => ({
     name: `filter-grad-${w}`,
     what: `the filter gradient split for ${w} workgroups instead of ${filterGradOptions.targetWorkgroups}`,
-    set: () => {
-      const was = filterGradOptions.targetWorkgroups;
-      filterGradOptions.targetWorkgroups = w;
-      return () => (filterGradOptions.targetWorkgroups = was);
-    },
+    set: () => setTo(filterGradOptions, "targetWorkgroups", w),
   })),
 ];
+
+/** Sets `o[key]` to `value`; returns what sets it back. */
+function setTo<T, K extends keyof T>(o: T, key: K, value: T[K]): () => void {
+  const was = o[key];
+  o[key] = value;
+  return () => {
+    o[key] = was;
+  };
+}
 
 /**
  * At the largest batch, in one process and on one network: the default kernels and each variant in turn, AB_ROUNDS
