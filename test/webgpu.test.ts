@@ -860,13 +860,13 @@ describe("webgpu optimizer and ReLU kernels (one program where tfjs's ops take t
       const y = tf.relu(x);
       const values = Array.from(await g.data());
       const forward = Array.from(await y.data());
-      const { programs } = await countDispatches(async () => {
+      const { programs, uniforms } = await countDispatches(async () => {
         const again = f();
         await again.data();
         again.dispose();
       });
       tf.dispose([x, dy, g, y]);
-      return { values, forward, programs };
+      return { values, forward, programs, uniforms };
     };
     // 12 values: the vec4 shader; 6: the scalar one
     for (const shape of [[12], [3, 4], [6], [2, 3]]) {
@@ -883,6 +883,9 @@ describe("webgpu optimizer and ReLU kernels (one program where tfjs's ops take t
       assert.ok(sameBits(got.values, want.values), `[${shape}]: ${got.values} vs ${want.values}`);
       assert.ok(sameBits(stock.values, want.values), `[${shape}] tfjs's kernels: ${stock.values} vs ${want.values}`);
       assert.equal(stock.programs - got.programs, 1, `[${shape}] programs: tsdl ${got.programs}, tfjs ${stock.programs}`);
+      // tsdl records its programs itself: relu and its gradient bind no uniform buffer (tfjs writes one per program).
+      assert.equal(stock.uniforms, stock.programs, `[${shape}] tfjs's uniform buffers`);
+      assert.equal(got.programs - got.uniforms, 2, `[${shape}] uniform buffers: ${got.uniforms} for ${got.programs} programs`);
     }
   });
 
@@ -1453,6 +1456,15 @@ describe("the course ResNet on webgpu (llvmpipe)", function () {
     // before these had their kernels), tfjs's 1,246 (bench/webgpu.ts).
     assert.ok(ours.programs <= 205, `programs per step with tsdl's kernels: ${ours.programs}`);
     assert.ok(stock.programs >= 5 * ours.programs, `programs per step: tsdl ${ours.programs}, tfjs ${stock.programs}`);
+    // Uniform buffers: one per tfjs program; of tsdl's, only the programs with values that change between calls (the
+    // running statistics' momentum, the lr, the loss's NaN) bind one. Each is CPU time on the step's critical path.
+    const named = (prefix: string) => [...ours.byProgram].reduce((s, [name, n]) => s + (name.startsWith(prefix) ? n : 0), 0);
+    const withUniforms = named("tsdlBatchNormMoments") + named("tsdlSgdFusedStep") + named("tsdlCrossEntropy");
+    assert.equal(stock.uniforms, stock.programs, "tfjs's kernels: a uniform buffer per program");
+    assert.ok(
+      ours.uniforms <= ours.programs - named("tsdl") + withUniforms,
+      `uniform buffers per step: ${ours.uniforms} for ${ours.programs} programs, ${named("tsdl")} of them tsdl's (${withUniforms} with uniforms)`,
+    );
     tf.dispose([batch.x, batch.y]);
     net.dispose();
     opt.dispose();

@@ -10,6 +10,8 @@ export interface Dispatches {
   programs: number;
   /** Tensors uploaded from data on the CPU. */
   uploads: number;
+  /** Uniform buffers written: one per tfjs program (its shapes and strides); tsdl's only where a program declares some. */
+  uniforms: number;
   /** Programs per name (the part of tfjs's shader key before its first "_", e.g. "tsdlSgdFusedStep", "binary"). */
   byProgram: Map<string, number>;
 }
@@ -20,11 +22,12 @@ export async function countDispatches(fn: () => Promise<void>): Promise<Dispatch
   type Recorder = {
     pipelineCache?: Record<string, unknown>;
     uploadToGPU?(id: object): void;
+    makeUniforms?(u: unknown): unknown;
     tensorMap: { get(id: object): { resource?: unknown; values?: unknown } };
   };
   const engine = tf.engine() as unknown as Engine;
   const be = tf.backend() as unknown as Recorder;
-  const counts: Dispatches = { kernels: 0, programs: 0, uploads: 0, byProgram: new Map() };
+  const counts: Dispatches = { kernels: 0, programs: 0, uploads: 0, uniforms: 0, byProgram: new Map() };
   const runKernel = engine.runKernel;
   let depth = 0;
   engine.runKernel = function (this: Engine, name, inputs, attrs) {
@@ -38,9 +41,9 @@ export async function countDispatches(fn: () => Promise<void>): Promise<Dispatch
   };
   // Dispatches at the WebGPU API (tfjs's programs and tsdl's own), named by the pipeline's key in tfjs's cache.
   const pass = (globalThis as { GPUComputePassEncoder?: { prototype: GPUComputePassEncoder } }).GPUComputePassEncoder?.prototype;
-  const upload = be.uploadToGPU;
+  const [upload, makeUniforms] = [be.uploadToGPU, be.makeUniforms];
   const [setPipeline, dispatch] = [pass?.setPipeline, pass?.dispatchWorkgroups];
-  if (pass && setPipeline && dispatch && upload && be.pipelineCache) {
+  if (pass && setPipeline && dispatch && upload && makeUniforms && be.pipelineCache) {
     const cache = be.pipelineCache;
     const names = new Map<unknown, string>();
     let current = "?";
@@ -59,13 +62,17 @@ export async function countDispatches(fn: () => Promise<void>): Promise<Dispatch
       if (d.resource == null && d.values != null) counts.uploads++;
       return upload.call(this, id);
     };
+    be.makeUniforms = function (this: Recorder, u: unknown) {
+      counts.uniforms++;
+      return makeUniforms.call(this, u);
+    };
   }
   try {
     await fn();
   } finally {
     engine.runKernel = runKernel;
-    if (pass && setPipeline && dispatch && upload) {
-      [pass.setPipeline, pass.dispatchWorkgroups, be.uploadToGPU] = [setPipeline, dispatch, upload];
+    if (pass && setPipeline && dispatch && upload && makeUniforms) {
+      [pass.setPipeline, pass.dispatchWorkgroups, be.uploadToGPU, be.makeUniforms] = [setPipeline, dispatch, upload, makeUniforms];
     }
   }
   return counts;

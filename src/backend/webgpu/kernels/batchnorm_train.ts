@@ -15,9 +15,8 @@
 // composes tfjs's ops. The variance is Welford's per thread and merged exactly per chunk and over the chunks
 // (Σ M2 + Σ n·(chunk mean - mean)²), never E[x²] - mean² in float32.
 import * as tf from "@tensorflow/tfjs";
-import type { WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
 import { BATCH_NORM_TRAIN, type BatchNormTrainAttrs } from "../../../core/kernels";
-import { Backend, flatGrid, i32, maxWorkgroups, MultiOutputProgram, program, runMultiOutput, TensorInfo } from "./program";
+import { Backend, flatGrid, i32, maxWorkgroups, MultiOutputProgram, type Program, runMultiOutput, runProgram, TensorInfo } from "./program";
 
 /** Channels per workgroup (consecutive threads) and row lanes per workgroup. */
 const CW = 64;
@@ -61,7 +60,6 @@ function checkPerChannel(perChannel: Record<string, TensorInfo | undefined>, C: 
 /** The shared head of the statistics passes: channel c of block, row chunk [r0, r1), lane ly, index t. */
 function chunkHead(p: Plan): string {
   return `
-  _ = uniforms.NAN; // tfjs binds its uniforms to every program: use them, or the pipeline's layout lacks the binding
   let lc = i32(localId.x);
   let ly = i32(localId.y);
   let t = ly * ${CW} + lc;
@@ -71,8 +69,8 @@ function chunkHead(p: Plan): string {
   let r1 = min(r0 + ${i32(p.chunk)}, ${i32(p.M)});`;
 }
 
-function statsProgram(p: Plan, name: string, variableNames: string[], code: string): WebGPUProgram {
-  return program({ variableNames, outputShape: [2, p.R, p.C], name, dispatch: [p.blocks, p.R, 1], workgroupSize: [CW, LANES, 1], code });
+function statsProgram(p: Plan, name: string, variableNames: string[], code: string): Program {
+  return { variableNames, outputShape: [2, p.R, p.C], name, dispatch: [p.blocks, p.R, 1], workgroupSize: [CW, LANES, 1], code };
 }
 
 /** A per-channel reduction over the R chunk partials (see channelSums). */
@@ -189,10 +187,10 @@ fn main() {
 }
 
 /** One thread per element of x, c its channel; `body` assigns result[i] from the element's values. */
-function elementwiseProgram(p: Plan, backend: Backend, name: string, variableNames: string[], body: string): WebGPUProgram {
+function elementwiseProgram(p: Plan, backend: Backend, name: string, variableNames: string[], body: string): Program {
   const size = p.M * p.C;
   const grid = flatGrid(size, backend, name);
-  return program({
+  return {
     variableNames,
     outputShape: [p.M, p.C],
     name,
@@ -200,7 +198,6 @@ function elementwiseProgram(p: Plan, backend: Backend, name: string, variableNam
     workgroupSize: [256, 1, 1],
     code: `
 fn main() {
-  _ = uniforms.NAN;
   let i = ${grid.index};
   if (i < ${i32(size)}) {
     let c = i % ${i32(p.C)};
@@ -208,14 +205,14 @@ fn main() {
   }
 }
 `,
-  });
+  };
 }
 
-function run(backend: Backend, p: WebGPUProgram, inputs: Array<TensorInfo | undefined>, shape?: number[]): TensorInfo {
-  const out = backend.runWebGPUProgram(
+function run(backend: Backend, p: Program, inputs: Array<TensorInfo | undefined>, shape?: number[]): TensorInfo {
+  const out = runProgram(
+    backend,
     p,
     inputs.filter((t): t is TensorInfo => t !== undefined),
-    "float32",
   );
   return shape ? { ...out, shape } : out;
 }

@@ -7,7 +7,7 @@
 // splits are added.
 import * as tf from "@tensorflow/tfjs";
 import { gemmOptions, gemmSource, productPlan, splitSumProgram, tileThreads } from "./gemm";
-import { Backend, cachedCode, i32, maxWorkgroups, program, TensorInfo } from "./program";
+import { Backend, cachedCode, i32, maxWorkgroups, type Program, runProgram, TensorInfo } from "./program";
 import { reluFunction } from "./relu";
 
 type Attrs = {
@@ -72,7 +72,7 @@ fn loadB(q: i32, c: i32) -> f32 {
 fn store(split: i32, r: i32, c: i32, v: f32) {
   ${S === 1 ? `result[r * ${i32(CO)} + c] = ${finish("v", "c")};` : `result[(split * ${i32(M)} + r) * ${i32(CO)} + c] = v;`}
 }`;
-    const gemm = program({
+    const gemm: Program = {
       variableNames: ["x", "W", ...(bias && S === 1 ? ["bias"] : [])],
       outputShape: S === 1 ? [N, OH, OW, CO] : [S, M, CO],
       name: "tsdlConv2D",
@@ -81,16 +81,16 @@ fn store(split: i32, r: i32, c: i32, v: f32) {
       code: cachedCode(`tsdlConv2D ${convKey(info)} ${JSON.stringify([activation, !!bias, tile, S, chunk, gemmOptions.prefetch])}`, () =>
         gemmSource({ tile, rows: M, cols: CO, depth: K, chunk, aAlong: "q", bAlong: "c", functions: functions() }),
       ),
-    });
+    };
     const inputs = [x!, filter!, ...(bias && S === 1 ? [bias] : [])];
-    const out = backend.runWebGPUProgram(gemm, inputs, "float32");
+    const out = runProgram(backend, gemm, inputs);
     if (S === 1) return out;
     const sum = splitSumProgram(backend, S, M * CO, [N, OH, OW, CO], {
       inputs: bias ? ["bias"] : [],
       finish: (s, i) => finish(s, `(${i} % ${i32(CO)})`),
       prelude: epilogue,
     });
-    const y = backend.runWebGPUProgram(sum, [out, ...(bias ? [bias] : [])], "float32");
+    const y = runProgram(backend, sum, [out, ...(bias ? [bias] : [])]);
     backend.disposeData(out.dataId);
     return y;
   };

@@ -6,7 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { convKey, patchFunctions } from "./conv2d";
 import { gemmOptions, gemmSource, splitPlan, splitSumProgram, tileFor, tileThreads } from "./gemm";
-import { Backend, cachedCode, i32, maxWorkgroups, program, TensorInfo } from "./program";
+import { Backend, cachedCode, i32, maxWorkgroups, type Program, runProgram, TensorInfo } from "./program";
 
 /** Options of the filter gradient (the GPU proof's A/B runs set them). */
 export const filterGradOptions = {
@@ -61,7 +61,7 @@ fn loadB(q: i32, c: i32) -> f32 {
 fn store(split: i32, r: i32, c: i32, v: f32) {
   result[(split * ${i32(R)} + r) * ${i32(CO)} + c] = v;
 }`;
-    const gemm = program({
+    const gemm: Program = {
       variableNames: ["x", "dy"],
       outputShape: [splits, R, CO],
       name: "tsdlConv2DBackpropFilter",
@@ -70,11 +70,11 @@ fn store(split: i32, r: i32, c: i32, v: f32) {
       code: cachedCode(`tsdlConv2DBackpropFilter ${convKey(info)} ${JSON.stringify([tile, splits, chunk, gemmOptions.prefetch])}`, () =>
         gemmSource({ tile, rows: R, cols: CO, depth: M, chunk, aAlong: "r", bAlong: "c", functions: functions() }),
       ),
-    });
-    const partial = backend.runWebGPUProgram(gemm, [x, dy], "float32");
+    };
+    const partial = runProgram(backend, gemm, [x, dy]);
     if (splits === 1) return { dataId: partial.dataId, shape: attrs.filterShape, dtype: "float32" };
     const sum = splitSumProgram(backend, splits, R * CO, attrs.filterShape);
-    const out = backend.runWebGPUProgram(sum, [partial], "float32");
+    const out = runProgram(backend, sum, [partial]);
     backend.disposeData(partial.dataId);
     return out;
   };

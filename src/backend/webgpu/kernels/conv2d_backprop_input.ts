@@ -8,7 +8,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { gemmOptions, gemmSource, pick, productPlan, splitSumProgram, tileFor, tileThreads } from "./gemm";
 import { convKey } from "./conv2d";
-import { Backend, cachedCode, i32, maxWorkgroups, program, TensorInfo } from "./program";
+import { Backend, cachedCode, i32, maxWorkgroups, type Program, runProgram, TensorInfo } from "./program";
 
 type Attrs = {
   inputShape: [number, number, number, number];
@@ -116,7 +116,7 @@ fn store(split: i32, r: i32, c: i32, v: f32) {
 }`;
     const rows = Math.max(...phases.map((p) => p.rows));
     const depth = Math.max(tile.DEPTH, ...depths);
-    const gemm = program({
+    const gemm: Program = {
       variableNames: ["dy", "W"],
       outputShape: S === 1 ? attrs.inputShape : [S, rows, CI],
       name: "tsdlConv2DBackpropInput",
@@ -133,10 +133,10 @@ fn store(split: i32, r: i32, c: i32, v: f32) {
           functions: functions(),
         }),
       ),
-    });
-    const out = backend.runWebGPUProgram(gemm, [dy, filter], "float32");
+    };
+    const out = runProgram(backend, gemm, [dy, filter]);
     if (S === 1) return out;
-    const dx = backend.runWebGPUProgram(splitSumProgram(backend, S, rows * CI, attrs.inputShape), [out], "float32");
+    const dx = runProgram(backend, splitSumProgram(backend, S, rows * CI, attrs.inputShape), [out]);
     backend.disposeData(out.dataId);
     return dx;
   };

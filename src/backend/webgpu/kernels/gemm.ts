@@ -16,8 +16,7 @@
 // loads from workgroup memory per FMA (an SM's shared memory serves a quarter of its FMA lanes' bytes per cycle);
 // 8×4 (128×64 tiles, for 48–95 columns) is between. They need the larger tiles, so they are used where those still
 // give enough workgroups. (Scalar reads instead of vec4s measured 0.36x PyTorch on an H100 at batch 256.)
-import type { WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
-import { type Backend, flatGrid, i32, program } from "./program";
+import { type Backend, flatGrid, i32, type Program } from "./program";
 
 export interface Tile {
   /** Rows and columns of C per workgroup. */
@@ -225,7 +224,6 @@ var<workgroup> As : array<vec4<f32>, ${DEPTH * SA}>;
 var<workgroup> Bs : array<vec4<f32>, ${DEPTH * SB}>;
 
 fn main() {
-  _ = uniforms.NAN; // tfjs binds its uniforms to every program: use them, or the pipeline's layout lacks the binding
   let tx = i32(localId.x);
   let ty = i32(localId.y);
   let t = ty * ${TX} + tx;
@@ -334,10 +332,10 @@ export function splitSumProgram(
   size: number,
   outputShape: number[],
   opts: { inputs?: string[]; finish?: (s: string, i: string) => string; prelude?: string } = {},
-): WebGPUProgram {
+): Program {
   const grid = flatGrid(size, backend, "tsdlSplitSum");
   const finish = opts.finish ?? ((s: string) => s);
-  return program({
+  return {
     variableNames: ["partial", ...(opts.inputs ?? [])],
     outputShape,
     name: "tsdlSplitSum",
@@ -345,7 +343,6 @@ export function splitSumProgram(
     workgroupSize: [256, 1, 1],
     code: `${opts.prelude ?? ""}
 fn main() {
-  _ = uniforms.NAN;
   let i = ${grid.index};
   if (i < ${i32(size)}) {
     var s = 0.0;
@@ -354,5 +351,5 @@ fn main() {
   }
 }
 `,
-  });
+  };
 }

@@ -1,46 +1,55 @@
-// The few pieces of tfjs-backend-webgpu's program interface that tsdl's kernels use.
+// How tsdl's kernels run their WGSL programs on tfjs-backend-webgpu.
 //
-// A program is WGSL that tfjs completes with bindings (`result`, one array per entry of variableNames, `uniforms`)
-// and an entry point that calls `fn main()`; the builtins are in the private variables localId, workgroupId, ….
-// tfjs keys its pipeline cache by shaderKey plus the ranks (not the sizes) of the inputs and output. tsdl bakes every
-// size into the WGSL, so its shaderKey is a name plus the code itself: programs share a pipeline only when their
-// code is the same. (The code, not a hash of it: a key is looked up on every dispatch, and a JavaScript hash of a
-// few kilobytes costs ~15 µs where the engine's own string hashing costs ~1.)
+// tsdl compiles and records its programs itself, on tfjs's command encoder and compute pass, so they are ordered
+// with tfjs's programs and batched into the same submissions. It does not go through tfjs's runWebGPUProgram,
+// because a training step on a GPU is bound by the CPU that issues its ~230 programs, and tfjs's path costs ~70 µs
+// of CPU per dispatch (Dawn's null device): it builds and hashes a shader key of the shapes, and writes a uniform
+// buffer of shapes and strides. tsdl bakes the sizes into the code, so a program binds no uniforms unless it declares
+// some, and its pipeline is found by its code string (hashed once: kernels keep their generated code, cachedCode).
+// The bind group is made afresh each time: one kept per set of buffers hit 18% of a ResNet step's dispatches (tfjs's
+// buffer pool hands out other buffers from step to step).
 import * as tf from "@tensorflow/tfjs";
-import type { WebGPUBackend, WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
+import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 
 export type TensorInfo = tf.TensorInfo;
 
 /** The backend as the kernels use it. */
 export type Backend = WebGPUBackend;
 
-/** A program whose `main()` indexes by workgroupId/localId (no flat index, no uniforms of its own). */
-export function program(p: {
-  variableNames: string[];
-  outputShape: number[];
-  /** A readable name; the key adds a hash of the code. */
+/**
+ * A program: WGSL defining `fn main()`, which reads the builtins as localId and workgroupId. Bindings: the
+ * outputs (read_write), then the inputs (read), then, if it has uniforms, `uniforms` with those f32 fields.
+ */
+export interface MultiOutputProgram {
+  /** A readable name (profiles and dispatch counts show it). */
   name: string;
+  /** Output arrays (f32), in the order of the returned tensors. */
+  outputs: string[];
+  /** Input arrays (f32), in the order of the inputs given to runMultiOutput. */
+  inputs: string[];
+  /** Inputs that are int32 tensors, read as array<i32>. */
+  int32Inputs?: string[];
+  /**
+   * f32 uniform fields, read as uniforms.<name>; their values are runMultiOutput's last argument. Values that
+   * change from call to call (a learning rate) go there, not into the code, or each value would compile a pipeline.
+   */
+  uniforms?: string[];
+  /** Every f32 array is read and written as vec4<f32> (four values per element). */
+  vec4?: boolean;
   dispatch: [number, number, number];
   workgroupSize: [number, number, number];
   code: string;
-  /**
-   * Fields of the program's own appended to tfjs's uniforms, e.g. "lr : f32, wd : f32,": values that change from
-   * call to call (a learning rate) go there, not into the code, or each value would compile a pipeline. Their
-   * values are runWebGPUProgram's fourth argument.
-   */
-  uniforms?: string;
-}): WebGPUProgram {
-  return {
-    variableNames: p.variableNames,
-    outputShape: p.outputShape,
-    shaderKey: `${p.name}_${p.code}`,
-    dispatch: p.dispatch,
-    // Two dimensions that match no output rank here: tfjs then emits no getOutputCoords and calls main() bare.
-    dispatchLayout: { x: [0], y: [1] },
-    workgroupSize: p.workgroupSize,
-    getUserCode: () => p.code,
-    ...(p.uniforms ? { uniforms: p.uniforms } : {}),
-  };
+}
+
+/** A program with one output, `result`, of `outputShape`; its inputs are named by variableNames. */
+export interface Program {
+  name: string;
+  variableNames: string[];
+  outputShape: number[];
+  vec4?: boolean;
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number];
+  code: string;
 }
 
 /** The most workgroups one dispatch dimension may have (the device's limit, at least WebGPU's default). */
@@ -67,7 +76,8 @@ const CODE_CACHE_SIZE = 1024;
 
 /**
  * The WGSL `make` gives, kept under `key` (which must name everything the code depends on): a gemm's code takes
- * ~40 µs to build, and a ResNet step dispatches about 60 of them, on the CPU that issues the step's programs.
+ * ~40 µs to build, and a ResNet step dispatches about 60 of them, on the CPU that issues the step's programs. The
+ * same string each time also makes finding its pipeline cheap (a string's hash is computed once).
  */
 export function cachedCode(key: string, make: () => string): string {
   let code = codeCache.get(key);
@@ -85,27 +95,10 @@ export function i32(n: number): string {
   return `${n}`;
 }
 
-/**
- * A program with several outputs, which tfjs's programs cannot have (one `result` each): tsdl compiles and
- * records it itself, on tfjs's command encoder and compute pass, so it is ordered with tfjs's programs and batched
- * into the same submissions. Bindings: the outputs (read_write), then the inputs (read), then `uniforms` with the
- * program's f32 fields; all of them in an explicit layout, so a binding the code does not read is still valid.
- */
-export interface MultiOutputProgram {
-  /** A readable name; the pipeline's key adds a hash of the code. */
-  name: string;
-  /** Output arrays (f32), in the order of the returned tensors. */
-  outputs: string[];
-  /** Input arrays (f32), in the order of the inputs given to runMultiOutput. */
-  inputs: string[];
-  /** Inputs that are int32 tensors, read as array<i32>. */
-  int32Inputs?: string[];
-  /** f32 uniform fields, read as uniforms.<name>; their values are runMultiOutput's last argument. */
-  uniforms?: string[];
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number];
-  /** WGSL defining `fn main()`, which reads the builtins as localId and workgroupId (as in tfjs's programs). */
-  code: string;
+/** Runs a one-output program on float32 `inputs`; returns its float32 output (empty: no dispatch). */
+export function runProgram(backend: Backend, p: Program, inputs: TensorInfo[]): TensorInfo {
+  if (tf.util.sizeFromShape(p.outputShape) === 0) return backend.makeTensorInfo(p.outputShape, "float32", new Float32Array(0));
+  return runMultiOutput(backend, { ...p, outputs: ["result"], inputs: p.variableNames }, inputs, [p.outputShape])[0];
 }
 
 /** tfjs-backend-webgpu's members that recording a dispatch uses (4.22; pinned). */
@@ -129,6 +122,14 @@ interface Recorder {
   getQueryTime(): Promise<number>;
 }
 
+interface Compiled {
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+}
+
+/** Per backend: code → the rest of the program's signature → its pipeline. */
+const pipelines = new WeakMap<object, Map<string, Map<string, Compiled>>>();
+
 /** Runs `p` on `inputs` (float32, or int32 where p says); returns new float32 tensors of `outputShapes`. */
 export function runMultiOutput(
   backend: Backend,
@@ -144,34 +145,22 @@ export function runMultiOutput(
       `tsdl ${p.name}: ${p.inputs.length} inputs, ${p.outputs.length} outputs and ${fields.length} uniforms expected, got ${inputs.length}, ${outputShapes.length} and ${uniformValues.length}`,
     );
   }
-  const source = multiOutputSource(p);
-  const key = `${p.name}_${source}`; // (as program()'s shaderKey)
-  let pipeline = r.pipelineCache[key] as GPUComputePipeline | undefined;
-  if (!pipeline) {
-    pipeline = compile(r.device, p, source);
-    r.pipelineCache[key] = pipeline;
-  }
-  const storage = p.outputs.length + p.inputs.length;
-  if (storage > r.device.limits.maxStorageBuffersPerShaderStage) {
-    throw new Error(
-      `tsdl ${p.name}: binds ${storage} storage buffers and this device binds ${r.device.limits.maxStorageBuffersPerShaderStage} per program (maxStorageBuffersPerShaderStage)`,
-    );
-  }
+  const compiled = pipelineFor(r, p);
   const outputs = outputShapes.map((shape) => backend.makeTensorInfo(shape, "float32"));
   const tensors = [...outputs, ...inputs];
-  tensors.forEach((t, i) => {
+  const entries: GPUBindGroupEntry[] = [];
+  for (let i = 0; i < tensors.length; i++) {
+    const t = tensors[i];
     const want = i >= outputs.length && p.int32Inputs?.includes(p.inputs[i - outputs.length]) ? "int32" : "float32";
     if (t.dtype !== want) throw new Error(`tsdl ${p.name}: binding ${i} takes ${want}, got ${t.dtype} [${t.shape.join(", ")}]`);
-  });
-  for (const t of tensors) {
     r.uploadToGPU(t.dataId);
     r.commandQueueOwnedIds.add(t.dataId);
+    entries.push({ binding: i, resource: r.tensorToBinding(t) });
   }
-  const uniforms = r.makeUniforms((fields.length ? uniformValues : [0]).map((v) => ({ type: "float32", data: [v] })));
-  const bindGroup = r.device.createBindGroup({
-    layout: pipeline.getBindGroupLayout(0),
-    entries: [...tensors.map((t, i) => ({ binding: i, resource: r.tensorToBinding(t) })), { binding: tensors.length, resource: uniforms }],
-  });
+  if (fields.length) {
+    entries.push({ binding: tensors.length, resource: r.makeUniforms(uniformValues.map((v) => ({ type: "float32", data: [v] }))) });
+  }
+  const bindGroup = r.device.createBindGroup({ layout: compiled.layout, entries });
   // As tfjs records its own programs: one open compute pass, submitted every WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE
   // dispatches, or alone with timestamps while tf.time()/tf.profile() collect kernel times.
   const timed = r.activeTimers != null;
@@ -185,9 +174,9 @@ export function runMultiOutput(
   } else if (!r.computePassEncoder) {
     r.computePassEncoder = r.commandEncoder!.beginComputePass({});
   }
-  r.computePassEncoder.setPipeline(pipeline);
+  r.computePassEncoder.setPipeline(compiled.pipeline);
   r.computePassEncoder.setBindGroup(0, bindGroup);
-  r.computePassEncoder.dispatchWorkgroups(...p.dispatch);
+  r.computePassEncoder.dispatchWorkgroups(p.dispatch[0], p.dispatch[1], p.dispatch[2]);
   r.dispatchCountInPass++;
   if (timed || (tf.env().get("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE") as number) <= r.dispatchCountInPass) {
     r.endComputePassEncoder();
@@ -197,15 +186,44 @@ export function runMultiOutput(
   return outputs;
 }
 
-function multiOutputSource(p: MultiOutputProgram): string {
+/** The pipeline of `p`, compiled on first use; also entered in tfjs's pipelineCache, which counts programs. */
+function pipelineFor(r: Recorder, p: MultiOutputProgram): Compiled {
+  const signature = `${p.name}|${p.outputs.join(",")}|${p.inputs.join(",")}|${p.int32Inputs?.join(",") ?? ""}|${p.uniforms?.join(",") ?? ""}|${p.vec4 ? 4 : 1}|${p.workgroupSize.join(",")}`;
+  let byCode = pipelines.get(r);
+  if (!byCode) {
+    byCode = new Map();
+    pipelines.set(r, byCode);
+  }
+  let bySignature = byCode.get(p.code);
+  if (!bySignature) {
+    bySignature = new Map();
+    byCode.set(p.code, bySignature);
+  }
+  let compiled = bySignature.get(signature);
+  if (!compiled) {
+    const storage = p.outputs.length + p.inputs.length;
+    if (storage > r.device.limits.maxStorageBuffersPerShaderStage) {
+      throw new Error(
+        `tsdl ${p.name}: binds ${storage} storage buffers and this device binds ${r.device.limits.maxStorageBuffersPerShaderStage} per program (maxStorageBuffersPerShaderStage)`,
+      );
+    }
+    compiled = compile(r.device, p);
+    bySignature.set(signature, compiled);
+    r.pipelineCache[`${p.name}_tsdl${Object.keys(r.pipelineCache).length}`] = compiled.pipeline;
+  }
+  return compiled;
+}
+
+function programSource(p: MultiOutputProgram): string {
   const n = p.outputs.length;
-  const fields = p.uniforms?.length ? p.uniforms : ["unused"];
+  const f32 = p.vec4 ? "vec4<f32>" : "f32";
+  const fields = p.uniforms ?? [];
   return `
 fn isnan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
-${p.outputs.map((name, i) => `@group(0) @binding(${i}) var<storage, read_write> ${name}: array<f32>;`).join("\n")}
-${p.inputs.map((name, i) => `@group(0) @binding(${n + i}) var<storage, read> ${name}: array<${p.int32Inputs?.includes(name) ? "i32" : "f32"}>;`).join("\n")}
-struct Uniforms { ${fields.map((f) => `${f}: f32,`).join(" ")} };
-@group(0) @binding(${n + p.inputs.length}) var<uniform> uniforms: Uniforms;
+fn isnanVec4(v: vec4<f32>) -> vec4<bool> { return (bitcast<vec4<u32>>(v) & vec4<u32>(0x7fffffffu)) > vec4<u32>(0x7f800000u); }
+${p.outputs.map((name, i) => `@group(0) @binding(${i}) var<storage, read_write> ${name}: array<${f32}>;`).join("\n")}
+${p.inputs.map((name, i) => `@group(0) @binding(${n + i}) var<storage, read> ${name}: array<${p.int32Inputs?.includes(name) ? "i32" : f32}>;`).join("\n")}
+${fields.length ? `struct Uniforms { ${fields.map((f) => `${f}: f32,`).join(" ")} };\n@group(0) @binding(${n + p.inputs.length}) var<uniform> uniforms: Uniforms;` : ""}
 var<private> localId: vec3<u32>;
 var<private> workgroupId: vec3<u32>;
 ${p.code}
@@ -218,7 +236,8 @@ fn _start(@builtin(local_invocation_id) l: vec3<u32>, @builtin(workgroup_id) w: 
 `;
 }
 
-function compile(device: GPUDevice, p: MultiOutputProgram, source: string): GPUComputePipeline {
+function compile(device: GPUDevice, p: MultiOutputProgram): Compiled {
+  const source = programSource(p);
   const storage = (type: GPUBufferBindingType, binding: number): GPUBindGroupLayoutEntry => ({
     binding,
     visibility: GPUShaderStage.COMPUTE,
@@ -229,12 +248,13 @@ function compile(device: GPUDevice, p: MultiOutputProgram, source: string): GPUC
     entries: [
       ...p.outputs.map((_, i) => storage("storage", i)),
       ...p.inputs.map((_, i) => storage("read-only-storage", n + i)),
-      storage("uniform", n + p.inputs.length),
+      ...(p.uniforms?.length ? [storage("uniform", n + p.inputs.length)] : []),
     ],
   });
-  return device.createComputePipeline({
+  const pipeline = device.createComputePipeline({
     label: p.name,
     layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
     compute: { module: device.createShaderModule({ code: source, label: p.name }), entryPoint: "_start" },
   });
+  return { pipeline, layout };
 }

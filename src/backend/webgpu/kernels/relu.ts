@@ -4,10 +4,10 @@
 // Relu that keeps NaN, as PyTorch and tfjs's cpu backend do. tfjs-backend-webgpu writes it as
 // select(a, 0, a < 0), which a shader compiler allowed to assume no NaNs turns into max(a, 0): on Mesa's llvmpipe
 // relu(NaN) is 0. A NaN batch then trains to a finite loss and train()'s NaN guard never sees it. The NaN test
-// here is on the bits (tfjs's isnan), which no such assumption removes.
+// here is on the bits (isnan, program.ts), which no such assumption removes.
 import * as tf from "@tensorflow/tfjs";
 import { ADD_RELU, RELU_GRAD } from "../../../core/kernels";
-import { Backend, flatGrid, i32, program, TensorInfo } from "./program";
+import { Backend, flatGrid, i32, type Program, runProgram, TensorInfo } from "./program";
 
 export function relu(stock: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
@@ -51,7 +51,7 @@ export function addRelu(): tf.KernelFunc {
   };
 }
 
-/** WGSL `fn relu(v: f32) -> f32` keeping NaN, for other kernels' epilogues (in tfjs's programs, which have isnan). */
+/** WGSL `fn relu(v: f32) -> f32` keeping NaN, for other kernels' epilogues (every program has isnan). */
 export function reluFunction(): string {
   return `fn relu(v: f32) -> f32 { return ${reluOf("v", "f32", (v) => `isnan(${v})`)}; }`;
 }
@@ -85,25 +85,21 @@ function elementwise(
   const vec4 = size % 4 === 0;
   const n = vec4 ? size / 4 : size;
   const grid = flatGrid(n, backend, name);
-  const p = program({
+  const p: Program = {
     variableNames: Object.keys(inputs),
     outputShape: tensors[0].shape,
     name,
     dispatch: [...grid.dispatch, 1],
     workgroupSize: [256, 1, 1],
+    vec4,
     code: `
 fn main() {
-  _ = uniforms.NAN;
   let i = ${grid.index};
   if (i < ${i32(n)}) {
     ${body(vec4 ? "vec4<f32>" : "f32", (v) => (vec4 ? `isnanVec4(${v})` : `isnan(${v})`))}
   }
 }
 `,
-  });
-  if (vec4) {
-    p.outputComponent = 4;
-    p.variableComponents = tensors.map(() => 4);
-  }
-  return backend.runWebGPUProgram(p, tensors, "float32");
+  };
+  return runProgram(backend, p, tensors);
 }
