@@ -339,10 +339,11 @@ function setTo<T, K extends keyof T>(o: T, key: K, value: T[K]): () => void {
 }
 
 /**
- * At the largest batch, in one process and on one network: the default kernels and each variant in turn, AB_ROUNDS
- * times over (default, v1, …, vN, then vN, …, v1, default, …), AB_SECONDS of timed steps each, then each variant's median
- * against the default's. Interleaved because a machine's speed drifts during a run (the third H100 proof ran every
- * phase after PyTorch's slower), which separate runs one after another would book to whichever came later.
+ * At the largest batch, in one process and on one network: each variant against the default kernels in adjacent
+ * pairs (default then variant, the next round variant then default), AB_SECONDS of timed steps each, AB_ROUNDS
+ * rounds; a variant's figure is the median of its pairs' ratios. Paired because a machine's speed drifts during a
+ * run (the third H100 proof ran every phase after PyTorch's slower, and one round of the all-variants order put the
+ * default 10% behind every variant), which runs far apart would book to whichever came later.
  */
 async function ab(): Promise<void> {
   await backend.init("webgpu");
@@ -351,8 +352,6 @@ async function ab(): Promise<void> {
   const opt = new optim.SGD(net, { lr: 0.01, weightDecay: 1e-4 });
   const batches = [0, 1].map((i) => batchOf(n, HW, i));
   const ce = new nn.CrossEntropyLoss();
-  const runs = [{ name: "default", what: "tsdl's default kernels", set: () => () => undefined }, ...AB_VARIANTS];
-  const rates = new Map<string, number[]>(runs.map((r) => [r.name, []]));
   // Pipelines each variant compiled: none would mean it changed nothing (a setting the kernels do not read).
   const compiled = new Map<string, number>();
   const pipelines = () => Object.keys((tf.backend() as unknown as { pipelineCache: object }).pipelineCache).length;
@@ -360,35 +359,45 @@ async function ab(): Promise<void> {
   let t = performance.now();
   await train(net, repeat(batches, 2), null, 1, opt, ce, quiet);
   const steps = Math.max(3, Math.min(200, Math.round(AB_SECONDS / ((performance.now() - t) / 2000))));
+  /** images/s of `set`'s kernels (set: applies a variant, returns its undo). */
+  const timed = async (name: string, set: () => () => void): Promise<number> => {
+    const undo = set();
+    try {
+      const before = pipelines();
+      await train(net, repeat(batches, 2), null, 1, opt, ce, quiet); // compiles a variant the first time; warms up
+      if (!compiled.has(name)) compiled.set(name, pipelines() - before);
+      t = performance.now();
+      await train(net, repeat(batches, steps), null, 1, opt, ce, quiet);
+      return (n * steps) / ((performance.now() - t) / 1000);
+    } finally {
+      undo();
+    }
+  };
+  const none = () => () => undefined;
+  const ratios = new Map<string, number[]>(AB_VARIANTS.map((v) => [v.name, []]));
+  const defaults: number[] = [];
   for (let round = 0; round < AB_ROUNDS; round++) {
     const line: string[] = [];
-    // (every other round in reverse order, so a drift within a round does not favour the same runs each time)
-    for (const r of round % 2 ? [...runs].reverse() : runs) {
-      const undo = r.set();
-      try {
-        const before = pipelines();
-        await train(net, repeat(batches, 2), null, 1, opt, ce, quiet); // compiles a variant in round 0; warms up
-        if (round === 0) compiled.set(r.name, pipelines() - before);
-        t = performance.now();
-        await train(net, repeat(batches, steps), null, 1, opt, ce, quiet);
-        const ips = (n * steps) / ((performance.now() - t) / 1000);
-        rates.get(r.name)!.push(ips);
-        line.push(`${r.name} ${rate(ips)}`);
-      } finally {
-        undo();
-      }
+    for (const v of AB_VARIANTS) {
+      const [a, b] =
+        round % 2 ? [await timed(v.name, v.set), await timed("default", none)] : [await timed("default", none), await timed(v.name, v.set)];
+      const [base, variant] = round % 2 ? [b, a] : [a, b];
+      defaults.push(base);
+      ratios.get(v.name)!.push(variant / base);
+      line.push(`${v.name} ${rate(variant)}/${rate(base)}`);
     }
-    say(`AB round ${round + 1} at batch ${n} (images/s): ${line.join(" | ")}`);
+    say(`AB round ${round + 1} at batch ${n} (images/s, variant/default): ${line.join(" | ")}`);
   }
   const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
-  const base = median(rates.get("default")!);
-  for (const r of runs.slice(1)) {
-    const m = median(rates.get(r.name)!);
+  for (const v of AB_VARIANTS) {
+    const r = ratios.get(v.name)!;
     say(
-      `AB ${r.name}: ${r.what}: median ${rate(m)} images/s against the default's ${rate(base)} = ${(m / base).toFixed(3)}x at batch ${n} (${compiled.get(r.name)} programs of its own)`,
+      `AB ${v.name}: ${v.what}: ${median(r).toFixed(3)}x the default's images/s at batch ${n} (median of ${r.length} adjacent pairs: ${r.map((x) => x.toFixed(3)).join(", ")}; ${compiled.get(v.name)} programs of its own)`,
     );
   }
-  say(`AB ${steps} steps per run; tensors after ${AB_ROUNDS * runs.length} runs: ${tf.memory().numTensors}`);
+  say(
+    `AB default: median ${rate(median(defaults))} images/s over ${defaults.length} runs of ${steps} steps; tensors after: ${tf.memory().numTensors}`,
+  );
   tf.dispose(batches.flatMap((b) => [b.x, b.y]));
   net.dispose();
   opt.dispose();
