@@ -5,7 +5,8 @@
 //            trained on webgpu against the cpu backend
 //   speed    train() of the course ResNet at each batch size: images/s (tsdl's kernels; tfjs's own at one batch)
 //   profile  one training step per kernel, tfjs's kernels against tsdl's (profile.ts)
-//   ab       at the largest batch, tsdl's default kernels against variants of them, interleaved in one process
+//   ab       at the largest batch, tsdl's default kernels against variants of them in adjacent pairs, in one process
+//            (PROOF_AB_VARIANTS=name,… runs only those)
 //   loader   train() fed by a DataLoader with the tutorial's transforms, without and with worker threads
 // Lines start with the phase's name in capitals, so `grep '^CHECK'` finds them. Sizes come from the environment
 // (PROOF_* below) so the same bundle runs a few small steps on a software adapter.
@@ -329,6 +330,15 @@ const AB_VARIANTS: Array<{ name: string; what: string; set: () => () => void }> 
   })),
 ];
 
+/** The variants PROOF_AB_VARIANTS names (comma-separated), default all. */
+function abVariants(): typeof AB_VARIANTS {
+  const names = env("PROOF_AB_VARIANTS", "").split(",").filter(Boolean);
+  const unknown = names.filter((n) => !AB_VARIANTS.some((v) => v.name === n));
+  if (unknown.length)
+    throw new Error(`PROOF_AB_VARIANTS: no variant ${unknown.join(", ")}; accepted: ${AB_VARIANTS.map((v) => v.name).join(", ")}`);
+  return names.length ? AB_VARIANTS.filter((v) => names.includes(v.name)) : AB_VARIANTS;
+}
+
 /** Sets `o[key]` to `value`; returns what sets it back. */
 function setTo<T, K extends keyof T>(o: T, key: K, value: T[K]): () => void {
   const was = o[key];
@@ -374,11 +384,12 @@ async function ab(): Promise<void> {
     }
   };
   const none = () => () => undefined;
-  const ratios = new Map<string, number[]>(AB_VARIANTS.map((v) => [v.name, []]));
+  const variants = abVariants();
+  const ratios = new Map<string, number[]>(variants.map((v) => [v.name, []]));
   const defaults: number[] = [];
   for (let round = 0; round < AB_ROUNDS; round++) {
     const line: string[] = [];
-    for (const v of AB_VARIANTS) {
+    for (const v of variants) {
       const [a, b] =
         round % 2 ? [await timed(v.name, v.set), await timed("default", none)] : [await timed("default", none), await timed(v.name, v.set)];
       const [base, variant] = round % 2 ? [b, a] : [a, b];
@@ -389,7 +400,7 @@ async function ab(): Promise<void> {
     say(`AB round ${round + 1} at batch ${n} (images/s, variant/default): ${line.join(" | ")}`);
   }
   const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
-  for (const v of AB_VARIANTS) {
+  for (const v of variants) {
     const r = ratios.get(v.name)!;
     say(
       `AB ${v.name}: ${v.what}: ${median(r).toFixed(3)}x the default's images/s at batch ${n} (median of ${r.length} adjacent pairs: ${r.map((x) => x.toFixed(3)).join(", ")}; ${compiled.get(v.name)} programs of its own)`,
