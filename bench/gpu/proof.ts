@@ -269,15 +269,17 @@ async function trainSpeed(n: number, label: string, seconds = SECONDS): Promise<
   const steps = Math.max(3, Math.min(200, Math.round(seconds / perStep)));
   t = performance.now();
   const cpu = process.cpuUsage();
+  const main0 = mainThreadCpuMs();
   const h = await train(net, repeat(batches, steps), null, 1, opt, ce, quiet);
   const s = (performance.now() - t) / 1000;
-  // CPU time of the process (JavaScript, tfjs, Dawn's threads) per step: near the wall time, the step is bound by
-  // issuing its programs; well under it, by the GPU.
+  // CPU time per step of the process (JavaScript, tfjs, Dawn's and V8's threads) and of the main thread, which
+  // issues the programs: the main thread's near the wall time means the step is bound by issuing its programs.
   const used = process.cpuUsage(cpu);
   const cpuMs = (used.user + used.system) / 1000 / steps;
+  const mainMs = main0 === undefined ? undefined : (mainThreadCpuMs()! - main0) / steps;
   const ips = (n * steps) / s;
   say(
-    `TRAIN webgpu ${label} resnet ${HW}px batch ${n}: ${steps} steps in ${s.toFixed(2)} s = ${((s / steps) * 1000).toFixed(1)} ms/step (CPU ${cpuMs.toFixed(1)} ms/step) = ${rate(ips)} images/s (first 2 steps, compiling, ${first.toFixed(1)} s; last loss ${h.batches[h.batches.length - 1].loss.toFixed(4)}; tensors ${tf.memory().numTensors})`,
+    `TRAIN webgpu ${label} resnet ${HW}px batch ${n}: ${steps} steps in ${s.toFixed(2)} s = ${((s / steps) * 1000).toFixed(1)} ms/step (CPU ${cpuMs.toFixed(1)} ms/step, main thread ${mainMs === undefined ? "-" : mainMs.toFixed(1)}) = ${rate(ips)} images/s (first 2 steps, compiling, ${first.toFixed(1)} s; last loss ${h.batches[h.batches.length - 1].loss.toFixed(4)}; tensors ${tf.memory().numTensors})`,
   );
   tf.dispose(batches.flatMap((b) => [b.x, b.y]));
   net.dispose();
@@ -337,6 +339,16 @@ function abVariants(): typeof AB_VARIANTS {
   if (unknown.length)
     throw new Error(`PROOF_AB_VARIANTS: no variant ${unknown.join(", ")}; accepted: ${AB_VARIANTS.map((v) => v.name).join(", ")}`);
   return names.length ? AB_VARIANTS.filter((v) => names.includes(v.name)) : AB_VARIANTS;
+}
+
+/** CPU time of the main thread so far (Linux: /proc, 10 ms ticks), or undefined. */
+function mainThreadCpuMs(): number | undefined {
+  try {
+    const fields = fs.readFileSync(`/proc/self/task/${process.pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * (1000 / 100); // utime + stime, in clock ticks of 1/100 s
+  } catch {
+    return undefined;
+  }
 }
 
 /** Sets `o[key]` to `value`; returns what sets it back. */
