@@ -22,6 +22,7 @@ import {
   workgroupBytes,
 } from "tsdl/dist/backend/webgpu/kernels/gemm";
 import { sharedLibraryFound } from "tsdl/dist/backend/webgpu/adapter";
+import { runMultiOutput, runProgram, type Backend } from "tsdl/dist/backend/webgpu/kernels/program";
 import { BATCH_NORM_TRAIN } from "tsdl/dist/core/kernels";
 import { codeCells, executeNotebook, streamText, type Notebook } from "./helpers/jupyter";
 import { convGradTensors, goldenGradTensors, randn, relErr, torchConvGoldens, type ConvCase, type Pad } from "./helpers/convGrads";
@@ -889,6 +890,36 @@ describe("webgpu optimizer and ReLU kernels (one program where tfjs's ops take t
     }
   });
 
+  it("a tsdl program with a bad input dtype or more workgroups than the device dispatches is an error naming them, and leaves no tensor", async () => {
+    await backend.init("webgpu", { verbose: false });
+    const be = tf.backend() as unknown as Backend;
+    const limit = be.device.limits.maxComputeWorkgroupsPerDimension;
+    const x = tf.tensor1d([1, 2, 3, 4]);
+    const labels = tf.tensor1d([1, 2, 3, 4], "int32");
+    const program = { name: "tsdlTestCopy", variableNames: ["x"], outputShape: [4], workgroupSize: [4, 1, 1] as [number, number, number] };
+    const code = "fn main() { result[localId.x] = x[localId.x]; }";
+    const ok = runProgram(be, { ...program, dispatch: [1, 1, 1], code }, [x]);
+    assert.deepEqual(Array.from((await tf.engine().makeTensorFromTensorInfo(ok).data()) as Float32Array), [1, 2, 3, 4]);
+    tf.engine().disposeTensor(tf.engine().makeTensorFromTensorInfo(ok));
+    const before = be.numDataIds();
+    assert.throws(
+      () => runProgram(be, { ...program, dispatch: [limit + 1, 1, 1], code }, [x]),
+      new RegExp(`tsdlTestCopy: dispatch \\[${limit + 1}, 1, 1\\] exceeds this device's ${limit} workgroups per dimension`),
+    );
+    assert.throws(
+      () =>
+        runMultiOutput(
+          be,
+          { name: "tsdlTestCopy", outputs: ["y"], inputs: ["x"], dispatch: [1, 1, 1], workgroupSize: [4, 1, 1], code: "fn main() {}" },
+          [labels],
+          [[4]],
+        ),
+      /tsdlTestCopy: input x takes float32, got int32 \[4\]/,
+    );
+    assert.equal(be.numDataIds(), before, "GPU data after the refused calls");
+    tf.dispose([x, labels]);
+  });
+
   it("models.AddReLU (a residual block's tail) gives the cpu backend's relu(a + b) and gradients bit for bit, NaN kept, in one program each way", async () => {
     const va = [-2, 3, NaN, 1, -1, 0.5, 4, -0.25, 2, -3, 1e-30, 0];
     const vb = [1, -3, 1, NaN, 2, -0.5, -5, 0.25, -1, 3, 0, -0];
@@ -1459,7 +1490,7 @@ describe("the course ResNet on webgpu (llvmpipe)", function () {
     // Uniform buffers: one per tfjs program; of tsdl's, only the programs with values that change between calls (the
     // running statistics' momentum, the lr, the loss's NaN) bind one. Each is CPU time on the step's critical path.
     const named = (prefix: string) => [...ours.byProgram].reduce((s, [name, n]) => s + (name.startsWith(prefix) ? n : 0), 0);
-    const withUniforms = named("tsdlBatchNormMoments") + named("tsdlSgdFusedStep") + named("tsdlCrossEntropy");
+    const withUniforms = named("tsdlBatchNormMoments") + named("tsdlSgdFusedStep") + (ours.byProgram.get("tsdlCrossEntropy") ?? 0);
     assert.equal(stock.uniforms, stock.programs, "tfjs's kernels: a uniform buffer per program");
     assert.ok(
       ours.uniforms <= ours.programs - named("tsdl") + withUniforms,

@@ -43,6 +43,9 @@ export async function countDispatches(fn: () => Promise<void>): Promise<Dispatch
   const pass = (globalThis as { GPUComputePassEncoder?: { prototype: GPUComputePassEncoder } }).GPUComputePassEncoder?.prototype;
   const [upload, makeUniforms] = [be.uploadToGPU, be.makeUniforms];
   const [setPipeline, dispatch] = [pass?.setPipeline, pass?.dispatchWorkgroups];
+  const hooked = Boolean(pass && setPipeline && dispatch && upload && makeUniforms && be.pipelineCache);
+  // On webgpu every hook must take, or counts of 0 would pass tests that bound them (tfjs renamed a member).
+  if (tf.getBackend() === "webgpu" && !hooked) throw new Error("countDispatches: tfjs-backend-webgpu's recording members changed");
   if (pass && setPipeline && dispatch && upload && makeUniforms && be.pipelineCache) {
     const cache = be.pipelineCache;
     const names = new Map<unknown, string>();

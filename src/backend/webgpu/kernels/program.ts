@@ -5,7 +5,7 @@
 // because a training step on a GPU is bound by the CPU that issues its ~230 programs, and tfjs's path costs ~70 µs
 // of CPU per dispatch (Dawn's null device): it builds and hashes a shader key of the shapes, and writes a uniform
 // buffer of shapes and strides. tsdl bakes the sizes into the code, so a program binds no uniforms unless it declares
-// some, and its pipeline is found by its code string (hashed once: kernels keep their generated code, cachedCode).
+// some, and its pipeline is found by its code string (hashed once where a kernel keeps its code: cachedCode).
 // The bind group is made afresh each time: one kept per set of buffers hit 18% of a ResNet step's dispatches (tfjs's
 // buffer pool hands out other buffers from step to step).
 import * as tf from "@tensorflow/tfjs";
@@ -145,14 +145,20 @@ export function runMultiOutput(
       `tsdl ${p.name}: ${p.inputs.length} inputs, ${p.outputs.length} outputs and ${fields.length} uniforms expected, got ${inputs.length}, ${outputShapes.length} and ${uniformValues.length}`,
     );
   }
+  inputs.forEach((t, i) => {
+    const want = p.int32Inputs?.includes(p.inputs[i]) ? "int32" : "float32";
+    if (t.dtype !== want) throw new Error(`tsdl ${p.name}: input ${p.inputs[i]} takes ${want}, got ${t.dtype} [${t.shape.join(", ")}]`);
+  });
+  // (tfjs's own path throws here too: a larger dispatch would be invalid, and with it its whole command buffer)
+  const limit = maxWorkgroups(backend);
+  if (p.dispatch.some((d) => d > limit))
+    throw new Error(`tsdl ${p.name}: dispatch [${p.dispatch.join(", ")}] exceeds this device's ${limit} workgroups per dimension`);
   const compiled = pipelineFor(r, p);
   const outputs = outputShapes.map((shape) => backend.makeTensorInfo(shape, "float32"));
   const tensors = [...outputs, ...inputs];
   const entries: GPUBindGroupEntry[] = [];
   for (let i = 0; i < tensors.length; i++) {
     const t = tensors[i];
-    const want = i >= outputs.length && p.int32Inputs?.includes(p.inputs[i - outputs.length]) ? "int32" : "float32";
-    if (t.dtype !== want) throw new Error(`tsdl ${p.name}: binding ${i} takes ${want}, got ${t.dtype} [${t.shape.join(", ")}]`);
     r.uploadToGPU(t.dataId);
     r.commandQueueOwnedIds.add(t.dataId);
     entries.push({ binding: i, resource: r.tensorToBinding(t) });
