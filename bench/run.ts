@@ -6,6 +6,8 @@ import * as path from "path";
 
 // The ones the README quotes come first; wasm-conv profiles the convolution paths.
 const ORDER = ["resnet", "optim", "lrScheduler", "data", "train", "plot", "kernel", "wasm-conv"];
+// Mesa (llvmpipe, the webgpu benches' adapter) keeps compiled shaders in ~/.cache unless told where: in the repo.
+process.env.MESA_SHADER_CACHE_DIR = process.env.MESA_SHADER_CACHE_DIR ?? path.join(__dirname, "..", "artifacts", "mesa-shader-cache");
 const available = fs
   .readdirSync(__dirname)
   .filter((f) => f.endsWith(".ts") && f !== "run.ts")
