@@ -199,7 +199,15 @@ export class NotebookServer {
 
 export async function launchChromium(): Promise<Browser> {
   if (!fs.existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium, or set TSDL_CHROMIUM`);
-  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+  // Chromium writes its crash-report settings under XDG_CONFIG_HOME (~/.config/chromium) and, without
+  // XDG_RUNTIME_DIR, GLib's settings (dconf) under ~/.cache: private ones in the repo's artifacts/ instead.
+  const xdg = (name: string) => {
+    const dir = path.join(repo, "artifacts", `xdg-${name}`);
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    return dir;
+  };
+  const env = { ...process.env, XDG_RUNTIME_DIR: xdg("runtime"), XDG_CONFIG_HOME: xdg("config"), XDG_CACHE_HOME: xdg("cache") };
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, env });
 }
 
 /** One output of a cell as the notebook model holds it after the run. */
