@@ -13,13 +13,13 @@
 // H100; Dawn's validation, which would refuse those, is skipped (on the H100 it is on: skipping it gained 1.02-1.05x).
 //
 // The tutorial's optimizer: SGD(lr 0.01, weightDecay 1e-4), no momentum (--momentum 0.9 for the other path).
-import * as fs from "fs";
 import { performance } from "perf_hooks";
 import { backend, models, nn, optim, tf, train } from "tsdl";
 import { webgpuKernelOptions } from "tsdl/dist/backend/webgpu";
 import { DAWN_BACKENDS } from "tsdl/dist/backend/webgpu/adapter";
 import { randn } from "../test/helpers/convGrads";
 import { countDispatches, type Dispatches } from "../test/helpers/dispatches";
+import { mainThreadCpuMs } from "../test/helpers/threadCpu";
 
 interface Args {
   hw: number;
@@ -44,12 +44,6 @@ function parseArgs(argv: string[]): Args {
     a[k as keyof typeof a] = v;
   }
   return { ...a, null: nullDevice };
-}
-
-/** CPU time of the main thread so far, ms (Linux: /proc, in ticks of 10 ms). */
-function mainThreadCpuMs(): number {
-  const fields = fs.readFileSync(`/proc/self/task/${process.pid}/stat`, "utf8").split(") ")[1].split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /** Dawn's null device as the webgpu backend, with a GPU's storage buffer limit as tfjs and tsdl's kernels see it. */
@@ -103,11 +97,14 @@ async function measure(label: string, a: Args, steps: number): Promise<Measured>
       quiet,
     ).then(() => undefined);
   await run(2); // compiles the shaders, fills the momentum buffers
-  let [t, cpu] = [performance.now(), mainThreadCpuMs()];
+  // The counted step is timed alone; with steps > 1, the steps after it instead.
+  const now = () => [performance.now(), mainThreadCpuMs() ?? NaN];
+  const before = now();
   const d = await countDispatches(() => run(1));
-  if (steps > 1) [t, cpu] = [performance.now(), mainThreadCpuMs()];
+  const after = now();
   if (steps > 1) await run(steps);
-  const r = { label, d, ms: (performance.now() - t) / steps, cpuMs: (mainThreadCpuMs() - cpu) / steps };
+  const [[t, cpu], [t1, cpu1]] = steps > 1 ? [after, now()] : [before, after];
+  const r = { label, d, ms: (t1 - t) / steps, cpuMs: (cpu1 - cpu) / steps };
   tf.dispose([batch.x, batch.y]);
   net.dispose();
   opt.dispose();

@@ -19,6 +19,7 @@ import { webgpuKernelOptions } from "tsdl/dist/backend/webgpu";
 import { batchNormOptions } from "tsdl/dist/backend/webgpu/kernels/batchnorm_train";
 import { filterGradOptions } from "tsdl/dist/backend/webgpu/kernels/conv2d_backprop_filter";
 import { gemmOptions } from "tsdl/dist/backend/webgpu/kernels/gemm";
+import { mainThreadCpuMs } from "../../test/helpers/threadCpu";
 import golden from "../../test/fixtures/train_resnet.json";
 import { countDispatches } from "../../test/helpers/dispatches";
 import { pattern } from "../../test/helpers/torchPattern";
@@ -339,16 +340,6 @@ function abVariants(): typeof AB_VARIANTS {
   if (unknown.length)
     throw new Error(`PROOF_AB_VARIANTS: no variant ${unknown.join(", ")}; accepted: ${AB_VARIANTS.map((v) => v.name).join(", ")}`);
   return names.length ? AB_VARIANTS.filter((v) => names.includes(v.name)) : AB_VARIANTS;
-}
-
-/** CPU time of the main thread so far (Linux: /proc, 10 ms ticks), or undefined. */
-function mainThreadCpuMs(): number | undefined {
-  try {
-    const fields = fs.readFileSync(`/proc/self/task/${process.pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return (Number(fields[11]) + Number(fields[12])) * (1000 / 100); // utime + stime, in clock ticks of 1/100 s
-  } catch {
-    return undefined;
-  }
 }
 
 /** Sets `o[key]` to `value`; returns what sets it back. */
